@@ -1,0 +1,133 @@
+"""Every error pinchpoint raises on purpose, in one tree.
+
+::
+
+    PinchpointError
+    ├── KnowledgeError                 the knowledge base is broken (a developer's problem)
+    │   ├── SchemaError                a data file does not match its schema
+    │   ├── UnresolvedReferenceError   a row names a muscle, root, site ... that does not exist
+    │   └── MissingSourceError         a row cites a source that is not in sources.yaml
+    ├── InputError                     a user's input cannot be used (the user's problem)
+    │   ├── InvalidCaseError           a case file or mapping is malformed
+    │   ├── UnknownFindingError        a finding id is not in the vocabulary (also a KeyError)
+    │   └── ContradictoryFindingsError two findings cannot both be true
+    └── AdapterError                   an adapter could not translate to or from the outside
+        ├── FhirMappingError
+        └── StoreError
+
+Every message has one shape: *what* was wrong, *where*, *what was expected*, *what
+arrived*, and how to fix it. The parts are also kept as attributes (``location``,
+``expected``, ``got``) so that a web layer can build a structured response without
+parsing the message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdapterError",
+    "ContradictoryFindingsError",
+    "FhirMappingError",
+    "InputError",
+    "InvalidCaseError",
+    "KnowledgeError",
+    "MissingSourceError",
+    "PinchpointError",
+    "SchemaError",
+    "StoreError",
+    "UnknownFindingError",
+    "UnresolvedReferenceError",
+]
+
+
+class PinchpointError(Exception):
+    """Base class of every error pinchpoint raises on purpose.
+
+    Args:
+        problem: What was wrong, in one phrase.
+        location: Where: a file and key, a knowledge table and row, or a JSON path.
+        expected: What would have been accepted.
+        got: What arrived instead, if it helps to show it.
+        hint: How to fix it, if that is not obvious from ``expected``.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        location: str = "",
+        expected: str = "",
+        got: object = None,
+        hint: str = "",
+    ) -> None:
+        self.problem = problem
+        self.location = location
+        self.expected = expected
+        self.got = got
+        self.hint = hint
+        super().__init__(self._compose())
+
+    def _compose(self) -> str:
+        text = f"{self.location}: {self.problem}" if self.location else self.problem
+        if self.expected:
+            text += f"; expected {self.expected}"
+        if self.got is not None:
+            text += f" (got {_show(self.got)})"
+        if self.hint:
+            text += f"; {self.hint}"
+        return text
+
+    def __str__(self) -> str:
+        return self._compose()
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class KnowledgeError(PinchpointError):
+    """The knowledge base is inconsistent; it is never loaded in part."""
+
+
+class SchemaError(KnowledgeError):
+    """A knowledge data file does not match the schema of its table."""
+
+
+class UnresolvedReferenceError(KnowledgeError):
+    """A knowledge row refers to something (a root, muscle, site, finding) that does not exist."""
+
+
+class MissingSourceError(KnowledgeError):
+    """A knowledge row cites a source id that sources.yaml does not define."""
+
+
+class InputError(PinchpointError):
+    """A user's input (a case, an answer, a file) cannot be used as it is."""
+
+
+class InvalidCaseError(InputError, ValueError):
+    """A case is malformed: wrong type, out of range, unknown region, bad structure."""
+
+
+class UnknownFindingError(InputError, KeyError):
+    """A finding id is not in the vocabulary."""
+
+    def __str__(self) -> str:
+        # KeyError would quote the message; keep the plain sentence.
+        return self._compose()
+
+
+class ContradictoryFindingsError(InputError, ValueError):
+    """Two findings of one case cannot both hold (a pregnant male, say)."""
+
+
+class AdapterError(PinchpointError):
+    """An adapter could not translate between pinchpoint and the outside world."""
+
+
+class FhirMappingError(AdapterError, ValueError):
+    """A FHIR resource could not be mapped to or from pinchpoint's findings."""
+
+
+class StoreError(AdapterError):
+    """The database could not store or return a record."""
