@@ -1,0 +1,1 @@
+"""The knowledge base: data files, their schema, the loader and the compiled model."""

@@ -1,0 +1,120 @@
+"""Read, validate and assemble the knowledge base from its data files.
+
+This is the only module that reads knowledge files. Loading is all or nothing: a file
+that does not match its schema, a row that names something that does not exist, or a
+source id missing from ``sources.yaml`` raises a :class:`~pinchpoint.errors.KnowledgeError`
+and no knowledge is returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from pinchpoint.errors import SchemaError
+from pinchpoint.knowledge.model import Knowledge, build_knowledge
+from pinchpoint.knowledge.references import check_references
+from pinchpoint.knowledge.schema import TABLES, Table
+from pinchpoint.vocabulary import Vocabulary
+
+__all__ = ["KNOWLEDGE_SEMVER", "data_directory", "knowledge_version", "load_knowledge"]
+
+KNOWLEDGE_SEMVER = "0.1.0"
+"""Semantic version of the knowledge base; bump it with every clinical change to data/."""
+
+_VOCABULARY_FILE = "vocabulary.yaml"
+
+
+def data_directory() -> Path:
+    """Return the folder of the packaged knowledge data files."""
+    return Path(str(resources.files("pinchpoint.knowledge") / "data"))
+
+
+@lru_cache(maxsize=4)
+def load_knowledge(directory: Path | None = None) -> Knowledge:
+    """Load, validate and compile the knowledge base (cached per directory).
+
+    Args:
+        directory: A folder of knowledge files; the packaged data when omitted.
+
+    Raises:
+        SchemaError: A file is not valid YAML or does not match its table's schema.
+        UnresolvedReferenceError: A row names a root, nerve, region, site, finding or
+            definition that does not exist.
+        MissingSourceError: A row cites a source id that sources.yaml does not define.
+    """
+    folder = directory or data_directory()
+    vocabulary = Vocabulary.from_mapping(_read_yaml(folder / _VOCABULARY_FILE), origin=_VOCABULARY_FILE)
+    tables = {name: _load_table(folder, name, model) for name, model in TABLES.items()}
+    check_references(tables, vocabulary)
+    return build_knowledge(tables, vocabulary, knowledge_version(folder))
+
+
+def knowledge_version(directory: Path | None = None) -> str:
+    """Return ``<semver>+<hash>``: the semantic version and a hash of every data file's bytes."""
+    folder = directory or data_directory()
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.yaml")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return f"{KNOWLEDGE_SEMVER}+{digest.hexdigest()[:12]}"
+
+
+def _load_table(folder: Path, name: str, model: type[Table]) -> Table:
+    file_name = f"{name}.yaml"
+    raw = _read_yaml(folder / file_name)
+    with _schema_errors(file_name, model):
+        table = model.model_validate(raw)
+    if table.table != name:
+        raise SchemaError(
+            "the file declares the wrong table",
+            location=f"{file_name}: table",
+            expected=repr(name),
+            got=table.table,
+        )
+    return table
+
+
+def _read_yaml(path: Path) -> Mapping[str, Any]:
+    with _schema_errors(path.name, None):
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    if not isinstance(data, Mapping):
+        raise SchemaError(
+            "the file is not a YAML mapping", location=path.name, expected="a mapping", got=type(data).__name__
+        )
+    return data
+
+
+@contextmanager
+def _schema_errors(file_name: str, model: type[Table] | None) -> Iterator[None]:
+    """Translate the foreign errors of reading and validating one file into SchemaError."""
+    try:
+        yield
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        row = ".".join(str(part) for part in first["loc"])
+        expected = first["msg"]
+        if first["type"] == "extra_forbidden" and model is not None:
+            expected = "only the keys of the table's schema (see knowledge/schema.py: " + model.__name__ + ")"
+        raise SchemaError(
+            f"{exc.error_count()} schema error(s); first",
+            location=f"{file_name}: {row}",
+            expected=expected,
+            got=first.get("input"),
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise SchemaError("the file is not valid YAML", location=file_name, expected="valid YAML", got=str(exc)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SchemaError(
+            "the file cannot be read", location=file_name, expected="a readable UTF-8 file", got=str(exc)
+        ) from exc
+

@@ -1,0 +1,66 @@
+"""The frozen :class:`Knowledge` object that every reasoning function receives.
+
+:func:`build_knowledge` assembles it from validated tables (see
+:mod:`pinchpoint.knowledge.loader` for reading them): it derives the anatomy, compiles
+the likelihood vectors and the triage rules, and keeps the bibliography and version so
+that every result can say what it was based on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import cast
+
+from pinchpoint.anatomy import Anatomy
+from pinchpoint.evidence import LikelihoodModel, compile_model
+from pinchpoint.knowledge import schema as s
+from pinchpoint.triage import TriageRules, compile_rules
+from pinchpoint.vocabulary import Urgency, Vocabulary
+
+__all__ = ["Knowledge", "build_knowledge"]
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """Everything the reasoning needs, validated and compiled, with its version."""
+
+    version: str
+    vocabulary: Vocabulary
+    anatomy: Anatomy
+    model: LikelihoodModel
+    triage: TriageRules
+    sources: Mapping[str, s.Source]
+    tables: Mapping[str, s.Table]
+
+
+def build_knowledge(tables: Mapping[str, s.Table], vocabulary: Vocabulary, version: str) -> Knowledge:
+    """Assemble validated, cross-checked tables into a :class:`Knowledge`."""
+    anatomy = Anatomy(
+        sides=vocabulary.sides,
+        midline_regions=frozenset(name for name, region in vocabulary.regions.items() if region.midline),
+        regions=tuple(vocabulary.regions),
+        movements=tuple(vocabulary.movements),
+        reflexes=tuple(vocabulary.reflexes),
+        nerves=cast(s.NervesTable, tables["nerves"]),
+        muscles=cast(s.MusclesTable, tables["muscles"]),
+        reflex_table=cast(s.ReflexesTable, tables["reflexes"]),
+        skin=cast(s.SkinTable, tables["skin"]),
+        radicular_pain=cast(s.RadicularPainTable, tables["radicular_pain"]),
+        sacral_functions=cast(s.SacralFunctionsTable, tables["sacral_functions"]),
+        polyneuropathy=cast(s.PolyneuropathyTable, tables["polyneuropathy"]),
+        tests=cast(s.ProvocationTestsTable, tables["provocation_tests"]),
+    )
+    return Knowledge(
+        version=version,
+        vocabulary=vocabulary,
+        anatomy=anatomy,
+        model=compile_model(tables, vocabulary, anatomy),
+        triage=compile_rules(
+            cast(s.TriageTable, tables["triage"]),
+            vocabulary,
+            {name: Urgency.from_id(cause.care) for name, cause in cast(s.CausesTable, tables["causes"]).causes.items()},
+        ),
+        sources=cast(s.SourcesTable, tables["sources"]).sources,
+        tables=tables,
+    )
