@@ -1,0 +1,400 @@
+"""Compile the knowledge into log-likelihood vectors, one per possible observation.
+
+The reasoning model is a joint distribution over *hypotheses*: a cause together with one
+lesion site variant on one side (a disc herniation at the left L5 root; external
+compression of the right common peroneal nerve at the fibular head). Every observation
+(a finding with its value) is turned, once, at load time, into the vector of its
+log-likelihoods over site variants or over causes, derived from the territories of
+:mod:`pinchpoint.anatomy` and the parameters of ``likelihoods.yaml`` and ``causes.yaml``.
+Assessing a case is then a sum of precomputed vectors (see :mod:`pinchpoint.posterior`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from pinchpoint.anatomy import Anatomy, Territory, plantar_key, structure_key
+from pinchpoint.knowledge import schema as s
+from pinchpoint.vocabulary import FindingSpec, Vocabulary
+
+__all__ = ["Contribution", "LikelihoodModel", "SiteUnit", "compile_model"]
+
+Vector = npt.NDArray[np.float64]
+Target = Literal["unit_modality", "unit", "cause"]
+_LOG_FLOOR = 1e-12
+
+
+@dataclass(frozen=True)
+class SiteUnit:
+    """One lesion site variant on one side: the unit anatomical likelihoods are computed for."""
+
+    site_id: str
+    base: str
+    variant: str
+    kind: str
+    territory: Territory
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one observation adds: a log-likelihood vector over units or causes.
+
+    For ``unit_modality`` contributions ``vector`` holds the log-likelihood when the
+    lesion involves the modality and ``scalar`` the background log-likelihood.
+    """
+
+    target: Target
+    vector: Vector
+    scalar: float = 0.0
+    modality: str = ""
+    structure: str = ""
+
+
+@dataclass(frozen=True)
+class RegionList:
+    """Precomputed vectors of one exhaustive region list (pain, numbness, examined sensory loss)."""
+
+    modality: str
+    absent_total: Vector
+    absent_scalar: float
+    delta: Mapping[str, Contribution]
+    pattern_absent_total: Vector | None
+    pattern_delta: Mapping[str, Vector]
+
+
+@dataclass(frozen=True)
+class LikelihoodModel:
+    """The compiled model: hypotheses, priors and every observation's vectors."""
+
+    units: tuple[SiteUnit, ...]
+    causes: tuple[str, ...]
+    site_ids: tuple[str, ...]
+    pair_unit: npt.NDArray[np.intp]
+    pair_cause: npt.NDArray[np.intp]
+    pair_site: npt.NDArray[np.intp]
+    pair_log_prior: Vector
+    pair_non_neural: npt.NDArray[np.bool_]
+    log_involved: Mapping[str, tuple[Vector, Vector]]
+    lookup: Mapping[tuple[str, object], tuple[Contribution, ...]]
+    binners: Mapping[str, Callable[[float], str | None]]
+    region_lists: Mapping[str, RegionList]
+    derived_from_lists: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
+    sided_cause_features: Mapping[str, str] = field(default_factory=dict)
+
+    def contributions(self, finding_id: str, value: object) -> tuple[Contribution, ...]:
+        """Return what a scalar finding value contributes (nothing when the model does not use it)."""
+        binner = self.binners.get(finding_id)
+        key = binner(float(value)) if binner is not None and isinstance(value, int | float) else value  # type: ignore[arg-type]
+        if isinstance(key, float) and key.is_integer():
+            key = int(key)
+        return self.lookup.get((finding_id, key), ())
+
+
+def compile_model(tables: Mapping[str, s.Table], vocabulary: Vocabulary, anatomy: Anatomy) -> LikelihoodModel:
+    """Compile validated tables into a :class:`LikelihoodModel`."""
+    return _Compiler(tables, vocabulary, anatomy).build()
+
+
+def _log(p: float) -> float:
+    return math.log(max(p, _LOG_FLOOR))
+
+
+class _Compiler:
+    def __init__(self, tables: Mapping[str, s.Table], vocabulary: Vocabulary, anatomy: Anatomy) -> None:
+        self.vocabulary = vocabulary
+        self.anatomy = anatomy
+        self.sites: s.SitesTable = tables["sites"]  # type: ignore[assignment]
+        self.likelihoods: s.LikelihoodsTable = tables["likelihoods"]  # type: ignore[assignment]
+        self.observations: s.ObservationsTable = tables["observations"]  # type: ignore[assignment]
+        self.causes_table: s.CausesTable = tables["causes"]  # type: ignore[assignment]
+        self.tests: s.ProvocationTestsTable = tables["provocation_tests"]  # type: ignore[assignment]
+        self.units = tuple(self._units())
+        self.causes = tuple(self.causes_table.causes)
+        self.lookup: dict[tuple[str, object], list[Contribution]] = {}
+
+    # --- hypotheses -----------------------------------------------------------------------------
+
+    def _units(self) -> list[SiteUnit]:
+        units = []
+        for base, site in self.sites.sites.items():
+            sides: tuple[str | None, ...] = self.vocabulary.sides if self.vocabulary.sites[base].sided else (None,)
+            for side in sides:
+                site_id = f"{base}.{side}" if side else base
+                for name, variant in site.variants.items():
+                    territory = self.anatomy.territory(variant, side)
+                    units.append(SiteUnit(site_id, base, name, site.kind, territory))
+        return units
+
+    def _pairs(self) -> tuple[list[int], list[int], list[int], list[float], list[str]]:
+        site_ids = sorted({unit.site_id for unit in self.units})
+        site_index = {site_id: i for i, site_id in enumerate(site_ids)}
+        self.site_ids = tuple(site_ids)
+        pair_unit, pair_cause, pair_site, prior = [], [], [], []
+        for c, (name, cause) in enumerate(self.causes_table.causes.items()):
+            for base, p_site in cause.sites.items():
+                units = [i for i, unit in enumerate(self.units) if unit.base == base]
+                variants = self.sites.sites[base].variants
+                total_weight = sum(variants[self.units[i].variant].weight for i in units)
+                for i in units:
+                    share = variants[self.units[i].variant].weight / total_weight
+                    pair_unit.append(i)
+                    pair_cause.append(c)
+                    pair_site.append(site_index[self.units[i].site_id])
+                    prior.append(_log(cause.prior) + _log(p_site) + _log(share))
+            del name
+        return pair_unit, pair_cause, pair_site, prior, site_ids
+
+    # --- anatomical observations -------------------------------------------------------------------
+
+    def _kind(self, unit: SiteUnit) -> s.KindLikelihoods:
+        return self.likelihoods.kinds[unit.kind]  # type: ignore[index]
+
+    def _reading_vector(self, structure: str, readings: str, reading: str) -> tuple[Vector, float]:
+        background = getattr(self.likelihoods.background, readings)[reading]
+        values = []
+        for unit in self.units:
+            inside = getattr(self._kind(unit), readings)[reading]
+            degree = unit.territory.get(structure, 0.0)
+            values.append(_log(degree * inside + (1.0 - degree) * background))
+        return np.array(values), _log(background)
+
+    def _add(self, finding_id: str, key: object, contribution: Contribution) -> None:
+        self.lookup.setdefault((finding_id, key), []).append(contribution)
+
+    def _structure_findings(self) -> None:
+        for base, observation in self.observations.findings.items():
+            for spec in self._specs(base):
+                structure = self._structure(observation.structure, spec)
+                categories = getattr(self.likelihoods.background, observation.readings)
+                for reading in categories:
+                    vector, scalar = self._reading_vector(structure, observation.readings, reading)
+                    contribution = Contribution("unit_modality", vector, scalar, observation.modality, structure)
+                    for key in self._keys_for_reading(spec, observation.readings, reading):
+                        self._add(spec.id, key, contribution)
+
+    def _specs(self, base: str) -> list[FindingSpec]:
+        return [spec for spec in self.vocabulary.findings.values() if spec.base == base]
+
+    @staticmethod
+    def _structure(template: str, spec: FindingSpec) -> str:
+        kind, _, item = template.partition(".")
+        if kind == "plantar":
+            return plantar_key(spec.side or "")
+        if kind in {"movement", "reflex"} and not item:
+            return structure_key(kind, spec.item or "", spec.side)
+        if kind == "skin":
+            return structure_key("skin", item)
+        if kind == "function":
+            return structure_key("function", item)
+        return structure_key(kind, item, spec.side)
+
+    def _keys_for_reading(self, spec: FindingSpec, readings: str, reading: str) -> list[object]:
+        bins = self.likelihoods.readings.get(readings)
+        if bins is not None:
+            low, high = bins[reading]
+            if spec.type == "int":
+                return list(range(int(low), int(high) + 1)) if high - low <= 10 else [f"{readings}:{reading}"]
+            return [f"{readings}:{reading}"]
+        if reading in {"true", "false"}:
+            return [reading == "true"]
+        return [reading]
+
+    def _binners(self) -> dict[str, Callable[[float], str | None]]:
+        binners: dict[str, Callable[[float], str | None]] = {}
+        for base, observation in self.observations.findings.items():
+            bins = self.likelihoods.readings.get(observation.readings)
+            spec = self._specs(base)[0]
+            if bins is not None and not (spec.type == "int" and max(h - lo for lo, h in bins.values()) <= 10):
+                for one in self._specs(base):
+                    binners[one.id] = _binner({f"{observation.readings}:{k}": v for k, v in bins.items()})
+        table = self.causes_table
+        binners["age"] = _binner({f"age:{k}": (float(lo), float(hi)) for k, (lo, hi) in table.age_bands.items()})
+        binners["duration_days"] = _binner(
+            {f"duration:{k}": (float(lo), float(hi)) for k, (lo, hi) in table.duration_bands.items()}
+        )
+        for finding, bins in table.bins.items():
+            binners[finding] = _binner({f"{finding}:{k}": v for k, v in bins.items()})
+        return binners
+
+    def _tests(self) -> None:
+        for name, test in self.tests.tests.items():
+            for spec in self._specs(name):
+                structure = structure_key("test", name, spec.side)
+                for positive in (True, False):
+                    values = []
+                    for unit in self.units:
+                        sensitivity = test.sensitivity_by_kind.get(unit.kind, test.sensitivity)  # type: ignore[call-overload]
+                        inside = sensitivity if positive else 1.0 - sensitivity
+                        outside = 1.0 - test.specificity if positive else test.specificity
+                        degree = unit.territory.get(structure, 0.0)
+                        values.append(_log(degree * inside + (1.0 - degree) * outside))
+                    self._add(spec.id, positive, Contribution("unit", np.array(values), structure=structure))
+
+    def _site_features(self) -> None:
+        for name, feature in self.likelihoods.site_features.items():
+            for positive in (True, False):
+                probabilities = [feature.p.get(unit.kind, feature.default) for unit in self.units]  # type: ignore[call-overload]
+                vector = np.array([_log(p if positive else 1.0 - p) for p in probabilities])
+                for spec in self._specs(name):
+                    self._add(spec.id, positive, Contribution("unit", vector))
+
+    def _region_lists(self) -> dict[str, RegionList]:
+        lists = {}
+        regions = self._supplied_regions()
+        for name, observation in self.observations.region_lists.items():
+            modality = observation.modality
+            background = self.likelihoods.background.region_present[modality]
+            absent_total = np.zeros(len(self.units))
+            absent_scalar = 0.0
+            region_probability = [self._region_probability(unit, modality, observation.territory) for unit in self.units]
+            delta: dict[str, Contribution] = {}
+            for region in regions:
+                structure = structure_key(observation.territory, region)
+                present, absent = [], []
+                for unit, inside in zip(self.units, region_probability, strict=True):
+                    degree = unit.territory.get(structure, 0.0)
+                    p = degree * inside + (1.0 - degree) * background
+                    present.append(_log(p))
+                    absent.append(_log(1.0 - p))
+                absent_total += np.array(absent)
+                absent_scalar += _log(1.0 - background)
+                delta[region] = Contribution(
+                    "unit_modality",
+                    np.array(present) - np.array(absent),
+                    _log(background) - _log(1.0 - background),
+                    modality,
+                    structure,
+                )
+            pattern_total, pattern_delta = self._pattern(regions) if observation.territory == "pain" else (None, {})
+            lists[name] = RegionList(modality, absent_total, absent_scalar, delta, pattern_total, pattern_delta)
+        return lists
+
+    def _supplied_regions(self) -> list[str]:
+        """Region ids that some root or nerve supplies; the others (the low back) speak to causes only."""
+        skin: s.SkinTable = self.anatomy.skin
+        supplied = {name for name, region in skin.regions.items() if region.roots or region.nerves}
+        return sorted(r for r in self.vocabulary.region_ids if r.split(".")[0] in supplied)
+
+    def _region_probability(self, unit: SiteUnit, modality: str, territory: str) -> float:
+        """P(a region of the territory is affected | the lesion involves the modality)."""
+        kind = self._kind(unit)
+        size = sum(degree for key, degree in unit.territory.items() if key.startswith(territory + ":"))
+        expected = kind.expected_regions[modality]  # type: ignore[index]
+        ceiling = kind.region_present[modality]
+        return ceiling if size <= 0.0 else min(ceiling, expected / size)
+
+    def _pattern(self, regions: list[str]) -> tuple[Vector, dict[str, Vector]]:
+        background = self.causes_table.background.pain_region
+        total = np.zeros(len(self.causes))
+        delta = {}
+        for region in regions:
+            base = region.split(".")[0]
+            present = np.array(
+                [_log(cause.pain_pattern.get(base, background)) for cause in self.causes_table.causes.values()]
+            )
+            absent = np.array(
+                [_log(1.0 - cause.pain_pattern.get(base, background)) for cause in self.causes_table.causes.values()]
+            )
+            total += absent
+            delta[region] = present - absent
+        return total, delta
+
+    # --- cause observations --------------------------------------------------------------------------
+
+    def _cause_findings(self) -> dict[str, str]:
+        table = self.causes_table
+        causes = list(table.causes.values())
+        sided: dict[str, str] = {}
+        for feature, background in table.background.features.items():
+            categories = background if isinstance(background, dict) else {True: background, False: 1.0 - background}
+            for category in categories:
+                vector = np.array([_log(self._feature_p(cause, feature, category)) for cause in causes])
+                key: object = category if isinstance(category, bool) else self._category_key(feature, category)
+                specs = self._specs(feature)
+                if feature in table.derived:
+                    self._add(feature, key, Contribution("cause", vector))
+                for spec in specs:
+                    if spec.side is not None:
+                        sided[spec.id] = feature
+                        continue
+                    self._add(spec.id, key, Contribution("cause", vector))
+                if any(spec.side for spec in specs):
+                    self._add(feature, key, Contribution("cause", vector))
+        for band in table.duration_bands:
+            vector = np.array([_log(cause.duration.get(band, table.background.duration[band])) for cause in causes])
+            self._add("duration_days", f"duration:{band}", Contribution("cause", vector))
+        for band in table.age_bands:
+            vector = np.array([_log(cause.age.get(band, 1.0)) for cause in causes])
+            self._add("age", f"age:{band}", Contribution("cause", vector))
+        for sex in self.vocabulary.findings["sex"].values:
+            vector = np.array([_log(cause.sex.get(sex, 1.0)) for cause in causes])
+            self._add("sex", sex, Contribution("cause", vector))
+        return sided
+
+    def _category_key(self, feature: str, category: str) -> str:
+        if feature in self.causes_table.bins:
+            return f"{feature}:{category}"
+        return category
+
+    def _feature_p(self, cause: s.Cause, feature: str, category: object) -> float:
+        value = cause.features.get(feature, self.causes_table.background.features[feature])
+        if isinstance(value, dict):
+            return value[str(category)]
+        return value if category is True else 1.0 - value
+
+    # --- assembly --------------------------------------------------------------------------------------
+
+    def build(self) -> LikelihoodModel:
+        pair_unit, pair_cause, pair_site, prior, site_ids = self._pairs()
+        self._structure_findings()
+        self._tests()
+        self._site_features()
+        sided = self._cause_findings()
+        region_lists = self._region_lists()
+        with np.errstate(divide="ignore"):
+            log_involved = {
+                modality: (
+                    np.log(np.array([self._kind(u).involved.get(modality, 0.0) for u in self.units])),  # type: ignore[call-overload]
+                    np.log(np.array([1.0 - self._kind(u).involved.get(modality, 0.0) for u in self.units])),  # type: ignore[call-overload]
+                )
+                for modality in ("pain", "numbness", "sensory_exam", "motor", "reflex", "sacral")
+            }
+        derived = {
+            name: ((feature.region_list, frozenset(feature.regions)),)
+            for name, feature in self.causes_table.derived.items()
+        }
+        non_neural = np.array([self.units[i].kind == "non_neural" for i in pair_unit])
+        return LikelihoodModel(
+            units=self.units,
+            causes=self.causes,
+            site_ids=tuple(site_ids),
+            pair_unit=np.array(pair_unit, dtype=np.intp),
+            pair_cause=np.array(pair_cause, dtype=np.intp),
+            pair_site=np.array(pair_site, dtype=np.intp),
+            pair_log_prior=np.array(prior),
+            pair_non_neural=non_neural,
+            log_involved=log_involved,
+            lookup={key: tuple(value) for key, value in self.lookup.items()},
+            binners=self._binners(),
+            region_lists=region_lists,
+            derived_from_lists=derived,
+            sided_cause_features=sided,
+        )
+
+
+def _binner(bins: Mapping[str, tuple[float, float]]) -> Callable[[float], str | None]:
+    ordered = sorted(bins.items(), key=lambda item: item[1][0])
+
+    def bin_of(value: float) -> str | None:
+        for name, (low, high) in ordered:
+            if low <= value <= high:
+                return name
+        return None
+
+    return bin_of

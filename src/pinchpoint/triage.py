@@ -1,0 +1,241 @@
+"""Triage: how soon the person must be seen, and which rules say so.
+
+The triage is the most urgent level demanded by any rule of ``triage.yaml`` that fires.
+Rules test only findings that are known and present (the condition language has no
+negation), and levels combine with ``max``, so:
+
+* adding a red flag can only add rules that fire, never lower the triage;
+* an unknown finding fires nothing, and so can never lower the level below what the known
+  findings demand.
+
+The leading cause may also raise the triage, but never above ``cause_care.cap``: every
+level above it must come from a finding rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pinchpoint.assessment import TriageReason
+from pinchpoint.vocabulary import FindingSpec, Urgency, Vocabulary
+
+if TYPE_CHECKING:
+    from pinchpoint.case import FindingValue
+    from pinchpoint.knowledge import schema as s
+    from pinchpoint.knowledge.model import Knowledge
+
+__all__ = ["Decision", "TriageRules", "compile_rules", "triage"]
+
+Findings = Mapping[str, "FindingValue"]
+Predicate = Callable[[Findings], bool]
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A triage rule with its condition compiled to a predicate over findings."""
+
+    id: str
+    level: Urgency
+    holds: Predicate
+    findings: frozenset[str]
+    patient: str
+    clinician: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The triage level, the rules that fired, and warnings about unasked red flags."""
+
+    level: Urgency
+    reasons: tuple[TriageReason, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TriageRules:
+    """The compiled triage rules and the cause-care policy."""
+
+    rules: tuple[CompiledRule, ...]
+    care: s.CauseCare
+    cause_care: Mapping[str, Urgency]
+    vocabulary: Vocabulary
+
+    @property
+    def red_flags(self) -> frozenset[str]:
+        """Concrete finding ids that some rule above self-care tests."""
+        return frozenset().union(*(rule.findings for rule in self.rules))
+
+    def evaluate(self, findings: Findings) -> tuple[Urgency, tuple[TriageReason, ...]]:
+        """Return the most urgent level any rule demands, with the rules that fired."""
+        fired = [rule for rule in self.rules if rule.holds(findings)]
+        fired.sort(key=lambda rule: -rule.level)
+        level = max((rule.level for rule in fired), default=Urgency.SELF_CARE)
+        return level, tuple(TriageReason(r.id, r.level, r.patient, r.clinician, r.source) for r in fired)
+
+    def care_reason(self, cause_probabilities: Mapping[str, float]) -> TriageReason | None:
+        """Return the reason a likely cause raises the triage, capped at ``care.cap``, if any."""
+        cap = Urgency.from_id(self.care.cap)
+        best: tuple[Urgency, str, float] | None = None
+        for cause, p in cause_probabilities.items():
+            if p < self.care.threshold:
+                continue
+            level = min(self.cause_care[cause], cap)
+            if level > Urgency.SELF_CARE and (best is None or level > best[0]):
+                best = (level, cause, p)
+        if best is None:
+            return None
+        level, cause, p = best
+        return TriageReason(
+            rule=f"cause-care:{cause}",
+            level=level,
+            patient=self.care.patient,
+            clinician=self.care.clinician.format(cause=cause, p=p),
+            source=self.care.source,
+        )
+
+    def unasked_emergency_flags(self, findings: Findings) -> tuple[str, ...]:
+        """Return the findings tested by emergency rules that the case does not state."""
+        wanted = frozenset().union(*(r.findings for r in self.rules if r.level == Urgency.EMERGENCY))
+        bases = {self.vocabulary.findings[f].base for f in wanted if f not in findings}
+        known_bases = {self.vocabulary.findings[f].base for f in findings if f in self.vocabulary.findings}
+        return tuple(sorted(bases - known_bases))
+
+
+def triage(findings: Findings, knowledge: Knowledge, cause_probabilities: Mapping[str, float]) -> Decision:
+    """Decide the triage for a case.
+
+    Args:
+        findings: The case's known findings.
+        knowledge: The knowledge base.
+        cause_probabilities: The posterior over causes, which may raise the level up to
+            the cap of ``cause_care`` in triage.yaml.
+    """
+    rules = knowledge.triage
+    level, reasons = rules.evaluate(findings)
+    care = rules.care_reason(cause_probabilities)
+    if care is not None and care.level > level:
+        level, reasons = care.level, (*reasons, care)
+    warnings: tuple[str, ...] = ()
+    if level < Urgency.EMERGENCY:
+        unasked = rules.unasked_emergency_flags(findings)
+        if unasked:
+            warnings = ("emergency warning signs not yet asked about: " + ", ".join(unasked),)
+    return Decision(level, reasons, warnings)
+
+
+def compile_rules(
+    table: s.TriageTable, vocabulary: Vocabulary, cause_care: Mapping[str, Urgency]
+) -> TriageRules:
+    """Compile the rules of triage.yaml into predicates over findings.
+
+    Args:
+        table: The validated triage table.
+        vocabulary: The vocabulary whose finding ids the conditions name.
+        cause_care: The level of care each cause needs once suspected (causes.yaml).
+    """
+    compiler = _ConditionCompiler(table.definitions, vocabulary)
+    rules = tuple(
+        CompiledRule(
+            id=rule.id,
+            level=Urgency.from_id(rule.level),
+            holds=compiler.compile(rule.when),
+            findings=compiler.findings_of(rule.when),
+            patient=rule.patient,
+            clinician=rule.clinician,
+            source=rule.source,
+        )
+        for rule in table.rules
+    )
+    return TriageRules(rules, table.cause_care, cause_care, vocabulary)
+
+
+class _ConditionCompiler:
+    def __init__(self, definitions: Mapping[str, s.Condition], vocabulary: Vocabulary) -> None:
+        self.definitions = definitions
+        self.vocabulary = vocabulary
+
+    def compile(self, condition: s.Condition) -> Predicate:
+        if condition.ref is not None:
+            return self.compile(self.definitions[condition.ref])
+        if condition.all is not None:
+            parts = [self.compile(child) for child in condition.all]
+            return lambda findings: all(part(findings) for part in parts)
+        if condition.any is not None:
+            parts = [self.compile(child) for child in condition.any]
+            return lambda findings: any(part(findings) for part in parts)
+        return self._leaf(condition)
+
+    def findings_of(self, condition: s.Condition) -> frozenset[str]:
+        if condition.ref is not None:
+            return self.findings_of(self.definitions[condition.ref])
+        children = [*(condition.all or []), *(condition.any or [])]
+        if children:
+            return frozenset().union(*(self.findings_of(child) for child in children))
+        return frozenset(spec.id for spec in self._specs(condition.finding or ""))
+
+    def _specs(self, pattern: str) -> list[FindingSpec]:
+        exact = self.vocabulary.findings.get(pattern)
+        if exact is not None:
+            return [exact]
+        base, _, rest = pattern.partition(".*")
+        return [
+            spec
+            for spec in self.vocabulary.findings.values()
+            if (spec.base == pattern)
+            or (rest == "" and pattern.endswith(".*") and spec.base == base)
+            or (spec.item is not None and f"{spec.base}.{spec.item}" == pattern)
+        ]
+
+    def _leaf(self, condition: s.Condition) -> Predicate:
+        specs = self._specs(condition.finding or "")
+        test = _test(condition)
+        if condition.side == "both":
+            by_side = [[spec.id for spec in specs if spec.side == side] for side in self.vocabulary.sides]
+            return lambda findings: all(_any_holds(ids, test, findings) for ids in by_side)
+        ids = [spec.id for spec in specs]
+        return lambda findings: _any_holds(ids, test, findings)
+
+
+def _any_holds(ids: Sequence[str], test: Callable[[object], bool], findings: Findings) -> bool:
+    for finding_id in ids:
+        value = findings.get(finding_id)
+        if value is not None and test(value):
+            return True
+    return False
+
+
+def _test(condition: s.Condition) -> Callable[[object], bool]:
+    if condition.is_ is not None:
+        expected = condition.is_
+        return lambda value: value == expected and type(value) is type(expected)
+    if condition.at_least is not None:
+        low = condition.at_least
+        return lambda value: _number(value) is not None and _number(value) >= low  # type: ignore[operator]
+    if condition.at_most is not None:
+        high = condition.at_most
+        return lambda value: _number(value) is not None and _number(value) <= high  # type: ignore[operator]
+    if condition.includes_any is not None:
+        wanted = frozenset(condition.includes_any)
+        return lambda value: isinstance(value, tuple) and any(_region_base(r) in wanted for r in value)
+    if condition.not_empty is not None:
+        return lambda value: isinstance(value, tuple) and len(value) > 0
+    wanted_both = frozenset(condition.both_sides_any or ())
+    return lambda value: isinstance(value, tuple) and _on_both_sides(value, wanted_both)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _region_base(region: str) -> str:
+    return region.split(".")[0]
+
+
+def _on_both_sides(regions: tuple[str, ...], wanted: frozenset[str]) -> bool:
+    sides = {r.split(".")[1] for r in regions if "." in r and _region_base(r) in wanted}
+    return len(sides) >= 2
