@@ -1,0 +1,265 @@
+"""The ``pinchpoint`` command: assess case files, evaluate against expected answers, show an example.
+
+A thin translator over :func:`pinchpoint.assessment.assess`::
+
+    pinchpoint assess CASE.yaml            a readable report
+    pinchpoint assess CASES/ --json        one contract JSON object per case (JSON Lines)
+    pinchpoint evaluate CASES/ [--json]    the scores of shared/contract/CASES.md
+    pinchpoint example [NAME] [--list]     assess a bundled example case
+
+Errors pinchpoint raises on purpose (:class:`~pinchpoint.errors.PinchpointError`) are
+printed as one line without a traceback, with exit code 2. Anything else is a bug and
+propagates with its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pinchpoint.assessment import Assessment, Evidence, Hypothesis, assess
+from pinchpoint.casefile import parse_case_yaml, read_cases
+from pinchpoint.errors import InputError, PinchpointError
+from pinchpoint.evaluation import EvaluationReport, score
+from pinchpoint.knowledge.loader import load_knowledge
+
+if TYPE_CHECKING:
+    from pinchpoint.case import Case
+    from pinchpoint.knowledge.model import Knowledge
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
+
+SAFETY_NOTE = (
+    "pinchpoint supports a clinician's judgement; it does not replace it.\n"
+    "In an emergency, call your local emergency number (such as 112, 999 or 911) "
+    "or go to the nearest emergency department."
+)
+_DEFAULT_EXAMPLE = "l5-foot-drop"
+_SHOWN = 5
+_BAR_WIDTH = 20
+_RULE = "-" * 72
+_METRICS = (
+    ("triage_exact", "triage exact"),
+    ("under_triage", "under-triage (unsafe)"),
+    ("over_triage", "over-triage"),
+    ("emergency_sensitivity", "emergency sensitivity"),
+    ("site_top1", "site top-1"),
+    ("site_top3", "site top-3"),
+    ("cause_top1", "cause top-1"),
+    ("cause_top3", "cause top-3"),
+)
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``pinchpoint`` command line and return its exit code.
+
+    Args:
+        argv: The arguments after the program name; ``None`` reads ``sys.argv``.
+
+    Returns:
+        0 on success, 2 when pinchpoint refused the input or its knowledge (the message
+        is on stderr, prefixed ``pinchpoint: error:``), 141 when the reader of the
+        output closed it early.
+    """
+    args = _parser().parse_args(argv)
+    command: Command = args.command
+    try:
+        return command(args)
+    except PinchpointError as exc:
+        sys.stderr.write(f"pinchpoint: error: {exc}\n")
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader left early (`pinchpoint assess DIR --json | head`): stop quietly as Unix
+        # tools do, and point stdout at devnull so that flushing it at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pinchpoint",
+        description="Clinical decision support for a pinched nerve in the leg.",
+        epilog=SAFETY_NOTE,
+    )
+    commands = parser.add_subparsers(metavar="COMMAND", required=True)
+    assess_command = commands.add_parser("assess", help="assess a case file, or every *.yaml in a directory")
+    assess_command.add_argument("path", metavar="FILE|DIR", type=Path)
+    assess_command.add_argument(
+        "--json", action="store_true", help="print one contract JSON object per case (JSON Lines)"
+    )
+    assess_command.set_defaults(command=_assess)
+    evaluate_command = commands.add_parser("evaluate", help="score the cases that state an expected answer")
+    evaluate_command.add_argument("path", metavar="DIR", type=Path)
+    evaluate_command.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    evaluate_command.set_defaults(command=_evaluate)
+    example_command = commands.add_parser("example", help="assess a bundled example case")
+    example_command.add_argument(
+        "name", nargs="?", default=_DEFAULT_EXAMPLE, help="an example name (see --list)"
+    )
+    example_command.add_argument("--list", action="store_true", help="list the example names")
+    example_command.set_defaults(command=_example)
+    return parser
+
+
+def _assess(args: argparse.Namespace) -> int:
+    knowledge = load_knowledge()
+    cases = read_cases(args.path, knowledge.vocabulary)
+    if args.json:
+        _write_json_lines(cases, knowledge)
+    else:
+        _write_reports(cases, knowledge)
+    return EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    knowledge = load_knowledge()
+    cases = read_cases(args.path, knowledge.vocabulary)
+    report = score((case, assess(case, knowledge)) for case in cases)
+    text = json.dumps(report.to_json()) if args.json else _render_evaluation(report)
+    sys.stdout.write(text + "\n")
+    return EXIT_OK
+
+
+def _example(args: argparse.Namespace) -> int:
+    examples = _examples()
+    if args.list:
+        names = (f"{name} (default)" if name == _DEFAULT_EXAMPLE else name for name in examples)
+        sys.stdout.write("\n".join(names) + "\n")
+        return EXIT_OK
+    resource = examples.get(args.name)
+    if resource is None:
+        raise InputError(
+            f"there is no example {args.name!r}",
+            location="pinchpoint example",
+            expected="one of " + ", ".join(examples),
+        )
+    knowledge = load_knowledge()
+    case = parse_case_yaml(
+        resource.read_bytes(), knowledge.vocabulary, origin=f"example {resource.name}", default_id=args.name
+    )
+    _write_reports([case], knowledge)
+    return EXIT_OK
+
+
+def _examples() -> dict[str, Traversable]:
+    """Return the bundled example cases by name (file stem), in name order."""
+    folder = resources.files("pinchpoint").joinpath("examples")
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name)
+    return {file.name.removesuffix(".yaml"): file for file in files}
+
+
+def _write_json_lines(cases: Iterable[Case], knowledge: Knowledge) -> None:
+    write = sys.stdout.write
+    for case in cases:
+        write(json.dumps(assess(case, knowledge).to_contract()) + "\n")
+
+
+def _write_reports(cases: Iterable[Case], knowledge: Knowledge) -> None:
+    write = sys.stdout.write
+    write(SAFETY_NOTE + "\n")
+    for case in cases:
+        write(_render_assessment(case, assess(case, knowledge), knowledge) + "\n")
+    write(_RULE + "\n" + SAFETY_NOTE + "\n")
+
+
+def _render_assessment(case: Case, assessment: Assessment, knowledge: Knowledge) -> str:
+    """Return the readable report of one case: triage, ranked sites and causes, and why."""
+    lines = [_RULE, f"Case {case.id}" + (f": {case.title}" if case.title else ""), ""]
+    lines += _triage_lines(assessment, knowledge)
+    lines += _ranked_lines("Where the nerve is harmed, most likely first", assessment.sites)
+    lines += _ranked_lines("What harms it, most likely first", assessment.causes)
+    for leading in (assessment.sites[:1], assessment.causes[:1]):
+        lines += [line for hypothesis in leading for line in _why_lines(hypothesis)]
+    lines += [f"Warning: {warning}" for warning in assessment.warnings]
+    if case.expect is not None:
+        expect = case.expect
+        lines.append(
+            f"The case file expects: triage {expect.triage.id}; site {', '.join(expect.sites)};"
+            f" cause {', '.join(expect.causes)}"
+        )
+    lines.append(f"Knowledge version: {assessment.knowledge_version}")
+    return "\n".join(lines)
+
+
+def _triage_lines(assessment: Assessment, knowledge: Knowledge) -> list[str]:
+    level = assessment.triage.id
+    lines = [f"Triage: {level.upper().replace('_', ' ')}: {knowledge.vocabulary.triage[level]}"]
+    lines += [
+        f"  - {reason.clinician} [{reason.level.id}; source: {reason.source}]"
+        for reason in assessment.triage_reasons
+    ]
+    return [*lines, ""]
+
+
+def _ranked_lines(heading: str, hypotheses: Sequence[Hypothesis]) -> list[str]:
+    lines = [heading]
+    width = max((len(h.id) for h in hypotheses[:_SHOWN]), default=0)
+    for rank, h in enumerate(hypotheses[:_SHOWN], start=1):
+        lines.append(f"  {rank}. {h.id:<{width}}  {h.p:6.1%}  {_bar(h.p)}  {_label(h)}")
+    return [*lines, ""]
+
+
+def _label(hypothesis: Hypothesis) -> str:
+    return "" if hypothesis.label == hypothesis.id else hypothesis.label
+
+
+def _bar(p: float) -> str:
+    filled = round(min(max(p, 0.0), 1.0) * _BAR_WIDTH)
+    return "[" + "#" * filled + "." * (_BAR_WIDTH - filled) + "]"
+
+
+def _why_lines(hypothesis: Hypothesis) -> list[str]:
+    lines = [f"Why {hypothesis.id}: {_label(hypothesis)}".removesuffix(": ")]
+    lines += _evidence_lines("for", "+", hypothesis.evidence_for)
+    lines += _evidence_lines("against", "-", hypothesis.evidence_against)
+    return [*lines, ""]
+
+
+def _evidence_lines(heading: str, sign: str, evidence: Sequence[Evidence]) -> list[str]:
+    if not evidence:
+        return [f"  {heading}: nothing recorded"]
+    return [f"  {heading}:"] + [f"    {sign} {e.clinician}" for e in evidence]
+
+
+def _render_evaluation(report: EvaluationReport) -> str:
+    """Return the evaluation report as a table of metrics and a table of misses."""
+    values = report.to_json()
+    lines = [f"Evaluation of {report.cases} cases (knowledge version {report.knowledge_version})", ""]
+    width = max(len(label) for _, label in _METRICS)
+    for key, label in _METRICS:
+        value = values[key]
+        shown = "n/a (no case expects an emergency)" if value is None else f"{value:7.1%}"
+        lines.append(f"  {label:<{width}}  {shown}")
+    lines += ["", f"Misses ({len(report.misses)})"]
+    if report.misses:
+        lines += _miss_table(report)
+    return "\n".join(lines)
+
+
+def _miss_table(report: EvaluationReport) -> list[str]:
+    rows = [("case", "aspect", "expected", "got")] + [
+        (m.case, m.aspect, m.expected if isinstance(m.expected, str) else ", ".join(m.expected), m.got or "-")
+        for m in report.misses
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    return [
+        "  " + "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        for row in rows
+    ]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The pinchpoint test suite; ``tests/`` mirrors ``src/pinchpoint/``."""

@@ -1,0 +1,22 @@
+"""Fixtures and markers shared by the whole suite."""
+
+from __future__ import annotations
+
+import pytest
+
+from pinchpoint.vocabulary import Vocabulary
+from tests.corpus import PACKAGED_VOCABULARY, load_vocabulary
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``core`` marker (the suite runs with ``--strict-markers``)."""
+    config.addinivalue_line(
+        "markers",
+        "core: needs the reasoning core (load_knowledge and assess); never skipped",
+    )
+
+
+@pytest.fixture(scope="session")
+def vocabulary() -> Vocabulary:
+    """The packaged case vocabulary, read without loading the rest of the knowledge base."""
+    return load_vocabulary(PACKAGED_VOCABULARY)
