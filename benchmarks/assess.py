@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from pinchpoint.assessment import assess
+from pinchpoint import assess
 from pinchpoint.casefile import read_cases
 from pinchpoint.knowledge.loader import load_knowledge
 

@@ -84,56 +84,77 @@ class Anatomy:
         weight = {root: _DEGREE[degree] for root, degree in roots.items()}
         territory: Territory = {}
         for side in sides:
-            for muscle in self.muscles.muscles.values():
-                degree = _overlap(weight, muscle.roots)
-                for movement, role in muscle.movements.items():
-                    _raise(territory, structure_key("movement", movement, side), degree * _ROLE[role])
-            for name, reflex in self.reflex_table.reflexes.items():
-                _raise(territory, structure_key("reflex", name, side), _overlap(weight, reflex.roots))
-            for region, supply in self.skin.regions.items():
-                degree = _overlap(weight, supply.roots)
-                self._add_region(territory, "skin", region, side, degree, one_sided)
-                self._add_region(territory, "pain", region, side, degree, one_sided)
-            for root, pain in self.radicular_pain.roots.items():
-                for region in pain.regions:
-                    self._add_region(territory, "pain", region, side, weight.get(root, 0.0), one_sided)
-            for name, test in self.tests.tests.items():
-                _raise(territory, structure_key("test", name, side), _overlap(weight, test.roots))
+            self._root_motor_territory(territory, weight, side)
+            self._root_sensory_territory(territory, weight, side, one_sided)
         if not one_sided:
             for name, function in self.sacral_functions.functions.items():
                 _raise(territory, structure_key("function", name), _overlap(weight, function.roots))
         return territory
+
+    def _root_motor_territory(self, territory: Territory, weight: Mapping[str, float], side: str) -> None:
+        for muscle in self.muscles.muscles.values():
+            degree = _overlap(weight, muscle.roots)
+            for movement, role in muscle.movements.items():
+                _raise(territory, structure_key("movement", movement, side), degree * _ROLE[role])
+        for name, reflex in self.reflex_table.reflexes.items():
+            _raise(territory, structure_key("reflex", name, side), _overlap(weight, reflex.roots))
+        for name, test in self.tests.tests.items():
+            _raise(territory, structure_key("test", name, side), _overlap(weight, test.roots))
+
+    def _root_sensory_territory(
+        self, territory: Territory, weight: Mapping[str, float], side: str, one_sided: bool
+    ) -> None:
+        for region, supply in self.skin.regions.items():
+            degree = _overlap(weight, supply.roots)
+            self._add_region(territory, "skin", region, side=side, degree=degree, one_sided=one_sided)
+            self._add_region(territory, "pain", region, side=side, degree=degree, one_sided=one_sided)
+        for root, pain in self.radicular_pain.roots.items():
+            for region in pain.regions:
+                self._add_region(
+                    territory, "pain", region, side=side, degree=weight.get(root, 0.0), one_sided=one_sided
+                )
 
     def _nerve_territory(
         self, supplied: frozenset[str], lesioned: frozenset[str], sides: tuple[str, ...], one_sided: bool
     ) -> Territory:
         territory: Territory = {}
         for side in sides:
-            for muscle in self.muscles.muscles.values():
-                if muscle.nerve in supplied:
-                    for movement, role in muscle.movements.items():
-                        _raise(territory, structure_key("movement", movement, side), _ROLE[role])
-            for name, reflex in self.reflex_table.reflexes.items():
-                if reflex.nerve in supplied:
-                    _raise(territory, structure_key("reflex", name, side), 1.0)
-            for region, supply in self.skin.regions.items():
-                degree = max((_DEGREE[d] for nerve, d in supply.nerves.items() if nerve in supplied), default=0.0)
-                self._add_region(territory, "skin", region, side, degree, one_sided)
-                self._add_region(territory, "pain", region, side, degree, one_sided)
-            for nerve in supplied:
-                for region in self.nerves.nerves[nerve].course:
-                    self._add_region(territory, "pain", region, side, 1.0, one_sided)
-            for name, test in self.tests.tests.items():
-                if lesioned & set(test.nerves):
-                    _raise(territory, structure_key("test", name, side), 1.0)
+            self._nerve_motor_territory(territory, supplied, lesioned, side)
+            self._nerve_sensory_territory(territory, supplied, side, one_sided)
         if not one_sided:
             for name, function in self.sacral_functions.functions.items():
                 if function.nerve in supplied:
                     _raise(territory, structure_key("function", name), 1.0)
         return territory
 
+    def _nerve_motor_territory(
+        self, territory: Territory, supplied: frozenset[str], lesioned: frozenset[str], side: str
+    ) -> None:
+        for muscle in self.muscles.muscles.values():
+            if muscle.nerve in supplied:
+                for movement, role in muscle.movements.items():
+                    _raise(territory, structure_key("movement", movement, side), _ROLE[role])
+        for name, reflex in self.reflex_table.reflexes.items():
+            if reflex.nerve in supplied:
+                _raise(territory, structure_key("reflex", name, side), 1.0)
+        for name, test in self.tests.tests.items():
+            if lesioned & set(test.nerves):
+                _raise(territory, structure_key("test", name, side), 1.0)
+
+    def _nerve_sensory_territory(
+        self, territory: Territory, supplied: frozenset[str], side: str, one_sided: bool
+    ) -> None:
+        for region, supply in self.skin.regions.items():
+            degree = max((_DEGREE[d] for nerve, d in supply.nerves.items() if nerve in supplied), default=0.0)
+            self._add_region(territory, "skin", region, side=side, degree=degree, one_sided=one_sided)
+            self._add_region(territory, "pain", region, side=side, degree=degree, one_sided=one_sided)
+        for nerve in supplied:
+            for region in self.nerves.nerves[nerve].course:
+                self._add_region(territory, "pain", region, side=side, degree=1.0, one_sided=one_sided)
+
     def _upper_motor_neuron_territory(self, degree: float) -> Territory:
         territory: Territory = {}
+        minor = _DEGREE["minor"]
         for side in self.sides:
             _raise(territory, plantar_key(side), degree)
             if degree < _DEGREE["major"]:
@@ -143,7 +164,7 @@ class Anatomy:
             for reflex in self.reflexes:
                 _raise(territory, structure_key("reflex", reflex, side), degree)
             for region in self.regions:
-                self._add_region(territory, "skin", region, side, _DEGREE["minor"], one_sided=False)
+                self._add_region(territory, "skin", region, side=side, degree=minor, one_sided=False)
         if degree >= _DEGREE["major"]:
             for function in self.sacral_functions.functions:
                 _raise(territory, structure_key("function", function), degree)
@@ -154,8 +175,12 @@ class Anatomy:
         territory: Territory = {}
         for side in sides:
             for region, degree in table.regions.items():
-                self._add_region(territory, "skin", region, side, _DEGREE[degree], one_sided=False)
-                self._add_region(territory, "pain", region, side, _DEGREE[degree], one_sided=False)
+                self._add_region(
+                    territory, "skin", region, side=side, degree=_DEGREE[degree], one_sided=False
+                )
+                self._add_region(
+                    territory, "pain", region, side=side, degree=_DEGREE[degree], one_sided=False
+                )
             for movement, degree in table.movements.items():
                 _raise(territory, structure_key("movement", movement, side), _DEGREE[degree])
             for reflex, degree in table.reflexes.items():
@@ -163,12 +188,16 @@ class Anatomy:
         return territory
 
     def _add_region(
-        self, territory: Territory, kind: str, region: str, side: str, degree: float, one_sided: bool
+        self, territory: Territory, kind: str, region: str, *, side: str, degree: float, one_sided: bool
     ) -> None:
         if degree <= 0.0:
             return
         if region in self.midline_regions:
-            _raise(territory, structure_key(kind, region), degree * (_MIDLINE_FROM_ONE_SIDE if one_sided else 1.0))
+            _raise(
+                territory,
+                structure_key(kind, region),
+                degree * (_MIDLINE_FROM_ONE_SIDE if one_sided else 1.0),
+            )
         else:
             _raise(territory, structure_key(kind, f"{region}.{side}"), degree)
 

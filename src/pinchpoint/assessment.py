@@ -1,4 +1,4 @@
-"""The answer pinchpoint gives for one case, and the function that produces it.
+"""The answer pinchpoint gives for one case, as frozen value objects.
 
 An :class:`Assessment` holds the triage with the rules that fired, the ranked lesion
 sites and causes with their probabilities, and for each of the leading hypotheses the
@@ -9,15 +9,11 @@ object of ``shared/contract/CASES.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pinchpoint.vocabulary import Urgency
 
-if TYPE_CHECKING:
-    from pinchpoint.case import Case
-    from pinchpoint.knowledge.model import Knowledge
-
-__all__ = ["Assessment", "Evidence", "Hypothesis", "TriageReason", "assess"]
+__all__ = ["Assessment", "Evidence", "Hypothesis", "TriageReason"]
 
 _CONTRACT_DIGITS = 4
 _CONTRACT_MIN_P = 0.001
@@ -94,12 +90,11 @@ class Assessment:
 
 
 def _ranked(hypotheses: tuple[Hypothesis, ...]) -> list[dict[str, Any]]:
-    shown = [
+    return [
         {"id": h.id, "p": round(h.p, _CONTRACT_DIGITS)}
         for rank, h in enumerate(hypotheses)
         if rank < _CONTRACT_MIN_ITEMS or h.p >= _CONTRACT_MIN_P
     ]
-    return shown
 
 
 def _explained(hypothesis: Hypothesis) -> dict[str, Any]:
@@ -117,33 +112,3 @@ def _evidence(evidence: Evidence) -> dict[str, Any]:
         "weight": round(evidence.weight, 2),
         "why": evidence.clinician,
     }
-
-
-def assess(case: Case, knowledge: Knowledge) -> Assessment:
-    """Assess one case: triage, ranked sites and causes, and the reasons for each.
-
-    Unknown findings are simply unused; they never lower the triage below what the
-    known findings demand.
-
-    Example:
-        A 42-year-old with shooting pain to the top of the foot, weak big-toe and ankle
-        dorsiflexion (2/5), weak inversion and hip abduction: triage ``urgent`` (acute
-        severe foot drop), site ``root.L5`` on that side (inversion and hip abduction are
-        L5 muscles outside the peroneal nerve), cause ``disc_herniation``.
-    """
-    from pinchpoint.explain import explain
-    from pinchpoint.posterior import infer
-    from pinchpoint.triage import triage
-
-    posterior = infer(case.findings, knowledge)
-    decision = triage(case.findings, knowledge, posterior.cause_probabilities())
-    sites, causes = explain(posterior, knowledge)
-    return Assessment(
-        case_id=case.id,
-        triage=decision.level,
-        triage_reasons=decision.reasons,
-        sites=sites,
-        causes=causes,
-        knowledge_version=knowledge.version,
-        warnings=decision.warnings,
-    )

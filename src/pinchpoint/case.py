@@ -162,8 +162,8 @@ def check_value(spec: FindingSpec, value: object, vocabulary: Vocabulary, *, loc
     elif spec.type == "int":
         if isinstance(value, int) and not isinstance(value, bool) and _in_range(spec, value):
             return value
-    elif _is_number(value) and _in_range(spec, float(value)):  # type "number"
-        return float(value) if isinstance(value, float) else value
+    elif isinstance(value, int | float) and _is_number(value) and _in_range(spec, float(value)):  # "number"
+        return value
     raise InvalidCaseError(
         f"finding {spec.id!r} has a value it cannot take",
         location=location,
@@ -239,7 +239,9 @@ def _parse_expect(table: object, vocabulary: Vocabulary, origin: str) -> Expecta
             expected="one of " + ", ".join(vocabulary.triage),
             got=triage_id,
         )
-    sites = _id_list(table.get("site"), vocabulary.site_ids, f"{location}.site", "site ids such as root.L5.left")
+    sites = _id_list(
+        table.get("site"), vocabulary.site_ids, f"{location}.site", "site ids such as root.L5.left"
+    )
     causes = _id_list(table.get("cause"), frozenset(vocabulary.causes), f"{location}.cause", "cause ids")
     return Expectation(Urgency.from_id(triage_id), sites, causes)
 

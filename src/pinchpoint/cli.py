@@ -24,7 +24,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pinchpoint.assessment import Assessment, Evidence, Hypothesis, assess
+from pinchpoint import Assessment, Evidence, Hypothesis, assess
 from pinchpoint.casefile import parse_case_yaml, read_cases
 from pinchpoint.errors import InputError, PinchpointError
 from pinchpoint.evaluation import EvaluationReport, score

@@ -90,9 +90,9 @@ class LikelihoodModel:
     def contributions(self, finding_id: str, value: object) -> tuple[Contribution, ...]:
         """Return what a scalar finding value contributes (nothing when the model does not use it)."""
         binner = self.binners.get(finding_id)
-        key = binner(float(value)) if binner is not None and isinstance(value, int | float) else value  # type: ignore[arg-type]
-        if isinstance(key, float) and key.is_integer():
-            key = int(key)
+        key: object = value
+        if binner is not None and isinstance(value, int | float) and not isinstance(value, bool):
+            key = binner(float(value))
         return self.lookup.get((finding_id, key), ())
 
 
@@ -123,7 +123,9 @@ class _Compiler:
     def _units(self) -> list[SiteUnit]:
         units = []
         for base, site in self.sites.sites.items():
-            sides: tuple[str | None, ...] = self.vocabulary.sides if self.vocabulary.sites[base].sided else (None,)
+            sides: tuple[str | None, ...] = (
+                self.vocabulary.sides if self.vocabulary.sites[base].sided else (None,)
+            )
             for side in sides:
                 site_id = f"{base}.{side}" if side else base
                 for name, variant in site.variants.items():
@@ -174,7 +176,9 @@ class _Compiler:
                 categories = getattr(self.likelihoods.background, observation.readings)
                 for reading in categories:
                     vector, scalar = self._reading_vector(structure, observation.readings, reading)
-                    contribution = Contribution("unit_modality", vector, scalar, observation.modality, structure)
+                    contribution = Contribution(
+                        "unit_modality", vector, scalar, observation.modality, structure
+                    )
                     for key in self._keys_for_reading(spec, observation.readings, reading):
                         self._add(spec.id, key, contribution)
 
@@ -214,7 +218,9 @@ class _Compiler:
                 for one in self._specs(base):
                     binners[one.id] = _binner({f"{observation.readings}:{k}": v for k, v in bins.items()})
         table = self.causes_table
-        binners["age"] = _binner({f"age:{k}": (float(lo), float(hi)) for k, (lo, hi) in table.age_bands.items()})
+        binners["age"] = _binner(
+            {f"age:{k}": (float(lo), float(hi)) for k, (lo, hi) in table.age_bands.items()}
+        )
         binners["duration_days"] = _binner(
             {f"duration:{k}": (float(lo), float(hi)) for k, (lo, hi) in table.duration_bands.items()}
         )
@@ -252,7 +258,9 @@ class _Compiler:
             background = self.likelihoods.background.region_present[modality]
             absent_total = np.zeros(len(self.units))
             absent_scalar = 0.0
-            region_probability = [self._region_probability(unit, modality, observation.territory) for unit in self.units]
+            region_probability = [
+                self._region_probability(unit, modality, observation.territory) for unit in self.units
+            ]
             delta: dict[str, Contribution] = {}
             for region in regions:
                 structure = structure_key(observation.territory, region)
@@ -271,8 +279,12 @@ class _Compiler:
                     modality,
                     structure,
                 )
-            pattern_total, pattern_delta = self._pattern(regions) if observation.territory == "pain" else (None, {})
-            lists[name] = RegionList(modality, absent_total, absent_scalar, delta, pattern_total, pattern_delta)
+            pattern_total, pattern_delta = (
+                self._pattern(regions) if observation.territory == "pain" else (None, {})
+            )
+            lists[name] = RegionList(
+                modality, absent_total, absent_scalar, delta, pattern_total, pattern_delta
+            )
         return lists
 
     def _supplied_regions(self) -> list[str]:
@@ -296,10 +308,16 @@ class _Compiler:
         for region in regions:
             base = region.split(".")[0]
             present = np.array(
-                [_log(cause.pain_pattern.get(base, background)) for cause in self.causes_table.causes.values()]
+                [
+                    _log(cause.pain_pattern.get(base, background))
+                    for cause in self.causes_table.causes.values()
+                ]
             )
             absent = np.array(
-                [_log(1.0 - cause.pain_pattern.get(base, background)) for cause in self.causes_table.causes.values()]
+                [
+                    _log(1.0 - cause.pain_pattern.get(base, background))
+                    for cause in self.causes_table.causes.values()
+                ]
             )
             total += absent
             delta[region] = present - absent
@@ -312,10 +330,14 @@ class _Compiler:
         causes = list(table.causes.values())
         sided: dict[str, str] = {}
         for feature, background in table.background.features.items():
-            categories = background if isinstance(background, dict) else {True: background, False: 1.0 - background}
+            categories = (
+                background if isinstance(background, dict) else {True: background, False: 1.0 - background}
+            )
             for category in categories:
                 vector = np.array([_log(self._feature_p(cause, feature, category)) for cause in causes])
-                key: object = category if isinstance(category, bool) else self._category_key(feature, category)
+                key: object = (
+                    category if isinstance(category, bool) else self._category_key(feature, category)
+                )
                 specs = self._specs(feature)
                 if feature in table.derived:
                     self._add(feature, key, Contribution("cause", vector))
@@ -327,7 +349,9 @@ class _Compiler:
                 if any(spec.side for spec in specs):
                     self._add(feature, key, Contribution("cause", vector))
         for band in table.duration_bands:
-            vector = np.array([_log(cause.duration.get(band, table.background.duration[band])) for cause in causes])
+            vector = np.array(
+                [_log(cause.duration.get(band, table.background.duration[band])) for cause in causes]
+            )
             self._add("duration_days", f"duration:{band}", Contribution("cause", vector))
         for band in table.age_bands:
             vector = np.array([_log(cause.age.get(band, 1.0)) for cause in causes])
@@ -360,8 +384,8 @@ class _Compiler:
         with np.errstate(divide="ignore"):
             log_involved = {
                 modality: (
-                    np.log(np.array([self._kind(u).involved.get(modality, 0.0) for u in self.units])),  # type: ignore[call-overload]
-                    np.log(np.array([1.0 - self._kind(u).involved.get(modality, 0.0) for u in self.units])),  # type: ignore[call-overload]
+                    np.log(np.array([self._kind(u).involved.get(modality, 0.0) for u in self.units])),
+                    np.log(np.array([1.0 - self._kind(u).involved.get(modality, 0.0) for u in self.units])),
                 )
                 for modality in ("pain", "numbness", "sensory_exam", "motor", "reflex", "sacral")
             }

@@ -7,6 +7,7 @@ with the posterior weights. Positive weights speak for H, negative against it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,82 +28,84 @@ _MAX_REASONS = 5
 _MIN_WEIGHT = 0.2
 
 
-def explain(posterior: Posterior, knowledge: Knowledge) -> tuple[tuple[Hypothesis, ...], tuple[Hypothesis, ...]]:
+def explain(
+    posterior: Posterior, knowledge: Knowledge
+) -> tuple[tuple[Hypothesis, ...], tuple[Hypothesis, ...]]:
     """Return the ranked sites and causes; the leading ones carry their evidence."""
     model = posterior.model
-    vectors = [(_pair_vector(observation, posterior), observation) for observation in posterior.observations]
     vocabulary = knowledge.vocabulary
-    sites = _ranked(
-        model.site_ids,
-        posterior.site_probability,
-        model.pair_site,
-        posterior,
-        vectors,
-        lambda site: vocabulary.sites[site.rsplit(".", 1)[0] if site not in vocabulary.sites else site].description
-        or site,
-        vocabulary,
+    observations = posterior.observations
+    matrix = (
+        np.vstack([_pair_vector(observation, posterior) for observation in observations])
+        if observations
+        else np.zeros((0, len(model.pair_unit)))
     )
-    causes = _ranked(
-        model.causes,
-        posterior.cause_probability,
-        model.pair_cause,
-        posterior,
-        vectors,
-        lambda cause: vocabulary.causes[cause],
-        vocabulary,
-    )
+    explainer = _Explainer(posterior.pair_probability, matrix, observations, vocabulary)
+    site_labels = {site_id: _site_label(site_id, vocabulary) for site_id in model.site_ids}
+    sites = explainer.ranked(model.site_ids, posterior.site_probability, model.pair_site, site_labels)
+    causes = explainer.ranked(model.causes, posterior.cause_probability, model.pair_cause, vocabulary.causes)
     return sites, causes
 
 
-def _ranked(
-    ids: tuple[str, ...],
-    probability: Vector,
-    pair_index: npt.NDArray[np.intp],
-    posterior: Posterior,
-    vectors: list[tuple[Vector, Observation]],
-    label: object,
-    vocabulary: Vocabulary,
-) -> tuple[Hypothesis, ...]:
-    order = np.argsort(-probability, kind="stable")
-    ranked = []
-    for rank, index in enumerate(order):
-        hypothesis_id = ids[index]
-        text = label(hypothesis_id) if callable(label) else hypothesis_id
-        if rank < _EXPLAINED:
-            inside = pair_index == index
-            evidence = _weights(inside, posterior.pair_probability, vectors, vocabulary)
-            ranked.append(
-                Hypothesis(
-                    id=hypothesis_id,
-                    p=float(probability[index]),
-                    label=text,
-                    evidence_for=tuple(e for e in evidence if e.weight >= _MIN_WEIGHT)[:_MAX_REASONS],
-                    evidence_against=tuple(e for e in reversed(evidence) if e.weight <= -_MIN_WEIGHT)[:_MAX_REASONS],
-                )
+def _site_label(site_id: str, vocabulary: Vocabulary) -> str:
+    if site_id in vocabulary.sites:
+        return vocabulary.sites[site_id].description or site_id
+    base, _, side = site_id.rpartition(".")
+    return (vocabulary.sites[base].description or base) + f" ({side})"
+
+
+class _Explainer:
+    """Weighs every used observation for and against the leading hypotheses."""
+
+    def __init__(
+        self,
+        pair_probability: Vector,
+        matrix: npt.NDArray[np.float64],
+        observations: tuple[Observation, ...],
+        vocabulary: Vocabulary,
+    ) -> None:
+        self.pair_probability = pair_probability
+        self.matrix = matrix
+        self.observations = observations
+        self.vocabulary = vocabulary
+
+    def ranked(
+        self,
+        ids: tuple[str, ...],
+        probability: Vector,
+        pair_index: npt.NDArray[np.intp],
+        labels: Mapping[str, str],
+    ) -> tuple[Hypothesis, ...]:
+        order = np.argsort(-probability, kind="stable").tolist()
+        values = probability.tolist()
+        leading = [
+            Hypothesis(ids[i], values[i], labels[ids[i]], *self._evidence(pair_index == i))
+            for i in order[:_EXPLAINED]
+        ]
+        rest = [Hypothesis(ids[i], values[i], labels[ids[i]]) for i in order[_EXPLAINED:]]
+        return (*leading, *rest)
+
+    def _evidence(self, inside: npt.NDArray[np.bool_]) -> tuple[tuple[Evidence, ...], tuple[Evidence, ...]]:
+        p_in = self.pair_probability * inside
+        p_out = self.pair_probability * ~inside
+        total_in, total_out = p_in.sum(), p_out.sum()
+        if total_in <= 0.0 or total_out <= 0.0 or not self.observations:
+            return (), ()
+        weights = self.matrix @ (p_in / total_in - p_out / total_out)
+        order = np.argsort(-weights, kind="stable")
+        supporting = [int(i) for i in order[:_MAX_REASONS] if weights[i] >= _MIN_WEIGHT]
+        opposing = [int(i) for i in order[::-1][:_MAX_REASONS] if weights[i] <= -_MIN_WEIGHT]
+        return self._described(supporting, weights), self._described(opposing, weights)
+
+    def _described(self, indices: list[int], weights: Vector) -> tuple[Evidence, ...]:
+        evidence = []
+        for i in indices:
+            observation = self.observations[i]
+            patient, clinician = _describe(observation, self.vocabulary)
+            evidence.append(
+                Evidence(observation.finding, observation.value, float(weights[i]), patient, clinician)
             )
-        else:
-            ranked.append(Hypothesis(id=hypothesis_id, p=float(probability[index]), label=text))
-    return tuple(ranked)
-
-
-def _weights(
-    inside: npt.NDArray[np.bool_],
-    pair_probability: Vector,
-    vectors: list[tuple[Vector, Observation]],
-    vocabulary: Vocabulary,
-) -> list[Evidence]:
-    p_in = pair_probability * inside
-    p_out = pair_probability * ~inside
-    total_in, total_out = p_in.sum(), p_out.sum()
-    if total_in <= 0.0 or total_out <= 0.0:
-        return []
-    evidence = []
-    for vector, observation in vectors:
-        weight = float(vector @ p_in / total_in - vector @ p_out / total_out)
-        patient, clinician = _describe(observation, vocabulary)
-        evidence.append(Evidence(observation.finding, observation.value, weight, patient, clinician))
-    evidence.sort(key=lambda e: -e.weight)
-    return evidence
+        return tuple(evidence)
 
 
 def _pair_vector(observation: Observation, posterior: Posterior) -> Vector:
@@ -119,6 +122,7 @@ def _pair_vector(observation: Observation, posterior: Posterior) -> Vector:
 
 
 def _describe(observation: Observation, vocabulary: Vocabulary) -> tuple[str, str]:
+    """Return the observation in plain words and in clinical shorthand."""
     finding, value = observation.finding, observation.value
     spec = vocabulary.findings.get(finding)
     if spec is not None and spec.type == "regions" and isinstance(value, str):

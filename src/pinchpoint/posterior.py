@@ -68,7 +68,9 @@ class _Accumulator:
         if contribution.target == "unit_modality":
             modality = contribution.modality
             current = self.in_modality.get(modality)
-            self.in_modality[modality] = contribution.vector if current is None else current + contribution.vector
+            self.in_modality[modality] = (
+                contribution.vector if current is None else current + contribution.vector
+            )
             self.out_modality[modality] = self.out_modality.get(modality, 0.0) + contribution.scalar
         elif contribution.target == "unit":
             self.unit = self.unit + contribution.vector
@@ -119,13 +121,19 @@ def infer(findings: Mapping[str, FindingValue], knowledge: Knowledge) -> Posteri
     return Posterior(
         model=model,
         pair_probability=probability,
-        site_probability=np.bincount(model.pair_site, weights=probability, minlength=len(model.site_ids)),
-        cause_probability=np.bincount(model.pair_cause, weights=probability, minlength=len(model.causes)),
+        site_probability=np.bincount(
+            model.pair_site, weights=probability, minlength=len(model.site_ids)
+        ).astype(np.float64),
+        cause_probability=np.bincount(
+            model.pair_cause, weights=probability, minlength=len(model.causes)
+        ).astype(np.float64),
         observations=tuple(acc.observations),
     )
 
 
-def _observe_regions(acc: _Accumulator, model: LikelihoodModel, finding: str, regions: tuple[str, ...]) -> None:
+def _observe_regions(
+    acc: _Accumulator, model: LikelihoodModel, finding: str, regions: tuple[str, ...]
+) -> None:
     listed = model.region_lists.get(finding)
     if listed is not None:
         inside = listed.absent_total.copy()

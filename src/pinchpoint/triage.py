@@ -233,7 +233,7 @@ def _number(value: object) -> float | None:
 
 
 def _region_base(region: str) -> str:
-    return region.split(".")[0]
+    return region.split(".", maxsplit=1)[0]
 
 
 def _on_both_sides(regions: tuple[str, ...], wanted: frozenset[str]) -> bool:

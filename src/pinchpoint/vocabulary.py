@@ -211,8 +211,8 @@ def _build(table: Mapping[str, Any], origin: str) -> Vocabulary:
             findings[finding.id] = finding
     sites: dict[str, SiteSpec] = {}
     site_ids: set[str] = set()
-    for name, spec in table["sites"].items():
-        spec = spec or {}
+    for name, entry in table["sites"].items():
+        spec = entry or {}
         sided = bool(spec.get("sided", False))
         sites[name] = SiteSpec(name, sided, str(spec.get("desc", "")))
         site_ids.update(f"{name}.{side}" for side in sides) if sided else site_ids.add(name)

@@ -89,7 +89,10 @@ def _read_yaml(path: Path) -> Mapping[str, Any]:
         data = yaml.safe_load(text)
     if not isinstance(data, Mapping):
         raise SchemaError(
-            "the file is not a YAML mapping", location=path.name, expected="a mapping", got=type(data).__name__
+            "the file is not a YAML mapping",
+            location=path.name,
+            expected="a mapping",
+            got=type(data).__name__,
         )
     return data
 
@@ -112,9 +115,10 @@ def _schema_errors(file_name: str, model: type[Table] | None) -> Iterator[None]:
             got=first.get("input"),
         ) from exc
     except yaml.YAMLError as exc:
-        raise SchemaError("the file is not valid YAML", location=file_name, expected="valid YAML", got=str(exc)) from exc
+        raise SchemaError(
+            "the file is not valid YAML", location=file_name, expected="valid YAML", got=str(exc)
+        ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaError(
             "the file cannot be read", location=file_name, expected="a readable UTF-8 file", got=str(exc)
         ) from exc
-

@@ -59,7 +59,10 @@ def build_knowledge(tables: Mapping[str, s.Table], vocabulary: Vocabulary, versi
         triage=compile_rules(
             cast(s.TriageTable, tables["triage"]),
             vocabulary,
-            {name: Urgency.from_id(cause.care) for name, cause in cast(s.CausesTable, tables["causes"]).causes.items()},
+            {
+                name: Urgency.from_id(cause.care)
+                for name, cause in cast(s.CausesTable, tables["causes"]).causes.items()
+            },
         ),
         sources=cast(s.SourcesTable, tables["sources"]).sources,
         tables=tables,

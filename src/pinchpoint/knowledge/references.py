@@ -36,7 +36,9 @@ def check_references(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> N
         _known([nerve.parent] if nerve.parent else [], nerves, f"nerves.yaml: {name}.parent", "a nerve")
         _known(nerve.course, regions, f"nerves.yaml: {name}.course", "a vocabulary region")
     for name, muscle in t.muscles.muscles.items():
-        _known(muscle.movements, vocabulary.movements, f"muscles.yaml: {name}.movements", "a vocabulary movement")
+        _known(
+            muscle.movements, vocabulary.movements, f"muscles.yaml: {name}.movements", "a vocabulary movement"
+        )
         _known(muscle.roots, roots, f"muscles.yaml: {name}.roots", "a root")
         _known([muscle.nerve], nerves, f"muscles.yaml: {name}.nerve", "a nerve of nerves.yaml")
     for name, reflex in t.reflexes.reflexes.items():
@@ -93,7 +95,12 @@ def _check_sites(t: _Tables, vocabulary: Vocabulary, roots: set[str], nerves: se
             _known(variant.roots, roots, f"{where}.roots", "a root")
             _known([*variant.nerves, *variant.excluding], nerves, f"{where}.nerves", "a nerve")
     for name, test in t.provocation_tests.tests.items():
-        _known([name], {f.base for f in vocabulary.findings.values()}, "provocation_tests.yaml", "a sided finding")
+        _known(
+            [name],
+            {f.base for f in vocabulary.findings.values()},
+            "provocation_tests.yaml",
+            "a sided finding",
+        )
         _known(test.roots, roots, f"provocation_tests.yaml: {name}.roots", "a root")
         _known(test.nerves, nerves, f"provocation_tests.yaml: {name}.nerves", "a nerve")
 
@@ -116,8 +123,10 @@ def _check_observations(t: _Tables, vocabulary: Vocabulary, roots: set[str], ner
             _known([item], known_items, f"{where}.structure", f"a {kind}")
         elif item or kind not in {"movement", "reflex", "plantar"}:
             raise UnresolvedReferenceError(
-                "unknown structure", location=f"{where}.structure", expected="movement, reflex, plantar, "
-                "movement.<id>, function.<id> or skin.<region>", got=observation.structure
+                "unknown structure",
+                location=f"{where}.structure",
+                expected="movement, reflex, plantar, movement.<id>, function.<id> or skin.<region>",
+                got=observation.structure,
             )
     _known(t.observations.region_lists, bases, "observations.yaml: region_lists", "a region-list finding")
     _known(t.likelihoods.site_features, bases, "likelihoods.yaml: site_features", "a vocabulary finding")
@@ -129,17 +138,32 @@ def _check_causes(t: _Tables, vocabulary: Vocabulary) -> None:
     _known(table.causes, vocabulary.causes, "causes.yaml: causes", "a vocabulary cause")
     _complete(set(vocabulary.causes), table.causes, "causes.yaml: causes", "every vocabulary cause")
     features = {f.base for f in vocabulary.findings.values()} | set(table.derived)
-    _known(table.background.features, features, "causes.yaml: background.features", "a finding or derived feature")
+    _known(
+        table.background.features,
+        features,
+        "causes.yaml: background.features",
+        "a finding or derived feature",
+    )
     for name, cause in table.causes.items():
         where = f"causes.yaml: {name}"
         _known(cause.sites, vocabulary.sites, f"{where}.sites", "a vocabulary site")
-        _known(cause.features, table.background.features, f"{where}.features", "a feature with a background value")
+        _known(
+            cause.features,
+            table.background.features,
+            f"{where}.features",
+            "a feature with a background value",
+        )
         _known(cause.age, table.age_bands, f"{where}.age", "an age band")
         _known(cause.sex, vocabulary.findings["sex"].values, f"{where}.sex", "a sex")
         _known(cause.duration, table.duration_bands, f"{where}.duration", "a duration band")
         _known(cause.pain_pattern, vocabulary.regions, f"{where}.pain_pattern", "a vocabulary region")
     for name, derived in table.derived.items():
-        _known([derived.region_list], {"pain_regions", "numbness_regions"}, f"causes.yaml: derived.{name}", "a list")
+        _known(
+            [derived.region_list],
+            {"pain_regions", "numbness_regions"},
+            f"causes.yaml: derived.{name}",
+            "a list",
+        )
 
 
 def _check_triage(t: _Tables, vocabulary: Vocabulary) -> None:

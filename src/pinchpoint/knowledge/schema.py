@@ -35,7 +35,9 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Degree = Literal["major", "minor"]
 Level = Literal["self_care", "soon", "urgent", "emergency"]
 Distribution = dict[str, Probability]
-SiteKind = Literal["root", "canal", "cauda_equina", "conus", "cord", "plexus", "nerve", "polyneuropathy", "non_neural"]
+SiteKind = Literal[
+    "root", "canal", "cauda_equina", "conus", "cord", "plexus", "nerve", "polyneuropathy", "non_neural"
+]
 
 
 class Strict(BaseModel):
@@ -176,6 +178,7 @@ class PolyneuropathyTable(Table):
 
 
 # --- sites, observations, likelihoods -------------------------------------------------------------
+
 
 class Variant(Strict):
     """Where along the nerve a site's lesion lies; its territory is derived, not listed."""

@@ -1,0 +1,75 @@
+"""pinchpoint: clinical decision support for a pinched nerve in the leg.
+
+pinchpoint supports, and does not replace, a clinician's judgement. In an emergency
+(loss of bladder or bowel control, numbness between the legs, rapidly worsening
+weakness) call the emergency number or go to an emergency department.
+
+Quick start::
+
+    >>> import pinchpoint
+    >>> knowledge = pinchpoint.load_knowledge()
+    >>> case = pinchpoint.parse_case(
+    ...     {"findings": {"age": 42, "urinary_retention": True, "saddle_numbness": True}},
+    ...     knowledge.vocabulary,
+    ... )
+    >>> assessment = pinchpoint.assess(case, knowledge)
+    >>> assessment.triage.id
+    'emergency'
+    >>> assessment.knowledge_version == pinchpoint.__knowledge_version__
+    True
+"""
+
+from __future__ import annotations
+
+from pinchpoint.assessment import Assessment, Evidence, Hypothesis, TriageReason
+from pinchpoint.case import Case, Expectation, parse_case
+from pinchpoint.engine import assess
+from pinchpoint.errors import (
+    AdapterError,
+    ContradictoryFindingsError,
+    FhirMappingError,
+    InputError,
+    InvalidCaseError,
+    KnowledgeError,
+    MissingSourceError,
+    PinchpointError,
+    SchemaError,
+    StoreError,
+    UnknownFindingError,
+    UnresolvedReferenceError,
+)
+from pinchpoint.knowledge.loader import knowledge_version, load_knowledge
+from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.vocabulary import Urgency, Vocabulary
+
+__version__ = "0.1.0"
+__knowledge_version__ = knowledge_version()
+
+__all__ = [
+    "AdapterError",
+    "Assessment",
+    "Case",
+    "ContradictoryFindingsError",
+    "Evidence",
+    "Expectation",
+    "FhirMappingError",
+    "Hypothesis",
+    "InputError",
+    "InvalidCaseError",
+    "Knowledge",
+    "KnowledgeError",
+    "MissingSourceError",
+    "PinchpointError",
+    "SchemaError",
+    "StoreError",
+    "TriageReason",
+    "UnknownFindingError",
+    "UnresolvedReferenceError",
+    "Urgency",
+    "Vocabulary",
+    "__knowledge_version__",
+    "__version__",
+    "assess",
+    "load_knowledge",
+    "parse_case",
+]

@@ -1,0 +1,44 @@
+"""The engine: one assessment from a case and the knowledge, through every reasoning step.
+
+A case flows posterior -> triage -> explanation: the joint posterior over causes and
+sites (:mod:`pinchpoint.posterior`), the triage rules with the leading cause's care level
+(:mod:`pinchpoint.triage`), and the reasons for each leading conclusion
+(:mod:`pinchpoint.explain`).
+"""
+
+from __future__ import annotations
+
+from pinchpoint.assessment import Assessment
+from pinchpoint.case import Case
+from pinchpoint.explain import explain
+from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.posterior import infer
+from pinchpoint.triage import triage
+
+__all__ = ["assess"]
+
+
+def assess(case: Case, knowledge: Knowledge) -> Assessment:
+    """Assess one case: triage, ranked sites and causes, and the reasons for each.
+
+    Unknown findings are simply unused; they never lower the triage below what the
+    known findings demand.
+
+    Example:
+        A 42-year-old with shooting pain to the top of the foot, weak big-toe and ankle
+        dorsiflexion (2/5), weak inversion and hip abduction: triage ``urgent`` (acute
+        severe foot drop), site ``root.L5`` on that side (inversion and hip abduction are
+        L5 muscles outside the peroneal nerve), cause ``disc_herniation``.
+    """
+    posterior = infer(case.findings, knowledge)
+    decision = triage(case.findings, knowledge, posterior.cause_probabilities())
+    sites, causes = explain(posterior, knowledge)
+    return Assessment(
+        case_id=case.id,
+        triage=decision.level,
+        triage_reasons=decision.reasons,
+        sites=sites,
+        causes=causes,
+        knowledge_version=knowledge.version,
+        warnings=decision.warnings,
+    )
