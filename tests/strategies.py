@@ -1,0 +1,290 @@
+"""Hypothesis strategies for findings, cases and red flags, for the safety properties.
+
+``findings()`` draws valid findings mappings over the packaged vocabulary, ``cases()``
+wraps them in checked :class:`~pinchpoint.case.Case` objects, and ``red_flags()`` draws
+a triage rule of level soon or above together with findings that make it fire.
+
+Red flags are derived, never typed here: for each rule, a witness is built by walking the
+rule's condition tree in ``triage.yaml`` (``all`` satisfies every child, ``any`` draws one,
+a leaf draws a value that passes its test on one matching finding id, ``side: both`` one on
+each side), and the findings of every development case that fires the rule, restricted to
+the ids the rule tests, are mixed in as seeds. Every draw is checked with the compiled rule
+itself, so a witness that the condition language reads differently from the strategy is
+discarded rather than trusted (and ``test_strategy_reads_conditions_as_the_compiler_does``
+checks that they agree).
+
+The knowledge base is loaded lazily (``st.deferred``), on the first draw, not at import.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from functools import cache
+from types import MappingProxyType
+from typing import cast
+
+from hypothesis import strategies as st
+
+from pinchpoint.case import Case, FindingValue, parse_case
+from pinchpoint.casefile import read_cases
+from pinchpoint.knowledge import schema as s
+from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.triage import CompiledRule
+from pinchpoint.vocabulary import FindingSpec, Urgency, Vocabulary
+from tests.corpus import SHARED_CASES
+
+__all__ = [
+    "MAX_FINDINGS",
+    "RedFlag",
+    "cases",
+    "condition_findings",
+    "development_cases",
+    "finding_value",
+    "findings",
+    "red_flag_rules",
+    "red_flags",
+    "rule_seeds",
+    "rule_witnesses",
+]
+
+MAX_FINDINGS = 40
+"""At most this many findings per generated case, to keep the properties fast."""
+
+_MAX_EXTRA_REGIONS = 6
+_UNBOUNDED_SPAN = 10_000  # an int without a maximum (duration_days) is drawn up to min + this
+
+Findings = dict[str, FindingValue]
+RedFlag = tuple[CompiledRule, Findings]
+"""A rule of level soon or above and findings that make it fire."""
+
+
+def _knowledge() -> Knowledge:
+    return load_knowledge()
+
+
+# --- findings and cases ---------------------------------------------------------------------------
+
+
+def finding_value(spec: FindingSpec, vocabulary: Vocabulary) -> st.SearchStrategy[FindingValue]:
+    """Return a strategy of valid values for one concrete finding."""
+    if spec.type == "bool":
+        return st.booleans()
+    if spec.type == "enum":
+        return st.sampled_from(spec.values)
+    if spec.type == "regions":
+        regions = sorted(vocabulary.region_ids)
+        return st.lists(st.sampled_from(regions), unique=True, max_size=_MAX_EXTRA_REGIONS).map(tuple)
+    low = spec.minimum if spec.minimum is not None else 0.0
+    high = spec.maximum if spec.maximum is not None else low + _UNBOUNDED_SPAN
+    return _numbers(spec, low, high)
+
+
+def _numbers(spec: FindingSpec, low: float, high: float) -> st.SearchStrategy[FindingValue]:
+    """Values of an int or number finding in [low, high] (ints for int findings, both for numbers)."""
+    int_low, int_high = math.ceil(low), math.floor(high)
+    integers: st.SearchStrategy[FindingValue] = (
+        st.integers(int_low, int_high) if int_low <= int_high else st.nothing()
+    )
+    if spec.type == "int":
+        return integers
+    if low > high:
+        return st.nothing()
+    return integers | st.floats(low, high, allow_nan=False, allow_infinity=False)
+
+
+def findings(max_size: int = MAX_FINDINGS) -> st.SearchStrategy[Findings]:
+    """Return a strategy of valid findings mappings: a random subset of ids, each with a valid value."""
+
+    def build() -> st.SearchStrategy[Findings]:
+        vocabulary = _knowledge().vocabulary
+        ids = sorted(vocabulary.findings)
+        return st.lists(st.sampled_from(ids), unique=True, max_size=max_size).flatmap(
+            lambda chosen: st.fixed_dictionaries(
+                {finding: finding_value(vocabulary.findings[finding], vocabulary) for finding in chosen}
+            )
+        )
+
+    return st.deferred(build)
+
+
+def cases(max_size: int = MAX_FINDINGS) -> st.SearchStrategy[Case]:
+    """Return a strategy of cases (id ``generated``) checked by :func:`~pinchpoint.case.parse_case`."""
+    return findings(max_size).map(
+        lambda drawn: parse_case({"id": "generated", "findings": drawn}, _knowledge().vocabulary)
+    )
+
+
+# --- red flags ------------------------------------------------------------------------------------
+
+
+def red_flag_rules() -> tuple[CompiledRule, ...]:
+    """Return the compiled triage rules of level soon or above."""
+    return tuple(rule for rule in _knowledge().triage.rules if rule.level >= Urgency.SOON)
+
+
+@cache
+def development_cases() -> tuple[Case, ...]:
+    """Return the development cases of ``../shared/cases``, or none when the folder is absent."""
+    if not SHARED_CASES.is_dir():
+        return ()
+    return tuple(read_cases(SHARED_CASES, _knowledge().vocabulary))
+
+
+def rule_seeds(rule: CompiledRule) -> list[Findings]:
+    """Return, for each development case that fires ``rule``, a least set of its findings that still fires it.
+
+    The case's findings are restricted to the ids the rule tests, then each is dropped in
+    turn if the rule still fires without it, so that a seed holds red flags only and not,
+    say, the normal reflexes the case also records.
+    """
+    seeds = []
+    for case in development_cases():
+        if not rule.holds(case.findings):
+            continue
+        seed = {key: value for key, value in case.findings.items() if key in rule.findings}
+        for key in sorted(seed):
+            without = {other: value for other, value in seed.items() if other != key}
+            if rule.holds(MappingProxyType(without)):
+                seed = without
+        if seed not in seeds:
+            seeds.append(seed)
+    return seeds
+
+
+def red_flags() -> st.SearchStrategy[RedFlag]:
+    """Return a strategy of (rule, findings that fire it), over every rule of level soon or above."""
+
+    def build() -> st.SearchStrategy[RedFlag]:
+        return st.sampled_from(red_flag_rules()).flatmap(
+            lambda rule: st.tuples(st.just(rule), _flag_findings(rule))
+        )
+
+    return st.deferred(build)
+
+
+def _flag_findings(rule: CompiledRule) -> st.SearchStrategy[Findings]:
+    seeds = rule_seeds(rule)
+    witnesses = rule_witnesses(rule)
+    drawn = st.sampled_from(seeds) | witnesses if seeds else witnesses
+    return drawn.filter(lambda flag: rule.holds(MappingProxyType(flag)))
+
+
+def rule_witnesses(rule: CompiledRule) -> st.SearchStrategy[Findings]:
+    """Return a strategy of findings derived from ``rule``'s condition tree (not yet checked to fire)."""
+    knowledge = _knowledge()
+    table = cast(s.TriageTable, knowledge.tables["triage"])
+    (source_rule,) = [candidate for candidate in table.rules if candidate.id == rule.id]
+    return _Deriver(table.definitions, knowledge.vocabulary).satisfy(source_rule.when)
+
+
+def condition_findings(rule: CompiledRule) -> frozenset[str]:
+    """Return the concrete finding ids that the strategy reads ``rule``'s leaves as testing."""
+    knowledge = _knowledge()
+    table = cast(s.TriageTable, knowledge.tables["triage"])
+    (source_rule,) = [candidate for candidate in table.rules if candidate.id == rule.id]
+    return _Deriver(table.definitions, knowledge.vocabulary).leaf_ids(source_rule.when)
+
+
+class _Deriver:
+    """Derive satisfying findings from a condition of triage.yaml's condition language."""
+
+    def __init__(self, definitions: Mapping[str, s.Condition], vocabulary: Vocabulary) -> None:
+        self.definitions = definitions
+        self.vocabulary = vocabulary
+
+    def leaf_ids(self, condition: s.Condition) -> frozenset[str]:
+        if condition.ref is not None:
+            return self.leaf_ids(self.definitions[condition.ref])
+        children = [*(condition.all or []), *(condition.any or [])]
+        if children:
+            return frozenset().union(*(self.leaf_ids(child) for child in children))
+        return frozenset(spec.id for spec in self._matching(condition.finding or ""))
+
+    def satisfy(self, condition: s.Condition) -> st.SearchStrategy[Findings]:
+        if condition.ref is not None:
+            return self.satisfy(self.definitions[condition.ref])
+        if condition.all is not None:
+            return st.tuples(*(self.satisfy(child) for child in condition.all)).map(_merge)
+        if condition.any is not None:
+            return st.one_of(*(self.satisfy(child) for child in condition.any))
+        specs = self._matching(condition.finding or "")
+        if condition.side == "both":
+            per_side = [
+                self._one_of_specs([spec for spec in specs if spec.side == side], condition)
+                for side in self.vocabulary.sides
+            ]
+            return st.tuples(*per_side).map(_merge)
+        return self._one_of_specs(specs, condition)
+
+    def _one_of_specs(self, specs: list[FindingSpec], condition: s.Condition) -> st.SearchStrategy[Findings]:
+        if not specs:
+            return st.nothing()
+        return st.sampled_from(specs).flatmap(
+            lambda spec: self._passing(spec, condition).map(lambda value: {spec.id: value})
+        )
+
+    def _matching(self, pattern: str) -> list[FindingSpec]:
+        """Concrete ids a leaf names: the id itself, a base (either side), ``base.*`` or ``base.item``."""
+        wildcard = pattern.removesuffix(".*") if pattern.endswith(".*") else None
+        return [
+            spec
+            for spec in self.vocabulary.findings.values()
+            if pattern in {spec.id, spec.base}
+            or (wildcard is not None and spec.base == wildcard)
+            or (spec.item is not None and f"{spec.base}.{spec.item}" == pattern)
+        ]
+
+    def _passing(self, spec: FindingSpec, condition: s.Condition) -> st.SearchStrategy[FindingValue]:
+        """Values of ``spec`` that pass the leaf's test (nothing when the test cannot pass)."""
+        if condition.is_ is not None:
+            return st.just(cast(FindingValue, condition.is_))
+        if condition.at_least is not None or condition.at_most is not None:
+            if spec.type not in {"int", "number"}:
+                return st.nothing()
+            low = spec.minimum if spec.minimum is not None else -float(_UNBOUNDED_SPAN)
+            high = spec.maximum if spec.maximum is not None else low + _UNBOUNDED_SPAN
+            if condition.at_least is not None:
+                low = max(low, condition.at_least)
+            if condition.at_most is not None:
+                high = min(high, condition.at_most)
+            return _numbers(spec, low, high)
+        if spec.type != "regions":
+            return st.nothing()
+        return cast(st.SearchStrategy[FindingValue], self._passing_regions(condition))
+
+    def _passing_regions(self, condition: s.Condition) -> st.SearchStrategy[tuple[str, ...]]:
+        everything = sorted(self.vocabulary.region_ids)
+        extra = st.lists(st.sampled_from(everything), max_size=_MAX_EXTRA_REGIONS)
+        if condition.not_empty is not None:
+            return st.tuples(st.sampled_from(everything), extra).map(lambda t: _regions([t[0], *t[1]]))
+        if condition.includes_any is not None:
+            wanted = self._region_ids(condition.includes_any)
+            return st.tuples(st.sampled_from(wanted), extra).map(lambda t: _regions([t[0], *t[1]]))
+        wanted_both = self._region_ids(condition.both_sides_any or [])
+        per_side = [
+            st.sampled_from([region for region in wanted_both if region.endswith(f".{side}")])
+            for side in self.vocabulary.sides
+        ]
+        return st.tuples(st.tuples(*per_side), extra).map(lambda t: _regions([*t[0], *t[1]]))
+
+    def _region_ids(self, bases: list[str]) -> list[str]:
+        return sorted(region for base in bases for region in self.vocabulary.sides_of(base))
+
+
+def _regions(regions: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(regions))
+
+
+def _merge(parts: tuple[Findings, ...]) -> Findings:
+    """Merge the findings of an ``all``: region lists are united, other values are last-wins."""
+    merged: Findings = {}
+    for part in parts:
+        for key, value in part.items():
+            previous = merged.get(key)
+            if isinstance(previous, tuple) and isinstance(value, tuple):
+                merged[key] = _regions([*previous, *value])
+            else:
+                merged[key] = value
+    return merged

@@ -1,0 +1,219 @@
+"""Safety properties of the triage and the posterior, over generated cases and every rule.
+
+The triage is the most urgent level demanded by a rule that fires (plus the leading cause's
+care, capped at soon), rules test only findings that are known and present, and levels
+combine with ``max``. These tests check what that design promises: a red flag never lowers
+the triage, a finding made unknown never silences a rule that does not test it, the
+probabilities are a ranked distribution, no development case is under-triaged, and every
+rule is sourced and can fire.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, find, given, settings
+from hypothesis import strategies as st
+
+from pinchpoint import assess
+from pinchpoint.assessment import Hypothesis
+from pinchpoint.case import Case, FindingValue
+from pinchpoint.casefile import read_case
+from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.triage import CompiledRule
+from pinchpoint.vocabulary import Urgency
+from tests.corpus import PACKAGED_VOCABULARY, shared_case_params
+from tests.strategies import (
+    RedFlag,
+    cases,
+    condition_findings,
+    findings,
+    red_flags,
+    rule_seeds,
+    rule_witnesses,
+)
+
+pytestmark = pytest.mark.core
+
+_PROPERTY = settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+_SUM_TOLERANCE = 1e-9
+_TRIAGE_YAML = PACKAGED_VOCABULARY.parent / "triage.yaml"
+# Rule ids are read from the YAML itself for the pytest ids, so that collecting does not load
+# the knowledge base; test_rule_ids_are_those_compiled checks they are the compiled rules.
+_RULE_IDS = [row["id"] for row in yaml.safe_load(_TRIAGE_YAML.read_text(encoding="utf-8"))["rules"]]
+
+
+@pytest.fixture(scope="module")
+def knowledge() -> Knowledge:
+    """The packaged knowledge base."""
+    return load_knowledge()
+
+
+def _knowledge() -> Knowledge:
+    # Property tests cannot take function-scoped fixtures; load_knowledge is cached.
+    return load_knowledge()
+
+
+def _triage(case_findings: Mapping[str, FindingValue]) -> Urgency:
+    case = Case(id="generated", findings=MappingProxyType(dict(case_findings)))
+    return assess(case, _knowledge()).triage
+
+
+def _fired(case_findings: Mapping[str, FindingValue]) -> list[CompiledRule]:
+    frozen = MappingProxyType(dict(case_findings))
+    return [rule for rule in _knowledge().triage.rules if rule.holds(frozen)]
+
+
+# --- a red flag never lowers the triage ------------------------------------------------------------
+
+
+@_PROPERTY
+@given(case_findings=findings(), flag=red_flags())
+def test_adding_a_red_flag_never_lowers_the_triage(
+    case_findings: dict[str, FindingValue], flag: RedFlag
+) -> None:
+    """Adding red-flag findings to a case never lowers its triage, and meets every rule that fires.
+
+    Where the case already states a flag's finding, that finding is first made unknown, so the
+    flag is an addition. Overwriting a stated value is not one: replacing power 2/5 by 4/5, or a
+    numbness list naming the perineum by one that does not, may rightly lower the triage (see
+    test_overwriting_with_a_red_flag_keeps_every_rule_it_does_not_touch).
+    """
+    rule, flag_findings = flag
+    before = {key: value for key, value in case_findings.items() if key not in flag_findings}
+    after = {**before, **flag_findings}
+    level = _triage(after)
+    assert level >= _triage(before)
+    assert level >= rule.level
+    assert all(level >= fired.level for fired in _fired(after))
+
+
+@_PROPERTY
+@given(case_findings=findings(), flag=red_flags())
+def test_overwriting_with_a_red_flag_keeps_every_rule_it_does_not_touch(
+    case_findings: dict[str, FindingValue], flag: RedFlag
+) -> None:
+    """With a flag's values written over the case's, every rule of the case not testing them still counts."""
+    rule, flag_findings = flag
+    after = {**case_findings, **flag_findings}
+    untouched = [fired for fired in _fired(case_findings) if not fired.findings & flag_findings.keys()]
+    level = _triage(after)
+    assert level >= rule.level
+    assert all(level >= fired.level for fired in untouched)
+    assert all(level >= fired.level for fired in _fired(after))
+
+
+# --- an unknown finding never lowers the triage below what the rest demands --------------------------
+
+
+@_PROPERTY
+@given(case_findings=findings(), flag=red_flags(), data=st.data())
+def test_an_unknown_finding_never_lowers_the_triage_below_the_rules(
+    case_findings: dict[str, FindingValue], flag: RedFlag, data: st.DataObject
+) -> None:
+    """Making one finding unknown keeps every rule that does not test it, and the triage meets the rest."""
+    full = {**case_findings, **flag[1]}
+    removed = data.draw(st.sampled_from(sorted(full)), label="removed")
+    remaining = {key: value for key, value in full.items() if key != removed}
+    level = _triage(remaining)
+    assert level >= _knowledge().triage.evaluate(MappingProxyType(remaining))[0]
+    still_fired = _fired(remaining)
+    assert all(level >= rule.level for rule in still_fired)
+    kept = [rule.id for rule in _fired(full) if removed not in rule.findings]
+    assert [rule_id for rule_id in kept if rule_id not in {rule.id for rule in still_fired}] == []
+
+
+# --- the posterior is a ranked distribution ----------------------------------------------------------
+
+
+def _check_distribution(ranked: tuple[Hypothesis, ...], ids: set[str]) -> None:
+    probabilities = [hypothesis.p for hypothesis in ranked]
+    assert {hypothesis.id for hypothesis in ranked} == ids
+    assert all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in probabilities)
+    assert math.fsum(probabilities) == pytest.approx(1.0, abs=_SUM_TOLERANCE)
+    assert probabilities == sorted(probabilities, reverse=True)
+
+
+@_PROPERTY
+@given(case=cases())
+def test_probabilities_are_ranked_distributions(case: Case) -> None:
+    """Site and cause probabilities are finite, in [0, 1], sum to 1 and come best first, with the version."""
+    knowledge = _knowledge()
+    assessment = assess(case, knowledge)
+    _check_distribution(assessment.sites, set(knowledge.model.site_ids))
+    _check_distribution(assessment.causes, set(knowledge.model.causes))
+    assert assessment.knowledge_version == knowledge.version
+
+
+# --- the development cases -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", shared_case_params())
+def test_development_case_is_not_under_triaged(path: Path, knowledge: Knowledge) -> None:
+    """No development case is triaged less urgently than the clinician's expected level."""
+    case = read_case(path, knowledge.vocabulary)
+    assert case.expect is not None, f"{path.name} states no expected answer"
+    assessment = assess(case, knowledge)
+    reasons = [reason.rule for reason in assessment.triage_reasons]
+    assert assessment.triage >= case.expect.triage, (
+        f"{case.id}: {assessment.triage.id} below expected {case.expect.triage.id}; rules fired: {reasons}"
+    )
+
+
+# --- every rule of triage.yaml ---------------------------------------------------------------------------
+
+
+def _rule(knowledge: Knowledge, rule_id: str) -> CompiledRule:
+    (rule,) = [rule for rule in knowledge.triage.rules if rule.id == rule_id]
+    return rule
+
+
+def test_rule_ids_are_those_compiled(knowledge: Knowledge) -> None:
+    """The rules parametrised below are exactly the compiled rules, in order."""
+    assert [rule.id for rule in knowledge.triage.rules] == _RULE_IDS
+
+
+@pytest.mark.parametrize("rule_id", _RULE_IDS)
+def test_rule_is_a_sourced_red_flag(rule_id: str, knowledge: Knowledge) -> None:
+    """Every rule demands soon or more and cites a source of sources.yaml."""
+    rule = _rule(knowledge, rule_id)
+    assert rule.level >= Urgency.SOON
+    assert rule.source in knowledge.sources
+
+
+@pytest.mark.parametrize("rule_id", _RULE_IDS)
+def test_strategy_reads_conditions_as_the_compiler_does(rule_id: str, knowledge: Knowledge) -> None:
+    """The red-flag strategy derives witnesses over exactly the finding ids the compiled rule tests."""
+    rule = _rule(knowledge, rule_id)
+    assert condition_findings(rule) == rule.findings
+
+
+@pytest.mark.parametrize("rule_id", _RULE_IDS)
+def test_rule_can_fire(rule_id: str, knowledge: Knowledge) -> None:
+    """Every rule fires on (part of) a development case or on a witness derived from its condition.
+
+    The firing findings alone, as a case, are then triaged at the rule's level or above.
+    """
+    rule = _rule(knowledge, rule_id)
+    seeds = rule_seeds(rule)
+    witness = (
+        seeds[0]
+        if seeds
+        else find(
+            rule_witnesses(rule),
+            lambda drawn: rule.holds(MappingProxyType(drawn)),
+            settings=settings(max_examples=500, database=None, deadline=None),
+        )
+    )
+    assert rule.holds(MappingProxyType(witness))
+    assert _triage(witness) >= rule.level
