@@ -80,8 +80,7 @@ def test_version_changes_when_a_data_file_changes(tmp_path: Path) -> None:
             "  psoas_major:\n    colour: red\n",
             SchemaError,
             "muscles.yaml: muscles.psoas_major.colour: 1 schema error(s); first; "
-            "expected only the keys of the table's schema "
-            "(see knowledge/schema.py: MusclesTable) (got 'red')",
+            "expected only the keys movements, nerve, roots, source (got 'red')",
             id="unknown-key-in-a-row",
         ),
         pytest.param(
@@ -142,12 +141,6 @@ def test_malformed_yaml_is_refused(tmp_path: Path) -> None:
     assert isinstance(error.__cause__, Exception)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: schema.py's docstring and style rule 2 promise that an unknown key's message lists the "
-    "allowed keys; loader._schema_errors only names the table model (MusclesTable), and "
-    "schema.allowed_keys() is never used",
-)
 def test_unknown_key_message_lists_the_allowed_keys(tmp_path: Path) -> None:
     """The message for an unknown key in a row lists the keys that row accepts."""
     folder = _copy_with(tmp_path, "muscles.yaml", "  psoas_major:\n", "  psoas_major:\n    colour: red\n")

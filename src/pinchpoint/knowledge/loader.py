@@ -22,7 +22,7 @@ import yaml
 from pinchpoint.errors import SchemaError
 from pinchpoint.knowledge.model import Knowledge, build_knowledge
 from pinchpoint.knowledge.references import check_references
-from pinchpoint.knowledge.schema import TABLES, Table
+from pinchpoint.knowledge.schema import TABLES, Table, allowed_keys_at
 from pinchpoint.vocabulary import Vocabulary
 
 __all__ = ["KNOWLEDGE_SEMVER", "data_directory", "knowledge_version", "load_knowledge"]
@@ -107,7 +107,10 @@ def _schema_errors(file_name: str, model: type[Table] | None) -> Iterator[None]:
         row = ".".join(str(part) for part in first["loc"])
         expected = first["msg"]
         if first["type"] == "extra_forbidden" and model is not None:
-            expected = "only the keys of the table's schema (see knowledge/schema.py: " + model.__name__ + ")"
+            allowed = allowed_keys_at(model, tuple(first["loc"][:-1]))
+            expected = (
+                "only the keys " + ", ".join(allowed) if allowed else "only the keys of " + model.__name__
+            )
         raise SchemaError(
             f"{exc.error_count()} schema error(s); first",
             location=f"{file_name}: {row}",

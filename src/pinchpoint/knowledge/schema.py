@@ -8,7 +8,8 @@ checked afterwards by :mod:`pinchpoint.knowledge.loader`, which sees all tables 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -448,6 +449,25 @@ TABLES: dict[str, type[Table]] = {
 def allowed_keys(model: type[BaseModel]) -> list[str]:
     """Return the keys a table model accepts, for error messages."""
     return sorted(field.alias or name for name, field in model.model_fields.items())
+
+
+def allowed_keys_at(model: type[BaseModel], path: tuple[int | str, ...]) -> list[str]:
+    """Return the keys accepted at ``path`` inside a table (a row, a nested mapping), for messages."""
+    current: Any = model
+    for part in path:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {field.alias or name: field for name, field in current.model_fields.items()}
+            field = fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            current = get_args(current)[-1] if get_args(current) else None
+        if get_origin(current) in (Union, UnionType):
+            current = next((a for a in get_args(current) if isinstance(a, type)), current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return allowed_keys(current)
+    return []
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
