@@ -28,6 +28,7 @@ __all__ = ["Contribution", "LikelihoodModel", "SiteUnit", "compile_model"]
 Vector = npt.NDArray[np.float64]
 Target = Literal["unit_modality", "unit", "cause"]
 _LOG_FLOOR = 1e-12
+_MAX_ENUMERATED_SPAN = 10
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ class _Compiler:
         site_index = {site_id: i for i, site_id in enumerate(site_ids)}
         self.site_ids = tuple(site_ids)
         pair_unit, pair_cause, pair_site, prior = [], [], [], []
-        for c, (name, cause) in enumerate(self.causes_table.causes.items()):
+        for c, cause in enumerate(self.causes_table.causes.values()):
             for base, p_site in cause.sites.items():
                 units = [i for i, unit in enumerate(self.units) if unit.base == base]
                 variants = self.sites.sites[base].variants
@@ -149,7 +150,6 @@ class _Compiler:
                     pair_cause.append(c)
                     pair_site.append(site_index[self.units[i].site_id])
                     prior.append(_log(cause.prior) + _log(p_site) + _log(share))
-            del name
         return pair_unit, pair_cause, pair_site, prior, site_ids
 
     # --- anatomical observations -------------------------------------------------------------------
@@ -202,8 +202,8 @@ class _Compiler:
         bins = self.likelihoods.readings.get(readings)
         if bins is not None:
             low, high = bins[reading]
-            if spec.type == "int":
-                return list(range(int(low), int(high) + 1)) if high - low <= 10 else [f"{readings}:{reading}"]
+            if _enumerated(spec, bins):
+                return list(range(int(low), int(high) + 1))
             return [f"{readings}:{reading}"]
         if reading in {"true", "false"}:
             return [reading == "true"]
@@ -214,7 +214,7 @@ class _Compiler:
         for base, observation in self.observations.findings.items():
             bins = self.likelihoods.readings.get(observation.readings)
             spec = self._specs(base)[0]
-            if bins is not None and not (spec.type == "int" and max(h - lo for lo, h in bins.values()) <= 10):
+            if bins is not None and not _enumerated(spec, bins):
                 for one in self._specs(base):
                     binners[one.id] = _binner({f"{observation.readings}:{k}": v for k, v in bins.items()})
         table = self.causes_table
@@ -410,6 +410,11 @@ class _Compiler:
             derived_from_lists=derived,
             sided_cause_features=sided,
         )
+
+
+def _enumerated(spec: FindingSpec, bins: Mapping[str, tuple[float, float]]) -> bool:
+    """Whether an int finding's few values are looked up one by one rather than binned (MRC grades)."""
+    return spec.type == "int" and max(high - low for low, high in bins.values()) <= _MAX_ENUMERATED_SPAN
 
 
 def _binner(bins: Mapping[str, tuple[float, float]]) -> Callable[[float], str | None]:

@@ -63,11 +63,6 @@ class TriageRules:
     cause_care: Mapping[str, Urgency]
     vocabulary: Vocabulary
 
-    @property
-    def red_flags(self) -> frozenset[str]:
-        """Concrete finding ids that some rule above self-care tests."""
-        return frozenset().union(*(rule.findings for rule in self.rules))
-
     def evaluate(self, findings: Findings) -> tuple[Urgency, tuple[TriageReason, ...]]:
         """Return the most urgent level any rule demands, with the rules that fired."""
         fired = [rule for rule in self.rules if rule.holds(findings)]

@@ -60,7 +60,7 @@ def check_references(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> N
     _known(t.polyneuropathy.movements, vocabulary.movements, "polyneuropathy.yaml: movements", "a movement")
     _known(t.polyneuropathy.reflexes, vocabulary.reflexes, "polyneuropathy.yaml: reflexes", "a reflex")
     _check_sites(t, vocabulary, roots, nerves)
-    _check_observations(t, vocabulary, roots, nerves)
+    _check_observations(t, vocabulary)
     _check_causes(t, vocabulary)
     _check_triage(t, vocabulary)
 
@@ -105,7 +105,7 @@ def _check_sites(t: _Tables, vocabulary: Vocabulary, roots: set[str], nerves: se
         _known(test.nerves, nerves, f"provocation_tests.yaml: {name}.nerves", "a nerve")
 
 
-def _check_observations(t: _Tables, vocabulary: Vocabulary, roots: set[str], nerves: set[str]) -> None:
+def _check_observations(t: _Tables, vocabulary: Vocabulary) -> None:
     bases = {f.base for f in vocabulary.findings.values()}
     functions = set(t.sacral_functions.functions)
     readings = set(type(t.likelihoods.background).model_fields) - {"source", "region_present"}
@@ -130,7 +130,6 @@ def _check_observations(t: _Tables, vocabulary: Vocabulary, roots: set[str], ner
             )
     _known(t.observations.region_lists, bases, "observations.yaml: region_lists", "a region-list finding")
     _known(t.likelihoods.site_features, bases, "likelihoods.yaml: site_features", "a vocabulary finding")
-    del roots, nerves
 
 
 def _check_causes(t: _Tables, vocabulary: Vocabulary) -> None:
