@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.vocabulary import Vocabulary
 from tests.corpus import PACKAGED_VOCABULARY, load_vocabulary
 
@@ -20,3 +22,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def vocabulary() -> Vocabulary:
     """The packaged case vocabulary, read without loading the rest of the knowledge base."""
     return load_vocabulary(PACKAGED_VOCABULARY)
+
+
+@pytest.fixture(scope="session")
+def knowledge() -> Knowledge:
+    """The packaged knowledge base, loaded once for the whole run."""
+    return load_knowledge()

@@ -101,6 +101,25 @@ def test_assess_single_file_json_is_one_object(capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.core
+def test_assess_json_is_the_contract_and_explain_adds_the_reasons(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--json prints the contract keys plus rules and warnings; --explain adds the findings for and against."""
+    path = str(USER_EXAMPLES / "l5-foot-drop.yaml")
+    main(["assess", path, "--json"])
+    plain = json.loads(capsys.readouterr().out)
+    main(["assess", path, "--json", "--explain"])
+    explained = json.loads(capsys.readouterr().out)
+    assert set(plain) == _CONTRACT_KEYS | {"triage_rules", "warnings"}
+    assert set(explained) == set(plain) | {"explanations"}
+    assert {key: explained[key] for key in plain} == plain
+    leading_site = explained["explanations"]["sites"][0]
+    assert leading_site["id"] == plain["sites"][0]["id"]
+    assert leading_site["for"], "the leading site of a foot-drop case has findings for it"
+    assert all(item["weight"] > 0 for item in leading_site["for"])
+
+
+@pytest.mark.core
 def test_readable_report_is_framed_by_the_safety_note(capsys: pytest.CaptureFixture[str]) -> None:
     """The readable report opens and closes with the safety note and names the knowledge version."""
     code = main(["assess", str(USER_EXAMPLES / "cauda-equina.yaml")])

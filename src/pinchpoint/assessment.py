@@ -69,9 +69,14 @@ class Assessment:
     knowledge_version: str
     warnings: tuple[str, ...] = ()
 
-    def to_contract(self) -> dict[str, Any]:
-        """Return the JSON object of ``shared/contract/CASES.md`` (plus explanations)."""
-        return {
+    def to_contract(self, *, explanations: bool = True) -> dict[str, Any]:
+        """Return the JSON object of ``shared/contract/CASES.md``.
+
+        Beyond the contract's keys it carries ``triage_rules`` (rule ids, levels and
+        sources), ``warnings`` and, unless ``explanations`` is false, the findings for
+        and against the leading sites and causes.
+        """
+        contract: dict[str, Any] = {
             "case": self.case_id,
             "triage": self.triage.id,
             "triage_reasons": [reason.clinician for reason in self.triage_reasons],
@@ -81,12 +86,14 @@ class Assessment:
             "triage_rules": [
                 {"rule": r.rule, "level": r.level.id, "source": r.source} for r in self.triage_reasons
             ],
-            "explanations": {
+        }
+        if explanations:
+            contract["explanations"] = {
                 "sites": [_explained(h) for h in self.sites[:_CONTRACT_MIN_ITEMS]],
                 "causes": [_explained(h) for h in self.causes[:_CONTRACT_MIN_ITEMS]],
-            },
-            "warnings": list(self.warnings),
-        }
+            }
+        contract["warnings"] = list(self.warnings)
+        return contract
 
 
 def _ranked(hypotheses: tuple[Hypothesis, ...]) -> list[dict[str, Any]]:

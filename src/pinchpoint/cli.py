@@ -4,6 +4,7 @@ A thin translator over :func:`pinchpoint.assessment.assess`::
 
     pinchpoint assess CASE.yaml            a readable report
     pinchpoint assess CASES/ --json        one contract JSON object per case (JSON Lines)
+    pinchpoint assess CASE.yaml --json --explain   the same with the findings for and against
     pinchpoint evaluate CASES/ [--json]    the scores of shared/contract/CASES.md
     pinchpoint example [NAME] [--list]     assess a bundled example case
 
@@ -100,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     assess_command.add_argument(
         "--json", action="store_true", help="print one contract JSON object per case (JSON Lines)"
     )
+    assess_command.add_argument(
+        "--explain",
+        action="store_true",
+        help="with --json, add the findings for and against the leading sites and causes",
+    )
     assess_command.set_defaults(command=_assess)
     evaluate_command = commands.add_parser("evaluate", help="score the cases that state an expected answer")
     evaluate_command.add_argument("path", metavar="DIR", type=Path)
@@ -118,7 +124,7 @@ def _assess(args: argparse.Namespace) -> int:
     knowledge = load_knowledge()
     cases = read_cases(args.path, knowledge.vocabulary)
     if args.json:
-        _write_json_lines(cases, knowledge)
+        _write_json_lines(cases, knowledge, explain=args.explain)
     else:
         _write_reports(cases, knowledge)
     return EXIT_OK
@@ -127,7 +133,7 @@ def _assess(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     knowledge = load_knowledge()
     cases = read_cases(args.path, knowledge.vocabulary)
-    report = score((case, assess(case, knowledge)) for case in cases)
+    report = score((case, assess(case, knowledge, explain_findings=False)) for case in cases)
     text = json.dumps(report.to_json()) if args.json else _render_evaluation(report)
     sys.stdout.write(text + "\n")
     return EXIT_OK
@@ -161,10 +167,11 @@ def _examples() -> dict[str, Traversable]:
     return {file.name.removesuffix(".yaml"): file for file in files}
 
 
-def _write_json_lines(cases: Iterable[Case], knowledge: Knowledge) -> None:
+def _write_json_lines(cases: Iterable[Case], knowledge: Knowledge, *, explain: bool) -> None:
     write = sys.stdout.write
     for case in cases:
-        write(json.dumps(assess(case, knowledge).to_contract()) + "\n")
+        assessment = assess(case, knowledge, explain_findings=explain)
+        write(json.dumps(assessment.to_contract(explanations=explain)) + "\n")
 
 
 def _write_reports(cases: Iterable[Case], knowledge: Knowledge) -> None:

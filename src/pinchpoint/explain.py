@@ -23,35 +23,28 @@ if TYPE_CHECKING:
 
 __all__ = ["explain"]
 
-_EXPLAINED = 3
 _MAX_REASONS = 5
 _MIN_WEIGHT = 0.2
 
 
 def explain(
-    posterior: Posterior, knowledge: Knowledge
+    posterior: Posterior, knowledge: Knowledge, *, leading: int = 3
 ) -> tuple[tuple[Hypothesis, ...], tuple[Hypothesis, ...]]:
-    """Return the ranked sites and causes; the leading ones carry their evidence."""
+    """Return the ranked sites and causes; the ``leading`` first of each carry their evidence.
+
+    Weighing the evidence is most of the cost of an assessment, so a caller that needs
+    only the ranking (a batch run printing the contract JSON) passes ``leading=0``.
+    """
     model = posterior.model
     vocabulary = knowledge.vocabulary
     observations = posterior.observations
-    matrix = (
-        np.vstack([_pair_vector(observation, posterior) for observation in observations])
-        if observations
-        else np.zeros((0, len(model.pair_unit)))
+    matrix = _evidence_matrix(posterior) if leading else np.zeros((0, 0))
+    explainer = _Explainer(posterior.pair_probability, matrix, observations, vocabulary, leading)
+    sites = explainer.ranked(
+        model.site_ids, posterior.site_probability, model.pair_site, knowledge.site_labels
     )
-    explainer = _Explainer(posterior.pair_probability, matrix, observations, vocabulary)
-    site_labels = {site_id: _site_label(site_id, vocabulary) for site_id in model.site_ids}
-    sites = explainer.ranked(model.site_ids, posterior.site_probability, model.pair_site, site_labels)
     causes = explainer.ranked(model.causes, posterior.cause_probability, model.pair_cause, vocabulary.causes)
     return sites, causes
-
-
-def _site_label(site_id: str, vocabulary: Vocabulary) -> str:
-    if site_id in vocabulary.sites:
-        return vocabulary.sites[site_id].description or site_id
-    base, _, side = site_id.rpartition(".")
-    return (vocabulary.sites[base].description or base) + f" ({side})"
 
 
 class _Explainer:
@@ -63,11 +56,14 @@ class _Explainer:
         matrix: npt.NDArray[np.float64],
         observations: tuple[Observation, ...],
         vocabulary: Vocabulary,
+        leading: int,
     ) -> None:
+        self.leading = leading
         self.pair_probability = pair_probability
         self.matrix = matrix
         self.observations = observations
         self.vocabulary = vocabulary
+        self._descriptions: dict[int, tuple[str, str]] = {}
 
     def ranked(
         self,
@@ -80,9 +76,9 @@ class _Explainer:
         values = probability.tolist()
         leading = [
             Hypothesis(ids[i], values[i], labels[ids[i]], *self._evidence(pair_index == i))
-            for i in order[:_EXPLAINED]
+            for i in order[: self.leading]
         ]
-        rest = [Hypothesis(ids[i], values[i], labels[ids[i]]) for i in order[_EXPLAINED:]]
+        rest = [Hypothesis(ids[i], values[i], labels[ids[i]]) for i in order[self.leading :]]
         return (*leading, *rest)
 
     def _evidence(self, inside: npt.NDArray[np.bool_]) -> tuple[tuple[Evidence, ...], tuple[Evidence, ...]]:
@@ -101,24 +97,35 @@ class _Explainer:
         evidence = []
         for i in indices:
             observation = self.observations[i]
-            patient, clinician = _describe(observation, self.vocabulary)
+            if i not in self._descriptions:
+                self._descriptions[i] = _describe(observation, self.vocabulary)
+            patient, clinician = self._descriptions[i]
             evidence.append(
                 Evidence(observation.finding, observation.value, float(weights[i]), patient, clinician)
             )
         return tuple(evidence)
 
 
-def _pair_vector(observation: Observation, posterior: Posterior) -> Vector:
+def _evidence_matrix(posterior: Posterior) -> npt.NDArray[np.float64]:
+    """Return one row per used observation: its log-likelihood over every (cause, site) pair."""
     model = posterior.model
-    total = np.zeros(len(model.pair_unit))
-    for contribution in observation.contributions:
-        if contribution.target == "cause":
-            total += contribution.vector[model.pair_cause]
-        else:
-            total += contribution.vector[model.pair_unit] - contribution.scalar
-    if observation.pattern is not None:
-        total = np.where(model.pair_non_neural, observation.pattern[model.pair_cause], total)
-    return total
+    observations = posterior.observations
+    unit_rows = np.zeros((len(observations), len(model.units)))
+    cause_rows = np.zeros((len(observations), len(model.causes)))
+    patterned: list[tuple[int, Vector]] = []
+    for row, observation in enumerate(observations):
+        for contribution in observation.contributions:
+            if contribution.target == "cause":
+                cause_rows[row] += contribution.vector
+            else:
+                unit_rows[row] += contribution.vector
+                unit_rows[row] -= contribution.scalar
+        if observation.pattern is not None:
+            patterned.append((row, observation.pattern))
+    matrix = unit_rows[:, model.pair_unit] + cause_rows[:, model.pair_cause]
+    for row, pattern in patterned:
+        matrix[row] = np.where(model.pair_non_neural, pattern[model.pair_cause], matrix[row])
+    return matrix
 
 
 def _describe(observation: Observation, vocabulary: Vocabulary) -> tuple[str, str]:

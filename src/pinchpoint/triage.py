@@ -14,8 +14,9 @@ level above it must come from a finding rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from pinchpoint.assessment import TriageReason
@@ -65,7 +66,11 @@ class TriageRules:
 
     def evaluate(self, findings: Findings) -> tuple[Urgency, tuple[TriageReason, ...]]:
         """Return the most urgent level any rule demands, with the rules that fired."""
-        fired = [rule for rule in self.rules if rule.holds(findings)]
+        # A rule none of whose findings is known cannot fire (unknown never fires a
+        # condition), so the cheap set test skips most rules for a typical case.
+        fired = [
+            rule for rule in self.rules if not rule.findings.isdisjoint(findings) and rule.holds(findings)
+        ]
         fired.sort(key=lambda rule: -rule.level)
         level = max((rule.level for rule in fired), default=Urgency.SELF_CARE)
         return level, tuple(TriageReason(r.id, r.level, r.patient, r.clinician, r.source) for r in fired)
@@ -93,10 +98,14 @@ class TriageRules:
 
     def unasked_emergency_flags(self, findings: Findings) -> tuple[str, ...]:
         """Return the findings tested by emergency rules that the case does not state."""
-        wanted = frozenset().union(*(r.findings for r in self.rules if r.level == Urgency.EMERGENCY))
-        bases = {self.vocabulary.findings[f].base for f in wanted if f not in findings}
+        bases = {self.vocabulary.findings[f].base for f in self.emergency_findings if f not in findings}
         known_bases = {self.vocabulary.findings[f].base for f in findings if f in self.vocabulary.findings}
         return tuple(sorted(bases - known_bases))
+
+    @cached_property
+    def emergency_findings(self) -> frozenset[str]:
+        """Every finding that some emergency rule tests."""
+        return frozenset().union(*(r.findings for r in self.rules if r.level == Urgency.EMERGENCY))
 
 
 def triage(findings: Findings, knowledge: Knowledge, cause_probabilities: Mapping[str, float]) -> Decision:
@@ -188,18 +197,27 @@ class _ConditionCompiler:
         specs = self._specs(condition.finding or "")
         test = _test(condition)
         if condition.side == "both":
-            by_side = [[spec.id for spec in specs if spec.side == side] for side in self.vocabulary.sides]
-            return lambda findings: all(_any_holds(ids, test, findings) for ids in by_side)
-        ids = [spec.id for spec in specs]
-        return lambda findings: _any_holds(ids, test, findings)
+            by_side = [
+                _any_known(frozenset(spec.id for spec in specs if spec.side == side), test)
+                for side in self.vocabulary.sides
+            ]
+            return lambda findings: all(holds(findings) for holds in by_side)
+        return _any_known(frozenset(spec.id for spec in specs), test)
 
 
-def _any_holds(ids: Sequence[str], test: Callable[[object], bool], findings: Findings) -> bool:
-    for finding_id in ids:
-        value = findings.get(finding_id)
-        if value is not None and test(value):
-            return True
-    return False
+def _any_known(ids: frozenset[str], test: Callable[[object], bool]) -> Predicate:
+    """Return a predicate: some finding of ``ids`` is known and passes ``test``."""
+    if len(ids) == 1:
+        (only,) = ids
+
+        def one_holds(findings: Findings) -> bool:
+            value = findings.get(only)
+            return value is not None and test(value)
+
+        return one_holds
+    # A pattern such as exam.power.* names dozens of ids; a case states a few findings,
+    # so intersecting with the case's keys visits only those.
+    return lambda findings: any(test(findings[finding_id]) for finding_id in ids.intersection(findings))
 
 
 def _test(condition: s.Condition) -> Callable[[object], bool]:

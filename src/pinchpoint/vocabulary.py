@@ -158,6 +158,13 @@ class Vocabulary:
                 got=str(exc),
             ) from exc
 
+    def site_label(self, site_id: str) -> str:
+        """Return a site in words, with its side when the id has one (``root.L5.left``)."""
+        if site_id in self.sites:
+            return self.sites[site_id].description or site_id
+        base, _, side = site_id.rpartition(".")
+        return (self.sites[base].description or base) + f" ({side})"
+
     def finding(self, finding_id: str, *, location: str = "") -> FindingSpec:
         """Return the spec of ``finding_id``.
 

@@ -19,6 +19,11 @@ from typing import Any
 import pydantic
 import yaml
 
+try:  # libyaml's parser is several times faster than the pure-Python one
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
 from pinchpoint.errors import SchemaError
 from pinchpoint.knowledge.model import Knowledge, build_knowledge
 from pinchpoint.knowledge.references import check_references
@@ -86,7 +91,7 @@ def _load_table(folder: Path, name: str, model: type[Table]) -> Table:
 def _read_yaml(path: Path) -> Mapping[str, Any]:
     with _schema_errors(path.name, None):
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SafeLoader)
     if not isinstance(data, Mapping):
         raise SchemaError(
             "the file is not a YAML mapping",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import cast
 
 from pinchpoint.anatomy import Anatomy
@@ -32,6 +33,11 @@ class Knowledge:
     triage: TriageRules
     sources: Mapping[str, s.Source]
     tables: Mapping[str, s.Table]
+
+    @cached_property
+    def site_labels(self) -> Mapping[str, str]:
+        """Every concrete site id of the model (with its side) in words, computed once."""
+        return {site_id: self.vocabulary.site_label(site_id) for site_id in self.model.site_ids}
 
 
 def build_knowledge(tables: Mapping[str, s.Table], vocabulary: Vocabulary, version: str) -> Knowledge:
