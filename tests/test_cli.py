@@ -104,7 +104,7 @@ def test_assess_single_file_json_is_one_object(capsys: pytest.CaptureFixture[str
 def test_assess_json_is_the_contract_and_explain_adds_the_reasons(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """--json prints the contract keys plus rules and warnings; --explain adds the findings for and against."""
+    """--json prints the contract, rules and warnings; --explain adds the findings for and against."""
     path = str(USER_EXAMPLES / "l5-foot-drop.yaml")
     main(["assess", path, "--json"])
     plain = json.loads(capsys.readouterr().out)
