@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,7 @@ Vector = npt.NDArray[np.float64]
 Target = Literal["unit_modality", "unit", "cause"]
 _LOG_FLOOR = 1e-12
 _MAX_ENUMERATED_SPAN = 10
+_MODALITIES: tuple[s.Modality, ...] = get_args(s.Modality)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class LikelihoodModel:
     pair_log_prior: Vector
     pair_non_neural: npt.NDArray[np.bool_]
     log_involved: Mapping[str, tuple[Vector, Vector]]
+    """Per modality, log P(involved) and log P(not involved) for each (cause, site unit) pair."""
     lookup: Mapping[tuple[str, object], tuple[Contribution, ...]]
     binners: Mapping[str, Callable[[float], str | None]]
     region_lists: Mapping[str, RegionList]
@@ -372,6 +374,27 @@ class _Compiler:
             return value[str(category)]
         return value if category is True else 1.0 - value
 
+    def _log_involved(self, pair_unit: list[int], pair_cause: list[int]) -> dict[str, tuple[Vector, Vector]]:
+        """Return, per modality, log P(involved) and log P(not involved) for every pair.
+
+        The lesion's kind sets the chance (a root lesion involves the reflex in about half
+        of cases); a cause may set its own where its lesions are typically irritative
+        rather than destructive (piriformis syndrome: pain without deficit).
+        """
+        causes = list(self.causes_table.causes.values())
+        log_involved: dict[str, tuple[Vector, Vector]] = {}
+        for modality in _MODALITIES:
+            chances = []
+            for unit_index, cause_index in zip(pair_unit, pair_cause, strict=True):
+                unit = self.units[unit_index]
+                chance = self._kind(unit).involved.get(modality, 0.0)
+                if unit.kind != "non_neural":
+                    chance = causes[cause_index].involved.get(modality, chance)
+                chances.append(chance)
+            with np.errstate(divide="ignore"):
+                log_involved[modality] = (np.log(np.array(chances)), np.log(1.0 - np.array(chances)))
+        return log_involved
+
     # --- assembly --------------------------------------------------------------------------------------
 
     def build(self) -> LikelihoodModel:
@@ -381,14 +404,7 @@ class _Compiler:
         self._site_features()
         sided = self._cause_findings()
         region_lists = self._region_lists()
-        with np.errstate(divide="ignore"):
-            log_involved = {
-                modality: (
-                    np.log(np.array([self._kind(u).involved.get(modality, 0.0) for u in self.units])),
-                    np.log(np.array([1.0 - self._kind(u).involved.get(modality, 0.0) for u in self.units])),
-                )
-                for modality in ("pain", "numbness", "sensory_exam", "motor", "reflex", "sacral")
-            }
+        log_involved = self._log_involved(pair_unit, pair_cause)
         derived = {
             name: ((feature.region_list, frozenset(feature.regions)),)
             for name, feature in self.causes_table.derived.items()

@@ -82,12 +82,13 @@ class _Accumulator:
             self.add(contribution)
         self.observations.append(Observation(finding, value, contributions))
 
-    def unit_log_likelihood(self) -> Vector:
-        total = self.unit.copy()
+    def pair_log_likelihood(self) -> Vector:
+        pair_unit = self.model.pair_unit
+        total = self.unit[pair_unit]
         for modality, inside in self.in_modality.items():
             involved, not_involved = self.model.log_involved[modality]
             outside = self.out_modality[modality]
-            total += np.logaddexp(involved + inside, not_involved + outside)
+            total += np.logaddexp(involved + inside[pair_unit], not_involved + outside)
             if modality == "pain":
                 self.pain_background = outside
         return total
@@ -112,7 +113,7 @@ def infer(findings: Mapping[str, FindingValue], knowledge: Knowledge) -> Posteri
         acc.observe(feature, present, model.contributions(feature, present))
     log_joint = (
         model.pair_log_prior
-        + acc.unit_log_likelihood()[model.pair_unit]
+        + acc.pair_log_likelihood()
         + acc.cause[model.pair_cause]
         + np.where(model.pair_non_neural, acc.pattern[model.pair_cause] - acc.pain_background, 0.0)
     )

@@ -340,6 +340,7 @@ class Cause(Strict):
     features: dict[str, FeatureValue] = Field(default_factory=dict)
     duration: dict[str, Probability]
     pain_pattern: dict[str, Probability] = Field(default_factory=dict)
+    involved: dict[Modality, Probability] = Field(default_factory=dict)
     care: Level
     source: str
 

@@ -1,0 +1,52 @@
+"""Tests of the posterior's modality mixture: who is expected to show a deficit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.posterior import infer
+
+
+def _pair(knowledge: Knowledge, cause: str, site_id: str) -> int:
+    model = knowledge.model
+    cause_index = model.causes.index(cause)
+    for pair, (unit, owner) in enumerate(zip(model.pair_unit, model.pair_cause, strict=True)):
+        if owner == cause_index and model.units[unit].site_id == site_id:
+            return pair
+    raise AssertionError(f"no pair ({cause}, {site_id})")
+
+
+def test_cause_involvement_overrides_the_kind_only_where_stated(knowledge: Knowledge) -> None:
+    """A cause's own `involved` chances replace its sites' kind defaults; other modalities keep them."""
+    causes = knowledge.tables["causes"].causes  # type: ignore[attr-defined]
+    kinds = knowledge.tables["likelihoods"].kinds  # type: ignore[attr-defined]
+    model = knowledge.model
+    checked = 0
+    for pair, (unit_index, cause_index) in enumerate(zip(model.pair_unit, model.pair_cause, strict=True)):
+        unit = model.units[unit_index]
+        if unit.kind == "non_neural":
+            continue
+        stated = causes[model.causes[cause_index]].involved
+        for modality, (log_in, log_out) in model.log_involved.items():
+            expected = stated.get(modality, kinds[unit.kind].involved.get(modality, 0.0))
+            assert np.exp(log_in[pair]) == pytest.approx(expected)
+            assert np.exp(log_out[pair]) == pytest.approx(1.0 - expected)
+            checked += 1
+    assert checked > 0
+
+
+def test_normal_examination_weighs_less_against_an_irritative_cause(knowledge: Knowledge) -> None:
+    """Normal power and reflexes in the sciatic territory count less against piriformis than injury."""
+    normal_exam = {
+        "exam.power.ankle_dorsiflexion.left": 5,
+        "exam.power.ankle_plantarflexion.left": 5,
+        "exam.reflex.achilles.left": "normal",
+    }
+    log_before = np.log(infer({}, knowledge).pair_probability)
+    log_after = np.log(infer(normal_exam, knowledge).pair_probability)
+    change = log_after - log_before
+    irritative = change[_pair(knowledge, "piriformis", "nerve.sciatic.left")]
+    destructive = change[_pair(knowledge, "iatrogenic", "nerve.sciatic.left")]
+    assert irritative > destructive + 0.5
