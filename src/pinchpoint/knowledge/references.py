@@ -288,13 +288,16 @@ def _check_kind(row: s.QuestionRow, specs: list[FindingSpec], where: str, vocabu
                 got=[spec.id for spec in specs],
             )
     elif row.kind == "form":
-        if any(spec.side is not None or spec.type == "regions" for spec in specs):
+        if any(spec.type == "regions" for spec in specs):
             raise UnresolvedReferenceError(
-                "a form sets findings without a side and without region lists",
-                location=f"{where}.sets",
-                got=row.sets,
+                "a form sets no region lists (a body map does)", location=f"{where}.sets", got=row.sets
             )
-        _complete({spec.id for spec in specs}, row.items, f"{where}.items", "every finding of the form")
+        _complete(
+            {spec.base if spec.side else spec.id for spec in specs},
+            row.items,
+            f"{where}.items",
+            "every finding of the form",
+        )
     elif any(spec.side is None or spec.type == "regions" for spec in specs):
         raise UnresolvedReferenceError(
             "a grid sets sided findings only", location=f"{where}.sets", got=row.sets
