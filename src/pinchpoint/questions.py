@@ -63,6 +63,12 @@ REQUIRED_LABELS: tuple[str, ...] = (
     "narrowing",
     "unknown_red_flag",
     "not_examined",
+    "summary",
+    "triage_heading",
+    "sites_heading",
+    "causes_heading",
+    "warnings_heading",
+    "saved",
     "disclaimer",
     "emergency_advice",
 )
