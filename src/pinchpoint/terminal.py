@@ -420,12 +420,11 @@ class _Console:
             elif key == " " and cursor >= special:
                 marked ^= {cursor}
             elif key == "enter":
-                if cursor == 1:
-                    return None
-                if cursor == 0:
+                if cursor in {0, 1}:
                     marked = set()
-                self.write("  -> " + (", ".join(choices[i].label for i in sorted(marked)) or choices[0].label) + "\n")
-                return marked
+                chosen = ", ".join(choices[i].label for i in sorted(marked)) or choices[1 if cursor == 1 else 0].label
+                self.write(f"  -> {chosen}\n")
+                return None if cursor == 1 else marked
             else:
                 self._command(key)
 
