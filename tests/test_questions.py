@@ -46,9 +46,11 @@ def test_every_finding_is_asked_by_exactly_one_question(knowledge: Knowledge, fi
 def test_every_question_has_wording_for_both_audiences(knowledge: Knowledge) -> None:
     """Each question, option and cell has patient and clinician wording, and a resolvable source."""
     for question in knowledge.questions.questions.values():
-        assert question.wording.patient.strip() and question.wording.clinician.strip(), question.id
+        assert question.wording.patient.strip(), question.id
+        assert question.wording.clinician.strip(), question.id
         for part in (*question.options, *question.cells):
-            assert part.wording.patient.strip() and part.wording.clinician.strip(), question.id
+            assert part.wording.patient.strip(), question.id
+            assert part.wording.clinician.strip(), question.id
         assert question.source in knowledge.sources, question.id
 
 
@@ -72,23 +74,31 @@ def _question(data, question_id: str):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: _question(d, "smoker").update(sets=["smoking"]), "questions.yaml: smoker.sets: 'smoking' does "
-         "not exist; expected a finding id or base id (got 'smoking')"),
-        (lambda d: d["questions"].remove(_question(d, "smoker")), "questions.yaml: questions: the table is "
-         "incomplete; expected an entry for every vocabulary finding (got ['smoker'])"),
-        (lambda d: _question(d, "attacks").update(sets=["smoker"]), "questions.yaml: smoker.sets: finding "
-         "'smoker' is set by two questions; expected each finding set by one question only (got 'attacks')"),
-        (lambda d: _question(d, "smoker").update(kind="number"), "questions.yaml: smoker.sets: a number question "
-         "sets one unsided finding of type int or number (got ['smoker'])"),
-        (lambda d: _question(d, "trauma")["options"].pop("major"), "questions.yaml: trauma.options: the table is "
-         "incomplete; expected an entry for every value of trauma (got ['major'])"),
+        (lambda d: _question(d, "smoker").update(sets=["smoking"]),
+         "questions.yaml: smoker.sets: 'smoking' does not exist; expected a finding id or base id (got "
+         "'smoking')"),
+        (lambda d: d["questions"].remove(_question(d, "smoker")),
+         "questions.yaml: questions: the table is incomplete; expected an entry for every vocabulary "
+         "finding (got ['smoker'])"),
+        (lambda d: _question(d, "attacks").update(sets=["smoker"]),
+         "questions.yaml: smoker.sets: finding 'smoker' is set by two questions; expected each finding set "
+         "by "
+         "one question only (got 'attacks')"),
+        (lambda d: _question(d, "smoker").update(kind="number"),
+         "questions.yaml: smoker.sets: a number question sets one unsided finding of type int or number "
+         "(got ['smoker'])"),
+        (lambda d: _question(d, "trauma")["options"].pop("major"),
+         "questions.yaml: trauma.options: the table is incomplete; expected an entry for every value of "
+         "trauma (got ['major'])"),
         (lambda d: _question(d, "pregnant").update(enable_when={"question": "sex", "answer": "other"}),
          "questions.yaml: pregnant.enable_when.answer: enable_when names an answer the question cannot get; "
          "expected one of female, male (got 'other')"),
-        (lambda d: _question(d, "smoker").update(group="lifestyle"), "questions.yaml: smoker.group: 'lifestyle' "
-         "does not exist; expected a group of questions.yaml (got 'lifestyle')"),
-        (lambda d: d["labels"].pop("disclaimer"), "questions.yaml: labels: 'disclaimer' does not exist; expected "
-         "every label the interfaces show (got 'disclaimer')"),
+        (lambda d: _question(d, "smoker").update(group="lifestyle"),
+         "questions.yaml: smoker.group: 'lifestyle' does not exist; expected a group of questions.yaml (got "
+         "'lifestyle')"),
+        (lambda d: d["labels"].pop("disclaimer"),
+         "questions.yaml: labels: 'disclaimer' does not exist; expected every label the interfaces show "
+         "(got 'disclaimer')"),
     ],
 )  # fmt: skip
 def test_broken_question_banks_are_refused(knowledge: Knowledge, change, message: str) -> None:

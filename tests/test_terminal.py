@@ -13,6 +13,7 @@ import pytest
 
 from pinchpoint.cli import main
 from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.terminal import run_interview
 from tests.corpus import REPO
 
 pytestmark = pytest.mark.core
@@ -67,7 +68,9 @@ def test_terminal_interview_end_to_end(tmp_path: Path) -> None:
     child.expect_exact(labels["progress"].format(number=1))
     menus = 0
     for _ in range(_MAX_PROMPTS):
-        index = child.expect([r"\(arrows or number", r"\(arrows: move", r"\(type the answer", labels["summary"]])
+        index = child.expect(
+            [r"\(arrows or number", r"\(arrows: move", r"\(type the answer", labels["summary"]]
+        )
         if index == _SUMMARY:
             break
         if index == 0:
@@ -111,8 +114,6 @@ def test_piped_interview_reports_a_red_flag(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    from pinchpoint.terminal import run_interview
-
     replies = io.StringIO("\n".join(["1"] + ["3"] * 200) + "\n")
     out = io.StringIO()
     code = run_interview(knowledge, session=session, stdin=replies, stdout=out)

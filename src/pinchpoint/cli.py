@@ -32,11 +32,12 @@ from pinchpoint.errors import InputError, PinchpointError
 from pinchpoint.evaluation import EvaluationReport, score
 from pinchpoint.evaluation.simulation import evaluate_interviews
 from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.questions import Mode
+from pinchpoint.terminal import run_interview
 
 if TYPE_CHECKING:
     from pinchpoint.case import Case
     from pinchpoint.knowledge.model import Knowledge
-    from pinchpoint.questions import Mode
 
 __all__ = ["main"]
 
@@ -111,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_command.add_argument(
         "--interview",
         action="store_true",
-        help="interview a simulated patient per case (from age, sex and pain regions, answering from the case)",
+        help="interview a simulated patient per case: age, sex and pain regions first, answers from the case",
     )
     evaluate_command.add_argument(
         "--mode",
@@ -120,7 +121,9 @@ def _parser() -> argparse.ArgumentParser:
         help="with --interview: who answers (default: clinician, who can report examination findings)",
     )
     evaluate_command.set_defaults(command=_evaluate)
-    interview_command = commands.add_parser("interview", help="answer questions in the terminal to assess a case")
+    interview_command = commands.add_parser(
+        "interview", help="answer questions in the terminal to assess a case"
+    )
     interview_command.add_argument(
         "--clinician", action="store_true", help="clinician mode: examination questions, clinician wording"
     )
@@ -154,7 +157,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     knowledge = load_knowledge()
     cases = read_cases(args.path, knowledge.vocabulary)
     if args.interview:
-        return _evaluate_interviews(cases, knowledge, "self_check" if args.mode == "self-check" else "clinician", args.json)
+        mode: Mode = "self_check" if args.mode == "self-check" else "clinician"
+        return _evaluate_interviews(cases, knowledge, mode, args.json)
     report = score((case, assess(case, knowledge)) for case in cases)
     text = json.dumps(report.to_json()) if args.json else _render_evaluation(report)
     sys.stdout.write(text + "\n")
@@ -178,8 +182,6 @@ def _evaluate_interviews(cases: list[Case], knowledge: Knowledge, mode: Mode, as
 
 
 def _interview(args: argparse.Namespace) -> int:
-    from pinchpoint.terminal import run_interview  # the terminal UI is loaded only when used
-
     return run_interview(load_knowledge(), clinician=args.clinician, session=args.session)
 
 

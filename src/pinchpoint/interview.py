@@ -212,9 +212,7 @@ class Interview:
     def progress(self) -> Progress:
         """Return the number of answers, the red-flag rules still open and the current phase."""
         choice = self._chosen()
-        return Progress(
-            sum(1 for a in self._answers if a.phase != "intake"), choice.open_rules, choice.phase
-        )
+        return Progress(sum(1 for a in self._answers if a.phase != "intake"), choice.open_rules, choice.phase)
 
     # --- answering -------------------------------------------------------------------------------------
 
@@ -348,7 +346,8 @@ class Interview:
             "mode": self._mode,
             "knowledge_version": self._knowledge.version,
             "answers": [
-                {"question": a.question, "value": self._saved_value(a), "phase": a.phase} for a in self._answers
+                {"question": a.question, "value": self._saved_value(a), "phase": a.phase}
+                for a in self._answers
             ],
         }
 
@@ -506,7 +505,9 @@ class Interview:
         )
 
 
-def _enabled(question: Question, answered: Mapping[str, Answer], questions: Mapping[str, Question]) -> bool | None:
+def _enabled(
+    question: Question, answered: Mapping[str, Answer], questions: Mapping[str, Question]
+) -> bool | None:
     """True when the question may be asked, False when it never will be, None while it depends."""
     condition = question.enable_when
     if condition is None:
@@ -556,7 +557,9 @@ def _load_answer(
     answered = {a.question: a for a in earlier}
     if question_id in answered:
         raise InvalidSessionError(
-            f"question {question_id!r} is answered twice", location=location, expected="one answer per question"
+            f"question {question_id!r} is answered twice",
+            location=location,
+            expected="one answer per question",
         )
     if not question.asked_in(cast(Mode, mode)):
         raise InvalidSessionError(
@@ -566,7 +569,9 @@ def _load_answer(
         raise InvalidSessionError(
             f"question {question_id!r} is answered before the answer that enables it",
             location=location,
-            expected=f"an earlier answer to {question.enable_when.question!r}" if question.enable_when else "",
+            expected=f"an earlier answer to {question.enable_when.question!r}"
+            if question.enable_when
+            else "",
         )
     phase = table["phase"]
     if phase not in _PHASES:

@@ -16,10 +16,10 @@ here reads files; the wording is data.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Literal, cast
+from typing import Literal
 
 from pinchpoint.case import FindingValue, check_value
 from pinchpoint.errors import InvalidAnswerError, InvalidCaseError
@@ -246,7 +246,7 @@ class QuestionBank:
     def __getitem__(self, question_id: str) -> Question:
         return self.questions[question_id]
 
-    def __iter__(self) -> Iterable[Question]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Question]:
         return iter(self.questions.values())
 
     def label(self, label_id: str, mode: Mode) -> str:
@@ -301,7 +301,7 @@ def compile_questions(table: s.QuestionsTable, vocabulary: Vocabulary) -> Questi
 
 def _compile(row: s.QuestionRow, vocabulary: Vocabulary) -> Question:
     findings = expand_sets(row.sets, vocabulary)
-    kind = cast(AnswerKind, row.kind)
+    kind: AnswerKind = row.kind
     cells: tuple[Cell, ...] = ()
     if kind in {"form", "grid"}:
         cells = tuple(_cell(vocabulary.findings[f], row, vocabulary) for f in findings)

@@ -310,7 +310,7 @@ class Predictor:
     # --- state -------------------------------------------------------------------------------------
 
     def state(self, findings: Findings) -> State:
-        """Return the evidence of ``findings``, read exactly as :func:`pinchpoint.posterior.infer` reads it."""
+        """Return the evidence of ``findings``, read as :func:`pinchpoint.posterior.infer` reads it."""
         model = self.model
         state = State(
             unit=np.zeros(self.units),
@@ -368,7 +368,7 @@ class Predictor:
 
     def log_joint(self, state: State) -> Vector:
         """Return the unnormalised log posterior over hypotheses (cause, site unit)."""
-        return self._log_joint_rows(
+        rows = self._log_joint_rows(
             state,
             _Deltas(
                 np.zeros((1, self.units)),
@@ -377,7 +377,9 @@ class Predictor:
                 np.zeros((1, len(_MODALITIES))),
                 None,
             ),
-        )[0]
+        )
+        first: Vector = rows[0]
+        return first
 
     def _log_joint_rows(self, state: State, deltas: _Deltas) -> Matrix:
         model = self.model

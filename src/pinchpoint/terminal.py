@@ -41,11 +41,11 @@ _SHOWN = 3
 _RULE = "-" * 72
 
 
-class _Back(Exception):
+class _Back(Exception):  # noqa: N818 - a request to go back, not an error
     """The user asked to take the last answer back."""
 
 
-class _Quit(Exception):
+class _Quit(Exception):  # noqa: N818 - a request to quit, not an error
     """The user asked to save and quit."""
 
 
@@ -66,7 +66,10 @@ def load_session(path: Path, knowledge: Knowledge) -> Interview:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidSessionError(
-            "the session file cannot be read", location=str(path), expected="a readable UTF-8 file", got=str(exc)
+            "the session file cannot be read",
+            location=str(path),
+            expected="a readable UTF-8 file",
+            got=str(exc),
         ) from exc
     except json.JSONDecodeError as exc:
         raise InvalidSessionError(
@@ -234,7 +237,12 @@ class _InterviewUI:
         if cell.type == "enum":
             values = [_Choice(v, v) for v in cell.values]
             return self.console.choose(prompt, [*values, _Choice(self.label("dont_know"), None)])
-        if cell.type == "int" and cell.minimum is not None and cell.maximum is not None and cell.maximum <= 10:
+        if (
+            cell.type == "int"
+            and cell.minimum is not None
+            and cell.maximum is not None
+            and cell.maximum <= 10
+        ):
             grades = [_Choice(str(g), g) for g in range(int(cell.maximum), int(cell.minimum) - 1, -1)]
             return self.console.choose(prompt, [*grades, _Choice(self.label("dont_know"), None)])
         return self._number(prompt, cell)
@@ -272,7 +280,7 @@ class _InterviewUI:
         picked = self.console.choose(prompt, choices)
         if picked is None:
             return dict.fromkeys(by_side.values())
-        assert isinstance(picked, tuple)  # noqa: S101 - the choices above are tuples or None
+        assert isinstance(picked, tuple)
         return {finding: side in picked for side, finding in by_side.items()}
 
     # --- summary ---------------------------------------------------------------------------------------
@@ -361,7 +369,9 @@ class _Console:
         self.write("\n".join(lines) + "\n")
         return len(lines)
 
-    def _menu_lines(self, title: str, choices: Sequence[_Choice], cursor: int, marked: set[int] | None) -> list[str]:
+    def _menu_lines(
+        self, title: str, choices: Sequence[_Choice], cursor: int, marked: set[int] | None
+    ) -> list[str]:
         start = max(0, min(cursor - _WINDOW // 2, len(choices) - _WINDOW))
         lines = [title]
         for index in range(start, min(len(choices), start + _WINDOW)):
@@ -422,7 +432,10 @@ class _Console:
             elif key == "enter":
                 if cursor in {0, 1}:
                     marked = set()
-                chosen = ", ".join(choices[i].label for i in sorted(marked)) or choices[1 if cursor == 1 else 0].label
+                chosen = (
+                    ", ".join(choices[i].label for i in sorted(marked))
+                    or choices[1 if cursor == 1 else 0].label
+                )
                 self.write(f"  -> {chosen}\n")
                 return None if cursor == 1 else marked
             else:

@@ -108,7 +108,9 @@ def simulate(case: Case, knowledge: Knowledge, *, mode: Mode = "clinician") -> S
     return SimulatedInterview(case.id, tuple(asked), interview.assessment(case.id))
 
 
-def evaluate_interviews(cases: Iterable[Case], knowledge: Knowledge, *, mode: Mode = "clinician") -> InterviewEvaluation:
+def evaluate_interviews(
+    cases: Iterable[Case], knowledge: Knowledge, *, mode: Mode = "clinician"
+) -> InterviewEvaluation:
     """Interview every case with an expected answer and score the assessments.
 
     Raises:

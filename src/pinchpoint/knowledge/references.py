@@ -332,7 +332,7 @@ def _check_enable_when(
     where: str,
 ) -> None:
     condition = row.enable_when
-    assert condition is not None  # noqa: S101 - the caller checked
+    assert condition is not None
     kind = seen.get(condition.question)
     if kind not in {"yes_no", "choice"} or condition.question == row.id:
         raise UnresolvedReferenceError(
