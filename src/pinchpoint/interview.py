@@ -482,11 +482,12 @@ class Interview:
         scores: list[tuple[float, float]] = []
         for question in candidates:
             closed = open_ids - set(question.findings)
+            # Only a rule that tests one of the question's findings can be settled by its answer.
+            touched = [r for r in rules if r.findings.intersection(question.findings)]
             resolved = sum(
-                _RULE_WEIGHT_BASE**r.level for r in rules if screen.truth(r, findings, closed) is not None
+                _RULE_WEIGHT_BASE**r.level for r in touched if screen.truth(r, findings, closed) is not None
             )
-            touched = sum(_RULE_WEIGHT_BASE**r.level for r in rules if set(question.findings) & r.findings)
-            scores.append((resolved, touched))
+            scores.append((resolved, sum(_RULE_WEIGHT_BASE**r.level for r in touched)))
         top = max(scores)
         tied = [q for q, score in zip(candidates, scores, strict=True) if score == top]
         if len(tied) == 1:
