@@ -105,12 +105,17 @@ class Interview:
     answers; every method that changes it checks first and changes nothing on error.
 
     Example:
-        >>> interview = Interview.start(knowledge, intake={"age": 44, "sex": "male",
-        ...     "pain_regions": ["low_back", "buttock.left"]})
-        >>> question = interview.next_question()   # the first red-flag question
-        >>> interview.answer(question.id, {"urinary_retention": True})
-        >>> interview.assessment().triage.id
-        'emergency'
+        Start from the intake, then ask and answer until ``next_question()`` is ``None``::
+
+            interview = Interview.start(
+                knowledge, intake={"age": 44, "sex": "male", "pain_regions": ["low_back"]}
+            )
+            while (question := interview.next_question()) is not None:
+                interview.answer(question.id, ask_the_person(question))  # None: don't know
+            assessment = interview.assessment()
+
+        Answering the cauda equina screen (``bladder_bowel``) with
+        ``{"urinary_retention": True}`` makes the triage ``emergency``.
     """
 
     def __init__(self, knowledge: Knowledge, mode: Mode, answers: Sequence[Answer] = ()) -> None:
