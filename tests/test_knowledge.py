@@ -290,6 +290,9 @@ _CORE_MODULES = [
     "pinchpoint.assessment",
     "pinchpoint.engine",
     "pinchpoint.knowledge.model",
+    "pinchpoint.questions",
+    "pinchpoint.selection",
+    "pinchpoint.interview",
 ]
 _FORBIDDEN = (
     "yaml",

@@ -19,22 +19,29 @@ def _pair(knowledge: Knowledge, cause: str, site_id: str) -> int:
 
 
 def test_cause_involvement_overrides_the_kind_only_where_stated(knowledge: Knowledge) -> None:
-    """A cause's own `involved` chances replace its sites' kind defaults; other modalities keep them."""
+    """A cause's own `involved` chances replace its neural sites' kind defaults, and only those."""
     causes = knowledge.tables["causes"].causes  # type: ignore[attr-defined]
     kinds = knowledge.tables["likelihoods"].kinds  # type: ignore[attr-defined]
     model = knowledge.model
-    checked = 0
-    for pair, (unit_index, cause_index) in enumerate(zip(model.pair_unit, model.pair_cause, strict=True)):
-        unit = model.units[unit_index]
-        if unit.kind == "non_neural":
-            continue
-        stated = causes[model.causes[cause_index]].involved
-        for modality, (log_in, log_out) in model.log_involved.items():
-            expected = stated.get(modality, kinds[unit.kind].involved.get(modality, 0.0))
-            assert np.exp(log_in[pair]) == pytest.approx(expected)
-            assert np.exp(log_out[pair]) == pytest.approx(1.0 - expected)
-            checked += 1
-    assert checked > 0
+    for modality, (log_in, log_out) in model.log_involved.items():
+        chance = np.exp(log_in[model.pair_unit])
+        assert np.exp(log_out[model.pair_unit]) == pytest.approx(1.0 - chance)
+        override = model.involvement_overrides.get(modality)
+        if override is not None:
+            assert (model.pair_unit[override.pairs] == override.units).all()
+            chance[override.pairs] = np.exp(override.log_in)
+            assert np.exp(override.log_out) == pytest.approx(1.0 - np.exp(override.log_in))
+        for pair, (unit_index, cause_index) in enumerate(zip(model.pair_unit, model.pair_cause, strict=True)):
+            unit = model.units[unit_index]
+            expected = kinds[unit.kind].involved.get(modality, 0.0)
+            if unit.kind != "non_neural":
+                expected = causes[model.causes[cause_index]].involved.get(modality, expected)
+            assert chance[pair] == pytest.approx(expected), (
+                modality,
+                unit.site_id,
+                model.causes[cause_index],
+            )
+    assert model.involvement_overrides, "some cause states its own involvement (piriformis)"
 
 
 def test_normal_examination_weighs_less_against_an_irritative_cause(knowledge: Knowledge) -> None:

@@ -29,7 +29,9 @@ from pinchpoint.errors import (
     ContradictoryFindingsError,
     FhirMappingError,
     InputError,
+    InvalidAnswerError,
     InvalidCaseError,
+    InvalidSessionError,
     KnowledgeError,
     MissingSourceError,
     PinchpointError,
@@ -38,6 +40,7 @@ from pinchpoint.errors import (
     UnknownFindingError,
     UnresolvedReferenceError,
 )
+from pinchpoint.interview import Interview
 from pinchpoint.knowledge.loader import knowledge_version, load_knowledge
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.vocabulary import Urgency, Vocabulary
@@ -55,7 +58,10 @@ __all__ = [
     "FhirMappingError",
     "Hypothesis",
     "InputError",
+    "Interview",
+    "InvalidAnswerError",
     "InvalidCaseError",
+    "InvalidSessionError",
     "Knowledge",
     "KnowledgeError",
     "MissingSourceError",

@@ -6,6 +6,8 @@ A thin translator over :func:`pinchpoint.assessment.assess`::
     pinchpoint assess CASES/ --json        one contract JSON object per case (JSON Lines)
     pinchpoint assess CASE.yaml --json --explain   the same with the findings for and against
     pinchpoint evaluate CASES/ [--json]    the scores of shared/contract/CASES.md
+    pinchpoint evaluate CASES/ --interview the same through simulated interviews, with question counts
+    pinchpoint interview [--session FILE]  a terminal interview, saved and resumed with --session
     pinchpoint example [NAME] [--list]     assess a bundled example case
 
 Errors pinchpoint raises on purpose (:class:`~pinchpoint.errors.PinchpointError`) are
@@ -29,7 +31,10 @@ from pinchpoint import Assessment, Evidence, Hypothesis, assess
 from pinchpoint.casefile import parse_case_yaml, read_cases
 from pinchpoint.errors import InputError, PinchpointError
 from pinchpoint.evaluation import EvaluationReport, score
+from pinchpoint.evaluation.simulation import evaluate_interviews
 from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.questions import Mode
+from pinchpoint.terminal import run_interview
 
 if TYPE_CHECKING:
     from pinchpoint.case import Case
@@ -110,7 +115,31 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_command = commands.add_parser("evaluate", help="score the cases that state an expected answer")
     evaluate_command.add_argument("path", metavar="DIR", type=Path)
     evaluate_command.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    evaluate_command.add_argument(
+        "--interview",
+        action="store_true",
+        help="interview a simulated patient per case: age, sex and pain regions first, answers from the case",
+    )
+    evaluate_command.add_argument(
+        "--mode",
+        choices=("clinician", "self-check"),
+        default="clinician",
+        help="with --interview: who answers (default: clinician, who can report examination findings)",
+    )
     evaluate_command.set_defaults(command=_evaluate)
+    interview_command = commands.add_parser(
+        "interview", help="answer questions in the terminal to assess a case"
+    )
+    interview_command.add_argument(
+        "--clinician", action="store_true", help="clinician mode: examination questions, clinician wording"
+    )
+    interview_command.add_argument(
+        "--session",
+        metavar="FILE",
+        type=Path,
+        help="save the session to FILE after every answer, and resume from FILE if it exists",
+    )
+    interview_command.set_defaults(command=_interview)
     example_command = commands.add_parser("example", help="assess a bundled example case")
     example_command.add_argument(
         "name", nargs="?", default=_DEFAULT_EXAMPLE, help="an example name (see --list)"
@@ -133,10 +162,33 @@ def _assess(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     knowledge = load_knowledge()
     cases = read_cases(args.path, knowledge.vocabulary)
+    if args.interview:
+        mode: Mode = "self_check" if args.mode == "self-check" else "clinician"
+        return _evaluate_interviews(cases, knowledge, mode, args.json)
     report = score((case, assess(case, knowledge, explain_findings=False)) for case in cases)
     text = json.dumps(report.to_json()) if args.json else _render_evaluation(report)
     sys.stdout.write(text + "\n")
     return EXIT_OK
+
+
+def _evaluate_interviews(cases: list[Case], knowledge: Knowledge, mode: Mode, as_json: bool) -> int:
+    evaluation = evaluate_interviews(cases, knowledge, mode=mode)
+    if as_json:
+        sys.stdout.write(json.dumps(evaluation.to_json()) + "\n")
+        return EXIT_OK
+    lines = [
+        _render_evaluation(evaluation.report),
+        "",
+        f"Simulated interviews ({mode} mode): questions asked after age, sex and pain regions",
+        f"  median {evaluation.questions_median:g}, 90th percentile {evaluation.questions_p90:g},"
+        f" maximum {evaluation.questions_max}",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+def _interview(args: argparse.Namespace) -> int:
+    return run_interview(load_knowledge(), clinician=args.clinician, session=args.session)
 
 
 def _example(args: argparse.Namespace) -> int:

@@ -10,7 +10,9 @@
     ├── InputError                     a user's input cannot be used (the user's problem)
     │   ├── InvalidCaseError           a case file or mapping is malformed
     │   ├── UnknownFindingError        a finding id is not in the vocabulary (also a KeyError)
-    │   └── ContradictoryFindingsError two findings cannot both be true
+    │   ├── ContradictoryFindingsError two findings cannot both be true
+    │   ├── InvalidAnswerError         an interview answer does not fit its question
+    │   └── InvalidSessionError        a saved interview session is corrupt or does not fit
     └── AdapterError                   an adapter could not translate to or from the outside
         ├── FhirMappingError
         └── StoreError
@@ -28,7 +30,9 @@ __all__ = [
     "ContradictoryFindingsError",
     "FhirMappingError",
     "InputError",
+    "InvalidAnswerError",
     "InvalidCaseError",
+    "InvalidSessionError",
     "KnowledgeError",
     "MissingSourceError",
     "PinchpointError",
@@ -119,6 +123,14 @@ class UnknownFindingError(InputError, KeyError):
 
 class ContradictoryFindingsError(InputError, ValueError):
     """Two findings of one case cannot both hold (a pregnant male, say)."""
+
+
+class InvalidAnswerError(InputError, ValueError):
+    """An interview answer has the wrong type or range, or answers a question that was not asked."""
+
+
+class InvalidSessionError(InputError, ValueError):
+    """A saved interview session is corrupt or does not fit the question bank; it is not loaded."""
 
 
 class AdapterError(PinchpointError):

@@ -71,6 +71,16 @@ class RegionList:
 
 
 @dataclass(frozen=True)
+class Override:
+    """Pairs whose cause sets its own chance that a modality is involved (see causes.yaml)."""
+
+    pairs: npt.NDArray[np.intp]
+    units: npt.NDArray[np.intp]
+    log_in: Vector
+    log_out: Vector
+
+
+@dataclass(frozen=True)
 class LikelihoodModel:
     """The compiled model: hypotheses, priors and every observation's vectors."""
 
@@ -83,7 +93,9 @@ class LikelihoodModel:
     pair_log_prior: Vector
     pair_non_neural: npt.NDArray[np.bool_]
     log_involved: Mapping[str, tuple[Vector, Vector]]
-    """Per modality, log P(involved) and log P(not involved) for each (cause, site unit) pair."""
+    """Per modality, log P(involved) and log P(not involved) for each site unit (its kind's)."""
+    involvement_overrides: Mapping[str, Override]
+    """Per modality, the (cause, site unit) pairs whose cause sets its own chance."""
     lookup: Mapping[tuple[str, object], tuple[Contribution, ...]]
     binners: Mapping[str, Callable[[float], str | None]]
     region_lists: Mapping[str, RegionList]
@@ -374,26 +386,44 @@ class _Compiler:
             return value[str(category)]
         return value if category is True else 1.0 - value
 
-    def _log_involved(self, pair_unit: list[int], pair_cause: list[int]) -> dict[str, tuple[Vector, Vector]]:
-        """Return, per modality, log P(involved) and log P(not involved) for every pair.
+    def _log_involved(self) -> dict[str, tuple[Vector, Vector]]:
+        """Return, per modality, log P(involved) and log P(not involved) for every site unit.
 
-        The lesion's kind sets the chance (a root lesion involves the reflex in about half
-        of cases); a cause may set its own where its lesions are typically irritative
-        rather than destructive (piriformis syndrome: pain without deficit).
+        The lesion's kind sets the chance: a root lesion involves the reflex in about half
+        of cases.
         """
-        causes = list(self.causes_table.causes.values())
         log_involved: dict[str, tuple[Vector, Vector]] = {}
         for modality in _MODALITIES:
-            chances = []
-            for unit_index, cause_index in zip(pair_unit, pair_cause, strict=True):
-                unit = self.units[unit_index]
-                chance = self._kind(unit).involved.get(modality, 0.0)
-                if unit.kind != "non_neural":
-                    chance = causes[cause_index].involved.get(modality, chance)
-                chances.append(chance)
+            chances = np.array([self._kind(unit).involved.get(modality, 0.0) for unit in self.units])
             with np.errstate(divide="ignore"):
-                log_involved[modality] = (np.log(np.array(chances)), np.log(1.0 - np.array(chances)))
+                log_involved[modality] = (np.log(chances), np.log(1.0 - chances))
         return log_involved
+
+    def _involvement_overrides(self, pair_unit: list[int], pair_cause: list[int]) -> dict[str, Override]:
+        """Return, per modality, the pairs whose cause sets its own chance of involvement.
+
+        A cause whose lesions irritate rather than destroy the nerve (piriformis syndrome:
+        pain without deficit) replaces its neural sites' kind defaults. Only these few
+        pairs differ from the per-unit chances, so they are kept apart.
+        """
+        causes = list(self.causes_table.causes.values())
+        overrides: dict[str, Override] = {}
+        for modality in _MODALITIES:
+            pairs, chances = [], []
+            for pair, (unit_index, cause_index) in enumerate(zip(pair_unit, pair_cause, strict=True)):
+                chance = causes[cause_index].involved.get(modality)
+                if chance is not None and self.units[unit_index].kind != "non_neural":
+                    pairs.append(pair)
+                    chances.append(chance)
+            if pairs:
+                with np.errstate(divide="ignore"):
+                    overrides[modality] = Override(
+                        pairs=np.array(pairs, dtype=np.intp),
+                        units=np.array([pair_unit[pair] for pair in pairs], dtype=np.intp),
+                        log_in=np.log(np.array(chances)),
+                        log_out=np.log(1.0 - np.array(chances)),
+                    )
+        return overrides
 
     # --- assembly --------------------------------------------------------------------------------------
 
@@ -404,7 +434,6 @@ class _Compiler:
         self._site_features()
         sided = self._cause_findings()
         region_lists = self._region_lists()
-        log_involved = self._log_involved(pair_unit, pair_cause)
         derived = {
             name: ((feature.region_list, frozenset(feature.regions)),)
             for name, feature in self.causes_table.derived.items()
@@ -419,7 +448,8 @@ class _Compiler:
             pair_site=np.array(pair_site, dtype=np.intp),
             pair_log_prior=np.array(prior),
             pair_non_neural=non_neural,
-            log_involved=log_involved,
+            log_involved=self._log_involved(),
+            involvement_overrides=self._involvement_overrides(pair_unit, pair_cause),
             lookup={key: tuple(value) for key, value in self.lookup.items()},
             binners=self._binners(),
             region_lists=region_lists,

@@ -83,15 +83,21 @@ class _Accumulator:
         self.observations.append(Observation(finding, value, contributions))
 
     def pair_log_likelihood(self) -> Vector:
-        pair_unit = self.model.pair_unit
-        total = self.unit[pair_unit]
+        model = self.model
+        unit = self.unit.copy()
+        correction = np.zeros(len(model.pair_unit))
         for modality, inside in self.in_modality.items():
-            involved, not_involved = self.model.log_involved[modality]
+            involved, not_involved = model.log_involved[modality]
             outside = self.out_modality[modality]
-            total += np.logaddexp(involved + inside[pair_unit], not_involved + outside)
+            mixture = np.logaddexp(involved + inside, not_involved + outside)
+            unit += mixture
+            override = model.involvement_overrides.get(modality)
+            if override is not None:
+                exact = np.logaddexp(override.log_in + inside[override.units], override.log_out + outside)
+                correction[override.pairs] += exact - mixture[override.units]
             if modality == "pain":
                 self.pain_background = outside
-        return total
+        return unit[model.pair_unit] + correction
 
 
 def infer(findings: Mapping[str, FindingValue], knowledge: Knowledge) -> Posterior:

@@ -16,6 +16,7 @@ from typing import cast
 from pinchpoint.anatomy import Anatomy
 from pinchpoint.evidence import LikelihoodModel, compile_model
 from pinchpoint.knowledge import schema as s
+from pinchpoint.questions import QuestionBank, compile_questions
 from pinchpoint.triage import TriageRules, compile_rules
 from pinchpoint.vocabulary import Urgency, Vocabulary
 
@@ -33,6 +34,7 @@ class Knowledge:
     triage: TriageRules
     sources: Mapping[str, s.Source]
     tables: Mapping[str, s.Table]
+    questions: QuestionBank
 
     @cached_property
     def site_labels(self) -> Mapping[str, str]:
@@ -72,4 +74,5 @@ def build_knowledge(tables: Mapping[str, s.Table], vocabulary: Vocabulary, versi
         ),
         sources=cast(s.SourcesTable, tables["sources"]).sources,
         tables=tables,
+        questions=compile_questions(cast(s.QuestionsTable, tables["questions"]), vocabulary),
     )

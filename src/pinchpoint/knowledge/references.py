@@ -14,7 +14,8 @@ from typing import Any, cast
 
 from pinchpoint.errors import MissingSourceError, UnresolvedReferenceError
 from pinchpoint.knowledge import schema as s
-from pinchpoint.vocabulary import Vocabulary
+from pinchpoint.questions import REQUIRED_LABELS, expand_sets
+from pinchpoint.vocabulary import FindingSpec, Vocabulary
 
 __all__ = ["check_references"]
 
@@ -63,6 +64,7 @@ def check_references(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> N
     _check_observations(t, vocabulary)
     _check_causes(t, vocabulary)
     _check_triage(t, vocabulary)
+    check_questions(cast(s.QuestionsTable, tables["questions"]), vocabulary)
 
 
 class _Tables:
@@ -233,4 +235,118 @@ def _complete(required: set[str], present: Iterable[str], where: str, what: str)
     if missing:
         raise UnresolvedReferenceError(
             "the table is incomplete", location=where, expected=f"an entry for {what}", got=missing
+        )
+
+
+def check_questions(table: s.QuestionsTable, vocabulary: Vocabulary) -> None:
+    """Check the question bank against the vocabulary.
+
+    Every name in ``sets`` resolves, each question's kind fits the findings it sets, every
+    vocabulary finding is set by exactly one question, groups, labels and options exist,
+    and ``enable_when`` names an earlier single-answer question and one of its answers.
+
+    Raises:
+        UnresolvedReferenceError: A question names or misses something, or does not fit its kind.
+    """
+    seen: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    _known(REQUIRED_LABELS, table.labels, "questions.yaml: labels", "every label the interfaces show")
+    for row in table.questions:
+        where = f"questions.yaml: {row.id}"
+        if row.id in seen:
+            raise UnresolvedReferenceError(
+                "two questions share one id", location=where, expected="unique question ids"
+            )
+        seen[row.id] = row.kind
+        _known([row.group], table.groups, f"{where}.group", "a group of questions.yaml")
+        bases = {f.base for f in vocabulary.findings.values()}
+        _known(row.sets, set(vocabulary.findings) | bases, f"{where}.sets", "a finding id or base id")
+        findings = expand_sets(row.sets, vocabulary)
+        for finding in findings:
+            if finding in owner:
+                raise UnresolvedReferenceError(
+                    f"finding {finding!r} is set by two questions",
+                    location=f"{where}.sets",
+                    expected="each finding set by one question only",
+                    got=owner[finding],
+                )
+            owner[finding] = row.id
+        _check_kind(row, [vocabulary.findings[f] for f in findings], where, vocabulary)
+        if row.enable_when is not None:
+            _check_enable_when(row, table, seen, vocabulary, where)
+    _complete(set(vocabulary.findings), owner, "questions.yaml: questions", "every vocabulary finding")
+
+
+def _check_kind(row: s.QuestionRow, specs: list[FindingSpec], where: str, vocabulary: Vocabulary) -> None:
+    single = {"yes_no": ("bool",), "choice": ("enum",), "number": ("int", "number"), "body_map": ("regions",)}
+    kinds = single.get(row.kind)
+    if kinds is not None:
+        if len(specs) != 1 or specs[0].type not in kinds or specs[0].side is not None:
+            raise UnresolvedReferenceError(
+                f"a {row.kind} question sets one unsided finding of type {' or '.join(kinds)}",
+                location=f"{where}.sets",
+                got=[spec.id for spec in specs],
+            )
+    elif row.kind == "form":
+        if any(spec.type == "regions" for spec in specs):
+            raise UnresolvedReferenceError(
+                "a form sets no region lists (a body map does)", location=f"{where}.sets", got=row.sets
+            )
+        _complete(
+            {spec.base if spec.side else spec.id for spec in specs},
+            row.items,
+            f"{where}.items",
+            "every finding of the form",
+        )
+    elif any(spec.side is None or spec.type == "regions" for spec in specs):
+        raise UnresolvedReferenceError(
+            "a grid sets sided findings only", location=f"{where}.sets", got=row.sets
+        )
+    allowed_items = {spec.id for spec in specs} | {spec.base for spec in specs}
+    _known(row.items, allowed_items, f"{where}.items", "a finding the question sets")
+    if row.kind == "choice":
+        _known(row.options, specs[0].values, f"{where}.options", "a value of " + specs[0].id)
+        _complete(set(specs[0].values), row.options, f"{where}.options", "every value of " + specs[0].id)
+    elif row.options:
+        raise UnresolvedReferenceError(
+            "only a choice question has options", location=f"{where}.options", got=list(row.options)
+        )
+    if row.min is not None or row.max is not None:
+        spec = specs[0]
+        low = spec.minimum if spec.minimum is not None else float("-inf")
+        high = spec.maximum if spec.maximum is not None else float("inf")
+        if row.kind != "number" or not all(low <= v <= high for v in (row.min, row.max) if v is not None):
+            raise UnresolvedReferenceError(
+                "min and max narrow a number question within its vocabulary range",
+                location=f"{where}.min/max",
+                expected=spec.describe_expected(),
+                got=[row.min, row.max],
+            )
+
+
+def _check_enable_when(
+    row: s.QuestionRow,
+    table: s.QuestionsTable,
+    seen: Mapping[str, str],
+    vocabulary: Vocabulary,
+    where: str,
+) -> None:
+    condition = row.enable_when
+    assert condition is not None
+    kind = seen.get(condition.question)
+    if kind not in {"yes_no", "choice"} or condition.question == row.id:
+        raise UnresolvedReferenceError(
+            "enable_when must name an earlier yes/no or choice question",
+            location=f"{where}.enable_when",
+            got=condition.question,
+        )
+    earlier = next(q for q in table.questions if q.id == condition.question)
+    spec = vocabulary.findings[expand_sets(earlier.sets, vocabulary)[0]]
+    allowed: tuple[object, ...] = (True, False) if spec.type == "bool" else spec.values
+    if condition.answer not in allowed or type(condition.answer) is not type(allowed[0]):
+        raise UnresolvedReferenceError(
+            "enable_when names an answer the question cannot get",
+            location=f"{where}.enable_when.answer",
+            expected="one of " + ", ".join(str(a) for a in allowed),
+            got=condition.answer,
         )

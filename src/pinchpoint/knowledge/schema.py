@@ -22,6 +22,7 @@ __all__ = [
     "ObservationsTable",
     "PolyneuropathyTable",
     "ProvocationTestsTable",
+    "QuestionsTable",
     "RadicularPainTable",
     "ReflexesTable",
     "RootsTable",
@@ -427,6 +428,65 @@ class TriageTable(Table):
     rules: list[Rule]
 
 
+# --- questions ------------------------------------------------------------------------------------
+
+AnswerKind = Literal["yes_no", "choice", "number", "body_map", "form", "grid"]
+InterviewMode = Literal["self_check", "clinician"]
+
+
+class Wording(Strict):
+    """What a person and what a clinician is shown for one question, option or label."""
+
+    patient: str
+    clinician: str
+
+
+class EnableWhen(Strict):
+    """Ask a question only after another question received a given answer."""
+
+    question: str
+    answer: bool | str
+
+
+class QuestionRow(Strict):
+    """One question of the bank: what it sets, how it is answered and how it is worded."""
+
+    id: str
+    kind: AnswerKind
+    sets: list[str]
+    group: str
+    patient: str
+    clinician: str
+    needs_examiner: bool = False
+    options: dict[str, Wording] = Field(default_factory=dict)
+    items: dict[str, Wording] = Field(default_factory=dict)
+    min: float | None = None
+    max: float | None = None
+    enable_when: EnableWhen | None = None
+    source: str
+
+
+class SelectionSettings(Strict):
+    """When the interview may stop, and how answers are enumerated or sampled when scoring."""
+
+    min_gain: Annotated[float, Field(ge=0.0)]
+    settled_probability: Probability
+    max_diagnostic_questions: Annotated[int, Field(ge=0)]
+    max_enumerated_answers: Annotated[int, Field(ge=1)]
+    samples: Annotated[int, Field(ge=1)]
+    source: str
+
+
+class QuestionsTable(Table):
+    """questions.yaml: the question bank of the adaptive interview."""
+
+    selection: SelectionSettings
+    modes: dict[InterviewMode, Wording]
+    labels: dict[str, Wording]
+    groups: dict[str, Wording]
+    questions: list[QuestionRow]
+
+
 TABLES: dict[str, type[Table]] = {
     "sources": SourcesTable,
     "roots": RootsTable,
@@ -443,6 +503,7 @@ TABLES: dict[str, type[Table]] = {
     "likelihoods": LikelihoodsTable,
     "causes": CausesTable,
     "triage": TriageTable,
+    "questions": QuestionsTable,
 }
 """Every knowledge table by file stem, with the model that validates it."""
 

@@ -1,0 +1,664 @@
+"""Choosing the next interview question: red flags first, then expected information gain.
+
+Two tools serve :mod:`pinchpoint.interview`:
+
+* :class:`RuleScreen` reads every triage rule in three-valued logic. A rule *fires*
+  (its condition holds on the known findings), is *ruled out* (no answer still to be asked
+  could make it hold), or is *open*. Because conditions have no negation, a finding that
+  is unknown and can no longer be asked (answered "don't know", or an examination finding
+  in self-check mode) can never make a rule fire: it is read like an absent finding here,
+  and the interview reports it as a warning rather than letting it pass silently.
+* :class:`Predictor` scores a question by the expected fall in uncertainty (entropy, in
+  nats) over the lesion site plus the cause. It keeps the evidence of the answers so far as
+  the log-likelihood vectors of :mod:`pinchpoint.evidence`, so the posterior after each
+  possible answer is a vector sum and a normalisation, computed for every answer of every
+  candidate question at once. Answers of one finding are enumerated; joint answers of a
+  form, grid or body map are enumerated when there are few, else sampled from the
+  posterior predictive (a hypothesis, whether its lesion involves each modality, then each
+  finding), with a fixed seed so that the same state always gives the same choice.
+
+Nothing here reads files or prints.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import product
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from pinchpoint.evidence import Contribution, Vector
+from pinchpoint.vocabulary import Urgency
+
+if TYPE_CHECKING:
+    from pinchpoint.case import FindingValue
+    from pinchpoint.knowledge import schema as s
+    from pinchpoint.knowledge.model import Knowledge
+    from pinchpoint.questions import Question
+    from pinchpoint.vocabulary import FindingSpec, Vocabulary
+
+__all__ = ["Predictor", "RuleScreen", "State", "Truth", "predictor_for", "screen_for"]
+
+Matrix = npt.NDArray[np.float64]
+Findings = Mapping[str, "FindingValue"]
+Truth = bool | None
+"""Three-valued truth: True (fires), False (ruled out), None (open)."""
+
+_MODALITIES = ("pain", "numbness", "sensory_exam", "motor", "reflex", "sacral")
+_PAIN = _MODALITIES.index("pain")
+_SEED = 20240601
+
+
+# --- red-flag screening ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    ids_by_side: tuple[tuple[str, ...], ...]
+    test: Callable[[object], bool]
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(i for ids in self.ids_by_side for i in ids)
+
+
+@dataclass(frozen=True)
+class _Node:
+    kind: str  # "all", "any" or "leaf"
+    children: tuple[_Node, ...] = ()
+    leaf: _Leaf | None = None
+
+
+@dataclass(frozen=True)
+class ScreenRule:
+    """A triage rule in the form the screen evaluates."""
+
+    id: str
+    level: Urgency
+    root: _Node
+    findings: frozenset[str]
+
+
+@dataclass(frozen=True)
+class RuleScreen:
+    """Every triage rule compiled for three-valued evaluation."""
+
+    rules: tuple[ScreenRule, ...]
+
+    def truth(self, rule: ScreenRule, findings: Findings, open_ids: frozenset[str]) -> Truth:
+        """Return whether ``rule`` fires (True), is ruled out (False) or could still fire (None).
+
+        Args:
+            rule: The rule.
+            findings: The known findings.
+            open_ids: Unknown findings that may still be asked.
+        """
+        return _evaluate(rule.root, findings, open_ids)
+
+    def open_rules(
+        self, findings: Findings, open_ids: frozenset[str], above: Urgency, always: Urgency
+    ) -> list[ScreenRule]:
+        """Return the rules that could still fire and are more urgent than ``above``, or at least ``always``.
+
+        Rules of level ``always`` and above stay open even when the triage already
+        reaches their level, because what they would name (a suspected abscess rather than
+        a disc) changes what is done, not only how soon.
+        """
+        return [
+            rule
+            for rule in self.rules
+            if (rule.level > above or rule.level >= always)
+            and rule.findings & open_ids
+            and self.truth(rule, findings, open_ids) is None
+        ]
+
+
+def _evaluate(node: _Node, findings: Findings, open_ids: frozenset[str]) -> Truth:
+    if node.leaf is not None:
+        sides = [_leaf_side(ids, node.leaf.test, findings, open_ids) for ids in node.leaf.ids_by_side]
+        return _all(sides)
+    values = [_evaluate(child, findings, open_ids) for child in node.children]
+    return _all(values) if node.kind == "all" else _any(values)
+
+
+def _leaf_side(
+    ids: Sequence[str], test: Callable[[object], bool], findings: Findings, open_ids: frozenset[str]
+) -> Truth:
+    unknown = False
+    for finding_id in ids:
+        value = findings.get(finding_id)
+        if value is not None:
+            if test(value):
+                return True
+        elif finding_id in open_ids:
+            unknown = True
+    return None if unknown else False
+
+
+def _all(values: Iterable[Truth]) -> Truth:
+    result: Truth = True
+    for value in values:
+        if value is False:
+            return False
+        if value is None:
+            result = None
+    return result
+
+
+def _any(values: Iterable[Truth]) -> Truth:
+    result: Truth = False
+    for value in values:
+        if value is True:
+            return True
+        if value is None:
+            result = None
+    return result
+
+
+def compile_screen(table: s.TriageTable, vocabulary: Vocabulary) -> RuleScreen:
+    """Compile the rules of triage.yaml for three-valued evaluation (same reading as :mod:`triage`)."""
+    compiler = _ScreenCompiler(table.definitions, vocabulary)
+    rules = []
+    for rule in table.rules:
+        root = compiler.compile(rule.when)
+        rules.append(ScreenRule(rule.id, Urgency.from_id(rule.level), root, frozenset(_ids(root))))
+    return RuleScreen(tuple(rules))
+
+
+def _ids(node: _Node) -> set[str]:
+    if node.leaf is not None:
+        return set(node.leaf.ids)
+    return set().union(*(_ids(child) for child in node.children))
+
+
+class _ScreenCompiler:
+    def __init__(self, definitions: Mapping[str, s.Condition], vocabulary: Vocabulary) -> None:
+        self.definitions = definitions
+        self.vocabulary = vocabulary
+
+    def compile(self, condition: s.Condition) -> _Node:
+        if condition.ref is not None:
+            return self.compile(self.definitions[condition.ref])
+        if condition.all is not None:
+            return _Node("all", tuple(self.compile(child) for child in condition.all))
+        if condition.any is not None:
+            return _Node("any", tuple(self.compile(child) for child in condition.any))
+        specs = self._specs(condition.finding or "")
+        if condition.side == "both":
+            by_side = tuple(
+                tuple(spec.id for spec in specs if spec.side == side) for side in self.vocabulary.sides
+            )
+        else:
+            by_side = (tuple(spec.id for spec in specs),)
+        return _Node("leaf", leaf=_Leaf(by_side, _test(condition)))
+
+    def _specs(self, pattern: str) -> list[FindingSpec]:
+        exact = self.vocabulary.findings.get(pattern)
+        if exact is not None:
+            return [exact]
+        base, _, rest = pattern.partition(".*")
+        return [
+            spec
+            for spec in self.vocabulary.findings.values()
+            if (spec.base == pattern)
+            or (rest == "" and pattern.endswith(".*") and spec.base == base)
+            or (spec.item is not None and f"{spec.base}.{spec.item}" == pattern)
+        ]
+
+
+def _test(condition: s.Condition) -> Callable[[object], bool]:
+    if condition.is_ is not None:
+        expected = condition.is_
+        return lambda value: value == expected and type(value) is type(expected)
+    if condition.at_least is not None:
+        low = condition.at_least
+        return lambda value: _number(value) >= low
+    if condition.at_most is not None:
+        high = condition.at_most
+        return lambda value: _number(value) <= high
+    if condition.includes_any is not None:
+        wanted = frozenset(condition.includes_any)
+        return lambda value: isinstance(value, tuple) and any(r.split(".")[0] in wanted for r in value)
+    if condition.not_empty is not None:
+        return lambda value: isinstance(value, tuple) and len(value) > 0
+    both = frozenset(condition.both_sides_any or ())
+    return lambda value: isinstance(value, tuple) and len(_sides_of(value, both)) >= 2
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
+
+
+def _sides_of(regions: tuple[str, ...], wanted: frozenset[str]) -> set[str]:
+    return {r.split(".")[1] for r in regions if "." in r and r.split(".")[0] in wanted}
+
+
+# --- information gain -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One observable of a question, with the log-likelihood of each of its outcomes."""
+
+    modality: int  # index into _MODALITIES, or -1
+    inside: Matrix  # [K, U] when the lesion involves the modality
+    outside: Vector  # [K] when it does not
+    unit: Matrix  # [K, U]
+    cause: Matrix  # [K, C]
+    feature: str = ""  # a sided cause feature: outcomes are the feature's value (either side)
+
+    @property
+    def outcomes(self) -> int:
+        return int(self.outside.shape[0])
+
+
+@dataclass
+class State:
+    """The evidence of the known findings, as sums of log-likelihood vectors."""
+
+    unit: Vector
+    cause: Vector
+    pattern: Vector
+    inside: Matrix  # [M, U]
+    outside: Vector  # [M]
+    features: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass
+class _Deltas:
+    unit: Matrix
+    cause: Matrix
+    inside: Matrix  # [B, M, U]
+    outside: Matrix  # [B, M]
+    weights: Vector | None  # None: rows are samples of equal weight
+
+
+class Predictor:
+    """The likelihood model arranged for scoring many possible answers at once."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        model = knowledge.model
+        self.knowledge = knowledge
+        self.model = model
+        self.units = len(model.units)
+        self.causes = len(model.causes)
+        pairs = len(model.pair_unit)
+        self.site_matrix = np.zeros((pairs, len(model.site_ids)))
+        self.site_matrix[np.arange(pairs), model.pair_site] = 1.0
+        self.cause_matrix = np.zeros((pairs, self.causes))
+        self.cause_matrix[np.arange(pairs), model.pair_cause] = 1.0
+        involved = [model.log_involved[m] for m in _MODALITIES]
+        self.log_in = np.array([pair[0] for pair in involved])  # [M, U]
+        self.log_out = np.array([pair[1] for pair in involved])
+        # The few (cause, site unit) pairs whose cause sets its own chance of involvement.
+        self.overrides = [
+            (index, model.involvement_overrides[m])
+            for index, m in enumerate(_MODALITIES)
+            if m in model.involvement_overrides
+        ]
+        self.pair_log_in = self.log_in[:, model.pair_unit]  # [M, P]
+        self.pair_log_out = self.log_out[:, model.pair_unit]
+        for index, override in self.overrides:
+            self.pair_log_in[index, override.pairs] = override.log_in
+            self.pair_log_out[index, override.pairs] = override.log_out
+        self.non_neural = model.pair_non_neural.astype(np.float64)
+        self._items: dict[str, tuple[_Item, ...]] = {}
+        self._feature_vectors: dict[tuple[str, bool], Vector] = {}
+        for finding, feature in model.sided_cause_features.items():
+            for value in (True, False):
+                contributions = model.contributions(feature, value)
+                self._feature_vectors[(feature, value)] = (
+                    contributions[0].vector if contributions else np.zeros(self.causes)
+                )
+            del finding
+
+    # --- state -------------------------------------------------------------------------------------
+
+    def state(self, findings: Findings) -> State:
+        """Return the evidence of ``findings``, read as :func:`pinchpoint.posterior.infer` reads it."""
+        model = self.model
+        state = State(
+            unit=np.zeros(self.units),
+            cause=np.zeros(self.causes),
+            pattern=np.zeros(self.causes),
+            inside=np.zeros((len(_MODALITIES), self.units)),
+            outside=np.zeros(len(_MODALITIES)),
+        )
+        for finding, value in findings.items():
+            if isinstance(value, tuple):
+                self._add_regions(state, finding, value)
+                continue
+            feature = model.sided_cause_features.get(finding)
+            if feature is not None and isinstance(value, bool):
+                state.features[feature] = state.features.get(feature, False) or value
+            for contribution in model.contributions(finding, value):
+                self._add(state, contribution)
+        for feature, present in state.features.items():
+            for contribution in model.contributions(feature, present):
+                self._add(state, contribution)
+        return state
+
+    def _add(self, state: State, contribution: Contribution) -> None:
+        if contribution.target == "unit_modality":
+            m = _MODALITIES.index(contribution.modality)
+            state.inside[m] += contribution.vector
+            state.outside[m] += contribution.scalar
+        elif contribution.target == "unit":
+            state.unit = state.unit + contribution.vector
+        else:
+            state.cause = state.cause + contribution.vector
+
+    def _add_regions(self, state: State, finding: str, regions: tuple[str, ...]) -> None:
+        model = self.model
+        listed = model.region_lists.get(finding)
+        if listed is not None:
+            m = _MODALITIES.index(listed.modality)
+            state.inside[m] += listed.absent_total
+            state.outside[m] += listed.absent_scalar
+            for region in regions:
+                delta = listed.delta.get(region)
+                if delta is not None:
+                    state.inside[m] += delta.vector
+                    state.outside[m] += delta.scalar
+            if listed.pattern_absent_total is not None:
+                state.pattern = state.pattern + listed.pattern_absent_total
+                for region in regions:
+                    if region in listed.pattern_delta:
+                        state.pattern = state.pattern + listed.pattern_delta[region]
+        for name, sources in model.derived_from_lists.items():
+            for list_name, wanted in sources:
+                if list_name == finding:
+                    for contribution in model.contributions(name, bool(wanted.intersection(regions))):
+                        self._add(state, contribution)
+
+    def log_joint(self, state: State) -> Vector:
+        """Return the unnormalised log posterior over hypotheses (cause, site unit)."""
+        rows = self._log_joint_rows(
+            state,
+            _Deltas(
+                np.zeros((1, self.units)),
+                np.zeros((1, self.causes)),
+                np.zeros((1, len(_MODALITIES), self.units)),
+                np.zeros((1, len(_MODALITIES))),
+                None,
+            ),
+        )
+        first: Vector = rows[0]
+        return first
+
+    def _log_joint_rows(self, state: State, deltas: _Deltas) -> Matrix:
+        model = self.model
+        inside = state.inside[None, :, :] + deltas.inside  # [B, M, U]
+        outside = state.outside[None, :] + deltas.outside  # [B, M]
+        mixture = np.logaddexp(self.log_in[None] + inside, self.log_out[None] + outside[:, :, None])
+        unit = state.unit[None, :] + deltas.unit + mixture.sum(axis=1)
+        cause = state.cause[None, :] + deltas.cause
+        background = outside[:, _PAIN][:, None]
+        pattern = state.pattern[model.pair_cause][None, :] - background
+        result: Matrix = (
+            model.pair_log_prior[None, :]
+            + unit[:, model.pair_unit]
+            + cause[:, model.pair_cause]
+            + self.non_neural[None, :] * pattern
+        )
+        for m, override in self.overrides:
+            exact = np.logaddexp(
+                override.log_in[None] + inside[:, m, override.units],
+                override.log_out[None] + outside[:, m, None],
+            )
+            result[:, override.pairs] += exact - mixture[:, m, override.units]
+        return result
+
+    # --- entropy -------------------------------------------------------------------------------------
+
+    def uncertainty(self, log_joint: Matrix) -> tuple[Vector, Vector]:
+        """Return, per row of log posteriors, the entropy of site plus cause, and the log evidence."""
+        top = log_joint.max(axis=1, keepdims=True)
+        weights = np.exp(log_joint - top)
+        total = weights.sum(axis=1, keepdims=True)
+        posterior = weights / total
+        sites = posterior @ self.site_matrix
+        causes = posterior @ self.cause_matrix
+        entropy = _entropy(sites) + _entropy(causes)
+        return entropy, (np.log(total) + top)[:, 0]
+
+    def marginals(self, log_joint: Vector) -> tuple[Vector, Vector]:
+        """Return the site and cause marginals of one log posterior."""
+        posterior = np.exp(log_joint - log_joint.max())
+        posterior /= posterior.sum()
+        return posterior @ self.site_matrix, posterior @ self.cause_matrix
+
+    # --- scoring ---------------------------------------------------------------------------------------
+
+    def expected_gains(
+        self,
+        state: State,
+        questions: Sequence[Question],
+        *,
+        max_enumerated: int,
+        samples: int,
+    ) -> Vector:
+        """Return each question's expected fall in site-plus-cause entropy (nats) from its answer."""
+        now = self.log_joint(state)
+        entropy_now, log_evidence_now = self.uncertainty(now[None, :])
+        gains = np.zeros(len(questions))
+        blocks: list[_Deltas] = []
+        owners: list[int] = []
+        rng = np.random.default_rng(_SEED)
+        posterior = np.exp(now - now.max())
+        posterior /= posterior.sum()
+        for index, question in enumerate(questions):
+            items = self.items(question)
+            if not items:
+                continue
+            count = math.prod(item.outcomes for item in items)
+            if count <= max_enumerated:
+                block = self._enumerate(state, items)
+            else:
+                block = self._sample(state, items, posterior, samples, rng)
+            blocks.append(block)
+            owners.append(index)
+        if not blocks:
+            return gains
+        merged = _Deltas(
+            np.concatenate([b.unit for b in blocks]),
+            np.concatenate([b.cause for b in blocks]),
+            np.concatenate([b.inside for b in blocks]),
+            np.concatenate([b.outside for b in blocks]),
+            None,
+        )
+        entropy, log_evidence = self.uncertainty(self._log_joint_rows(state, merged))
+        start = 0
+        for block, index in zip(blocks, owners, strict=True):
+            rows = block.unit.shape[0]
+            part = entropy[start : start + rows]
+            if block.weights is None:
+                expected = float(part.mean())
+            else:
+                # P(answer) = evidence after / evidence now; renormalised over this question's answers.
+                weight = block.weights * np.exp(log_evidence[start : start + rows] - log_evidence_now[0])
+                expected = float((weight * part).sum() / weight.sum())
+            gains[index] = float(entropy_now[0]) - expected
+            start += rows
+        return gains
+
+    def items(self, question: Question) -> tuple[_Item, ...]:
+        """Return the scored observables of a question (cached); an uninformative question has none."""
+        cached = self._items.get(question.id)
+        if cached is None:
+            cached = tuple(self._build_items(question))
+            self._items[question.id] = cached
+        return cached
+
+    def _build_items(self, question: Question) -> list[_Item]:
+        model = self.model
+        items: list[_Item] = []
+        features: set[str] = set()
+        for finding in question.findings:
+            listed = model.region_lists.get(finding)
+            if listed is not None:
+                items.extend(self._region_items(listed.modality, listed.delta))
+                continue
+            feature = model.sided_cause_features.get(finding)
+            if feature is not None:
+                if feature not in features:
+                    features.add(feature)
+                    vectors = np.array([self._feature_vectors[(feature, v)] for v in (True, False)])
+                    items.append(self._item(-1, cause=vectors, feature=feature))
+                continue
+            item = self._finding_item(finding)
+            if item is not None:
+                items.append(item)
+        return items
+
+    def _finding_item(self, finding: str) -> _Item | None:
+        groups: dict[int, Contribution] = {}
+        for (name, _key), contributions in self.model.lookup.items():
+            if name == finding and contributions:
+                groups.setdefault(id(contributions[0]), contributions[0])
+        if len(groups) < 2:
+            return None
+        outcomes = list(groups.values())
+        target = outcomes[0].target
+        if target == "unit_modality":
+            m = _MODALITIES.index(outcomes[0].modality)
+            return self._item(
+                m,
+                inside=np.array([c.vector for c in outcomes]),
+                outside=np.array([c.scalar for c in outcomes]),
+            )
+        if target == "unit":
+            return self._item(-1, unit=np.array([c.vector for c in outcomes]))
+        return self._item(-1, cause=np.array([c.vector for c in outcomes]))
+
+    def _region_items(self, modality: str, deltas: Mapping[str, Contribution]) -> list[_Item]:
+        m = _MODALITIES.index(modality)
+        items = []
+        for delta in deltas.values():
+            # delta = log p - log(1 - p) per unit, so log(1 - p) = -log(1 + e^delta).
+            absent = -np.logaddexp(0.0, delta.vector)
+            absent_out = -float(np.logaddexp(0.0, delta.scalar))
+            items.append(
+                self._item(
+                    m,
+                    inside=np.array([delta.vector + absent, absent]),
+                    outside=np.array([delta.scalar + absent_out, absent_out]),
+                )
+            )
+        return items
+
+    def _item(
+        self,
+        modality: int,
+        *,
+        inside: Matrix | None = None,
+        outside: Vector | None = None,
+        unit: Matrix | None = None,
+        cause: Matrix | None = None,
+        feature: str = "",
+    ) -> _Item:
+        k = next(a.shape[0] for a in (inside, unit, cause) if a is not None)
+        return _Item(
+            modality=modality,
+            inside=inside if inside is not None else np.zeros((k, self.units)),
+            outside=outside if outside is not None else np.zeros(k),
+            unit=unit if unit is not None else np.zeros((k, self.units)),
+            cause=cause if cause is not None else np.zeros((k, self.causes)),
+            feature=feature,
+        )
+
+    def _empty(self, rows: int) -> _Deltas:
+        return _Deltas(
+            np.zeros((rows, self.units)),
+            np.zeros((rows, self.causes)),
+            np.zeros((rows, len(_MODALITIES), self.units)),
+            np.zeros((rows, len(_MODALITIES))),
+            None,
+        )
+
+    def _accumulate(self, deltas: _Deltas, item: _Item, chosen: npt.NDArray[np.intp], state: State) -> None:
+        if item.feature:
+            current = state.features.get(item.feature)
+            if current is True:
+                return
+            base = self._feature_vectors[(item.feature, False)] if current is False else 0.0
+            deltas.cause += item.cause[chosen] - base
+            return
+        deltas.unit += item.unit[chosen]
+        deltas.cause += item.cause[chosen]
+        if item.modality >= 0:
+            deltas.inside[:, item.modality, :] += item.inside[chosen]
+            deltas.outside[:, item.modality] += item.outside[chosen]
+
+    def _enumerate(self, state: State, items: Sequence[_Item]) -> _Deltas:
+        combos = np.array(list(product(*(range(item.outcomes) for item in items))), dtype=np.intp)
+        deltas = self._empty(combos.shape[0])
+        for column, item in enumerate(items):
+            self._accumulate(deltas, item, combos[:, column], state)
+        deltas.weights = np.ones(combos.shape[0])
+        return deltas
+
+    def _sample(
+        self,
+        state: State,
+        items: Sequence[_Item],
+        posterior: Vector,
+        samples: int,
+        rng: np.random.Generator,
+    ) -> _Deltas:
+        model = self.model
+        pairs = rng.choice(posterior.shape[0], size=samples, p=posterior)
+        units = model.pair_unit[pairs]
+        causes = model.pair_cause[pairs]
+        involved = {}
+        for m in {item.modality for item in items if item.modality >= 0}:
+            yes = self.pair_log_in[m, pairs] + state.inside[m, units]
+            no = self.pair_log_out[m, pairs] + state.outside[m]
+            involved[m] = rng.random(samples) < 1.0 / (1.0 + np.exp(np.clip(no - yes, -700.0, 700.0)))
+        deltas = self._empty(samples)
+        for item in items:
+            logits = item.unit[:, units].T + item.cause[:, causes].T
+            if item.modality >= 0:
+                logits = logits + np.where(
+                    involved[item.modality][:, None], item.inside[:, units].T, item.outside[None, :]
+                )
+            weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+            cumulative = np.cumsum(weights, axis=1)
+            draws = rng.random(samples)[:, None] * cumulative[:, -1:]
+            chosen = np.minimum((cumulative < draws).sum(axis=1), item.outcomes - 1).astype(np.intp)
+            self._accumulate(deltas, item, chosen, state)
+        return deltas
+
+
+def _entropy(p: Matrix) -> Vector:
+    safe = np.where(p > 0.0, p, 1.0)
+    result: Vector = -(p * np.log(safe)).sum(axis=1)
+    return result
+
+
+_PREDICTORS: dict[int, tuple[Knowledge, Predictor, RuleScreen]] = {}
+
+
+def _compiled(knowledge: Knowledge) -> tuple[Predictor, RuleScreen]:
+    cached = _PREDICTORS.get(id(knowledge))
+    if cached is None or cached[0] is not knowledge:
+        triage_table: s.TriageTable = knowledge.tables["triage"]  # type: ignore[assignment]
+        cached = (knowledge, Predictor(knowledge), compile_screen(triage_table, knowledge.vocabulary))
+        _PREDICTORS[id(knowledge)] = cached
+    return cached[1], cached[2]
+
+
+def predictor_for(knowledge: Knowledge) -> Predictor:
+    """Return the :class:`Predictor` of ``knowledge`` (built once per knowledge object)."""
+    return _compiled(knowledge)[0]
+
+
+def screen_for(knowledge: Knowledge) -> RuleScreen:
+    """Return the :class:`RuleScreen` of ``knowledge`` (built once per knowledge object)."""
+    return _compiled(knowledge)[1]

@@ -1,0 +1,137 @@
+"""Tests of ``pinchpoint interview``: driven through a pseudo-terminal, and through a pipe."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from pinchpoint.cli import main
+from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.terminal import run_interview
+from tests.corpus import REPO
+
+pytestmark = pytest.mark.core
+
+_DOWN = "\x1b[B"
+_UP = "\x1b[A"
+_MAX_PROMPTS = 400
+_SUMMARY = 3
+_TIMEOUT = 60
+
+
+def _spawn(session: Path) -> pexpect.spawn:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "TERM": "xterm", "COLUMNS": "120", "LINES": "40"}
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "pinchpoint", "interview", "--session", str(session)],
+        env=env,
+        encoding="utf-8",
+        timeout=_TIMEOUT,
+        dimensions=(40, 120),
+    )
+
+
+def _labels() -> dict[str, str]:
+    bank = load_knowledge().questions
+    return {name: bank.label(name, "self_check") for name in bank.labels}
+
+
+def test_terminal_interview_end_to_end(tmp_path: Path) -> None:
+    """Arrow keys answer the questions; q saves; a second run resumes; the summary ends the interview."""
+    labels = _labels()
+    bank = load_knowledge().questions
+    session = tmp_path / "session.json"
+    child = _spawn(session)
+    child.expect_exact(labels["disclaimer"])
+    child.expect_exact(bank["age"].wording.patient)
+    child.sendline("52")
+    child.expect_exact(bank["sex"].wording.patient)
+    child.send(_DOWN + "\r")  # the second option: male
+    child.expect_exact(bank["pain_regions"].wording.patient)
+    child.send(_DOWN * 2 + " " + _DOWN + " \r")  # mark the first two places after "none" and "don't know"
+    child.expect_exact(labels["screening"])
+    child.send("q")
+    child.expect_exact(labels["saved"].format(path=session))
+    child.expect(pexpect.EOF)
+    saved = json.loads(session.read_text(encoding="utf-8"))
+    assert [a["question"] for a in saved["answers"]] == ["age", "sex", "pain_regions"]
+    assert saved["answers"][1]["value"] == "male"
+    assert len(saved["answers"][2]["value"]) == 2
+
+    child = _spawn(session)
+    child.expect_exact(labels["progress"].format(number=1))
+    menus = 0
+    for _ in range(_MAX_PROMPTS):
+        index = child.expect(
+            [r"\(arrows or number", r"\(arrows: move", r"\(type the answer", labels["summary"]]
+        )
+        if index == _SUMMARY:
+            break
+        if index == 0:
+            child.send(_UP + "\r")  # up from the first option wraps to the last one: don't know
+            child.expect_exact("  -> " + labels["dont_know"])
+            menus += 1
+        elif index == 1:
+            child.send(_DOWN + "\r")  # the second entry of a body map: don't know
+            child.expect_exact("  -> " + labels["dont_know"])
+        else:
+            child.sendline("?")
+    else:
+        pytest.fail("the interview did not reach its summary")
+    child.expect_exact(labels["disclaimer"])
+    child.expect_exact(labels["emergency_advice"])
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert menus > 0
+    finished = json.loads(session.read_text(encoding="utf-8"))
+    assert len(finished["answers"]) > len(saved["answers"])
+
+
+def test_piped_interview_reports_a_red_flag(tmp_path: Path) -> None:
+    """Without a terminal the questions are numbered lists; urinary retention gives an emergency summary."""
+    knowledge = load_knowledge()
+    session = tmp_path / "s.json"
+    session.write_text(
+        json.dumps(
+            {
+                "format": "pinchpoint-interview",
+                "version": 1,
+                "mode": "self_check",
+                "knowledge_version": knowledge.version,
+                "answers": [
+                    {"question": "age", "value": 40, "phase": "intake"},
+                    {"question": "sex", "value": "female", "phase": "intake"},
+                    {"question": "pain_regions", "value": ["low_back"], "phase": "intake"},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    replies = io.StringIO("\n".join(["1"] + ["3"] * 200) + "\n")
+    out = io.StringIO()
+    code = run_interview(knowledge, session=session, stdin=replies, stdout=out)
+    assert code == 0
+    text = out.getvalue()
+    labels = _labels()
+    assert labels["summary"] in text
+    assert text.rstrip().splitlines()[-3] == labels["disclaimer"]
+
+
+def test_corrupt_session_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A session file that is not JSON is reported in one line, with exit code 2, and left alone."""
+    session = tmp_path / "broken.json"
+    session.write_text("{not json", encoding="utf-8")
+    assert main(["interview", "--session", str(session)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"pinchpoint: error: {session}: the session file is not JSON (line 1, column 2); expected a session "
+        "saved by pinchpoint interview (got 'Expecting property name enclosed in double quotes')\n"
+    )
+    assert session.read_text(encoding="utf-8") == "{not json"
