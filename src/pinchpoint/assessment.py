@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pinchpoint.careplan import Plan, PlanItem
 from pinchpoint.vocabulary import Urgency
 
 __all__ = ["Assessment", "Evidence", "Hypothesis", "TriageReason"]
@@ -59,7 +60,12 @@ class TriageReason:
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    """Everything pinchpoint concludes for one case."""
+    """Everything pinchpoint concludes for one case.
+
+    ``investigations`` (soonest first) and ``plan`` are the care that fits the triage, the
+    leading sites and causes and the person (:mod:`pinchpoint.plan`); every item carries
+    its evidence verdict and source id.
+    """
 
     case_id: str
     triage: Urgency
@@ -68,6 +74,8 @@ class Assessment:
     causes: tuple[Hypothesis, ...]
     knowledge_version: str
     warnings: tuple[str, ...] = ()
+    investigations: tuple[PlanItem, ...] = ()
+    plan: Plan = Plan()
 
     def to_contract(self) -> dict[str, Any]:
         """Return the JSON object of ``shared/contract/CASES.md`` (plus explanations)."""
@@ -86,6 +94,8 @@ class Assessment:
                 "causes": [_explained(h) for h in self.causes[:_CONTRACT_MIN_ITEMS]],
             },
             "warnings": list(self.warnings),
+            "investigations": [item.to_json() for item in self.investigations],
+            "plan": self.plan.to_json(),
         }
 
 

@@ -15,6 +15,7 @@ from typing import cast
 from pinchpoint.anatomy import Anatomy
 from pinchpoint.evidence import LikelihoodModel, compile_model
 from pinchpoint.knowledge import schema as s
+from pinchpoint.plan import PlanRules, compile_plan
 from pinchpoint.triage import TriageRules, compile_rules
 from pinchpoint.vocabulary import Urgency, Vocabulary
 
@@ -32,6 +33,7 @@ class Knowledge:
     triage: TriageRules
     sources: Mapping[str, s.Source]
     tables: Mapping[str, s.Table]
+    plan: PlanRules
 
 
 def build_knowledge(tables: Mapping[str, s.Table], vocabulary: Vocabulary, version: str) -> Knowledge:
@@ -66,4 +68,10 @@ def build_knowledge(tables: Mapping[str, s.Table], vocabulary: Vocabulary, versi
         ),
         sources=cast(s.SourcesTable, tables["sources"]).sources,
         tables=tables,
+        plan=compile_plan(
+            cast(s.AdviceTable, tables["advice"]),
+            cast(s.InvestigationsTable, tables["investigations"]),
+            vocabulary,
+            {name: site.kind for name, site in cast(s.SitesTable, tables["sites"]).sites.items()},
+        ),
     )
