@@ -8,7 +8,7 @@ object of ``shared/contract/CASES.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pinchpoint.careplan import Plan, PlanItem
@@ -75,7 +75,7 @@ class Assessment:
     knowledge_version: str
     warnings: tuple[str, ...] = ()
     investigations: tuple[PlanItem, ...] = ()
-    plan: Plan = Plan()
+    plan: Plan = field(default_factory=Plan)
 
     def to_contract(self) -> dict[str, Any]:
         """Return the JSON object of ``shared/contract/CASES.md`` (plus explanations)."""

@@ -46,7 +46,8 @@ class PlanItem:
     ``kind`` is ``action``, ``treatment``, ``self_help``, ``safety_net``, ``prevention``,
     ``complication`` or ``investigation``. ``stage`` (1-3) is set for treatments; ``due``
     is a timing id of advice.yaml for investigations (how soon) and safety-net items (how
-    urgently to come back), with ``due_text`` its words for the person.
+    urgently to come back), with ``due_text`` its words for the person. ``modality`` is
+    the kind of test of an investigation (``mri``, ``xray``, ``blood`` ...).
     """
 
     id: str
@@ -59,6 +60,7 @@ class PlanItem:
     stage: int | None = None
     due: str | None = None
     due_text: str = ""
+    modality: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the item as a JSON object (keys without a value are left out)."""
@@ -76,6 +78,8 @@ class PlanItem:
         if self.due is not None:
             data["due"] = self.due
             data["due_text"] = self.due_text
+        if self.modality is not None:
+            data["modality"] = self.modality
         return data
 
 

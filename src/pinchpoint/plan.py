@@ -45,6 +45,7 @@ __all__ = [
     "compile_plan",
 ]
 
+
 @dataclass(frozen=True)
 class PlanContext:
     """What the plan's conditions can see of one assessment.
@@ -195,6 +196,7 @@ def compile_plan(
 
     def item(row: s.AdviceItem | s.InvestigationItem, kind: str, stage: int | None = None) -> PlanItem:
         due = row.due
+        modality = row.modality if isinstance(row, s.InvestigationItem) else None
         return PlanItem(
             id=row.id,
             kind=kind,
@@ -206,6 +208,7 @@ def compile_plan(
             stage=stage,
             due=due,
             due_text=timings[due].patient if due is not None else "",
+            modality=modality,
         )
 
     rows = {row.id: row for row in advice.items}
@@ -228,8 +231,10 @@ def compile_plan(
     return PlanRules(
         advice=advice_rules,
         investigations=test_rules,
-        actions={Urgency.from_id(level): item(rows[item_id], "action") for level, item_id in advice.actions.items()},
-        stages=dict(advice.stages),
+        actions={
+            Urgency.from_id(level): item(rows[item_id], "action") for level, item_id in advice.actions.items()
+        },
+        stages={int(number): text for number, text in advice.stages.items()},
         timing_rank={name: timing.rank for name, timing in timings.items()},
         pregnant=compiler.compile(advice.pregnant),
         site_kinds=dict(site_kinds),
@@ -245,7 +250,7 @@ class _PlanConditionCompiler:
         self.threshold = threshold
         self.vocabulary = vocabulary
 
-    def compile(self, condition: s.PlanCondition) -> Predicate:  # noqa: PLR0911 - one return per form
+    def compile(self, condition: s.PlanCondition) -> Predicate:
         if condition.ref is not None:
             return self.compile(self.definitions[condition.ref])
         if condition.all is not None:
@@ -262,6 +267,19 @@ class _PlanConditionCompiler:
         return self._assessment(condition)
 
     def _assessment(self, condition: s.PlanCondition) -> Predicate:
+        if condition.rule is not None:
+            wanted = frozenset(condition.rule)
+            return lambda ctx: not wanted.isdisjoint(ctx.rules)
+        threshold = self.threshold if condition.p_at_least is None else condition.p_at_least
+        if condition.cause is not None:
+            return _probability_at_least(lambda ctx: ctx.causes, condition.cause, threshold)
+        if condition.site is not None:
+            return _probability_at_least(lambda ctx: ctx.sites, condition.site, threshold)
+        if condition.site_kind is not None:
+            return _probability_at_least(lambda ctx: ctx.site_kinds, condition.site_kind, threshold)
+        return self._triage(condition)
+
+    def _triage(self, condition: s.PlanCondition) -> Predicate:
         if condition.triage is not None:
             levels = frozenset(Urgency.from_id(level) for level in condition.triage)
             return lambda ctx: ctx.level in levels
@@ -271,15 +289,7 @@ class _PlanConditionCompiler:
         if condition.triage_at_most is not None:
             high = Urgency.from_id(condition.triage_at_most)
             return lambda ctx: ctx.level <= high
-        if condition.rule is not None:
-            wanted = frozenset(condition.rule)
-            return lambda ctx: not wanted.isdisjoint(ctx.rules)
-        threshold = self.threshold if condition.p_at_least is None else condition.p_at_least
-        if condition.cause is not None:
-            return _probability_at_least(lambda ctx: ctx.causes, condition.cause, threshold)
-        if condition.site is not None:
-            return _probability_at_least(lambda ctx: ctx.sites, condition.site, threshold)
-        return _probability_at_least(lambda ctx: ctx.site_kinds, condition.site_kind or [], threshold)
+        raise AssertionError(f"unreachable: the schema admits no other plan condition ({condition!r})")
 
     def _finding(self, condition: s.PlanCondition) -> Predicate:
         pattern = condition.finding or ""

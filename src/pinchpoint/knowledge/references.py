@@ -255,7 +255,12 @@ def _check_plan(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> None:
     for name, condition in advice.definitions.items():
         names.check(condition, f"advice.yaml: definitions.{name}")
     names.check(advice.pregnant, "advice.yaml: pregnant")
-    _complete({"self_care", "soon", "urgent", "emergency"}, advice.actions, "advice.yaml: actions", "every triage level")
+    _complete(
+        {"self_care", "soon", "urgent", "emergency"},
+        advice.actions,
+        "advice.yaml: actions",
+        "every triage level",
+    )
     for level, item_id in advice.actions.items():
         where = f"advice.yaml: actions.{level}"
         _known([item_id], rows, where, "an advice item")
@@ -266,7 +271,7 @@ def _check_plan(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> None:
                 expected="kind: action, verdict: recommended",
                 got=f"kind: {rows[item_id].kind}, verdict: {rows[item_id].verdict}",
             )
-    _complete({1, 2, 3}, advice.stages, "advice.yaml: stages", "stages 1, 2 and 3")
+    _complete({"1", "2", "3"}, {str(k) for k in advice.stages}, "advice.yaml: stages", "stages 1, 2 and 3")
     _check_investigations(tests, advice, names, rows)
     _check_article(article, vocabulary, rules, rows, {row.id for row in tests.items})
 
@@ -307,7 +312,12 @@ def _check_article(
         seen[claim.id] = claim
         targets = claim.maps_to
         _known(targets.advice, advice, f"{where}.advice", "an item of advice.yaml")
-        _known(targets.investigations, investigations, f"{where}.investigations", "an item of investigations.yaml")
+        _known(
+            targets.investigations,
+            investigations,
+            f"{where}.investigations",
+            "an item of investigations.yaml",
+        )
         _known(targets.causes, vocabulary.causes, f"{where}.causes", "a vocabulary cause")
         _known(targets.sites, vocabulary.sites, f"{where}.sites", "a vocabulary site (without side)")
         _known(targets.findings, bases, f"{where}.findings", "a vocabulary finding")
@@ -337,12 +347,20 @@ class _PlanNames:
         _known(condition.cause or [], self.vocabulary.causes, where, "a vocabulary cause")
         _known(condition.site or [], self.vocabulary.sites, where, "a vocabulary site (without side)")
         if condition.finding is not None:
-            _known([condition.finding], self.patterns, where, "a vocabulary finding, base id, base.item or base.*")
+            _known(
+                [condition.finding],
+                self.patterns,
+                where,
+                "a vocabulary finding, base id, base.item or base.*",
+            )
             _known(condition.includes_any or [], self.vocabulary.regions, where, "a vocabulary region")
 
 
 def _unique_id(item_id: str, seen: Mapping[str, object], where: str) -> None:
     if item_id in seen:
         raise UnresolvedReferenceError(
-            "two rows share one id", location=where, expected="ids unique across advice and investigations", got=item_id
+            "two rows share one id",
+            location=where,
+            expected="ids unique across advice and investigations",
+            got=item_id,
         )

@@ -548,10 +548,13 @@ class PlanCondition(Strict):
         ]
         if self.finding is not None and sum(tests) != 1:
             raise ValueError(
-                "a finding leaf has exactly one test: is, at_least, at_most, includes_any, not_empty or unknown"
+                "a finding leaf has exactly one test: "
+                "is, at_least, at_most, includes_any, not_empty or unknown"
             )
         if self.finding is None and (any(tests) or self.side is not None):
-            raise ValueError("is, at_least, at_most, includes_any, not_empty, unknown and side need a finding")
+            raise ValueError(
+                "is, at_least, at_most, includes_any, not_empty, unknown and side need a finding"
+            )
         return self
 
 
@@ -660,8 +663,12 @@ class ClaimTargets(Strict):
 
     @model_validator(mode="after")
     def _not_empty(self) -> ClaimTargets:
-        if not any([self.advice, self.investigations, self.causes, self.sites, self.findings, self.triage_rules]):
-            raise ValueError("a claim maps to at least one advice item, investigation, cause, site, finding or rule")
+        if not any(
+            [self.advice, self.investigations, self.causes, self.sites, self.findings, self.triage_rules]
+        ):
+            raise ValueError(
+                "a claim maps to at least one advice item, investigation, cause, site, finding or rule"
+            )
         return self
 
 
