@@ -6,6 +6,7 @@ A thin translator over :func:`pinchpoint.assessment.assess`::
     pinchpoint assess CASES/ --json        one contract JSON object per case (JSON Lines)
     pinchpoint evaluate CASES/ [--json]    the scores of shared/contract/CASES.md
     pinchpoint example [NAME] [--list]     assess a bundled example case
+    pinchpoint knowledge article [--json]  every claim of the source article, graded
 
 Errors pinchpoint raises on purpose (:class:`~pinchpoint.errors.PinchpointError`) are
 printed as one line without a traceback, with exit code 2. Anything else is a bug and
@@ -29,6 +30,7 @@ from pinchpoint.casefile import parse_case_yaml, read_cases
 from pinchpoint.errors import InputError, PinchpointError
 from pinchpoint.evaluation import EvaluationReport, score
 from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.planreport import add_knowledge_command, plan_lines
 
 if TYPE_CHECKING:
     from pinchpoint.case import Case
@@ -111,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     example_command.add_argument("--list", action="store_true", help="list the example names")
     example_command.set_defaults(command=_example)
+    add_knowledge_command(commands)
     return parser
 
 
@@ -184,6 +187,7 @@ def _render_assessment(case: Case, assessment: Assessment, knowledge: Knowledge)
     for leading in (assessment.sites[:1], assessment.causes[:1]):
         lines += [line for hypothesis in leading for line in _why_lines(hypothesis)]
     lines += [f"Warning: {warning}" for warning in assessment.warnings]
+    lines += ["", *plan_lines(assessment, knowledge)]
     if case.expect is not None:
         expect = case.expect
         lines.append(

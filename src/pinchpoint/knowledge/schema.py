@@ -708,6 +708,7 @@ class ArticleTable(Table):
 
     article: str
     title: str
+    verdicts: dict[StatementVerdict, VerdictText]
     claims: list[ArticleClaim]
     not_claims: list[NotAClaim]
 
