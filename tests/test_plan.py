@@ -292,7 +292,7 @@ def test_generated_plans_keep_every_promise(case_findings: dict[str, FindingValu
 @_PROPERTY
 @given(case_findings=findings())
 def test_generated_pregnant_plans_keep_the_pregnancy_rules(case_findings: dict[str, FindingValue]) -> None:
-    """Any valid case said to be pregnant gets no ionising imaging, gadolinium or drug to avoid in pregnancy."""
+    """Any case said to be pregnant gets no ionising imaging, gadolinium or drug to avoid in pregnancy."""
     pregnant = {**case_findings, "pregnant": True, "sex": "female"}
     _check_plan_invariants(_assess(pregnant), pregnant)
 
@@ -388,7 +388,9 @@ def test_every_item_is_sourced_and_worded(row_id: str, knowledge: Knowledge) -> 
     """Every row cites a source of sources.yaml and speaks to both the person and the clinician."""
     (row,) = [r for r in _rows() if r.id == row_id]
     assert row.source in knowledge.sources
-    assert row.patient.strip() and row.clinician.strip() and row.title.strip()
+    assert row.patient.strip()
+    assert row.clinician.strip()
+    assert row.title.strip()
     assert row.patient != row.clinician
 
 
@@ -440,7 +442,8 @@ def test_plan_item_json_leaves_out_what_it_lacks() -> None:
             "    when: {cause: [piriformis], colour: red}\n",
             SchemaError,
             "advice.yaml: items.37.when.colour: 1 schema error(s); first; expected only the keys all, any, "
-            "at_least, at_most, cause, finding, includes_any, is, not, not_empty, p_at_least, ref, rule, side, "
+            "at_least, at_most, cause, finding, includes_any, is, not, not_empty, p_at_least, ref, rule, "
+            "side, "
             "site, site_kind, triage, triage_at_least, triage_at_most, unknown (got 'red')",
             id="unknown-condition-key",
         ),
@@ -458,15 +461,18 @@ def test_plan_item_json_leaves_out_what_it_lacks() -> None:
             "    modality: ct\n    due: urgent\n",
             "    modality: ct\n    due: tomorrow\n",
             UnresolvedReferenceError,
-            "investigations.yaml: items.ct-pelvis-haematoma.due: 'tomorrow' does not exist; expected a timing "
+            "investigations.yaml: items.ct-pelvis-haematoma.due: 'tomorrow' does not exist; expected a "
+            "timing "
             "of advice.yaml (got 'tomorrow')",
             id="unknown-timing",
         ),
         pytest.param(
             "investigations.yaml",
-            "    modality: ct\n    due: urgent\n    when: {cause: [haematoma], p_at_least: 0.1}\n    verdict: "
+            "    modality: ct\n    due: urgent\n    when: {cause: [haematoma], p_at_least: 0.1}\n"
+            "    verdict: "
             "recommended\n    pregnancy: avoid\n",
-            "    modality: ct\n    due: urgent\n    when: {cause: [haematoma], p_at_least: 0.1}\n    verdict: "
+            "    modality: ct\n    due: urgent\n    when: {cause: [haematoma], p_at_least: 0.1}\n"
+            "    verdict: "
             "recommended\n    pregnancy: safe\n",
             UnresolvedReferenceError,
             "investigations.yaml: items.ct-pelvis-haematoma.pregnancy: a test with ionising radiation or "
@@ -478,14 +484,15 @@ def test_plan_item_json_leaves_out_what_it_lacks() -> None:
             "  emergency: act-emergency-department\n",
             "  emergency: stay-active\n",
             UnresolvedReferenceError,
-            "advice.yaml: actions.emergency: a triage level's action must be a recommended item of kind action; "
+            "advice.yaml: actions.emergency: a triage level's action must be a recommended item of kind "
+            "action; "
             "expected kind: action, verdict: recommended (got 'kind: self_help, verdict: recommended')",
             id="emergency-action-not-an-action",
         ),
     ],
 )
 def test_broken_plan_tables_are_refused(
-    tmp_path: Path, file_name: str, old: str, new: str, error: type[Exception], message: str
+    tmp_path: Path, *, file_name: str, old: str, new: str, error: type[Exception], message: str
 ) -> None:
     """A broken advice or investigations table fails the load with a message naming the row."""
     folder = _copy_with(tmp_path, file_name, old, new)

@@ -39,7 +39,7 @@ _INDENT = "      "
 
 def plan_lines(assessment: Assessment, knowledge: Knowledge) -> list[str]:
     """Return the readable lines of an assessment's investigations and plan, things to do first."""
-    verdicts = _advice(knowledge).verdicts
+    verdicts = {str(verdict): text for verdict, text in _advice(knowledge).verdicts.items()}
     plan = assessment.plan
     lines = ["What to do first"]
     lines += _items(plan.actions, verdicts)
@@ -181,8 +181,12 @@ def _by_section(claims: list[s.ArticleClaim]) -> list[tuple[str, list[s.ArticleC
 
 
 def _plan_titles(claim: s.ArticleClaim, knowledge: Knowledge) -> str:
-    titles = {row.id: row.title for row in [*_advice(knowledge).items, *_investigations(knowledge).items]}
-    verdicts = {row.id: row.verdict for row in [*_advice(knowledge).items, *_investigations(knowledge).items]}
+    rows: list[s.AdviceItem | s.InvestigationItem] = [
+        *_advice(knowledge).items,
+        *_investigations(knowledge).items,
+    ]
+    titles = {row.id: row.title for row in rows}
+    verdicts = {row.id: str(row.verdict) for row in rows}
     targets = claim.maps_to
     parts = [
         f"{titles[item_id]} ({_verdict_label(verdicts[item_id], knowledge).lower()})"
@@ -199,7 +203,8 @@ def _plan_titles(claim: s.ArticleClaim, knowledge: Knowledge) -> str:
 
 
 def _verdict_label(verdict: str, knowledge: Knowledge) -> str:
-    labels = {**_advice(knowledge).verdicts, **_article(knowledge).verdicts}
+    labels: dict[str, s.VerdictText] = {str(key): text for key, text in _advice(knowledge).verdicts.items()}
+    labels.update({str(key): text for key, text in _article(knowledge).verdicts.items()})
     return labels[verdict].patient
 
 
