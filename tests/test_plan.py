@@ -82,7 +82,8 @@ def _check_plan_invariants(assessment: Assessment, case_findings: dict[str, Find
     assert ranks == sorted(ranks), "investigations come soonest first"
     if assessment.triage == Urgency.SELF_CARE:
         assert [item.id for item in tests if modalities[item.modality or ""].imaging] == []
-    if case_findings.get("pregnant") is True:
+    weeks = case_findings.get("pregnancy_weeks")
+    if case_findings.get("pregnant") is True or (isinstance(weeks, int) and weeks >= 1):
         use = _pregnancy_use()
         assert [item.id for item in (*plan.to_do(), *tests) if use[item.id] == "avoid"] == []
         assert [

@@ -159,7 +159,7 @@ class PlanRules:
             for number, text in sorted(self.stages.items())
         )
         plan = Plan(
-            actions=(self.actions[context.level], *by_kind.get("action", [])),
+            actions=(self.actions[context.level],),
             stages=tuple(stage for stage in stages if stage.items),
             self_help=tuple(by_kind.get("self_help", [])),
             safety_net=tuple(by_kind.get("safety_net", [])),
