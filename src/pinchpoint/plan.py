@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Plan",
+    "CompiledItem",
     "PlanContext",
     "PlanItem",
     "PlanRules",
@@ -67,8 +68,8 @@ Predicate = Callable[[PlanContext], bool]
 
 
 @dataclass(frozen=True)
-class _Rule:
-    """An advice or investigation row with its condition compiled."""
+class CompiledItem:
+    """An advice or investigation row: its plan item, its compiled condition and its safety flags."""
 
     item: PlanItem
     holds: Predicate
@@ -82,8 +83,8 @@ class _Rule:
 class PlanRules:
     """The compiled advice and investigation tables, ready to make plans."""
 
-    advice: tuple[_Rule, ...]
-    investigations: tuple[_Rule, ...]
+    advice: tuple[CompiledItem, ...]
+    investigations: tuple[CompiledItem, ...]
     actions: Mapping[Urgency, PlanItem]
     stages: Mapping[int, s.StageText]
     timing_rank: Mapping[str, int]
@@ -131,7 +132,7 @@ class PlanRules:
         avoid: list[PlanItem] = []
         unproven: list[PlanItem] = []
 
-        def keep(rule: _Rule, *, investigation: bool) -> bool:
+        def keep(rule: CompiledItem, *, investigation: bool) -> bool:
             verdict = rule.item.verdict
             if verdict.to_avoid:
                 avoid.append(rule.item)
@@ -213,12 +214,12 @@ def compile_plan(
 
     rows = {row.id: row for row in advice.items}
     advice_rules = tuple(
-        _Rule(item(row, row.kind, row.stage), compiler.compile(row.when), row.pregnancy)
+        CompiledItem(item(row, row.kind, row.stage), compiler.compile(row.when), row.pregnancy)
         for row in advice.items
         if row.when is not None
     )
     test_rules = tuple(
-        _Rule(
+        CompiledItem(
             item(row, "investigation"),
             compiler.compile(row.when),
             row.pregnancy,
