@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from pinchpoint.case import FindingValue
 
 __all__ = [
-    "Plan",
     "CompiledItem",
+    "Plan",
     "PlanContext",
     "PlanItem",
     "PlanRules",
