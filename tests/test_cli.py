@@ -101,18 +101,28 @@ def test_assess_single_file_json_is_one_object(capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.core
-def test_assess_json_is_the_contract_and_explain_adds_the_reasons(
+def test_assess_json_is_the_contract_and_detail_adds_the_reasons(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """--json prints the contract, rules and warnings; --explain adds the findings for and against."""
+    """--json prints the contract, rules, warnings and plan ids; --detail adds reasons and wording."""
     path = str(USER_EXAMPLES / "l5-foot-drop.yaml")
     main(["assess", path, "--json"])
     plain = json.loads(capsys.readouterr().out)
-    main(["assess", path, "--json", "--explain"])
+    main(["assess", path, "--json", "--detail"])
     explained = json.loads(capsys.readouterr().out)
-    assert set(plain) == _CONTRACT_KEYS | {"triage_rules", "warnings"}
+    assert set(plain) == _CONTRACT_KEYS | {"triage_rules", "warnings", "investigations", "plan"}
     assert set(explained) == set(plain) | {"explanations"}
-    assert {key: explained[key] for key in plain} == plain
+    shared = set(plain) - {"investigations", "plan"}
+    assert {key: explained[key] for key in shared} == {key: plain[key] for key in shared}
+    plan = plain["plan"]
+    plain_items = [item for name, group in plan.items() if name != "stages" for item in group]
+    plain_items += [item for stage in plan["stages"] for item in stage["items"]]
+    plain_items += plain["investigations"]
+    assert plain_items, "a foot-drop case has a plan"
+    assert all({"id", "verdict", "source"} <= set(item) and "patient" not in item for item in plain_items)
+    detailed_actions = explained["plan"]["actions"]
+    assert [item["id"] for item in detailed_actions] == [item["id"] for item in plain["plan"]["actions"]]
+    assert all(item["patient"] and item["clinician"] for item in detailed_actions)
     leading_site = explained["explanations"]["sites"][0]
     assert leading_site["id"] == plain["sites"][0]["id"]
     assert leading_site["for"], "the leading site of a foot-drop case has findings for it"

@@ -17,11 +17,16 @@ Quick start::
     'emergency'
     >>> assessment.knowledge_version == pinchpoint.__knowledge_version__
     True
+    >>> assessment.plan.to_do()[0].title
+    'Go to an emergency department now'
+    >>> assessment.investigations[0].id
+    'mri-emergency-cauda-equina'
 """
 
 from __future__ import annotations
 
 from pinchpoint.assessment import Assessment, Evidence, Hypothesis, TriageReason
+from pinchpoint.careplan import Plan, PlanItem, PlanStage, Verdict
 from pinchpoint.case import Case, Expectation, parse_case
 from pinchpoint.engine import assess
 from pinchpoint.errors import (
@@ -66,12 +71,16 @@ __all__ = [
     "KnowledgeError",
     "MissingSourceError",
     "PinchpointError",
+    "Plan",
+    "PlanItem",
+    "PlanStage",
     "SchemaError",
     "StoreError",
     "TriageReason",
     "UnknownFindingError",
     "UnresolvedReferenceError",
     "Urgency",
+    "Verdict",
     "Vocabulary",
     "__knowledge_version__",
     "__version__",

@@ -8,9 +8,10 @@ object of ``shared/contract/CASES.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from pinchpoint.careplan import Plan, PlanItem
 from pinchpoint.vocabulary import Urgency
 
 __all__ = ["Assessment", "Evidence", "Hypothesis", "TriageReason"]
@@ -59,7 +60,12 @@ class TriageReason:
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    """Everything pinchpoint concludes for one case."""
+    """Everything pinchpoint concludes for one case.
+
+    ``investigations`` (soonest first) and ``plan`` are the care that fits the triage, the
+    leading sites and causes and the person (:mod:`pinchpoint.plan`); every item carries
+    its evidence verdict and source id.
+    """
 
     case_id: str
     triage: Urgency
@@ -68,13 +74,17 @@ class Assessment:
     causes: tuple[Hypothesis, ...]
     knowledge_version: str
     warnings: tuple[str, ...] = ()
+    investigations: tuple[PlanItem, ...] = ()
+    plan: Plan = field(default_factory=Plan)
 
-    def to_contract(self, *, explanations: bool = True) -> dict[str, Any]:
+    def to_contract(self, *, detail: bool = True) -> dict[str, Any]:
         """Return the JSON object of ``shared/contract/CASES.md``.
 
         Beyond the contract's keys it carries ``triage_rules`` (rule ids, levels and
-        sources), ``warnings`` and, unless ``explanations`` is false, the findings for
-        and against the leading sites and causes.
+        sources), ``warnings``, ``investigations`` and ``plan`` (each item with its id,
+        verdict and source id). With ``detail`` it also carries the findings for and
+        against the leading sites and causes, and the wording of every plan item; a
+        batch run leaves them out, since the ids resolve in the knowledge base.
         """
         contract: dict[str, Any] = {
             "case": self.case_id,
@@ -87,12 +97,14 @@ class Assessment:
                 {"rule": r.rule, "level": r.level.id, "source": r.source} for r in self.triage_reasons
             ],
         }
-        if explanations:
+        if detail:
             contract["explanations"] = {
                 "sites": [_explained(h) for h in self.sites[:_CONTRACT_MIN_ITEMS]],
                 "causes": [_explained(h) for h in self.causes[:_CONTRACT_MIN_ITEMS]],
             }
         contract["warnings"] = list(self.warnings)
+        contract["investigations"] = [item.to_json(wording=detail) for item in self.investigations]
+        contract["plan"] = self.plan.to_json(wording=detail)
         return contract
 
 

@@ -4,11 +4,12 @@ A thin translator over :func:`pinchpoint.assessment.assess`::
 
     pinchpoint assess CASE.yaml            a readable report
     pinchpoint assess CASES/ --json        one contract JSON object per case (JSON Lines)
-    pinchpoint assess CASE.yaml --json --explain   the same with the findings for and against
+    pinchpoint assess CASE.yaml --json --detail    the same with the reasons and the plan's wording
     pinchpoint evaluate CASES/ [--json]    the scores of shared/contract/CASES.md
     pinchpoint evaluate CASES/ --interview the same through simulated interviews, with question counts
     pinchpoint interview [--session FILE]  a terminal interview, saved and resumed with --session
     pinchpoint example [NAME] [--list]     assess a bundled example case
+    pinchpoint knowledge article [--json]  every claim of the source article, graded
 
 Errors pinchpoint raises on purpose (:class:`~pinchpoint.errors.PinchpointError`) are
 printed as one line without a traceback, with exit code 2. Anything else is a bug and
@@ -33,6 +34,7 @@ from pinchpoint.errors import InputError, PinchpointError
 from pinchpoint.evaluation import EvaluationReport, score
 from pinchpoint.evaluation.simulation import evaluate_interviews
 from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.planreport import add_knowledge_command, plan_lines
 from pinchpoint.questions import Mode
 from pinchpoint.terminal import run_interview
 
@@ -107,9 +109,10 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one contract JSON object per case (JSON Lines)"
     )
     assess_command.add_argument(
-        "--explain",
+        "--detail",
         action="store_true",
-        help="with --json, add the findings for and against the leading sites and causes",
+        help="with --json, add the findings for and against the leading sites and causes,"
+        " and the wording of every plan item",
     )
     assess_command.set_defaults(command=_assess)
     evaluate_command = commands.add_parser("evaluate", help="score the cases that state an expected answer")
@@ -146,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     example_command.add_argument("--list", action="store_true", help="list the example names")
     example_command.set_defaults(command=_example)
+    add_knowledge_command(commands)
     return parser
 
 
@@ -153,7 +157,7 @@ def _assess(args: argparse.Namespace) -> int:
     knowledge = load_knowledge()
     cases = read_cases(args.path, knowledge.vocabulary)
     if args.json:
-        _write_json_lines(cases, knowledge, explain=args.explain)
+        _write_json_lines(cases, knowledge, detail=args.detail)
     else:
         _write_reports(cases, knowledge)
     return EXIT_OK
@@ -219,11 +223,11 @@ def _examples() -> dict[str, Traversable]:
     return {file.name.removesuffix(".yaml"): file for file in files}
 
 
-def _write_json_lines(cases: Iterable[Case], knowledge: Knowledge, *, explain: bool) -> None:
+def _write_json_lines(cases: Iterable[Case], knowledge: Knowledge, *, detail: bool) -> None:
     write = sys.stdout.write
     for case in cases:
-        assessment = assess(case, knowledge, explain_findings=explain)
-        write(json.dumps(assessment.to_contract(explanations=explain)) + "\n")
+        assessment = assess(case, knowledge, explain_findings=detail)
+        write(json.dumps(assessment.to_contract(detail=detail)) + "\n")
 
 
 def _write_reports(cases: Iterable[Case], knowledge: Knowledge) -> None:
@@ -243,6 +247,7 @@ def _render_assessment(case: Case, assessment: Assessment, knowledge: Knowledge)
     for leading in (assessment.sites[:1], assessment.causes[:1]):
         lines += [line for hypothesis in leading for line in _why_lines(hypothesis)]
     lines += [f"Warning: {warning}" for warning in assessment.warnings]
+    lines += ["", *plan_lines(assessment, knowledge)]
     if case.expect is not None:
         expect = case.expect
         lines.append(

@@ -1,9 +1,10 @@
 """The engine: one assessment from a case and the knowledge, through every reasoning step.
 
-A case flows posterior -> triage -> explanation: the joint posterior over causes and
-sites (:mod:`pinchpoint.posterior`), the triage rules with the leading cause's care level
-(:mod:`pinchpoint.triage`), and the reasons for each leading conclusion
-(:mod:`pinchpoint.explain`).
+A case flows posterior -> triage -> explanation -> plan: the joint posterior over causes
+and sites (:mod:`pinchpoint.posterior`), the triage rules with the leading cause's care
+level (:mod:`pinchpoint.triage`), the reasons for each leading conclusion
+(:mod:`pinchpoint.explain`), and the investigations and care plan that fit them
+(:mod:`pinchpoint.plan`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ def assess(case: Case, knowledge: Knowledge, *, explain_findings: bool = True) -
     posterior = infer(case.findings, knowledge)
     decision = triage(case.findings, knowledge, posterior.cause_probabilities())
     sites, causes = explain(posterior, knowledge, leading=_EXPLAINED if explain_findings else 0)
+    plan_rules = knowledge.plan
+    investigations, plan = plan_rules.make(
+        plan_rules.context(
+            case.findings,
+            decision.level,
+            (reason.rule for reason in decision.reasons),
+            ((h.id, h.p) for h in sites),
+            ((h.id, h.p) for h in causes),
+        )
+    )
     return Assessment(
         case_id=case.id,
         triage=decision.level,
@@ -51,4 +62,6 @@ def assess(case: Case, knowledge: Knowledge, *, explain_findings: bool = True) -
         causes=causes,
         knowledge_version=knowledge.version,
         warnings=decision.warnings,
+        investigations=investigations,
+        plan=plan,
     )

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pinchpoint.knowledge import schema as s
     from pinchpoint.knowledge.model import Knowledge
 
-__all__ = ["Decision", "TriageRules", "compile_rules", "triage"]
+__all__ = ["Decision", "TriageRules", "compile_condition", "compile_rules", "matching_findings", "triage"]
 
 Findings = Mapping[str, "FindingValue"]
 Predicate = Callable[[Findings], bool]
@@ -252,3 +252,17 @@ def _region_base(region: str) -> str:
 def _on_both_sides(regions: tuple[str, ...], wanted: frozenset[str]) -> bool:
     sides = {r.split(".")[1] for r in regions if "." in r and _region_base(r) in wanted}
     return len(sides) >= 2
+
+
+def compile_condition(condition: s.Condition, vocabulary: Vocabulary) -> Predicate:
+    """Compile one finding condition of the triage language (no definitions) into a predicate.
+
+    The plan (:mod:`pinchpoint.plan`) reads its finding leaves with this, so that a finding
+    named in advice.yaml means exactly what it means in triage.yaml.
+    """
+    return _ConditionCompiler({}, vocabulary).compile(condition)
+
+
+def matching_findings(pattern: str, vocabulary: Vocabulary) -> tuple[str, ...]:
+    """Return the concrete finding ids a condition's ``finding`` pattern names (both sides, ``*``)."""
+    return tuple(spec.id for spec in _ConditionCompiler({}, vocabulary)._specs(pattern))

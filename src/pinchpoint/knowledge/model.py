@@ -16,6 +16,7 @@ from typing import cast
 from pinchpoint.anatomy import Anatomy
 from pinchpoint.evidence import LikelihoodModel, compile_model
 from pinchpoint.knowledge import schema as s
+from pinchpoint.plan import PlanRules, compile_plan
 from pinchpoint.questions import QuestionBank, compile_questions
 from pinchpoint.triage import TriageRules, compile_rules
 from pinchpoint.vocabulary import Urgency, Vocabulary
@@ -35,6 +36,7 @@ class Knowledge:
     sources: Mapping[str, s.Source]
     tables: Mapping[str, s.Table]
     questions: QuestionBank
+    plan: PlanRules
 
     @cached_property
     def site_labels(self) -> Mapping[str, str]:
@@ -75,4 +77,10 @@ def build_knowledge(tables: Mapping[str, s.Table], vocabulary: Vocabulary, versi
         sources=cast(s.SourcesTable, tables["sources"]).sources,
         tables=tables,
         questions=compile_questions(cast(s.QuestionsTable, tables["questions"]), vocabulary),
+        plan=compile_plan(
+            cast(s.AdviceTable, tables["advice"]),
+            cast(s.InvestigationsTable, tables["investigations"]),
+            vocabulary,
+            {name: site.kind for name, site in cast(s.SitesTable, tables["sites"]).sites.items()},
+        ),
     )

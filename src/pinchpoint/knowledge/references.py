@@ -64,6 +64,7 @@ def check_references(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> N
     _check_observations(t, vocabulary)
     _check_causes(t, vocabulary)
     _check_triage(t, vocabulary)
+    _check_plan(tables, vocabulary)
     check_questions(cast(s.QuestionsTable, tables["questions"]), vocabulary)
 
 
@@ -349,4 +350,133 @@ def _check_enable_when(
             location=f"{where}.enable_when.answer",
             expected="one of " + ", ".join(str(a) for a in allowed),
             got=condition.answer,
+        )
+
+
+def _check_plan(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> None:
+    """Check advice.yaml, investigations.yaml and article.yaml against each other and the rest."""
+    advice = cast(s.AdviceTable, tables["advice"])
+    tests = cast(s.InvestigationsTable, tables["investigations"])
+    article = cast(s.ArticleTable, tables["article"])
+    rules = {rule.id for rule in cast(s.TriageTable, tables["triage"]).rules}
+    names = _PlanNames(set(advice.definitions), rules, vocabulary)
+    rows: dict[str, s.AdviceItem] = {}
+    for row in advice.items:
+        _unique_id(row.id, rows, f"advice.yaml: items.{row.id}")
+        rows[row.id] = row
+        if row.when is not None:
+            names.check(row.when, f"advice.yaml: items.{row.id}.when")
+        if row.due is not None:
+            _known([row.due], advice.timings, f"advice.yaml: items.{row.id}.due", "a timing of advice.yaml")
+    for name, condition in advice.definitions.items():
+        names.check(condition, f"advice.yaml: definitions.{name}")
+    names.check(advice.pregnant, "advice.yaml: pregnant")
+    _complete(
+        {"self_care", "soon", "urgent", "emergency"},
+        advice.actions,
+        "advice.yaml: actions",
+        "every triage level",
+    )
+    for level, item_id in advice.actions.items():
+        where = f"advice.yaml: actions.{level}"
+        _known([item_id], rows, where, "an advice item")
+        if rows[item_id].kind != "action" or rows[item_id].verdict != "recommended":
+            raise UnresolvedReferenceError(
+                "a triage level's action must be a recommended item of kind action",
+                location=where,
+                expected="kind: action, verdict: recommended",
+                got=f"kind: {rows[item_id].kind}, verdict: {rows[item_id].verdict}",
+            )
+    _complete({"1", "2", "3"}, {str(k) for k in advice.stages}, "advice.yaml: stages", "stages 1, 2 and 3")
+    _check_investigations(tests, advice, names, rows)
+    _check_article(article, vocabulary, rules, rows, {row.id for row in tests.items})
+
+
+def _check_investigations(
+    tests: s.InvestigationsTable, advice: s.AdviceTable, names: _PlanNames, advice_rows: Mapping[str, object]
+) -> None:
+    seen: dict[str, object] = dict(advice_rows)
+    for row in tests.items:
+        where = f"investigations.yaml: items.{row.id}"
+        _unique_id(row.id, seen, where)
+        seen[row.id] = row
+        names.check(row.when, f"{where}.when")
+        _known([row.modality], tests.modalities, f"{where}.modality", "a modality of investigations.yaml")
+        _known([row.due], advice.timings, f"{where}.due", "a timing of advice.yaml")
+        modality = tests.modalities[row.modality]
+        if (modality.ionising or modality.gadolinium) and row.pregnancy != "avoid":
+            raise UnresolvedReferenceError(
+                "a test with ionising radiation or gadolinium must be marked for avoidance in pregnancy",
+                location=f"{where}.pregnancy",
+                expected="avoid",
+                got=row.pregnancy,
+            )
+
+
+def _check_article(
+    article: s.ArticleTable,
+    vocabulary: Vocabulary,
+    rules: set[str],
+    advice: Mapping[str, object],
+    investigations: set[str],
+) -> None:
+    bases = {f.base for f in vocabulary.findings.values()} | set(vocabulary.findings)
+    seen: dict[str, object] = {}
+    for claim in article.claims:
+        where = f"article.yaml: claims.{claim.id}.maps_to"
+        _unique_id(claim.id, seen, f"article.yaml: claims.{claim.id}")
+        seen[claim.id] = claim
+        targets = claim.maps_to
+        _known(targets.advice, advice, f"{where}.advice", "an item of advice.yaml")
+        _known(
+            targets.investigations,
+            investigations,
+            f"{where}.investigations",
+            "an item of investigations.yaml",
+        )
+        _known(targets.causes, vocabulary.causes, f"{where}.causes", "a vocabulary cause")
+        _known(targets.sites, vocabulary.sites, f"{where}.sites", "a vocabulary site (without side)")
+        _known(targets.findings, bases, f"{where}.findings", "a vocabulary finding")
+        _known(targets.triage_rules, rules, f"{where}.triage_rules", "a rule of triage.yaml")
+
+
+class _PlanNames:
+    """Checks the names a plan condition uses: definitions, triage rules, causes, sites, findings."""
+
+    def __init__(self, definitions: set[str], rules: set[str], vocabulary: Vocabulary) -> None:
+        self.definitions = definitions
+        self.rules = rules
+        self.vocabulary = vocabulary
+        bases = {f.base for f in vocabulary.findings.values()}
+        self.patterns = bases | set(vocabulary.findings) | {f"{base}.*" for base in bases}
+        self.patterns |= {f"{f.base}.{f.item}" for f in vocabulary.findings.values() if f.item}
+
+    def check(self, condition: s.PlanCondition, where: str) -> None:
+        children = [*(condition.all or []), *(condition.any or [])]
+        if condition.not_ is not None:
+            children.append(condition.not_)
+        for child in children:
+            self.check(child, where)
+        if condition.ref is not None:
+            _known([condition.ref], self.definitions, where, "a definition of advice.yaml")
+        _known(condition.rule or [], self.rules, where, "a rule of triage.yaml")
+        _known(condition.cause or [], self.vocabulary.causes, where, "a vocabulary cause")
+        _known(condition.site or [], self.vocabulary.sites, where, "a vocabulary site (without side)")
+        if condition.finding is not None:
+            _known(
+                [condition.finding],
+                self.patterns,
+                where,
+                "a vocabulary finding, base id, base.item or base.*",
+            )
+            _known(condition.includes_any or [], self.vocabulary.regions, where, "a vocabulary region")
+
+
+def _unique_id(item_id: str, seen: Mapping[str, object], where: str) -> None:
+    if item_id in seen:
+        raise UnresolvedReferenceError(
+            "two rows share one id",
+            location=where,
+            expected="ids unique across advice and investigations",
+            got=item_id,
         )

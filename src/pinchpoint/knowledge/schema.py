@@ -535,3 +535,250 @@ def allowed_keys_at(model: type[BaseModel], path: tuple[int | str, ...]) -> list
 def dump(model: BaseModel) -> dict[str, Any]:
     """Return a model as plain data, by alias."""
     return model.model_dump(by_alias=True)
+
+
+# --- the plan: advice, investigations, the article's claims -------------------------------------
+
+Verdict = Literal["recommended", "option", "not_recommended", "unsafe", "no_evidence"]
+StatementVerdict = Literal["accurate", "partly_accurate", "inaccurate"]
+AdviceKind = Literal["action", "treatment", "self_help", "safety_net", "prevention", "complication"]
+PregnancyUse = Literal["safe", "caution", "avoid"]
+
+
+class PlanCondition(Strict):
+    """A plan condition: a leaf on the assessment or on one finding, or a combination.
+
+    Assessment leaves test the triage level (``triage``, ``triage_at_least``,
+    ``triage_at_most``), a triage rule that fired (``rule``), or the posterior probability
+    that the cause, the site or the kind of site is one of a list (``cause``, ``site``,
+    ``site_kind``, compared with ``p_at_least`` or the table's threshold). Finding leaves
+    read as in triage.yaml, plus ``unknown: true``. Unlike triage conditions, plan
+    conditions may use ``not``: they choose advice, they never set the triage.
+    """
+
+    all: list[PlanCondition] | None = None
+    any: list[PlanCondition] | None = None
+    not_: PlanCondition | None = Field(default=None, alias="not")
+    ref: str | None = None
+    triage: list[Level] | None = None
+    triage_at_least: Level | None = None
+    triage_at_most: Level | None = None
+    rule: list[str] | None = None
+    cause: list[str] | None = None
+    site: list[str] | None = None
+    site_kind: list[SiteKind] | None = None
+    p_at_least: Probability | None = None
+    finding: str | None = None
+    is_: bool | str | None = Field(default=None, alias="is")
+    at_least: float | None = None
+    at_most: float | None = None
+    includes_any: list[str] | None = None
+    not_empty: Literal[True] | None = None
+    unknown: Literal[True] | None = None
+    side: Literal["both"] | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> PlanCondition:
+        forms = {
+            "all": self.all,
+            "any": self.any,
+            "not": self.not_,
+            "ref": self.ref,
+            "triage": self.triage,
+            "triage_at_least": self.triage_at_least,
+            "triage_at_most": self.triage_at_most,
+            "rule": self.rule,
+            "cause": self.cause,
+            "site": self.site,
+            "site_kind": self.site_kind,
+            "finding": self.finding,
+        }
+        present = [name for name, value in forms.items() if value is not None]
+        if len(present) != 1:
+            raise ValueError("a plan condition is exactly one of: " + ", ".join(forms))
+        if self.p_at_least is not None and present[0] not in {"cause", "site", "site_kind"}:
+            raise ValueError("p_at_least goes only with cause, site or site_kind")
+        tests = [
+            self.is_ is not None,
+            self.at_least is not None,
+            self.at_most is not None,
+            self.includes_any is not None,
+            self.not_empty is not None,
+            self.unknown is not None,
+        ]
+        if self.finding is not None and sum(tests) != 1:
+            raise ValueError(
+                "a finding leaf has exactly one test: "
+                "is, at_least, at_most, includes_any, not_empty or unknown"
+            )
+        if self.finding is None and (any(tests) or self.side is not None):
+            raise ValueError(
+                "is, at_least, at_most, includes_any, not_empty, unknown and side need a finding"
+            )
+        return self
+
+
+class Timing(Strict):
+    """How soon something should happen, in words for the person and for a clinician."""
+
+    rank: int
+    patient: str
+    clinician: str
+
+
+class StageText(Strict):
+    """The title of one treatment stage."""
+
+    patient: str
+    clinician: str
+    source: str
+
+
+class VerdictText(Strict):
+    """What a verdict means, for the person and for a clinician."""
+
+    patient: str
+    clinician: str
+
+
+class AdviceItem(Strict):
+    """One piece of advice: what it is, for whom, how the evidence grades it, and its source."""
+
+    id: str
+    kind: AdviceKind
+    title: str
+    stage: Literal[1, 2, 3] | None = None
+    due: str | None = None
+    when: PlanCondition | None = None
+    verdict: Verdict
+    pregnancy: PregnancyUse
+    patient: str
+    clinician: str
+    source: str
+
+    @model_validator(mode="after")
+    def _shape(self) -> AdviceItem:
+        if (self.kind == "treatment") != (self.stage is not None):
+            raise ValueError("a treatment has a stage (1, 2 or 3) and nothing else has one")
+        if (self.kind == "safety_net") != (self.due is not None):
+            raise ValueError("a safety-net item says how soon to come back (due) and nothing else does")
+        if (self.kind == "action") != (self.when is None):
+            raise ValueError("an action is chosen by the triage level (no when); every other item has a when")
+        return self
+
+
+class AdviceTable(Table):
+    """advice.yaml: treatment, self-help, safety-netting, prevention and complications."""
+
+    threshold: Probability
+    pregnant: PlanCondition
+    actions: dict[Level, str]
+    stages: dict[Literal[1, 2, 3], StageText]
+    verdicts: dict[Verdict, VerdictText]
+    timings: dict[str, Timing]
+    definitions: dict[str, PlanCondition]
+    items: list[AdviceItem]
+
+
+class TestModality(Strict):
+    """What kind of test an investigation is, for the safety rules of the plan."""
+
+    imaging: bool
+    ionising: bool
+    gadolinium: bool
+    source: str
+
+
+class InvestigationItem(Strict):
+    """One investigation: what, how soon, for whom, how the evidence grades it, its source."""
+
+    id: str
+    title: str
+    modality: str
+    due: str
+    when: PlanCondition
+    verdict: Verdict
+    pregnancy: PregnancyUse
+    patient: str
+    clinician: str
+    source: str
+
+
+class InvestigationsTable(Table):
+    """investigations.yaml."""
+
+    modalities: dict[str, TestModality]
+    items: list[InvestigationItem]
+
+
+class ClaimTargets(Strict):
+    """What in the knowledge base an article claim corresponds to."""
+
+    advice: list[str] = Field(default_factory=list)
+    investigations: list[str] = Field(default_factory=list)
+    causes: list[str] = Field(default_factory=list)
+    sites: list[str] = Field(default_factory=list)
+    findings: list[str] = Field(default_factory=list)
+    triage_rules: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ClaimTargets:
+        if not any(
+            [self.advice, self.investigations, self.causes, self.sites, self.findings, self.triage_rules]
+        ):
+            raise ValueError(
+                "a claim maps to at least one advice item, investigation, cause, site, finding or rule"
+            )
+        return self
+
+
+class ArticleClaim(Strict):
+    """One claim of the source article, paraphrased, located, graded and mapped to the knowledge."""
+
+    id: str
+    section: str
+    anchors: Annotated[list[str], Field(min_length=1)]
+    kind: Literal["recommendation", "statement"]
+    claim: str
+    verdict: Verdict | StatementVerdict
+    why: str
+    maps_to: ClaimTargets
+    source: str
+
+    @model_validator(mode="after")
+    def _verdict_fits_kind(self) -> ArticleClaim:
+        statement = self.verdict in get_args(StatementVerdict)
+        if statement != (self.kind == "statement"):
+            raise ValueError(
+                "a recommendation takes an advice verdict (recommended, option, not_recommended, unsafe, "
+                "no_evidence); a statement takes accurate, partly_accurate or inaccurate"
+            )
+        return self
+
+
+class NotAClaim(Strict):
+    """A sentence of the article that claims nothing (a list's lead-in, a link), and why."""
+
+    anchor: str
+    why: str
+
+
+class ArticleTable(Table):
+    """article.yaml: every claim of the seed article and the sentences that carry none."""
+
+    article: str
+    title: str
+    verdicts: dict[StatementVerdict, VerdictText]
+    claims: list[ArticleClaim]
+    not_claims: list[NotAClaim]
+
+
+TABLES.update(
+    {
+        "advice": AdviceTable,
+        "investigations": InvestigationsTable,
+        "article": ArticleTable,
+    }
+)
