@@ -62,6 +62,8 @@ class PlanContext:
     sites: Mapping[str, float] = field(default_factory=dict)
     site_kinds: Mapping[str, float] = field(default_factory=dict)
     causes: Mapping[str, float] = field(default_factory=dict)
+    known: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    """Named definitions already decided for this assessment (many items share them)."""
 
 
 Predicate = Callable[[PlanContext], bool]
@@ -250,10 +252,11 @@ class _PlanConditionCompiler:
         self.definitions = definitions
         self.threshold = threshold
         self.vocabulary = vocabulary
+        self._named: dict[str, Predicate] = {}
 
     def compile(self, condition: s.PlanCondition) -> Predicate:
         if condition.ref is not None:
-            return self.compile(self.definitions[condition.ref])
+            return self._named_predicate(condition.ref)
         if condition.all is not None:
             parts = [self.compile(child) for child in condition.all]
             return lambda ctx: all(part(ctx) for part in parts)
@@ -266,6 +269,20 @@ class _PlanConditionCompiler:
         if condition.finding is not None:
             return self._finding(condition)
         return self._assessment(condition)
+
+    def _named_predicate(self, name: str) -> Predicate:
+        """Compile a definition once; each assessment decides it at most once."""
+        if name not in self._named:
+            inner = self.compile(self.definitions[name])
+
+            def decided(ctx: PlanContext) -> bool:
+                value = ctx.known.get(name)
+                if value is None:
+                    value = ctx.known[name] = inner(ctx)
+                return value
+
+            self._named[name] = decided
+        return self._named[name]
 
     def _assessment(self, condition: s.PlanCondition) -> Predicate:
         if condition.rule is not None:
@@ -324,7 +341,15 @@ def _probability_at_least(
     The hypotheses are mutually exclusive, so the probability of "one of these" is the sum.
     """
     wanted = tuple(names)
-    return lambda ctx: sum(read(ctx).get(name, 0.0) for name in wanted) >= threshold
+
+    def holds(ctx: PlanContext) -> bool:
+        probabilities = read(ctx)
+        total = 0.0
+        for name in wanted:
+            total += probabilities.get(name, 0.0)
+        return total >= threshold
+
+    return holds
 
 
 def _unique(items: Iterable[PlanItem]) -> tuple[PlanItem, ...]:
