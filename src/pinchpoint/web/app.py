@@ -125,6 +125,7 @@ def create_app(
     app.state.knowledge = knowledge
     app.state.store = store
     app.state.content = content
+    app.state.templates = pages.templates
     app.mount("/static", StaticFiles(packages=[("pinchpoint.web", "static")]), name="static")
     pages.register(app)
     _register_errors(app, pages)
@@ -250,7 +251,11 @@ class _Pages:
         items = await _form_items(request)
         result = parse_form(items, page, self.knowledge, self.content)
         if result.case is None:
-            return JSONResponse({"ok": False, "errors": dict(result.errors)}, status_code=422)
+            message = "Some answers need another look: " + " ".join(result.errors.values())
+            return JSONResponse(
+                {"ok": False, "errors": dict(result.errors), "error": {"status": 422, "message": message}},
+                status_code=422,
+            )
         assessment = assess(result.case, self.knowledge)
         view = result_view(assessment, self.knowledge, self.content)
         html = self.templates.get_template("partials/live.html").render(view=view)
@@ -455,7 +460,9 @@ async def _form_items(request: Request) -> list[tuple[str, str]]:
     body = await _read_body(request)
     try:
         text = body.decode("utf-8")
-        return parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=_MAX_FIELDS)
+        return parse_qsl(
+            text, keep_blank_values=True, max_num_fields=_MAX_FIELDS, encoding="utf-8", errors="strict"
+        )
     except UnicodeDecodeError as exc:
         raise _BadRequest(400, "The form is not UTF-8 text; send it from the page again.") from exc
     except ValueError as exc:

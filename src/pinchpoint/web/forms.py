@@ -29,6 +29,7 @@ from pinchpoint.web.content import WebContent
 
 __all__ = [
     "FORM_LEVEL",
+    "NO_REGION",
     "Field",
     "FormResult",
     "GridRow",
@@ -48,6 +49,8 @@ FORM_LEVEL = "_form"
 _YES = "yes"
 _NO = "no"
 _UNKNOWN = ("", "unknown")
+NO_REGION = "none"
+"""The body map's answer "nowhere": an empty region list, which means asked and none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +197,7 @@ def findings_to_form(findings: Mapping[str, Any]) -> dict[str, str | tuple[str, 
         if isinstance(value, bool):
             values[name] = _YES if value else _NO
         elif isinstance(value, list | tuple):
-            values[name] = tuple(str(region) for region in value)
+            values[name] = tuple(str(region) for region in value) or (NO_REGION,)
         else:
             values[name] = str(value)
     return values
@@ -208,6 +211,8 @@ class _Problem:
 def _convert(spec: FindingSpec, texts: list[str]) -> FindingValue | _Problem | None:
     """Convert submitted text to the finding's type; None means unknown (left out)."""
     if spec.type == "regions":
+        if NO_REGION in texts:
+            return () if set(texts) == {NO_REGION} else _Problem('mark the places, or "nowhere", not both.')
         return tuple(texts)
     text = texts[-1].strip()
     if text in _UNKNOWN:

@@ -14,7 +14,7 @@ from typing import Any
 
 from pinchpoint.assessment import Assessment, Evidence, Hypothesis
 from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.web.bodymap import MapView, region_label, render_map, site_territory
+from pinchpoint.web.bodymap import MapView, render_map, site_territory
 from pinchpoint.web.content import Level, WebContent
 
 __all__ = ["Ranked", "ResultView", "result_view", "site_name"]
@@ -104,15 +104,34 @@ def result_view(assessment: Assessment, knowledge: Knowledge, content: WebConten
         site=site,
         sites=sites,
         causes=causes,
-        territory_regions=tuple(
-            region_label(knowledge, content, region)
-            for region, _ in sorted(territory.items(), key=lambda item: (-item[1], item[0]))
-        ),
+        territory_regions=_territory_words(territory, knowledge, content),
         bodymap=render_map(knowledge, content, territory=territory),
         plan=getattr(assessment, "plan", None),
         investigations=getattr(assessment, "investigations", None),
         safety_net=getattr(assessment, "safety_net", None),
     )
+
+
+def _territory_words(
+    territory: dict[str, float], knowledge: Knowledge, content: WebContent
+) -> tuple[str, ...]:
+    """Name the highlighted regions once each, with their sides: "top of the foot (left and right)".
+
+    The core of the territory comes first, then its edge.
+    """
+    sides: dict[tuple[bool, str], list[str]] = {}
+    for region, degree in territory.items():
+        base, _, side = region.partition(".")
+        sides.setdefault((degree < 1.0, base), []).append(side)
+    words = []
+    for (edge, base), named in sorted(
+        sides.items(), key=lambda item: (item[0][0], list(knowledge.vocabulary.regions).index(item[0][1]))
+    ):
+        description = knowledge.vocabulary.regions[base].description
+        present = [content.ui.sides[side] for side in knowledge.vocabulary.sides if side in named]
+        text = f"{description} ({' and '.join(present)})" if present else description
+        words.append(f"{text}, at the edge" if edge else text)
+    return tuple(words)
 
 
 def _ranked(hypothesis: Hypothesis, name: str) -> Ranked:

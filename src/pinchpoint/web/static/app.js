@@ -28,7 +28,9 @@
         if (on) { marked.push(labelFor(box)); }
       });
       if (summary) {
-        summary.textContent = marked.length ? "Marked: " + marked.join("; ") : "Nothing marked yet.";
+        var nowhere = field.querySelector('input[type="checkbox"][value="none"]');
+        summary.textContent = marked.length ? "Marked: " + marked.join("; ")
+          : (nowhere && nowhere.checked ? "Nowhere." : "Nothing marked yet.");
       }
     }
     function toggle(shape) {
