@@ -40,3 +40,11 @@ def client(knowledge: Knowledge, content: WebContent, store: Store) -> Iterator[
     app = create_app(Settings(), knowledge=knowledge, content=content, store=store)
     with TestClient(app, base_url="http://127.0.0.1:8000", raise_server_exceptions=True) as test_client:
         yield test_client
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``browser`` marker (the suite runs with ``--strict-markers``)."""
+    config.addinivalue_line(
+        "markers",
+        "browser: drives Debian's chromium through Playwright; skipped only outside CI when it is missing",
+    )
