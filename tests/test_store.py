@@ -109,11 +109,24 @@ def test_saving_with_an_unknown_interview_saves_nothing(store: Store) -> None:
 @pytest.mark.parametrize(
     ("result", "message"),
     [
-        ({"knowledge_version": "v"}, "result.triage: the assessment to save has no triage; expected the contract JSON of an assessment"),
-        ({"triage": "soon"}, "result.knowledge_version: the assessment to save has no knowledge_version; expected the contract JSON of an assessment"),
-        ({"triage": "soon", "knowledge_version": "v", "x": float("nan")}, "result: the result cannot be saved as JSON; expected JSON values: text, numbers, true/false, lists and mappings (got 'Out of range float values are not JSON compliant"),  # the rest is Python's wording
+        (
+            {"knowledge_version": "v"},
+            "result.triage: the assessment to save has no triage; expected the contract JSON of "
+            "an assessment",
+        ),
+        (
+            {"triage": "soon"},
+            "result.knowledge_version: the assessment to save has no knowledge_version; expected "
+            "the contract JSON of an assessment",
+        ),
+        (
+            {"triage": "soon", "knowledge_version": "v", "x": float("nan")},
+            "result: the result cannot be saved as JSON; expected JSON values: text, numbers, "
+            "true/false, lists and mappings (got 'Out of range float values are not JSON "
+            "compliant",
+        ),  # the rest is Python's wording
     ],
-)  # fmt: skip
+)
 def test_a_result_that_is_not_an_assessment_is_refused(store: Store, result: dict, message: str) -> None:
     """A result without triage or knowledge version, or that is not JSON, is refused before writing."""
     with pytest.raises(StoreError) as raised:

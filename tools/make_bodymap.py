@@ -15,6 +15,8 @@ once and that this file is up to date::
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import sys
 from pathlib import Path
 
@@ -73,7 +75,7 @@ BACK_BANDS = [
 
 def leg_edges(profile: list[tuple[int, int, int]], y: float) -> tuple[float, float]:
     """Return the outer and inner edge distances at height ``y`` (linear between levels)."""
-    for (y0, o0, i0), (y1, o1, i1) in zip(profile, profile[1:], strict=False):
+    for (y0, o0, i0), (y1, o1, i1) in itertools.pairwise(profile):
         if y0 <= y <= y1:
             t = (y - y0) / (y1 - y0)
             return o0 + t * (o1 - o0), i0 + t * (i1 - i0)
@@ -86,7 +88,7 @@ def at(profile: list[tuple[int, int, int]], y: float, fraction: float) -> float:
     return outer + fraction * (inner - outer)
 
 
-def band(
+def band(  # noqa: PLR0917 - a band is its outline, two heights, two fractions and a placement
     profile: list[tuple[int, int, int]], y0: float, y1: float, f0: float, f1: float, mid: float, sign: int
 ) -> list[tuple[float, float]]:
     """Return the polygon of one band, following the outline between its levels."""
@@ -105,8 +107,6 @@ def outline(profile: list[tuple[int, int, int]], mid: float, sign: int) -> list[
 
 def ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 20) -> list[tuple[float, float]]:
     """Return a polygon approximating an ellipse."""
-    import math
-
     return [
         (cx + rx * math.cos(2 * math.pi * k / n), cy + ry * math.sin(2 * math.pi * k / n)) for k in range(n)
     ]
@@ -241,21 +241,15 @@ def build() -> dict[str, object]:
             (mid - 68, 96),
         ]
         silhouettes.append({"view": view, "points": points(trunk)})
-        for sign in (-1, 1):
-            silhouettes.append({"view": view, "points": points(outline(LEG, mid, sign))})
+        silhouettes += [{"view": view, "points": points(outline(LEG, mid, sign))} for sign in (-1, 1)]
         if view == "front":
             for sign in (-1, 1):
                 silhouettes.append({"view": view, "points": points(outline(FOOT, mid, sign))})
                 toes = [(39.6, 458), (47, 468), (44, 476), (36, 480), (26, 480), (24.5, 458)]
                 silhouettes.append({"view": view, "points": points(_mirror(mid, sign, toes))})
         else:
-            for sign in (-1, 1):
-                silhouettes.append(
-                    {
-                        "view": view,
-                        "points": points(_mirror(mid, sign, [(36, 416), (19, 416), (22, 440), (34, 440)])),
-                    }
-                )
+            heel = [(36, 416), (19, 416), (22, 440), (34, 440)]
+            silhouettes += [{"view": view, "points": points(_mirror(mid, sign, heel))} for sign in (-1, 1)]
     for sign in (-1, 1):
         toes = _mirror(
             SOLES_X,

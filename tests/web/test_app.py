@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -35,8 +36,6 @@ def _form_items(findings: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _post_form(client: TestClient, path: str, items: list[tuple[str, str]]):
-    from urllib.parse import urlencode
-
     return client.post(
         path,
         content=urlencode(items),
@@ -134,9 +133,14 @@ def test_the_json_api_answers_the_contract(client: TestClient, knowledge: Knowle
 
 def test_the_result_page_draws_the_site_territory(client: TestClient, knowledge: Knowledge) -> None:
     """The leading site's skin territory is highlighted, core and edge as the anatomy gives them."""
-    items = [("exam.power.ankle_dorsiflexion.left", "3"), ("exam.power.great_toe_extension.left", "3"),
-             ("exam.power.hip_abduction.left", "4"), ("exam.sensory_loss_regions", "foot_dorsum.left"),
-             ("exam.sensory_loss_regions", "big_toe.left"), ("exam.slr.left", "yes")]  # fmt: skip
+    items = [
+        ("exam.power.ankle_dorsiflexion.left", "3"),
+        ("exam.power.great_toe_extension.left", "3"),
+        ("exam.power.hip_abduction.left", "4"),
+        ("exam.sensory_loss_regions", "foot_dorsum.left"),
+        ("exam.sensory_loss_regions", "big_toe.left"),
+        ("exam.slr.left", "yes"),
+    ]
     response = _post_form(client, "/clinician", items)
     page = client.get(response.headers["location"]).text
     site = re.search(r'class="site-lead" data-site="([^"]+)"', page).group(1)
@@ -177,21 +181,105 @@ def test_a_bad_form_comes_back_with_messages_and_the_answers_kept(client: TestCl
 
 _BAD_REQUESTS = [
     # (method, path, headers, body, status, reason fragment)
-    ("POST", "/check", {"content-type": "text/plain"}, b"age=4", 415, "must be sent as application/x-www-form-urlencoded"),
-    ("POST", "/check", {"content-type": "application/x-www-form-urlencoded"}, b"age=%ff%fe", 400, "not UTF-8"),
-    ("POST", "/check", {"content-type": "application/x-www-form-urlencoded"}, b"a=" + b"x" * (MAX_BODY_BYTES + 1), 413, "too large"),
-    ("POST", "/check", {"content-type": "application/x-www-form-urlencoded"}, b"&".join(b"f%d=1" % i for i in range(3000)), 413, "too many fields"),
-    ("POST", "/check", {"content-type": "application/x-www-form-urlencoded"}, b"hack=1", 422, "a field this page does not have"),
-    ("POST", "/clinician", {"content-type": "application/x-www-form-urlencoded"}, b"exam.power.hip_flexion.left=9", 422, "expected a whole number from 0 to 5"),
+    (
+        "POST",
+        "/check",
+        {"content-type": "text/plain"},
+        b"age=4",
+        415,
+        "must be sent as application/x-www-form-urlencoded",
+    ),
+    (
+        "POST",
+        "/check",
+        {"content-type": "application/x-www-form-urlencoded"},
+        b"age=%ff%fe",
+        400,
+        "not UTF-8",
+    ),
+    (
+        "POST",
+        "/check",
+        {"content-type": "application/x-www-form-urlencoded"},
+        b"a=" + b"x" * (MAX_BODY_BYTES + 1),
+        413,
+        "too large",
+    ),
+    (
+        "POST",
+        "/check",
+        {"content-type": "application/x-www-form-urlencoded"},
+        b"&".join(b"f%d=1" % i for i in range(3000)),
+        413,
+        "too many fields",
+    ),
+    (
+        "POST",
+        "/check",
+        {"content-type": "application/x-www-form-urlencoded"},
+        b"hack=1",
+        422,
+        "a field this page does not have",
+    ),
+    (
+        "POST",
+        "/clinician",
+        {"content-type": "application/x-www-form-urlencoded"},
+        b"exam.power.hip_flexion.left=9",
+        422,
+        "expected a whole number from 0 to 5",
+    ),
     ("POST", "/api/assess", {"content-type": "application/json"}, b"{not json", 400, "not valid JSON"),
-    ("POST", "/api/assess", {"content-type": "application/json"}, b"[1, 2]", 422, "the case is not a mapping"),
-    ("POST", "/api/assess", {"content-type": "application/json"}, b'{"findings": {"age": NaN}}', 400, "NaN is not a JSON number"),
-    ("POST", "/api/assess", {"content-type": "application/json"}, b'{"findings": {"exam.slr": true}}', 422, "this finding is sided"),
+    (
+        "POST",
+        "/api/assess",
+        {"content-type": "application/json"},
+        b"[1, 2]",
+        422,
+        "the case is not a mapping",
+    ),
+    (
+        "POST",
+        "/api/assess",
+        {"content-type": "application/json"},
+        b'{"findings": {"age": NaN}}',
+        400,
+        "NaN is not a JSON number",
+    ),
+    (
+        "POST",
+        "/api/assess",
+        {"content-type": "application/json"},
+        b'{"findings": {"exam.slr": true}}',
+        422,
+        "this finding is sided",
+    ),
     ("POST", "/api/assess", {"content-type": "application/json"}, b"[" * 100000, 400, "not valid JSON"),
     ("POST", "/api/assess", {"content-type": "application/json"}, b"\xff\xfe", 400, "not UTF-8"),
-    ("POST", "/api/assess", {"content-type": "application/x-www-form-urlencoded"}, b"age=4", 415, "Send the case as application/json"),
-    ("POST", "/api/preview?page=nope", {"content-type": "application/x-www-form-urlencoded"}, b"", 400, "Unknown page"),
-    ("POST", "/api/preview?page=clinician", {"content-type": "application/x-www-form-urlencoded"}, b"age=x", 422, "enter a whole number"),
+    (
+        "POST",
+        "/api/assess",
+        {"content-type": "application/x-www-form-urlencoded"},
+        b"age=4",
+        415,
+        "Send the case as application/json",
+    ),
+    (
+        "POST",
+        "/api/preview?page=nope",
+        {"content-type": "application/x-www-form-urlencoded"},
+        b"",
+        400,
+        "Unknown page",
+    ),
+    (
+        "POST",
+        "/api/preview?page=clinician",
+        {"content-type": "application/x-www-form-urlencoded"},
+        b"age=x",
+        422,
+        "enter a whole number",
+    ),
     ("GET", "/assessments/not-an-id", {}, b"", 404, "no saved assessment with this id"),
     ("GET", "/assessments/" + "0" * 32, {}, b"", 404, "no saved assessment with this id"),
     ("GET", "/check?from=" + "f" * 32, {}, b"", 404, "no saved assessment with this id"),
@@ -199,11 +287,12 @@ _BAD_REQUESTS = [
     ("DELETE", "/api/assessments/" + "0" * 32, {}, b"", 404, "no saved assessment with this id"),
     ("PUT", "/check", {}, b"", 405, "does not accept that kind of request"),
     ("GET", "/static/../store.py", {}, b"", 404, "no page at this address"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("method", "path", "headers", "body", "status", "reason"), _BAD_REQUESTS)
-def test_bad_input_gets_a_readable_4xx_never_a_500(
+# pytest passes the parametrized arguments by name.
+def test_bad_input_gets_a_readable_4xx_never_a_500(  # noqa: PLR0917
     client, method, path, headers, body, status, reason
 ) -> None:
     """Malformed forms, JSON, ids and methods are answered with a 4xx and a reason, without a traceback."""
@@ -251,8 +340,13 @@ def test_a_database_failure_is_a_503_with_a_reason(knowledge: Knowledge, content
 def test_no_finding_reaches_the_logs(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
     """Requests carrying findings log the route and status only: no finding id, value or region."""
     caplog.set_level(logging.DEBUG)
-    items = [("age", "73"), ("urinary_retention", "yes"), ("saddle_numbness", "yes"),
-             ("pain_regions", "thigh_posterior.left"), ("exam.power.ankle_dorsiflexion.left", "2")]  # fmt: skip
+    items = [
+        ("age", "73"),
+        ("urinary_retention", "yes"),
+        ("saddle_numbness", "yes"),
+        ("pain_regions", "thigh_posterior.left"),
+        ("exam.power.ankle_dorsiflexion.left", "2"),
+    ]
     _post_form(client, "/check", items[:4])
     _post_form(client, "/clinician", items)
     client.post("/api/preview?page=clinician", data=dict(items[:2]), headers=_SAME_ORIGIN)
@@ -342,11 +436,15 @@ def test_the_plan_section_lights_up_when_the_assessment_carries_a_plan(
         "If you cannot pass urine.",
         "CES-R.",
     )
-    planned = _PlannedAssessment(**{f: getattr(plain, f) for f in plain.__dataclass_fields__},
-                                 investigations=(scan,), plan=_Plan(avoid=(avoid,), safety_net=(back,)))  # fmt: skip
+    planned = _PlannedAssessment(
+        **{f: getattr(plain, f) for f in plain.__dataclass_fields__},
+        investigations=(scan,),
+        plan=_Plan(avoid=(avoid,), safety_net=(back,)),
+    )
     view = result_view(planned, knowledge, content)
     html = client.app.state.templates.get_template("partials/plan.html").render(view=view)
-    assert "MRI of the lumbar spine" in html and "within hours" in html
+    assert "MRI of the lumbar spine" in html
+    assert "within hours" in html
     assert '<span class="verdict verdict-recommended">Recommended</span>' in html
     assert '<span class="verdict verdict-not_recommended">Not recommended</span>' in html
     assert "Source: " + knowledge.sources["girft-ces-2023"].title in html

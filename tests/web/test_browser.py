@@ -10,7 +10,6 @@ import importlib.util
 import os
 import re
 from collections.abc import Iterator
-
 from typing import Any
 
 import pytest
@@ -176,12 +175,12 @@ def test_the_self_check_can_be_completed_with_the_keyboard_alone(page: Any) -> N
 
 
 def test_a_cauda_equina_self_check_ends_in_the_emergency_banner(page: Any) -> None:
-    """Saddle numbness, new urinary retention and sciatica in both legs: the red emergency banner, in words too."""
+    """Saddle numbness, new urinary retention, sciatica in both legs: the red emergency banner, with words."""
     page.goto("/check")
     page.fill('input[name="age"]', "44")
     page.check('input[name="sex"][value="male"]')
-    for region in ("low_back", "buttock.left", "buttock.right", "thigh_posterior.left", "thigh_posterior.right",
-                   "calf_posterior.left", "calf_posterior.right"):  # fmt: skip
+    both_legs = ("buttock", "thigh_posterior", "calf_posterior")
+    for region in ("low_back", *(f"{part}.{side}" for part in both_legs for side in ("left", "right"))):
         page.locator(f'svg[data-input-name="pain_regions"] [data-region="{region}"]').click()
     page.locator('svg[data-input-name="numbness_regions"] [data-region="perineum"]').click()
     for question in ("urinary_retention", "saddle_numbness", "pain_below_knee", "pain_shooting", "worsening"):

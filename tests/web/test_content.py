@@ -6,17 +6,16 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from tools import make_bodymap
 
 from pinchpoint.errors import KnowledgeError
+from pinchpoint.knowledge.loader import load_knowledge
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.web.bodymap import site_territory
 from pinchpoint.web.content import WebContent, data_directory, load_content
-from tools import make_bodymap
 
 
 def _region_ids() -> list[str]:
-    from pinchpoint.knowledge.loader import load_knowledge
-
     return sorted(load_knowledge().vocabulary.region_ids)
 
 
@@ -79,17 +78,44 @@ def _broken_copy(tmp_path: Path, name: str, old: str, new: str) -> Path:
 @pytest.mark.parametrize(
     ("name", "old", "new", "error", "message"),
     [
-        ("ui.yaml", "  source: girft-ces-2023\nlevels:", "  source: nowhere-2020\nlevels:", "MissingSourceError",
-         "ui.yaml: safety: source 'nowhere-2020' is not in sources.yaml; expected a source id of knowledge/data/sources.yaml (got 'nowhere-2020')"),
-        ("ui.yaml", "    word: \"Urgent\"", "    wording: \"Urgent\"", "SchemaError",
-         "ui.yaml: levels.urgent.word: a web data file does not match its schema: Field required; expected the layout described at the top of the file (got {'wording': 'Urgent', 'icon': 'clock', 'now': [\"Be seen by a doctor today, wi...)"),
-        ("forms.yaml", "[age, sex, pregnant,", "[age, sex, pregnnt,", "UnresolvedReferenceError",
-         "forms.yaml: pages.self_check: finding 'pregnnt' is not in the vocabulary; expected a finding id of the vocabulary (without side or movement) (got 'pregnnt')"),
-        ("bodymap.yaml", "- region: heel.left", "- region: heel.lefty", "UnresolvedReferenceError",
-         "bodymap.yaml: regions: regions the vocabulary does not have are drawn; expected every region id of the vocabulary (region.side, or midline) exactly once (got ['heel.lefty']); regenerate it with python -m tools.make_bodymap"),
+        (
+            "ui.yaml",
+            "  source: girft-ces-2023\nlevels:",
+            "  source: nowhere-2020\nlevels:",
+            "MissingSourceError",
+            "ui.yaml: safety: source 'nowhere-2020' is not in sources.yaml; expected a source id "
+            "of knowledge/data/sources.yaml (got 'nowhere-2020')",
+        ),
+        (
+            "ui.yaml",
+            '    word: "Urgent"',
+            '    wording: "Urgent"',
+            "SchemaError",
+            "ui.yaml: levels.urgent.word: a web data file does not match its schema: Field "
+            "required; expected the layout described at the top of the file (got {'wording': "
+            "'Urgent', 'icon': 'clock', 'now': [\"Be seen by a doctor today, wi...)",
+        ),
+        (
+            "forms.yaml",
+            "[age, sex, pregnant,",
+            "[age, sex, pregnnt,",
+            "UnresolvedReferenceError",
+            "forms.yaml: pages.self_check: finding 'pregnnt' is not in the vocabulary; expected "
+            "a finding id of the vocabulary (without side or movement) (got 'pregnnt')",
+        ),
+        (
+            "bodymap.yaml",
+            "- region: heel.left",
+            "- region: heel.lefty",
+            "UnresolvedReferenceError",
+            "bodymap.yaml: regions: regions the vocabulary does not have are drawn; expected "
+            "every region id of the vocabulary (region.side, or midline) exactly once (got "
+            "['heel.lefty']); regenerate it with python -m tools.make_bodymap",
+        ),
     ],
-)  # fmt: skip
-def test_broken_page_data_is_refused_with_its_place(
+)
+# pytest passes the parametrized arguments by name.
+def test_broken_page_data_is_refused_with_its_place(  # noqa: PLR0917
     tmp_path: Path, knowledge: Knowledge, name: str, old: str, new: str, error: str, message: str
 ) -> None:
     """A broken data file stops the app from being built, with a message naming the file and key."""

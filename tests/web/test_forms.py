@@ -16,16 +16,25 @@ from tests.corpus import shared_case_params
 @pytest.mark.parametrize(
     ("items", "findings"),
     [
-        ([("urinary_retention", "yes"), ("saddle_numbness", "no")], {"urinary_retention": True, "saddle_numbness": False}),
+        (
+            [("urinary_retention", "yes"), ("saddle_numbness", "no")],
+            {"urinary_retention": True, "saddle_numbness": False},
+        ),
         ([("urinary_retention", "")], {}),  # don't know: unknown, left out
         ([("age", " 42 "), ("sex", "female")], {"age": 42, "sex": "female"}),
         ([("bmi", "27,5")], {"bmi": 27.5}),  # a decimal comma is read as a point
-        ([("foot_drop.left", "yes"), ("foot_drop.right", "no")], {"foot_drop.left": True, "foot_drop.right": False}),
-        ([("pain_regions", "buttock.left"), ("pain_regions", "calf_posterior.left")], {"pain_regions": ("buttock.left", "calf_posterior.left")}),
+        (
+            [("foot_drop.left", "yes"), ("foot_drop.right", "no")],
+            {"foot_drop.left": True, "foot_drop.right": False},
+        ),
+        (
+            [("pain_regions", "buttock.left"), ("pain_regions", "calf_posterior.left")],
+            {"pain_regions": ("buttock.left", "calf_posterior.left")},
+        ),
         ([("pain_severity", "")], {}),
         ([("numbness_regions", "none")], {"numbness_regions": ()}),  # asked: nowhere
     ],
-)  # fmt: skip
+)
 def test_self_check_answers_become_findings(
     knowledge: Knowledge, content: WebContent, items, findings
 ) -> None:
@@ -38,17 +47,57 @@ def test_self_check_answers_become_findings(
 @pytest.mark.parametrize(
     ("items", "key", "message"),
     [
-        ([("age", "abc")], "age", "Age in years: enter a whole number (a whole number from 0 to 120), or leave it empty."),
-        ([("age", "200")], "age", "Age in years: this answer cannot be used; expected a whole number from 0 to 120. You entered 200."),
-        ([("bmi", "inf")], "bmi", "Body mass index: enter a number (a number from 8 to 90), or leave it empty."),
-        ([("fever", "maybe")], "fever", "Fever, shivers or night sweats along with the pain: choose yes, no or don't know."),
-        ([("sex", "other")], "sex", "Sex: this answer cannot be used; expected one of female, male. You entered other."),
-        ([("pain_regions", "knee.left")], "pain_regions", "Where it hurts: this answer cannot be used; expected a region id of the vocabulary, e.g. heel.left, knee_medial.left, sole.left. You entered knee.left."),
-        ([("pain_regions", "none"), ("pain_regions", "buttock.left")], "pain_regions", "Where it hurts: mark the places, or \"nowhere\", not both."),
-        ([("fever", "yes"), ("fever", "no")], "fever", "Fever, shivers or night sweats along with the pain: this question was answered twice; give one answer."),
-        ([("exam.slr.left", "yes")], FORM_LEVEL, "The form sent a field this page does not have ('exam.slr.left'). Reload the page and fill it in again."),
+        (
+            [("age", "abc")],
+            "age",
+            "Age in years: enter a whole number (a whole number from 0 to 120), or leave it empty.",
+        ),
+        (
+            [("age", "200")],
+            "age",
+            "Age in years: this answer cannot be used; expected a whole number from 0 to 120. "
+            "You entered 200.",
+        ),
+        (
+            [("bmi", "inf")],
+            "bmi",
+            "Body mass index: enter a number (a number from 8 to 90), or leave it empty.",
+        ),
+        (
+            [("fever", "maybe")],
+            "fever",
+            "Fever, shivers or night sweats along with the pain: choose yes, no or don't know.",
+        ),
+        (
+            [("sex", "other")],
+            "sex",
+            "Sex: this answer cannot be used; expected one of female, male. You entered other.",
+        ),
+        (
+            [("pain_regions", "knee.left")],
+            "pain_regions",
+            "Where it hurts: this answer cannot be used; expected a region id of the vocabulary, "
+            "e.g. heel.left, knee_medial.left, sole.left. You entered knee.left.",
+        ),
+        (
+            [("pain_regions", "none"), ("pain_regions", "buttock.left")],
+            "pain_regions",
+            'Where it hurts: mark the places, or "nowhere", not both.',
+        ),
+        (
+            [("fever", "yes"), ("fever", "no")],
+            "fever",
+            "Fever, shivers or night sweats along with the pain: this question was answered "
+            "twice; give one answer.",
+        ),
+        (
+            [("exam.slr.left", "yes")],
+            FORM_LEVEL,
+            "The form sent a field this page does not have ('exam.slr.left'). Reload the page "
+            "and fill it in again.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_answers_get_a_message_at_their_field(knowledge, content, items, key, message) -> None:
     """Each wrong answer is reported at its own field, in words a person can act on, and no case is made."""
     result = parse_form(items, "self_check", knowledge, content)

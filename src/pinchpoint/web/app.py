@@ -32,7 +32,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qsl
 
 import jinja2
@@ -56,7 +56,7 @@ from pinchpoint.web.content import WebContent, load_content
 from pinchpoint.web.forms import FORM_LEVEL, FormResult, Page, build_page, findings_to_form, parse_form
 from pinchpoint.web.security import SecurityMiddleware
 from pinchpoint.web.settings import Settings
-from pinchpoint.web.views import result_view
+from pinchpoint.web.views import result_view, site_name
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -74,7 +74,7 @@ _HISTORY_LIMIT = 500
 log = logging.getLogger("pinchpoint.web")
 
 
-class _BadRequest(Exception):
+class _BadRequestError(Exception):
     """A request the server cannot read: the status and a readable reason."""
 
     def __init__(self, status: int, reason: str) -> None:
@@ -246,7 +246,7 @@ class _Pages:
         """The live assessment of a form as it is being filled: triage, leading site, the panel's HTML."""
         page_name = request.query_params.get("page", "clinician")
         if page_name not in _PAGES:
-            raise _BadRequest(400, f"Unknown page {page_name!r}; expected one of {', '.join(_PAGES)}.")
+            raise _BadRequestError(400, f"Unknown page {page_name!r}; expected one of {', '.join(_PAGES)}.")
         page: Page = "clinician" if page_name == "clinician" else "self_check"
         items = await _form_items(request)
         result = parse_form(items, page, self.knowledge, self.content)
@@ -394,8 +394,6 @@ class _Pages:
         sites = record.result.get("sites") or []
         if not sites or not isinstance(sites[0], Mapping):
             return ""
-        from pinchpoint.web.views import site_name
-
         return site_name(str(sites[0].get("id", "")), self.knowledge, self.content)
 
     def _findings_in_words(self, case: Case) -> list[tuple[str, str]]:
@@ -436,12 +434,14 @@ def _check_id(record_id: str) -> None:
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise _BadRequest(413, f"The request is too large; at most {MAX_BODY_BYTES // 1024} KiB is accepted.")
+        raise _BadRequestError(
+            413, f"The request is too large; at most {MAX_BODY_BYTES // 1024} KiB is accepted."
+        )
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise _BadRequest(
+            raise _BadRequestError(
                 413, f"The request is too large; at most {MAX_BODY_BYTES // 1024} KiB is accepted."
             )
     return bytes(body)
@@ -454,7 +454,7 @@ def _media_type(request: Request) -> str:
 async def _form_items(request: Request) -> list[tuple[str, str]]:
     """Read an URL-encoded form body as (name, value) pairs, refusing anything else."""
     if _media_type(request) != _FORM_TYPE:
-        raise _BadRequest(
+        raise _BadRequestError(
             415, f"The form must be sent as {_FORM_TYPE} (got {_media_type(request) or 'nothing'})."
         )
     body = await _read_body(request)
@@ -464,26 +464,30 @@ async def _form_items(request: Request) -> list[tuple[str, str]]:
             text, keep_blank_values=True, max_num_fields=_MAX_FIELDS, encoding="utf-8", errors="strict"
         )
     except UnicodeDecodeError as exc:
-        raise _BadRequest(400, "The form is not UTF-8 text; send it from the page again.") from exc
+        raise _BadRequestError(400, "The form is not UTF-8 text; send it from the page again.") from exc
     except ValueError as exc:
-        raise _BadRequest(413, f"The form has too many fields; at most {_MAX_FIELDS} are accepted.") from exc
+        raise _BadRequestError(
+            413, f"The form has too many fields; at most {_MAX_FIELDS} are accepted."
+        ) from exc
 
 
 async def _json_body(request: Request) -> Any:
     """Read a JSON body, refusing another content type, bad UTF-8 or malformed JSON."""
     if _media_type(request) != _JSON_TYPE:
-        raise _BadRequest(415, f"Send the case as {_JSON_TYPE} (got {_media_type(request) or 'nothing'}).")
+        raise _BadRequestError(
+            415, f"Send the case as {_JSON_TYPE} (got {_media_type(request) or 'nothing'})."
+        )
     body = await _read_body(request)
     try:
         return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError as exc:
-        raise _BadRequest(400, "The request body is not UTF-8 text.") from exc
+        raise _BadRequestError(400, "The request body is not UTF-8 text.") from exc
     except json.JSONDecodeError as exc:
-        raise _BadRequest(
+        raise _BadRequestError(
             400, f"The request body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
         ) from exc
     except (ValueError, RecursionError) as exc:
-        raise _BadRequest(400, f"The request body is not valid JSON: {exc}.") from exc
+        raise _BadRequestError(400, f"The request body is not valid JSON: {exc}.") from exc
 
 
 def _refuse_constant(name: str) -> Any:
@@ -527,7 +531,7 @@ def _register_errors(app: FastAPI, pages: _Pages) -> None:
         return error(request, 500, "pinchpoint could not answer", str(exc))
 
     async def bad_request(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, _BadRequest)
+        assert isinstance(exc, _BadRequestError)
         return error(request, exc.status, "The request cannot be read", exc.reason)
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -558,7 +562,7 @@ def _register_errors(app: FastAPI, pages: _Pages) -> None:
         (InputError, input_error),
         (StoreError, store_error),
         (PinchpointError, other_pinchpoint_error),
-        (_BadRequest, bad_request),
+        (_BadRequestError, bad_request),
         (HTTPException, http_error),
         (RequestValidationError, validation_error),
         (Exception, bug),
@@ -587,6 +591,3 @@ async def _log_requests(request: Request, call_next: Callable[[Request], Awaitab
         (time.perf_counter() - started) * 1000,
     )
     return response
-
-
-_Unused = Literal["x"]

@@ -17,7 +17,7 @@ triage.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -148,39 +148,21 @@ def parse_form(
         A :class:`FormResult` with the case, or with errors (and no case).
     """
     allowed = page_ids(page, knowledge, content)
-    raw: dict[str, list[str]] = {}
-    errors: dict[str, str] = {}
-    for name, value in items:
-        if name not in allowed:
-            errors[FORM_LEVEL] = (
-                f"The form sent a field this page does not have ({_clip(name)!r}). "
-                "Reload the page and fill it in again."
-            )
-            continue
-        raw.setdefault(name, []).append(value)
+    raw, errors = _collect(items, allowed)
     values: dict[str, str | tuple[str, ...]] = {}
     findings: dict[str, FindingValue] = {}
     for name, texts in raw.items():
         spec = allowed[name]
-        if spec.type == "regions":
-            values[name] = tuple(texts)
-        else:
-            values[name] = texts[-1]
-            if len(texts) > 1:
-                errors[name] = f"{_label(spec)}: this question was answered twice; give one answer."
-                continue
+        values[name] = tuple(texts) if spec.type == "regions" else texts[-1]
+        if spec.type != "regions" and len(texts) > 1:
+            errors[name] = f"{_label(spec)}: this question was answered twice; give one answer."
+            continue
         converted = _convert(spec, texts)
         if isinstance(converted, _Problem):
             errors[name] = f"{_label(spec)}: {converted.message}"
         elif converted is not None:
             findings[name] = converted
-    for name, value in findings.items():
-        if name in errors:
-            continue
-        try:
-            parse_case({"findings": {name: value}}, knowledge.vocabulary, origin="form")
-        except InputError as exc:
-            errors[name] = _message(allowed[name], exc)
+    errors.update(_core_errors(findings, errors, allowed, knowledge))
     if errors:
         return FormResult(values=values, errors=errors)
     try:
@@ -188,6 +170,41 @@ def parse_form(
     except InputError as exc:
         return FormResult(values=values, errors={FORM_LEVEL: str(exc)})
     return FormResult(values=values, errors={}, case=case, findings=case.findings)
+
+
+def _collect(
+    items: Iterable[tuple[str, str]], allowed: Mapping[str, FindingSpec]
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Group the submitted values by field, and note any field the page does not have."""
+    raw: dict[str, list[str]] = {}
+    errors: dict[str, str] = {}
+    for name, value in items:
+        if name in allowed:
+            raw.setdefault(name, []).append(value)
+        else:
+            errors[FORM_LEVEL] = (
+                f"The form sent a field this page does not have ({_clip(name)!r}). "
+                "Reload the page and fill it in again."
+            )
+    return raw, errors
+
+
+def _core_errors(
+    findings: Mapping[str, FindingValue],
+    errors: Mapping[str, str],
+    allowed: Mapping[str, FindingSpec],
+    knowledge: Knowledge,
+) -> dict[str, str]:
+    """Check each converted finding on its own with the core's parse_case, so every problem is reported."""
+    problems: dict[str, str] = {}
+    for name, value in findings.items():
+        if name in errors:
+            continue
+        try:
+            parse_case({"findings": {name: value}}, knowledge.vocabulary, origin="form")
+        except InputError as exc:
+            problems[name] = _message(allowed[name], exc)
+    return problems
 
 
 def findings_to_form(findings: Mapping[str, Any]) -> dict[str, str | tuple[str, ...]]:
@@ -201,6 +218,16 @@ def findings_to_form(findings: Mapping[str, Any]) -> dict[str, str | tuple[str, 
         else:
             values[name] = str(value)
     return values
+
+
+_KINDS: dict[tuple[str, bool], FieldKind] = {
+    ("bool", False): "yesno",
+    ("bool", True): "yesno_sided",
+    ("enum", False): "choice",
+    ("enum", True): "choice_sided",
+    ("number", False): "number",
+    ("number", True): "number",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,24 +244,41 @@ def _convert(spec: FindingSpec, texts: list[str]) -> FindingValue | _Problem | N
     text = texts[-1].strip()
     if text in _UNKNOWN:
         return None
-    if spec.type == "bool":
-        if text in (_YES, _NO):
-            return text == _YES
-        return _Problem("choose yes, no or don't know.")
-    if spec.type == "int":
-        try:
-            return int(text)
-        except ValueError:
-            return _Problem(f"enter a whole number ({spec.describe_expected()}), or leave it empty.")
-    if spec.type == "number":
-        try:
-            number = float(text.replace(",", "."))
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number):
-            return _Problem(f"enter a number ({spec.describe_expected()}), or leave it empty.")
-        return number
+    return _CONVERTERS.get(spec.type, _as_text)(spec, text)
+
+
+def _as_text(_spec: FindingSpec, text: str) -> FindingValue | _Problem:
     return text
+
+
+def _as_bool(_spec: FindingSpec, text: str) -> FindingValue | _Problem:
+    if text in (_YES, _NO):
+        return text == _YES
+    return _Problem("choose yes, no or don't know.")
+
+
+def _as_int(spec: FindingSpec, text: str) -> FindingValue | _Problem:
+    try:
+        return int(text)
+    except ValueError:
+        return _Problem(f"enter a whole number ({spec.describe_expected()}), or leave it empty.")
+
+
+def _as_number(spec: FindingSpec, text: str) -> FindingValue | _Problem:
+    try:
+        number = float(text.replace(",", "."))
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        return _Problem(f"enter a number ({spec.describe_expected()}), or leave it empty.")
+    return number
+
+
+_CONVERTERS: dict[str, Callable[[FindingSpec, str], FindingValue | _Problem]] = {
+    "bool": _as_bool,
+    "int": _as_int,
+    "number": _as_number,
+}
 
 
 def _message(spec: FindingSpec, exc: InputError) -> str:
@@ -283,9 +327,5 @@ def _field(base: str, knowledge: Knowledge, content: WebContent) -> Field:
             for item, description in table.items()
         )
         return Field("grid", base, label, (), first, rows)
-    sided = first.side is not None
-    if first.type == "bool":
-        return Field("yesno_sided" if sided else "yesno", base, label, ids, first)
-    if first.type == "enum":
-        return Field("choice_sided" if sided else "choice", base, label, ids, first)
-    return Field("number", base, label, ids, first)
+    kind = _KINDS[(first.type if first.type in ("bool", "enum") else "number", first.side is not None)]
+    return Field(kind, base, label, ids, first)

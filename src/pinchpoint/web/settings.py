@@ -47,7 +47,7 @@ class Settings:
         """Return the Host names to accept: the given ones, or loopback names plus ``host``."""
         if self.allowed_hosts:
             return self.allowed_hosts
-        if self.host in ("0.0.0.0", "::"):  # noqa: S104 - the user asked to serve every interface
+        if self.host in ("0.0.0.0", "::"):  # the user asked to serve on every interface
             return ("*",)
         return tuple(dict.fromkeys((*LOOPBACK_HOSTS, "[::1]", self.host)))
 
