@@ -57,7 +57,8 @@ def test_a_port_out_of_range_is_refused(capsys: pytest.CaptureFixture[str]) -> N
     """``--port 70000`` exits 2 with one line saying what is allowed."""
     assert main(["serve", "--port", "70000"]) == 2
     assert capsys.readouterr().err == (
-        "pinchpoint: error: pinchpoint serve --port: the port is out of range; expected 1 to 65535 (got 70000)\n"
+        "pinchpoint: error: pinchpoint serve --port: the port is out of range; "
+        "expected 1 to 65535 (got 70000)\n"
     )
 
 
