@@ -86,6 +86,7 @@ class Section(_Strict):
     title: str
     findings: tuple[str, ...] = pydantic.Field(min_length=1)
     collapsed: bool = False
+    labels: dict[str, str] = pydantic.Field(default_factory=dict)
 
 
 class FormsData(_Strict):
@@ -201,7 +202,8 @@ def check_forms(forms: FormsData, knowledge: Knowledge) -> None:
     asked: set[str] = set()
     for page, sections in forms.pages.items():
         ids = [finding for section in sections for finding in section.findings]
-        for finding in ids:
+        relabelled = [finding for section in sections for finding in section.labels]
+        for finding in ids + relabelled:
             if finding not in bases:
                 raise UnresolvedReferenceError(
                     f"finding {finding!r} is not in the vocabulary",

@@ -121,7 +121,9 @@ def build_page(page: Page, knowledge: Knowledge, content: WebContent) -> tuple[S
             id=section.id,
             title=section.title,
             collapsed=section.collapsed,
-            fields=tuple(_field(base, knowledge, content) for base in section.findings),
+            fields=tuple(
+                _field(base, knowledge, content, section.labels.get(base)) for base in section.findings
+            ),
         )
         for section in content.forms.pages[page]
     )
@@ -305,12 +307,12 @@ def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _field(base: str, knowledge: Knowledge, content: WebContent) -> Field:
+def _field(base: str, knowledge: Knowledge, content: WebContent, label: str | None) -> Field:
     vocabulary = knowledge.vocabulary
     specs = [spec for spec in vocabulary.findings.values() if spec.base == base]
     first = specs[0]
     sides = content.ui.sides
-    label = first.description[:1].upper() + first.description[1:]
+    label = label or first.description[:1].upper() + first.description[1:]
     ids = tuple((spec.id, sides.get(spec.side or "", "")) for spec in specs if spec.item is None)
     if first.type == "regions":
         return Field("map", base, label, ids, first)
