@@ -229,7 +229,7 @@ class _Pages:
             record=record,
             view=result_view(assessment, self.knowledge, self.content),
             case_findings=self._findings_in_words(case),
-            edit_url=f"{_PAGE_PATH.get(record.mode, '/check')}?from={record.id}",  # type: ignore[call-overload]
+            edit_url=f"{_PAGE_PATH[_page_of(record)]}?from={record.id}",
             reassessed=record.knowledge_version != self.knowledge.version,
         )
 
@@ -414,6 +414,10 @@ class _Pages:
                 shown = str(value)
             words.append((label[:1].upper() + label[1:], shown))
         return words
+
+
+def _page_of(record: AssessmentRecord) -> Page:
+    return "clinician" if record.mode == "clinician" else "self_check"
 
 
 def _territory_ids(view: Any) -> tuple[str, ...]:
