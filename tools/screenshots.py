@@ -19,23 +19,32 @@ from tests.web.livebrowser import chromium, live_server
 
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
+SIDES = ("left", "right")
+YES = ("urinary_retention", "saddle_numbness", "pain_below_knee", "pain_shooting", "worsening")
+WEAK = (("ankle_dorsiflexion", "3"), ("great_toe_extension", "3"), ("hip_abduction", "4"))
 
 
 def main() -> int:
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as folder, live_server(Path(folder) / "db.sqlite3") as url, chromium() as browser:
-        page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        live_server(Path(folder) / "db.sqlite3") as url,
+        chromium() as b,
+    ):
+        page = b.new_page(viewport=VIEWPORT, device_scale_factor=1)
         page.goto(url + "/check")
         page.fill('input[name="age"]', "44")
         page.check('input[name="sex"][value="male"]')
-        for region in ("low_back", "buttock.left", "buttock.right", "thigh_posterior.left", "thigh_posterior.right",
-                       "calf_posterior.left", "calf_posterior.right"):  # fmt: skip
+        both_legs = [
+            f"{part}.{side}" for part in ("buttock", "thigh_posterior", "calf_posterior") for side in SIDES
+        ]
+        for region in ("low_back", *both_legs):
             page.locator(f'svg[data-input-name="pain_regions"] [data-region="{region}"]').click()
         page.locator('svg[data-input-name="numbness_regions"] [data-region="perineum"]').click()
         page.locator("#s-pain_map").scroll_into_view_if_needed()
         page.evaluate("window.scrollBy(0, -24)")
         page.screenshot(path=str(OUTPUT / "self-check.png"))
-        for question in ("urinary_retention", "saddle_numbness", "pain_below_knee", "pain_shooting", "worsening"):
+        for question in YES:
             page.check(f'input[name="{question}"][value="yes"]')
         page.click("text=See the result")
         page.wait_for_url(re.compile(r"/assessments/[0-9a-f]{32}$"))
@@ -43,12 +52,13 @@ def main() -> int:
 
         page.goto(url + "/clinician")
         page.fill('input[name="age"]', "42")
-        for movement, grade in (("ankle_dorsiflexion", "3"), ("great_toe_extension", "3"), ("hip_abduction", "4")):
+        for movement, grade in WEAK:
             page.select_option(f'select[name="exam.power.{movement}.left"]', grade)
         page.select_option('select[name="exam.reflex.achilles.left"]', "normal")
         page.check('input[name="exam.slr.left"][value="yes"]')
         for region in ("leg_anterolateral.left", "foot_dorsum.left", "big_toe.left"):
-            page.locator(f'svg[data-input-name="exam.sensory_loss_regions"] [data-region="{region}"]').click()
+            sensory_map = 'svg[data-input-name="exam.sensory_loss_regions"]'
+            page.locator(f'{sensory_map} [data-region="{region}"]').click()
         page.locator('#live-panel [data-site="root.L5.left"]').wait_for()
         page.locator("#s-power").scroll_into_view_if_needed()
         page.evaluate("window.scrollBy(0, -16)")

@@ -29,9 +29,9 @@ _MISSING = [
 _MAP_WIDTH = 660  # the body map's viewBox width
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, for this module."""
+    """Debian's chromium, headless, for the test session."""
     if _MISSING:
         if os.environ.get("CI") == "true":
             pytest.fail("browser tests must run in CI: " + "; ".join(_MISSING))
@@ -40,7 +40,7 @@ def browser() -> Iterator[Any]:
         yield launched
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A live pinchpoint server on a free loopback port, with its own SQLite file."""
     with live_server(tmp_path_factory.mktemp("browser") / "pinchpoint.sqlite3") as url:
