@@ -577,6 +577,8 @@ def _register_errors(app: FastAPI, pages: _Pages) -> None:
 
 def _route_of(request: Request) -> str:
     """Return the route template that matches the request (``/assessments/{record_id}``), never its values."""
+    if request.url.path.startswith("/static/"):
+        return "/static/{file}"
     for route in request.app.router.routes:
         match, _ = route.matches(request.scope)
         if match == Match.FULL:
