@@ -218,3 +218,18 @@ def test_the_result_page_prints_without_navigation(page: Any) -> None:
     assert page.locator(".banner").is_visible()
     assert page.locator("svg.bodymap").is_visible()
     assert page.locator(".site-footer").is_visible()
+
+
+@pytest.mark.parametrize("path", ["/check", "/clinician"])
+def test_every_control_has_a_name(page: Any, path: str) -> None:
+    """Every input, select, button and body-map shape has an accessible name (a label or aria-label)."""
+    page.goto(path)
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, button, [role="button"]')]
+            .filter(el => !((el.labels && el.labels.length) || el.getAttribute('aria-label')
+                            || el.getAttribute('aria-labelledby')
+                            || (el.tagName === 'BUTTON' && el.textContent.trim())))
+            .map(el => el.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
+    assert page.locator('[role="button"][tabindex="0"]').count() >= 42  # every region is reachable by Tab
