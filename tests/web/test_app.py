@@ -86,7 +86,14 @@ def test_an_unknown_host_name_is_refused(client: TestClient) -> None:
     assert "does not answer to the host name 'evil.example'" in response.text
 
 
-@pytest.mark.parametrize("headers", [{"origin": "http://evil.example"}, {"sec-fetch-site": "cross-site"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "http://evil.example"},
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "same-site"},  # another program on another port of this computer
+    ],
+)
 def test_a_write_from_another_site_is_refused(client: TestClient, headers: dict[str, str]) -> None:
     """A form posted by another site's page cannot save anything."""
     response = client.post("/check", data={"age": "40"}, headers=headers)

@@ -46,6 +46,7 @@ SECURITY_HEADERS = {
 }
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _STATIC_PREFIX = "/static/"
+_OTHER_SITES = frozenset({"cross-site", "same-site"})
 
 
 class SecurityMiddleware:
@@ -92,7 +93,9 @@ class SecurityMiddleware:
             )
         if scope["method"] in _UNSAFE_METHODS:
             origin = headers.get("origin")
-            if headers.get("sec-fetch-site") == "cross-site" or (
+            # Another port on this computer is "same-site": refused too. A same-origin form sends
+            # Origin "null" under Referrer-Policy no-referrer, so Sec-Fetch-Site decides then.
+            if headers.get("sec-fetch-site") in _OTHER_SITES or (
                 origin is not None and origin != "null" and _hostname(urlsplit(origin).netloc) != host
             ):
                 return 403, (
