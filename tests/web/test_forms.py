@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pinchpoint.casefile import read_case
 from pinchpoint.knowledge.model import Knowledge
@@ -141,3 +143,20 @@ def test_every_field_has_a_label_and_the_grids_cover_every_movement(knowledge, c
     power = next(field for field in fields if field.base == "exam.power")
     assert [row.item for row in power.rows] == list(knowledge.vocabulary.movements)
     assert all(len(row.ids) == len(knowledge.vocabulary.sides) for row in power.rows)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_submission_is_a_case_or_messages_never_a_crash(knowledge, content, data) -> None:
+    """Whatever a form sends (known or unknown fields, any text), the answer is a case or field messages."""
+    names = [*sorted(page_ids("clinician", knowledge, content)), "junk", ""]
+    values = st.one_of(
+        st.sampled_from(
+            ["", "yes", "no", "0", "5", "-1", "3.5", "nan", "left", "normal", "none", "buttock.left"]
+        ),
+        st.text(max_size=12),
+    )
+    items = data.draw(st.lists(st.tuples(st.sampled_from(names), values), max_size=12))
+    result = parse_form(items, "clinician", knowledge, content)
+    assert (result.case is None) == bool(result.errors)
+    assert all(isinstance(message, str) and message for message in result.errors.values())
