@@ -10,6 +10,7 @@ A thin translator over :func:`pinchpoint.assessment.assess`::
     pinchpoint interview [--session FILE]  a terminal interview, saved and resumed with --session
     pinchpoint example [NAME] [--list]     assess a bundled example case
     pinchpoint knowledge article [--json]  every claim of the source article, graded
+    pinchpoint serve [--host H] [--port N] [--database URL]   run the web app
 
 Errors pinchpoint raises on purpose (:class:`~pinchpoint.errors.PinchpointError`) are
 printed as one line without a traceback, with exit code 2. Anything else is a bug and
@@ -150,6 +151,16 @@ def _parser() -> argparse.ArgumentParser:
     example_command.add_argument("--list", action="store_true", help="list the example names")
     example_command.set_defaults(command=_example)
     add_knowledge_command(commands)
+    serve_command = commands.add_parser("serve", help="run the web app (self-check, clinician mode, history)")
+    serve_command.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve_command.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    serve_command.add_argument(
+        "--database",
+        metavar="URL",
+        default="",
+        help="SQLAlchemy URL (default: a SQLite file in the user data folder)",
+    )
+    serve_command.set_defaults(command=_serve)
     return parser
 
 
@@ -213,6 +224,22 @@ def _example(args: argparse.Namespace) -> int:
         resource.read_bytes(), knowledge.vocabulary, origin=f"example {resource.name}", default_id=args.name
     )
     _write_reports([case], knowledge)
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # Imported here so that the other commands never load the web framework.
+    from pinchpoint.web.server import serve  # noqa: PLC0415
+    from pinchpoint.web.settings import Settings  # noqa: PLC0415
+
+    if not 0 < args.port < 65536:
+        raise InputError(
+            "the port is out of range",
+            location="pinchpoint serve --port",
+            expected="1 to 65535",
+            got=args.port,
+        )
+    serve(Settings(host=args.host, port=args.port, database_url=args.database))
     return EXIT_OK
 
 

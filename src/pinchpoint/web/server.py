@@ -1,0 +1,49 @@
+"""``pinchpoint serve``: run the web app with uvicorn on this computer.
+
+The server binds to 127.0.0.1 unless told otherwise, keeps its data in a SQLite file in
+the user's data folder unless given a database URL, and logs no request bodies, no URLs
+with values and no findings: uvicorn's access log is off and the app logs the route
+template only (:mod:`pinchpoint.web.app`).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+
+from pinchpoint.web.app import create_app
+from pinchpoint.web.settings import Settings
+
+__all__ = ["serve"]
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def serve(settings: Settings) -> None:
+    """Build the app and serve it until interrupted.
+
+    Raises:
+        KnowledgeError: The knowledge or the pages' data are broken.
+        StoreError: The database cannot be opened or migrated.
+    """
+    logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT, stream=sys.stderr)
+    app = create_app(settings)
+    url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    sys.stderr.write(f"pinchpoint: serving on http://{url_host}:{settings.port}/ (press Ctrl+C to stop)\n")
+    if not settings.loopback:
+        sys.stderr.write(
+            "pinchpoint: warning: this address can be reached from other computers; the pages hold "
+            "health data and have no login. Serve on 127.0.0.1 unless you know the network is private.\n"
+        )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_level="warning",
+        ws="none",
+        server_header=False,
+        proxy_headers=False,
+    )

@@ -1,0 +1,162 @@
+"""What the result pages show, computed from an :class:`~pinchpoint.Assessment` for the templates.
+
+The triage banner, the reasons in plain words, the likely site with its territory on the
+body map, the causes as bars, the investigations, the staged plan and the safety net.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pinchpoint.assessment import Assessment, Evidence, Hypothesis
+from pinchpoint.careplan import Plan, PlanItem
+from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.web.bodymap import MapView, render_map, site_territory
+from pinchpoint.web.content import Level, WebContent
+
+__all__ = ["Ranked", "ResultView", "result_view", "site_name"]
+
+_SHOWN = 5
+_REASONS_SHOWN = 4
+_UNASKED_PREFIX = ": "
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """One bar: an id, its plain name, its probability, and the reasons for it in plain words."""
+
+    id: str
+    name: str
+    p: float
+    reasons_for: tuple[str, ...] = ()
+    reasons_against: tuple[str, ...] = ()
+
+    @property
+    def percent(self) -> str:
+        """The probability as a rounded percentage, e.g. ``"81%"`` (``"<1%"`` when tiny)."""
+        value = round(self.p * 100)
+        return "<1%" if value == 0 and self.p > 0 else f"{value}%"
+
+    @property
+    def width(self) -> str:
+        """The bar's width as an SVG percentage."""
+        return f"{max(0.0, min(1.0, self.p)) * 100:.1f}%"
+
+
+@dataclass(frozen=True, slots=True)
+class ResultView:
+    """Everything a result page or the live clinician panel draws."""
+
+    assessment: Assessment
+    level_id: str
+    level: Level
+    what_it_means: str
+    reasons: tuple[tuple[str, str, str], ...]
+    unasked: tuple[str, ...]
+    other_warnings: tuple[str, ...]
+    site: Ranked | None
+    sites: tuple[Ranked, ...]
+    causes: tuple[Ranked, ...]
+    territory_regions: tuple[str, ...]
+    bodymap: tuple[MapView, ...]
+    plan: Plan
+    investigations: tuple[PlanItem, ...]
+
+
+def site_name(site_id: str, knowledge: Knowledge, content: WebContent) -> str:
+    """Return the plain name of a site id, e.g. ``"the L5 nerve root in the lower back (left)"``."""
+    base, _, side = site_id.rpartition(".")
+    if base in knowledge.vocabulary.sites and side in content.ui.sides:
+        return f"{content.ui.sites[base]} ({content.ui.sides[side]})"
+    return content.ui.sites.get(site_id, site_id)
+
+
+def result_view(assessment: Assessment, knowledge: Knowledge, content: WebContent) -> ResultView:
+    """Build what the result page shows for ``assessment``."""
+    level_id = assessment.triage.id
+    sites = tuple(_ranked(h, site_name(h.id, knowledge, content)) for h in assessment.sites[:_SHOWN])
+    causes = tuple(
+        _ranked(h, knowledge.vocabulary.causes.get(h.id, h.label)) for h in assessment.causes[:_SHOWN]
+    )
+    site = sites[0] if sites else None
+    territory = site_territory(knowledge, site.id) if site else {}
+    unasked, other = _warnings(assessment.warnings, knowledge)
+    return ResultView(
+        assessment=assessment,
+        level_id=level_id,
+        level=content.ui.levels[level_id],
+        what_it_means=knowledge.vocabulary.triage[level_id],
+        reasons=tuple(
+            (reason.patient, reason.clinician, _source_title(reason.source, knowledge))
+            for reason in assessment.triage_reasons
+        ),
+        unasked=unasked,
+        other_warnings=other,
+        site=site,
+        sites=sites,
+        causes=causes,
+        territory_regions=_territory_words(territory, knowledge, content),
+        bodymap=render_map(knowledge, content, territory=territory),
+        plan=assessment.plan,
+        investigations=assessment.investigations,
+    )
+
+
+def _territory_words(
+    territory: dict[str, float], knowledge: Knowledge, content: WebContent
+) -> tuple[str, ...]:
+    """Name the highlighted regions once each, with their sides: "top of the foot (left and right)".
+
+    The core of the territory comes first, then its edge.
+    """
+    sides: dict[tuple[bool, str], list[str]] = {}
+    for region, degree in territory.items():
+        base, _, side = region.partition(".")
+        sides.setdefault((degree < 1.0, base), []).append(side)
+    words = []
+    for (edge, base), named in sorted(
+        sides.items(), key=lambda item: (item[0][0], list(knowledge.vocabulary.regions).index(item[0][1]))
+    ):
+        description = knowledge.vocabulary.regions[base].description
+        present = [content.ui.sides[side] for side in knowledge.vocabulary.sides if side in named]
+        text = f"{description} ({' and '.join(present)})" if present else description
+        words.append(f"{text}, at the edge" if edge else text)
+    return tuple(words)
+
+
+def _ranked(hypothesis: Hypothesis, name: str) -> Ranked:
+    return Ranked(
+        id=hypothesis.id,
+        name=name,
+        p=hypothesis.p,
+        reasons_for=_plain(hypothesis.evidence_for),
+        reasons_against=_plain(hypothesis.evidence_against),
+    )
+
+
+def _plain(evidence: tuple[Evidence, ...]) -> tuple[str, ...]:
+    return tuple(item.patient for item in evidence[:_REASONS_SHOWN])
+
+
+def _source_title(source: str, knowledge: Knowledge) -> str:
+    entry = knowledge.sources.get(source)
+    return getattr(entry, "title", source) if entry is not None else source
+
+
+def _warnings(warnings: tuple[str, ...], knowledge: Knowledge) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Split the triage warnings into unasked warning-sign questions (in words) and the rest.
+
+    The triage lists the emergency signs not yet asked about by finding id; the page asks
+    the person about them in the vocabulary's words.
+    """
+    unasked: list[str] = []
+    other: list[str] = []
+    bases = {spec.base: spec.description for spec in knowledge.vocabulary.findings.values()}
+    for warning in warnings:
+        head, _, tail = warning.partition(_UNASKED_PREFIX)
+        ids = [item.strip() for item in tail.split(",")] if tail else []
+        if ids and all(item in bases for item in ids):
+            unasked += [bases[item] for item in ids]
+        else:
+            other.append(warning if not tail else f"{head}{_UNASKED_PREFIX}{tail}")
+    return tuple(dict.fromkeys(unasked)), tuple(other)

@@ -1,0 +1,235 @@
+"""Browser tests: Playwright drives Debian's chromium against a live server on a loopback port.
+
+Outside CI they are skipped, with the reason, when ``/usr/bin/chromium`` or Playwright is
+missing; in CI (``CI=true``) a missing browser fails them instead, so they always run there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.web.livebrowser import CHROMIUM, chromium, live_server
+
+pytestmark = pytest.mark.browser
+
+_MISSING = [
+    reason
+    for reason, missing in (
+        (f"{CHROMIUM} is not installed (apt-get install chromium)", not CHROMIUM.exists()),
+        ("the playwright package is not installed", importlib.util.find_spec("playwright") is None),
+    )
+    if missing
+]
+_MAP_WIDTH = 660  # the body map's viewBox width
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless, for the test session."""
+    if _MISSING:
+        if os.environ.get("CI") == "true":
+            pytest.fail("browser tests must run in CI: " + "; ".join(_MISSING))
+        pytest.skip("; ".join(_MISSING))
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="session")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A live pinchpoint server on a free loopback port, with its own SQLite file."""
+    with live_server(tmp_path_factory.mktemp("browser") / "pinchpoint.sqlite3") as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser: Any, base_url: str) -> Iterator[Any]:
+    """A fresh page; fails the test on any console error (a CSP violation shows up there)."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    problems: list[str] = []
+    opened.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    opened.on("pageerror", lambda error: problems.append(str(error)))
+    yield opened
+    context.close()
+    assert problems == []
+
+
+def _click_map(page: Any, map_name: str, x: float, y: float) -> None:
+    """Click the body map at a point given in the map's own coordinates."""
+    svg = page.locator(f'svg[data-input-name="{map_name}"]')
+    svg.scroll_into_view_if_needed()
+    box = svg.bounding_box()
+    scale = box["width"] / _MAP_WIDTH
+    page.mouse.click(box["x"] + x * scale, box["y"] + y * scale)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "region"),
+    [
+        (85, 180, "thigh_anterior.right"),  # front view: the person's right leg is on the viewer's left
+        (151, 340, "leg_anterolateral.left"),
+        (315, 190, "thigh_posterior.left"),  # back view: the person's left leg is on the viewer's left
+        (375, 340, "calf_posterior.right"),
+        (345, 45, "low_back"),  # midline, no side
+        (530, 340, "sole.left"),
+        (610, 414, "heel.right"),
+    ],
+)
+def test_a_click_on_the_body_map_selects_that_region_and_side(
+    page: Any, x: float, y: float, region: str
+) -> None:
+    """Clicking a point marks the region under it, on the right side, and nothing else."""
+    page.goto("/check")
+    _click_map(page, "pain_regions", x, y)
+    shape = page.locator(f'svg[data-input-name="pain_regions"] [data-region="{region}"]')
+    assert shape.get_attribute("aria-pressed") == "true"
+    checked = page.eval_on_selector_all(
+        'input[name="pain_regions"]:checked', "boxes => boxes.map(box => box.value)"
+    )
+    assert checked == [region]
+    label = shape.get_attribute("aria-label")
+    assert page.locator('[data-selected-for="pain_regions"]').inner_text() == f"Marked: {label}"
+    _click_map(page, "pain_regions", x, y)
+    assert shape.get_attribute("aria-pressed") == "false"
+    assert page.locator('input[name="pain_regions"]:checked').count() == 0
+
+
+def test_the_clinician_form_for_an_l5_lesion_highlights_l5_on_the_leg(page: Any) -> None:
+    """Weak dorsiflexion, big-toe extension and hip abduction, L5 numbness and a positive SLR: L5, drawn."""
+    page.goto("/clinician")
+    for movement, grade in (
+        ("ankle_dorsiflexion", "3"),
+        ("great_toe_extension", "3"),
+        ("hip_abduction", "4"),
+    ):
+        page.select_option(f'select[name="exam.power.{movement}.left"]', grade)
+    for region in ("leg_anterolateral.left", "foot_dorsum.left", "big_toe.left"):
+        page.locator(f'svg[data-input-name="exam.sensory_loss_regions"] [data-region="{region}"]').click()
+    page.check('input[name="exam.slr.left"][value="yes"]')
+    live = page.locator("#live-panel")
+    live.locator('[data-site="root.L5.left"]').wait_for(timeout=10000)
+    highlighted = set(live.locator("[data-territory]").evaluate_all("s => s.map(e => e.dataset.region)"))
+    assert {"big_toe.left", "foot_dorsum.left", "leg_anterolateral.left"} <= highlighted
+    assert not [region for region in highlighted if region.endswith(".right")]
+    page.click("text=Assess and save")
+    page.wait_for_url(re.compile(r"/assessments/[0-9a-f]{32}$"))
+    assert page.locator('.site-lead[data-site="root.L5.left"]').count() == 1
+    assert page.locator('[data-region="big_toe.left"][data-territory="core"]').count() == 1
+
+
+def test_history_lists_reopens_and_deletes_an_assessment(page: Any) -> None:
+    """A saved self-check appears in the history, opens again, and disappears when deleted."""
+    page.goto("/check")
+    page.fill('input[name="age"]', "61")
+    page.check('input[name="fever"][value="yes"]')
+    page.click("text=See the result")
+    page.wait_for_url(re.compile(r"/assessments/[0-9a-f]{32}$"))
+    record_id = page.url.rsplit("/", 1)[1]
+    page.goto("/history")
+    row = page.locator(f'tr[data-record="{record_id}"]')
+    assert row.count() == 1
+    row.locator("text=Open").click()
+    page.wait_for_url(f"**/assessments/{record_id}")
+    assert "Age in years" in page.locator(".answers").inner_text()
+    page.goto("/history")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f'tr[data-record="{record_id}"] button:has-text("Delete")').click()
+    page.wait_for_url("**/history?deleted=1")
+    assert page.locator(f'tr[data-record="{record_id}"]').count() == 0
+
+
+def _tab_to(page: Any, selector: str, limit: int = 400) -> None:
+    """Press Tab until the focused element matches ``selector`` (the keyboard's only way around)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_the_self_check_can_be_completed_with_the_keyboard_alone(page: Any) -> None:
+    """Age typed, body map marked with Space, questions answered with arrows, sent with Enter: no mouse."""
+    page.goto("/check")
+    _tab_to(page, 'input[name="age"]')
+    page.keyboard.type("58")
+    _tab_to(page, 'svg[data-input-name="pain_regions"] [data-region="buttock.left"]')
+    page.keyboard.press("Space")
+    _tab_to(page, 'svg[data-input-name="numbness_regions"] [data-region="foot_dorsum.left"]')
+    page.keyboard.press("Enter")
+    _tab_to(page, 'input[name="worsening"]')
+    page.keyboard.press("ArrowRight")  # from "don't know" round to "yes"
+    assert page.locator('input[name="worsening"][value="yes"]').is_checked()
+    _tab_to(page, 'button[type="submit"]')
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/assessments/[0-9a-f]{32}$"))
+    answers = page.locator(".answers").inner_text()
+    assert "buttock, left" in answers
+    assert "top of the foot, left" in answers
+    assert "58" in answers
+
+
+def test_a_cauda_equina_self_check_ends_in_the_emergency_banner(page: Any) -> None:
+    """Saddle numbness, new urinary retention, sciatica in both legs: the red emergency banner, with words."""
+    page.goto("/check")
+    page.fill('input[name="age"]', "44")
+    page.check('input[name="sex"][value="male"]')
+    both_legs = ("buttock", "thigh_posterior", "calf_posterior")
+    for region in ("low_back", *(f"{part}.{side}" for part in both_legs for side in ("left", "right"))):
+        page.locator(f'svg[data-input-name="pain_regions"] [data-region="{region}"]').click()
+    page.locator('svg[data-input-name="numbness_regions"] [data-region="perineum"]').click()
+    for question in ("urinary_retention", "saddle_numbness", "pain_below_knee", "pain_shooting", "worsening"):
+        page.check(f'input[name="{question}"][value="yes"]')
+    page.click("text=See the result")
+    page.wait_for_url(re.compile(r"/assessments/[0-9a-f]{32}$"))
+    banner = page.locator(".banner")
+    assert banner.get_attribute("data-triage") == "emergency"
+    assert banner.get_attribute("role") == "alert"
+    assert banner.locator(".level-word").inner_text() == "EMERGENCY"  # words, not colour alone
+    assert "What to do now" in banner.inner_text()
+    assert banner.locator("use").get_attribute("href") == "#icon-alert"
+    assert banner.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(179, 18, 31)"
+
+
+def test_the_pages_load_no_third_party_resource(page: Any, base_url: str) -> None:
+    """Every request a page makes goes to this server."""
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    for path in ("/", "/check", "/clinician", "/history"):
+        page.goto(path)
+    assert requested
+    assert all(url.startswith(base_url) for url in requested)
+
+
+def test_the_result_page_prints_without_navigation(page: Any) -> None:
+    """The print stylesheet hides navigation and buttons and keeps the banner and the map."""
+    page.goto("/check")
+    page.check('input[name="urinary_retention"][value="yes"]')
+    page.click("text=See the result")
+    page.wait_for_url(re.compile(r"/assessments/[0-9a-f]{32}$"))
+    page.emulate_media(media="print")
+    assert page.locator(".site-header nav").is_hidden()
+    assert page.locator(".actions").is_hidden()
+    assert page.locator(".banner").is_visible()
+    assert page.locator("svg.bodymap").is_visible()
+    assert page.locator(".site-footer").is_visible()
+
+
+@pytest.mark.parametrize("path", ["/check", "/clinician"])
+def test_every_control_has_a_name(page: Any, path: str) -> None:
+    """Every input, select, button and body-map shape has an accessible name (a label or aria-label)."""
+    page.goto(path)
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, button, [role="button"]')]
+            .filter(el => !((el.labels && el.labels.length) || el.getAttribute('aria-label')
+                            || el.getAttribute('aria-labelledby')
+                            || (el.tagName === 'BUTTON' && el.textContent.trim())))
+            .map(el => el.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
+    assert page.locator('[role="button"][tabindex="0"]').count() >= 42  # every region is reachable by Tab

@@ -1,0 +1,72 @@
+"""Take the screenshots in docs/screenshots/ with the browser tests' Playwright setup.
+
+Run from the repository root (needs Debian's chromium and Playwright, as the browser tests)::
+
+    python -m tools.screenshots
+
+It serves pinchpoint on a free loopback port with a temporary database, fills in a
+self-check (a cauda equina presentation) and a clinician examination (an L5 lesion), and
+saves PNGs of the self-check with its body map, the result page and clinician mode.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from tests.web.livebrowser import chromium, live_server
+
+OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 900}
+SIDES = ("left", "right")
+YES = ("urinary_retention", "saddle_numbness", "pain_below_knee", "pain_shooting", "worsening")
+WEAK = (("ankle_dorsiflexion", "3"), ("great_toe_extension", "3"), ("hip_abduction", "4"))
+
+
+def main() -> int:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        live_server(Path(folder) / "db.sqlite3") as url,
+        chromium() as b,
+    ):
+        page = b.new_page(viewport=VIEWPORT, device_scale_factor=1)
+        page.goto(url + "/check")
+        page.fill('input[name="age"]', "44")
+        page.check('input[name="sex"][value="male"]')
+        both_legs = [
+            f"{part}.{side}" for part in ("buttock", "thigh_posterior", "calf_posterior") for side in SIDES
+        ]
+        for region in ("low_back", *both_legs):
+            page.locator(f'svg[data-input-name="pain_regions"] [data-region="{region}"]').click()
+        page.locator('svg[data-input-name="numbness_regions"] [data-region="perineum"]').click()
+        page.locator("#s-pain_map").scroll_into_view_if_needed()
+        page.evaluate("window.scrollBy(0, -24)")
+        page.screenshot(path=str(OUTPUT / "self-check.png"))
+        for question in YES:
+            page.check(f'input[name="{question}"][value="yes"]')
+        page.click("text=See the result")
+        page.wait_for_url(re.compile(r"/assessments/[0-9a-f]{32}$"))
+        page.screenshot(path=str(OUTPUT / "result.png"), full_page=True)
+
+        page.goto(url + "/clinician")
+        page.fill('input[name="age"]', "42")
+        for movement, grade in WEAK:
+            page.select_option(f'select[name="exam.power.{movement}.left"]', grade)
+        page.select_option('select[name="exam.reflex.achilles.left"]', "normal")
+        page.check('input[name="exam.slr.left"][value="yes"]')
+        for region in ("leg_anterolateral.left", "foot_dorsum.left", "big_toe.left"):
+            sensory_map = 'svg[data-input-name="exam.sensory_loss_regions"]'
+            page.locator(f'{sensory_map} [data-region="{region}"]').click()
+        page.locator('#live-panel [data-site="root.L5.left"]').wait_for()
+        page.locator("#s-power").scroll_into_view_if_needed()
+        page.evaluate("window.scrollBy(0, -16)")
+        page.screenshot(path=str(OUTPUT / "clinician.png"))
+    for name in ("self-check.png", "result.png", "clinician.png"):
+        print(f"wrote {OUTPUT / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
