@@ -41,50 +41,56 @@ R = TypeVar("R", bound=Resource)
 # questionnaire-enable-behavior, questionnaire-answers-status, risk-assessment-status (= observation
 # status), request-status, request-intent, care-plan-intent, care-plan-activity-status,
 # care-plan-activity-kind, request-priority, bundle-type, administrative-gender, observation-status).
-_PUBLICATION = frozenset("draft active retired unknown".split())
-_REQUEST_STATUS = frozenset("draft active on-hold revoked completed entered-in-error unknown".split())
-_OBSERVATION_STATUS = frozenset(
-    "registered preliminary final amended corrected cancelled entered-in-error unknown".split()
+
+
+def _codes(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_PUBLICATION = _codes("draft active retired unknown")
+_REQUEST_STATUS = _codes("draft active on-hold revoked completed entered-in-error unknown")
+_OBSERVATION_STATUS = _codes(
+    "registered preliminary final amended corrected cancelled entered-in-error unknown"
 )
 REQUIRED_CODES: Mapping[str, Mapping[str, frozenset[str]]] = {
     "Questionnaire": {
         "status": _PUBLICATION,
-        "item.type": frozenset(
+        "item.type": _codes(
             "group display question boolean decimal integer date dateTime time string text url choice"
-            " open-choice attachment reference quantity".split()
+            " open-choice attachment reference quantity"
         ),
-        "item.enableWhen.operator": frozenset("exists = != > < >= <=".split()),
-        "item.enableBehavior": frozenset("all any".split()),
+        "item.enableWhen.operator": _codes("exists = != > < >= <="),
+        "item.enableBehavior": _codes("all any"),
     },
     "QuestionnaireResponse": {
-        "status": frozenset("in-progress completed amended entered-in-error stopped".split()),
+        "status": _codes("in-progress completed amended entered-in-error stopped"),
     },
     "RiskAssessment": {"status": _OBSERVATION_STATUS},
     "ServiceRequest": {
         "status": _REQUEST_STATUS,
-        "intent": frozenset(
-            "proposal plan directive order original-order reflex-order filler-order instance-order option".split()
+        "intent": _codes(
+            "proposal plan directive order original-order reflex-order filler-order instance-order option"
         ),
-        "priority": frozenset("routine urgent asap stat".split()),
+        "priority": _codes("routine urgent asap stat"),
     },
     "CarePlan": {
         "status": _REQUEST_STATUS,
-        "intent": frozenset("proposal plan order option".split()),
-        "activity.detail.status": frozenset(
-            "not-started scheduled in-progress on-hold completed cancelled stopped unknown entered-in-error".split()
+        "intent": _codes("proposal plan order option"),
+        "activity.detail.status": _codes(
+            "not-started scheduled in-progress on-hold completed cancelled stopped unknown entered-in-error"
         ),
-        "activity.detail.kind": frozenset(
+        "activity.detail.kind": _codes(
             "Appointment CommunicationRequest DeviceRequest MedicationRequest NutritionOrder Task"
-            " ServiceRequest VisionPrescription".split()
+            " ServiceRequest VisionPrescription"
         ),
     },
     "Bundle": {
-        "type": frozenset(
+        "type": _codes(
             "document message transaction transaction-response batch batch-response history searchset"
-            " collection".split()
+            " collection"
         ),
     },
-    "Patient": {"gender": frozenset("male female other unknown".split())},
+    "Patient": {"gender": _codes("male female other unknown")},
     "Observation": {"status": _OBSERVATION_STATUS},
 }
 """Per resource type, dotted element paths and the codes their required value set allows."""
