@@ -126,6 +126,13 @@ def fhir_errors(origin: str, root: str = "$") -> Iterator[None]:
             expected=f"a valid FHIR R4 {exc.title}",
             got=first.get("input") if first["type"] != "missing" else None,
         ) from exc
+    except KeyError as exc:  # fhir_core looks up a nested resourceType that FHIR R4 does not define
+        raise FhirMappingError(
+            "the FHIR JSON holds a resource of an unknown type",
+            location=f"{origin}: {root}",
+            expected="resources of FHIR R4 types only",
+            got=str(exc.args[0]).removeprefix("R4.").removesuffix("Type") if exc.args else None,
+        ) from exc
     except json.JSONDecodeError as exc:
         raise FhirMappingError(
             f"the text is not valid JSON: {exc.msg}",

@@ -170,12 +170,15 @@ def _text(spec: FindingSpec, vocabulary: Vocabulary) -> str:
 def _region_options(vocabulary: Vocabulary) -> tuple[AnswerOption, ...]:
     system = pinchpoint_system("region")
     options = [
-        AnswerOption(system, region_id, f"{vocabulary.regions[name].description} ({side})" if side else
-                     vocabulary.regions[name].description)
+        AnswerOption(system, region_id, _region_display(vocabulary.regions[name].description, side))
         for name in vocabulary.regions
         for region_id, side in _sided(name, vocabulary)
-    ]  # fmt: skip
+    ]
     return (*options, AnswerOption(system, NONE_CODE, NONE_CODE, exclusive=True))
+
+
+def _region_display(description: str, side: str | None) -> str:
+    return f"{description} ({side})" if side else description
 
 
 def _sided(name: str, vocabulary: Vocabulary) -> list[tuple[str, str | None]]:

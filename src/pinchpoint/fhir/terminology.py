@@ -43,7 +43,7 @@ class Terminology:
     observations: Mapping[tuple[str, str], s.ObservationCode]
     presentations: Mapping[tuple[str, str], s.PresentationCode]
     imaging_orders: Mapping[tuple[str, str], s.ImagingOrderCode]
-    diagnoses: Mapping[tuple[str, str], tuple[str, str]]
+    diagnoses: Mapping[tuple[str, str], tuple[str, str, str]]
     site_codes: Mapping[str, tuple[s.Code, ...]]
     cause_codes: Mapping[str, tuple[s.Code, ...]]
 
@@ -56,8 +56,14 @@ class Terminology:
         def key(code: s.Code) -> tuple[str, str]:
             return systems[code.system], code.code
 
-        diagnoses = {key(code): ("site", site) for site, codes in table.sites.items() for code in codes}
-        diagnoses |= {key(code): ("cause", cause) for cause, codes in table.causes.items() for code in codes}
+        diagnoses = {
+            key(code): ("site", site, code.display) for site, codes in table.sites.items() for code in codes
+        }
+        diagnoses |= {
+            key(code): ("cause", cause, code.display)
+            for cause, codes in table.causes.items()
+            for code in codes
+        }
         return cls(
             systems=systems,
             conditions={key(row): row for row in table.conditions},

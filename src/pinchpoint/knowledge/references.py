@@ -300,6 +300,7 @@ def check_interop_references(tables: Mapping[str, s.Table], vocabulary: Vocabula
         _known(stands_for.causes, vocabulary.causes, f"imaging.yaml: presentations.{name}", "a cause")
     for advice in imaging.not_indicated:
         _known([advice.presentation], imaging.presentations, f"imaging.yaml: {advice.id}", "a presentation")
+    _known(interop.levels, vocabulary.triage, "interop.yaml: levels", "a triage level")
     _complete(set(vocabulary.triage), interop.levels, "interop.yaml: levels", "every triage level")
     for index, floor in enumerate(interop.recorded_diagnoses):
         _known(

@@ -579,7 +579,7 @@ class InteropTable(Table):
 
     safety_note: str
     safety_source: str
-    levels: dict[Level, LevelWording]
+    levels: dict[str, LevelWording]
     recorded_diagnoses: list[RecordedDiagnosisFloor]
 
 
