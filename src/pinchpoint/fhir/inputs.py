@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pinchpoint.assessment import Assessment
@@ -21,7 +22,15 @@ from pinchpoint.fhir.record import RecordFacts, apply_recorded_diagnoses, read_b
 from pinchpoint.fhir.response import response_to_case
 from pinchpoint.knowledge.model import Knowledge
 
-__all__ = ["READABLE_TYPES", "FhirInput", "assess_fhir", "looks_like_fhir", "read_fhir"]
+__all__ = [
+    "READABLE_TYPES",
+    "FhirInput",
+    "assess_fhir",
+    "is_fhir_file",
+    "looks_like_fhir",
+    "read_fhir",
+    "read_fhir_file",
+]
 
 READABLE_TYPES = ("QuestionnaireResponse", "Bundle")
 """The resource types pinchpoint assesses."""
@@ -44,6 +53,34 @@ def looks_like_fhir(data: bytes) -> bool:
     A YAML case is a mapping of keys and never starts with ``{``; FHIR JSON always does.
     """
     return data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+
+
+def is_fhir_file(path: Path) -> bool:
+    """Say whether ``path`` is a readable file holding JSON (FHIR) rather than a YAML case."""
+    try:
+        with path.open("rb") as file:
+            return path.is_file() and looks_like_fhir(file.read(64))
+    except OSError:
+        return False  # the case-file reader reports what is wrong with the path
+
+
+def read_fhir_file(path: Path, knowledge: Knowledge, *, today: dt.date) -> FhirInput:
+    """Read a FHIR JSON file (QuestionnaireResponse or Bundle) as a case; the case id is the file stem.
+
+    Raises:
+        FhirMappingError: The file cannot be read, or is not a readable FHIR resource.
+        InvalidCaseError: An answer is out of range or names a region that does not exist.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FhirMappingError(
+            "the FHIR file cannot be read",
+            location=str(path),
+            expected="a readable JSON file",
+            got=exc.strerror,
+        ) from exc
+    return read_fhir(data, knowledge, today=today, origin=str(path), default_id=path.stem)
 
 
 def read_fhir(
