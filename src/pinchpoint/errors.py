@@ -10,7 +10,9 @@
     ├── InputError                     a user's input cannot be used (the user's problem)
     │   ├── InvalidCaseError           a case file or mapping is malformed
     │   ├── UnknownFindingError        a finding id is not in the vocabulary (also a KeyError)
-    │   └── ContradictoryFindingsError two findings cannot both be true
+    │   ├── ContradictoryFindingsError two findings cannot both be true
+    │   └── InvalidRequestError        a request to the API or a CDS service is malformed
+    │       └── PrefetchMissingError   a CDS Hooks request lacks data the service needs (HTTP 412)
     └── AdapterError                   an adapter could not translate to or from the outside
         ├── FhirMappingError
         └── StoreError
@@ -29,9 +31,11 @@ __all__ = [
     "FhirMappingError",
     "InputError",
     "InvalidCaseError",
+    "InvalidRequestError",
     "KnowledgeError",
     "MissingSourceError",
     "PinchpointError",
+    "PrefetchMissingError",
     "SchemaError",
     "StoreError",
     "UnknownFindingError",
@@ -119,6 +123,14 @@ class UnknownFindingError(InputError, KeyError):
 
 class ContradictoryFindingsError(InputError, ValueError):
     """Two findings of one case cannot both hold (a pregnant male, say)."""
+
+
+class InvalidRequestError(InputError, ValueError):
+    """A request to the REST API or a CDS Hooks service is malformed (a missing or wrong field)."""
+
+
+class PrefetchMissingError(InvalidRequestError):
+    """A CDS Hooks request lacks prefetched data that the service needs and cannot fetch itself."""
 
 
 class AdapterError(PinchpointError):
