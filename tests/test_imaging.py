@@ -91,7 +91,21 @@ def test_decisions(knowledge, findings_, presentations, verdict, rule):
 def test_weight_loss_names_the_open_rule(knowledge):
     """An undetermined decision names the triage rule that left it to the clinician."""
     decision = imaging_decision({"weight_loss": True}, knowledge, presentations={"sciatica"})
-    assert decision.open_rules == ("weight-loss",)
+    assert decision.open_rules == ("weight-loss", "serious-cause-risk-factors")
+
+
+@pytest.mark.parametrize(
+    "risk",
+    [{"cancer_history": True}, {"long_term_steroids": True}, {"trauma": "minor"}, {"iv_drug_use": True}],
+    ids=["cancer", "steroids", "minor-trauma", "iv-drugs"],
+)
+def test_risk_factors_of_a_serious_cause_leave_it_open(knowledge, risk):
+    """A recorded risk factor of cancer, infection or fracture never gives 'not_indicated'."""
+    decision = imaging_decision(
+        {"duration_days": 5, **risk}, knowledge, presentations={"nonspecific_low_back_pain"}
+    )
+    assert decision.verdict != "not_indicated"
+    assert "serious-cause-risk-factors" in decision.open_rules or decision.verdict == "indicated"
 
 
 @pytest.mark.parametrize(

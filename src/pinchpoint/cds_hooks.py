@@ -318,12 +318,19 @@ def _patient_view(request: _Request, facts: RecordFacts, knowledge: Knowledge) -
     assessment = assess_fhir(FhirInput(case, "Bundle", facts, subject, facts.basis), knowledge)
     interop = cast(s.InteropTable, knowledge.tables["interop"])
     wording = interop.levels[assessment.triage.id]
+    unasked = knowledge.triage.unasked_emergency_flags(facts.findings)
+    if assessment.triage is Urgency.SELF_CARE and unasked:
+        wording = interop.unasked_red_flags
     flags = [
         r
         for r in assessment.triage_reasons
         if r.level >= Urgency.SOON and not r.rule.startswith("cause-care")
     ]
-    lines = [f"**{knowledge.vocabulary.triage[assessment.triage.id]}**", ""]
+    lines = (
+        []
+        if wording is interop.unasked_red_flags
+        else [f"**{knowledge.vocabulary.triage[assessment.triage.id]}**", ""]
+    )
     if flags:
         lines += ["Red flags and reasons:", *(f"- {r.clinician} ({r.source})" for r in flags), ""]
     if assessment.warnings:

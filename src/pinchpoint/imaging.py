@@ -11,8 +11,9 @@ The decision has three outcomes, and only one of them speaks against imaging:
 * ``indicated``: a listed triage rule fires (red flags, severe or progressive deficit, persistent
   radicular pain), or the record holds a diagnosis of serious spinal pathology;
 * ``not_indicated``: nothing of the above, no other triage rule fires except those that leave the
-  presentation uncomplicated, and the presentation (non-specific low back pain, or sciatica within
-  its time limit) is one where guidance advises against routine imaging;
+  presentation uncomplicated, no risk factor of a serious cause is known (``open_when``), and the
+  presentation (non-specific low back pain, or sciatica within its time limit) is one where
+  guidance advises against routine imaging;
 * ``undetermined``: anything else, including a duration that is not known when the rule needs it.
 
 Triage rules test only findings that are present, so adding a red flag can turn a decision into
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, cast
 
 from pinchpoint.knowledge import schema as s
+from pinchpoint.triage import compile_condition
 
 if TYPE_CHECKING:
     from pinchpoint.assessment import Hypothesis
@@ -107,6 +109,10 @@ def imaging_decision(
         return ImagingDecision("indicated", tuple(reasons))
     uncomplicated = {rule.id for rule in table.uncomplicated_rules}
     open_rules = tuple(sorted(rule_id for rule_id in fired if rule_id not in uncomplicated))
+    risk = table.open_when
+    definitions = cast(s.TriageTable, knowledge.tables["triage"]).definitions
+    if compile_condition(risk.when, definitions, knowledge.vocabulary)(findings):
+        open_rules = (*open_rules, risk.id)
     if open_rules:
         return ImagingDecision("undetermined", (), open_rules=open_rules)
     wanted = frozenset(presentations)

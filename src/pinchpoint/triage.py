@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from pinchpoint.knowledge import schema as s
     from pinchpoint.knowledge.model import Knowledge
 
-__all__ = ["Decision", "TriageRules", "compile_rules", "triage"]
+__all__ = ["Decision", "TriageRules", "compile_condition", "compile_rules", "triage"]
 
 Findings = Mapping[str, "FindingValue"]
 Predicate = Callable[[Findings], bool]
@@ -234,3 +234,19 @@ def _region_base(region: str) -> str:
 def _on_both_sides(regions: tuple[str, ...], wanted: frozenset[str]) -> bool:
     sides = {r.split(".")[1] for r in regions if "." in r and _region_base(r) in wanted}
     return len(sides) >= 2
+
+
+def compile_condition(
+    condition: s.Condition, definitions: Mapping[str, s.Condition], vocabulary: Vocabulary
+) -> Predicate:
+    """Compile one condition of the triage language into a predicate over findings.
+
+    Other rule tables (imaging.yaml) state their conditions in the same language, without
+    negation, so that they share its safety property: an unknown finding never makes one hold.
+
+    Args:
+        condition: The condition.
+        definitions: Named conditions that ``ref`` may point to (triage.yaml ``definitions``).
+        vocabulary: The vocabulary whose finding ids the condition names.
+    """
+    return _ConditionCompiler(definitions, vocabulary).compile(condition)

@@ -513,6 +513,15 @@ class RecordedIndication(Strict):
     source: str
 
 
+class OpenWhen(Strict):
+    """Findings that leave the imaging decision to the clinician (a condition of the triage language)."""
+
+    id: str
+    when: Condition
+    clinician: str
+    source: str
+
+
 class UncomplicatedRule(Strict):
     """A triage rule that does not, on its own, make back pain or sciatica complicated."""
 
@@ -543,6 +552,7 @@ class ImagingTable(Table):
 
     indicated: list[ImagingIndication]
     recorded: RecordedIndication
+    open_when: OpenWhen
     uncomplicated_rules: list[UncomplicatedRule]
     presentations: dict[str, Presentation]
     not_indicated: list[NotIndicated]
@@ -580,6 +590,7 @@ class InteropTable(Table):
     safety_note: str
     safety_source: str
     levels: dict[str, LevelWording]
+    unasked_red_flags: LevelWording
     recorded_diagnoses: list[RecordedDiagnosisFloor]
 
 
