@@ -225,6 +225,7 @@ def _with(body: dict[str, Any], value: Any, *path: str) -> dict[str, Any]:
 _BASE = _patient_view([_condition("267064002")])
 _MISSING = (
     "$.prefetch: the request lacks prefetched data that this service needs and it fetches nothing itself; "
+    "expected the prefetch keys conditions, observations, patient (null when there is no data) "
 )
 
 
@@ -233,14 +234,12 @@ _MISSING = (
     [
         pytest.param(
             _without(_BASE, "prefetch", "observations"), 412, "$.prefetch",
-            _MISSING + "expected the prefetch keys conditions, observations, patient (null when there is no data) "
-            "(got ['observations'])",
+            _MISSING + "(got ['observations'])",
             id="missing-prefetch-key",
         ),
         pytest.param(
             _without(_BASE, "prefetch"), 412, "$.prefetch",
-            _MISSING + "expected the prefetch keys conditions, observations, patient (null when there is no data) "
-            "(got ['conditions', 'observations', 'patient'])",
+            _MISSING + "(got ['conditions', 'observations', 'patient'])",
             id="no-prefetch-at-all",
         ),
         pytest.param(
@@ -280,14 +279,14 @@ _MISSING = (
         pytest.param(
             _with(_BASE, {**_PATIENT, "gender": "robot"}, "prefetch", "patient"), 422,
             "$.prefetch.patient.gender",
-            "request: $.prefetch.patient.gender: a code is not in its FHIR value set; expected one of female, "
-            "male, other, unknown (got 'robot')",
+            "request: $.prefetch.patient.gender: a code is not in its FHIR value set; expected one of "
+            "female, male, other, unknown (got 'robot')",
             id="invalid-fhir-in-prefetch",
         ),
         pytest.param(
             _with(_BASE, 7, "prefetch", "conditions"), 400, "$.prefetch.conditions",
-            "$.prefetch.conditions: a prefetch value is not a FHIR resource; expected a resource, a Bundle or "
-            "null (got 'int')",
+            "$.prefetch.conditions: a prefetch value is not a FHIR resource; expected a resource, a Bundle "
+            "or null (got 'int')",
             id="prefetch-not-a-resource",
         ),
     ],
