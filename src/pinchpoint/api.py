@@ -24,13 +24,13 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pinchpoint import __version__
@@ -49,6 +49,7 @@ from pinchpoint.fhir.inputs import assess_fhir, read_fhir
 from pinchpoint.fhir.questionnaire import build_questionnaire
 from pinchpoint.fhir.results import care_plan, care_plan_bundle, risk_assessment, triage_plan_items
 from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.vocabulary import Vocabulary
 
 __all__ = ["PROBLEM_JSON", "api_router", "cds_router", "create_api_app", "install_problem_handlers"]
 
@@ -129,20 +130,6 @@ class AssessmentOut(BaseModel):
     triage_rules: list[RuleFired]
     explanations: Explanations
     warnings: list[str]
-
-
-class CaseIn(BaseModel):
-    """A case as JSON: findings keyed by vocabulary finding ids (what is not listed is unknown)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"id": "my-case", "findings": {"age": 42, "urinary_retention": True}}]
-        },
-    )
-
-    id: str | None = None
-    findings: dict[str, Any]
 
 
 class FindingOut(BaseModel):
@@ -258,11 +245,95 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     )
 }
 _FHIR_BODY = Body(
+    json_schema_extra={
+        "type": "object",
+        "required": ["resourceType"],
+        "properties": {"resourceType": {"type": "string", "enum": ["QuestionnaireResponse", "Bundle"]}},
+        "additionalProperties": True,
+    },
     description="A FHIR R4 QuestionnaireResponse of the pinchpoint intake, or a Bundle of Patient, "
     "Condition, Observation (and QuestionnaireResponse) resources",
     examples=[{"resourceType": "QuestionnaireResponse", "status": "completed", "item": []}],
 )
-_DATE = Query(description="Date that ages and durations are counted to (default: today)")
+_DATE = Query(
+    description="Date (YYYY-MM-DD) that ages and durations are counted to (default: today)",
+    pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    json_schema_extra={"format": "date"},
+)
+_CASE_ID = r"^[a-z0-9][a-z0-9-]*$"
+
+
+def findings_schema(vocabulary: Vocabulary) -> dict[str, Any]:
+    """Return the JSON Schema of a case's findings: every vocabulary id with the values it takes.
+
+    The OpenAPI document then says exactly what :func:`pinchpoint.case.parse_findings` accepts, so
+    clients (and schemathesis) see the vocabulary instead of an opaque object.
+    """
+    regions = sorted(vocabulary.region_ids)
+    properties: dict[str, Any] = {}
+    for spec in vocabulary.findings.values():
+        schema: dict[str, Any]
+        if spec.type == "bool":
+            schema = {"type": "boolean"}
+        elif spec.type == "enum":
+            schema = {"type": "string", "enum": list(spec.values)}
+        elif spec.type == "regions":
+            # null reads as an empty list ("asked, none"), as in a case file
+            schema = {
+                "type": ["array", "null"],
+                "items": {"type": "string", "enum": regions},
+                "uniqueItems": True,
+            }
+        else:
+            schema = {"type": "integer" if spec.type == "int" else "number"}
+            if spec.minimum is not None:
+                schema["minimum"] = int(spec.minimum) if spec.type == "int" else spec.minimum
+            if spec.maximum is not None:
+                schema["maximum"] = int(spec.maximum) if spec.type == "int" else spec.maximum
+        properties[spec.id] = {**schema, "description": spec.description}
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def _case_model(vocabulary: Vocabulary) -> type[BaseModel]:
+    """Return the request model of a case, its findings documented by the vocabulary."""
+    findings = Annotated[dict[str, Any], WithJsonSchema(findings_schema(vocabulary))]
+    return create_model(
+        "CaseIn",
+        __config__=ConfigDict(
+            extra="forbid",
+            json_schema_extra={
+                "examples": [{"id": "my-case", "findings": {"age": 42, "urinary_retention": True}}]
+            },
+        ),
+        __doc__="A case as JSON: findings keyed by vocabulary finding ids (what is not listed is unknown).",
+        id=(Annotated[str | None, Field(pattern=_CASE_ID)], None),
+        findings=(findings, ...),
+    )
+
+
+def _json_numbers(findings: dict[str, Any], vocabulary: Vocabulary) -> dict[str, Any]:
+    """Read a JSON number written with a zero fraction (``3.0``) as the whole number a finding takes.
+
+    JSON, and JSON Schema's ``integer``, do not tell ``3`` from ``3.0``; a case file does, and the
+    case checker refuses a float where a whole number is expected.
+    """
+    converted = dict(findings)
+    for key, value in findings.items():
+        spec = vocabulary.findings.get(key)
+        if spec is not None and spec.type == "int" and isinstance(value, float) and value.is_integer():
+            converted[key] = int(value)
+    return converted
+
+
+def _date(value: str | None, clock: Clock) -> dt.date:
+    if value is None:
+        return clock()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidRequestError(
+            "date is not a calendar date", location="date", expected="YYYY-MM-DD", got=value
+        ) from exc
 
 
 # --- routers ------------------------------------------------------------------------------------
@@ -278,14 +349,22 @@ def api_router(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> APIRout
     router = APIRouter(prefix="/api/v1", tags=["pinchpoint"], responses=_ERRORS)
     questionnaire = to_json(build_questionnaire(knowledge))
     knowledge_body = _knowledge_out(knowledge)
+    case_model = _case_model(knowledge.vocabulary)
 
-    @router.post("/assess", response_model=AssessmentOut, summary="Assess a case given as vocabulary ids")
-    def assess_case(case: CaseIn) -> dict[str, Any]:
-        table: dict[str, Any] = {"findings": case.findings}
-        if case.id is not None:
-            table["id"] = case.id
+    def assess_case(case: BaseModel) -> dict[str, Any]:
+        findings = _json_numbers(getattr(case, "findings"), knowledge.vocabulary)  # noqa: B009 (a run-time model)
+        table: dict[str, Any] = {"findings": findings}
+        if getattr(case, "id") is not None:  # noqa: B009
+            table["id"] = getattr(case, "id")  # noqa: B009
         checked = parse_case(table, knowledge.vocabulary, origin="body")
         return assess(checked, knowledge).to_contract()
+
+    # The request model is built from the vocabulary at run time, so the annotation is set here,
+    # where FastAPI reads it, instead of in the signature (which names its base class).
+    assess_case.__annotations__["case"] = case_model
+    router.post("/assess", response_model=AssessmentOut, summary="Assess a case given as vocabulary ids")(
+        assess_case
+    )
 
     @router.get(
         "/knowledge", response_model=KnowledgeOut, summary="The knowledge base: ids, version, sources"
@@ -305,9 +384,9 @@ def api_router(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> APIRout
         summary="Assess a FHIR QuestionnaireResponse or Bundle; answer a RiskAssessment",
     )
     def assess_fhir_resource(
-        resource: Annotated[dict[str, Any], _FHIR_BODY], date: Annotated[dt.date | None, _DATE] = None
+        resource: Annotated[dict[str, Any], _FHIR_BODY], date: Annotated[str | None, _DATE] = None
     ) -> dict[str, Any]:
-        fhir_input = read_fhir(resource, knowledge, today=date or clock(), origin="body")
+        fhir_input = read_fhir(resource, knowledge, today=_date(date, clock), origin="body")
         assessment = assess_fhir(fhir_input, knowledge)
         return to_json(
             risk_assessment(assessment, knowledge, subject=fhir_input.subject, basis=fhir_input.basis)
@@ -319,9 +398,9 @@ def api_router(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> APIRout
         summary="Assess a FHIR QuestionnaireResponse or Bundle; answer a CarePlan with ServiceRequests",
     )
     def plan_fhir_resource(
-        resource: Annotated[dict[str, Any], _FHIR_BODY], date: Annotated[dt.date | None, _DATE] = None
+        resource: Annotated[dict[str, Any], _FHIR_BODY], date: Annotated[str | None, _DATE] = None
     ) -> dict[str, Any]:
-        fhir_input = read_fhir(resource, knowledge, today=date or clock(), origin="body")
+        fhir_input = read_fhir(resource, knowledge, today=_date(date, clock), origin="body")
         assessment = assess_fhir(fhir_input, knowledge)
         plan, requests = care_plan(
             triage_plan_items(assessment, knowledge), knowledge, subject=fhir_input.subject
@@ -347,7 +426,21 @@ def cds_router(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> APIRout
     request_schema = {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["hook", "hookInstance", "context"],
+                        "properties": {
+                            "hook": {"type": "string"},
+                            "hookInstance": {"type": "string"},
+                            "context": {"type": "object"},
+                            "prefetch": {"type": ["object", "null"]},
+                        },
+                        "additionalProperties": True,
+                    }
+                }
+            },
         }
     }
 
@@ -445,12 +538,14 @@ def _status(error: PinchpointError) -> int:
     return 500
 
 
-def problem(status: int, title: str, detail: str, **members: str | None) -> JSONResponse:
-    """Return an RFC 9457 problem response."""
+def problem(
+    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None, **members: str | None
+) -> JSONResponse:
+    """Return an RFC 9457 problem response (with ``headers``, such as ``Allow`` on a 405)."""
     slug = title.lower().replace(" ", "-")
     body = {"type": _PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
     body |= {key: value for key, value in members.items() if value is not None}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
 
 
 def _field(location: str) -> str | None:
@@ -489,9 +584,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return problem(
-            exc.status_code, "Not found" if exc.status_code == 404 else "HTTP error", str(exc.detail)
-        )
+        title = "Not found" if exc.status_code == 404 else "HTTP error"
+        return problem(exc.status_code, title, str(exc.detail), headers=exc.headers)
 
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         _log.error("unexpected error while answering a request", exc_info=exc)
