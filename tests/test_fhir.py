@@ -266,9 +266,9 @@ def test_risk_assessment_validates_and_carries_the_assessment(knowledge, path: P
     )
     triage, *ranked = document["prediction"]
     assert triage["qualitativeRisk"]["coding"][0]["code"] == assessment.triage.id
-    assert len(ranked) == len(assessment.sites) + len(assessment.causes)
+    contract = assessment.to_contract()
     assert [p["outcome"]["coding"][0]["code"] for p in ranked] == [
-        h.id for h in (*assessment.sites, *assessment.causes)
+        item["id"] for item in (*contract["sites"], *contract["causes"])
     ]
     assert document["extension"] == [{"url": KNOWLEDGE_VERSION_EXTENSION, "valueString": knowledge.version}]
     assert any(knowledge.version in note["text"] for note in document["note"])

@@ -1,7 +1,8 @@
 """Assessments and plans as FHIR R4 resources: ``RiskAssessment``, ``CarePlan``, ``ServiceRequest``.
 
 :func:`risk_assessment` writes one prediction for the triage (its level as ``qualitativeRisk``,
-the rules that fired as ``rationale``) and one per ranked site and cause with its probability,
+the rules that fired as ``rationale``) and one per ranked site and cause with its probability
+(those the contract JSON shows: the first three, and any other of p >= 0.001),
 coded in pinchpoint's code systems and, where ``terminology.yaml`` has them, in SNOMED CT or
 ICD-10. The knowledge version is stamped in an extension and in a note, beside the safety note.
 
@@ -41,6 +42,8 @@ KNOWLEDGE_VERSION_EXTENSION = f"{CANONICAL_BASE}/StructureDefinition/knowledge-v
 """Extension URL whose ``valueString`` is the knowledge version a result was computed with."""
 
 _UNKNOWN_SUBJECT = {"display": "patient not identified"}
+_MIN_SHOWN = 3
+_MIN_P = 0.001
 Verdict = Literal["recommended", "consider", "not_recommended"]
 Priority = Literal["routine", "urgent", "asap", "stat"]
 
@@ -80,12 +83,9 @@ def risk_assessment(
             "rationale": triage_rationale or interop.levels[level].summary,
         }
     ]
-    predictions += [
-        _prediction(h, "site", terms.site_codes.get(_base_site(h.id), ()), terms) for h in assessment.sites
-    ]
-    predictions += [
-        _prediction(h, "cause", terms.cause_codes.get(h.id, ()), terms) for h in assessment.causes
-    ]
+    sites, causes = _shown(assessment.sites), _shown(assessment.causes)
+    predictions += [_prediction(h, "site", terms.site_codes.get(_base_site(h.id), ()), terms) for h in sites]
+    predictions += [_prediction(h, "cause", terms.cause_codes.get(h.id, ()), terms) for h in causes]
     document: dict[str, Any] = {
         "resourceType": "RiskAssessment",
         "extension": [{"url": KNOWLEDGE_VERSION_EXTENSION, "valueString": assessment.knowledge_version}],
@@ -107,6 +107,11 @@ def risk_assessment(
     if resource_id is not None:
         document["id"] = resource_id
     return validate_resource(document, RiskAssessment, "generated RiskAssessment")
+
+
+def _shown(hypotheses: Sequence[Hypothesis]) -> list[Hypothesis]:
+    """The hypotheses the contract JSON shows: the first three, and any other of p >= 0.001."""
+    return [h for rank, h in enumerate(hypotheses) if rank < _MIN_SHOWN or h.p >= _MIN_P]
 
 
 def _base_site(site_id: str) -> str:
