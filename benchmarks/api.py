@@ -69,7 +69,9 @@ def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the server did not start in time")
 
 
-def _load(base: str, path: str, bodies: list[dict[str, Any]], total: int, concurrency: int) -> dict[str, float]:
+def _load(
+    base: str, path: str, bodies: list[dict[str, Any]], total: int, concurrency: int
+) -> dict[str, float]:
     """Send ``total`` POST requests from ``concurrency`` threads; return throughput and latencies."""
     latencies: list[float] = []
     failures: list[int] = []

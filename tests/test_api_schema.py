@@ -34,7 +34,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
     """Every generated request is answered without a server error and as the document says."""
     opaque = case.operation.path.startswith(("/api/v1/fhir/", "/cds-services/"))

@@ -33,7 +33,8 @@ _IMAGING = yaml.safe_load((PACKAGED_VOCABULARY.parent / "imaging.yaml").read_tex
 _INDICATING_RULES = [rule for row in _IMAGING["indicated"] for rule in row["triage_rules"]]
 _PRESENTATIONS = sorted(_IMAGING["presentations"])
 _UNCOMPLICATED = frozenset(row["id"] for row in _IMAGING["uncomplicated_rules"])
-_PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_WITNESSES = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def test_each_indicating_rule_makes_imaging_indicated(knowledge, rule_id):
     """When a listed triage rule fires, imaging is indicated whatever the presentation."""
     rule = next(r for r in knowledge.triage.rules if r.id == rule_id)
 
-    @_PROPERTY
+    @_WITNESSES
     @given(rule_witnesses(rule))
     def check(witness):
         decision = imaging_decision(witness, knowledge, presentations=_PRESENTATIONS)
