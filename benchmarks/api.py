@@ -62,7 +62,7 @@ def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
         if server.poll() is not None:
             raise SystemExit(f"the server exited with code {server.returncode}")
         try:
-            if httpx.get(f"{base}/api/v1/knowledge", timeout=1.0).status_code == 200:  # noqa: PLR2004
+            if httpx.get(f"{base}/api/v1/knowledge", timeout=1.0).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.1)
@@ -92,7 +92,7 @@ def _load(
                 elapsed = time.perf_counter() - start
                 with lock:
                     latencies.append(elapsed)
-                    if response.status_code != 200:  # noqa: PLR2004
+                    if response.status_code != 200:
                         failures.append(response.status_code)
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
@@ -131,7 +131,7 @@ def main() -> None:
     port = _free_port()
     base = f"http://{HOST}:{port}"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    server = subprocess.Popen([sys.executable, "-c", SERVER, HOST, str(port)], env=env)  # noqa: S603
+    server = subprocess.Popen([sys.executable, "-c", SERVER, HOST, str(port)], env=env)
     try:
         _wait_until_up(base, server)
         for path, bodies in (("/api/v1/assess", case_bodies), ("/api/v1/fhir/assess", fhir_bodies)):
