@@ -12,7 +12,9 @@
     │   ├── UnknownFindingError        a finding id is not in the vocabulary (also a KeyError)
     │   ├── ContradictoryFindingsError two findings cannot both be true
     │   ├── InvalidAnswerError         an interview answer does not fit its question
-    │   └── InvalidSessionError        a saved interview session is corrupt or does not fit
+    │   ├── InvalidSessionError        a saved interview session is corrupt or does not fit
+    │   └── InvalidRequestError        a request to the API or a CDS service is malformed
+    │       └── PrefetchMissingError   a CDS Hooks request lacks data the service needs (HTTP 412)
     └── AdapterError                   an adapter could not translate to or from the outside
         ├── FhirMappingError
         └── StoreError
@@ -32,10 +34,12 @@ __all__ = [
     "InputError",
     "InvalidAnswerError",
     "InvalidCaseError",
+    "InvalidRequestError",
     "InvalidSessionError",
     "KnowledgeError",
     "MissingSourceError",
     "PinchpointError",
+    "PrefetchMissingError",
     "SchemaError",
     "StoreError",
     "UnknownFindingError",
@@ -131,6 +135,14 @@ class InvalidAnswerError(InputError, ValueError):
 
 class InvalidSessionError(InputError, ValueError):
     """A saved interview session is corrupt or does not fit the question bank; it is not loaded."""
+
+
+class InvalidRequestError(InputError, ValueError):
+    """A request to the REST API or a CDS Hooks service is malformed (a missing or wrong field)."""
+
+
+class PrefetchMissingError(InvalidRequestError):
+    """A CDS Hooks request lacks prefetched data that the service needs and cannot fetch itself."""
 
 
 class AdapterError(PinchpointError):

@@ -25,6 +25,7 @@ __all__ = ["explain"]
 
 _MAX_REASONS = 5
 _MIN_WEIGHT = 0.2
+_TIE_DECIMALS = 9
 
 
 def explain(
@@ -88,7 +89,17 @@ class _Explainer:
         if total_in <= 0.0 or total_out <= 0.0 or not self.observations:
             return (), ()
         weights = self.matrix @ (p_in / total_in - p_out / total_out)
-        order = np.argsort(-weights, kind="stable")
+        # Ties (two sides, two regions of one territory) are broken by finding and value, not by
+        # the order the findings were listed in, so that reordering a case changes nothing; weights
+        # are compared to 9 decimals because summing in another order moves the last bits.
+        order = sorted(
+            range(len(self.observations)),
+            key=lambda i: (
+                -round(float(weights[i]), _TIE_DECIMALS),
+                self.observations[i].finding,
+                str(self.observations[i].value),
+            ),
+        )
         supporting = [int(i) for i in order[:_MAX_REASONS] if weights[i] >= _MIN_WEIGHT]
         opposing = [int(i) for i in order[::-1][:_MAX_REASONS] if weights[i] <= -_MIN_WEIGHT]
         return self._described(supporting, weights), self._described(opposing, weights)

@@ -329,7 +329,7 @@ class _PlanConditionCompiler:
                 if value is not None
             }
         )
-        holds = compile_condition(leaf, self.vocabulary)
+        holds = compile_condition(leaf, {}, self.vocabulary)
         return lambda ctx: holds(ctx.findings)
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pinchpoint.knowledge.model import Knowledge
 
 __all__ = ["Decision", "TriageRules", "compile_condition", "compile_rules", "matching_findings", "triage"]
+__all__ = ["Decision", "TriageRules", "compile_condition", "compile_rules", "triage"]
 
 Findings = Mapping[str, "FindingValue"]
 Predicate = Callable[[Findings], bool]
@@ -254,15 +255,23 @@ def _on_both_sides(regions: tuple[str, ...], wanted: frozenset[str]) -> bool:
     return len(sides) >= 2
 
 
-def compile_condition(condition: s.Condition, vocabulary: Vocabulary) -> Predicate:
-    """Compile one finding condition of the triage language (no definitions) into a predicate.
-
-    The plan (:mod:`pinchpoint.plan`) reads its finding leaves with this, so that a finding
-    named in advice.yaml means exactly what it means in triage.yaml.
-    """
-    return _ConditionCompiler({}, vocabulary).compile(condition)
-
-
 def matching_findings(pattern: str, vocabulary: Vocabulary) -> tuple[str, ...]:
     """Return the concrete finding ids a condition's ``finding`` pattern names (both sides, ``*``)."""
     return tuple(spec.id for spec in _ConditionCompiler({}, vocabulary)._specs(pattern))
+
+
+def compile_condition(
+    condition: s.Condition, definitions: Mapping[str, s.Condition], vocabulary: Vocabulary
+) -> Predicate:
+    """Compile one condition of the triage language into a predicate over findings.
+
+    Other rule tables (imaging.yaml, the finding leaves of advice.yaml) state their conditions
+    in the same language, so that a finding named there means exactly what it means in
+    triage.yaml and shares its safety property: an unknown finding never makes one hold.
+
+    Args:
+        condition: The condition.
+        definitions: Named conditions that ``ref`` may point to (triage.yaml ``definitions``).
+        vocabulary: The vocabulary whose finding ids the condition names.
+    """
+    return _ConditionCompiler(definitions, vocabulary).compile(condition)

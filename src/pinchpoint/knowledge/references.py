@@ -66,6 +66,7 @@ def check_references(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> N
     _check_triage(t, vocabulary)
     _check_plan(tables, vocabulary)
     check_questions(cast(s.QuestionsTable, tables["questions"]), vocabulary)
+    check_interop_references(tables, vocabulary)
 
 
 class _Tables:
@@ -480,3 +481,112 @@ def _unique_id(item_id: str, seen: Mapping[str, object], where: str) -> None:
             expected="ids unique across advice and investigations",
             got=item_id,
         )
+
+
+def check_interop_references(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> None:
+    """Check the terminology, imaging and interop tables against the vocabulary and the triage rules.
+
+    Every code names a declared terminology, every finding a vocabulary finding with a value it can
+    take, every site and cause a vocabulary id, every triage rule an existing rule, and every
+    presentation one that imaging.yaml defines; no code means two things.
+
+    Raises:
+        UnresolvedReferenceError: A row names something that does not exist, or a code is listed twice.
+    """
+    terms = cast(s.TerminologyTable, tables["terminology"])
+    imaging = cast(s.ImagingTable, tables["imaging"])
+    interop = cast(s.InteropTable, tables["interop"])
+    rule_ids = {rule.id for rule in cast(s.TriageTable, tables["triage"]).rules}
+    seen: dict[tuple[str, str, str], str] = {}
+    for where, code in _codes(terms):
+        _known([code.system], terms.systems, f"terminology.yaml: {where}", "a system of terminology.yaml")
+        kind = where.split("[", 1)[0].split(".", 1)[0]
+        key = (kind, code.system, code.code)
+        if key in seen:
+            raise UnresolvedReferenceError(
+                f"code {code.system}|{code.code} is listed twice",
+                location=f"terminology.yaml: {where}",
+                expected="each code at most once per section",
+                got=seen[key],
+            )
+        seen[key] = where
+    for index, condition in enumerate(terms.conditions):
+        _check_finding_value(
+            condition.finding, [condition.value], vocabulary, f"terminology.yaml: conditions[{index}]"
+        )
+    for index, obs in enumerate(terms.observations):
+        where = f"terminology.yaml: observations[{index}]"
+        spec = vocabulary.findings.get(obs.finding)
+        _known([obs.finding], vocabulary.findings, where, "a vocabulary finding")
+        if obs.unit is not None and spec is not None and spec.type not in ("int", "number"):
+            raise UnresolvedReferenceError(
+                "a quantity maps to a finding that is not a number",
+                location=where,
+                expected="an int or number finding",
+                got=obs.finding,
+            )
+        _check_finding_value(obs.finding, list(obs.answers.values()), vocabulary, where)
+    _known(terms.sites, vocabulary.sites, "terminology.yaml: sites", "a vocabulary site (without side)")
+    _known(terms.causes, vocabulary.causes, "terminology.yaml: causes", "a vocabulary cause")
+    for index, presentation in enumerate(terms.presentations):
+        _known(
+            [presentation.presentation],
+            imaging.presentations,
+            f"terminology.yaml: presentations[{index}]",
+            "a presentation of imaging.yaml",
+        )
+    for indication in imaging.indicated:
+        _known(indication.triage_rules, rule_ids, f"imaging.yaml: {indication.id}", "a triage rule id")
+    _known(
+        [r.id for r in imaging.uncomplicated_rules], rule_ids, "imaging.yaml: uncomplicated_rules", "a rule"
+    )
+    _known(imaging.recorded.sites, vocabulary.sites, "imaging.yaml: recorded.sites", "a vocabulary site")
+    _known(imaging.recorded.causes, vocabulary.causes, "imaging.yaml: recorded.causes", "a vocabulary cause")
+    for name, stands_for in imaging.presentations.items():
+        _known(stands_for.causes, vocabulary.causes, f"imaging.yaml: presentations.{name}", "a cause")
+    for advice in imaging.not_indicated:
+        _known([advice.presentation], imaging.presentations, f"imaging.yaml: {advice.id}", "a presentation")
+    _known(interop.levels, vocabulary.triage, "interop.yaml: levels", "a triage level")
+    _complete(set(vocabulary.triage), interop.levels, "interop.yaml: levels", "every triage level")
+    for index, floor in enumerate(interop.recorded_diagnoses):
+        _known(
+            [floor.site], vocabulary.sites, f"interop.yaml: recorded_diagnoses[{index}]", "a vocabulary site"
+        )
+
+
+def _codes(terms: s.TerminologyTable) -> Iterable[tuple[str, s.Code]]:
+    for section in ("conditions", "observations", "presentations", "imaging_orders"):
+        for index, code in enumerate(getattr(terms, section)):
+            yield f"{section}[{index}]", code
+    for section in ("sites", "causes"):
+        for name, codes in getattr(terms, section).items():
+            for index, code in enumerate(codes):
+                yield f"{section}.{name}[{index}]", code
+
+
+def _check_finding_value(finding: str, values: list[object], vocabulary: Vocabulary, where: str) -> None:
+    spec = vocabulary.findings.get(finding)
+    if spec is None:
+        _known([finding], vocabulary.findings, where, "a vocabulary finding")
+        return
+    for value in values:
+        fits = (
+            (spec.type == "bool" and isinstance(value, bool))
+            or (spec.type == "enum" and value in spec.values)
+            or (
+                spec.type in ("int", "number")
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+            )
+        )
+        if not fits:
+            raise UnresolvedReferenceError(
+                f"finding {finding!r} cannot take this value",
+                location=where,
+                expected=spec.describe_expected(),
+                got=value,
+            )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = [
     "CausesTable",
     "Condition",
+    "ImagingTable",
+    "InteropTable",
     "LikelihoodsTable",
     "MusclesTable",
     "NervesTable",
@@ -30,6 +32,7 @@ __all__ = [
     "SitesTable",
     "SkinTable",
     "SourcesTable",
+    "TerminologyTable",
     "TriageTable",
 ]
 
@@ -62,7 +65,7 @@ class Source(Strict):
     """One entry of the bibliography."""
 
     title: str
-    kind: Literal["guideline", "review", "study", "textbook", "teaching", "design"]
+    kind: Literal["guideline", "review", "study", "textbook", "teaching", "design", "terminology"]
     year: int | None = None
     url: str | None = None
 
@@ -487,6 +490,171 @@ class QuestionsTable(Table):
     questions: list[QuestionRow]
 
 
+# --- interoperability: terminology, imaging appropriateness, record-system wording ----------------
+
+
+class CodeSystem(Strict):
+    """A terminology pinchpoint reads or writes: its canonical URI."""
+
+    url: str
+    source: str
+
+
+class Code(Strict):
+    """One code of a terminology, with its display as published."""
+
+    system: str
+    code: str = Field(min_length=1)
+    display: str
+    source: str
+
+
+class ConditionCode(Code):
+    """A Condition code that states a vocabulary finding."""
+
+    finding: str
+    value: bool | int | float | str
+    timing: Literal["current", "ever"]
+
+
+class ObservationCode(Code):
+    """An Observation code whose value is a vocabulary finding: a quantity in ``unit`` or coded answers."""
+
+    finding: str
+    unit: str | None = None
+    answers: dict[str, bool | str] = Field(default_factory=dict)
+    unknown_answers: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _quantity_or_answers(self) -> ObservationCode:
+        if (self.unit is not None) != bool(self.answers):
+            return self
+        raise ValueError("an observation code has either a unit (a quantity) or answers (coded values)")
+
+
+class PresentationCode(Code):
+    """A Condition code that names the presenting problem (non-specific low back pain, sciatica)."""
+
+    presentation: str
+
+
+class ImagingOrderCode(Code):
+    """A ServiceRequest code that orders imaging of the lumbar spine."""
+
+    modality: Literal["mri", "ct", "xr"]
+
+
+class TerminologyTable(Table):
+    """terminology.yaml."""
+
+    systems: dict[str, CodeSystem]
+    conditions: list[ConditionCode]
+    observations: list[ObservationCode]
+    sites: dict[str, list[Code]]
+    causes: dict[str, list[Code]]
+    presentations: list[PresentationCode]
+    imaging_orders: list[ImagingOrderCode]
+
+
+class ImagingIndication(Strict):
+    """Triage rules whose firing makes lumbar imaging indicated."""
+
+    id: str
+    triage_rules: list[str] = Field(min_length=1)
+    clinician: str
+    source: str
+
+
+class RecordedIndication(Strict):
+    """Recorded diagnoses (sites, causes) that make lumbar imaging indicated."""
+
+    sites: list[str]
+    causes: list[str]
+    clinician: str
+    source: str
+
+
+class OpenWhen(Strict):
+    """Findings that leave the imaging decision to the clinician (a condition of the triage language)."""
+
+    id: str
+    when: Condition
+    clinician: str
+    source: str
+
+
+class UncomplicatedRule(Strict):
+    """A triage rule that does not, on its own, make back pain or sciatica complicated."""
+
+    id: str
+    source: str
+
+
+class Presentation(Strict):
+    """A presenting problem, and the leading causes that stand for it in an assessment."""
+
+    causes: list[str]
+    source: str
+
+
+class NotIndicated(Strict):
+    """A presentation for which guidance says imaging is not indicated, within ``max_days`` if set."""
+
+    id: str
+    presentation: str
+    max_days: Annotated[int, Field(gt=0)] | None
+    summary: Annotated[str, Field(max_length=139)]
+    clinician: str
+    source: str
+
+
+class ImagingTable(Table):
+    """imaging.yaml."""
+
+    indicated: list[ImagingIndication]
+    recorded: RecordedIndication
+    open_when: OpenWhen
+    uncomplicated_rules: list[UncomplicatedRule]
+    presentations: dict[str, Presentation]
+    not_indicated: list[NotIndicated]
+
+
+class ServiceRequestText(Strict):
+    """The care a triage level asks for, as a ServiceRequest suggestion."""
+
+    text: str
+    priority: Literal["routine", "urgent", "asap", "stat"]
+
+
+class LevelWording(Strict):
+    """What record systems are told for one triage level."""
+
+    summary: Annotated[str, Field(max_length=139)]
+    indicator: Literal["info", "warning", "critical"]
+    request: ServiceRequestText | None = None
+    source: str
+
+
+class RecordedDiagnosisFloor(Strict):
+    """A recorded diagnosis of a site that sets a floor under the triage."""
+
+    site: str
+    at_least: Level
+    patient: str
+    clinician: str
+    source: str
+
+
+class InteropTable(Table):
+    """interop.yaml."""
+
+    safety_note: str
+    safety_source: str
+    levels: dict[str, LevelWording]
+    unasked_red_flags: LevelWording
+    recorded_diagnoses: list[RecordedDiagnosisFloor]
+
+
 TABLES: dict[str, type[Table]] = {
     "sources": SourcesTable,
     "roots": RootsTable,
@@ -504,6 +672,9 @@ TABLES: dict[str, type[Table]] = {
     "causes": CausesTable,
     "triage": TriageTable,
     "questions": QuestionsTable,
+    "terminology": TerminologyTable,
+    "imaging": ImagingTable,
+    "interop": InteropTable,
 }
 """Every knowledge table by file stem, with the model that validates it."""
 

@@ -1,0 +1,153 @@
+"""Benchmark: the REST API under load, from a second process, on loopback.
+
+Usage::
+
+    python benchmarks/api.py [--requests N] [--concurrency C] [--cases DIR]
+
+A uvicorn server (one worker, the app of :func:`pinchpoint.api.create_api_app`) is started as a
+child process on 127.0.0.1 and a free port; this process then sends ``POST /api/v1/assess``
+requests with the development cases' findings, from C client threads, until N requests have
+been answered (default 2,000, concurrency 4), and prints requests per second and the p50 / p99
+latency in milliseconds, plus the same for ``POST /api/v1/fhir/assess`` (a QuestionnaireResponse,
+fewer requests). The load is bounded in count and time and stops by itself; the server is
+stopped at the end. Only loopback is used.
+
+A benchmark, not a test: it asserts nothing (except that every request got a 200).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pinchpoint.casefile import read_cases
+from pinchpoint.fhir._boundary import to_json
+from pinchpoint.fhir.response import case_to_response
+from pinchpoint.knowledge.loader import load_knowledge
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CASES = REPO.parent / "shared" / "cases"
+HOST = "127.0.0.1"
+STARTUP_SECONDS = 30.0
+TIME_LIMIT_SECONDS = 120.0
+SERVER = """
+import sys, uvicorn
+from pinchpoint.api import create_api_app
+from pinchpoint.knowledge.loader import load_knowledge
+uvicorn.run(create_api_app(load_knowledge()), host=sys.argv[1], port=int(sys.argv[2]), log_level="warning",
+            access_log=False)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with code {server.returncode}")
+        try:
+            if httpx.get(f"{base}/api/v1/knowledge", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not start in time")
+
+
+def _load(
+    base: str, path: str, bodies: list[dict[str, Any]], total: int, concurrency: int
+) -> dict[str, float]:
+    """Send ``total`` POST requests from ``concurrency`` threads; return throughput and latencies."""
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    counter = iter(range(total))
+    deadline = time.monotonic() + TIME_LIMIT_SECONDS
+
+    def worker() -> None:
+        with httpx.Client(base_url=base, timeout=10.0) as client:
+            while time.monotonic() < deadline:
+                with lock:
+                    index = next(counter, None)
+                if index is None:
+                    return
+                body = bodies[index % len(bodies)]
+                start = time.perf_counter()
+                response = client.post(path, json=body)
+                elapsed = time.perf_counter() - start
+                with lock:
+                    latencies.append(elapsed)
+                    if response.status_code != 200:
+                        failures.append(response.status_code)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    if failures:
+        raise SystemExit(f"{len(failures)} requests to {path} failed, e.g. status {failures[0]}")
+    ordered = sorted(latencies)
+    return {
+        "requests": len(ordered),
+        "rps": len(ordered) / wall,
+        "p50_ms": 1000 * statistics.median(ordered),
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--cases", type=Path, default=DEFAULT_CASES)
+    args = parser.parse_args()
+
+    knowledge = load_knowledge()
+    cases = read_cases(args.cases, knowledge.vocabulary)
+    case_bodies = [
+        {"id": c.id, "findings": {k: list(v) if isinstance(v, tuple) else v for k, v in c.findings.items()}}
+        for c in cases
+    ]
+    fhir_bodies = [to_json(case_to_response(c, knowledge)) for c in cases]
+
+    port = _free_port()
+    base = f"http://{HOST}:{port}"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    server = subprocess.Popen([sys.executable, "-c", SERVER, HOST, str(port)], env=env)
+    try:
+        _wait_until_up(base, server)
+        for path, bodies in (("/api/v1/assess", case_bodies), ("/api/v1/fhir/assess", fhir_bodies)):
+            _load(base, path, bodies, min(100, args.requests), args.concurrency)  # warm-up
+            total = args.requests if path == "/api/v1/assess" else max(1, args.requests // 4)
+            result = _load(base, path, bodies, total, args.concurrency)
+            print(
+                f"POST {path:<22} {int(result['requests']):>6} requests  {result['rps']:8.1f} req/s  "
+                f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  "
+                f"(concurrency {args.concurrency}, {len(bodies)} distinct bodies)"
+            )
+        print(json.dumps({"knowledge_version": knowledge.version, "python": sys.version.split()[0]}))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
