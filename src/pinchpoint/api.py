@@ -51,9 +51,19 @@ from pinchpoint.fhir.results import care_plan, care_plan_bundle, risk_assessment
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.vocabulary import Vocabulary
 
-__all__ = ["PROBLEM_JSON", "api_router", "cds_router", "create_api_app", "install_problem_handlers"]
+__all__ = [
+    "API_PATHS",
+    "PROBLEM_JSON",
+    "api_router",
+    "cds_router",
+    "create_api_app",
+    "install_problem_handlers",
+    "problem_response",
+]
 
 PROBLEM_JSON = "application/problem+json"
+API_PATHS = ("/api/v1/", "/cds-services")
+"""Path prefixes of the REST API and the CDS Hooks services: their errors are problem details."""
 _PROBLEM_BASE = "https://pinchpoint.example.org/problems/"
 _log = logging.getLogger(__name__)
 
@@ -606,9 +616,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     pinchpoint's own errors keep their ``location``, ``expected`` and ``got`` as the members
     ``field``, ``expected``, ``got``; FastAPI's request validation errors name the field likewise.
     """
+    for kind in (PinchpointError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, problem_response)
 
-    async def on_pinchpoint_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, PinchpointError)
+
+async def problem_response(_: Request, exc: Exception) -> JSONResponse:
+    """Answer any error raised while serving the API as problem details (RFC 9457).
+
+    The web app calls this for its ``/api/v1`` and ``/cds-services`` paths, so the API
+    answers alike whether it is served alone or beside the pages.
+    """
+    if isinstance(exc, PinchpointError):
         status = _status(exc)
         if status == 500:
             _log.error("knowledge error while answering a request", exc_info=exc)
@@ -617,29 +635,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         title = re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__.removesuffix("Error")).capitalize()
         field, expected = _field(exc.location), exc.expected or None
         return problem(status, title, str(exc), field=field, expected=expected, got=got)
-
-    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
+    if isinstance(exc, RequestValidationError):
         first = exc.errors()[0]
         location = ".".join(str(part) for part in first["loc"][1:] if part != "body") or "body"
         detail = f"{location}: {first['msg']}"
         value = first.get("input")
         got = None if value is None else json.dumps(value, default=str)[:200]
         return problem(422, "Invalid request", detail, field=location, expected=first["msg"], got=got)
-
-    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, StarletteHTTPException):
         title = "Not found" if exc.status_code == 404 else "HTTP error"
         return problem(exc.status_code, title, str(exc.detail), headers=exc.headers)
-
-    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
-        _log.error("unexpected error while answering a request", exc_info=exc)
-        return problem(500, "Internal error", "pinchpoint could not answer; the error is logged")
-
-    app.add_exception_handler(PinchpointError, on_pinchpoint_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(Exception, on_unexpected)
+    _log.error("unexpected error while answering a request", exc_info=exc)
+    return problem(500, "Internal error", "pinchpoint could not answer; the error is logged")
 
 
 def create_api_app(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> FastAPI:

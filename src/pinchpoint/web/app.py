@@ -44,6 +44,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from pinchpoint import __version__
+from pinchpoint.api import API_PATHS, api_router, cds_router, problem_response
 from pinchpoint.assessment import Assessment
 from pinchpoint.case import Case, parse_case
 from pinchpoint.engine import assess
@@ -116,10 +118,11 @@ def create_app(
             store.close()
 
     app = FastAPI(
-        title="pinchpoint",
-        docs_url=None,
+        title="pinchpoint API",
+        version=__version__,
+        docs_url=None,  # the interactive docs would load third-party scripts
         redoc_url=None,
-        openapi_url=None,
+        openapi_url="/api/v1/openapi.json",
         lifespan=lifespan,
     )
     app.state.knowledge = knowledge
@@ -128,6 +131,8 @@ def create_app(
     app.state.templates = pages.templates
     app.mount("/static", StaticFiles(packages=[("pinchpoint.web", "static")]), name="static")
     pages.register(app)
+    app.include_router(api_router(knowledge))
+    app.include_router(cds_router(knowledge))
     _register_errors(app, pages)
     app.middleware("http")(_log_requests)
     app.add_middleware(SecurityMiddleware, allowed_hosts=settings.resolved_allowed_hosts())
@@ -167,20 +172,24 @@ class _Pages:
         return HTMLResponse(self.templates.get_template(template).render(**context), status_code=status)
 
     def register(self, app: FastAPI) -> None:
-        """Add every route to ``app``."""
-        app.add_api_route("/", self.home, methods=["GET"])
-        app.add_api_route("/check", self.check_form, methods=["GET"])
-        app.add_api_route("/check", self.check_submit, methods=["POST"])
-        app.add_api_route("/clinician", self.clinician_form, methods=["GET"])
-        app.add_api_route("/clinician", self.clinician_submit, methods=["POST"])
-        app.add_api_route("/api/preview", self.preview, methods=["POST"])
-        app.add_api_route("/api/assess", self.api_assess, methods=["POST"])
-        app.add_api_route("/history", self.history, methods=["GET"])
-        app.add_api_route("/assessments/{record_id}", self.show, methods=["GET"])
-        app.add_api_route("/assessments/{record_id}/delete", self.delete, methods=["POST"])
-        app.add_api_route("/api/assessments/{record_id}", self.api_record, methods=["GET"])
-        app.add_api_route("/api/assessments/{record_id}", self.api_delete, methods=["DELETE"])
-        app.add_api_route("/healthz", self.health, methods=["GET"])
+        """Add every route to ``app``; the pages stay out of the API's OpenAPI document."""
+        routes: list[tuple[str, Callable[..., Awaitable[Response]], str]] = [
+            ("/", self.home, "GET"),
+            ("/check", self.check_form, "GET"),
+            ("/check", self.check_submit, "POST"),
+            ("/clinician", self.clinician_form, "GET"),
+            ("/clinician", self.clinician_submit, "POST"),
+            ("/api/preview", self.preview, "POST"),
+            ("/api/assess", self.api_assess, "POST"),
+            ("/history", self.history, "GET"),
+            ("/assessments/{record_id}", self.show, "GET"),
+            ("/assessments/{record_id}/delete", self.delete, "POST"),
+            ("/api/assessments/{record_id}", self.api_record, "GET"),
+            ("/api/assessments/{record_id}", self.api_delete, "DELETE"),
+            ("/healthz", self.health, "GET"),
+        ]
+        for path, endpoint, method in routes:
+            app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
 
     # --- pages -----------------------------------------------------------------------------------
 
@@ -572,7 +581,20 @@ def _register_errors(app: FastAPI, pages: _Pages) -> None:
         (Exception, bug),
     ]
     for kind, handler in handlers:
-        app.add_exception_handler(kind, handler)
+        app.add_exception_handler(kind, _pages_only(handler))
+
+
+def _pages_only(
+    handler: Callable[[Request, Exception], Awaitable[Response]],
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """Leave the errors of the REST API and the CDS services to their problem details."""
+
+    async def dispatch(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith(API_PATHS):
+            return await problem_response(request, exc)
+        return await handler(request, exc)
+
+    return dispatch
 
 
 def _route_of(request: Request) -> str:

@@ -1,0 +1,49 @@
+"""The web app serves the REST API and the CDS Hooks services beside its pages (issue 6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from pinchpoint import assess
+from pinchpoint.casefile import read_case
+from pinchpoint.knowledge.model import Knowledge
+
+_EXAMPLES = Path(__file__).parents[2] / "src/pinchpoint/examples"
+
+
+def test_api_assess_answers_the_engine_contract(client: TestClient, knowledge: Knowledge) -> None:
+    """POST /api/v1/assess on the web app gives what the engine gives for the same findings."""
+    case = read_case(_EXAMPLES / "cauda-equina.yaml", knowledge.vocabulary)
+    findings = {key: list(v) if isinstance(v, tuple) else v for key, v in case.findings.items()}
+    response = client.post("/api/v1/assess", json={"id": case.id, "findings": findings})
+    assert response.status_code == 200
+    body = response.json()
+    expected = assess(case, knowledge).to_contract()
+    assert (body["triage"], body["sites"], body["causes"]) == (
+        expected["triage"],
+        expected["sites"],
+        expected["causes"],
+    )
+
+
+def test_api_errors_are_problem_details_and_page_errors_stay_html(client: TestClient) -> None:
+    """An API error answers RFC 9457 problem JSON naming the field; a page error answers HTML."""
+    api = client.post("/api/v1/assess", json={"findings": {"pain_severity": 12}})
+    assert api.status_code == 422
+    assert api.headers["content-type"].startswith("application/problem+json")
+    assert api.json()["field"] == "findings.pain_severity"
+    page = client.get("/no-such-page")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+
+
+def test_cds_discovery_and_openapi_are_published(client: TestClient) -> None:
+    """Discovery lists the services; the OpenAPI document covers the API and not the pages."""
+    services = client.get("/cds-services").json()["services"]
+    assert {service["hook"] for service in services} >= {"patient-view", "order-select", "order-sign"}
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert "/api/v1/assess" in paths
+    assert "/cds-services" in paths
+    assert not any(path in paths for path in ("/", "/check", "/history"))
