@@ -293,6 +293,8 @@ class Predictor:
         self.site_matrix[np.arange(pairs), model.pair_site] = 1.0
         self.cause_matrix = np.zeros((pairs, self.causes))
         self.cause_matrix[np.arange(pairs), model.pair_cause] = 1.0
+        self.by_site, self.site_starts = _runs(model.pair_site, len(model.site_ids))
+        self.by_cause, self.cause_starts = _runs(model.pair_cause, self.causes)
         involved = [model.log_involved[m] for m in _MODALITIES]
         self.log_in = np.array([pair[0] for pair in involved])  # [M, U]
         self.log_out = np.array([pair[1] for pair in involved])
@@ -394,10 +396,21 @@ class Predictor:
 
     def _log_joint_rows(self, state: State, deltas: _Deltas) -> Matrix:
         model = self.model
-        inside = state.inside[None, :, :] + deltas.inside  # [B, M, U]
+        # Most candidate answers touch one modality (a body map: numbness); the mixture of the
+        # others is the same in every row, so it is computed once from the state.
+        varied = np.flatnonzero(deltas.inside.any(axis=(0, 2)) | deltas.outside.any(axis=0))
+        steady = np.logaddexp(self.log_in + state.inside, self.log_out + state.outside[:, None])  # [M, U]
+        inside = state.inside[None, varied, :] + deltas.inside[:, varied, :]  # [B, V, U]
         outside = state.outside[None, :] + deltas.outside  # [B, M]
-        mixture = np.logaddexp(self.log_in[None] + inside, self.log_out[None] + outside[:, :, None])
-        unit = state.unit[None, :] + deltas.unit + mixture.sum(axis=1)
+        varied_mixture = np.logaddexp(
+            self.log_in[None, varied] + inside, self.log_out[None, varied] + outside[:, varied, None]
+        )
+        unit = (
+            state.unit[None, :]
+            + deltas.unit
+            + (steady.sum(axis=0) - steady[varied].sum(axis=0))[None, :]
+            + varied_mixture.sum(axis=1)
+        )
         cause = state.cause[None, :] + deltas.cause
         background = outside[:, _PAIN][:, None]
         pattern = state.pattern[model.pair_cause][None, :] - background
@@ -407,12 +420,19 @@ class Predictor:
             + cause[:, model.pair_cause]
             + self.non_neural[None, :] * pattern
         )
+        varied_position = {int(m): position for position, m in enumerate(varied)}
         for m, override in self.overrides:
+            position = varied_position.get(m)
+            if position is None:
+                inside_m = state.inside[None, m, override.units]
+                mixture_m = steady[None, m, override.units]
+            else:
+                inside_m = inside[:, position, override.units]
+                mixture_m = varied_mixture[:, position, override.units]
             exact = np.logaddexp(
-                override.log_in[None] + inside[:, m, override.units],
-                override.log_out[None] + outside[:, m, None],
+                override.log_in[None] + inside_m, override.log_out[None] + outside[:, m, None]
             )
-            result[:, override.pairs] += exact - mixture[:, m, override.units]
+            result[:, override.pairs] += exact - mixture_m
         return result
 
     # --- entropy -------------------------------------------------------------------------------------
@@ -423,8 +443,10 @@ class Predictor:
         weights = np.exp(log_joint - top)
         total = weights.sum(axis=1, keepdims=True)
         posterior = weights / total
-        sites = posterior @ self.site_matrix
-        causes = posterior @ self.cause_matrix
+        # Marginals by summing runs of pairs that share a site (or a cause): far less work than
+        # multiplying by the 0/1 membership matrices when a question has many sampled answers.
+        sites = np.add.reduceat(posterior[:, self.by_site], self.site_starts, axis=1)
+        causes = np.add.reduceat(posterior[:, self.by_cause], self.cause_starts, axis=1)
         entropy = _entropy(sites) + _entropy(causes)
         return entropy, (np.log(total) + top)[:, 0]
 
@@ -634,6 +656,19 @@ class Predictor:
             chosen = np.minimum((cumulative < draws).sum(axis=1), item.outcomes - 1).astype(np.intp)
             self._accumulate(deltas, item, chosen, state)
         return deltas
+
+
+def _runs(owner: npt.NDArray[np.intp], owners: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Return an order of the pairs grouping them by owner, and where each owner's run starts.
+
+    The knowledge gives every site and every cause at least one pair, so no run is empty
+    (an empty run would make ``reduceat`` repeat its neighbour's first value).
+    """
+    if (np.bincount(owner, minlength=owners) == 0).any():
+        raise ValueError("every site and cause needs at least one (cause, site) pair in the model")
+    order = np.argsort(owner, kind="stable")
+    starts = np.searchsorted(owner[order], np.arange(owners))
+    return order.astype(np.intp), starts.astype(np.intp)
 
 
 def _entropy(p: Matrix) -> Vector:
