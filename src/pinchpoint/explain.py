@@ -65,6 +65,11 @@ class _Explainer:
         self.observations = observations
         self.vocabulary = vocabulary
         self._descriptions: dict[int, tuple[str, str]] = {}
+        by_name = sorted(
+            range(len(observations)), key=lambda i: (observations[i].finding, str(observations[i].value))
+        )
+        self._tie_rank = np.empty(len(observations), dtype=np.intp)
+        self._tie_rank[by_name] = np.arange(len(observations))
 
     def ranked(
         self,
@@ -75,31 +80,39 @@ class _Explainer:
     ) -> tuple[Hypothesis, ...]:
         order = np.argsort(-probability, kind="stable").tolist()
         values = probability.tolist()
+        first = order[: self.leading]
+        evidence = self._evidence(pair_index, first)
         leading = [
-            Hypothesis(ids[i], values[i], labels[ids[i]], *self._evidence(pair_index == i))
-            for i in order[: self.leading]
+            Hypothesis(ids[i], values[i], labels[ids[i]], *reasons)
+            for i, reasons in zip(first, evidence, strict=True)
         ]
         rest = [Hypothesis(ids[i], values[i], labels[ids[i]]) for i in order[self.leading :]]
         return (*leading, *rest)
 
-    def _evidence(self, inside: npt.NDArray[np.bool_]) -> tuple[tuple[Evidence, ...], tuple[Evidence, ...]]:
+    def _evidence(
+        self, pair_index: npt.NDArray[np.intp], hypotheses: list[int]
+    ) -> list[tuple[tuple[Evidence, ...], tuple[Evidence, ...]]]:
+        """Return the findings for and against each hypothesis, weighed all at once."""
+        if not hypotheses or not self.observations:
+            return [((), ()) for _ in hypotheses]
+        inside = pair_index[None, :] == np.array(hypotheses)[:, None]  # [H, P]
         p_in = self.pair_probability * inside
         p_out = self.pair_probability * ~inside
-        total_in, total_out = p_in.sum(), p_out.sum()
-        if total_in <= 0.0 or total_out <= 0.0 or not self.observations:
-            return (), ()
-        weights = self.matrix @ (p_in / total_in - p_out / total_out)
+        total_in, total_out = p_in.sum(axis=1), p_out.sum(axis=1)
+        usable = (total_in > 0.0) & (total_out > 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            contrast = p_in / total_in[:, None] - p_out / total_out[:, None]
+        all_weights = self.matrix @ np.where(usable[:, None], contrast, 0.0).T  # [observations, H]
+        return [
+            self._reasons(all_weights[:, column]) if usable[column] else ((), ())
+            for column in range(len(hypotheses))
+        ]
+
+    def _reasons(self, weights: Vector) -> tuple[tuple[Evidence, ...], tuple[Evidence, ...]]:
         # Ties (two sides, two regions of one territory) are broken by finding and value, not by
         # the order the findings were listed in, so that reordering a case changes nothing; weights
         # are compared to 9 decimals because summing in another order moves the last bits.
-        order = sorted(
-            range(len(self.observations)),
-            key=lambda i: (
-                -round(float(weights[i]), _TIE_DECIMALS),
-                self.observations[i].finding,
-                str(self.observations[i].value),
-            ),
-        )
+        order = np.lexsort((self._tie_rank, -np.round(weights, _TIE_DECIMALS))).tolist()
         supporting = [int(i) for i in order[:_MAX_REASONS] if weights[i] >= _MIN_WEIGHT]
         opposing = [int(i) for i in order[::-1][:_MAX_REASONS] if weights[i] <= -_MIN_WEIGHT]
         return self._described(supporting, weights), self._described(opposing, weights)
