@@ -50,7 +50,7 @@ from pinchpoint.knowledge.loader import knowledge_version, load_knowledge
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.vocabulary import Urgency, Vocabulary
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __knowledge_version__ = knowledge_version()
 
 __all__ = [
