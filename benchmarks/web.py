@@ -11,7 +11,7 @@ S seconds have passed (whichever comes first; both are bounded). It reports requ
 second and the median and 99th percentile latency for:
 
 1. ``POST /api/assess``: a development case as JSON, assessed, not saved;
-2. ``POST /check``: the self-check form of a case, assessed and saved in one transaction
+2. ``POST /check/form``: the self-check form of a case, assessed and saved in one transaction
    (answered with a redirect to the result).
 
 Cases rotate through ``../shared/cases``. Only loopback is ever contacted. A benchmark,
@@ -167,7 +167,7 @@ def main() -> int:
     json_bodies, form_bodies = bodies()
     scenarios = [
         ("POST /api/assess (assess only)", "/api/assess", "application/json", json_bodies, 200),
-        ("POST /check (assess and save)", "/check", "application/x-www-form-urlencoded", form_bodies, 303),
+        ("POST /check/form (assess and save)", "/check/form", "application/x-www-form-urlencoded", form_bodies, 303),
     ]
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()

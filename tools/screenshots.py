@@ -32,7 +32,7 @@ def main() -> int:
         chromium() as b,
     ):
         page = b.new_page(viewport=VIEWPORT, device_scale_factor=1)
-        page.goto(url + "/check")
+        page.goto(url + "/check/form")
         page.fill('input[name="age"]', "44")
         page.check('input[name="sex"][value="male"]')
         both_legs = [

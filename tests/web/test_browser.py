@@ -85,7 +85,7 @@ def test_a_click_on_the_body_map_selects_that_region_and_side(
     page: Any, x: float, y: float, region: str
 ) -> None:
     """Clicking a point marks the region under it, on the right side, and nothing else."""
-    page.goto("/check")
+    page.goto("/check/form")
     _click_map(page, "pain_regions", x, y)
     shape = page.locator(f'svg[data-input-name="pain_regions"] [data-region="{region}"]')
     assert shape.get_attribute("aria-pressed") == "true"
@@ -125,7 +125,7 @@ def test_the_clinician_form_for_an_l5_lesion_highlights_l5_on_the_leg(page: Any)
 
 def test_history_lists_reopens_and_deletes_an_assessment(page: Any) -> None:
     """A saved self-check appears in the history, opens again, and disappears when deleted."""
-    page.goto("/check")
+    page.goto("/check/form")
     page.fill('input[name="age"]', "61")
     page.check('input[name="fever"][value="yes"]')
     page.click("text=See the result")
@@ -155,7 +155,7 @@ def _tab_to(page: Any, selector: str, limit: int = 400) -> None:
 
 def test_the_self_check_can_be_completed_with_the_keyboard_alone(page: Any) -> None:
     """Age typed, body map marked with Space, questions answered with arrows, sent with Enter: no mouse."""
-    page.goto("/check")
+    page.goto("/check/form")
     _tab_to(page, 'input[name="age"]')
     page.keyboard.type("58")
     _tab_to(page, 'svg[data-input-name="pain_regions"] [data-region="buttock.left"]')
@@ -176,7 +176,7 @@ def test_the_self_check_can_be_completed_with_the_keyboard_alone(page: Any) -> N
 
 def test_a_cauda_equina_self_check_ends_in_the_emergency_banner(page: Any) -> None:
     """Saddle numbness, new urinary retention, sciatica in both legs: the red emergency banner, with words."""
-    page.goto("/check")
+    page.goto("/check/form")
     page.fill('input[name="age"]', "44")
     page.check('input[name="sex"][value="male"]')
     both_legs = ("buttock", "thigh_posterior", "calf_posterior")
@@ -200,7 +200,7 @@ def test_the_pages_load_no_third_party_resource(page: Any, base_url: str) -> Non
     """Every request a page makes goes to this server."""
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
-    for path in ("/", "/check", "/clinician", "/history"):
+    for path in ("/", "/check", "/check/form", "/clinician", "/history"):
         page.goto(path)
     assert requested
     assert all(url.startswith(base_url) for url in requested)
@@ -208,7 +208,7 @@ def test_the_pages_load_no_third_party_resource(page: Any, base_url: str) -> Non
 
 def test_the_result_page_prints_without_navigation(page: Any) -> None:
     """The print stylesheet hides navigation and buttons and keeps the banner and the map."""
-    page.goto("/check")
+    page.goto("/check/form")
     page.check('input[name="urinary_retention"][value="yes"]')
     page.click("text=See the result")
     page.wait_for_url(re.compile(r"/assessments/[0-9a-f]{32}$"))
@@ -220,7 +220,7 @@ def test_the_result_page_prints_without_navigation(page: Any) -> None:
     assert page.locator(".site-footer").is_visible()
 
 
-@pytest.mark.parametrize("path", ["/check", "/clinician"])
+@pytest.mark.parametrize("path", ["/check", "/check/form", "/clinician"])
 def test_every_control_has_a_name(page: Any, path: str) -> None:
     """Every input, select, button and body-map shape has an accessible name (a label or aria-label)."""
     page.goto(path)
