@@ -480,8 +480,11 @@ class InterviewPages:
         mode = interview.mode
         redo = session.redo
         can_forward = bool(question and redo and redo[-1]["question"] == question.id)
-        if values is None:
-            values = _form_values(question, redo[-1]["value"]) if question and can_forward else {}
+        if values is None and question is not None and can_forward:
+            values = _form_values(question, redo[-1]["value"])
+        elif values is None and question is not None and not question.single:
+            values = _form_values(question, None)  # every item starts at "don't know", visibly
+        values = values or {}
         emergency = None
         if self._level(interview) >= Urgency.EMERGENCY:
             emergency = result_view(interview.assessment(), self.knowledge, self.content)
