@@ -225,7 +225,7 @@ def test_every_control_has_a_name(page: Any, path: str) -> None:
     """Every input, select, button and body-map shape has an accessible name (a label or aria-label)."""
     page.goto(path)
     unnamed = page.evaluate(
-        """() => [...document.querySelectorAll('input, select, button, [role="button"]')]
+        """() => [...document.querySelectorAll('input:not([type=hidden]), select, button, [role="button"]')]
             .filter(el => !((el.labels && el.labels.length) || el.getAttribute('aria-label')
                             || el.getAttribute('aria-labelledby')
                             || (el.tagName === 'BUTTON' && el.textContent.trim())))
