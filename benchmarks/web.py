@@ -167,7 +167,13 @@ def main() -> int:
     json_bodies, form_bodies = bodies()
     scenarios = [
         ("POST /api/assess (assess only)", "/api/assess", "application/json", json_bodies, 200),
-        ("POST /check/form (assess and save)", "/check/form", "application/x-www-form-urlencoded", form_bodies, 303),
+        (
+            "POST /check/form (assess and save)",
+            "/check/form",
+            "application/x-www-form-urlencoded",
+            form_bodies,
+            303,
+        ),
     ]
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()

@@ -249,7 +249,7 @@ def _current_question(page: Any) -> str | None:
 
 
 def test_an_interview_self_check_of_cauda_equina_ends_in_the_emergency_banner(page: Any) -> None:
-    """Pain in both legs, urinary retention and saddle numbness, one question at a time: emergency, at once."""
+    """Pain in both legs, urinary retention, saddle numbness, one question at a time: emergency, at once."""
     page.goto("/check")
     page.fill('input[name="age"]', "44")
     page.check('input[name="sex"][value="male"]')
@@ -306,7 +306,11 @@ def test_an_interview_can_be_completed_with_the_keyboard_alone(page: Any) -> Non
         if question is None:
             break
         radios = page.locator(f'.answers-big input[name="{question}"]')
-        if not answered_no and radios.count() and page.locator(f'input[name="{question}"][value="no"]').count():
+        if (
+            not answered_no
+            and radios.count()
+            and page.locator(f'input[name="{question}"][value="no"]').count()
+        ):
             # The first control has the focus; the arrow keys move through the answers.
             assert page.evaluate("() => document.activeElement.name") == question
             page.keyboard.press("ArrowDown")
@@ -349,7 +353,8 @@ def test_every_control_of_a_question_page_has_a_name(page: Any) -> None:
     page.click("text=Start the questions")
     for _ in range(6):
         unnamed = page.evaluate(
-            """() => [...document.querySelectorAll('input:not([type=hidden]), select, button, [role="button"]')]
+            """() => [...document.querySelectorAll(
+                    'input:not([type=hidden]), select, button, [role="button"]')]
                 .filter(el => !((el.labels && el.labels.length) || el.getAttribute('aria-label')
                                 || el.getAttribute('aria-labelledby')
                                 || (el.tagName === 'BUTTON' && el.textContent.trim())))

@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 
-from pinchpoint.casefile import read_case
 from pinchpoint.case import FindingValue
+from pinchpoint.casefile import read_case
 from pinchpoint.interview import Interview
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.questions import Question
@@ -126,7 +126,13 @@ def test_the_start_page_asks_the_intake_and_offers_the_one_page_form(
 def test_the_intake_answers_are_kept_and_the_rest_is_asked(client: TestClient, store: Store) -> None:
     """Age and pain map given on the start page; sex left out is asked first, one question per page."""
     session = _start(
-        client, [("mode", "self_check"), ("age", "44"), ("pain_regions", "low_back"), ("pain_regions", "buttock.left")]
+        client,
+        [
+            ("mode", "self_check"),
+            ("age", "44"),
+            ("pain_regions", "low_back"),
+            ("pain_regions", "buttock.left"),
+        ],
     )
     state = store.get_interview(session.rsplit("/", 1)[1]).state  # type: ignore[union-attr]
     assert state["format"] == STATE_FORMAT
@@ -170,23 +176,33 @@ def test_a_bad_answer_is_refused_at_its_field_and_changes_nothing(
 def test_a_bad_choice_region_or_form_item_is_refused(client: TestClient) -> None:
     """An unknown option, an unknown region, a yes/no cell saying 'maybe': each 422 with the reason."""
     session = _start(client, [("mode", "self_check"), ("age", "40")])
-    response = _post(client, session + "/answer", [("question", "sex"), ("action", "answer"), ("sex", "other")])
+    response = _post(
+        client, session + "/answer", [("question", "sex"), ("action", "answer"), ("sex", "other")]
+    )
     assert response.status_code == 422
     assert "expected one of female, male (you entered &#39;other&#39;)" in response.text
     _post(client, session + "/answer", [("question", "sex"), ("action", "answer"), ("sex", "female")])
     response = _post(
-        client, session + "/answer", [("question", "pain_regions"), ("action", "answer"), ("pain_regions", "elbow")]
+        client,
+        session + "/answer",
+        [("question", "pain_regions"), ("action", "answer"), ("pain_regions", "elbow")],
     )
     assert response.status_code == 422
     assert "elbow" in response.text
     response = _post(client, session + "/answer", [("question", "pain_regions"), ("action", "answer")])
     assert response.status_code == 422
     assert "Mark at least one place" in response.text
-    _post(client, session + "/answer", [("question", "pain_regions"), ("action", "answer"), ("pain_regions", "none")])
+    _post(
+        client,
+        session + "/answer",
+        [("question", "pain_regions"), ("action", "answer"), ("pain_regions", "none")],
+    )
     question = _current(client, session)
     assert question in {"weakness", "bladder_bowel"}
     cell = "foot_drop.left" if question == "weakness" else "urinary_retention"
-    response = _post(client, session + "/answer", [("question", question), ("action", "answer"), (cell, "maybe")])
+    response = _post(
+        client, session + "/answer", [("question", question), ("action", "answer"), (cell, "maybe")]
+    )
     assert response.status_code == 422
     assert f'id="err-{cell.replace(".", "-")}"' in response.text
     assert "expected true or false" in response.text
@@ -196,7 +212,9 @@ def test_a_bad_choice_region_or_form_item_is_refused(client: TestClient) -> None
 def test_answering_a_question_that_is_not_asked_now_is_a_conflict(client: TestClient) -> None:
     """An answer for another question (a second tab, a double send): 409 with the reason; nothing changes."""
     session = _start(client)
-    response = _post(client, session + "/answer", [("question", "sex"), ("action", "answer"), ("sex", "male")])
+    response = _post(
+        client, session + "/answer", [("question", "sex"), ("action", "answer"), ("sex", "male")]
+    )
     assert response.status_code == 409
     assert "the question asked now is another one" in response.text
     response = _post(client, session + "/answer", [("action", "answer"), ("age", "40")])
@@ -283,7 +301,9 @@ def test_back_and_forward_keep_the_earlier_answer(client: TestClient) -> None:
 
 def test_dont_know_leaves_the_finding_unknown_and_warns(client: TestClient, store: Store) -> None:
     """'I don't know' to the bladder and bowel screen is never silently 'no': the result warns about it."""
-    session = _start(client, [("mode", "self_check"), ("age", "50"), ("sex", "female"), ("pain_regions", "none")])
+    session = _start(
+        client, [("mode", "self_check"), ("age", "50"), ("sex", "female"), ("pain_regions", "none")]
+    )
     for _ in range(_MAX_STEPS):
         question = _current(client, session)
         response = _post(client, session + "/answer", [("question", question), ("action", "dont_know")])
@@ -298,7 +318,9 @@ def test_dont_know_leaves_the_finding_unknown_and_warns(client: TestClient, stor
 
 def test_an_emergency_answer_shows_the_banner_at_once_and_can_finish_early(client: TestClient) -> None:
     """Urinary retention: the next page carries the emergency banner and a way to the result now."""
-    session = _start(client, [("mode", "self_check"), ("age", "44"), ("sex", "male"), ("pain_regions", "low_back")])
+    session = _start(
+        client, [("mode", "self_check"), ("age", "44"), ("sex", "male"), ("pain_regions", "low_back")]
+    )
     assert _post(client, session + "/finish", []).status_code == 409  # not finished, no emergency
     for _ in range(_MAX_STEPS):
         question = _current(client, session)
@@ -328,7 +350,9 @@ def test_the_clinician_interview_asks_examination_questions(client: TestClient, 
     """?mode=clinician starts an interview in clinician wording that may ask for examination findings."""
     page = client.get("/check?mode=clinician")
     assert 'name="mode" value="clinician"' in page.text
-    session = _start(client, [("mode", "clinician"), ("age", "40"), ("sex", "male"), ("pain_regions", "none")])
+    session = _start(
+        client, [("mode", "clinician"), ("age", "40"), ("sex", "male"), ("pain_regions", "none")]
+    )
     asked = []
     for _ in range(_MAX_STEPS):
         question = _current(client, session)

@@ -58,8 +58,8 @@ from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.store import AssessmentRecord, Store
 from pinchpoint.web.bodymap import region_label, render_map
 from pinchpoint.web.content import WebContent, load_content
-from pinchpoint.web.interview import InterviewPages
 from pinchpoint.web.forms import FORM_LEVEL, FormResult, Page, build_page, findings_to_form, parse_form
+from pinchpoint.web.interview import InterviewPages
 from pinchpoint.web.security import SecurityMiddleware
 from pinchpoint.web.settings import Settings
 from pinchpoint.web.views import result_view, site_name

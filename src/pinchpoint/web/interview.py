@@ -122,19 +122,13 @@ def parse_single(question: Question, items: Items) -> object:
     name = question.finding
     sent = _values(items, name)
     if question.kind == "body_map":
-        if not sent:
-            return _MISSING
-        return [value for value in sent if value != _NONE]
+        return [value for value in sent if value != _NONE] if sent else _MISSING
     text = sent[0].strip() if sent else ""
-    if text == "":
-        return _MISSING
-    if text == _DONT_KNOW:
-        return None
+    if text in ("", _DONT_KNOW):
+        return _MISSING if text == "" else None
     if question.kind == "yes_no":
         return {"yes": True, "no": False}.get(text, text)
-    if question.kind == "number":
-        return _number(text, question.number_type == "int")
-    return text
+    return _number(text, question.number_type == "int") if question.kind == "number" else text
 
 
 def _answer_value(question: Question, items: Items) -> object:
@@ -205,9 +199,7 @@ class InterviewPages:
         self.store = store
         self.render = render
         self.read_form = read_form
-        self.region_labels = {
-            r: region_label(knowledge, content, r) for r in knowledge.vocabulary.region_ids
-        }
+        self.region_labels = {r: region_label(knowledge, content, r) for r in knowledge.vocabulary.region_ids}
 
     def register(self, app: FastAPI) -> None:
         """Add the interview's routes to ``app`` (kept out of the API's OpenAPI document)."""
@@ -334,11 +326,15 @@ class InterviewPages:
         self._open(session)
         question = session.interview.next_question()
         if not session.redo or question is None or session.redo[-1]["question"] != question.id:
-            raise HTTPException(409, "There is no later answer to go forward to; answer this question instead.")
+            raise HTTPException(
+                409, "There is no later answer to go forward to; answer this question instead."
+            )
         try:
             session.interview.answer(question.id, session.redo[-1]["value"])
         except InvalidAnswerError as exc:
-            raise HTTPException(409, f"The answer taken back cannot be given again: {_message(exc)}") from None
+            raise HTTPException(
+                409, f"The answer taken back cannot be given again: {_message(exc)}"
+            ) from None
         return await self._after_step(_Session(session.id, session.interview, session.redo[:-1], None))
 
     async def finish(self, session_id: str) -> Response:
@@ -428,11 +424,14 @@ class InterviewPages:
             isinstance(row, dict) and set(row) == {"question", "value"} for row in redo
         ):
             raise HTTPException(
-                409, "This self-check cannot be resumed: its saved answers are damaged. Please start a new one."
+                409,
+                "This self-check cannot be resumed: its saved answers are damaged. Please start a new one.",
             )
         return _Session(record.id, interview, tuple(redo), record.assessment_id)
 
-    async def _save(self, session_id: str, interview: Mapping[str, Any], redo: Sequence[Mapping[str, Any]]) -> None:
+    async def _save(
+        self, session_id: str, interview: Mapping[str, Any], redo: Sequence[Mapping[str, Any]]
+    ) -> None:
         state = {"format": STATE_FORMAT, "interview": dict(interview), "redo": [dict(r) for r in redo]}
         await run_in_threadpool(self.store.update_interview, session_id, state)
 
