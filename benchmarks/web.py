@@ -11,8 +11,13 @@ S seconds have passed (whichever comes first; both are bounded). It reports requ
 second and the median and 99th percentile latency for:
 
 1. ``POST /api/assess``: a development case as JSON, assessed, not saved;
-2. ``POST /check``: the self-check form of a case, assessed and saved in one transaction
-   (answered with a redirect to the result).
+2. ``POST /check/form``: the self-check form of a case, assessed and saved in one transaction
+   (answered with a redirect to the result);
+3. ``POST /check/interviews/{id}/answer``: one step of the adaptive interview: the session is
+   read and checked, the answer ("don't know" to the question asked now) goes through
+   ``Interview.answer``, the next question is chosen and the session saved (answered with a
+   redirect). The sessions are started beforehand, each at its first question after an
+   intake taken from a development case, so every request answers a different session.
 
 Cases rotate through ``../shared/cases``. Only loopback is ever contacted. A benchmark,
 not a test: it asserts only that every request succeeded, and takes about a minute.
@@ -24,6 +29,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -32,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -53,19 +60,49 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def bodies() -> tuple[list[bytes], list[bytes]]:
-    """Return the JSON bodies and the self-check form bodies of the development cases."""
+def bodies() -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """Return the JSON bodies, the self-check form bodies and the interview intake bodies of the cases."""
     knowledge = load_knowledge()
     content = load_content(knowledge)
     allowed = page_ids("self_check", knowledge, content)
-    json_bodies, form_bodies = [], []
+    json_bodies, form_bodies, intake_bodies = [], [], []
     for case in read_cases(CASES, knowledge.vocabulary):
+        intake = [("mode", "self_check")]
+        for name in ("age", "sex", "pain_regions"):
+            value = case.findings.get(name)
+            if isinstance(value, tuple):
+                intake += [(name, region) for region in value] or [(name, "none")]
+            elif value is not None:
+                intake.append((name, str(value)))
+        intake_bodies.append(urlencode(intake).encode())
         findings = {k: list(v) if isinstance(v, tuple) else v for k, v in case.findings.items()}
         json_bodies.append(json.dumps({"findings": findings}).encode())
         values = findings_to_form({k: v for k, v in case.findings.items() if k in allowed})
         items = [(k, i) for k, v in values.items() for i in (v if isinstance(v, tuple) else (v,))]
         form_bodies.append(urlencode(items).encode())
-    return json_bodies, form_bodies
+    return json_bodies, form_bodies, intake_bodies
+
+
+def start_sessions(port: int, intakes: list[bytes], count: int) -> list[tuple[str, bytes]]:
+    """Start ``count`` interview sessions; return for each its answer path and a "don't know" body."""
+    headers = {"content-type": "application/x-www-form-urlencoded", "origin": f"http://{HOST}:{port}"}
+
+    def one(index: int) -> tuple[str, bytes]:
+        connection = http.client.HTTPConnection(HOST, port, timeout=30)
+        connection.request("POST", "/check/interviews", body=intakes[index % len(intakes)], headers=headers)
+        response = connection.getresponse()
+        response.read()
+        session = response.getheader("location") or ""
+        connection.request("GET", session)
+        page = connection.getresponse().read().decode()
+        connection.close()
+        found = re.search(r'name="question" value="([^"]+)"', page)
+        if response.status != 303 or found is None:
+            raise SystemExit(f"could not start an interview session (status {response.status})")
+        return f"{session}/answer", urlencode({"question": found.group(1), "action": "dont_know"}).encode()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(one, range(count)))
 
 
 def start_server(port: int, database: Path, log: Path) -> subprocess.Popen[str]:
@@ -98,9 +135,8 @@ def start_server(port: int, database: Path, log: Path) -> subprocess.Popen[str]:
 
 def run(  # noqa: PLR0917 - one scenario's target, payloads and bounds
     port: int,
-    path: str,
     content_type: str,
-    payloads: list[bytes],
+    payloads: list[tuple[str, bytes]],
     requests: int,
     concurrency: int,
     seconds: float,
@@ -122,7 +158,8 @@ def run(  # noqa: PLR0917 - one scenario's target, payloads and bounds
             if index is None:
                 break
             started = time.perf_counter()
-            connection.request("POST", path, body=payloads[index % len(payloads)], headers=headers)
+            path, body = payloads[index % len(payloads)]
+            connection.request("POST", path, body=body, headers=headers)
             try:
                 response = connection.getresponse()
                 response.read()
@@ -164,11 +201,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="client threads (default 8)")
     parser.add_argument("--seconds", type=float, default=30.0, help="time limit per scenario (default 30)")
     args = parser.parse_args()
-    json_bodies, form_bodies = bodies()
-    scenarios = [
-        ("POST /api/assess (assess only)", "/api/assess", "application/json", json_bodies, 200),
-        ("POST /check (assess and save)", "/check", "application/x-www-form-urlencoded", form_bodies, 303),
-    ]
+    json_bodies, form_bodies, intake_bodies = bodies()
+    form = "application/x-www-form-urlencoded"
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
         server = start_server(port, Path(folder) / "bench.sqlite3", Path(folder) / "server.log")
@@ -176,11 +210,20 @@ def main() -> int:
             print(f"pinchpoint web benchmark: server pid {server.pid} on {HOST}:{port}, "
                   f"{args.concurrency} client threads, {len(json_bodies)} cases in rotation")  # fmt: skip
             print(f"{'scenario':<34} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failed':>6}")
-            for name, path, kind, payloads, expected in scenarios:
-                run(port, path, kind, payloads, WARM_UP, 2, args.seconds, expected)
-                figures = run(
-                    port, path, kind, payloads, args.requests, args.concurrency, args.seconds, expected
+            sessions = start_sessions(port, intake_bodies, WARM_UP + args.requests)
+            scenarios = [
+                ("POST /api/assess (assess only)", "application/json",
+                 [("/api/assess", b) for b in json_bodies], 200),
+                ("POST /check/form (assess and save)", form, [("/check/form", b) for b in form_bodies], 303),
+                ("POST .../answer (interview step)", form, sessions, 303),
+            ]  # fmt: skip
+            for name, kind, payloads, expected in scenarios:
+                # The interview's warm-up uses sessions of its own: each session is answered once.
+                warm, measured = (
+                    (payloads[:WARM_UP], payloads[WARM_UP:]) if payloads is sessions else (payloads, payloads)
                 )
+                run(port, kind, warm, WARM_UP, 2, args.seconds, expected)
+                figures = run(port, kind, measured, args.requests, args.concurrency, args.seconds, expected)
                 print(f"{name:<34} {figures['requests']:>8} {figures['rps']:>8.1f} {figures['p50_ms']:>8.2f} "
                       f"{figures['p99_ms']:>8.2f} {figures['failures']:>6}")  # fmt: skip
                 if figures["failures"]:

@@ -4,9 +4,10 @@ Run from the repository root (needs Debian's chromium and Playwright, as the bro
 
     python -m tools.screenshots
 
-It serves pinchpoint on a free loopback port with a temporary database, fills in a
-self-check (a cauda equina presentation) and a clinician examination (an L5 lesion), and
-saves PNGs of the self-check with its body map, the result page and clinician mode.
+It serves pinchpoint on a free loopback port with a temporary database, goes through a
+self-check interview (a cauda equina presentation, one question per page) and fills in a
+clinician examination (an L5 lesion), and saves PNGs of one interview question, the result
+page and clinician mode.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main() -> int:
         chromium() as b,
     ):
         page = b.new_page(viewport=VIEWPORT, device_scale_factor=1)
+        # The self-check is the interview: intake, then one question per page.
         page.goto(url + "/check")
         page.fill('input[name="age"]', "44")
         page.check('input[name="sex"][value="male"]')
@@ -40,13 +42,25 @@ def main() -> int:
         ]
         for region in ("low_back", *both_legs):
             page.locator(f'svg[data-input-name="pain_regions"] [data-region="{region}"]').click()
-        page.locator('svg[data-input-name="numbness_regions"] [data-region="perineum"]').click()
-        page.locator("#s-pain_map").scroll_into_view_if_needed()
-        page.evaluate("window.scrollBy(0, -24)")
-        page.screenshot(path=str(OUTPUT / "self-check.png"))
-        for question in YES:
-            page.check(f'input[name="{question}"][value="yes"]')
-        page.click("text=See the result")
+        page.click("text=Start the questions")
+        for _ in range(60):
+            if re.search(r"/assessments/[0-9a-f]{32}$", page.url):
+                break
+            question = page.locator('input[name="question"]').get_attribute("value")
+            if question == "bladder_bowel":
+                # The screenshot: one question, the cauda equina screen, being answered.
+                page.check('input[name="urinary_retention"][value="yes"]')
+                page.check('input[name="saddle_numbness"][value="yes"]')
+                page.screenshot(path=str(OUTPUT / "self-check.png"))
+                page.click("button:has-text('Next')")
+            elif question == "numbness_regions":
+                page.locator('svg[data-input-name="numbness_regions"] [data-region="perineum"]').click()
+                page.click("button:has-text('Next')")
+            elif question in YES:
+                page.check(f'input[name="{question}"][value="yes"]')
+                page.click("button:has-text('Next')")
+            else:
+                page.click('button[value="dont_know"]')
         page.wait_for_url(re.compile(r"/assessments/[0-9a-f]{32}$"))
         page.screenshot(path=str(OUTPUT / "result.png"), full_page=True)
 

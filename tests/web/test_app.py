@@ -25,7 +25,7 @@ from pinchpoint.web.forms import findings_to_form, page_ids
 from pinchpoint.web.views import result_view
 from tests.corpus import shared_case_params
 
-_PAGES = ["/", "/check", "/clinician", "/history", "/no-such-page"]
+_PAGES = ["/", "/check", "/check/form", "/clinician", "/history", "/no-such-page"]
 _SAME_ORIGIN = {"origin": "http://127.0.0.1:8000"}
 
 
@@ -69,7 +69,7 @@ def test_every_response_carries_the_security_headers(client: TestClient, path: s
 
 def test_pages_use_no_inline_script_style_or_third_party_asset(client: TestClient) -> None:
     """Nothing on the pages would need 'unsafe-inline' or another origin."""
-    for path in ("/", "/check", "/clinician", "/history"):
+    for path in ("/", "/check", "/check/form", "/clinician", "/history"):
         html = client.get(path).text
         assert not re.search(r"<script(?![^>]*\bsrc=\"/static/)", html)
         assert " style=" not in html
@@ -95,7 +95,7 @@ def test_an_unknown_host_name_is_refused(client: TestClient) -> None:
 )
 def test_a_write_from_another_site_is_refused(client: TestClient, headers: dict[str, str]) -> None:
     """A form posted by another site's page cannot save anything."""
-    response = client.post("/check", data={"age": "40"}, headers=headers)
+    response = client.post("/check/form", data={"age": "40"}, headers=headers)
     assert response.status_code == 403
     assert "came from another web site" in response.text
     assert client.app.state.store.count_assessments() == 0
@@ -109,7 +109,7 @@ def test_a_self_check_is_assessed_saved_and_shown(
     case = read_case(path, knowledge.vocabulary)
     on_page = {k: v for k, v in case.findings.items() if k in page_ids("self_check", knowledge, content)}
     expected = assess(case.with_findings(on_page), knowledge)
-    response = _post_form(client, "/check", _form_items(on_page))
+    response = _post_form(client, "/check/form", _form_items(on_page))
     assert response.status_code == 303
     record_id = response.headers["location"].rsplit("/", 1)[1]
     record = client.app.state.store.get_assessment(record_id)
@@ -158,11 +158,11 @@ def test_the_result_page_draws_the_site_territory(client: TestClient, knowledge:
 
 def test_history_lists_reopens_and_deletes(client: TestClient) -> None:
     """A saved assessment is listed, reopens (also into its form), and is gone once deleted."""
-    response = _post_form(client, "/check", [("age", "51"), ("fever", "yes")])
+    response = _post_form(client, "/check/form", [("age", "51"), ("fever", "yes")])
     record_id = response.headers["location"].rsplit("/", 1)[1]
     history = client.get("/history").text
     assert f'data-record="{record_id}"' in history
-    form = client.get(f"/check?from={record_id}").text
+    form = client.get(f"/check/form?from={record_id}").text
     assert 'name="age" type="text" inputmode="numeric" autocomplete="off" value="51"' in form
     assert re.search(r'name="fever" value="yes" checked', form)
     deleted = client.post(f"/assessments/{record_id}/delete", headers=_SAME_ORIGIN, follow_redirects=False)
@@ -173,7 +173,7 @@ def test_history_lists_reopens_and_deletes(client: TestClient) -> None:
 
 def test_a_bad_form_comes_back_with_messages_and_the_answers_kept(client: TestClient) -> None:
     """A 422 shows the form again, a summary of problems, a message at the field, and keeps good answers."""
-    response = _post_form(client, "/check", [("age", "two hundred"), ("fever", "yes")])
+    response = _post_form(client, "/check/form", [("age", "two hundred"), ("fever", "yes")])
     assert response.status_code == 422
     assert "Some answers need another look" in response.text
     assert (
@@ -189,7 +189,7 @@ _BAD_REQUESTS = [
     # (method, path, headers, body, status, reason fragment)
     (
         "POST",
-        "/check",
+        "/check/form",
         {"content-type": "text/plain"},
         b"age=4",
         415,
@@ -197,7 +197,7 @@ _BAD_REQUESTS = [
     ),
     (
         "POST",
-        "/check",
+        "/check/form",
         {"content-type": "application/x-www-form-urlencoded"},
         b"age=%ff%fe",
         400,
@@ -205,7 +205,7 @@ _BAD_REQUESTS = [
     ),
     (
         "POST",
-        "/check",
+        "/check/form",
         {"content-type": "application/x-www-form-urlencoded"},
         b"a=" + b"x" * (MAX_BODY_BYTES + 1),
         413,
@@ -213,7 +213,7 @@ _BAD_REQUESTS = [
     ),
     (
         "POST",
-        "/check",
+        "/check/form",
         {"content-type": "application/x-www-form-urlencoded"},
         b"&".join(b"f%d=1" % i for i in range(3000)),
         413,
@@ -221,7 +221,7 @@ _BAD_REQUESTS = [
     ),
     (
         "POST",
-        "/check",
+        "/check/form",
         {"content-type": "application/x-www-form-urlencoded"},
         b"hack=1",
         422,
@@ -288,10 +288,10 @@ _BAD_REQUESTS = [
     ),
     ("GET", "/assessments/not-an-id", {}, b"", 404, "no saved assessment with this id"),
     ("GET", "/assessments/" + "0" * 32, {}, b"", 404, "no saved assessment with this id"),
-    ("GET", "/check?from=" + "f" * 32, {}, b"", 404, "no saved assessment with this id"),
+    ("GET", "/check/form?from=" + "f" * 32, {}, b"", 404, "no saved assessment with this id"),
     ("POST", "/assessments/" + "0" * 32 + "/delete", {}, b"", 404, "no saved assessment with this id"),
     ("DELETE", "/api/assessments/" + "0" * 32, {}, b"", 404, "no saved assessment with this id"),
-    ("PUT", "/check", {}, b"", 405, "does not accept that kind of request"),
+    ("PUT", "/check/form", {}, b"", 405, "does not accept that kind of request"),
     ("GET", "/static/../store.py", {}, b"", 404, "no page at this address"),
 ]
 
@@ -337,7 +337,7 @@ def test_a_database_failure_is_a_503_with_a_reason(knowledge: Knowledge, content
     broken = _BrokenStore(Store.open("sqlite://").engine)
     app = create_app(Settings(), knowledge=knowledge, content=content, store=broken)
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
-        response = _post_form(client, "/check", [("age", "40")])
+        response = _post_form(client, "/check/form", [("age", "40")])
     assert response.status_code == 503
     assert "saving an assessment: the database failed: OSError" in response.text
     assert "Traceback" not in response.text
@@ -353,13 +353,13 @@ def test_no_finding_reaches_the_logs(client: TestClient, caplog: pytest.LogCaptu
         ("pain_regions", "thigh_posterior.left"),
         ("exam.power.ankle_dorsiflexion.left", "2"),
     ]
-    _post_form(client, "/check", items[:4])
+    _post_form(client, "/check/form", items[:4])
     _post_form(client, "/clinician", items)
     client.post("/api/preview?page=clinician", data=dict(items[:2]), headers=_SAME_ORIGIN)
     client.post("/api/assess", json={"findings": {"age": 73, "fever": True}}, headers=_SAME_ORIGIN)
     client.post("/api/assess", json={"findings": {"age": 731}}, headers=_SAME_ORIGIN)
     messages = [record.getMessage() for record in caplog.records if record.name.startswith("pinchpoint")]
-    assert "POST /check 303" in " ".join(messages)  # the route and status are logged
+    assert "POST /check/form 303" in " ".join(messages)  # the route and status are logged
     for message in messages:
         assert re.fullmatch(r"(GET|POST|DELETE) /[a-z/{}_]* \d{3} \d+\.\d ms", message), message
     everything = caplog.text

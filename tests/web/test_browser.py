@@ -85,7 +85,7 @@ def test_a_click_on_the_body_map_selects_that_region_and_side(
     page: Any, x: float, y: float, region: str
 ) -> None:
     """Clicking a point marks the region under it, on the right side, and nothing else."""
-    page.goto("/check")
+    page.goto("/check/form")
     _click_map(page, "pain_regions", x, y)
     shape = page.locator(f'svg[data-input-name="pain_regions"] [data-region="{region}"]')
     assert shape.get_attribute("aria-pressed") == "true"
@@ -125,7 +125,7 @@ def test_the_clinician_form_for_an_l5_lesion_highlights_l5_on_the_leg(page: Any)
 
 def test_history_lists_reopens_and_deletes_an_assessment(page: Any) -> None:
     """A saved self-check appears in the history, opens again, and disappears when deleted."""
-    page.goto("/check")
+    page.goto("/check/form")
     page.fill('input[name="age"]', "61")
     page.check('input[name="fever"][value="yes"]')
     page.click("text=See the result")
@@ -155,7 +155,7 @@ def _tab_to(page: Any, selector: str, limit: int = 400) -> None:
 
 def test_the_self_check_can_be_completed_with_the_keyboard_alone(page: Any) -> None:
     """Age typed, body map marked with Space, questions answered with arrows, sent with Enter: no mouse."""
-    page.goto("/check")
+    page.goto("/check/form")
     _tab_to(page, 'input[name="age"]')
     page.keyboard.type("58")
     _tab_to(page, 'svg[data-input-name="pain_regions"] [data-region="buttock.left"]')
@@ -176,7 +176,7 @@ def test_the_self_check_can_be_completed_with_the_keyboard_alone(page: Any) -> N
 
 def test_a_cauda_equina_self_check_ends_in_the_emergency_banner(page: Any) -> None:
     """Saddle numbness, new urinary retention, sciatica in both legs: the red emergency banner, with words."""
-    page.goto("/check")
+    page.goto("/check/form")
     page.fill('input[name="age"]', "44")
     page.check('input[name="sex"][value="male"]')
     both_legs = ("buttock", "thigh_posterior", "calf_posterior")
@@ -200,7 +200,7 @@ def test_the_pages_load_no_third_party_resource(page: Any, base_url: str) -> Non
     """Every request a page makes goes to this server."""
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
-    for path in ("/", "/check", "/clinician", "/history"):
+    for path in ("/", "/check", "/check/form", "/clinician", "/history"):
         page.goto(path)
     assert requested
     assert all(url.startswith(base_url) for url in requested)
@@ -208,7 +208,7 @@ def test_the_pages_load_no_third_party_resource(page: Any, base_url: str) -> Non
 
 def test_the_result_page_prints_without_navigation(page: Any) -> None:
     """The print stylesheet hides navigation and buttons and keeps the banner and the map."""
-    page.goto("/check")
+    page.goto("/check/form")
     page.check('input[name="urinary_retention"][value="yes"]')
     page.click("text=See the result")
     page.wait_for_url(re.compile(r"/assessments/[0-9a-f]{32}$"))
@@ -220,12 +220,12 @@ def test_the_result_page_prints_without_navigation(page: Any) -> None:
     assert page.locator(".site-footer").is_visible()
 
 
-@pytest.mark.parametrize("path", ["/check", "/clinician"])
+@pytest.mark.parametrize("path", ["/check", "/check/form", "/clinician"])
 def test_every_control_has_a_name(page: Any, path: str) -> None:
     """Every input, select, button and body-map shape has an accessible name (a label or aria-label)."""
     page.goto(path)
     unnamed = page.evaluate(
-        """() => [...document.querySelectorAll('input, select, button, [role="button"]')]
+        """() => [...document.querySelectorAll('input:not([type=hidden]), select, button, [role="button"]')]
             .filter(el => !((el.labels && el.labels.length) || el.getAttribute('aria-label')
                             || el.getAttribute('aria-labelledby')
                             || (el.tagName === 'BUTTON' && el.textContent.trim())))
@@ -233,3 +233,132 @@ def test_every_control_has_a_name(page: Any, path: str) -> None:
     )
     assert unnamed == []
     assert page.locator('[role="button"][tabindex="0"]').count() >= 42  # every region is reachable by Tab
+
+
+# --- the interview: one question per page ------------------------------------------------------
+
+_RESULT_URL = re.compile(r"/assessments/[0-9a-f]{32}$")
+_MAX_QUESTIONS = 60
+
+
+def _current_question(page: Any) -> str | None:
+    """The id of the question on the page, or None on the result page."""
+    if _RESULT_URL.search(page.url):
+        return None
+    return str(page.locator('input[name="question"]').get_attribute("value"))
+
+
+def test_an_interview_self_check_of_cauda_equina_ends_in_the_emergency_banner(page: Any) -> None:
+    """Pain in both legs, urinary retention, saddle numbness, one question at a time: emergency, at once."""
+    page.goto("/check")
+    page.fill('input[name="age"]', "44")
+    page.check('input[name="sex"][value="male"]')
+    both_legs = ("buttock", "thigh_posterior", "calf_posterior")
+    for region in ("low_back", *(f"{part}.{side}" for part in both_legs for side in ("left", "right"))):
+        page.locator(f'svg[data-input-name="pain_regions"] [data-region="{region}"]').click()
+    page.click("text=Start the questions")
+    seen_banner_while_asking = False
+    for _ in range(_MAX_QUESTIONS):
+        question = _current_question(page)
+        if question is None:
+            break
+        if page.locator(".banner").count():
+            seen_banner_while_asking = True
+            assert page.locator(".banner").get_attribute("data-triage") == "emergency"
+        if question == "bladder_bowel":
+            page.check('input[name="urinary_retention"][value="yes"]')
+            page.check('input[name="saddle_numbness"][value="yes"]')
+            page.click("button:has-text('Next')")
+        elif question == "numbness_regions":
+            page.locator('svg[data-input-name="numbness_regions"] [data-region="perineum"]').click()
+            assert page.locator('input[name="numbness_regions"][value="perineum"]').is_checked()
+            page.click("button:has-text('Next')")
+        elif question in {"pain_below_knee", "pain_shooting"}:
+            page.check(f'input[name="{question}"][value="yes"]')
+            page.click("button:has-text('Next')")
+        else:
+            page.click('button[value="dont_know"]')
+        page.wait_for_load_state()
+    assert seen_banner_while_asking  # shown on the question pages as soon as it was answered
+    assert _RESULT_URL.search(page.url)
+    banner = page.locator(".banner")
+    assert banner.get_attribute("data-triage") == "emergency"
+    assert banner.get_attribute("role") == "alert"
+    assert banner.locator(".level-word").inner_text() == "EMERGENCY"
+    assert "What to do now" in banner.inner_text()
+    answers = page.locator(".answers").inner_text()
+    assert "saddle area" in answers  # the numbness marked on the map was saved with the assessment
+
+
+def test_an_interview_can_be_completed_with_the_keyboard_alone(page: Any) -> None:
+    """Intake typed and marked with Space, then every question answered with Tab, arrows and Enter."""
+    page.goto("/check")
+    _tab_to(page, 'input[name="age"]')
+    page.keyboard.type("58")
+    _tab_to(page, 'svg[data-input-name="pain_regions"] [data-region="buttock.left"]')
+    page.keyboard.press("Space")
+    _tab_to(page, 'button[type="submit"]')
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/check/interviews/[0-9a-f]{32}$"))
+    answered_no = False
+    for _ in range(_MAX_QUESTIONS):
+        question = _current_question(page)
+        if question is None:
+            break
+        radios = page.locator(f'.answers-big input[name="{question}"]')
+        if (
+            not answered_no
+            and radios.count()
+            and page.locator(f'input[name="{question}"][value="no"]').count()
+        ):
+            # The first control has the focus; the arrow keys move through the answers.
+            assert page.evaluate("() => document.activeElement.name") == question
+            page.keyboard.press("ArrowDown")
+            assert page.locator(f'input[name="{question}"][value="no"]').is_checked()
+            _tab_to(page, 'button[value="answer"]')
+            answered_no = True
+        else:
+            _tab_to(page, 'button[value="dont_know"]')
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+    assert answered_no
+    assert _RESULT_URL.search(page.url)
+    answers = page.locator(".answers").inner_text()
+    assert "buttock, left" in answers
+    assert "58" in answers
+
+
+def test_back_forward_and_dont_know_in_the_interview(page: Any) -> None:
+    """Back shows the earlier answer again, forward keeps it, "I don't know" moves on."""
+    page.goto("/check")
+    page.click("text=Start the questions")
+    page.fill('input[name="age"]', "37")
+    page.click("button:has-text('Next')")
+    assert _current_question(page) == "sex"
+    page.click("text=Back to the previous question")
+    assert _current_question(page) == "age"
+    assert page.locator('input[name="age"]').input_value() == "37"
+    page.click("text=Forward: keep my earlier answer")
+    assert _current_question(page) == "sex"
+    page.click('button[value="dont_know"]')
+    assert _current_question(page) == "pain_regions"
+    assert page.locator('[aria-current="step"]').inner_text().strip().startswith("1")
+    page.reload()  # the session is saved: a reload resumes at the same question
+    assert _current_question(page) == "pain_regions"
+
+
+def test_every_control_of_a_question_page_has_a_name(page: Any) -> None:
+    """The one-question pages (a body map, a form, a grid) label every control too."""
+    page.goto("/check")
+    page.click("text=Start the questions")
+    for _ in range(6):
+        unnamed = page.evaluate(
+            """() => [...document.querySelectorAll(
+                    'input:not([type=hidden]), select, button, [role="button"]')]
+                .filter(el => !((el.labels && el.labels.length) || el.getAttribute('aria-label')
+                                || el.getAttribute('aria-labelledby')
+                                || (el.tagName === 'BUTTON' && el.textContent.trim())))
+                .map(el => el.outerHTML.slice(0, 80))"""
+        )
+        assert unnamed == []
+        page.click('button[value="dont_know"]')

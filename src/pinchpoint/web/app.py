@@ -4,8 +4,10 @@
 knowledge and a :class:`~pinchpoint.store.Store`. Routes::
 
     GET  /                              start page
-    GET  /check                         self-check: facts, body maps, symptoms (?from=ID reopens)
-    POST /check                         assess and save it; 303 to the result, or 422 with the form
+    GET  /check                         self-check: the adaptive interview, one question at a time
+                                        (routes in pinchpoint.web.interview)
+    GET  /check/form                    self-check on one page: facts, body maps, symptoms (?from=ID)
+    POST /check/form                    assess and save it; 303 to the result, or 422 with the form
     GET  /clinician                     clinician mode: the examination form (?from=ID reopens)
     POST /clinician                     assess and save it; 303 to the result, or 422 with the form
     POST /api/preview?page=clinician    the live assessment of a half-filled form (JSON, not saved)
@@ -32,6 +34,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -56,6 +59,7 @@ from pinchpoint.store import AssessmentRecord, Store
 from pinchpoint.web.bodymap import region_label, render_map
 from pinchpoint.web.content import WebContent, load_content
 from pinchpoint.web.forms import FORM_LEVEL, FormResult, Page, build_page, findings_to_form, parse_form
+from pinchpoint.web.interview import InterviewPages
 from pinchpoint.web.security import SecurityMiddleware
 from pinchpoint.web.settings import Settings
 from pinchpoint.web.views import result_view, site_name
@@ -70,7 +74,7 @@ _RECORD_ID = re.compile(r"^[0-9a-f]{32}$")
 _FORM_TYPE = "application/x-www-form-urlencoded"
 _JSON_TYPE = "application/json"
 _PAGES: tuple[Page, ...] = ("self_check", "clinician")
-_PAGE_PATH: dict[Page, str] = {"self_check": "/check", "clinician": "/clinician"}
+_PAGE_PATH: dict[Page, str] = {"self_check": "/check/form", "clinician": "/clinician"}
 _HISTORY_LIMIT = 500
 
 log = logging.getLogger("pinchpoint.web")
@@ -131,6 +135,7 @@ def create_app(
     app.state.templates = pages.templates
     app.mount("/static", StaticFiles(packages=[("pinchpoint.web", "static")]), name="static")
     pages.register(app)
+    InterviewPages(knowledge, content, store, pages.render, _form_items).register(app)
     app.include_router(api_router(knowledge))
     app.include_router(cds_router(knowledge))
     _register_errors(app, pages)
@@ -175,8 +180,8 @@ class _Pages:
         """Add every route to ``app``; the pages stay out of the API's OpenAPI document."""
         routes: list[tuple[str, Callable[..., Awaitable[Response]], str]] = [
             ("/", self.home, "GET"),
-            ("/check", self.check_form, "GET"),
-            ("/check", self.check_submit, "POST"),
+            ("/check/form", self.check_form, "GET"),
+            ("/check/form", self.check_submit, "POST"),
             ("/clinician", self.clinician_form, "GET"),
             ("/clinician", self.clinician_submit, "POST"),
             ("/api/preview", self.preview, "POST"),
@@ -231,7 +236,7 @@ class _Pages:
         """One saved assessment, assessed again with the current knowledge."""
         record = await self._record(record_id)
         case = self._stored_case(record)
-        assessment = assess(case, self.knowledge)
+        assessment = _with_saved_warnings(assess(case, self.knowledge), record)
         return self.render(
             "result.html",
             nav="history",
@@ -423,6 +428,15 @@ class _Pages:
                 shown = str(value)
             words.append((label[:1].upper() + label[1:], shown))
         return words
+
+
+def _with_saved_warnings(assessment: Assessment, record: AssessmentRecord) -> Assessment:
+    """Keep the warnings saved with a record (an interview's "don't know" red flags): never drop one."""
+    saved = record.result.get("warnings")
+    if not isinstance(saved, list):
+        return assessment
+    kept = tuple(dict.fromkeys((*(str(w) for w in saved), *assessment.warnings)))
+    return replace(assessment, warnings=kept)
 
 
 def _page_of(record: AssessmentRecord) -> Page:
