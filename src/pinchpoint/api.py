@@ -51,7 +51,7 @@ from pinchpoint.errors import (
 from pinchpoint.fhir._boundary import to_json
 from pinchpoint.fhir.inputs import assess_fhir, read_fhir
 from pinchpoint.fhir.questionnaire import build_questionnaire
-from pinchpoint.fhir.results import care_plan, care_plan_bundle, risk_assessment, triage_plan_items
+from pinchpoint.fhir.results import assessment_plan_items, care_plan, care_plan_bundle, risk_assessment
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.vocabulary import Vocabulary
 
@@ -486,7 +486,7 @@ def api_router(
         fhir_input = read_fhir(resource, knowledge, today=_date(date, clock), origin="body")
         assessment = assess_fhir(fhir_input, knowledge)
         plan, requests = care_plan(
-            triage_plan_items(assessment, knowledge), knowledge, subject=fhir_input.subject
+            assessment_plan_items(assessment, knowledge), knowledge, subject=fhir_input.subject
         )
         return to_json(care_plan_bundle(plan, requests))
 
