@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from pinchpoint.errors import (
     InterviewConflictError,
@@ -138,34 +138,70 @@ class MemoryInterviewStore:
 # --- request and response models -------------------------------------------------------------------
 
 
-class StartIn(BaseModel):
-    """Start an interview: who answers, and the intake answers already known."""
+def intake_schema(knowledge: Knowledge) -> dict[str, Any]:
+    """Return the JSON Schema of the intake answers: each intake question's finding values, or null.
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"mode": "self_check", "intake": {"age": 44, "sex": "male", "pain_regions": []}}]
-        },
+    The OpenAPI document then says exactly what :meth:`Interview.start` accepts.
+    """
+    vocabulary = knowledge.vocabulary
+    bank = knowledge.questions
+    properties: dict[str, Any] = {}
+    for question_id in bank.intake:
+        question = bank[question_id]
+        spec = vocabulary.findings[question.finding]
+        schema: dict[str, Any]
+        if spec.type == "bool":
+            schema = {"type": ["boolean", "null"]}
+        elif spec.type == "enum":
+            schema = {"enum": [*spec.values, None]}
+        elif spec.type == "regions":
+            items = {"type": "string", "enum": sorted(vocabulary.region_ids)}
+            schema = {"type": ["array", "null"], "items": items, "uniqueItems": True}
+        else:
+            low = question.minimum if question.minimum is not None else spec.minimum
+            high = question.maximum if question.maximum is not None else spec.maximum
+            schema = {"type": ["integer" if spec.type == "int" else "number", "null"]}
+            if low is not None:
+                schema["minimum"] = int(low) if spec.type == "int" else low
+            if high is not None:
+                schema["maximum"] = int(high) if spec.type == "int" else high
+        properties[question_id] = {**schema, "description": question.wording.clinician}
+    return {"type": ["object", "null"], "properties": properties, "additionalProperties": False}
+
+
+def _start_model(knowledge: Knowledge) -> type[BaseModel]:
+    intake = Annotated[dict[str, Any] | None, WithJsonSchema(intake_schema(knowledge))]
+    return create_model(
+        "StartIn",
+        __config__=ConfigDict(
+            extra="forbid",
+            json_schema_extra={
+                "examples": [{"mode": "self_check", "intake": {"age": 44, "sex": "male", "pain_regions": []}}]
+            },
+        ),
+        __doc__="Start an interview: who answers, and the intake answers already known (null: don't know).",
+        mode=(Mode, "self_check"),
+        intake=(intake, None),
     )
 
-    mode: Mode = "self_check"
-    intake: dict[str, Any] | None = Field(
-        default=None,
-        description="Answers to intake questions (age, sex, pain_regions) by question id; null is don't know",
-    )
 
-
-class AnswerIn(BaseModel):
-    """Answer the question asked now; ``value`` null is "don't know"."""
-
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"question": "worsening", "value": False}]}
-    )
-
-    question: str = Field(description="The id of the question asked now")
-    value: Any = Field(
-        description="One value (yes/no, choice, number, body-map region list) or, for forms and grids, "
-        "finding ids mapped to values; null is don't know"
+def _answer_model(knowledge: Knowledge) -> type[BaseModel]:
+    ids = list(knowledge.questions.questions)
+    question = Annotated[str, WithJsonSchema({"type": "string", "enum": ids})]
+    return create_model(
+        "AnswerIn",
+        __config__=ConfigDict(
+            extra="forbid", json_schema_extra={"examples": [{"question": "worsening", "value": False}]}
+        ),
+        __doc__="Answer the question asked now; value null is don't know.",
+        question=(question, Field(description="The id of the question asked now")),
+        value=(
+            Any,
+            Field(
+                description="One value (yes/no, choice, number, body-map region list) or, for forms and "
+                "grids, finding ids mapped to values; null is don't know"
+            ),
+        ),
     )
 
 
@@ -356,21 +392,26 @@ def add_interview_routes(
                 got=interview_id,
             ) from exc
 
-    @router.post(
+    def start_interview(body: BaseModel) -> dict[str, Any]:
+        mode, intake = getattr(body, "mode"), getattr(body, "intake")  # noqa: B009 (a run-time model)
+        try:
+            interview = Interview.start(knowledge, mode=mode, intake=intake)
+        except InvalidAnswerError as exc:
+            raise _in_field(exc, "intake") from None
+        record = store.create_interview(interview.to_dict())
+        return interview_view(record.id, interview)
+
+    # The request models are built from the knowledge at run time, so the annotation is set here,
+    # where FastAPI reads it, instead of in the signature (which names their base class).
+    start_interview.__annotations__["body"] = _start_model(knowledge)
+    router.post(
         "/interviews",
         status_code=201,
         response_model=InterviewOut,
         response_model_exclude_none=True,
         tags=["interview"],
         summary="Start an interview session (self-check or clinician), optionally with the intake",
-    )
-    def start_interview(body: StartIn) -> dict[str, Any]:
-        try:
-            interview = Interview.start(knowledge, mode=body.mode, intake=body.intake)
-        except InvalidAnswerError as exc:
-            raise _in_field(exc, "intake") from None
-        record = store.create_interview(interview.to_dict())
-        return interview_view(record.id, interview)
+    )(start_interview)
 
     @router.get(
         "/interviews/{interview_id}",
@@ -383,40 +424,43 @@ def add_interview_routes(
     def get_interview(interview_id: _InterviewId) -> dict[str, Any]:
         return interview_view(interview_id, load(interview_id))
 
-    @router.post(
-        "/interviews/{interview_id}/answers",
-        response_model=InterviewOut,
-        response_model_exclude_none=True,
-        responses=conflict_errors,
-        tags=["interview"],
-        summary="Answer the question asked now (null: don't know); answers the next question",
-    )
-    def answer_interview(interview_id: _InterviewId, body: AnswerIn) -> dict[str, Any]:
+    def answer_interview(interview_id: _InterviewId, body: BaseModel) -> dict[str, Any]:
+        question_id, value = getattr(body, "question"), getattr(body, "value")  # noqa: B009
         interview = load(interview_id)
         bank = knowledge.questions
-        if body.question not in bank.questions:
+        if question_id not in bank.questions:
             raise InvalidAnswerError(
                 "there is no question with this id",
                 location="question",
                 expected="the id of the question asked now, as GET /interviews/{id} gives it",
-                got=body.question,
+                got=question_id,
             )
         current = interview.next_question()
-        if current is None or current.id != body.question:
+        if current is None or current.id != question_id:
             raise InterviewConflictError(
                 "this question is not the one asked now"
                 if current is not None
                 else "the interview has finished; take an answer back to change it",
                 location="question",
                 expected=f"an answer to {current.id!r}" if current is not None else "no further answer",
-                got=body.question,
+                got=question_id,
             )
         try:
-            interview.answer(body.question, body.value)
+            interview.answer(question_id, value)
         except InvalidAnswerError as exc:
-            raise _in_field(exc, "value", prefix=f"{body.question}.") from None
+            raise _in_field(exc, "value", prefix=f"{question_id}.") from None
         store.update_interview(interview_id, interview.to_dict())
         return interview_view(interview_id, interview)
+
+    answer_interview.__annotations__["body"] = _answer_model(knowledge)
+    router.post(
+        "/interviews/{interview_id}/answers",
+        response_model=InterviewOut,
+        response_model_exclude_none=True,
+        responses=conflict_errors,
+        tags=["interview"],
+        summary="Answer the question asked now (null: don't know); answers the next question",
+    )(answer_interview)
 
     @router.post(
         "/interviews/{interview_id}/back",
