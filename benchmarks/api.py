@@ -9,8 +9,12 @@ child process on 127.0.0.1 and a free port; this process then sends ``POST /api/
 requests with the development cases' findings, from C client threads, until N requests have
 been answered (default 2,000, concurrency 4), and prints requests per second and the p50 / p99
 latency in milliseconds, plus the same for ``POST /api/v1/fhir/assess`` (a QuestionnaireResponse,
-fewer requests). The load is bounded in count and time and stops by itself; the server is
-stopped at the end. Only loopback is used.
+fewer requests), and an interview scenario: each client thread runs whole REST interviews
+(``POST /api/v1/interviews`` with the case's intake, then ``POST .../answers`` with the answer the
+case gives to each question asked, until finished, then ``GET .../result``), cases in turn, and the
+latency of each step (one answer, which chooses the next question) is reported, with interviews
+per second (``--interviews``, default 64). The load is bounded in count and time and stops by
+itself; the server is stopped at the end. Only loopback is used.
 
 A benchmark, not a test: it asserts nothing (except that every request got a 200).
 """
@@ -31,7 +35,9 @@ from typing import Any
 
 import httpx
 
+from pinchpoint.case import Case
 from pinchpoint.casefile import read_cases
+from pinchpoint.evaluation.simulation import simulated_answer
 from pinchpoint.fhir._boundary import to_json
 from pinchpoint.fhir.response import case_to_response
 from pinchpoint.knowledge.loader import load_knowledge
@@ -113,10 +119,72 @@ def _load(
     }
 
 
+def _json(value: object) -> Any:
+    return json.loads(json.dumps(value, default=list))
+
+
+def _interviews(base: str, cases: list[Case], total: int, concurrency: int) -> dict[str, float]:
+    """Run ``total`` whole interviews from ``concurrency`` threads; return step latencies and rates."""
+    knowledge = load_knowledge()
+    bank = knowledge.questions
+    steps: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    counter = iter(range(total))
+    deadline = time.monotonic() + TIME_LIMIT_SECONDS
+
+    def interview(client: httpx.Client, case: Case) -> None:
+        intake = {q: simulated_answer(bank[q], case.findings) for q in bank.intake}
+        response = client.post("/api/v1/interviews", json={"mode": "clinician", "intake": _json(intake)})
+        view = response.json()
+        while response.status_code in (200, 201) and not view["finished"]:
+            question = bank[view["question"]["id"]]
+            answer = {"question": question.id, "value": _json(simulated_answer(question, case.findings))}
+            start = time.perf_counter()
+            response = client.post(f"/api/v1/interviews/{view['id']}/answers", json=answer)
+            elapsed = time.perf_counter() - start
+            view = response.json()
+            with lock:
+                steps.append(elapsed)
+        result = client.get(f"/api/v1/interviews/{view.get('id')}/result")
+        if result.status_code != 200:
+            with lock:
+                failures.append(f"{case.id}: {response.status_code} {result.status_code}")
+
+    def worker() -> None:
+        with httpx.Client(base_url=base, timeout=30.0) as client:
+            while time.monotonic() < deadline:
+                with lock:
+                    index = next(counter, None)
+                if index is None:
+                    return
+                interview(client, cases[index % len(cases)])
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    if failures:
+        raise SystemExit(f"{len(failures)} interviews failed, e.g. {failures[0]}")
+    ordered = sorted(steps)
+    done = total - len(list(counter))
+    return {
+        "interviews": done,
+        "per_s": done / wall,
+        "steps": len(ordered),
+        "p50_ms": 1000 * statistics.median(ordered),
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--interviews", type=int, default=64)
     parser.add_argument("--cases", type=Path, default=DEFAULT_CASES)
     args = parser.parse_args()
 
@@ -143,6 +211,13 @@ def main() -> None:
                 f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  "
                 f"(concurrency {args.concurrency}, {len(bodies)} distinct bodies)"
             )
+        _interviews(base, cases, min(8, args.interviews), args.concurrency)  # warm-up
+        result = _interviews(base, cases, args.interviews, args.concurrency)
+        print(
+            f"REST interviews {int(result['interviews']):>6} interviews {result['per_s']:8.1f} per s  "
+            f"answer step p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  "
+            f"({int(result['steps'])} steps, concurrency {args.concurrency}, {len(cases)} cases)"
+        )
         print(json.dumps({"knowledge_version": knowledge.version, "python": sys.version.split()[0]}))
     finally:
         server.terminate()

@@ -129,7 +129,11 @@ def test_fhir_bundle_uses_the_date_parameter(client):
     assert risk["prediction"][0]["qualitativeRisk"]["coding"][0]["code"] == "emergency"
     plan = client.post("/api/v1/fhir/plan", json=bundle).json()
     validate_resource(plan, Bundle, "test")
-    assert [entry["resource"]["resourceType"] for entry in plan["entry"]] == ["CarePlan", "ServiceRequest"]
+    kinds = [entry["resource"]["resourceType"] for entry in plan["entry"]]
+    assert kinds[:2] == ["CarePlan", "ServiceRequest"]
+    assert set(kinds[1:]) == {"ServiceRequest"}
+    referral = plan["entry"][1]["resource"]
+    assert (referral["id"], referral["priority"]) == ("pinchpoint-plan-triage-emergency", "stat")
 
 
 def test_bad_fhir_is_422_with_the_json_path(client):

@@ -34,7 +34,9 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomised: CI replays the same examples every run, so a green suite stays green; a new
+# schema or handler still meets new examples, because they are drawn from the schema.
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
     """Every generated request is answered without a server error and as the document says."""
     opaque = case.operation.path.startswith(("/api/v1/fhir/", "/cds-services/"))

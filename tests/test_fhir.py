@@ -117,11 +117,79 @@ def test_ranges_become_min_and_max_extensions(questionnaire):
     assert bounds == {"minValue": 0, "maxValue": 10}
 
 
-def test_sided_findings_are_grouped_under_their_base(questionnaire):
-    """The straight leg raise is a group 'exam.slr' with one item per side."""
-    group = next(i for i in questionnaire["item"] if i["linkId"] == "exam.slr")
+def test_sided_findings_are_grouped_under_their_base_in_the_vocabulary_source(knowledge):
+    """In the vocabulary source the straight leg raise is a group 'exam.slr' with one item per side."""
+    document = to_json(build_questionnaire(knowledge, vocabulary_questions(knowledge)))
+    group = next(i for i in document["item"] if i["linkId"] == "exam.slr")
     assert group["type"] == "group"
     assert [child["linkId"] for child in group["item"]] == ["exam.slr.left", "exam.slr.right"]
+
+
+def _all_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    flat = []
+    for item in items:
+        flat += [item, *_all_items(item.get("item", []))]
+    return flat
+
+
+def test_the_questionnaire_follows_the_question_bank(knowledge, questionnaire):
+    """Each bank question is one item in bank order, with its patient wording.
+
+    Forms and grids are groups of their findings, in the bank's order, each cell worded and sided.
+    """
+    bank = knowledge.questions
+    assert len(questionnaire["item"]) == len(bank.questions)
+    for question, item in zip(bank, questionnaire["item"], strict=True):
+        assert item["text"] == question.wording.patient
+        if question.single:
+            assert item["linkId"] == question.finding
+            continue
+        assert (item["linkId"], item["type"]) == (question.id, "group")
+        assert [child["linkId"] for child in item["item"]] == list(question.findings)
+        for cell, child in zip(question.cells, item["item"], strict=True):
+            side = f" ({bank.label(cell.side, 'self_check')})" if cell.side else ""
+            assert child["text"] == cell.wording.patient + side
+    link_ids = [item["linkId"] for item in _all_items(questionnaire["item"])]
+    assert len(link_ids) == len(set(link_ids))
+
+
+def test_choice_items_offer_the_bank_options_in_patient_words(knowledge, questionnaire):
+    """A choice question's options are its values with the patient wording."""
+    items = {item["linkId"]: item for item in questionnaire["item"]}
+    choices = [q for q in knowledge.questions if q.kind == "choice"]
+    assert choices
+    for question in choices:
+        offered = [
+            (o["valueCoding"]["code"], o["valueCoding"]["display"])
+            for o in items[question.finding]["answerOption"]
+        ]
+        assert offered == [(o.value, o.wording.patient) for o in question.options]
+
+
+def test_dependent_questions_have_enable_when_on_an_earlier_item(knowledge, questionnaire):
+    """A question asked only after another's answer has an enableWhen on that item.
+
+    The condition is typed as the item's answers are, and that item comes earlier in the form.
+    """
+    order = [item["linkId"] for item in _all_items(questionnaire["item"])]
+    items = {item["linkId"]: item for item in _all_items(questionnaire["item"])}
+    dependent = [q for q in knowledge.questions if q.enable_when is not None]
+    assert dependent
+    for question in dependent:
+        item = items[question.finding if question.single else question.id]
+        condition = question.enable_when
+        (when,) = item["enableWhen"]
+        target = items[when["question"]]
+        assert order.index(when["question"]) < order.index(item["linkId"])
+        assert when["operator"] == "="
+        if isinstance(condition.answer, bool):
+            assert (target["type"], when["answerBoolean"]) == ("boolean", condition.answer)
+        else:
+            assert target["type"] == "choice"
+            assert when["answerCoding"]["code"] == condition.answer
+            assert when["answerCoding"]["system"] in {
+                o["valueCoding"]["system"] for o in target["answerOption"]
+            }
 
 
 def test_a_question_source_with_dependencies_renders_enable_when(knowledge):

@@ -34,20 +34,29 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pinchpoint import __version__
+from pinchpoint.api_interviews import (
+    InterviewStore,
+    MemoryInterviewStore,
+    add_interview_routes,
+    whole_json_numbers,
+)
 from pinchpoint.case import parse_case
 from pinchpoint.cds_hooks import SERVICES, discovery, handle_request
 from pinchpoint.engine import assess
 from pinchpoint.errors import (
     FhirMappingError,
     InputError,
+    InterviewConflictError,
     InvalidRequestError,
+    NotFoundError,
     PinchpointError,
     PrefetchMissingError,
+    StoreError,
 )
 from pinchpoint.fhir._boundary import to_json
 from pinchpoint.fhir.inputs import assess_fhir, read_fhir
 from pinchpoint.fhir.questionnaire import build_questionnaire
-from pinchpoint.fhir.results import care_plan, care_plan_bundle, risk_assessment, triage_plan_items
+from pinchpoint.fhir.results import assessment_plan_items, care_plan, care_plan_bundle, risk_assessment
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.vocabulary import Vocabulary
 
@@ -296,6 +305,19 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (422, "Input that cannot be used: unknown id, value out of range, invalid FHIR"),
     )
 }
+_SESSION_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    **{
+        status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": description}
+        for status, description in (
+            (404, "No interview session with this id"),
+            (
+                409,
+                "The request does not fit the session now: another question is asked, or it is not finished",
+            ),
+        )
+    },
+}
 _FHIR_BODY = Body(
     json_schema_extra={
         "type": "object",
@@ -363,20 +385,6 @@ def _case_model(vocabulary: Vocabulary) -> type[BaseModel]:
     )
 
 
-def _json_numbers(findings: dict[str, Any], vocabulary: Vocabulary) -> dict[str, Any]:
-    """Read a JSON number written with a zero fraction (``3.0``) as the whole number a finding takes.
-
-    JSON, and JSON Schema's ``integer``, do not tell ``3`` from ``3.0``; a case file does, and the
-    case checker refuses a float where a whole number is expected.
-    """
-    converted = dict(findings)
-    for key, value in findings.items():
-        spec = vocabulary.findings.get(key)
-        if spec is not None and spec.type == "int" and isinstance(value, float) and value.is_integer():
-            converted[key] = int(value)
-    return converted
-
-
 def _date(value: str | None, clock: Clock) -> dt.date:
     if value is None:
         return clock()
@@ -391,12 +399,16 @@ def _date(value: str | None, clock: Clock) -> dt.date:
 # --- routers ------------------------------------------------------------------------------------
 
 
-def api_router(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> APIRouter:
+def api_router(
+    knowledge: Knowledge, *, clock: Clock = dt.date.today, sessions: InterviewStore | None = None
+) -> APIRouter:
     """Return the ``/api/v1`` router over one knowledge base.
 
     Args:
         knowledge: The knowledge base every endpoint uses.
         clock: Today's date, for FHIR records (ages, durations) when the request gives none.
+        sessions: Where interview sessions are kept (the web app passes its SQL store); a new
+            :class:`~pinchpoint.api_interviews.MemoryInterviewStore` when omitted.
     """
     router = APIRouter(prefix="/api/v1", tags=["pinchpoint"], responses=_ERRORS)
     questionnaire = to_json(build_questionnaire(knowledge))
@@ -404,7 +416,7 @@ def api_router(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> APIRout
     case_model = _case_model(knowledge.vocabulary)
 
     def assess_case(case: BaseModel) -> dict[str, Any]:
-        findings = _json_numbers(getattr(case, "findings"), knowledge.vocabulary)  # noqa: B009 (a run-time model)
+        findings = whole_json_numbers(getattr(case, "findings"), knowledge.vocabulary)  # noqa: B009 (a run-time model)
         table: dict[str, Any] = {"findings": findings}
         if getattr(case, "id") is not None:  # noqa: B009
             table["id"] = getattr(case, "id")  # noqa: B009
@@ -414,6 +426,13 @@ def api_router(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> APIRout
     # The request model is built from the vocabulary at run time, so the annotation is set here,
     # where FastAPI reads it, instead of in the signature (which names its base class).
     assess_case.__annotations__["case"] = case_model
+    add_interview_routes(
+        router,
+        knowledge,
+        sessions if sessions is not None else MemoryInterviewStore(),
+        AssessmentOut,
+        _SESSION_ERRORS,
+    )
     router.post(
         "/assess",
         response_model=AssessmentOut,
@@ -458,7 +477,7 @@ def api_router(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> APIRout
         fhir_input = read_fhir(resource, knowledge, today=_date(date, clock), origin="body")
         assessment = assess_fhir(fhir_input, knowledge)
         plan, requests = care_plan(
-            triage_plan_items(assessment, knowledge), knowledge, subject=fhir_input.subject
+            assessment_plan_items(assessment, knowledge), knowledge, subject=fhir_input.subject
         )
         return to_json(care_plan_bundle(plan, requests))
 
@@ -583,14 +602,20 @@ def _knowledge_out(knowledge: Knowledge) -> dict[str, Any]:
 # --- errors as problem details ------------------------------------------------------------------
 
 
+_STATUS_BY_ERROR: tuple[tuple[type[PinchpointError], int], ...] = (
+    (PrefetchMissingError, 412),
+    (NotFoundError, 404),
+    (InterviewConflictError, 409),
+    (StoreError, 503),
+    (InvalidRequestError, 400),
+    (InputError, 422),
+    (FhirMappingError, 422),
+)
+"""The HTTP status of each kind of error, most specific first; anything else is a 500."""
+
+
 def _status(error: PinchpointError) -> int:
-    if isinstance(error, PrefetchMissingError):
-        return 412
-    if isinstance(error, InvalidRequestError):
-        return 400
-    if isinstance(error, InputError | FhirMappingError):
-        return 422
-    return 500
+    return next((status for kind, status in _STATUS_BY_ERROR if isinstance(error, kind)), 500)
 
 
 def problem(
@@ -649,8 +674,13 @@ async def problem_response(_: Request, exc: Exception) -> JSONResponse:
     return problem(500, "Internal error", "pinchpoint could not answer; the error is logged")
 
 
-def create_api_app(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> FastAPI:
-    """Return an app serving the REST API and the CDS Hooks services over ``knowledge``."""
+def create_api_app(
+    knowledge: Knowledge, *, clock: Clock = dt.date.today, sessions: InterviewStore | None = None
+) -> FastAPI:
+    """Return an app serving the REST API and the CDS Hooks services over ``knowledge``.
+
+    Interview sessions are kept in ``sessions``, in this process's memory when omitted.
+    """
     app = FastAPI(
         title="pinchpoint API",
         version=__version__,
@@ -659,7 +689,7 @@ def create_api_app(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> Fas
             "not replace, a clinician's judgement. Knowledge version " + knowledge.version + "."
         ),
     )
-    app.include_router(api_router(knowledge, clock=clock))
+    app.include_router(api_router(knowledge, clock=clock, sessions=sessions))
     app.include_router(cds_router(knowledge, clock=clock))
     install_problem_handlers(app)
     return app

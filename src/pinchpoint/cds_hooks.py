@@ -11,6 +11,11 @@ Three services:
   (``terminology.yaml`` ``imaging_orders``), asks :func:`pinchpoint.imaging.imaging_decision`
   and, only when guidance says imaging is not indicated, returns a warning card suggesting to
   remove the order. When imaging is indicated, or the decision is not clear, it says nothing.
+  It also says nothing when pinchpoint's own plan for the same findings offers lumbar imaging
+  (an investigation that ``terminology.yaml`` imaging orders carry out): the plan weighs the
+  probabilities of the sites and causes (a cauda equina lesion at 10 %, a likely spondylolisthesis),
+  which the rules of ``imaging.yaml`` cannot see, and the service must never advise removing an
+  order that pinchpoint itself proposes.
 
 The service fetches nothing: a prefetch key it needs that the client left out gives
 :class:`~pinchpoint.errors.PrefetchMissingError` (HTTP 412, as the specification requires when
@@ -29,7 +34,8 @@ from typing import Any, Literal, NoReturn, cast
 
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from pinchpoint.case import FindingValue
+from pinchpoint.case import Case, FindingValue
+from pinchpoint.engine import assess
 from pinchpoint.errors import InvalidRequestError, PrefetchMissingError
 from pinchpoint.fhir._boundary import validate_resource
 from pinchpoint.fhir.inputs import FhirInput, assess_fhir
@@ -386,7 +392,9 @@ def _order_review(
             recorded_sites=facts.recorded_sites,
             recorded_causes=facts.recorded_causes,
         )
-        if decision.verdict == "not_indicated":
+        if decision.verdict == "not_indicated" and not _plan_offers_lumbar_imaging(
+            {**_reason_findings(resource, terms), **facts.findings}, knowledge
+        ):
             card = _imaging_card(
                 request,
                 decision,
@@ -397,6 +405,14 @@ def _order_review(
             )
             cards.append(card)
     return cards
+
+
+def _plan_offers_lumbar_imaging(findings: Mapping[str, FindingValue], knowledge: Knowledge) -> bool:
+    """Whether the plan for these findings offers, as something to do, an investigation of lumbar imaging."""
+    table = cast(s.TerminologyTable, knowledge.tables["terminology"])
+    lumbar = {test for order in table.imaging_orders for test in order.investigations}
+    assessment = assess(Case(id="order-review", findings=findings), knowledge)
+    return any(test.verdict.to_do and test.id in lumbar for test in assessment.investigations)
 
 
 def _reason_findings(resource: Mapping[str, Any], terms: Terminology) -> dict[str, FindingValue]:

@@ -13,6 +13,8 @@
     │   ├── ContradictoryFindingsError two findings cannot both be true
     │   ├── InvalidAnswerError         an interview answer does not fit its question
     │   ├── InvalidSessionError        a saved interview session is corrupt or does not fit
+    │   ├── InterviewConflictError     a request does not fit the session's state (HTTP 409)
+    │   ├── NotFoundError              a requested record (an interview session) does not exist (HTTP 404)
     │   └── InvalidRequestError        a request to the API or a CDS service is malformed
     │       └── PrefetchMissingError   a CDS Hooks request lacks data the service needs (HTTP 412)
     └── AdapterError                   an adapter could not translate to or from the outside
@@ -32,12 +34,14 @@ __all__ = [
     "ContradictoryFindingsError",
     "FhirMappingError",
     "InputError",
+    "InterviewConflictError",
     "InvalidAnswerError",
     "InvalidCaseError",
     "InvalidRequestError",
     "InvalidSessionError",
     "KnowledgeError",
     "MissingSourceError",
+    "NotFoundError",
     "PinchpointError",
     "PrefetchMissingError",
     "SchemaError",
@@ -143,6 +147,18 @@ class InvalidRequestError(InputError, ValueError):
 
 class PrefetchMissingError(InvalidRequestError):
     """A CDS Hooks request lacks prefetched data that the service needs and cannot fetch itself."""
+
+
+class InterviewConflictError(InputError):
+    """A well-formed request that does not fit the interview's state now.
+
+    For example an answer to a question that is not the one asked, or the result of an
+    unfinished interview.
+    """
+
+
+class NotFoundError(InputError, LookupError):
+    """A record that a request names (an interview session) does not exist."""
 
 
 class AdapterError(PinchpointError):

@@ -47,3 +47,23 @@ def test_cds_discovery_and_openapi_are_published(client: TestClient) -> None:
     assert "/api/v1/assess" in paths
     assert "/cds-services" in paths
     assert not any(path in paths for path in ("/", "/check", "/history"))
+
+
+def test_interview_sessions_are_kept_in_the_web_apps_store(client, store):
+    """The web app keeps REST interview sessions in its SQL store, and its errors are problem details."""
+    started = client.post("/api/v1/interviews", json={"intake": {"age": 50, "sex": "female"}})
+    assert started.status_code == 201
+    view = started.json()
+    record = store.get_interview(view["id"])
+    assert record is not None
+    assert [answer["question"] for answer in record.state["answers"]] == ["age", "sex"]
+    answered = client.post(
+        f"/api/v1/interviews/{view['id']}/answers", json={"question": view["question"]["id"], "value": None}
+    )
+    assert answered.status_code == 200
+    stored = store.get_interview(view["id"])
+    assert stored is not None
+    assert len(stored.state["answers"]) == 3
+    missing = client.get("/api/v1/interviews/" + "f" * 32)
+    assert (missing.status_code, missing.headers["content-type"]) == (404, "application/problem+json")
+    assert missing.json()["field"] == "interview_id"

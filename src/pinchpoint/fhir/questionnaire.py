@@ -2,10 +2,12 @@
 
 Two steps, so that another source of questions can drive the same generator:
 
-1. :func:`vocabulary_questions` says *which questions exist*: here one per finding of the case
-   vocabulary, worded by the vocabulary's own descriptions, with templated findings (sided ones,
-   one per movement or reflex) grouped under their base id. A question bank with its own wording
-   and dependencies produces the same :class:`Question` objects (with ``enable_when``).
+1. *Which questions exist*: :func:`bank_questions` (the default) takes them from the interview's
+   question bank (``questions.yaml``): the patient wording as item text, a choice's options in
+   their words, ``enableWhen`` where a question is asked only after another one's answer, and a
+   ``group`` item per form or grid question with one item per finding (a sided finding says its
+   side). :func:`vocabulary_questions` is the older source: one question per vocabulary finding,
+   worded by the vocabulary's descriptions, grouped by base id.
 2. :func:`build_questionnaire` renders any sequence of questions as a Questionnaire: answer types
    from the finding types (bool -> boolean, int -> integer, number -> decimal, enum -> choice,
    regions -> repeating choice of sided region codes with an exclusive "none"), ranges as the
@@ -18,7 +20,7 @@ a case without a look-up table (:mod:`pinchpoint.fhir.response`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from fhir.resources.R4B.questionnaire import Questionnaire
@@ -26,6 +28,8 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from pinchpoint.fhir._boundary import validate_resource
 from pinchpoint.fhir.terminology import CANONICAL_BASE, Terminology, coding, pinchpoint_system
 from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.questions import Mode
+from pinchpoint.questions import Question as BankQuestion
 from pinchpoint.vocabulary import FindingSpec, Vocabulary
 
 __all__ = [
@@ -35,6 +39,7 @@ __all__ = [
     "AnswerOption",
     "EnableWhen",
     "Question",
+    "bank_questions",
     "build_questionnaire",
     "question_for",
     "vocabulary_questions",
@@ -122,6 +127,88 @@ def vocabulary_questions(knowledge: Knowledge) -> tuple[Question, ...]:
     return tuple(questions)
 
 
+def bank_questions(knowledge: Knowledge, mode: Mode = "self_check") -> tuple[Question, ...]:
+    """Return the questions of the intake from the question bank, in bank order, worded for ``mode``.
+
+    Every finding of the vocabulary is set by exactly one question of the bank (a reference check),
+    so the Questionnaire asks every finding once; an answerable item's ``linkId`` is its finding id,
+    a form's or grid's group item has the question id.
+
+    Args:
+        knowledge: The knowledge base with its question bank.
+        mode: ``"self_check"`` for the patient wording (the default), ``"clinician"`` for the
+            clinician's.
+    """
+    vocabulary = knowledge.vocabulary
+    terminology = Terminology.of(knowledge)
+    bank = knowledge.questions
+    questions = []
+    for source in bank:
+        text = source.wording.text(mode)
+        enable_when = _bank_enable_when(source, knowledge)
+        if source.single:
+            base = question_for(vocabulary.findings[source.finding], vocabulary, terminology)
+            questions.append(_from_bank(base, source, text, enable_when, mode=mode, knowledge=knowledge))
+            continue
+        children = tuple(
+            _with_text(
+                question_for(vocabulary.findings[cell.finding], vocabulary, terminology),
+                _cell_text(cell.wording.text(mode), cell.side, mode, knowledge),
+            )
+            for cell in source.cells
+        )
+        questions.append(
+            Question(link_id=source.id, text=text, type="group", items=children, enable_when=enable_when)
+        )
+    return tuple(questions)
+
+
+def _from_bank(
+    base: Question,
+    source: BankQuestion,
+    text: str,
+    enable_when: tuple[EnableWhen, ...],
+    *,
+    mode: Mode,
+    knowledge: Knowledge,
+) -> Question:
+    options = base.options
+    if source.kind == "choice" and source.options:
+        system = pinchpoint_system(knowledge.vocabulary.findings[source.finding].base)
+        options = tuple(AnswerOption(system, o.value, o.wording.text(mode)) for o in source.options)
+    if source.kind == "body_map":
+        none = knowledge.questions.label("none_marked", mode)
+        options = (*options[:-1], replace(options[-1], display=none))
+    minimum = source.minimum if source.kind == "number" else base.minimum
+    maximum = source.maximum if source.kind == "number" else base.maximum
+    return replace(
+        base, text=text, options=options, minimum=minimum, maximum=maximum, enable_when=enable_when
+    )
+
+
+def _with_text(question: Question, text: str) -> Question:
+    return replace(question, text=text)
+
+
+def _cell_text(text: str, side: str | None, mode: Mode, knowledge: Knowledge) -> str:
+    if side is None:
+        return text
+    labels = knowledge.questions.labels
+    label = labels[side].text(mode) if side in labels else side
+    return f"{text} ({label})"
+
+
+def _bank_enable_when(source: BankQuestion, knowledge: Knowledge) -> tuple[EnableWhen, ...]:
+    """The bank's ``enable_when`` as an SDC enableWhen on the finding item of the question it names."""
+    condition = source.enable_when
+    if condition is None:
+        return ()
+    finding = knowledge.questions[condition.question].finding
+    spec = knowledge.vocabulary.findings[finding]
+    system = pinchpoint_system(spec.base) if isinstance(condition.answer, str) else None
+    return (EnableWhen(finding, "=", condition.answer, answer_system=system),)
+
+
 def question_for(
     spec: FindingSpec, vocabulary: Vocabulary, terminology: Terminology | None = None
 ) -> Question:
@@ -192,12 +279,12 @@ def build_questionnaire(knowledge: Knowledge, questions: Sequence[Question] | No
 
     Args:
         knowledge: The knowledge base (its version becomes ``Questionnaire.version``).
-        questions: The questions; :func:`vocabulary_questions` when omitted.
+        questions: The questions; :func:`bank_questions` (patient wording) when omitted.
 
     Raises:
         FhirMappingError: A question renders to an invalid item (a bug in the question source).
     """
-    items = questions if questions is not None else vocabulary_questions(knowledge)
+    items = questions if questions is not None else bank_questions(knowledge)
     document = {
         "resourceType": "Questionnaire",
         "id": INTAKE_ID,

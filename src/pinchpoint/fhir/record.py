@@ -380,7 +380,10 @@ class _Reader:
     def _response(self, path: str, data: Mapping[str, Any]) -> None:
         response = validate_resource(data, QuestionnaireResponse, self.origin, path)
         for finding, value in findings_of_response(
-            response, self.vocabulary, origin=f"{self.origin}: {path}"
+            response,
+            self.vocabulary,
+            origin=f"{self.origin}: {path}",
+            groups=self.knowledge.questions.questions.keys(),
         ).items():
             self._merge(finding, value, path)
 

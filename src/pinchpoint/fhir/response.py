@@ -11,7 +11,7 @@ therefore the same assessment.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,7 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from pinchpoint.case import Case, FindingValue, check_value
 from pinchpoint.errors import FhirMappingError
 from pinchpoint.fhir._boundary import validate_resource
-from pinchpoint.fhir.questionnaire import INTAKE_URL, NONE_CODE, Question, vocabulary_questions
+from pinchpoint.fhir.questionnaire import INTAKE_URL, NONE_CODE, Question, bank_questions
 from pinchpoint.fhir.terminology import pinchpoint_system
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.vocabulary import FindingSpec, Vocabulary
@@ -44,7 +44,7 @@ def case_to_response(
     Args:
         case: The case; its id becomes the resource id.
         knowledge: The knowledge base (vocabulary and version).
-        questions: The questions of the Questionnaire answered; the vocabulary intake if omitted.
+        questions: The questions of the Questionnaire answered; the question bank's if omitted.
         subject: A FHIR Reference to the patient, as JSON, if known.
 
     Raises:
@@ -52,7 +52,7 @@ def case_to_response(
             not cover the case).
     """
     vocabulary = knowledge.vocabulary
-    source = questions if questions is not None else vocabulary_questions(knowledge)
+    source = questions if questions is not None else bank_questions(knowledge)
     items = [item for question in source if (item := _answered(question, case.findings, vocabulary))]
     asked = {q.finding for q in _flatten(source)}
     missing = sorted(set(case.findings) - asked)
@@ -137,27 +137,36 @@ def response_to_case(
             expected="completed, amended or in-progress",
             got=resource.status,
         )
-    findings = findings_of_response(resource, knowledge.vocabulary, origin=origin)
+    findings = findings_of_response(
+        resource, knowledge.vocabulary, origin=origin, groups=knowledge.questions.questions.keys()
+    )
     case_id = resource.id if resource.id and _CASE_ID.match(resource.id) else default_id
     return Case(id=case_id, findings=findings)
 
 
 def findings_of_response(
-    resource: QuestionnaireResponse, vocabulary: Vocabulary, *, origin: str
+    resource: QuestionnaireResponse,
+    vocabulary: Vocabulary,
+    *,
+    origin: str,
+    groups: Collection[str] = (),
 ) -> Mapping[str, FindingValue]:
     """Return the checked findings answered in a validated QuestionnaireResponse.
+
+    A group item's ``linkId`` is a base id of the vocabulary (``exam.slr``) or one of ``groups``
+    (the question bank's ids, whose forms and grids are groups).
 
     Raises:
         FhirMappingError: An item is neither a finding nor a group, or an answer has the wrong type.
         InvalidCaseError: An answer is out of range or names a region that does not exist.
     """
     findings: dict[str, FindingValue] = {}
-    groups = {spec.base for spec in vocabulary.findings.values()}
+    group_ids = {spec.base for spec in vocabulary.findings.values()} | set(groups)
     stack: list[tuple[str, Any]] = [(f"$.item[{i}]", item) for i, item in enumerate(resource.item or [])]
     while stack:
         path, item = stack.pop(0)
         spec = vocabulary.findings.get(item.linkId)
-        if spec is None and item.linkId not in groups:
+        if spec is None and item.linkId not in group_ids:
             raise FhirMappingError(
                 f"item {item.linkId!r} is not a question of the intake",
                 location=f"{origin}: {path}.linkId",

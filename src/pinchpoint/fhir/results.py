@@ -7,9 +7,29 @@ coded in pinchpoint's code systems and, where ``terminology.yaml`` has them, in 
 ICD-10. The knowledge version is stamped in an extension and in a note, beside the safety note.
 
 :func:`care_plan` takes generic plan items (:class:`CarePlanItem`: id, text, verdict, source) so
-that any plan can be sent: each recommended item becomes a ``ServiceRequest`` proposal referenced
-by a CarePlan activity; an item advised against becomes an activity with ``doNotPerform``.
-:func:`triage_plan_items` derives the items that the triage alone asks for (interop.yaml).
+that any plan can be sent. What each evidence verdict becomes:
+
+=================  =====================================================================================
+verdict            FHIR
+=================  =====================================================================================
+recommended        a request (investigation, referral): ``ServiceRequest`` ``intent=proposal``,
+                   ``status=draft``, referenced by a CarePlan activity; advice: an activity ``detail``
+                   with ``status=not-started``
+option             the same, with "Consider: " before the text (FHIR has no strength of
+                   recommendation; the verdict extension below carries it as a code)
+not_recommended,   an activity ``detail`` with ``doNotPerform=true`` (never a ServiceRequest, so nothing
+unsafe             advised against can be signed as an order by mistake), the reason in its description
+no_evidence        no activity: a CarePlan ``note`` ("no evidence either way"), because an activity
+                   would read as something to do
+=================  =====================================================================================
+
+Every activity and request carries the verdict as a code in the extension
+:data:`VERDICT_EXTENSION` and its source in a note. :func:`assessment_plan_items` turns an
+assessment's real plan (:class:`~pinchpoint.careplan.Plan`) and investigations into such items: the
+referral that the triage level asks for (interop.yaml) first, then the investigations (soonest
+first, coded in LOINC where terminology.yaml's imaging orders name them), then the plan's actions,
+stages, self-help, safety net, prevention, complications, things to avoid, and unproven items.
+:func:`triage_plan_items` derives only the referral.
 """
 
 from __future__ import annotations
@@ -24,6 +44,7 @@ from fhir.resources.R4B.riskassessment import RiskAssessment
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from pinchpoint.assessment import Assessment, Hypothesis
+from pinchpoint.careplan import PlanItem
 from pinchpoint.fhir._boundary import to_json, validate_resource
 from pinchpoint.fhir.terminology import CANONICAL_BASE, Terminology, coding, pinchpoint_system
 from pinchpoint.knowledge import schema as s
@@ -31,7 +52,9 @@ from pinchpoint.knowledge.model import Knowledge
 
 __all__ = [
     "KNOWLEDGE_VERSION_EXTENSION",
+    "VERDICT_EXTENSION",
     "CarePlanItem",
+    "assessment_plan_items",
     "care_plan",
     "care_plan_bundle",
     "risk_assessment",
@@ -41,10 +64,15 @@ __all__ = [
 KNOWLEDGE_VERSION_EXTENSION = f"{CANONICAL_BASE}/StructureDefinition/knowledge-version"
 """Extension URL whose ``valueString`` is the knowledge version a result was computed with."""
 
+VERDICT_EXTENSION = f"{CANONICAL_BASE}/StructureDefinition/evidence-verdict"
+"""Extension URL whose ``valueCode`` is the evidence verdict of an activity or request."""
+
 _UNKNOWN_SUBJECT = {"display": "patient not identified"}
 _MIN_SHOWN = 3
 _MIN_P = 0.001
-Verdict = Literal["recommended", "consider", "not_recommended"]
+Verdict = Literal["recommended", "option", "consider", "not_recommended", "unsafe", "no_evidence"]
+_TO_DO = frozenset({"recommended", "option", "consider"})
+_TO_AVOID = frozenset({"not_recommended", "unsafe"})
 Priority = Literal["routine", "urgent", "asap", "stat"]
 
 
@@ -140,9 +168,11 @@ def _prediction(
 class CarePlanItem:
     """One item of a plan, in the generic shape that any planner can produce.
 
-    ``verdict``: ``recommended`` and ``consider`` become ServiceRequest proposals (``consider``
-    at routine priority with the word in its text); ``not_recommended`` becomes a CarePlan
-    activity with ``doNotPerform``. ``source`` is a source id of sources.yaml.
+    ``verdict`` is an evidence verdict of :class:`~pinchpoint.careplan.Verdict` (``consider`` is
+    read as ``option``); see the module's table for what each becomes. ``request`` says whether
+    the item is something to order (an investigation or a referral: a ServiceRequest) or advice (a
+    CarePlan activity). ``source`` is a source id of sources.yaml; ``description`` the clinician's
+    text, ``patient`` the person's, ``when`` how soon in words.
     """
 
     id: str
@@ -151,6 +181,55 @@ class CarePlanItem:
     source: str
     priority: Priority = "routine"
     codes: tuple[Mapping[str, Any], ...] = ()
+    request: bool = True
+    description: str = ""
+    patient: str = ""
+    when: str = ""
+
+
+_PRIORITY_BY_DUE: dict[str, Priority] = {"emergency": "stat", "urgent": "urgent"}
+
+
+def assessment_plan_items(assessment: Assessment, knowledge: Knowledge) -> tuple[CarePlanItem, ...]:
+    """Return the plan of an assessment as care plan items, in the order a clinician reads them.
+
+    The referral the triage level asks for comes first, then the investigations, then the plan's
+    actions, treatment stages, self-help, safety net, prevention, complications, things to avoid
+    and unproven items. An investigation is coded where an imaging order of terminology.yaml names it.
+    """
+    terms = Terminology.of(knowledge)
+    codes = _investigation_codes(knowledge, terms)
+    return (
+        *triage_plan_items(assessment, knowledge),
+        *(_item(test, request=True, codes=codes.get(test.id, ())) for test in assessment.investigations),
+        *(_item(entry, request=False) for entry in assessment.plan.items()),
+    )
+
+
+def _item(entry: PlanItem, *, request: bool, codes: tuple[Mapping[str, Any], ...] = ()) -> CarePlanItem:
+    return CarePlanItem(
+        id=entry.id,
+        text=entry.title,
+        verdict=entry.verdict.value,
+        source=entry.source,
+        priority=_PRIORITY_BY_DUE.get(entry.due or "", "routine"),
+        codes=codes,
+        request=request,
+        description=entry.clinician,
+        patient=entry.patient,
+        when=entry.due_text,
+    )
+
+
+def _investigation_codes(
+    knowledge: Knowledge, terms: Terminology
+) -> dict[str, tuple[Mapping[str, Any], ...]]:
+    table = cast(s.TerminologyTable, knowledge.tables["terminology"])
+    codes: dict[str, list[Mapping[str, Any]]] = {}
+    for order in table.imaging_orders:
+        for investigation in order.investigations:
+            codes.setdefault(investigation, []).append(terms.coding_of(order))
+    return {key: tuple(value) for key, value in codes.items()}
 
 
 def triage_plan_items(assessment: Assessment, knowledge: Knowledge) -> tuple[CarePlanItem, ...]:
@@ -190,36 +269,54 @@ def care_plan(
     interop = cast(s.InteropTable, knowledge.tables["interop"])
     patient = dict(subject) if subject is not None else _UNKNOWN_SUBJECT
     requests = []
-    activities = []
+    activities: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = [{"text": interop.safety_note}]
     for item in items:
-        note = {"text": f"Source: {_cited(item.source, knowledge)}"}
-        if item.verdict == "not_recommended":
+        cited = f"Source: {_cited(item.source, knowledge)}"
+        verdict = "option" if item.verdict == "consider" else item.verdict
+        extension = [{"url": VERDICT_EXTENSION, "valueCode": verdict}]
+        if verdict == "no_evidence":
+            notes.append({"text": f"No evidence either way: {item.text}. {cited}"})
+            continue
+        if verdict in _TO_AVOID or not item.request:
+            detail: dict[str, Any] = {
+                "kind": "ServiceRequest" if item.request else None,
+                "code": _concept(item),
+                "status": "not-started",
+                "doNotPerform": True if verdict in _TO_AVOID else None,
+                "scheduledString": item.when or None,
+                "description": item.description or item.text,
+            }
             activities.append(
                 {
-                    "detail": {
-                        "kind": "ServiceRequest",
-                        "code": _concept(item),
-                        "status": "not-started",
-                        "doNotPerform": True,
-                        "description": item.text,
-                    },
-                    "progress": [note],
+                    "extension": extension,
+                    "detail": {key: value for key, value in detail.items() if value is not None},
+                    "progress": [{"text": cited}],
                 }
             )
             continue
         request_id = _fhir_id(f"{plan_id}-{item.id}")
-        request = {
+        request: dict[str, Any] = {
             "resourceType": "ServiceRequest",
             "id": request_id,
+            "extension": extension,
             "status": "draft",
             "intent": "proposal",
             "priority": item.priority,
             "code": _concept(item),
             "subject": patient,
-            "note": [note],
+            "note": [
+                {"text": text}
+                for text in (item.description, f"When: {item.when}" if item.when else "", cited)
+                if text
+            ],
         }
+        if item.patient:
+            request["patientInstruction"] = item.patient
         requests.append(validate_resource(request, ServiceRequest, f"generated ServiceRequest {request_id}"))
-        activities.append({"reference": {"reference": f"ServiceRequest/{request_id}"}})
+        activities.append(
+            {"extension": extension, "reference": {"reference": f"ServiceRequest/{request_id}"}}
+        )
     plan = {
         "resourceType": "CarePlan",
         "id": _fhir_id(plan_id),
@@ -229,7 +326,7 @@ def care_plan(
         "title": title,
         "subject": patient,
         "activity": activities,
-        "note": [{"text": interop.safety_note}],
+        "note": notes,
     }
     return validate_resource(plan, CarePlan, "generated CarePlan"), tuple(requests)
 
@@ -246,7 +343,7 @@ def care_plan_bundle(plan: CarePlan, requests: Sequence[ServiceRequest]) -> Bund
 
 
 def _concept(item: CarePlanItem) -> dict[str, Any]:
-    text = item.text if item.verdict != "consider" else f"Consider: {item.text}"
+    text = item.text if item.verdict not in ("consider", "option") else f"Consider: {item.text}"
     concept: dict[str, Any] = {"text": text}
     if item.codes:
         concept["coding"] = [dict(code) for code in item.codes]

@@ -535,6 +535,11 @@ def check_interop_references(tables: Mapping[str, s.Table], vocabulary: Vocabula
             f"terminology.yaml: presentations[{index}]",
             "a presentation of imaging.yaml",
         )
+    if "investigations" in tables:
+        tests = {row.id for row in cast(s.InvestigationsTable, tables["investigations"]).items}
+        for index, order in enumerate(terms.imaging_orders):
+            where = f"terminology.yaml: imaging_orders[{index}].investigations"
+            _known(order.investigations, tests, where, "an investigation id of investigations.yaml")
     for indication in imaging.indicated:
         _known(indication.triage_rules, rule_ids, f"imaging.yaml: {indication.id}", "a triage rule id")
     _known(

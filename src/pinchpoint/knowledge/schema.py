@@ -539,9 +539,14 @@ class PresentationCode(Code):
 
 
 class ImagingOrderCode(Code):
-    """A ServiceRequest code that orders imaging of the lumbar spine."""
+    """A ServiceRequest code that orders imaging of the lumbar spine.
+
+    ``investigations`` are the ids of investigations.yaml that an order with this code carries
+    out: the plan's ServiceRequests are coded with it, and they are the plan's lumbar imaging.
+    """
 
     modality: Literal["mri", "ct", "xr"]
+    investigations: list[str] = []
 
 
 class TerminologyTable(Table):

@@ -136,7 +136,7 @@ def create_app(
     app.mount("/static", StaticFiles(packages=[("pinchpoint.web", "static")]), name="static")
     pages.register(app)
     InterviewPages(knowledge, content, store, pages.render, _form_items).register(app)
-    app.include_router(api_router(knowledge))
+    app.include_router(api_router(knowledge, sessions=store))
     app.include_router(cds_router(knowledge))
     _register_errors(app, pages)
     app.middleware("http")(_log_requests)
