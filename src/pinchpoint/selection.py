@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pinchpoint.evidence import Contribution, Vector
+from pinchpoint.triage import leaf_test, matching_specs
 from pinchpoint.vocabulary import Urgency
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from pinchpoint.knowledge import schema as s
     from pinchpoint.knowledge.model import Knowledge
     from pinchpoint.questions import Question
-    from pinchpoint.vocabulary import FindingSpec, Vocabulary
+    from pinchpoint.vocabulary import Vocabulary
 
 __all__ = ["Predictor", "RuleScreen", "State", "Truth", "predictor_for", "screen_for"]
 
@@ -187,56 +188,14 @@ class _ScreenCompiler:
             return _Node("all", tuple(self.compile(child) for child in condition.all))
         if condition.any is not None:
             return _Node("any", tuple(self.compile(child) for child in condition.any))
-        specs = self._specs(condition.finding or "")
+        specs = matching_specs(condition.finding or "", self.vocabulary)
         if condition.side == "both":
             by_side = tuple(
                 tuple(spec.id for spec in specs if spec.side == side) for side in self.vocabulary.sides
             )
         else:
             by_side = (tuple(spec.id for spec in specs),)
-        return _Node("leaf", leaf=_Leaf(by_side, _test(condition)))
-
-    def _specs(self, pattern: str) -> list[FindingSpec]:
-        exact = self.vocabulary.findings.get(pattern)
-        if exact is not None:
-            return [exact]
-        base, _, rest = pattern.partition(".*")
-        return [
-            spec
-            for spec in self.vocabulary.findings.values()
-            if (spec.base == pattern)
-            or (rest == "" and pattern.endswith(".*") and spec.base == base)
-            or (spec.item is not None and f"{spec.base}.{spec.item}" == pattern)
-        ]
-
-
-def _test(condition: s.Condition) -> Callable[[object], bool]:
-    if condition.is_ is not None:
-        expected = condition.is_
-        return lambda value: value == expected and type(value) is type(expected)
-    if condition.at_least is not None:
-        low = condition.at_least
-        return lambda value: _number(value) >= low
-    if condition.at_most is not None:
-        high = condition.at_most
-        return lambda value: _number(value) <= high
-    if condition.includes_any is not None:
-        wanted = frozenset(condition.includes_any)
-        return lambda value: isinstance(value, tuple) and any(r.split(".")[0] in wanted for r in value)
-    if condition.not_empty is not None:
-        return lambda value: isinstance(value, tuple) and len(value) > 0
-    both = frozenset(condition.both_sides_any or ())
-    return lambda value: isinstance(value, tuple) and len(_sides_of(value, both)) >= 2
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return math.nan
-    return float(value)
-
-
-def _sides_of(regions: tuple[str, ...], wanted: frozenset[str]) -> set[str]:
-    return {r.split(".")[1] for r in regions if "." in r and r.split(".")[0] in wanted}
+        return _Node("leaf", leaf=_Leaf(by_side, leaf_test(condition)))
 
 
 # --- information gain -------------------------------------------------------------------------------

@@ -27,7 +27,16 @@ if TYPE_CHECKING:
     from pinchpoint.knowledge import schema as s
     from pinchpoint.knowledge.model import Knowledge
 
-__all__ = ["Decision", "TriageRules", "compile_condition", "compile_rules", "matching_findings", "triage"]
+__all__ = [
+    "Decision",
+    "TriageRules",
+    "compile_condition",
+    "compile_rules",
+    "leaf_test",
+    "matching_findings",
+    "matching_specs",
+    "triage",
+]
 __all__ = ["Decision", "TriageRules", "compile_condition", "compile_rules", "triage"]
 
 Findings = Mapping[str, "FindingValue"]
@@ -196,7 +205,7 @@ class _ConditionCompiler:
 
     def _leaf(self, condition: s.Condition) -> Predicate:
         specs = self._specs(condition.finding or "")
-        test = _test(condition)
+        test = leaf_test(condition)
         if condition.side == "both":
             by_side = [
                 _any_known(frozenset(spec.id for spec in specs if spec.side == side), test)
@@ -221,7 +230,12 @@ def _any_known(ids: frozenset[str], test: Callable[[object], bool]) -> Predicate
     return lambda findings: any(test(findings[finding_id]) for finding_id in ids.intersection(findings))
 
 
-def _test(condition: s.Condition) -> Callable[[object], bool]:
+def leaf_test(condition: s.Condition) -> Callable[[object], bool]:
+    """Return the test a leaf condition applies to one known value (``is``, ``at_least``, ...).
+
+    The interview's rule screen (:mod:`pinchpoint.selection`) applies the same tests, so a
+    leaf means the same there as here.
+    """
     if condition.is_ is not None:
         expected = condition.is_
         return lambda value: value == expected and type(value) is type(expected)
@@ -257,7 +271,12 @@ def _on_both_sides(regions: tuple[str, ...], wanted: frozenset[str]) -> bool:
 
 def matching_findings(pattern: str, vocabulary: Vocabulary) -> tuple[str, ...]:
     """Return the concrete finding ids a condition's ``finding`` pattern names (both sides, ``*``)."""
-    return tuple(spec.id for spec in _ConditionCompiler({}, vocabulary)._specs(pattern))
+    return tuple(spec.id for spec in matching_specs(pattern, vocabulary))
+
+
+def matching_specs(pattern: str, vocabulary: Vocabulary) -> list[FindingSpec]:
+    """Return the findings a condition's ``finding`` pattern names (both sides, ``*``)."""
+    return _ConditionCompiler({}, vocabulary)._specs(pattern)
 
 
 def compile_condition(
