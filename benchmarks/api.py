@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,13 +102,7 @@ def _load(
                     if response.status_code != 200:
                         failures.append(response.status_code)
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
+    wall = _run_concurrently(worker, concurrency)
     if failures:
         raise SystemExit(f"{len(failures)} requests to {path} failed, e.g. status {failures[0]}")
     ordered = sorted(latencies)
@@ -117,6 +112,17 @@ def _load(
         "p50_ms": 1000 * statistics.median(ordered),
         "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
     }
+
+
+def _run_concurrently(worker: Callable[[], None], concurrency: int) -> float:
+    """Run ``worker`` in ``concurrency`` threads until each returns; return the wall time in seconds."""
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began
 
 
 def _json(value: object) -> Any:
@@ -160,13 +166,7 @@ def _interviews(base: str, cases: list[Case], total: int, concurrency: int) -> d
                     return
                 interview(client, cases[index % len(cases)])
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
+    wall = _run_concurrently(worker, concurrency)
     if failures:
         raise SystemExit(f"{len(failures)} interviews failed, e.g. {failures[0]}")
     ordered = sorted(steps)
