@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -208,3 +210,20 @@ def test_missing_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
         main([])
     assert caught.value.code == _ERROR
     assert capsys.readouterr().err.startswith("usage: pinchpoint")
+
+
+@pytest.mark.core
+def test_assessing_a_case_file_imports_no_adapter_framework() -> None:
+    """``pinchpoint assess FILE --json`` never imports FHIR models, web or database frameworks.
+
+    They take most of a second to import, and batch start-up time counts for every run.
+    """
+    script = (
+        "import sys\n"
+        "from pinchpoint.cli import main\n"
+        f"code = main(['assess', {str(USER_EXAMPLES / 'l5-foot-drop.yaml')!r}, '--json'])\n"
+        "heavy = ('fhir.resources', 'fastapi', 'sqlalchemy', 'spacy')\n"
+        "print(code, sorted(set(heavy) & set(sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stderr.strip() == "0 []"

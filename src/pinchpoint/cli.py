@@ -35,6 +35,7 @@ from pinchpoint.casefile import parse_case_yaml, read_cases
 from pinchpoint.errors import InputError, PinchpointError
 from pinchpoint.evaluation import EvaluationReport, score
 from pinchpoint.evaluation.simulation import evaluate_interviews
+from pinchpoint.fhir.detect import is_fhir_file
 from pinchpoint.knowledge.loader import load_knowledge
 from pinchpoint.planreport import add_knowledge_command, plan_lines
 from pinchpoint.questions import Mode
@@ -170,9 +171,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _assess(args: argparse.Namespace) -> int:
     knowledge = load_knowledge()
-    # Imported here: the FHIR models take a third of a second to import, which only FHIR input pays.
-    from pinchpoint.fhir.inputs import is_fhir_file  # noqa: PLC0415 (lazy: see above)
-
     if is_fhir_file(args.path):
         return _assess_fhir(args, knowledge)
     cases = read_cases(args.path, knowledge.vocabulary)
@@ -185,7 +183,7 @@ def _assess(args: argparse.Namespace) -> int:
 
 def _assess_fhir(args: argparse.Namespace, knowledge: Knowledge) -> int:
     """Assess a FHIR QuestionnaireResponse or Bundle file (ages and durations counted to today)."""
-    from pinchpoint.fhir.inputs import assess_fhir, read_fhir_file  # noqa: PLC0415 (lazy, as in _assess)
+    from pinchpoint.fhir.inputs import assess_fhir, read_fhir_file  # noqa: PLC0415 (the FHIR models are slow to import: only FHIR input pays)
 
     fhir_input = read_fhir_file(args.path, knowledge, today=date.today())
     assessment = assess_fhir(fhir_input, knowledge)

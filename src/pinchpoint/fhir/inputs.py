@@ -26,8 +26,6 @@ __all__ = [
     "READABLE_TYPES",
     "FhirInput",
     "assess_fhir",
-    "is_fhir_file",
-    "looks_like_fhir",
     "read_fhir",
     "read_fhir_file",
 ]
@@ -45,23 +43,6 @@ class FhirInput:
     facts: RecordFacts
     subject: Mapping[str, Any] | None
     basis: tuple[str, ...]
-
-
-def looks_like_fhir(data: bytes) -> bool:
-    """Say whether file content is JSON (a FHIR resource) rather than a YAML case.
-
-    A YAML case is a mapping of keys and never starts with ``{``; FHIR JSON always does.
-    """
-    return data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
-
-
-def is_fhir_file(path: Path) -> bool:
-    """Say whether ``path`` is a readable file holding JSON (FHIR) rather than a YAML case."""
-    try:
-        with path.open("rb") as file:
-            return path.is_file() and looks_like_fhir(file.read(64))
-    except OSError:
-        return False  # the case-file reader reports what is wrong with the path
 
 
 def read_fhir_file(path: Path, knowledge: Knowledge, *, today: dt.date) -> FhirInput:
