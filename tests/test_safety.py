@@ -10,6 +10,7 @@ rule is sourced and can fire.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,6 +48,7 @@ _PROPERTY = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 _SUM_TOLERANCE = 1e-9
+_TIE_TOLERANCE = 1e-8
 _TRIAGE_YAML = PACKAGED_VOCABULARY.parent / "triage.yaml"
 # Rule ids are read from the YAML itself for the pytest ids, so that collecting does not load
 # the knowledge base; test_rule_ids_are_those_compiled checks they are the compiled rules.
@@ -141,7 +143,10 @@ def _check_distribution(ranked: tuple[Hypothesis, ...], ids: set[str]) -> None:
     assert {hypothesis.id for hypothesis in ranked} == ids
     assert all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in probabilities)
     assert math.fsum(probabilities) == pytest.approx(1.0, abs=_SUM_TOLERANCE)
-    assert probabilities == sorted(probabilities, reverse=True)
+    # Mirror-image hypotheses tie; a tie within rounding noise may come in either order.
+    assert all(
+        later <= earlier * (1.0 + _TIE_TOLERANCE) for earlier, later in itertools.pairwise(probabilities)
+    )
 
 
 @_PROPERTY

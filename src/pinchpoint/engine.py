@@ -13,6 +13,7 @@ from pinchpoint.assessment import Assessment
 from pinchpoint.case import Case
 from pinchpoint.explain import explain
 from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.plan import PlanContext
 from pinchpoint.posterior import infer
 from pinchpoint.triage import triage
 
@@ -44,14 +45,13 @@ def assess(case: Case, knowledge: Knowledge, *, explain_findings: bool = True) -
     posterior = infer(case.findings, knowledge)
     decision = triage(case.findings, knowledge, posterior.cause_probabilities())
     sites, causes = explain(posterior, knowledge, leading=_EXPLAINED if explain_findings else 0)
-    plan_rules = knowledge.plan
-    investigations, plan = plan_rules.make(
-        plan_rules.context(
-            case.findings,
-            decision.level,
-            (reason.rule for reason in decision.reasons),
-            ((h.id, h.p) for h in sites),
-            ((h.id, h.p) for h in causes),
+    investigations, plan = knowledge.plan.make(
+        PlanContext(
+            level=decision.level,
+            findings=case.findings,
+            rules=frozenset(reason.rule for reason in decision.reasons),
+            site_probability=posterior.site_probability,
+            cause_probability=posterior.cause_probability,
         )
     )
     return Assessment(

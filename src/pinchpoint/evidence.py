@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal, get_args
 
 import numpy as np
@@ -23,7 +24,7 @@ from pinchpoint.anatomy import Anatomy, Territory, plantar_key, structure_key
 from pinchpoint.knowledge import schema as s
 from pinchpoint.vocabulary import FindingSpec, Vocabulary
 
-__all__ = ["Contribution", "LikelihoodModel", "SiteUnit", "compile_model"]
+__all__ = ["Contribution", "LikelihoodModel", "Rows", "SiteUnit", "StackedModel", "compile_model"]
 
 Vector = npt.NDArray[np.float64]
 Target = Literal["unit_modality", "unit", "cause"]
@@ -104,11 +105,137 @@ class LikelihoodModel:
 
     def contributions(self, finding_id: str, value: object) -> tuple[Contribution, ...]:
         """Return what a scalar finding value contributes (nothing when the model does not use it)."""
+        return self.lookup.get((finding_id, self.key_of(finding_id, value)), ())
+
+    def key_of(self, finding_id: str, value: object) -> object:
+        """Return the lookup key of a finding value: its bin for a binned number, else the value."""
         binner = self.binners.get(finding_id)
-        key: object = value
         if binner is not None and isinstance(value, int | float) and not isinstance(value, bool):
-            key = binner(float(value))
-        return self.lookup.get((finding_id, key), ())
+            return binner(float(value))
+        return value
+
+    @cached_property
+    def stacked(self) -> StackedModel:
+        """The same vectors stacked into matrices, so that a case sums them in a few array calls."""
+        return _stack(self)
+
+
+Rows = tuple[int, ...]
+"""Where one observation's vectors sit: rows of :attr:`StackedModel.over_pairs`."""
+
+
+@dataclass(frozen=True)
+class StackedRegionList:
+    """The rows of one exhaustive region list (see :class:`RegionList`)."""
+
+    absent: Rows
+    present: Mapping[str, Rows]
+
+
+@dataclass(frozen=True)
+class StackedModel:
+    """Every vector of the model spread over the (cause, site unit) pairs, one matrix row each.
+
+    A case's posterior is then the sum of its rows by group, in a few array calls. Each row
+    belongs to a group (``row_group``, and ``groups`` as one-hot columns): group 0 is added
+    as it is (a provocation test, a cause's likelihood); group ``1 + m`` is the
+    log-likelihood when the lesion involves modality ``m`` of ``modalities``, with
+    ``scalar`` the background when it does not; the last group holds the non-neural pain
+    patterns. ``involved`` and ``not_involved`` give each pair's log chance that its lesion
+    involves each modality: the site kind's, or the cause's own where it states one.
+    """
+
+    modalities: tuple[str, ...]
+    over_pairs: npt.NDArray[np.float64]
+    scalar: Vector
+    row_group: npt.NDArray[np.intp]
+    groups: npt.NDArray[np.float64]
+    involved: npt.NDArray[np.float64]
+    not_involved: npt.NDArray[np.float64]
+    pain_group: int
+    pattern_group: int
+    rows: Mapping[tuple[str, object], Rows]
+    region_lists: Mapping[str, StackedRegionList]
+
+
+class _Stacker:
+    """Assigns every distinct vector of a model one row, spread over the pairs."""
+
+    def __init__(self, model: LikelihoodModel) -> None:
+        self.model = model
+        self.modalities = tuple(model.log_involved)
+        self.pattern_group = 1 + len(self.modalities)
+        self.vectors: list[Vector] = []
+        self.scalars: list[float] = []
+        self.groups: list[int] = []
+        self._seen: dict[int, tuple[int, Contribution]] = {}
+
+    def row(self, contribution: Contribution) -> int:
+        """Return the row of a contribution, adding it the first time it is seen."""
+        seen = self._seen.get(id(contribution))
+        if seen is not None:
+            return seen[0]
+        model = self.model
+        if contribution.target == "cause":
+            self._add(contribution.vector[model.pair_cause], 0.0, 0)
+        elif contribution.target == "unit":
+            self._add(contribution.vector[model.pair_unit], 0.0, 0)
+        else:
+            group = 1 + self.modalities.index(contribution.modality)
+            self._add(contribution.vector[model.pair_unit], contribution.scalar, group)
+        # The contribution is kept with its row so that its id cannot be reused by another object.
+        self._seen[id(contribution)] = (len(self.vectors) - 1, contribution)
+        return len(self.vectors) - 1
+
+    def rows(self, contributions: tuple[Contribution, ...], pattern: Vector | None = None) -> Rows:
+        rows = [self.row(contribution) for contribution in contributions]
+        if pattern is not None:
+            self._add(pattern[self.model.pair_cause], 0.0, self.pattern_group)
+            rows.append(len(self.vectors) - 1)
+        return tuple(rows)
+
+    def _add(self, vector: Vector, scalar: float, group: int) -> None:
+        self.vectors.append(vector)
+        self.scalars.append(scalar)
+        self.groups.append(group)
+
+
+def _stack(model: LikelihoodModel) -> StackedModel:
+    stacker = _Stacker(model)
+    rows = {key: stacker.rows(contributions) for key, contributions in model.lookup.items()}
+    region_lists = {}
+    for name, listed in model.region_lists.items():
+        absent = stacker.rows(
+            (Contribution("unit_modality", listed.absent_total, listed.absent_scalar, listed.modality),),
+            listed.pattern_absent_total,
+        )
+        present = {
+            region: stacker.rows((delta,), listed.pattern_delta.get(region))
+            for region, delta in listed.delta.items()
+        }
+        region_lists[name] = StackedRegionList(absent, present)
+    modalities = stacker.modalities
+    involved = np.array([model.log_involved[name][0][model.pair_unit] for name in modalities])
+    not_involved = np.array([model.log_involved[name][1][model.pair_unit] for name in modalities])
+    for name, override in model.involvement_overrides.items():
+        involved[modalities.index(name), override.pairs] = override.log_in
+        not_involved[modalities.index(name), override.pairs] = override.log_out
+    row_group = np.array(stacker.groups, dtype=np.intp)
+    groups = np.zeros((stacker.pattern_group + 1, len(row_group)))
+    groups[row_group, np.arange(len(row_group))] = 1.0
+    return StackedModel(
+        modalities=modalities,
+        over_pairs=np.array(stacker.vectors),
+        scalar=np.array(stacker.scalars),
+        row_group=row_group,
+        groups=groups,
+        involved=involved,
+        not_involved=not_involved,
+        pain_group=1 + modalities.index("pain"),
+        pattern_group=stacker.pattern_group,
+        rows=rows,
+        region_lists=region_lists,
+    )
 
 
 def compile_model(tables: Mapping[str, s.Table], vocabulary: Vocabulary, anatomy: Anatomy) -> LikelihoodModel:

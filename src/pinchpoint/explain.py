@@ -78,7 +78,12 @@ class _Explainer:
         pair_index: npt.NDArray[np.intp],
         labels: Mapping[str, str],
     ) -> tuple[Hypothesis, ...]:
-        order = np.argsort(-probability, kind="stable").tolist()
+        # Mirror-image hypotheses (left and right) tie; rounding the log keeps the last bits of
+        # a sum from deciding their order (a tie goes to the first id) and keeps the order of
+        # tiny probabilities.
+        with np.errstate(divide="ignore"):
+            log_p = np.round(np.log(probability), _TIE_DECIMALS)
+        order = np.argsort(-log_p, kind="stable").tolist()
         values = probability.tolist()
         first = order[: self.leading]
         evidence = self._evidence(pair_index, first)
@@ -131,24 +136,24 @@ class _Explainer:
 
 
 def _evidence_matrix(posterior: Posterior) -> npt.NDArray[np.float64]:
-    """Return one row per used observation: its log-likelihood over every (cause, site) pair."""
+    """Return one row per used observation: its log-likelihood over every (cause, site) pair.
+
+    An anatomical observation counts against its background (the modality's scalar), and
+    for a non-neural site a pain region counts by the cause's pain pattern instead.
+    """
     model = posterior.model
+    stacked = model.stacked
     observations = posterior.observations
-    unit_rows = np.zeros((len(observations), len(model.units)))
-    cause_rows = np.zeros((len(observations), len(model.causes)))
-    patterned: list[tuple[int, Vector]] = []
-    for row, observation in enumerate(observations):
-        for contribution in observation.contributions:
-            if contribution.target == "cause":
-                cause_rows[row] += contribution.vector
+    matrix = np.zeros((len(observations), len(model.pair_unit)))
+    patterned: list[tuple[int, int]] = []
+    for number, observation in enumerate(observations):
+        for row in observation.rows:
+            if stacked.row_group[row] == stacked.pattern_group:
+                patterned.append((number, row))
             else:
-                unit_rows[row] += contribution.vector
-                unit_rows[row] -= contribution.scalar
-        if observation.pattern is not None:
-            patterned.append((row, observation.pattern))
-    matrix = unit_rows[:, model.pair_unit] + cause_rows[:, model.pair_cause]
-    for row, pattern in patterned:
-        matrix[row] = np.where(model.pair_non_neural, pattern[model.pair_cause], matrix[row])
+                matrix[number] += stacked.over_pairs[row] - stacked.scalar[row]
+    for number, row in patterned:
+        matrix[number] = np.where(model.pair_non_neural, stacked.over_pairs[row], matrix[number])
     return matrix
 
 

@@ -25,9 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import product
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 from pinchpoint.careplan import Plan, PlanItem, PlanStage, Verdict
+from pinchpoint.errors import SchemaError
 from pinchpoint.knowledge import schema as s
 from pinchpoint.triage import compile_condition, matching_findings
 from pinchpoint.vocabulary import Urgency, Vocabulary
@@ -46,35 +51,31 @@ __all__ = [
     "compile_plan",
 ]
 
+_MAX_TERMS = 64
+"""The most AND-terms one condition may expand to; more means the condition should be split."""
+
 
 @dataclass(frozen=True)
 class PlanContext:
     """What the plan's conditions can see of one assessment.
 
-    ``sites`` maps side-less site ids (``root.L5``) to probabilities summed over sides,
-    ``site_kinds`` maps kinds of site (``root``) to probabilities, ``causes`` maps cause
-    ids to probabilities, ``rules`` holds the triage rules that fired.
+    ``site_probability`` follows the model's concrete site ids (with sides) and
+    ``cause_probability`` its causes (see :attr:`PlanRules.site_ids` and
+    :attr:`PlanRules.causes`); ``rules`` holds the triage rules that fired.
     """
 
     level: Urgency
     findings: Mapping[str, FindingValue]
-    rules: frozenset[str] = frozenset()
-    sites: Mapping[str, float] = field(default_factory=dict)
-    site_kinds: Mapping[str, float] = field(default_factory=dict)
-    causes: Mapping[str, float] = field(default_factory=dict)
-    known: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
-    """Named definitions already decided for this assessment (many items share them)."""
-
-
-Predicate = Callable[[PlanContext], bool]
+    rules: frozenset[str]
+    site_probability: npt.NDArray[np.float64]
+    cause_probability: npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class CompiledItem:
-    """An advice or investigation row: its plan item, its compiled condition and its safety flags."""
+    """An advice or investigation row: its plan item and its safety flags."""
 
     item: PlanItem
-    holds: Predicate
     pregnancy: str
     imaging: bool = False
     ionising: bool = False
@@ -82,17 +83,84 @@ class CompiledItem:
 
 
 @dataclass(frozen=True)
+class _ProbabilityLeaf:
+    """The probability that the cause, site or kind of site is one of ``names`` reaches ``threshold``."""
+
+    reads: str
+    names: tuple[str, ...]
+    threshold: float
+
+
+@dataclass(frozen=True)
+class _LevelLeaf:
+    """The triage level is one of ``levels``."""
+
+    levels: frozenset[Urgency]
+
+
+_Leaf = _ProbabilityLeaf | _LevelLeaf | frozenset[str] | s.PlanCondition
+"""A leaf: a probability, a triage level, triage rules that fired (a set), or a finding condition."""
+
+Need = tuple[int, bool]
+"""A leaf of a condition (its index) and whether it must hold (True) or fail (False)."""
+Terms = list[frozenset[Need]]
+"""A condition in disjunctive normal form: it holds when every literal of some term holds."""
+
+
+@dataclass(frozen=True)
+class _Atoms:
+    """The leaves of every condition, grouped by what they read, each evaluated once per plan.
+
+    Probability leaves are rows of ``weights`` over the causes then the concrete sites,
+    compared with ``thresholds``; level leaves are looked up by triage level; rule leaves
+    test the fired rules; finding leaves test the findings.
+    """
+
+    weights: npt.NDArray[np.float64]
+    thresholds: npt.NDArray[np.float64]
+    by_level: Mapping[Urgency, npt.NDArray[np.bool_]]
+    rules: tuple[frozenset[str], ...]
+    findings: tuple[Callable[[Mapping[str, FindingValue]], bool], ...]
+
+    def truth(self, context: PlanContext) -> npt.NDArray[np.bool_]:
+        """Return whether each leaf holds, in the order probability, level, rule, finding."""
+        probabilities = np.concatenate((context.cause_probability, context.site_probability))
+        fired = context.rules
+        return np.concatenate(
+            (
+                self.weights @ probabilities >= self.thresholds,
+                self.by_level[context.level],
+                np.array([not wanted.isdisjoint(fired) for wanted in self.rules], dtype=bool),
+                np.array([holds(context.findings) for holds in self.findings], dtype=bool),
+            )
+        )
+
+
+@dataclass(frozen=True)
 class PlanRules:
-    """The compiled advice and investigation tables, ready to make plans."""
+    """The compiled advice and investigation tables, ready to make plans.
+
+    Every condition is compiled to disjunctive normal form over the leaves of
+    :class:`_Atoms`: ``terms`` has one row per AND-term, counting the literals it needs
+    (leaves that hold, then leaves that fail); ``members`` maps each row of
+    ``investigations + advice`` and, last, the pregnancy condition to its terms. Deciding
+    every condition of one assessment is then two matrix products.
+    """
 
     advice: tuple[CompiledItem, ...]
     investigations: tuple[CompiledItem, ...]
     actions: Mapping[Urgency, PlanItem]
     stages: Mapping[int, s.StageText]
     timing_rank: Mapping[str, int]
-    pregnant: Predicate
     site_kinds: Mapping[str, str]
-    vocabulary: Vocabulary
+    site_ids: tuple[str, ...]
+    causes: tuple[str, ...]
+    atoms: _Atoms
+    terms: npt.NDArray[np.float64]
+    term_sizes: npt.NDArray[np.float64]
+    members: npt.NDArray[np.float64]
+    masks: Mapping[str, npt.NDArray[np.bool_]] = field(repr=False)
+    """Per row of ``investigations + advice``, the flags the safety promises are enforced with."""
 
     def context(
         self,
@@ -102,62 +170,54 @@ class PlanRules:
         sites: Iterable[tuple[str, float]],
         causes: Iterable[tuple[str, float]],
     ) -> PlanContext:
-        """Build the context of one assessment.
+        """Build the context of one assessment from ranked ``(id, probability)`` pairs.
 
-        Args:
-            findings: The case's known findings.
-            level: The triage level.
-            rules: The ids of the triage rules that fired.
-            sites: Ranked ``(site id, probability)`` pairs; sided ids are summed over sides.
-            causes: Ranked ``(cause id, probability)`` pairs.
+        Site ids may be concrete (``root.L5.left``) or side-less (``root.L5``: the
+        probability is split evenly over its sides).
         """
-        by_site: dict[str, float] = {}
-        by_kind: dict[str, float] = {}
+        site_probability = np.zeros(len(self.site_ids))
         for site_id, p in sites:
-            base = self._site_base(site_id)
-            by_site[base] = by_site.get(base, 0.0) + p
-            kind = self.site_kinds.get(base)
-            if kind is not None:
-                by_kind[kind] = by_kind.get(kind, 0.0) + p
-        return PlanContext(
-            level=level,
-            findings=findings,
-            rules=frozenset(rules),
-            sites=by_site,
-            site_kinds=by_kind,
-            causes=dict(causes),
-        )
+            columns = [
+                i for i, one in enumerate(self.site_ids) if one == site_id or self._base(one) == site_id
+            ]
+            site_probability[columns] += p / max(len(columns), 1)
+        cause_index = {cause: i for i, cause in enumerate(self.causes)}
+        cause_probability = np.zeros(len(self.causes))
+        for cause, p in causes:
+            cause_probability[cause_index[cause]] += p
+        return PlanContext(level, findings, frozenset(rules), site_probability, cause_probability)
+
+    def applies(self, context: PlanContext) -> frozenset[str]:
+        """Return the ids of the advice and investigation rows whose condition holds."""
+        holds = self._holds(context)
+        rows = (*self.investigations, *self.advice)
+        return frozenset(row.item.id for row, held in zip(rows, holds, strict=False) if held)
 
     def make(self, context: PlanContext) -> tuple[tuple[PlanItem, ...], Plan]:
         """Return the investigations (soonest first) and the plan for one assessment."""
-        pregnant = self.pregnant(context)
-        avoid: list[PlanItem] = []
-        unproven: list[PlanItem] = []
-
-        def keep(rule: CompiledItem, *, investigation: bool) -> bool:
-            verdict = rule.item.verdict
-            if verdict.to_avoid:
-                avoid.append(rule.item)
-                return False
-            if not verdict.to_do:
-                unproven.append(rule.item)
-                return False
-            if pregnant and (rule.pregnancy == "avoid" or rule.ionising or rule.gadolinium):
-                return False
-            return not (investigation and context.level == Urgency.SELF_CARE and rule.imaging)
-
-        tests = [r.item for r in self.investigations if r.holds(context) and keep(r, investigation=True)]
+        holds = self._holds(context)
+        pregnant = bool(holds[-1])
+        masks = self.masks
+        holds = holds[:-1]
+        chosen = holds & masks["to_do"]
+        if pregnant:
+            chosen &= ~masks["unsafe_in_pregnancy"]
+        if context.level == Urgency.SELF_CARE:
+            chosen &= ~masks["imaging"]
+        rows = (*self.investigations, *self.advice)
+        picked = [rows[i].item for i in np.flatnonzero(chosen).tolist()]
+        tests = [item for item in picked if item.kind == "investigation"]
         tests.sort(key=lambda item: self.timing_rank[item.due or ""])
-        chosen = [r.item for r in self.advice if r.holds(context) and keep(r, investigation=False)]
         by_kind: dict[str, list[PlanItem]] = {}
-        for item in chosen:
+        for item in picked:
             by_kind.setdefault(item.kind, []).append(item)
+        treatments = by_kind.get("treatment", [])
         stages = tuple(
             PlanStage(
                 number=number,
                 patient=text.patient,
                 clinician=text.clinician,
-                items=tuple(item for item in by_kind.get("treatment", []) if item.stage == number),
+                items=tuple(item for item in treatments if item.stage == number),
             )
             for number, text in sorted(self.stages.items())
         )
@@ -168,16 +228,32 @@ class PlanRules:
             safety_net=tuple(by_kind.get("safety_net", [])),
             prevention=tuple(by_kind.get("prevention", [])),
             complications=tuple(by_kind.get("complication", [])),
-            avoid=_unique(avoid),
-            unproven=_unique(unproven),
+            avoid=self._listed(holds & masks["to_avoid"], rows),
+            unproven=self._listed(holds & masks["unproven"], rows),
         )
         return tuple(tests), plan
 
-    def _site_base(self, site_id: str) -> str:
-        if site_id in self.site_kinds:
-            return site_id
-        base, _, side = site_id.rpartition(".")
-        return base if side in self.vocabulary.sides and base else site_id
+    def _holds(self, context: PlanContext) -> npt.NDArray[np.bool_]:
+        """Return whether each row's condition holds: some term has every literal it needs."""
+        truth = self.atoms.truth(context)
+        literals = np.concatenate((truth, ~truth)).astype(np.float64)
+        terms_held = self.terms @ literals == self.term_sizes
+        return np.asarray(self.members @ terms_held > 0.0)
+
+    @staticmethod
+    def _listed(mask: npt.NDArray[np.bool_], rows: Sequence[CompiledItem]) -> tuple[PlanItem, ...]:
+        return _unique(rows[i].item for i in np.flatnonzero(mask).tolist())
+
+    def _base(self, site_id: str) -> str:
+        return _site_base(site_id, self.site_kinds)
+
+
+def _site_base(site_id: str, site_kinds: Mapping[str, str]) -> str:
+    """Return the site of sites.yaml a concrete site id belongs to (``root.L5.left`` -> ``root.L5``)."""
+    if site_id in site_kinds:
+        return site_id
+    base, _, _side = site_id.rpartition(".")
+    return base if base in site_kinds else site_id
 
 
 def compile_plan(
@@ -185,6 +261,9 @@ def compile_plan(
     investigations: s.InvestigationsTable,
     vocabulary: Vocabulary,
     site_kinds: Mapping[str, str],
+    *,
+    site_ids: Sequence[str],
+    causes: Sequence[str],
 ) -> PlanRules:
     """Compile advice.yaml and investigations.yaml into :class:`PlanRules`.
 
@@ -193,8 +272,13 @@ def compile_plan(
         investigations: The validated investigations table.
         vocabulary: The vocabulary whose finding ids the conditions name.
         site_kinds: The kind of each site of sites.yaml (``root.L5`` -> ``root``).
+        site_ids: The model's concrete site ids, in the order of its site probabilities.
+        causes: The model's causes, in the order of its cause probabilities.
+
+    Raises:
+        SchemaError: A condition expands to more than ``_MAX_TERMS`` AND-terms.
     """
-    compiler = _PlanConditionCompiler(advice.definitions, advice.threshold, vocabulary)
+    compiler = _PlanConditionCompiler(advice, vocabulary, site_kinds, site_ids, causes)
     timings = advice.timings
 
     def item(row: s.AdviceItem | s.InvestigationItem, kind: str, stage: int | None = None) -> PlanItem:
@@ -214,16 +298,10 @@ def compile_plan(
             modality=modality,
         )
 
-    rows = {row.id: row for row in advice.items}
-    advice_rules = tuple(
-        CompiledItem(item(row, row.kind, row.stage), compiler.compile(row.when), row.pregnancy)
-        for row in advice.items
-        if row.when is not None
-    )
+    advice_rows = [row for row in advice.items if row.when is not None]
     test_rules = tuple(
         CompiledItem(
             item(row, "investigation"),
-            compiler.compile(row.when),
             row.pregnancy,
             imaging=investigations.modalities[row.modality].imaging,
             ionising=investigations.modalities[row.modality].ionising,
@@ -231,89 +309,172 @@ def compile_plan(
         )
         for row in investigations.items
     )
+    advice_rules = tuple(CompiledItem(item(row, row.kind, row.stage), row.pregnancy) for row in advice_rows)
+    conditions = [
+        *((f"investigations.yaml: {row.id}", row.when) for row in investigations.items),
+        *((f"advice.yaml: {row.id}", row.when) for row in advice_rows),
+        ("advice.yaml: pregnant", advice.pregnant),
+    ]
+    terms_of_rows = [compiler.terms(condition, where) for where, condition in conditions]
+    atoms, terms, sizes, members = compiler.matrices(terms_of_rows)
+    rows = (*test_rules, *advice_rules)
+    by_id = {row.id: row for row in advice.items}
     return PlanRules(
         advice=advice_rules,
         investigations=test_rules,
         actions={
-            Urgency.from_id(level): item(rows[item_id], "action") for level, item_id in advice.actions.items()
+            Urgency.from_id(level): item(by_id[item_id], "action")
+            for level, item_id in advice.actions.items()
         },
         stages={int(number): text for number, text in advice.stages.items()},
         timing_rank={name: timing.rank for name, timing in timings.items()},
-        pregnant=compiler.compile(advice.pregnant),
         site_kinds=dict(site_kinds),
-        vocabulary=vocabulary,
+        site_ids=tuple(site_ids),
+        causes=tuple(causes),
+        atoms=atoms,
+        terms=terms,
+        term_sizes=sizes,
+        members=members,
+        masks=_masks(rows),
     )
 
 
+def _masks(rows: Sequence[CompiledItem]) -> dict[str, npt.NDArray[np.bool_]]:
+    """Return the per-row flags the safety promises of this module are enforced with."""
+
+    def mask(test: Callable[[CompiledItem], bool]) -> npt.NDArray[np.bool_]:
+        return np.array([test(row) for row in rows], dtype=bool)
+
+    return {
+        "to_do": mask(lambda row: row.item.verdict.to_do),
+        "to_avoid": mask(lambda row: row.item.verdict.to_avoid),
+        "unproven": mask(lambda row: not row.item.verdict.to_do and not row.item.verdict.to_avoid),
+        "unsafe_in_pregnancy": mask(lambda row: row.pregnancy == "avoid" or row.ionising or row.gadolinium),
+        "imaging": mask(lambda row: row.imaging),
+    }
+
+
 class _PlanConditionCompiler:
+    """Turns plan conditions into terms over shared leaves (each distinct leaf is evaluated once)."""
+
     def __init__(
-        self, definitions: Mapping[str, s.PlanCondition], threshold: float, vocabulary: Vocabulary
+        self,
+        advice: s.AdviceTable,
+        vocabulary: Vocabulary,
+        site_kinds: Mapping[str, str],
+        site_ids: Sequence[str],
+        causes: Sequence[str],
     ) -> None:
-        self.definitions = definitions
-        self.threshold = threshold
+        self.definitions = advice.definitions
+        self.threshold = advice.threshold
         self.vocabulary = vocabulary
-        self._named: dict[str, Predicate] = {}
+        self.site_kinds = site_kinds
+        self.site_ids = tuple(site_ids)
+        self.causes = tuple(causes)
+        self._keys: dict[object, int] = {}
+        self._leaves: list[_Leaf] = []
 
-    def compile(self, condition: s.PlanCondition) -> Predicate:
+    def terms(self, condition: s.PlanCondition | None, where: str, *, negated: bool = False) -> Terms:
+        """Return ``condition`` (or its negation) in disjunctive normal form; no condition always holds."""
+        if condition is None:
+            return [] if negated else [frozenset()]
         if condition.ref is not None:
-            return self._named_predicate(condition.ref)
-        if condition.all is not None:
-            parts = [self.compile(child) for child in condition.all]
-            return lambda ctx: all(part(ctx) for part in parts)
-        if condition.any is not None:
-            parts = [self.compile(child) for child in condition.any]
-            return lambda ctx: any(part(ctx) for part in parts)
+            return self.terms(self.definitions[condition.ref], where, negated=negated)
         if condition.not_ is not None:
-            inner = self.compile(condition.not_)
-            return lambda ctx: not inner(ctx)
-        if condition.finding is not None:
-            return self._finding(condition)
-        return self._assessment(condition)
+            return self.terms(condition.not_, where, negated=not negated)
+        if condition.all is not None or condition.any is not None:
+            children = [
+                self.terms(child, where, negated=negated) for child in condition.all or condition.any or []
+            ]
+            conjunction = (condition.all is not None) != negated
+            return self._conjoin(children, where) if conjunction else _disjoin(children)
+        return [frozenset({(self._leaf(condition), not negated)})]
 
-    def _named_predicate(self, name: str) -> Predicate:
-        """Compile a definition once; each assessment decides it at most once."""
-        if name not in self._named:
-            inner = self.compile(self.definitions[name])
+    def _conjoin(self, children: list[Terms], where: str) -> Terms:
+        combined: Terms = [frozenset()]
+        for child in children:
+            combined = _distinct(a | b for a, b in product(combined, child) if not _contradicts(a | b))
+            if len(combined) > _MAX_TERMS:
+                raise SchemaError(
+                    "a condition is too complex to compile",
+                    location=where,
+                    expected=f"at most {_MAX_TERMS} alternative combinations (split it into definitions)",
+                    got=len(combined),
+                )
+        return combined
 
-            def decided(ctx: PlanContext) -> bool:
-                value = ctx.known.get(name)
-                if value is None:
-                    value = ctx.known[name] = inner(ctx)
-                return value
+    def _leaf(self, condition: s.PlanCondition) -> int:
+        leaf = self._as_leaf(condition)
+        key = condition.model_dump_json() if isinstance(leaf, s.PlanCondition) else leaf
+        if key not in self._keys:
+            self._keys[key] = len(self._leaves)
+            self._leaves.append(leaf)
+        return self._keys[key]
 
-            self._named[name] = decided
-        return self._named[name]
-
-    def _assessment(self, condition: s.PlanCondition) -> Predicate:
-        if condition.rule is not None:
-            wanted = frozenset(condition.rule)
-            return lambda ctx: not wanted.isdisjoint(ctx.rules)
+    def _as_leaf(self, condition: s.PlanCondition) -> _Leaf:
         threshold = self.threshold if condition.p_at_least is None else condition.p_at_least
-        if condition.cause is not None:
-            return _probability_at_least(lambda ctx: ctx.causes, condition.cause, threshold)
-        if condition.site is not None:
-            return _probability_at_least(lambda ctx: ctx.sites, condition.site, threshold)
-        if condition.site_kind is not None:
-            return _probability_at_least(lambda ctx: ctx.site_kinds, condition.site_kind, threshold)
-        return self._triage(condition)
+        for reads, names in (
+            ("cause", condition.cause),
+            ("site", condition.site),
+            ("site_kind", condition.site_kind),
+        ):
+            if names is not None:
+                return _ProbabilityLeaf(reads, tuple(names), threshold)
+        if condition.rule is not None:
+            return frozenset(condition.rule)
+        if condition.finding is not None:
+            return condition
+        return _LevelLeaf(frozenset(level for level in Urgency if _level_holds(condition, level)))
 
-    def _triage(self, condition: s.PlanCondition) -> Predicate:
-        if condition.triage is not None:
-            levels = frozenset(Urgency.from_id(level) for level in condition.triage)
-            return lambda ctx: ctx.level in levels
-        if condition.triage_at_least is not None:
-            low = Urgency.from_id(condition.triage_at_least)
-            return lambda ctx: ctx.level >= low
-        if condition.triage_at_most is not None:
-            high = Urgency.from_id(condition.triage_at_most)
-            return lambda ctx: ctx.level <= high
-        raise AssertionError(f"unreachable: the schema admits no other plan condition ({condition!r})")
+    def matrices(
+        self, rows: list[Terms]
+    ) -> tuple[_Atoms, npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Return the leaves and the term and membership matrices of ``rows`` (see :class:`PlanRules`)."""
+        order = sorted(range(len(self._leaves)), key=lambda i: _group(self._leaves[i]))
+        column = {leaf: position for position, leaf in enumerate(order)}
+        atoms = self._atoms([self._leaves[i] for i in order])
+        width = len(order)
+        all_terms = _distinct(term for terms in rows for term in terms)
+        term_index = {term: i for i, term in enumerate(all_terms)}
+        matrix = np.zeros((len(all_terms), 2 * width))
+        for i, term in enumerate(all_terms):
+            for leaf, holds in term:
+                matrix[i, column[leaf] + (0 if holds else width)] = 1.0
+        members = np.zeros((len(rows), len(all_terms)))
+        for row, terms in enumerate(rows):
+            members[row, [term_index[term] for term in terms]] = 1.0
+        return atoms, matrix, matrix.sum(axis=1), members
 
-    def _finding(self, condition: s.PlanCondition) -> Predicate:
+    def _atoms(self, leaves: list[_Leaf]) -> _Atoms:
+        probability = [leaf for leaf in leaves if isinstance(leaf, _ProbabilityLeaf)]
+        levels = [leaf for leaf in leaves if isinstance(leaf, _LevelLeaf)]
+        return _Atoms(
+            weights=np.array([self._weights(leaf) for leaf in probability]).reshape(
+                len(probability), len(self.causes) + len(self.site_ids)
+            ),
+            thresholds=np.array([leaf.threshold for leaf in probability]),
+            by_level={
+                level: np.array([level in leaf.levels for leaf in levels], dtype=bool) for level in Urgency
+            },
+            rules=tuple(leaf for leaf in leaves if isinstance(leaf, frozenset)),
+            findings=tuple(self._finding(leaf) for leaf in leaves if isinstance(leaf, s.PlanCondition)),
+        )
+
+    def _weights(self, leaf: _ProbabilityLeaf) -> list[float]:
+        """Return which causes and concrete sites a leaf sums (the hypotheses exclude each other)."""
+        wanted = set(leaf.names)
+        bases = [_site_base(site_id, self.site_kinds) for site_id in self.site_ids]
+        if leaf.reads == "cause":
+            return [float(cause in wanted) for cause in self.causes] + [0.0] * len(bases)
+        if leaf.reads == "site_kind":
+            return [0.0] * len(self.causes) + [float(self.site_kinds.get(base) in wanted) for base in bases]
+        return [0.0] * len(self.causes) + [float(base in wanted) for base in bases]
+
+    def _finding(self, condition: s.PlanCondition) -> Callable[[Mapping[str, FindingValue]], bool]:
         pattern = condition.finding or ""
         if condition.unknown:
             ids = matching_findings(pattern, self.vocabulary)
-            return lambda ctx: all(finding_id not in ctx.findings for finding_id in ids)
+            return lambda findings: all(finding_id not in findings for finding_id in ids)
         leaf = s.Condition.model_validate(
             {
                 key: value
@@ -329,27 +490,40 @@ class _PlanConditionCompiler:
                 if value is not None
             }
         )
-        holds = compile_condition(leaf, {}, self.vocabulary)
-        return lambda ctx: holds(ctx.findings)
+        return compile_condition(leaf, {}, self.vocabulary)
 
 
-def _probability_at_least(
-    read: Callable[[PlanContext], Mapping[str, float]], names: Sequence[str], threshold: float
-) -> Predicate:
-    """Hold when the probability that the answer is one of ``names`` reaches ``threshold``.
+def _group(leaf: _Leaf) -> int:
+    """The position of a leaf's group in :meth:`_Atoms.truth`: probability, level, rule, finding."""
+    if isinstance(leaf, _ProbabilityLeaf):
+        return 0
+    if isinstance(leaf, _LevelLeaf):
+        return 1
+    return 2 if isinstance(leaf, frozenset) else 3
 
-    The hypotheses are mutually exclusive, so the probability of "one of these" is the sum.
-    """
-    wanted = tuple(names)
 
-    def holds(ctx: PlanContext) -> bool:
-        probabilities = read(ctx)
-        total = 0.0
-        for name in wanted:
-            total += probabilities.get(name, 0.0)
-        return total >= threshold
+def _level_holds(condition: s.PlanCondition, level: Urgency) -> bool:
+    """Whether a leaf on the triage level (``triage``, ``triage_at_least``, ``_at_most``) holds at ``level``."""
+    if condition.triage is not None:
+        return level in {Urgency.from_id(one) for one in condition.triage}
+    if condition.triage_at_least is not None:
+        return level >= Urgency.from_id(condition.triage_at_least)
+    if condition.triage_at_most is not None:
+        return level <= Urgency.from_id(condition.triage_at_most)
+    raise AssertionError(f"unreachable: the schema admits no other plan condition ({condition!r})")
 
-    return holds
+
+def _disjoin(children: list[Terms]) -> Terms:
+    return _distinct(term for child in children for term in child)
+
+
+def _contradicts(term: frozenset[Need]) -> bool:
+    """Whether a term needs one leaf both to hold and to fail (it can never hold)."""
+    return any((leaf, not holds) in term for leaf, holds in term)
+
+
+def _distinct(terms: Iterable[frozenset[Need]]) -> Terms:
+    return list(dict.fromkeys(terms))
 
 
 def _unique(items: Iterable[PlanItem]) -> tuple[PlanItem, ...]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from pinchpoint.evidence import Contribution, LikelihoodModel, Vector
+from pinchpoint.evidence import LikelihoodModel, Rows, Vector
 
 if TYPE_CHECKING:
     from pinchpoint.case import FindingValue
@@ -24,14 +24,13 @@ if TYPE_CHECKING:
 __all__ = ["Observation", "Posterior", "infer"]
 
 
-@dataclass(frozen=True)
-class Observation:
+class Observation(NamedTuple):
     """One piece of evidence that was used, kept so that conclusions can be explained."""
 
     finding: str
     value: object
-    contributions: tuple[Contribution, ...]
-    pattern: Vector | None = None
+    rows: Rows
+    """Where the observation's vectors sit in the model's stacked matrices."""
 
 
 @dataclass(frozen=True)
@@ -53,76 +52,68 @@ class Posterior:
         return {site: float(p) for site, p in zip(self.model.site_ids, self.site_probability, strict=True)}
 
 
-class _Accumulator:
+class _Picked:
+    """The findings a case's model uses, with where their vectors sit, and what they add up to."""
+
     def __init__(self, model: LikelihoodModel) -> None:
         self.model = model
-        self.unit = np.zeros(len(model.units))
-        self.cause = np.zeros(len(model.causes))
-        self.pattern = np.zeros(len(model.causes))
-        self.in_modality: dict[str, Vector] = {}
-        self.out_modality: dict[str, float] = {}
-        self.pain_background = 0.0
+        self.stacked = model.stacked
         self.observations: list[Observation] = []
+        self.background: list[Rows] = []
+        """Rows used without an observation to explain (the absent regions of a region list)."""
 
-    def add(self, contribution: Contribution) -> None:
-        if contribution.target == "unit_modality":
-            modality = contribution.modality
-            current = self.in_modality.get(modality)
-            self.in_modality[modality] = (
-                contribution.vector if current is None else current + contribution.vector
-            )
-            self.out_modality[modality] = self.out_modality.get(modality, 0.0) + contribution.scalar
-        elif contribution.target == "unit":
-            self.unit = self.unit + contribution.vector
-        else:
-            self.cause = self.cause + contribution.vector
+    def observe(self, finding: str, value: object, key: object = None) -> None:
+        """Use a finding whose value (or, for a binned number, bin ``key``) the model weighs."""
+        rows = self.stacked.rows.get((finding, value if key is None else key))
+        if rows is not None:
+            self.observations.append(Observation(finding, value, rows))
 
-    def observe(self, finding: str, value: object, contributions: tuple[Contribution, ...]) -> None:
-        for contribution in contributions:
-            self.add(contribution)
-        self.observations.append(Observation(finding, value, contributions))
+    def log_joint(self) -> Vector:
+        """Return the log joint probability of every (cause, site) pair and the findings.
 
-    def pair_log_likelihood(self) -> Vector:
-        model = self.model
-        unit = self.unit.copy()
-        correction = np.zeros(len(model.pair_unit))
-        for modality, inside in self.in_modality.items():
-            involved, not_involved = model.log_involved[modality]
-            outside = self.out_modality[modality]
-            mixture = np.logaddexp(involved + inside, not_involved + outside)
-            unit += mixture
-            override = model.involvement_overrides.get(modality)
-            if override is not None:
-                exact = np.logaddexp(override.log_in + inside[override.units], override.log_out + outside)
-                correction[override.pairs] += exact - mixture[override.units]
-            if modality == "pain":
-                self.pain_background = outside
-        return unit[model.pair_unit] + correction
+        Each modality mixes "the lesion involves it" with "it does not"; a modality with no
+        evidence mixes to log 1 = 0, so every modality is computed at once.
+        """
+        model, stacked = self.model, self.stacked
+        used = [row for observation in self.observations for row in observation.rows]
+        used += [row for rows in self.background for row in rows]
+        groups = stacked.groups[:, used]
+        summed = groups @ stacked.over_pairs[used]
+        outside = groups @ stacked.scalar[used]
+        modalities = slice(1, stacked.pattern_group)
+        mixture = np.logaddexp(
+            stacked.involved + summed[modalities], stacked.not_involved + outside[modalities, None]
+        )
+        pattern = summed[stacked.pattern_group] - outside[stacked.pain_group]
+        log_joint: Vector = (
+            model.pair_log_prior
+            + summed[0]
+            + mixture.sum(axis=0)
+            + np.where(model.pair_non_neural, pattern, 0.0)
+        )
+        return log_joint
 
 
 def infer(findings: Mapping[str, FindingValue], knowledge: Knowledge) -> Posterior:
     """Return the posterior over causes and sites given the known findings."""
     model = knowledge.model
-    acc = _Accumulator(model)
+    binners, sided = model.binners, model.sided_cause_features
+    picked = _Picked(model)
     sided_features: dict[str, bool] = {}
     for finding, value in findings.items():
         if isinstance(value, tuple):
-            _observe_regions(acc, model, finding, value)
+            _observe_regions(picked, finding, value)
             continue
-        feature = model.sided_cause_features.get(finding)
-        if feature is not None and isinstance(value, bool):
+        if finding in sided and isinstance(value, bool):
+            feature = sided[finding]
             sided_features[feature] = sided_features.get(feature, False) or value
-        contributions = model.contributions(finding, value)
-        if contributions:
-            acc.observe(finding, value, contributions)
+        if finding in binners:
+            picked.observe(finding, value, model.key_of(finding, value))
+        else:
+            picked.observe(finding, value)
     for feature, present in sided_features.items():
-        acc.observe(feature, present, model.contributions(feature, present))
-    log_joint = (
-        model.pair_log_prior
-        + acc.pair_log_likelihood()
-        + acc.cause[model.pair_cause]
-        + np.where(model.pair_non_neural, acc.pattern[model.pair_cause] - acc.pain_background, 0.0)
-    )
+        picked.observe(feature, present)
+    log_joint = picked.log_joint()
     probability = np.exp(log_joint - log_joint.max())
     probability /= probability.sum()
     return Posterior(
@@ -134,33 +125,20 @@ def infer(findings: Mapping[str, FindingValue], knowledge: Knowledge) -> Posteri
         cause_probability=np.bincount(
             model.pair_cause, weights=probability, minlength=len(model.causes)
         ).astype(np.float64),
-        observations=tuple(acc.observations),
+        observations=tuple(picked.observations),
     )
 
 
-def _observe_regions(
-    acc: _Accumulator, model: LikelihoodModel, finding: str, regions: tuple[str, ...]
-) -> None:
-    listed = model.region_lists.get(finding)
+def _observe_regions(picked: _Picked, finding: str, regions: tuple[str, ...]) -> None:
+    model = picked.model
+    listed = picked.stacked.region_lists.get(finding)
     if listed is not None:
-        inside = listed.absent_total.copy()
-        outside = listed.absent_scalar
+        picked.background.append(listed.absent)
         for region in regions:
-            delta = listed.delta.get(region)
-            if delta is None:
-                continue
-            inside += delta.vector
-            outside += delta.scalar
-            pattern = listed.pattern_delta.get(region)
-            acc.observations.append(Observation(finding, region, (delta,), pattern))
-        acc.add(Contribution("unit_modality", inside, outside, listed.modality))
-        if listed.pattern_absent_total is not None:
-            acc.pattern = acc.pattern + listed.pattern_absent_total
-            for region in regions:
-                if region in listed.pattern_delta:
-                    acc.pattern = acc.pattern + listed.pattern_delta[region]
+            rows = listed.present.get(region)
+            if rows is not None:
+                picked.observations.append(Observation(finding, region, rows))
     for name, sources in model.derived_from_lists.items():
         for list_name, wanted in sources:
             if list_name == finding:
-                present = bool(wanted.intersection(regions))
-                acc.observe(name, present, model.contributions(name, present))
+                picked.observe(name, bool(wanted.intersection(regions)))

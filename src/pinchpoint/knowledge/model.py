@@ -61,11 +61,12 @@ def build_knowledge(tables: Mapping[str, s.Table], vocabulary: Vocabulary, versi
         polyneuropathy=cast(s.PolyneuropathyTable, tables["polyneuropathy"]),
         tests=cast(s.ProvocationTestsTable, tables["provocation_tests"]),
     )
+    model = compile_model(tables, vocabulary, anatomy)
     return Knowledge(
         version=version,
         vocabulary=vocabulary,
         anatomy=anatomy,
-        model=compile_model(tables, vocabulary, anatomy),
+        model=model,
         triage=compile_rules(
             cast(s.TriageTable, tables["triage"]),
             vocabulary,
@@ -82,5 +83,7 @@ def build_knowledge(tables: Mapping[str, s.Table], vocabulary: Vocabulary, versi
             cast(s.InvestigationsTable, tables["investigations"]),
             vocabulary,
             {name: site.kind for name, site in cast(s.SitesTable, tables["sites"]).sites.items()},
+            site_ids=model.site_ids,
+            causes=model.causes,
         ),
     )
