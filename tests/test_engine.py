@@ -21,8 +21,8 @@ def test_unexplained_assessment_equals_explained_without_reasons(path: Path, kno
     bare = assess(case, knowledge, explain_findings=False)
     without_reasons = replace(
         explained,
-        sites=tuple(replace(h, evidence_for=(), evidence_against=()) for h in explained.sites),
-        causes=tuple(replace(h, evidence_for=(), evidence_against=()) for h in explained.causes),
+        sites=tuple(h._replace(evidence_for=(), evidence_against=()) for h in explained.sites),
+        causes=tuple(h._replace(evidence_for=(), evidence_against=()) for h in explained.causes),
     )
     assert bare == without_reasons
     leading = (*explained.sites[:3], *explained.causes[:3])

@@ -30,6 +30,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import orjson
+
 from pinchpoint import Assessment, Evidence, Hypothesis, assess
 from pinchpoint.casefile import parse_case_yaml, read_cases
 from pinchpoint.errors import InputError, PinchpointError
@@ -272,10 +274,12 @@ def _examples() -> dict[str, Traversable]:
 
 
 def _write_json_lines(cases: Iterable[Case], knowledge: Knowledge, *, detail: bool) -> None:
+    # orjson writes the same JSON as the standard library, several times faster: at batch
+    # scale, encoding costs about as much as the reasoning it reports.
     write = sys.stdout.write
     for case in cases:
         assessment = assess(case, knowledge, explain_findings=detail)
-        write(json.dumps(assessment.to_contract(detail=detail)) + "\n")
+        write(orjson.dumps(assessment.to_contract(detail=detail)).decode() + "\n")
 
 
 def _write_reports(cases: Iterable[Case], knowledge: Knowledge) -> None:

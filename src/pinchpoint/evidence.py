@@ -154,6 +154,7 @@ class StackedModel:
     not_involved: npt.NDArray[np.float64]
     pain_group: int
     pattern_group: int
+    pattern_rows: frozenset[int]
     rows: Mapping[tuple[str, object], Rows]
     region_lists: Mapping[str, StackedRegionList]
 
@@ -233,6 +234,7 @@ def _stack(model: LikelihoodModel) -> StackedModel:
         not_involved=not_involved,
         pain_group=1 + modalities.index("pain"),
         pattern_group=stacker.pattern_group,
+        pattern_rows=frozenset(np.flatnonzero(row_group == stacker.pattern_group).tolist()),
         rows=rows,
         region_lists=region_lists,
     )

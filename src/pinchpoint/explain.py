@@ -108,21 +108,26 @@ class _Explainer:
         with np.errstate(invalid="ignore", divide="ignore"):
             contrast = p_in / total_in[:, None] - p_out / total_out[:, None]
         all_weights = self.matrix @ np.where(usable[:, None], contrast, 0.0).T  # [observations, H]
-        return [
-            self._reasons(all_weights[:, column]) if usable[column] else ((), ())
-            for column in range(len(hypotheses))
-        ]
-
-    def _reasons(self, weights: Vector) -> tuple[tuple[Evidence, ...], tuple[Evidence, ...]]:
         # Ties (two sides, two regions of one territory) are broken by finding and value, not by
         # the order the findings were listed in, so that reordering a case changes nothing; weights
         # are compared to 9 decimals because summing in another order moves the last bits.
-        order = np.lexsort((self._tie_rank, -np.round(weights, _TIE_DECIMALS))).tolist()
-        supporting = [int(i) for i in order[:_MAX_REASONS] if weights[i] >= _MIN_WEIGHT]
-        opposing = [int(i) for i in order[::-1][:_MAX_REASONS] if weights[i] <= -_MIN_WEIGHT]
+        tie_rank = np.broadcast_to(self._tie_rank[:, None], all_weights.shape)
+        orders = np.lexsort((tie_rank, -np.round(all_weights, _TIE_DECIMALS)), axis=0)
+        return [
+            self._reasons(all_weights[:, column].tolist(), orders[:, column].tolist())
+            if usable[column]
+            else ((), ())
+            for column in range(len(hypotheses))
+        ]
+
+    def _reasons(
+        self, weights: list[float], order: list[int]
+    ) -> tuple[tuple[Evidence, ...], tuple[Evidence, ...]]:
+        supporting = [i for i in order[:_MAX_REASONS] if weights[i] >= _MIN_WEIGHT]
+        opposing = [i for i in order[::-1][:_MAX_REASONS] if weights[i] <= -_MIN_WEIGHT]
         return self._described(supporting, weights), self._described(opposing, weights)
 
-    def _described(self, indices: list[int], weights: Vector) -> tuple[Evidence, ...]:
+    def _described(self, indices: list[int], weights: list[float]) -> tuple[Evidence, ...]:
         evidence = []
         for i in indices:
             observation = self.observations[i]
@@ -130,7 +135,7 @@ class _Explainer:
                 self._descriptions[i] = _describe(observation, self.vocabulary)
             patient, clinician = self._descriptions[i]
             evidence.append(
-                Evidence(observation.finding, observation.value, float(weights[i]), patient, clinician)
+                Evidence(observation.finding, observation.value, weights[i], patient, clinician)
             )
         return tuple(evidence)
 
@@ -143,18 +148,22 @@ def _evidence_matrix(posterior: Posterior) -> npt.NDArray[np.float64]:
     """
     model = posterior.model
     stacked = model.stacked
-    observations = posterior.observations
-    matrix = np.zeros((len(observations), len(model.pair_unit)))
+    numbers: list[int] = []
+    rows: list[int] = []
     patterned: list[tuple[int, int]] = []
-    for number, observation in enumerate(observations):
+    for number, observation in enumerate(posterior.observations):
         for row in observation.rows:
-            if stacked.row_group[row] == stacked.pattern_group:
+            if row in stacked.pattern_rows:
                 patterned.append((number, row))
             else:
-                matrix[number] += stacked.over_pairs[row] - stacked.scalar[row]
+                numbers.append(number)
+                rows.append(row)
+    one_hot = np.zeros((len(posterior.observations), len(rows)))
+    one_hot[numbers, np.arange(len(rows))] = 1.0
+    matrix = one_hot @ (stacked.over_pairs[rows] - stacked.scalar[rows, None])
     for number, row in patterned:
         matrix[number] = np.where(model.pair_non_neural, stacked.over_pairs[row], matrix[number])
-    return matrix
+    return np.asarray(matrix, dtype=np.float64)
 
 
 def _describe(observation: Observation, vocabulary: Vocabulary) -> tuple[str, str]:

@@ -37,7 +37,6 @@ __all__ = [
     "matching_specs",
     "triage",
 ]
-__all__ = ["Decision", "TriageRules", "compile_condition", "compile_rules", "triage"]
 
 Findings = Mapping[str, "FindingValue"]
 Predicate = Callable[[Findings], bool]
@@ -51,6 +50,8 @@ class CompiledRule:
     level: Urgency
     holds: Predicate
     findings: frozenset[str]
+    required: tuple[frozenset[str], ...]
+    """Groups of findings of which at least one each must be known for the rule to fire."""
     patient: str
     clinician: str
     source: str
@@ -76,11 +77,9 @@ class TriageRules:
 
     def evaluate(self, findings: Findings) -> tuple[Urgency, tuple[TriageReason, ...]]:
         """Return the most urgent level any rule demands, with the rules that fired."""
-        # A rule none of whose findings is known cannot fire (unknown never fires a
-        # condition), so the cheap set test skips most rules for a typical case.
-        fired = [
-            rule for rule in self.rules if not rule.findings.isdisjoint(findings) and rule.holds(findings)
-        ]
+        # An unknown finding never fires a condition, so a rule with a required group of
+        # findings none of which is known cannot fire: cheap set tests skip most rules.
+        fired = [rule for rule in self.rules if _may_fire(rule, findings) and rule.holds(findings)]
         fired.sort(key=lambda rule: -rule.level)
         level = max((rule.level for rule in fired), default=Urgency.SELF_CARE)
         return level, tuple(TriageReason(r.id, r.level, r.patient, r.clinician, r.source) for r in fired)
@@ -107,15 +106,26 @@ class TriageRules:
         )
 
     def unasked_emergency_flags(self, findings: Findings) -> tuple[str, ...]:
-        """Return the findings tested by emergency rules that the case does not state."""
-        bases = {self.vocabulary.findings[f].base for f in self.emergency_findings if f not in findings}
-        known_bases = {self.vocabulary.findings[f].base for f in findings if f in self.vocabulary.findings}
-        return tuple(sorted(bases - known_bases))
+        """Return the findings tested by emergency rules of which the case states no variant.
+
+        A finding's variants share its base (``exam.power`` for every muscle and side).
+        """
+        base_of = self._base_of
+        known = {base_of.get(finding) for finding in findings}
+        return tuple(sorted(self._emergency_bases - known))
 
     @cached_property
     def emergency_findings(self) -> frozenset[str]:
         """Every finding that some emergency rule tests."""
         return frozenset().union(*(r.findings for r in self.rules if r.level == Urgency.EMERGENCY))
+
+    @cached_property
+    def _emergency_bases(self) -> frozenset[str]:
+        return frozenset(self._base_of[finding] for finding in self.emergency_findings)
+
+    @cached_property
+    def _base_of(self) -> dict[str, str]:
+        return {finding: spec.base for finding, spec in self.vocabulary.findings.items()}
 
 
 def triage(findings: Findings, knowledge: Knowledge, cause_probabilities: Mapping[str, float]) -> Decision:
@@ -157,6 +167,7 @@ def compile_rules(
             level=Urgency.from_id(rule.level),
             holds=compiler.compile(rule.when),
             findings=compiler.findings_of(rule.when),
+            required=compiler.required(rule.when),
             patient=rule.patient,
             clinician=rule.clinician,
             source=rule.source,
@@ -175,12 +186,18 @@ class _ConditionCompiler:
         if condition.ref is not None:
             return self.compile(self.definitions[condition.ref])
         if condition.all is not None:
-            parts = [self.compile(child) for child in condition.all]
-            return lambda findings: all(part(findings) for part in parts)
+            return _all_of([self.compile(child) for child in condition.all])
         if condition.any is not None:
-            parts = [self.compile(child) for child in condition.any]
-            return lambda findings: any(part(findings) for part in parts)
+            return _any_of([self.compile(child) for child in condition.any])
         return self._leaf(condition)
+
+    def required(self, condition: s.Condition) -> tuple[frozenset[str], ...]:
+        """Return groups of findings of which the condition needs at least one each to be known."""
+        if condition.ref is not None:
+            return self.required(self.definitions[condition.ref])
+        if condition.all is not None:
+            return tuple(group for child in condition.all for group in self.required(child))
+        return (self.findings_of(condition),)
 
     def findings_of(self, condition: s.Condition) -> frozenset[str]:
         if condition.ref is not None:
@@ -211,8 +228,35 @@ class _ConditionCompiler:
                 _any_known(frozenset(spec.id for spec in specs if spec.side == side), test)
                 for side in self.vocabulary.sides
             ]
-            return lambda findings: all(holds(findings) for holds in by_side)
+            return _all_of(by_side)
         return _any_known(frozenset(spec.id for spec in specs), test)
+
+
+def _may_fire(rule: CompiledRule, findings: Findings) -> bool:
+    for group in rule.required:
+        if group.isdisjoint(findings):
+            return False
+    return True
+
+
+def _all_of(parts: list[Predicate]) -> Predicate:
+    def holds(findings: Findings) -> bool:
+        for part in parts:
+            if not part(findings):
+                return False
+        return True
+
+    return holds
+
+
+def _any_of(parts: list[Predicate]) -> Predicate:
+    def holds(findings: Findings) -> bool:
+        for part in parts:
+            if part(findings):
+                return True
+        return False
+
+    return holds
 
 
 def _any_known(ids: frozenset[str], test: Callable[[object], bool]) -> Predicate:
@@ -241,10 +285,10 @@ def leaf_test(condition: s.Condition) -> Callable[[object], bool]:
         return lambda value: value == expected and type(value) is type(expected)
     if condition.at_least is not None:
         low = condition.at_least
-        return lambda value: _number(value) is not None and _number(value) >= low  # type: ignore[operator]
+        return lambda value: _is_number(value) and value >= low  # type: ignore[operator]
     if condition.at_most is not None:
         high = condition.at_most
-        return lambda value: _number(value) is not None and _number(value) <= high  # type: ignore[operator]
+        return lambda value: _is_number(value) and value <= high  # type: ignore[operator]
     if condition.includes_any is not None:
         wanted = frozenset(condition.includes_any)
         return lambda value: isinstance(value, tuple) and any(_region_base(r) in wanted for r in value)
@@ -254,10 +298,8 @@ def leaf_test(condition: s.Condition) -> Callable[[object], bool]:
     return lambda value: isinstance(value, tuple) and _on_both_sides(value, wanted_both)
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _region_base(region: str) -> str:
