@@ -503,7 +503,7 @@ def _group(leaf: _Leaf) -> int:
 
 
 def _level_holds(condition: s.PlanCondition, level: Urgency) -> bool:
-    """Whether a leaf on the triage level (``triage``, ``triage_at_least``, ``_at_most``) holds at ``level``."""
+    """Whether a leaf on the triage level (``triage``, ``triage_at_least``, ...) holds at ``level``."""
     if condition.triage is not None:
         return level in {Urgency.from_id(one) for one in condition.triage}
     if condition.triage_at_least is not None:

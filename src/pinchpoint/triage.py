@@ -232,8 +232,12 @@ class _ConditionCompiler:
         return _any_known(frozenset(spec.id for spec in specs), test)
 
 
+# The loops below stand where all() and any() of a generator would read better: they run for
+# every rule of every assessment, and a generator costs more than the test it drives.
+
+
 def _may_fire(rule: CompiledRule, findings: Findings) -> bool:
-    for group in rule.required:
+    for group in rule.required:  # noqa: SIM110 (hot path, see above)
         if group.isdisjoint(findings):
             return False
     return True
@@ -241,7 +245,7 @@ def _may_fire(rule: CompiledRule, findings: Findings) -> bool:
 
 def _all_of(parts: list[Predicate]) -> Predicate:
     def holds(findings: Findings) -> bool:
-        for part in parts:
+        for part in parts:  # noqa: SIM110 (hot path, see above)
             if not part(findings):
                 return False
         return True
@@ -251,7 +255,7 @@ def _all_of(parts: list[Predicate]) -> Predicate:
 
 def _any_of(parts: list[Predicate]) -> Predicate:
     def holds(findings: Findings) -> bool:
-        for part in parts:
+        for part in parts:  # noqa: SIM110 (hot path, see above)
             if part(findings):
                 return True
         return False
