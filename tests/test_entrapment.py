@@ -15,11 +15,11 @@ from typing import cast
 
 import pytest
 
+from pinchpoint.errors import UnresolvedReferenceError
 from pinchpoint.evidence import SiteUnit
 from pinchpoint.knowledge import schema as s
 from pinchpoint.knowledge.loader import data_directory, load_knowledge
 from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.errors import UnresolvedReferenceError
 
 pytestmark = pytest.mark.core
 
@@ -124,7 +124,7 @@ def test_compression_site_pain_takes_its_own_parameter(knowledge: Knowledge) -> 
 
 
 def test_pain_at_the_site_weighs_more_than_pain_where_branches_run(knowledge: Knowledge) -> None:
-    """Where lesion_site_pain sets a kind's chance, its compression site outweighs any other core pain region."""
+    """Where lesion_site_pain sets a chance, the compression site outweighs any other core pain region."""
     table = _tables(knowledge)[1].lesion_site_pain
     assert table is not None
     for base, name in _nerve_variants(knowledge):
@@ -185,7 +185,8 @@ def test_one_leg_variants_have_one_sided_territories(knowledge: Knowledge) -> No
                 for key in unit.territory
                 if key.split(":")[0] in {"skin", "pain"} and "." in key
             }
-            assert len(sided) == 1 and sided <= legs, (base, name, sided)
+            assert len(sided) == 1, (base, name, sided)
+            assert sided <= legs, (base, name, sided)
             assert [key for key in unit.territory if key.startswith("function:")] == []
             seen |= sided
         assert seen == legs

@@ -147,7 +147,9 @@ class _Compiler:
                 for name, variant in site.variants.items():
                     # A variant felt in one leg of a site the vocabulary does not side
                     # (a canal lesion): one unit per leg, both under the site's own id.
-                    variant_sides = self.vocabulary.sides if side is None and variant.sides == "either" else (side,)
+                    variant_sides = (
+                        self.vocabulary.sides if side is None and variant.sides == "either" else (side,)
+                    )
                     for variant_side in variant_sides:
                         territory = self.anatomy.territory(variant, variant_side)
                         units.append(SiteUnit(site_id, base, name, site.kind, territory))
@@ -283,13 +285,17 @@ class _Compiler:
             region_probability = [
                 self._region_probability(unit, modality, observation.territory) for unit in self.units
             ]
-            site_probability = [self._lesion_site_probability(unit, observation.territory) for unit in self.units]
+            site_probability = [
+                self._lesion_site_probability(unit, observation.territory) for unit in self.units
+            ]
             delta: dict[str, Contribution] = {}
             for region in regions:
                 structure = structure_key(observation.territory, region)
                 site = structure_key("site", region)
                 present, absent = [], []
-                for unit, spread, at_site in zip(self.units, region_probability, site_probability, strict=True):
+                for unit, spread, at_site in zip(
+                    self.units, region_probability, site_probability, strict=True
+                ):
                     inside = max(spread, at_site) if site in unit.territory else spread
                     degree = unit.territory.get(structure, 0.0)
                     p = degree * inside + (1.0 - degree) * background
@@ -336,7 +342,7 @@ class _Compiler:
         table = self.likelihoods.lesion_site_pain
         if territory != "pain" or table is None:
             return 0.0
-        return table.p.get(unit.kind, 0.0)  # type: ignore[call-overload]
+        return next((p for kind, p in table.p.items() if kind == unit.kind), 0.0)
 
     def _pattern(self, regions: list[str]) -> tuple[Vector, dict[str, Vector]]:
         background = self.causes_table.background.pain_region
