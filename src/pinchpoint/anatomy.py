@@ -8,8 +8,14 @@ degree: 1.0 when the structure lies in the core of the lesion's supply, 0.5 at i
 (a minor root contribution, an accessory muscle, a half of a midline region).
 
 Structure keys: ``movement:<movement>:<side>``, ``reflex:<reflex>:<side>``,
-``plantar:<side>``, ``skin:<region id>``, ``pain:<region id>``, ``function:<function>``
-and ``test:<test>:<side>``.
+``plantar:<side>``, ``skin:<region id>``, ``pain:<region id>``, ``function:<function>``,
+``test:<test>:<side>`` and ``site:<region id>``.
+
+``site:`` keys mark where a nerve lesion *is*: the regions the lesioned nerves themselves
+(those a variant names) run through, where an entrapment hurts and is tender. Regions
+that only their branches pass through stay in the ``pain:`` territory without a ``site:``
+key, so the compression site can be weighed on its own (``likelihoods.yaml``,
+``lesion_site_pain``).
 """
 
 from __future__ import annotations
@@ -64,6 +70,14 @@ class Anatomy:
                     changed = True
         return frozenset(found)
 
+    def lesion_site_regions(self, variant: s.Variant) -> frozenset[str]:
+        """Return the regions the nerves a variant names run through: where the lesion itself lies.
+
+        Only the named nerves count, not their branches: a sciatic lesion at the notch lies
+        in the buttock and the back of the thigh, not in the calf its tibial branch reaches.
+        """
+        return frozenset(region for nerve in variant.nerves for region in self.nerves.nerves[nerve].course)
+
     def territory(self, variant: s.Variant, side: str | None) -> Territory:
         """Return the territory of one lesion variant on ``side`` (None: both sides)."""
         sides = self.sides if variant.sides == "both" or side is None else (side,)
@@ -74,6 +88,9 @@ class Anatomy:
         if variant.nerves:
             supplied = self.subtree(variant.nerves) - self.subtree(variant.excluding)
             _merge(territory, self._nerve_territory(supplied, frozenset(variant.nerves), sides, one_sided))
+            for region in sorted(self.lesion_site_regions(variant)):
+                for one in sides:
+                    self._add_region(territory, "site", region, side=one, degree=1.0, one_sided=one_sided)
         if variant.upper_motor_neuron is not None:
             _merge(territory, self._upper_motor_neuron_territory(_DEGREE[variant.upper_motor_neuron]))
         if variant.length_dependent:

@@ -12,6 +12,7 @@ Assessing a case is then a sum of precomputed vectors (see :mod:`pinchpoint.post
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -273,8 +274,14 @@ class _Compiler:
             for side in sides:
                 site_id = f"{base}.{side}" if side else base
                 for name, variant in site.variants.items():
-                    territory = self.anatomy.territory(variant, side)
-                    units.append(SiteUnit(site_id, base, name, site.kind, territory))
+                    # A variant felt in one leg of a site the vocabulary does not side
+                    # (a canal lesion): one unit per leg, both under the site's own id.
+                    variant_sides = (
+                        self.vocabulary.sides if side is None and variant.sides == "either" else (side,)
+                    )
+                    for variant_side in variant_sides:
+                        territory = self.anatomy.territory(variant, variant_side)
+                        units.append(SiteUnit(site_id, base, name, site.kind, territory))
         return units
 
     def _pairs(self) -> tuple[list[int], list[int], list[int], list[float], list[str]]:
@@ -286,9 +293,12 @@ class _Compiler:
             for base, p_site in cause.sites.items():
                 units = [i for i, unit in enumerate(self.units) if unit.base == base]
                 variants = self.sites.sites[base].variants
-                total_weight = sum(variants[self.units[i].variant].weight for i in units)
+                total_weight = sum(variant.weight for variant in variants.values())
+                per_variant = Counter(self.units[i].variant for i in units)
                 for i in units:
-                    share = variants[self.units[i].variant].weight / total_weight
+                    # A variant's weight is split evenly between its units (the two sides).
+                    name = self.units[i].variant
+                    share = variants[name].weight / total_weight / per_variant[name]
                     pair_unit.append(i)
                     pair_cause.append(c)
                     pair_site.append(site_index[self.units[i].site_id])
@@ -404,11 +414,18 @@ class _Compiler:
             region_probability = [
                 self._region_probability(unit, modality, observation.territory) for unit in self.units
             ]
+            site_probability = [
+                self._lesion_site_probability(unit, observation.territory) for unit in self.units
+            ]
             delta: dict[str, Contribution] = {}
             for region in regions:
                 structure = structure_key(observation.territory, region)
+                site = structure_key("site", region)
                 present, absent = [], []
-                for unit, inside in zip(self.units, region_probability, strict=True):
+                for unit, spread, at_site in zip(
+                    self.units, region_probability, site_probability, strict=True
+                ):
+                    inside = max(spread, at_site) if site in unit.territory else spread
                     degree = unit.territory.get(structure, 0.0)
                     p = degree * inside + (1.0 - degree) * background
                     present.append(_log(p))
@@ -443,6 +460,18 @@ class _Compiler:
         expected = kind.expected_regions[modality]  # type: ignore[index]
         ceiling = kind.region_present[modality]
         return ceiling if size <= 0.0 else min(ceiling, expected / size)
+
+    def _lesion_site_probability(self, unit: SiteUnit, territory: str) -> float:
+        """P(a region where the lesioned nerve itself runs hurts | the lesion involves pain).
+
+        An entrapment hurts where the nerve is caught (the buttock in deep gluteal syndrome,
+        the fibular head, the medial ankle), more often than a region its branches reach
+        (``lesion_site_pain`` of likelihoods.yaml). Only pain regions have a site; 0 elsewhere.
+        """
+        table = self.likelihoods.lesion_site_pain
+        if territory != "pain" or table is None:
+            return 0.0
+        return next((p for kind, p in table.p.items() if kind == unit.kind), 0.0)
 
     def _pattern(self, regions: list[str]) -> tuple[Vector, dict[str, Vector]]:
         background = self.causes_table.background.pain_region

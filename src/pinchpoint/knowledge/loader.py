@@ -32,7 +32,7 @@ from pinchpoint.vocabulary import Vocabulary
 
 __all__ = ["KNOWLEDGE_SEMVER", "data_directory", "knowledge_version", "load_knowledge"]
 
-KNOWLEDGE_SEMVER = "0.2.0"
+KNOWLEDGE_SEMVER = "0.3.0"
 """Semantic version of the knowledge base; bump it with every clinical change to data/."""
 
 _VOCABULARY_FILE = "vocabulary.yaml"

@@ -98,6 +98,13 @@ def _check_sites(t: _Tables, vocabulary: Vocabulary, roots: set[str], nerves: se
             where = f"sites.yaml: {name}.variants.{variant_name}"
             _known(variant.roots, roots, f"{where}.roots", "a root")
             _known([*variant.nerves, *variant.excluding], nerves, f"{where}.nerves", "a nerve")
+            if variant.sides == "either" and name in vocabulary.sites and vocabulary.sites[name].sided:
+                raise UnresolvedReferenceError(
+                    "'either' is for a site the vocabulary does not side",
+                    location=f"{where}.sides",
+                    expected="one or both (the vocabulary sides this site)",
+                    got=variant.sides,
+                )
     for name, test in t.provocation_tests.tests.items():
         _known(
             [name],

@@ -191,7 +191,9 @@ class Variant(Strict):
     roots: dict[str, Degree] = Field(default_factory=dict)
     nerves: list[str] = Field(default_factory=list)
     excluding: list[str] = Field(default_factory=list)
-    sides: Literal["one", "both"] = "one"
+    sides: Literal["one", "both", "either"] = "one"
+    """``one``: the side of a sided site; ``both``: both legs; ``either``: one leg, left or right,
+    of a site the vocabulary does not side (a canal lesion felt in one leg)."""
     upper_motor_neuron: Degree | None = None
     length_dependent: bool = False
     weight: Annotated[float, Field(gt=0.0)] = 1.0
@@ -302,6 +304,14 @@ class SiteFeature(Strict):
     source: str
 
 
+class LesionSitePain(Strict):
+    """How often pain is felt where a nerve is compressed, by kind of lesion (see likelihoods.yaml)."""
+
+    p: dict[SiteKind, Probability]
+    source: str
+    note: str | None = None
+
+
 class LikelihoodsTable(Table):
     """likelihoods.yaml."""
 
@@ -309,6 +319,7 @@ class LikelihoodsTable(Table):
     readings: dict[str, dict[str, tuple[float, float]]]
     kinds: dict[SiteKind, KindLikelihoods]
     site_features: dict[str, SiteFeature]
+    lesion_site_pain: LesionSitePain | None = None
 
 
 # --- causes ---------------------------------------------------------------------------------------
