@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 
+from pinchpoint.knowledge.cache import CACHE_ENV
 from pinchpoint.knowledge.loader import load_knowledge
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.vocabulary import Vocabulary
@@ -11,7 +15,12 @@ from tests.corpus import PACKAGED_VOCABULARY, load_vocabulary
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``core`` marker (the suite runs with ``--strict-markers``)."""
+    """Register the ``core`` marker; give the run (and its subprocesses) a fresh knowledge cache.
+
+    A fresh cache folder makes every run compile the knowledge base from its files once, and
+    keeps test runs out of the user's own cache.
+    """
+    os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="pinchpoint-test-cache-")
     config.addinivalue_line(
         "markers",
         "core: needs the reasoning core (load_knowledge and assess); never skipped",

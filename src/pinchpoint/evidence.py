@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal, get_args
@@ -99,7 +99,7 @@ class LikelihoodModel:
     involvement_overrides: Mapping[str, Override]
     """Per modality, the (cause, site unit) pairs whose cause sets its own chance."""
     lookup: Mapping[tuple[str, object], tuple[Contribution, ...]]
-    binners: Mapping[str, Callable[[float], str | None]]
+    binners: Mapping[str, Bins]
     region_lists: Mapping[str, RegionList]
     derived_from_lists: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
     sided_cause_features: Mapping[str, str] = field(default_factory=dict)
@@ -362,8 +362,8 @@ class _Compiler:
             return [reading == "true"]
         return [reading]
 
-    def _binners(self) -> dict[str, Callable[[float], str | None]]:
-        binners: dict[str, Callable[[float], str | None]] = {}
+    def _binners(self) -> dict[str, Bins]:
+        binners: dict[str, Bins] = {}
         for base, observation in self.observations.findings.items():
             bins = self.likelihoods.readings.get(observation.readings)
             spec = self._specs(base)[0]
@@ -621,13 +621,18 @@ def _enumerated(spec: FindingSpec, bins: Mapping[str, tuple[float, float]]) -> b
     return spec.type == "int" and max(high - low for low, high in bins.values()) <= _MAX_ENUMERATED_SPAN
 
 
-def _binner(bins: Mapping[str, tuple[float, float]]) -> Callable[[float], str | None]:
-    ordered = sorted(bins.items(), key=lambda item: item[1][0])
+def _binner(bins: Mapping[str, tuple[float, float]]) -> Bins:
+    return Bins(tuple(sorted(bins.items(), key=lambda item: item[1][0])))
 
-    def bin_of(value: float) -> str | None:
-        for name, (low, high) in ordered:
+
+@dataclass(frozen=True)
+class Bins:
+    """Names the bin a number falls in (lower bounds ascending, both bounds inclusive)."""
+
+    ordered: tuple[tuple[str, tuple[float, float]], ...]
+
+    def __call__(self, value: float) -> str | None:
+        for name, (low, high) in self.ordered:
             if low <= value <= high:
                 return name
         return None
-
-    return bin_of

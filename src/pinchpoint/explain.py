@@ -134,9 +134,7 @@ class _Explainer:
             if i not in self._descriptions:
                 self._descriptions[i] = _describe(observation, self.vocabulary)
             patient, clinician = self._descriptions[i]
-            evidence.append(
-                Evidence(observation.finding, observation.value, weights[i], patient, clinician)
-            )
+            evidence.append(Evidence(observation.finding, observation.value, weights[i], patient, clinician))
         return tuple(evidence)
 
 

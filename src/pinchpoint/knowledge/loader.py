@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 from pinchpoint.errors import SchemaError
+from pinchpoint.knowledge import cache
 from pinchpoint.knowledge.model import Knowledge, build_knowledge
 from pinchpoint.knowledge.references import check_references
 from pinchpoint.knowledge.schema import TABLES, Table, allowed_keys_at
@@ -45,7 +46,10 @@ def data_directory() -> Path:
 
 @lru_cache(maxsize=4)
 def load_knowledge(directory: Path | None = None) -> Knowledge:
-    """Load, validate and compile the knowledge base (cached per directory).
+    """Load, validate and compile the knowledge base (cached per directory and per user).
+
+    A run reuses what an earlier run of the same program compiled from the same data
+    files (see :mod:`pinchpoint.knowledge.cache`).
 
     Args:
         directory: A folder of knowledge files; the packaged data when omitted.
@@ -57,10 +61,19 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
         MissingSourceError: A row cites a source id that sources.yaml does not define.
     """
     folder = directory or data_directory()
+    version = knowledge_version(folder)
+    path = cache.cache_path(version)
+    cached = cache.read(path) if path is not None else None
+    if cached is not None:
+        return build_knowledge(cached.tables, cached.vocabulary, version, model=cached.model)
     vocabulary = Vocabulary.from_mapping(_read_yaml(folder / _VOCABULARY_FILE), origin=_VOCABULARY_FILE)
     tables = {name: _load_table(folder, name, model) for name, model in TABLES.items()}
     check_references(tables, vocabulary)
-    return build_knowledge(tables, vocabulary, knowledge_version(folder))
+    knowledge = build_knowledge(tables, vocabulary, version)
+    if path is not None:
+        knowledge.model.stacked  # noqa: B018 (computed once, before it is cached)
+        cache.write(path, cache.Compiled(vocabulary, tables, knowledge.model))
+    return knowledge
 
 
 def knowledge_version(directory: Path | None = None) -> str:

@@ -44,8 +44,18 @@ class Knowledge:
         return {site_id: self.vocabulary.site_label(site_id) for site_id in self.model.site_ids}
 
 
-def build_knowledge(tables: Mapping[str, s.Table], vocabulary: Vocabulary, version: str) -> Knowledge:
-    """Assemble validated, cross-checked tables into a :class:`Knowledge`."""
+def build_knowledge(
+    tables: Mapping[str, s.Table],
+    vocabulary: Vocabulary,
+    version: str,
+    *,
+    model: LikelihoodModel | None = None,
+) -> Knowledge:
+    """Assemble validated, cross-checked tables into a :class:`Knowledge`.
+
+    ``model`` is the likelihood model compiled earlier from the same tables (the slow part
+    of assembling), when it is at hand.
+    """
     anatomy = Anatomy(
         sides=vocabulary.sides,
         midline_regions=frozenset(name for name, region in vocabulary.regions.items() if region.midline),
@@ -61,7 +71,7 @@ def build_knowledge(tables: Mapping[str, s.Table], vocabulary: Vocabulary, versi
         polyneuropathy=cast(s.PolyneuropathyTable, tables["polyneuropathy"]),
         tests=cast(s.ProvocationTestsTable, tables["provocation_tests"]),
     )
-    model = compile_model(tables, vocabulary, anatomy)
+    model = model or compile_model(tables, vocabulary, anatomy)
     return Knowledge(
         version=version,
         vocabulary=vocabulary,
