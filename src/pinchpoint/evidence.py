@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -121,8 +121,13 @@ class LikelihoodModel:
         return _stack(self)
 
 
-Rows = tuple[int, ...]
-"""Where one observation's vectors sit: rows of :attr:`StackedModel.over_pairs`."""
+class Rows(NamedTuple):
+    """Where one observation's vectors sit in the two matrices of :class:`StackedModel`."""
+
+    modality: tuple[int, ...] = ()
+    """Rows of :attr:`StackedModel.over_units`."""
+    plain: tuple[int, ...] = ()
+    """Rows of :attr:`StackedModel.over_pairs`."""
 
 
 @dataclass(frozen=True)
@@ -135,71 +140,79 @@ class StackedRegionList:
 
 @dataclass(frozen=True)
 class StackedModel:
-    """Every vector of the model spread over the (cause, site unit) pairs, one matrix row each.
+    """Every vector of the model as a matrix row, so that a case sums its rows in a few array calls.
 
-    A case's posterior is then the sum of its rows by group, in a few array calls. Each row
-    belongs to a group (``row_group``, and ``groups`` as one-hot columns): group 0 is added
-    as it is (a provocation test, a cause's likelihood); group ``1 + m`` is the
-    log-likelihood when the lesion involves modality ``m`` of ``modalities``, with
-    ``scalar`` the background when it does not; the last group holds the non-neural pain
-    patterns. ``involved`` and ``not_involved`` give each pair's log chance that its lesion
-    involves each modality: the site kind's, or the cause's own where it states one.
+    ``over_units`` holds, per site unit, the log-likelihood of an anatomical observation when
+    the lesion involves the row's modality (``unit_groups``: one-hot over ``modalities``),
+    with ``unit_scalar`` its background when it does not. ``over_pairs`` holds, per (cause,
+    site unit) pair, the vectors added as they are (group 0 of ``pair_groups``: provocation
+    tests, causes' likelihoods) and the non-neural pain patterns (group 1). ``involved`` and
+    ``not_involved`` are :attr:`LikelihoodModel.log_involved` as one row per modality, and
+    the ``override_*`` arrays flatten :attr:`LikelihoodModel.involvement_overrides`.
     """
 
     modalities: tuple[str, ...]
+    pain_modality: int
+    over_units: npt.NDArray[np.float64]
+    unit_scalar: Vector
+    unit_groups: npt.NDArray[np.float64]
     over_pairs: npt.NDArray[np.float64]
-    scalar: Vector
-    row_group: npt.NDArray[np.intp]
-    groups: npt.NDArray[np.float64]
+    pair_groups: npt.NDArray[np.float64]
     involved: npt.NDArray[np.float64]
     not_involved: npt.NDArray[np.float64]
-    pain_group: int
-    pattern_group: int
-    pattern_rows: frozenset[int]
+    override_modality: npt.NDArray[np.intp]
+    override_unit: npt.NDArray[np.intp]
+    override_pair: npt.NDArray[np.intp]
+    override_in: Vector
+    override_out: Vector
     rows: Mapping[tuple[str, object], Rows]
     region_lists: Mapping[str, StackedRegionList]
 
+    def pattern_row(self, row: int) -> bool:
+        """Whether a row of ``over_pairs`` is a non-neural pain pattern."""
+        return bool(self.pair_groups[_PATTERN, row])
+
+
+_PLAIN, _PATTERN = 0, 1
+
 
 class _Stacker:
-    """Assigns every distinct vector of a model one row, spread over the pairs."""
+    """Assigns every distinct vector of a model one row of its matrix."""
 
     def __init__(self, model: LikelihoodModel) -> None:
         self.model = model
         self.modalities = tuple(model.log_involved)
-        self.pattern_group = 1 + len(self.modalities)
-        self.vectors: list[Vector] = []
-        self.scalars: list[float] = []
-        self.groups: list[int] = []
-        self._seen: dict[int, tuple[int, Contribution]] = {}
+        self.over_units: list[tuple[Vector, float, int]] = []
+        self.over_pairs: list[tuple[Vector, int]] = []
+        self._seen: dict[int, tuple[Rows, Contribution]] = {}
 
-    def row(self, contribution: Contribution) -> int:
-        """Return the row of a contribution, adding it the first time it is seen."""
+    def contribution(self, contribution: Contribution) -> Rows:
+        """Return where a contribution sits, adding it the first time it is seen."""
         seen = self._seen.get(id(contribution))
         if seen is not None:
             return seen[0]
         model = self.model
-        if contribution.target == "cause":
-            self._add(contribution.vector[model.pair_cause], 0.0, 0)
-        elif contribution.target == "unit":
-            self._add(contribution.vector[model.pair_unit], 0.0, 0)
+        if contribution.target == "unit_modality":
+            group = self.modalities.index(contribution.modality)
+            self.over_units.append((contribution.vector, contribution.scalar, group))
+            rows = Rows(modality=(len(self.over_units) - 1,))
         else:
-            group = 1 + self.modalities.index(contribution.modality)
-            self._add(contribution.vector[model.pair_unit], contribution.scalar, group)
-        # The contribution is kept with its row so that its id cannot be reused by another object.
-        self._seen[id(contribution)] = (len(self.vectors) - 1, contribution)
-        return len(self.vectors) - 1
+            index = model.pair_cause if contribution.target == "cause" else model.pair_unit
+            rows = Rows(plain=(self._pair_row(contribution.vector[index], _PLAIN),))
+        # The contribution is kept with its rows so that its id cannot be reused by another object.
+        self._seen[id(contribution)] = (rows, contribution)
+        return rows
 
     def rows(self, contributions: tuple[Contribution, ...], pattern: Vector | None = None) -> Rows:
-        rows = [self.row(contribution) for contribution in contributions]
+        placed = [self.contribution(contribution) for contribution in contributions]
+        plain = [row for rows in placed for row in rows.plain]
         if pattern is not None:
-            self._add(pattern[self.model.pair_cause], 0.0, self.pattern_group)
-            rows.append(len(self.vectors) - 1)
-        return tuple(rows)
+            plain.append(self._pair_row(pattern[self.model.pair_cause], _PATTERN))
+        return Rows(tuple(row for rows in placed for row in rows.modality), tuple(plain))
 
-    def _add(self, vector: Vector, scalar: float, group: int) -> None:
-        self.vectors.append(vector)
-        self.scalars.append(scalar)
-        self.groups.append(group)
+    def _pair_row(self, vector: Vector, group: int) -> int:
+        self.over_pairs.append((vector, group))
+        return len(self.over_pairs) - 1
 
 
 def _stack(model: LikelihoodModel) -> StackedModel:
@@ -217,28 +230,33 @@ def _stack(model: LikelihoodModel) -> StackedModel:
         }
         region_lists[name] = StackedRegionList(absent, present)
     modalities = stacker.modalities
-    involved = np.array([model.log_involved[name][0][model.pair_unit] for name in modalities])
-    not_involved = np.array([model.log_involved[name][1][model.pair_unit] for name in modalities])
-    for name, override in model.involvement_overrides.items():
-        involved[modalities.index(name), override.pairs] = override.log_in
-        not_involved[modalities.index(name), override.pairs] = override.log_out
-    row_group = np.array(stacker.groups, dtype=np.intp)
-    groups = np.zeros((stacker.pattern_group + 1, len(row_group)))
-    groups[row_group, np.arange(len(row_group))] = 1.0
+    overrides = [(modalities.index(name), override) for name, override in model.involvement_overrides.items()]
     return StackedModel(
         modalities=modalities,
-        over_pairs=np.array(stacker.vectors),
-        scalar=np.array(stacker.scalars),
-        row_group=row_group,
-        groups=groups,
-        involved=involved,
-        not_involved=not_involved,
-        pain_group=1 + modalities.index("pain"),
-        pattern_group=stacker.pattern_group,
-        pattern_rows=frozenset(np.flatnonzero(row_group == stacker.pattern_group).tolist()),
+        pain_modality=modalities.index("pain"),
+        over_units=np.array([vector for vector, _, _ in stacker.over_units]),
+        unit_scalar=np.array([scalar for _, scalar, _ in stacker.over_units]),
+        unit_groups=_one_hot([group for _, _, group in stacker.over_units], len(modalities)),
+        over_pairs=np.array([vector for vector, _ in stacker.over_pairs]),
+        pair_groups=_one_hot([group for _, group in stacker.over_pairs], 2),
+        involved=np.array([model.log_involved[name][0] for name in modalities]),
+        not_involved=np.array([model.log_involved[name][1] for name in modalities]),
+        override_modality=np.concatenate(
+            [np.full(len(o.pairs), index, dtype=np.intp) for index, o in overrides] or [np.zeros(0, np.intp)]
+        ),
+        override_unit=np.concatenate([o.units for _, o in overrides] or [np.zeros(0, np.intp)]),
+        override_pair=np.concatenate([o.pairs for _, o in overrides] or [np.zeros(0, np.intp)]),
+        override_in=np.concatenate([o.log_in for _, o in overrides] or [np.zeros(0)]),
+        override_out=np.concatenate([o.log_out for _, o in overrides] or [np.zeros(0)]),
         rows=rows,
         region_lists=region_lists,
     )
+
+
+def _one_hot(groups: list[int], count: int) -> npt.NDArray[np.float64]:
+    one_hot = np.zeros((count, len(groups)))
+    one_hot[groups, np.arange(len(groups))] = 1.0
+    return one_hot
 
 
 def compile_model(tables: Mapping[str, s.Table], vocabulary: Vocabulary, anatomy: Anatomy) -> LikelihoodModel:

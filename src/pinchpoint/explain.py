@@ -146,22 +146,23 @@ def _evidence_matrix(posterior: Posterior) -> npt.NDArray[np.float64]:
     """
     model = posterior.model
     stacked = model.stacked
-    numbers: list[int] = []
-    rows: list[int] = []
+    observations = posterior.observations
+    on_units: list[tuple[int, int]] = []
+    on_pairs: list[tuple[int, int]] = []
     patterned: list[tuple[int, int]] = []
-    for number, observation in enumerate(posterior.observations):
-        for row in observation.rows:
-            if row in stacked.pattern_rows:
-                patterned.append((number, row))
-            else:
-                numbers.append(number)
-                rows.append(row)
-    one_hot = np.zeros((len(posterior.observations), len(rows)))
-    one_hot[numbers, np.arange(len(rows))] = 1.0
-    matrix = one_hot @ (stacked.over_pairs[rows] - stacked.scalar[rows, None])
+    for number, observation in enumerate(observations):
+        on_units += [(number, row) for row in observation.rows.modality]
+        for row in observation.rows.plain:
+            (patterned if stacked.pattern_row(row) else on_pairs).append((number, row))
+    by_unit = np.zeros((len(observations), len(model.units)))
+    for number, row in on_units:
+        by_unit[number] += stacked.over_units[row] - stacked.unit_scalar[row]
+    matrix = by_unit[:, model.pair_unit]
+    for number, row in on_pairs:
+        matrix[number] += stacked.over_pairs[row]
     for number, row in patterned:
         matrix[number] = np.where(model.pair_non_neural, stacked.over_pairs[row], matrix[number])
-    return np.asarray(matrix, dtype=np.float64)
+    return matrix
 
 
 def _describe(observation: Observation, vocabulary: Vocabulary) -> tuple[str, str]:

@@ -71,25 +71,32 @@ class _Picked:
     def log_joint(self) -> Vector:
         """Return the log joint probability of every (cause, site) pair and the findings.
 
-        Each modality mixes "the lesion involves it" with "it does not"; a modality with no
-        evidence mixes to log 1 = 0, so every modality is computed at once.
+        Each modality mixes "the lesion involves it" with "it does not" per site unit (and
+        per pair where a cause sets its own chance); a modality with no evidence mixes to
+        log 1 = 0, so every modality is computed at once.
         """
         model, stacked = self.model, self.stacked
-        used = [row for observation in self.observations for row in observation.rows]
-        used += [row for rows in self.background for row in rows]
-        groups = stacked.groups[:, used]
-        summed = groups @ stacked.over_pairs[used]
-        outside = groups @ stacked.scalar[used]
-        modalities = slice(1, stacked.pattern_group)
-        mixture = np.logaddexp(
-            stacked.involved + summed[modalities], stacked.not_involved + outside[modalities, None]
+        used = [observation.rows for observation in self.observations] + self.background
+        on_units = [row for rows in used for row in rows.modality]
+        on_pairs = [row for rows in used for row in rows.plain]
+        groups = stacked.unit_groups[:, on_units]
+        inside = groups @ stacked.over_units[on_units]
+        outside = groups @ stacked.unit_scalar[on_units]
+        mixture = np.logaddexp(stacked.involved + inside, stacked.not_involved + outside[:, None])
+        plain, pattern = stacked.pair_groups[:, on_pairs] @ stacked.over_pairs[on_pairs]
+        modality, unit = stacked.override_modality, stacked.override_unit
+        exact = np.logaddexp(
+            stacked.override_in + inside[modality, unit], stacked.override_out + outside[modality]
         )
-        pattern = summed[stacked.pattern_group] - outside[stacked.pain_group]
+        correction = np.bincount(
+            stacked.override_pair, weights=exact - mixture[modality, unit], minlength=len(model.pair_unit)
+        )
         log_joint: Vector = (
             model.pair_log_prior
-            + summed[0]
-            + mixture.sum(axis=0)
-            + np.where(model.pair_non_neural, pattern, 0.0)
+            + plain
+            + mixture.sum(axis=0)[model.pair_unit]
+            + correction
+            + np.where(model.pair_non_neural, pattern - outside[stacked.pain_modality], 0.0)
         )
         return log_joint
 
