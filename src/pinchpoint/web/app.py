@@ -135,7 +135,7 @@ def create_app(
     app.state.templates = pages.templates
     app.mount("/static", StaticFiles(packages=[("pinchpoint.web", "static")]), name="static")
     pages.register(app)
-    InterviewPages(knowledge, content, store, pages.render, _form_items).register(app)
+    pages.interviews.register(app)
     app.include_router(api_router(knowledge, sessions=store))
     app.include_router(cds_router(knowledge))
     _register_errors(app, pages)
@@ -166,6 +166,7 @@ class _Pages:
             source_title=self.source_title,
         )
         self.sections = {page: build_page(page, knowledge, content) for page in _PAGES}
+        self.interviews = InterviewPages(knowledge, content, store, self.render, _form_items)
 
     def source_title(self, source: str) -> str:
         """Return the title of a source id of sources.yaml (the id itself when unknown)."""
@@ -244,6 +245,7 @@ class _Pages:
             view=result_view(assessment, self.knowledge, self.content),
             case_findings=self._findings_in_words(case),
             edit_url=f"{_PAGE_PATH[_page_of(record)]}?from={record.id}",
+            reopen_url=await self.interviews.reopen_path(record.id),
             reassessed=record.knowledge_version != self.knowledge.version,
         )
 
