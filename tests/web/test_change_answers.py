@@ -168,3 +168,23 @@ def test_store_finds_the_interview_of_an_assessment(store: Store) -> None:
     assert store.interview_of_assessment("f" * 32) is None
     store.delete_assessment(linked.id)
     assert store.interview_of_assessment(linked.id) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "link", "nav"),
+    [
+        ("/clinician", 'href="/check?mode=clinician"', "Clinician mode"),  # the form -> the interview
+        ("/check?mode=clinician", 'href="/clinician"', "Clinician mode"),  # the interview -> the form
+        ("/check/form", 'href="/check"', "Self-check"),  # the self-check's pair, for consistency
+        ("/check", 'href="/check/form"', "Self-check"),
+    ],
+)
+def test_each_mode_links_its_form_and_its_interview(
+    client: TestClient, path: str, link: str, nav: str
+) -> None:
+    """The one-page form and the interview of a mode link to each other, under the same navigation item."""
+    page = client.get(path).text
+    alternative = re.search(r'<p class="alternative">(.*?)</p>', page, re.S)
+    assert alternative is not None
+    assert link in alternative.group(1)
+    assert re.search(rf'<a href="[^"]+" aria-current="page">{nav}</a>', page)
