@@ -242,7 +242,7 @@ class _Pages:
             "result.html",
             nav="history",
             record=record,
-            view=result_view(assessment, self.knowledge, self.content),
+            view=result_view(assessment, self.knowledge, self.content, findings=case.findings),
             case_findings=self._findings_in_words(case),
             edit_url=f"{_PAGE_PATH[_page_of(record)]}?from={record.id}",
             reopen_url=await self.interviews.reopen_path(record.id),
@@ -273,7 +273,7 @@ class _Pages:
                 status_code=422,
             )
         assessment = assess(result.case, self.knowledge)
-        view = result_view(assessment, self.knowledge, self.content)
+        view = result_view(assessment, self.knowledge, self.content, findings=result.case.findings)
         html = self.templates.get_template("partials/live.html").render(view=view)
         return JSONResponse(
             {
@@ -290,7 +290,7 @@ class _Pages:
         body = await _json_body(request)
         case = parse_case(body, self.knowledge.vocabulary, origin="request body")
         assessment = assess(case, self.knowledge)
-        view = result_view(assessment, self.knowledge, self.content)
+        view = result_view(assessment, self.knowledge, self.content, findings=case.findings)
         return JSONResponse(
             {
                 **assessment.to_contract(),
@@ -387,7 +387,10 @@ class _Pages:
         result = parse_form(items, "clinician", self.knowledge, self.content)
         if result.case is None:
             return None
-        return result_view(assess(result.case, self.knowledge), self.knowledge, self.content)
+        findings = result.case.findings
+        return result_view(
+            assess(result.case, self.knowledge), self.knowledge, self.content, findings=findings
+        )
 
     async def _reopened(self, request: Request) -> dict[str, str | tuple[str, ...]]:
         record_id = request.query_params.get("from")

@@ -527,7 +527,9 @@ class InterviewPages:
         values = values or {}
         emergency = None
         if self._level(interview) >= Urgency.EMERGENCY:
-            emergency = result_view(interview.assessment(), self.knowledge, self.content)
+            emergency = result_view(
+                interview.assessment(), self.knowledge, self.content, findings=interview.findings
+            )
         progress = interview.progress()
         return self.render(
             "interview.html",
