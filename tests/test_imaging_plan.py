@@ -47,7 +47,9 @@ def knowledge() -> Knowledge:
 
 def _lumbar_imaging(knowledge: Knowledge) -> frozenset[str]:
     table = knowledge.tables["terminology"]
-    return frozenset(test for order in table.imaging_orders for test in order.investigations)
+    return frozenset(
+        test for order in table.imaging_orders if order.region == "lumbar" for test in order.investigations
+    )
 
 
 def _offered(case: Case, knowledge: Knowledge) -> list[str]:
