@@ -45,7 +45,7 @@ def _stated_bases(case: Case, knowledge: Knowledge) -> set[str]:
 def test_the_unasked_signs_are_the_emergency_findings_the_case_leaves_unknown(
     path: Path, knowledge: Knowledge, content: WebContent
 ) -> None:
-    """Listed: each emergency-rule finding with no stated value, in the vocabulary's words; none in an emergency."""
+    """Listed: each emergency-rule finding with no value, in the vocabulary's words; none in an emergency."""
     case = read_case(path, knowledge.vocabulary)
     assessment = assess(case, knowledge)
     view = result_view(assessment, knowledge, content, findings=case.findings)
@@ -67,7 +67,7 @@ def test_the_unasked_signs_are_the_emergency_findings_the_case_leaves_unknown(
 def test_answering_an_unasked_sign_removes_it_and_only_it(
     path: Path, knowledge: Knowledge, content: WebContent
 ) -> None:
-    """ "No" to one unasked yes/no sign: it leaves the list, the others stay (unless it is an emergency)."""
+    """Answering no to one unasked yes/no sign: it leaves the list, the others stay."""
     case = read_case(path, knowledge.vocabulary)
     view = result_view(assess(case, knowledge), knowledge, content, findings=case.findings)
     specs = knowledge.vocabulary.findings
@@ -103,7 +103,7 @@ def test_every_other_warning_is_kept_word_for_word(
 def test_the_result_page_asks_the_unasked_signs_by_their_finding(
     client: TestClient, knowledge: Knowledge
 ) -> None:
-    """An almost empty self-check: the page lists every emergency sign in words, marked with its finding id."""
+    """An almost empty self-check: the page lists every emergency sign in words, marked with its id."""
     response = client.post(
         "/check/form", content=urlencode([("age", "40")]), headers=_SAME_ORIGIN, follow_redirects=False
     )
