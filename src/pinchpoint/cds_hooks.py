@@ -380,6 +380,7 @@ def _order_review(
             for coding in _codings(resource.get("code"))
             if (row := terms.imaging_orders.get((str(coding.get("system")), str(coding.get("code")))))
             is not None
+            and row.region == "lumbar"
         ]
         if not imaging:
             continue
@@ -410,7 +411,9 @@ def _order_review(
 def _plan_offers_lumbar_imaging(findings: Mapping[str, FindingValue], knowledge: Knowledge) -> bool:
     """Whether the plan for these findings offers, as something to do, an investigation of lumbar imaging."""
     table = cast(s.TerminologyTable, knowledge.tables["terminology"])
-    lumbar = {test for order in table.imaging_orders for test in order.investigations}
+    lumbar = {
+        test for order in table.imaging_orders if order.region == "lumbar" for test in order.investigations
+    }
     assessment = assess(Case(id="order-review", findings=findings), knowledge)
     return any(test.verdict.to_do and test.id in lumbar for test in assessment.investigations)
 

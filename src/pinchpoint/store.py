@@ -317,6 +317,17 @@ class Store:
             row = session.get(_InterviewRow, interview_id)
             return None if row is None else _interview_record(row)
 
+    def interview_of_assessment(self, assessment_id: str) -> InterviewRecord | None:
+        """Return the interview session that an assessment finished, or None (a form's result).
+
+        Raises:
+            StoreError: The database could not be read.
+        """
+        query = sa.select(_InterviewRow).where(_InterviewRow.assessment_id == assessment_id).limit(1)
+        with self._transaction("reading an interview session") as session:
+            row = session.scalars(query).first()
+            return None if row is None else _interview_record(row)
+
     def delete_interview(self, interview_id: str) -> bool:
         """Delete an interview session; return False when there was none.
 

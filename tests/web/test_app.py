@@ -384,7 +384,7 @@ def test_the_result_page_draws_the_plan_with_verdicts_and_sources(
     )
     assessment = assess(case, knowledge)
     html = client.app.state.templates.get_template("partials/plan.html").render(
-        view=result_view(assessment, knowledge, content)
+        view=result_view(assessment, knowledge, content, findings=case.findings)
     )
     shown = [*assessment.investigations, *assessment.plan.items()]
     assert assessment.plan.actions, "every plan starts with what to do now"

@@ -362,3 +362,31 @@ def test_every_control_of_a_question_page_has_a_name(page: Any) -> None:
         )
         assert unnamed == []
         page.click('button[value="dont_know"]')
+
+
+@pytest.mark.parametrize("mode", ["self_check", "clinician"])
+def test_change_the_answers_of_an_interview_resumes_it_at_the_last_question(page: Any, mode: str) -> None:
+    """From an interview's result, "Change the answers" goes back into the interview, answers kept."""
+    page.goto("/check" if mode == "self_check" else "/clinician")
+    if mode == "clinician":
+        page.click("text=Prefer to be asked one question at a time?")
+        page.wait_for_url("**/check?mode=clinician")
+    page.fill('input[name="age"]', "49")
+    page.click("text=Start the questions")
+    last = None
+    for _ in range(_MAX_QUESTIONS):
+        question = _current_question(page)
+        if question is None:
+            break
+        last = question
+        page.click('button[value="dont_know"]')
+        page.wait_for_load_state()
+    assert _RESULT_URL.search(page.url)
+    result_url = page.url
+    page.click("button:has-text('Change the answers')")
+    page.wait_for_url(re.compile(r"/check/interviews/[0-9a-f]{32}$"))
+    assert _current_question(page) == last
+    page.click("text=Forward: keep my earlier answer")
+    page.wait_for_url(_RESULT_URL)
+    assert page.url != result_url
+    assert "49" in page.locator(".answers").inner_text()

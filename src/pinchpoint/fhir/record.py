@@ -384,6 +384,7 @@ class _Reader:
             self.vocabulary,
             origin=f"{self.origin}: {path}",
             groups=self.knowledge.questions.questions.keys(),
+            bank=self.knowledge.questions,
         ).items():
             self._merge(finding, value, path)
 

@@ -6,6 +6,15 @@ reads such a response back and checks every answer against the vocabulary exactl
 is checked. An item without an answer is an unknown finding; an empty region list is the
 exclusive ``none`` answer. The round trip case -> response -> case gives the same findings, and
 therefore the same assessment.
+
+The Questionnaire's ``enableWhen`` (the question bank's ``enable_when``: "pregnant" only for
+``sex = female``) is enforced when the bank is given. FHIR defines an item with ``enableWhen`` as
+enabled, that is allowed to capture answers, only while its condition holds, so an answer to an
+item that the other answers disable is not a conformant response. It is refused with an error
+that names the item, the answer that enables it and the answer that arrived, rather than
+ignored: dropping an answer silently could drop a finding that matters for safety (pregnancy
+rules out ionising imaging). An item whose enabling question is not answered at all is read: the
+answer is consistent with every answer given, and the enabling finding stays unknown.
 """
 
 from __future__ import annotations
@@ -23,9 +32,10 @@ from pinchpoint.fhir._boundary import validate_resource
 from pinchpoint.fhir.questionnaire import INTAKE_URL, NONE_CODE, Question, bank_questions
 from pinchpoint.fhir.terminology import pinchpoint_system
 from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.questions import QuestionBank
 from pinchpoint.vocabulary import FindingSpec, Vocabulary
 
-__all__ = ["case_to_response", "findings_of_response", "response_to_case"]
+__all__ = ["case_to_response", "check_enabled", "findings_of_response", "response_to_case"]
 
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _CASE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -49,9 +59,13 @@ def case_to_response(
 
     Raises:
         FhirMappingError: A finding is not asked by any question (a question source that does
-            not cover the case).
+            not cover the case), or the case answers a question that the Questionnaire's
+            enableWhen disables given its other findings (``pregnant`` with ``sex: male``):
+            such a response would not conform to the Questionnaire.
     """
     vocabulary = knowledge.vocabulary
+    if questions is None:
+        check_enabled(case.findings, knowledge.questions, origin=f"case {case.id}")
     source = questions if questions is not None else bank_questions(knowledge)
     items = [item for question in source if (item := _answered(question, case.findings, vocabulary))]
     asked = {q.finding for q in _flatten(source)}
@@ -126,7 +140,8 @@ def response_to_case(
 
     Raises:
         FhirMappingError: The resource is invalid, not completed, names an item that is not a
-            finding or group, or answers with a type the finding does not take.
+            finding or group, answers with a type the finding does not take, or answers an item
+            that its enableWhen disables given the other answers.
         InvalidCaseError: An answer is out of range or names a region that does not exist.
     """
     resource = validate_resource(response, QuestionnaireResponse, origin)
@@ -138,7 +153,11 @@ def response_to_case(
             got=resource.status,
         )
     findings = findings_of_response(
-        resource, knowledge.vocabulary, origin=origin, groups=knowledge.questions.questions.keys()
+        resource,
+        knowledge.vocabulary,
+        origin=origin,
+        groups=knowledge.questions.questions.keys(),
+        bank=knowledge.questions,
     )
     case_id = resource.id if resource.id and _CASE_ID.match(resource.id) else default_id
     return Case(id=case_id, findings=findings)
@@ -150,17 +169,21 @@ def findings_of_response(
     *,
     origin: str,
     groups: Collection[str] = (),
+    bank: QuestionBank | None = None,
 ) -> Mapping[str, FindingValue]:
     """Return the checked findings answered in a validated QuestionnaireResponse.
 
     A group item's ``linkId`` is a base id of the vocabulary (``exam.slr``) or one of ``groups``
-    (the question bank's ids, whose forms and grids are groups).
+    (the question bank's ids, whose forms and grids are groups). With ``bank``, the enableWhen
+    of its questions is enforced (see the module's notes).
 
     Raises:
-        FhirMappingError: An item is neither a finding nor a group, or an answer has the wrong type.
+        FhirMappingError: An item is neither a finding nor a group, an answer has the wrong type,
+            or an item is answered that its enableWhen disables given the other answers.
         InvalidCaseError: An answer is out of range or names a region that does not exist.
     """
     findings: dict[str, FindingValue] = {}
+    paths: dict[str, str] = {}
     group_ids = {spec.base for spec in vocabulary.findings.values()} | set(groups)
     stack: list[tuple[str, Any]] = [(f"$.item[{i}]", item) for i, item in enumerate(resource.item or [])]
     while stack:
@@ -184,7 +207,60 @@ def findings_of_response(
             )
         value = _value(spec, item.answer, f"{origin}: {path}.answer")
         findings[spec.id] = check_value(spec, value, vocabulary, location=f"{origin}: {path}.answer")
+        paths[spec.id] = path
+    if bank is not None:
+        check_enabled(findings, bank, origin=origin, paths=paths)
     return findings
+
+
+def check_enabled(
+    findings: Mapping[str, FindingValue],
+    bank: QuestionBank,
+    *,
+    origin: str,
+    paths: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse an answer to a question whose enableWhen the other answers make false.
+
+    Args:
+        findings: The findings answered, by finding id (the items' linkIds).
+        bank: The question bank whose ``enable_when`` the Questionnaire's enableWhen renders.
+        origin: Where the answers came from, named in the error.
+        paths: The JSON path of each finding's item, to point at it.
+
+    Raises:
+        FhirMappingError: A finding of a question is answered while the question it depends on
+            is answered with another value than the one that enables it.
+    """
+    for question in bank:
+        condition = question.enable_when
+        if condition is None:
+            continue
+        answered = [finding for finding in question.findings if finding in findings]
+        enabling = bank[condition.question].finding
+        if not answered or enabling not in findings:
+            continue
+        value = findings[enabling]
+        if value == condition.answer and type(value) is type(condition.answer):
+            continue
+        link_id = answered[0]
+        path = (paths or {}).get(link_id)
+        raise FhirMappingError(
+            f"item {link_id!r} is answered, but its enableWhen disables it: it is asked only when"
+            f" {enabling!r} is {_fhir_value(condition.answer)}",
+            location=f"{origin}: {path}" if path else origin,
+            expected=f"no answer to {link_id!r} unless {enabling!r} = {_fhir_value(condition.answer)}",
+            got=f"{enabling} = {_fhir_value(value)}",
+            hint=f"remove the answer to {link_id!r}, or correct the answer to {enabling!r}",
+        )
+
+
+def _fhir_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
 
 
 def _value(spec: FindingSpec, answers: list[Any], location: str) -> object:

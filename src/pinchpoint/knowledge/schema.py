@@ -550,14 +550,17 @@ class PresentationCode(Code):
 
 
 class ImagingOrderCode(Code):
-    """A ServiceRequest code that orders imaging of the lumbar spine.
+    """A ServiceRequest code that orders imaging of the lumbar spine (or of the whole spine).
 
     ``investigations`` are the ids of investigations.yaml that an order with this code carries
-    out: the plan's ServiceRequests are coded with it, and they are the plan's lumbar imaging.
+    out: the plan's ServiceRequests are coded with it. ``region``: ``lumbar`` rows are the
+    plan's lumbar imaging and the orders the CDS order review checks; ``whole_spine`` rows
+    only code the plan's requests.
     """
 
     modality: Literal["mri", "ct", "xr"]
     investigations: list[str] = []
+    region: Literal["lumbar", "whole_spine"] = "lumbar"
 
 
 class TerminologyTable(Table):

@@ -135,7 +135,7 @@ def create_app(
     app.state.templates = pages.templates
     app.mount("/static", StaticFiles(packages=[("pinchpoint.web", "static")]), name="static")
     pages.register(app)
-    InterviewPages(knowledge, content, store, pages.render, _form_items).register(app)
+    pages.interviews.register(app)
     app.include_router(api_router(knowledge, sessions=store))
     app.include_router(cds_router(knowledge))
     _register_errors(app, pages)
@@ -166,6 +166,7 @@ class _Pages:
             source_title=self.source_title,
         )
         self.sections = {page: build_page(page, knowledge, content) for page in _PAGES}
+        self.interviews = InterviewPages(knowledge, content, store, self.render, _form_items)
 
     def source_title(self, source: str) -> str:
         """Return the title of a source id of sources.yaml (the id itself when unknown)."""
@@ -241,9 +242,10 @@ class _Pages:
             "result.html",
             nav="history",
             record=record,
-            view=result_view(assessment, self.knowledge, self.content),
+            view=result_view(assessment, self.knowledge, self.content, findings=case.findings),
             case_findings=self._findings_in_words(case),
             edit_url=f"{_PAGE_PATH[_page_of(record)]}?from={record.id}",
+            reopen_url=await self.interviews.reopen_path(record.id),
             reassessed=record.knowledge_version != self.knowledge.version,
         )
 
@@ -271,7 +273,7 @@ class _Pages:
                 status_code=422,
             )
         assessment = assess(result.case, self.knowledge)
-        view = result_view(assessment, self.knowledge, self.content)
+        view = result_view(assessment, self.knowledge, self.content, findings=result.case.findings)
         html = self.templates.get_template("partials/live.html").render(view=view)
         return JSONResponse(
             {
@@ -288,7 +290,7 @@ class _Pages:
         body = await _json_body(request)
         case = parse_case(body, self.knowledge.vocabulary, origin="request body")
         assessment = assess(case, self.knowledge)
-        view = result_view(assessment, self.knowledge, self.content)
+        view = result_view(assessment, self.knowledge, self.content, findings=case.findings)
         return JSONResponse(
             {
                 **assessment.to_contract(),
@@ -385,7 +387,10 @@ class _Pages:
         result = parse_form(items, "clinician", self.knowledge, self.content)
         if result.case is None:
             return None
-        return result_view(assess(result.case, self.knowledge), self.knowledge, self.content)
+        findings = result.case.findings
+        return result_view(
+            assess(result.case, self.knowledge), self.knowledge, self.content, findings=findings
+        )
 
     async def _reopened(self, request: Request) -> dict[str, str | tuple[str, ...]]:
         record_id = request.query_params.get("from")

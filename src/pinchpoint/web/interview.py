@@ -13,6 +13,9 @@ Routes::
     POST /check/interviews/{id}/forward         give the answer taken back again
     POST /check/interviews/{id}/finish          save the assessment now (only once finished, or
                                                 at once when the answers make it an emergency)
+    POST /check/interviews/{id}/reopen          change the answers of a finished interview: a new
+                                                session with every answer kept, 303 to its last
+                                                question (the finished one and its result stay)
 
 A session is saved after every step with :meth:`~pinchpoint.store.Store.update_interview`
 as ``{"format": "pinchpoint-web-interview", "interview": Interview.to_dict(), "redo": [...]}``
@@ -211,6 +214,7 @@ class InterviewPages:
             ("/check/interviews/{session_id}/back", self.back, "POST"),
             ("/check/interviews/{session_id}/forward", self.forward, "POST"),
             ("/check/interviews/{session_id}/finish", self.finish, "POST"),
+            ("/check/interviews/{session_id}/reopen", self.reopen, "POST"),
         ]
         for path, endpoint, method in routes:
             app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
@@ -313,12 +317,18 @@ class InterviewPages:
         interview = session.interview
         if not interview.answers:
             raise HTTPException(409, "There is no answer to go back to: this is the first question.")
+        redo = self._take_back(interview, session.redo)
+        await self._save(session.id, interview.to_dict(), redo)
+        return RedirectResponse(f"/check/interviews/{session.id}", status_code=303)
+
+    def _take_back(
+        self, interview: Interview, redo: tuple[dict[str, Any], ...]
+    ) -> tuple[dict[str, Any], ...]:
+        """Take the last answer back and return the redo stack with it on top, to give it again."""
         taken = interview.back()
         # The answer as a session saves it (JSON), so that "forward" can give it to answer() again.
         value = Interview(self.knowledge, interview.mode, (taken,)).to_dict()["answers"][0]["value"]
-        redo = (*session.redo, {"question": taken.question, "value": value})
-        await self._save(session.id, interview.to_dict(), redo)
-        return RedirectResponse(f"/check/interviews/{session.id}", status_code=303)
+        return (*redo, {"question": taken.question, "value": value})
 
     async def forward(self, session_id: str) -> Response:
         """Give again the answer taken back from the current question."""
@@ -348,6 +358,37 @@ class InterviewPages:
                 "(\u201cI don\u2019t know\u201d is an answer) before the result can be shown.",
             )
         return await self._complete(session)
+
+    async def reopen(self, session_id: str) -> Response:
+        """Change the answers of a finished interview, going back into it at its last question.
+
+        A new session gets every answer; its last answer is taken back, shown again and
+        offered with "forward", so the person resumes where they stopped and may go further
+        back. The finished session and its saved result are left as they are (the history
+        keeps both results). A session not finished yet is simply shown.
+        """
+        session = await self._load(session_id)
+        if session.assessment_id is None:
+            return RedirectResponse(f"/check/interviews/{session.id}", status_code=303)
+        interview = session.interview
+        redo = self._take_back(interview, session.redo) if interview.answers else session.redo
+        record = await run_in_threadpool(self.store.create_interview, _state(interview, redo))
+        return RedirectResponse(f"/check/interviews/{record.id}", status_code=303)
+
+    async def reopen_path(self, assessment_id: str) -> str | None:
+        """The address that reopens the interview an assessment finished, or None.
+
+        None for a form's result, and for an interview that is gone or that this version of
+        pinchpoint can no longer resume: its answers are then changed on the one-page form.
+        """
+        record = await run_in_threadpool(self.store.interview_of_assessment, assessment_id)
+        if record is None:
+            return None
+        try:
+            self._session(record)
+        except HTTPException:
+            return None
+        return f"/check/interviews/{record.id}/reopen"
 
     # --- helpers -----------------------------------------------------------------------------------
 
@@ -486,7 +527,9 @@ class InterviewPages:
         values = values or {}
         emergency = None
         if self._level(interview) >= Urgency.EMERGENCY:
-            emergency = result_view(interview.assessment(), self.knowledge, self.content)
+            emergency = result_view(
+                interview.assessment(), self.knowledge, self.content, findings=interview.findings
+            )
         progress = interview.progress()
         return self.render(
             "interview.html",

@@ -6,19 +6,22 @@ body map, the causes as bars, the investigations, the staged plan and the safety
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pinchpoint.assessment import Assessment, Evidence, Hypothesis
 from pinchpoint.careplan import Plan, PlanItem
+from pinchpoint.case import FindingValue
 from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.triage import triage
+from pinchpoint.vocabulary import Urgency
 from pinchpoint.web.bodymap import MapView, render_map, site_territory
 from pinchpoint.web.content import Level, WebContent
 
-__all__ = ["Ranked", "ResultView", "result_view", "site_name"]
+__all__ = ["Ranked", "ResultView", "Unasked", "result_view", "site_name"]
 
 _SHOWN = 5
 _REASONS_SHOWN = 4
-_UNASKED_PREFIX = ": "
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,20 @@ class Ranked:
 
 
 @dataclass(frozen=True, slots=True)
+class Unasked:
+    """A warning sign of an emergency rule that the answers leave unknown.
+
+    Attributes:
+        finding: The finding's base id (``"saddle_numbness"``, or ``"exam.power"`` for every
+            side and item of it), as :meth:`TriageRules.unasked_emergency_flags` names it.
+        question: The vocabulary's description of it, to ask the person in words.
+    """
+
+    finding: str
+    question: str
+
+
+@dataclass(frozen=True, slots=True)
 class ResultView:
     """Everything a result page or the live clinician panel draws."""
 
@@ -52,7 +69,7 @@ class ResultView:
     level: Level
     what_it_means: str
     reasons: tuple[tuple[str, str, str], ...]
-    unasked: tuple[str, ...]
+    unasked: tuple[Unasked, ...]
     other_warnings: tuple[str, ...]
     site: Ranked | None
     sites: tuple[Ranked, ...]
@@ -71,8 +88,22 @@ def site_name(site_id: str, knowledge: Knowledge, content: WebContent) -> str:
     return content.ui.sites.get(site_id, site_id)
 
 
-def result_view(assessment: Assessment, knowledge: Knowledge, content: WebContent) -> ResultView:
-    """Build what the result page shows for ``assessment``."""
+def result_view(
+    assessment: Assessment,
+    knowledge: Knowledge,
+    content: WebContent,
+    *,
+    findings: Mapping[str, FindingValue],
+) -> ResultView:
+    """Build what the result page shows for ``assessment``.
+
+    Args:
+        assessment: The assessment to show.
+        knowledge: The knowledge it was made with.
+        content: The pages' data.
+        findings: The known findings it was made from: the emergency warning signs they do
+            not state are listed as questions not yet answered.
+    """
     level_id = assessment.triage.id
     sites = tuple(_ranked(h, site_name(h.id, knowledge, content)) for h in assessment.sites[:_SHOWN])
     causes = tuple(
@@ -80,7 +111,8 @@ def result_view(assessment: Assessment, knowledge: Knowledge, content: WebConten
     )
     site = sites[0] if sites else None
     territory = site_territory(knowledge, site.id) if site else {}
-    unasked, other = _warnings(assessment.warnings, knowledge)
+    unasked = _unasked(assessment, findings, knowledge)
+    other = _other_warnings(assessment, findings, knowledge)
     return ResultView(
         assessment=assessment,
         level_id=level_id,
@@ -143,20 +175,31 @@ def _source_title(source: str, knowledge: Knowledge) -> str:
     return getattr(entry, "title", source) if entry is not None else source
 
 
-def _warnings(warnings: tuple[str, ...], knowledge: Knowledge) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Split the triage warnings into unasked warning-sign questions (in words) and the rest.
+def _unasked(
+    assessment: Assessment, findings: Mapping[str, FindingValue], knowledge: Knowledge
+) -> tuple[Unasked, ...]:
+    """The emergency warning signs the findings do not state, unless it is an emergency already.
 
-    The triage lists the emergency signs not yet asked about by finding id; the page asks
-    the person about them in the vocabulary's words.
+    Read from the triage rules themselves (the findings their emergency rules test), never
+    from the wording of a warning. Missing information never lowers urgency: each one is
+    asked about on the page.
     """
-    unasked: list[str] = []
-    other: list[str] = []
-    bases = {spec.base: spec.description for spec in knowledge.vocabulary.findings.values()}
-    for warning in warnings:
-        head, _, tail = warning.partition(_UNASKED_PREFIX)
-        ids = [item.strip() for item in tail.split(",")] if tail else []
-        if ids and all(item in bases for item in ids):
-            unasked += [bases[item] for item in ids]
-        else:
-            other.append(warning if not tail else f"{head}{_UNASKED_PREFIX}{tail}")
-    return tuple(dict.fromkeys(unasked)), tuple(other)
+    if assessment.triage >= Urgency.EMERGENCY:
+        return ()
+    words = {spec.base: spec.description for spec in knowledge.vocabulary.findings.values()}
+    return tuple(
+        Unasked(base, words.get(base, base)) for base in knowledge.triage.unasked_emergency_flags(findings)
+    )
+
+
+def _other_warnings(
+    assessment: Assessment, findings: Mapping[str, FindingValue], knowledge: Knowledge
+) -> tuple[str, ...]:
+    """The warnings that are not the triage's own about unasked signs (those are :func:`_unasked`).
+
+    The triage's warnings for these findings are computed again and left out by equality;
+    every other warning (an interview's "don't know" red flags, a saved one) is kept.
+    """
+    causes = {hypothesis.id: hypothesis.p for hypothesis in assessment.causes}
+    own = frozenset(triage(findings, knowledge, causes).warnings)
+    return tuple(dict.fromkeys(warning for warning in assessment.warnings if warning not in own))

@@ -1,0 +1,120 @@
+"""The result page's "not yet answered" warning signs come from the triage rules, not from a warning's words.
+
+For every development case: the signs listed are exactly the bases of the findings that
+the emergency rules test and the case leaves unknown (none once it is an emergency);
+answering one removes it and nothing else; every other warning is kept as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pinchpoint.case import Case
+from pinchpoint.casefile import read_case
+from pinchpoint.engine import assess
+from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.vocabulary import Urgency
+from pinchpoint.web.content import WebContent
+from pinchpoint.web.views import result_view
+from tests.corpus import shared_case_params
+
+_SAME_ORIGIN = {"origin": "http://127.0.0.1:8000", "content-type": "application/x-www-form-urlencoded"}
+
+
+def _emergency_bases(knowledge: Knowledge) -> set[str]:
+    specs = knowledge.vocabulary.findings
+    return {
+        specs[finding].base
+        for rule in knowledge.triage.rules
+        if rule.level == Urgency.EMERGENCY
+        for finding in rule.findings
+    }
+
+
+def _stated_bases(case: Case, knowledge: Knowledge) -> set[str]:
+    return {knowledge.vocabulary.findings[finding].base for finding in case.findings}
+
+
+@pytest.mark.parametrize("path", shared_case_params())
+def test_the_unasked_signs_are_the_emergency_findings_the_case_leaves_unknown(
+    path: Path, knowledge: Knowledge, content: WebContent
+) -> None:
+    """Listed: each emergency-rule finding with no value, in the vocabulary's words; none in an emergency."""
+    case = read_case(path, knowledge.vocabulary)
+    assessment = assess(case, knowledge)
+    view = result_view(assessment, knowledge, content, findings=case.findings)
+    listed = {sign.finding for sign in view.unasked}
+    assert len(listed) == len(view.unasked)  # each sign once
+    if assessment.triage == Urgency.EMERGENCY:
+        assert listed == set()
+    else:
+        assert listed == _emergency_bases(knowledge) - _stated_bases(case, knowledge)
+        assert listed, "no development case states every emergency sign"
+    descriptions = {spec.base: spec.description for spec in knowledge.vocabulary.findings.values()}
+    for sign in view.unasked:
+        assert sign.question == descriptions[sign.finding]
+    # The triage's own warning about them is not repeated in its raw form.
+    assert not [w for w in view.other_warnings if "not yet asked" in w]
+
+
+@pytest.mark.parametrize("path", shared_case_params())
+def test_answering_an_unasked_sign_removes_it_and_only_it(
+    path: Path, knowledge: Knowledge, content: WebContent
+) -> None:
+    """Answering no to one unasked yes/no sign: it leaves the list, the others stay."""
+    case = read_case(path, knowledge.vocabulary)
+    view = result_view(assess(case, knowledge), knowledge, content, findings=case.findings)
+    specs = knowledge.vocabulary.findings
+    answerable = [
+        sign for sign in view.unasked if sign.finding in specs and specs[sign.finding].type == "bool"
+    ]
+    if not answerable:  # an emergency asks about nothing more: the list is empty
+        assert view.unasked == ()
+        assert view.assessment.triage == Urgency.EMERGENCY
+        return
+    sign = answerable[0]
+    answered = Case(id=case.id, findings={**case.findings, sign.finding: False})
+    after = result_view(assess(answered, knowledge), knowledge, content, findings=answered.findings)
+    assert {s.finding for s in after.unasked} == {s.finding for s in view.unasked} - {sign.finding}
+
+
+@pytest.mark.parametrize("path", shared_case_params())
+def test_every_other_warning_is_kept_word_for_word(
+    path: Path, knowledge: Knowledge, content: WebContent
+) -> None:
+    """An interview's or a saved warning is never taken for the triage's, even one naming finding ids."""
+    case = read_case(path, knowledge.vocabulary)
+    assessment = assess(case, knowledge)
+    foreign = (
+        "You were not sure about this warning sign: new trouble passing urine.",
+        "emergency warning signs not yet asked about: saddle_numbness",  # older wording: kept, not parsed
+    )
+    with_extra = replace(assessment, warnings=(*foreign, *assessment.warnings))
+    view = result_view(with_extra, knowledge, content, findings=case.findings)
+    kept = [w for w in foreign if w not in assessment.warnings]
+    assert [w for w in view.other_warnings if w in foreign] == kept
+    assert not set(view.other_warnings) & set(assessment.warnings)
+
+
+def test_the_result_page_asks_the_unasked_signs_by_their_finding(
+    client: TestClient, knowledge: Knowledge
+) -> None:
+    """An almost empty self-check: the page lists every emergency sign in words, marked with its id."""
+    response = client.post(
+        "/check/form", content=urlencode([("age", "40")]), headers=_SAME_ORIGIN, follow_redirects=False
+    )
+    assert response.status_code == 303
+    page = client.get(response.headers["location"]).text
+    shown = set(re.findall(r'<li data-finding="([^"]+)">', page))
+    saved = client.get("/api" + response.headers["location"]).json()["case"]["findings"]
+    stated = {knowledge.vocabulary.findings[finding].base for finding in saved}
+    assert "age" in stated
+    assert shown == _emergency_bases(knowledge) - stated
+    assert shown
+    assert "not yet asked about" not in page
