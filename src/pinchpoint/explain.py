@@ -38,91 +38,103 @@ def explain(
     """
     model = posterior.model
     vocabulary = knowledge.vocabulary
-    observations = posterior.observations
-    matrix = _evidence_matrix(posterior) if leading else np.zeros((0, 0))
-    explainer = _Explainer(posterior.pair_probability, matrix, observations, vocabulary, leading)
-    sites = explainer.ranked(
-        model.site_ids, posterior.site_probability, model.pair_site, knowledge.site_labels
+    site_order = _ranking(posterior.site_probability)
+    cause_order = _ranking(posterior.cause_probability)
+    first_sites, first_causes = site_order[:leading], cause_order[:leading]
+    reasons = _Explainer(posterior, vocabulary).reasons(
+        (model.pair_site, first_sites), (model.pair_cause, first_causes)
     )
-    causes = explainer.ranked(model.causes, posterior.cause_probability, model.pair_cause, vocabulary.causes)
+    sites = _hypotheses(
+        model.site_ids,
+        posterior.site_probability,
+        site_order,
+        knowledge.site_labels,
+        reasons[: len(first_sites)],
+    )
+    causes = _hypotheses(
+        model.causes, posterior.cause_probability, cause_order, vocabulary.causes, reasons[len(first_sites) :]
+    )
     return sites, causes
 
 
-class _Explainer:
-    """Weighs every used observation for and against the leading hypotheses."""
+Reasons = tuple[tuple[Evidence, ...], tuple[Evidence, ...]]
+"""The findings for and the findings against one hypothesis, strongest first."""
 
-    def __init__(
-        self,
-        pair_probability: Vector,
-        matrix: npt.NDArray[np.float64],
-        observations: tuple[Observation, ...],
-        vocabulary: Vocabulary,
-        leading: int,
-    ) -> None:
-        self.leading = leading
-        self.pair_probability = pair_probability
-        self.matrix = matrix
-        self.observations = observations
+
+def _ranking(probability: Vector) -> list[int]:
+    """Return hypothesis indices, most probable first.
+
+    Mirror-image hypotheses (left and right) tie; rounding the log keeps the last bits of a
+    sum from deciding their order (a tie goes to the first id) and keeps the order of tiny
+    probabilities.
+    """
+    with np.errstate(divide="ignore"):
+        log_p = np.round(np.log(probability), _TIE_DECIMALS)
+    order: list[int] = np.argsort(-log_p, kind="stable").tolist()
+    return order
+
+
+def _hypotheses(
+    ids: tuple[str, ...],
+    probability: Vector,
+    order: list[int],
+    labels: Mapping[str, str],
+    reasons: list[Reasons],
+) -> tuple[Hypothesis, ...]:
+    """Return the ranked hypotheses, the first ones with their reasons."""
+    values = probability.tolist()
+    explained = [
+        Hypothesis(ids[i], values[i], labels[ids[i]], *why) for i, why in zip(order, reasons, strict=False)
+    ]
+    rest = [Hypothesis(ids[i], values[i], labels[ids[i]]) for i in order[len(reasons) :]]
+    return (*explained, *rest)
+
+
+class _Explainer:
+    """Weighs every used observation for and against some hypotheses, all at once."""
+
+    def __init__(self, posterior: Posterior, vocabulary: Vocabulary) -> None:
+        self.posterior = posterior
+        self.observations = posterior.observations
         self.vocabulary = vocabulary
         self._descriptions: dict[int, tuple[str, str]] = {}
-        by_name = sorted(
-            range(len(observations)), key=lambda i: (observations[i].finding, str(observations[i].value))
-        )
-        self._tie_rank = np.empty(len(observations), dtype=np.intp)
-        self._tie_rank[by_name] = np.arange(len(observations))
 
-    def ranked(
-        self,
-        ids: tuple[str, ...],
-        probability: Vector,
-        pair_index: npt.NDArray[np.intp],
-        labels: Mapping[str, str],
-    ) -> tuple[Hypothesis, ...]:
-        # Mirror-image hypotheses (left and right) tie; rounding the log keeps the last bits of
-        # a sum from deciding their order (a tie goes to the first id) and keeps the order of
-        # tiny probabilities.
-        with np.errstate(divide="ignore"):
-            log_p = np.round(np.log(probability), _TIE_DECIMALS)
-        order = np.argsort(-log_p, kind="stable").tolist()
-        values = probability.tolist()
-        first = order[: self.leading]
-        evidence = self._evidence(pair_index, first)
-        leading = [
-            Hypothesis(ids[i], values[i], labels[ids[i]], *reasons)
-            for i, reasons in zip(first, evidence, strict=True)
-        ]
-        rest = [Hypothesis(ids[i], values[i], labels[ids[i]]) for i in order[self.leading :]]
-        return (*leading, *rest)
-
-    def _evidence(
-        self, pair_index: npt.NDArray[np.intp], hypotheses: list[int]
-    ) -> list[tuple[tuple[Evidence, ...], tuple[Evidence, ...]]]:
-        """Return the findings for and against each hypothesis, weighed all at once."""
-        if not hypotheses or not self.observations:
-            return [((), ()) for _ in hypotheses]
-        inside = pair_index[None, :] == np.array(hypotheses)[:, None]  # [H, P]
-        p_in = self.pair_probability * inside
-        p_out = self.pair_probability * ~inside
+    def reasons(self, *groups: tuple[npt.NDArray[np.intp], list[int]]) -> list[Reasons]:
+        """Return the reasons for each hypothesis of each group (which pairs it owns, its indices)."""
+        inside = np.concatenate(
+            [
+                pair_index[None, :] == np.array(hypotheses, dtype=np.intp)[:, None]
+                for pair_index, hypotheses in groups
+            ]
+        )  # [H, P]
+        if not len(inside) or not self.observations:
+            return [((), ()) for _ in range(len(inside))]
+        probability = self.posterior.pair_probability
+        p_in = probability * inside
+        p_out = probability * ~inside
         total_in, total_out = p_in.sum(axis=1), p_out.sum(axis=1)
         usable = (total_in > 0.0) & (total_out > 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             contrast = p_in / total_in[:, None] - p_out / total_out[:, None]
-        all_weights = self.matrix @ np.where(usable[:, None], contrast, 0.0).T  # [observations, H]
+        weights = _evidence_matrix(self.posterior) @ np.where(usable[:, None], contrast, 0.0).T  # [O, H]
         # Ties (two sides, two regions of one territory) are broken by finding and value, not by
         # the order the findings were listed in, so that reordering a case changes nothing; weights
         # are compared to 9 decimals because summing in another order moves the last bits.
-        tie_rank = np.broadcast_to(self._tie_rank[:, None], all_weights.shape)
-        orders = np.lexsort((tie_rank, -np.round(all_weights, _TIE_DECIMALS)), axis=0)
-        return [
-            self._reasons(all_weights[:, column].tolist(), orders[:, column].tolist())
-            if usable[column]
-            else ((), ())
-            for column in range(len(hypotheses))
-        ]
+        tie_rank = np.broadcast_to(self._tie_rank()[:, None], weights.shape)
+        orders = np.lexsort((tie_rank, -np.round(weights, _TIE_DECIMALS)), axis=0).T.tolist()
+        columns = weights.T.tolist()
+        return [self._reasons(columns[h], orders[h]) if usable[h] else ((), ()) for h in range(len(columns))]
 
-    def _reasons(
-        self, weights: list[float], order: list[int]
-    ) -> tuple[tuple[Evidence, ...], tuple[Evidence, ...]]:
+    def _tie_rank(self) -> npt.NDArray[np.intp]:
+        observations = self.observations
+        by_name = sorted(
+            range(len(observations)), key=lambda i: (observations[i].finding, str(observations[i].value))
+        )
+        rank = np.empty(len(observations), dtype=np.intp)
+        rank[by_name] = np.arange(len(observations))
+        return rank
+
+    def _reasons(self, weights: list[float], order: list[int]) -> Reasons:
         supporting = [i for i in order[:_MAX_REASONS] if weights[i] >= _MIN_WEIGHT]
         opposing = [i for i in order[::-1][:_MAX_REASONS] if weights[i] <= -_MIN_WEIGHT]
         return self._described(supporting, weights), self._described(opposing, weights)
@@ -147,22 +159,37 @@ def _evidence_matrix(posterior: Posterior) -> npt.NDArray[np.float64]:
     model = posterior.model
     stacked = model.stacked
     observations = posterior.observations
-    on_units: list[tuple[int, int]] = []
-    on_pairs: list[tuple[int, int]] = []
+    unit_owner: list[int] = []
+    unit_rows: list[int] = []
+    pair_owner: list[int] = []
+    pair_rows: list[int] = []
     patterned: list[tuple[int, int]] = []
     for number, observation in enumerate(observations):
-        on_units += [(number, row) for row in observation.rows.modality]
+        for row in observation.rows.modality:
+            unit_owner.append(number)
+            unit_rows.append(row)
         for row in observation.rows.plain:
-            (patterned if stacked.pattern_row(row) else on_pairs).append((number, row))
-    by_unit = np.zeros((len(observations), len(model.units)))
-    for number, row in on_units:
-        by_unit[number] += stacked.over_units[row] - stacked.unit_scalar[row]
-    matrix = by_unit[:, model.pair_unit]
-    for number, row in on_pairs:
-        matrix[number] += stacked.over_pairs[row]
+            if stacked.pattern_row(row):
+                patterned.append((number, row))
+            else:
+                pair_owner.append(number)
+                pair_rows.append(row)
+    by_unit = _owned(unit_owner, len(observations)) @ (
+        stacked.over_units[unit_rows] - stacked.unit_scalar[unit_rows, None]
+    )
+    matrix = (
+        by_unit[:, model.pair_unit] + _owned(pair_owner, len(observations)) @ stacked.over_pairs[pair_rows]
+    )
     for number, row in patterned:
         matrix[number] = np.where(model.pair_non_neural, stacked.over_pairs[row], matrix[number])
-    return matrix
+    return np.asarray(matrix, dtype=np.float64)
+
+
+def _owned(owners: list[int], count: int) -> npt.NDArray[np.float64]:
+    """Return the one-hot matrix that sums rows into their owners' rows."""
+    one_hot = np.zeros((count, len(owners)))
+    one_hot[owners, np.arange(len(owners))] = 1.0
+    return one_hot
 
 
 def _describe(observation: Observation, vocabulary: Vocabulary) -> tuple[str, str]:
