@@ -25,15 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import product
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from pinchpoint.careplan import Plan, PlanItem, PlanStage, Verdict
-from pinchpoint.errors import SchemaError
 from pinchpoint.knowledge import schema as s
+from pinchpoint.normalform import ALWAYS, Decider, Terms, conjoin, disjoin, literal
 from pinchpoint.triage import compile_condition, matching_findings
 from pinchpoint.vocabulary import Urgency, Vocabulary
 
@@ -50,9 +49,6 @@ __all__ = [
     "Verdict",
     "compile_plan",
 ]
-
-_MAX_TERMS = 64
-"""The most AND-terms one condition may expand to; more means the condition should be split."""
 
 
 @dataclass(frozen=True)
@@ -100,11 +96,6 @@ class _LevelLeaf:
 
 _Leaf = _ProbabilityLeaf | _LevelLeaf | frozenset[str] | s.PlanCondition
 """A leaf: a probability, a triage level, triage rules that fired (a set), or a finding condition."""
-
-Need = tuple[int, bool]
-"""A leaf of a condition (its index) and whether it must hold (True) or fail (False)."""
-Terms = list[frozenset[Need]]
-"""A condition in disjunctive normal form: it holds when every literal of some term holds."""
 
 
 @dataclass(frozen=True)
@@ -156,9 +147,7 @@ class PlanRules:
     site_ids: tuple[str, ...]
     causes: tuple[str, ...]
     atoms: _Atoms
-    terms: npt.NDArray[np.float64]
-    term_sizes: npt.NDArray[np.float64]
-    members: npt.NDArray[np.float64]
+    decider: Decider
     masks: Mapping[str, npt.NDArray[np.bool_]] = field(repr=False)
     """Per row of ``investigations + advice``, the flags the safety promises are enforced with."""
 
@@ -234,11 +223,8 @@ class PlanRules:
         return tuple(tests), plan
 
     def _holds(self, context: PlanContext) -> npt.NDArray[np.bool_]:
-        """Return whether each row's condition holds: some term has every literal it needs."""
-        truth = self.atoms.truth(context)
-        literals = np.concatenate((truth, ~truth)).astype(np.float64)
-        terms_held = self.terms @ literals == self.term_sizes
-        return np.asarray(self.members @ terms_held > 0.0)
+        """Return whether each row's condition holds."""
+        return self.decider.decide(self.atoms.truth(context))
 
     @staticmethod
     def _listed(mask: npt.NDArray[np.bool_], rows: Sequence[CompiledItem]) -> tuple[PlanItem, ...]:
@@ -276,7 +262,7 @@ def compile_plan(
         causes: The model's causes, in the order of its cause probabilities.
 
     Raises:
-        SchemaError: A condition expands to more than ``_MAX_TERMS`` AND-terms.
+        SchemaError: A condition expands to too many AND-terms (see :mod:`pinchpoint.normalform`).
     """
     compiler = _PlanConditionCompiler(advice, vocabulary, site_kinds, site_ids, causes)
     timings = advice.timings
@@ -316,7 +302,7 @@ def compile_plan(
         ("advice.yaml: pregnant", advice.pregnant),
     ]
     terms_of_rows = [compiler.terms(condition, where) for where, condition in conditions]
-    atoms, terms, sizes, members = compiler.matrices(terms_of_rows)
+    atoms, decider = compiler.matrices(terms_of_rows)
     rows = (*test_rules, *advice_rules)
     by_id = {row.id: row for row in advice.items}
     return PlanRules(
@@ -332,9 +318,7 @@ def compile_plan(
         site_ids=tuple(site_ids),
         causes=tuple(causes),
         atoms=atoms,
-        terms=terms,
-        term_sizes=sizes,
-        members=members,
+        decider=decider,
         masks=_masks(rows),
     )
 
@@ -377,7 +361,7 @@ class _PlanConditionCompiler:
     def terms(self, condition: s.PlanCondition | None, where: str, *, negated: bool = False) -> Terms:
         """Return ``condition`` (or its negation) in disjunctive normal form; no condition always holds."""
         if condition is None:
-            return [] if negated else [frozenset()]
+            return [] if negated else ALWAYS
         if condition.ref is not None:
             return self.terms(self.definitions[condition.ref], where, negated=negated)
         if condition.not_ is not None:
@@ -387,21 +371,8 @@ class _PlanConditionCompiler:
                 self.terms(child, where, negated=negated) for child in condition.all or condition.any or []
             ]
             conjunction = (condition.all is not None) != negated
-            return self._conjoin(children, where) if conjunction else _disjoin(children)
-        return [frozenset({(self._leaf(condition), not negated)})]
-
-    def _conjoin(self, children: list[Terms], where: str) -> Terms:
-        combined: Terms = [frozenset()]
-        for child in children:
-            combined = _distinct(a | b for a, b in product(combined, child) if not _contradicts(a | b))
-            if len(combined) > _MAX_TERMS:
-                raise SchemaError(
-                    "a condition is too complex to compile",
-                    location=where,
-                    expected=f"at most {_MAX_TERMS} alternative combinations (split it into definitions)",
-                    got=len(combined),
-                )
-        return combined
+            return conjoin(children, where=where) if conjunction else disjoin(children)
+        return literal(self._leaf(condition), holds=not negated)
 
     def _leaf(self, condition: s.PlanCondition) -> int:
         leaf = self._as_leaf(condition)
@@ -426,24 +397,12 @@ class _PlanConditionCompiler:
             return condition
         return _LevelLeaf(frozenset(level for level in Urgency if _level_holds(condition, level)))
 
-    def matrices(
-        self, rows: list[Terms]
-    ) -> tuple[_Atoms, npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Return the leaves and the term and membership matrices of ``rows`` (see :class:`PlanRules`)."""
+    def matrices(self, rows: list[Terms]) -> tuple[_Atoms, Decider]:
+        """Return the leaves, tested in the order of :meth:`_Atoms.truth`, and the rows' decider."""
         order = sorted(range(len(self._leaves)), key=lambda i: _group(self._leaves[i]))
         column = {leaf: position for position, leaf in enumerate(order)}
         atoms = self._atoms([self._leaves[i] for i in order])
-        width = len(order)
-        all_terms = _distinct(term for terms in rows for term in terms)
-        term_index = {term: i for i, term in enumerate(all_terms)}
-        matrix = np.zeros((len(all_terms), 2 * width))
-        for i, term in enumerate(all_terms):
-            for leaf, holds in term:
-                matrix[i, column[leaf] + (0 if holds else width)] = 1.0
-        members = np.zeros((len(rows), len(all_terms)))
-        for row, terms in enumerate(rows):
-            members[row, [term_index[term] for term in terms]] = 1.0
-        return atoms, matrix, matrix.sum(axis=1), members
+        return atoms, Decider.build(rows, len(order), column)
 
     def _atoms(self, leaves: list[_Leaf]) -> _Atoms:
         probability = [leaf for leaf in leaves if isinstance(leaf, _ProbabilityLeaf)]
@@ -511,19 +470,6 @@ def _level_holds(condition: s.PlanCondition, level: Urgency) -> bool:
     if condition.triage_at_most is not None:
         return level <= Urgency.from_id(condition.triage_at_most)
     raise AssertionError(f"unreachable: the schema admits no other plan condition ({condition!r})")
-
-
-def _disjoin(children: list[Terms]) -> Terms:
-    return _distinct(term for child in children for term in child)
-
-
-def _contradicts(term: frozenset[Need]) -> bool:
-    """Whether a term needs one leaf both to hold and to fail (it can never hold)."""
-    return any((leaf, not holds) in term for leaf, holds in term)
-
-
-def _distinct(terms: Iterable[frozenset[Need]]) -> Terms:
-    return list(dict.fromkeys(terms))
 
 
 def _unique(items: Iterable[PlanItem]) -> tuple[PlanItem, ...]:

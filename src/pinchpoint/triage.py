@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 from pinchpoint.assessment import TriageReason
+from pinchpoint.normalform import Decider, Terms, conjoin, disjoin, literal
 from pinchpoint.vocabulary import FindingSpec, Urgency, Vocabulary
 
 if TYPE_CHECKING:
@@ -50,8 +54,6 @@ class CompiledRule:
     level: Urgency
     holds: Predicate
     findings: frozenset[str]
-    required: tuple[frozenset[str], ...]
-    """Groups of findings of which at least one each must be known for the rule to fire."""
     patient: str
     clinician: str
     source: str
@@ -74,12 +76,20 @@ class TriageRules:
     care: s.CauseCare
     cause_care: Mapping[str, Urgency]
     vocabulary: Vocabulary
+    leaves: _Leaves
+    """Every distinct leaf of the rules' conditions, found from the findings that it reads."""
+    decider: Decider
+    """The rules' conditions in disjunctive normal form over ``leaves``."""
 
     def evaluate(self, findings: Findings) -> tuple[Urgency, tuple[TriageReason, ...]]:
-        """Return the most urgent level any rule demands, with the rules that fired."""
-        # An unknown finding never fires a condition, so a rule with a required group of
-        # findings none of which is known cannot fire: cheap set tests skip most rules.
-        fired = [rule for rule in self.rules if _may_fire(rule, findings) and rule.holds(findings)]
+        """Return the most urgent level any rule demands, with the rules that fired.
+
+        The same decision as every rule's ``holds``, made for all rules at once: only the
+        leaves that read a known finding are tested, and an unknown finding never makes a
+        leaf hold.
+        """
+        fires = self.decider.decide(self.leaves.truth(findings))
+        fired = [self.rules[i] for i in np.flatnonzero(fires).tolist()]
         fired.sort(key=lambda rule: -rule.level)
         level = max((rule.level for rule in fired), default=Urgency.SELF_CARE)
         return level, tuple(TriageReason(r.id, r.level, r.patient, r.clinician, r.source) for r in fired)
@@ -161,20 +171,30 @@ def compile_rules(
         cause_care: The level of care each cause needs once suspected (causes.yaml).
     """
     compiler = _ConditionCompiler(table.definitions, vocabulary)
+    leaves = _LeafIndex(vocabulary)
+    terms = [
+        leaves.terms(compiler.resolved(rule.when), where=f"triage.yaml: {rule.id}") for rule in table.rules
+    ]
     rules = tuple(
         CompiledRule(
             id=rule.id,
             level=Urgency.from_id(rule.level),
             holds=compiler.compile(rule.when),
             findings=compiler.findings_of(rule.when),
-            required=compiler.required(rule.when),
             patient=rule.patient,
             clinician=rule.clinician,
             source=rule.source,
         )
         for rule in table.rules
     )
-    return TriageRules(rules, table.cause_care, cause_care, vocabulary)
+    return TriageRules(
+        rules,
+        table.cause_care,
+        cause_care,
+        vocabulary,
+        leaves=leaves.freeze(),
+        decider=Decider.build(terms, leaves.count),
+    )
 
 
 class _ConditionCompiler:
@@ -191,13 +211,15 @@ class _ConditionCompiler:
             return _any_of([self.compile(child) for child in condition.any])
         return self._leaf(condition)
 
-    def required(self, condition: s.Condition) -> tuple[frozenset[str], ...]:
-        """Return groups of findings of which the condition needs at least one each to be known."""
+    def resolved(self, condition: s.Condition) -> s.Condition:
+        """Return ``condition`` with every ``ref`` replaced by its definition."""
         if condition.ref is not None:
-            return self.required(self.definitions[condition.ref])
+            return self.resolved(self.definitions[condition.ref])
         if condition.all is not None:
-            return tuple(group for child in condition.all for group in self.required(child))
-        return (self.findings_of(condition),)
+            return condition.model_copy(update={"all": [self.resolved(child) for child in condition.all]})
+        if condition.any is not None:
+            return condition.model_copy(update={"any": [self.resolved(child) for child in condition.any]})
+        return condition
 
     def findings_of(self, condition: s.Condition) -> frozenset[str]:
         if condition.ref is not None:
@@ -233,14 +255,64 @@ class _ConditionCompiler:
 
 
 # The loops below stand where all() and any() of a generator would read better: they run for
-# every rule of every assessment, and a generator costs more than the test it drives.
+# every rule a caller tests, and a generator costs more than the test it drives.
 
 
-def _may_fire(rule: CompiledRule, findings: Findings) -> bool:
-    for group in rule.required:  # noqa: SIM110 (hot path, see above)
-        if group.isdisjoint(findings):
-            return False
-    return True
+@dataclass(frozen=True)
+class _Leaves:
+    """The leaves of the triage rules, indexed by the findings they read."""
+
+    count: int
+    by_finding: Mapping[str, tuple[tuple[int, Callable[[object], bool]], ...]]
+
+    def truth(self, findings: Findings) -> npt.NDArray[np.bool_]:
+        """Return whether each leaf holds: some finding it reads is known and passes its test."""
+        truth = [False] * self.count
+        by_finding = self.by_finding
+        for finding, value in findings.items():
+            for leaf, test in by_finding.get(finding, ()):
+                if not truth[leaf] and test(value):
+                    truth[leaf] = True
+        return np.array(truth, dtype=bool)
+
+
+class _LeafIndex:
+    """Gives each distinct leaf of the rules an index while their conditions are put in normal form."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self._index: dict[tuple[frozenset[str], str], int] = {}
+        self._by_finding: dict[str, list[tuple[int, Callable[[object], bool]]]] = {}
+
+    @property
+    def count(self) -> int:
+        return len(self._index)
+
+    def terms(self, condition: s.Condition, *, where: str) -> Terms:
+        """Return a condition (without ``ref``) in disjunctive normal form over the leaves."""
+        if condition.all is not None:
+            return conjoin((self.terms(child, where=where) for child in condition.all), where=where)
+        if condition.any is not None:
+            return disjoin(self.terms(child, where=where) for child in condition.any)
+        specs = _ConditionCompiler({}, self.vocabulary)._specs(condition.finding or "")
+        if condition.side == "both":
+            sided = [
+                frozenset(spec.id for spec in specs if spec.side == side) for side in self.vocabulary.sides
+            ]
+            return conjoin((self._leaf(ids, condition) for ids in sided), where=where)
+        return self._leaf(frozenset(spec.id for spec in specs), condition)
+
+    def _leaf(self, ids: frozenset[str], condition: s.Condition) -> Terms:
+        key = (ids, condition.model_dump_json(exclude={"finding", "side"}))
+        if key not in self._index:
+            leaf = self._index[key] = len(self._index)
+            test = leaf_test(condition)
+            for finding in ids:
+                self._by_finding.setdefault(finding, []).append((leaf, test))
+        return literal(self._index[key])
+
+    def freeze(self) -> _Leaves:
+        return _Leaves(self.count, {finding: tuple(leaves) for finding, leaves in self._by_finding.items()})
 
 
 def _all_of(parts: list[Predicate]) -> Predicate:
