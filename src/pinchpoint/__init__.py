@@ -28,7 +28,7 @@ from __future__ import annotations
 from pinchpoint.assessment import Assessment, Evidence, Hypothesis, TriageReason
 from pinchpoint.careplan import Plan, PlanItem, PlanStage, Verdict
 from pinchpoint.case import Case, Expectation, parse_case
-from pinchpoint.engine import assess
+from pinchpoint.engine import assess, assess_many
 from pinchpoint.errors import (
     AdapterError,
     ContradictoryFindingsError,
@@ -85,6 +85,7 @@ __all__ = [
     "__knowledge_version__",
     "__version__",
     "assess",
+    "assess_many",
     "load_knowledge",
     "parse_case",
 ]

@@ -23,7 +23,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from pinchpoint import Assessment, Evidence, Hypothesis, assess
+from pinchpoint import Assessment, Evidence, Hypothesis, assess, assess_many
 from pinchpoint.casefile import parse_case_yaml, read_cases
 from pinchpoint.errors import InputError, PinchpointError
 from pinchpoint.evaluation import EvaluationReport, score
@@ -62,6 +62,8 @@ _DEFAULT_EXAMPLE = "l5-foot-drop"
 _SHOWN = 5
 _BAR_WIDTH = 20
 _RULE = "-" * 72
+_CHUNK = 256
+"""How many cases a batch run assesses together."""
 _METRICS = (
     ("triage_exact", "triage exact"),
     ("under_triage", "under-triage (unsafe)"),
@@ -203,7 +205,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.interview:
         mode: Mode = "self_check" if args.mode == "self-check" else "clinician"
         return _evaluate_interviews(cases, knowledge, mode, args.json)
-    report = score((case, assess(case, knowledge, explain_findings=False)) for case in cases)
+    report = score(zip(cases, assess_many(cases, knowledge, explain_findings=False), strict=True))
     text = json.dumps(report.to_json()) if args.json else _render_evaluation(report)
     sys.stdout.write(text + "\n")
     return EXIT_OK
@@ -277,9 +279,21 @@ def _write_json_lines(cases: Iterable[Case], knowledge: Knowledge, *, detail: bo
     # orjson writes the same JSON as the standard library, several times faster: at batch
     # scale, encoding costs about as much as the reasoning it reports.
     write = sys.stdout.write
+    for chunk in _chunks(cases):
+        for assessment in assess_many(chunk, knowledge, explain_findings=detail):
+            write(orjson.dumps(assessment.to_contract(detail=detail)).decode() + "\n")
+
+
+def _chunks(cases: Iterable[Case]) -> Iterator[list[Case]]:
+    """Yield the cases in lists of ``_CHUNK``: assessed together, their array work is shared."""
+    chunk: list[Case] = []
     for case in cases:
-        assessment = assess(case, knowledge, explain_findings=detail)
-        write(orjson.dumps(assessment.to_contract(detail=detail)).decode() + "\n")
+        chunk.append(case)
+        if len(chunk) == _CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _write_reports(cases: Iterable[Case], knowledge: Knowledge) -> None:

@@ -9,15 +9,17 @@ level (:mod:`pinchpoint.triage`), the reasons for each leading conclusion
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pinchpoint.assessment import Assessment
 from pinchpoint.case import Case
-from pinchpoint.explain import explain
+from pinchpoint.explain import explain_many
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.plan import PlanContext
-from pinchpoint.posterior import infer
-from pinchpoint.triage import triage
+from pinchpoint.posterior import infer_many
+from pinchpoint.triage import triage_many
 
-__all__ = ["assess"]
+__all__ = ["assess", "assess_many"]
 
 _EXPLAINED = 3
 """How many leading sites and causes carry the findings for and against them."""
@@ -42,26 +44,48 @@ def assess(case: Case, knowledge: Knowledge, *, explain_findings: bool = True) -
         severe foot drop), site ``root.L5`` on that side (inversion and hip abduction are
         L5 muscles outside the peroneal nerve), cause ``disc_herniation``.
     """
-    posterior = infer(case.findings, knowledge)
-    decision = triage(case.findings, knowledge, posterior.cause_probabilities())
-    sites, causes = explain(posterior, knowledge, leading=_EXPLAINED if explain_findings else 0)
-    investigations, plan = knowledge.plan.make(
-        PlanContext(
-            level=decision.level,
-            findings=case.findings,
-            rules=frozenset(reason.rule for reason in decision.reasons),
-            site_probability=posterior.site_probability,
-            cause_probability=posterior.cause_probability,
+    return assess_many([case], knowledge, explain_findings=explain_findings)[0]
+
+
+def assess_many(
+    cases: Sequence[Case], knowledge: Knowledge, *, explain_findings: bool = True
+) -> list[Assessment]:
+    """Assess several cases at once, each exactly as :func:`assess` would.
+
+    The array work of the posterior, the triage and the plan is done for all the cases
+    together, which a batch run (``pinchpoint assess DIR``, an audit) does in chunks.
+    """
+    findings = [case.findings for case in cases]
+    posteriors = infer_many(findings, knowledge)
+    decisions = triage_many(
+        findings, knowledge, [posterior.cause_probabilities() for posterior in posteriors]
+    )
+    made = knowledge.plan.make_many(
+        [
+            PlanContext(
+                level=decision.level,
+                findings=case.findings,
+                rules=frozenset(reason.rule for reason in decision.reasons),
+                site_probability=posterior.site_probability,
+                cause_probability=posterior.cause_probability,
+            )
+            for case, posterior, decision in zip(cases, posteriors, decisions, strict=True)
+        ]
+    )
+    ranked = explain_many(posteriors, knowledge, leading=_EXPLAINED if explain_findings else 0)
+    return [
+        Assessment(
+            case_id=case.id,
+            triage=decision.level,
+            triage_reasons=decision.reasons,
+            sites=sites,
+            causes=causes,
+            knowledge_version=knowledge.version,
+            warnings=decision.warnings,
+            investigations=investigations,
+            plan=plan,
         )
-    )
-    return Assessment(
-        case_id=case.id,
-        triage=decision.level,
-        triage_reasons=decision.reasons,
-        sites=sites,
-        causes=causes,
-        knowledge_version=knowledge.version,
-        warnings=decision.warnings,
-        investigations=investigations,
-        plan=plan,
-    )
+        for case, decision, (sites, causes), (investigations, plan) in zip(
+            cases, decisions, ranked, made, strict=True
+        )
+    ]

@@ -165,6 +165,13 @@ class StackedModel:
     override_pair: npt.NDArray[np.intp]
     override_in: Vector
     override_out: Vector
+    override_of_pair: npt.NDArray[np.float64]
+    """One-hot: which pair each flattened override belongs to."""
+    unit_group_of: npt.NDArray[np.intp]
+    pair_group_of: npt.NDArray[np.intp]
+    site_of_pair: npt.NDArray[np.float64]
+    """One-hot [pair, site id]: the pairs of each concrete site (and ``cause_of_pair`` of each cause)."""
+    cause_of_pair: npt.NDArray[np.float64]
     rows: Mapping[tuple[str, object], Rows]
     region_lists: Mapping[str, StackedRegionList]
 
@@ -231,6 +238,7 @@ def _stack(model: LikelihoodModel) -> StackedModel:
         region_lists[name] = StackedRegionList(absent, present)
     modalities = stacker.modalities
     overrides = [(modalities.index(name), override) for name, override in model.involvement_overrides.items()]
+    override_pairs = [pair for _, override in overrides for pair in override.pairs.tolist()]
     return StackedModel(
         modalities=modalities,
         pain_modality=modalities.index("pain"),
@@ -248,6 +256,11 @@ def _stack(model: LikelihoodModel) -> StackedModel:
         override_pair=np.concatenate([o.pairs for _, o in overrides] or [np.zeros(0, np.intp)]),
         override_in=np.concatenate([o.log_in for _, o in overrides] or [np.zeros(0)]),
         override_out=np.concatenate([o.log_out for _, o in overrides] or [np.zeros(0)]),
+        override_of_pair=_one_hot(override_pairs, len(model.pair_unit)).T,
+        unit_group_of=np.array([group for _, _, group in stacker.over_units], dtype=np.intp),
+        pair_group_of=np.array([group for _, group in stacker.over_pairs], dtype=np.intp),
+        site_of_pair=_one_hot(model.pair_site.tolist(), len(model.site_ids)).T,
+        cause_of_pair=_one_hot(model.pair_cause.tolist(), len(model.causes)).T,
         rows=rows,
         region_lists=region_lists,
     )

@@ -7,7 +7,7 @@ with the posterior weights. Positive weights speak for H, negative against it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pinchpoint.posterior import Observation, Posterior
     from pinchpoint.vocabulary import Vocabulary
 
-__all__ = ["explain"]
+__all__ = ["explain", "explain_many"]
 
 _MAX_REASONS = 5
 _MIN_WEIGHT = 0.2
@@ -36,13 +36,35 @@ def explain(
     Weighing the evidence is most of the cost of an assessment, so a caller that needs
     only the ranking (a batch run printing the contract JSON) passes ``leading=0``.
     """
+    return explain_many([posterior], knowledge, leading=leading)[0]
+
+
+def explain_many(
+    posteriors: Sequence[Posterior], knowledge: Knowledge, *, leading: int = 3
+) -> list[tuple[tuple[Hypothesis, ...], tuple[Hypothesis, ...]]]:
+    """Return :func:`explain` for each posterior, ranking all of them at once."""
+    if not posteriors:
+        return []
+    site_orders = _ranking(np.array([posterior.site_probability for posterior in posteriors]))
+    cause_orders = _ranking(np.array([posterior.cause_probability for posterior in posteriors]))
+    return [
+        _explained(posterior, knowledge, site_order, cause_order, leading)
+        for posterior, site_order, cause_order in zip(posteriors, site_orders, cause_orders, strict=True)
+    ]
+
+
+def _explained(
+    posterior: Posterior, knowledge: Knowledge, site_order: list[int], cause_order: list[int], leading: int
+) -> tuple[tuple[Hypothesis, ...], tuple[Hypothesis, ...]]:
     model = posterior.model
     vocabulary = knowledge.vocabulary
-    site_order = _ranking(posterior.site_probability)
-    cause_order = _ranking(posterior.cause_probability)
     first_sites, first_causes = site_order[:leading], cause_order[:leading]
-    reasons = _Explainer(posterior, vocabulary).reasons(
-        (model.pair_site, first_sites), (model.pair_cause, first_causes)
+    reasons = (
+        _Explainer(posterior, vocabulary).reasons(
+            (model.pair_site, first_sites), (model.pair_cause, first_causes)
+        )
+        if leading
+        else []
     )
     sites = _hypotheses(
         model.site_ids,
@@ -61,8 +83,8 @@ Reasons = tuple[tuple[Evidence, ...], tuple[Evidence, ...]]
 """The findings for and the findings against one hypothesis, strongest first."""
 
 
-def _ranking(probability: Vector) -> list[int]:
-    """Return hypothesis indices, most probable first.
+def _ranking(probability: npt.NDArray[np.float64]) -> list[list[int]]:
+    """Return, for each row of probabilities, the hypothesis indices, most probable first.
 
     Mirror-image hypotheses (left and right) tie; rounding the log keeps the last bits of a
     sum from deciding their order (a tie goes to the first id) and keeps the order of tiny
@@ -70,7 +92,7 @@ def _ranking(probability: Vector) -> list[int]:
     """
     with np.errstate(divide="ignore"):
         log_p = np.round(np.log(probability), _TIE_DECIMALS)
-    order: list[int] = np.argsort(-log_p, kind="stable").tolist()
+    order: list[list[int]] = np.argsort(-log_p, axis=1, kind="stable").tolist()
     return order
 
 

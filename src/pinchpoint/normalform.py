@@ -89,10 +89,14 @@ class Decider:
         return cls(needs, needs.sum(axis=1), members)
 
     def decide(self, truth: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-        """Return whether each row holds, given whether each leaf holds."""
-        literals = np.concatenate((truth, ~truth)).astype(np.float64)
-        held = self.needs @ literals == self.sizes
-        return np.asarray(self.members @ held > 0.0)
+        """Return whether each row holds, given whether each leaf holds.
+
+        ``truth`` is one vector of leaves, or a matrix with one such vector per case (the
+        result then has one row per case).
+        """
+        literals = np.concatenate((truth, ~truth), axis=-1).astype(np.float64)
+        held = (literals @ self.needs.T == self.sizes).astype(np.float64)
+        return np.asarray(held @ self.members.T > 0.0)
 
 
 def _contradicts(term: frozenset[Need]) -> bool:

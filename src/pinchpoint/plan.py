@@ -109,22 +109,32 @@ class _Atoms:
 
     weights: npt.NDArray[np.float64]
     thresholds: npt.NDArray[np.float64]
-    by_level: Mapping[Urgency, npt.NDArray[np.bool_]]
+    by_level: Mapping[Urgency, tuple[bool, ...]]
     rules: tuple[frozenset[str], ...]
     findings: tuple[Callable[[Mapping[str, FindingValue]], bool], ...]
 
-    def truth(self, context: PlanContext) -> npt.NDArray[np.bool_]:
-        """Return whether each leaf holds, in the order probability, level, rule, finding."""
-        probabilities = np.concatenate((context.cause_probability, context.site_probability))
-        fired = context.rules
+    def truth(self, contexts: Sequence[PlanContext]) -> npt.NDArray[np.bool_]:
+        """Return whether each leaf holds for each context: probability, level, rule, finding."""
+        probabilities = np.array(
+            [np.concatenate((context.cause_probability, context.site_probability)) for context in contexts]
+        )
         return np.concatenate(
             (
-                self.weights @ probabilities >= self.thresholds,
-                self.by_level[context.level],
-                np.array([not wanted.isdisjoint(fired) for wanted in self.rules], dtype=bool),
-                np.array([holds(context.findings) for holds in self.findings], dtype=bool),
-            )
+                probabilities @ self.weights.T >= self.thresholds,
+                np.array([self._rest(context) for context in contexts], dtype=bool).reshape(
+                    len(contexts), -1
+                ),
+            ),
+            axis=1,
         )
+
+    def _rest(self, context: PlanContext) -> list[bool]:
+        fired, findings = context.rules, context.findings
+        return [
+            *self.by_level[context.level],
+            *(not wanted.isdisjoint(fired) for wanted in self.rules),
+            *(holds(findings) for holds in self.findings),
+        ]
 
 
 @dataclass(frozen=True)
@@ -178,13 +188,22 @@ class PlanRules:
 
     def applies(self, context: PlanContext) -> frozenset[str]:
         """Return the ids of the advice and investigation rows whose condition holds."""
-        holds = self._holds(context)
+        (holds,) = self.decider.decide(self.atoms.truth([context]))
         rows = (*self.investigations, *self.advice)
         return frozenset(row.item.id for row, held in zip(rows, holds, strict=False) if held)
 
     def make(self, context: PlanContext) -> tuple[tuple[PlanItem, ...], Plan]:
         """Return the investigations (soonest first) and the plan for one assessment."""
-        holds = self._holds(context)
+        return self.make_many([context])[0]
+
+    def make_many(self, contexts: Sequence[PlanContext]) -> list[tuple[tuple[PlanItem, ...], Plan]]:
+        """Return :meth:`make` for each context, deciding every condition of all of them at once."""
+        if not contexts:
+            return []
+        holds = self.decider.decide(self.atoms.truth(contexts))
+        return [self._made(context, row) for context, row in zip(contexts, holds, strict=True)]
+
+    def _made(self, context: PlanContext, holds: npt.NDArray[np.bool_]) -> tuple[tuple[PlanItem, ...], Plan]:
         pregnant = bool(holds[-1])
         masks = self.masks
         holds = holds[:-1]
@@ -221,10 +240,6 @@ class PlanRules:
             unproven=self._listed(holds & masks["unproven"], rows),
         )
         return tuple(tests), plan
-
-    def _holds(self, context: PlanContext) -> npt.NDArray[np.bool_]:
-        """Return whether each row's condition holds."""
-        return self.decider.decide(self.atoms.truth(context))
 
     @staticmethod
     def _listed(mask: npt.NDArray[np.bool_], rows: Sequence[CompiledItem]) -> tuple[PlanItem, ...]:
@@ -412,9 +427,7 @@ class _PlanConditionCompiler:
                 len(probability), len(self.causes) + len(self.site_ids)
             ),
             thresholds=np.array([leaf.threshold for leaf in probability]),
-            by_level={
-                level: np.array([level in leaf.levels for leaf in levels], dtype=bool) for level in Urgency
-            },
+            by_level={level: tuple(level in leaf.levels for leaf in levels) for level in Urgency},
             rules=tuple(leaf for leaf in leaves if isinstance(leaf, frozenset)),
             findings=tuple(self._finding(leaf) for leaf in leaves if isinstance(leaf, s.PlanCondition)),
         )

@@ -9,19 +9,20 @@ dermatome count as one piece of evidence rather than five. Unknown findings are 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
-from pinchpoint.evidence import LikelihoodModel, Rows, Vector
+from pinchpoint.evidence import LikelihoodModel, Rows, StackedModel, Vector
 
 if TYPE_CHECKING:
     from pinchpoint.case import FindingValue
     from pinchpoint.knowledge.model import Knowledge
 
-__all__ = ["Observation", "Posterior", "infer"]
+__all__ = ["Observation", "Posterior", "infer", "infer_many"]
 
 
 class Observation(NamedTuple):
@@ -53,7 +54,7 @@ class Posterior:
 
 
 class _Picked:
-    """The findings a case's model uses, with where their vectors sit, and what they add up to."""
+    """The findings of one case that the model uses, and where their vectors sit."""
 
     def __init__(self, model: LikelihoodModel) -> None:
         self.model = model
@@ -68,42 +69,38 @@ class _Picked:
         if rows is not None:
             self.observations.append(Observation(finding, value, rows))
 
-    def log_joint(self) -> Vector:
-        """Return the log joint probability of every (cause, site) pair and the findings.
-
-        Each modality mixes "the lesion involves it" with "it does not" per site unit (and
-        per pair where a cause sets its own chance); a modality with no evidence mixes to
-        log 1 = 0, so every modality is computed at once.
-        """
-        model, stacked = self.model, self.stacked
+    def rows(self) -> tuple[list[int], list[int]]:
+        """Return the rows used, of ``over_units`` and of ``over_pairs``."""
         used = [observation.rows for observation in self.observations] + self.background
-        on_units = [row for rows in used for row in rows.modality]
-        on_pairs = [row for rows in used for row in rows.plain]
-        groups = stacked.unit_groups[:, on_units]
-        inside = groups @ stacked.over_units[on_units]
-        outside = groups @ stacked.unit_scalar[on_units]
-        mixture = np.logaddexp(stacked.involved + inside, stacked.not_involved + outside[:, None])
-        plain, pattern = stacked.pair_groups[:, on_pairs] @ stacked.over_pairs[on_pairs]
-        modality, unit = stacked.override_modality, stacked.override_unit
-        exact = np.logaddexp(
-            stacked.override_in + inside[modality, unit], stacked.override_out + outside[modality]
-        )
-        correction = np.bincount(
-            stacked.override_pair, weights=exact - mixture[modality, unit], minlength=len(model.pair_unit)
-        )
-        log_joint: Vector = (
-            model.pair_log_prior
-            + plain
-            + mixture.sum(axis=0)[model.pair_unit]
-            + correction
-            + np.where(model.pair_non_neural, pattern - outside[stacked.pain_modality], 0.0)
-        )
-        return log_joint
+        return [row for rows in used for row in rows.modality], [row for rows in used for row in rows.plain]
 
 
 def infer(findings: Mapping[str, FindingValue], knowledge: Knowledge) -> Posterior:
     """Return the posterior over causes and sites given the known findings."""
+    return infer_many([findings], knowledge)[0]
+
+
+def infer_many(cases: Sequence[Mapping[str, FindingValue]], knowledge: Knowledge) -> list[Posterior]:
+    """Return the posterior of each case's findings, computed for all of them at once.
+
+    The array work of a posterior costs about as much for a few hundred cases as for one,
+    so a batch run passes its cases in chunks; :func:`infer` is a chunk of one.
+    """
+    if not cases:
+        return []
     model = knowledge.model
+    picks = [_pick(findings, model) for findings in cases]
+    probability = _probabilities(model, picks)
+    stacked = model.stacked
+    sites = probability @ stacked.site_of_pair
+    causes = probability @ stacked.cause_of_pair
+    return [
+        Posterior(model, probability[n], sites[n], causes[n], tuple(picked.observations))
+        for n, picked in enumerate(picks)
+    ]
+
+
+def _pick(findings: Mapping[str, FindingValue], model: LikelihoodModel) -> _Picked:
     binners, sided = model.binners, model.sided_cause_features
     picked = _Picked(model)
     sided_features: dict[str, bool] = {}
@@ -120,20 +117,60 @@ def infer(findings: Mapping[str, FindingValue], knowledge: Knowledge) -> Posteri
             picked.observe(finding, value)
     for feature, present in sided_features.items():
         picked.observe(feature, present)
-    log_joint = picked.log_joint()
-    probability = np.exp(log_joint - log_joint.max())
-    probability /= probability.sum()
-    return Posterior(
-        model=model,
-        pair_probability=probability,
-        site_probability=np.bincount(
-            model.pair_site, weights=probability, minlength=len(model.site_ids)
-        ).astype(np.float64),
-        cause_probability=np.bincount(
-            model.pair_cause, weights=probability, minlength=len(model.causes)
-        ).astype(np.float64),
-        observations=tuple(picked.observations),
+    return picked
+
+
+def _probabilities(model: LikelihoodModel, picks: list[_Picked]) -> npt.NDArray[np.float64]:
+    """Return each case's posterior over the (cause, site unit) pairs, one row per case.
+
+    Each modality mixes "the lesion involves it" with "it does not" per site unit (and per
+    pair where a cause sets its own chance); a modality with no evidence mixes to log 1 = 0,
+    so every modality is computed at once.
+    """
+    stacked = model.stacked
+    cases, modalities = len(picks), len(stacked.modalities)
+    on_units, on_pairs = _counts(stacked, picks)
+    inside = (on_units @ stacked.over_units).reshape(cases, modalities, -1)
+    outside = (on_units @ stacked.unit_scalar).reshape(cases, modalities)
+    mixture = np.logaddexp(stacked.involved + inside, stacked.not_involved + outside[:, :, None])
+    plain, pattern = (on_pairs @ stacked.over_pairs).reshape(cases, 2, -1).transpose(1, 0, 2)
+    modality, unit = stacked.override_modality, stacked.override_unit
+    exact = np.logaddexp(
+        stacked.override_in + inside[:, modality, unit], stacked.override_out + outside[:, modality]
     )
+    correction = (exact - mixture[:, modality, unit]) @ stacked.override_of_pair
+    non_neural = pattern - outside[:, stacked.pain_modality, None]
+    log_joint = (
+        model.pair_log_prior
+        + plain
+        + mixture.sum(axis=1)[:, model.pair_unit]
+        + correction
+        + np.where(model.pair_non_neural, non_neural, 0.0)
+    )
+    probability: npt.NDArray[np.float64] = np.exp(log_joint - log_joint.max(axis=1, keepdims=True))
+    probability /= probability.sum(axis=1, keepdims=True)
+    return probability
+
+
+def _counts(
+    stacked: StackedModel, picks: list[_Picked]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Return how often each case uses each row, per group: [case x group, row] for both matrices."""
+    unit_rows, pair_rows = zip(*(picked.rows() for picked in picks), strict=True)
+    return (
+        _count(unit_rows, stacked.unit_group_of, len(stacked.modalities), len(stacked.unit_scalar)),
+        _count(pair_rows, stacked.pair_group_of, 2, len(stacked.pair_group_of)),
+    )
+
+
+def _count(
+    rows_per_case: Sequence[list[int]], group_of: npt.NDArray[np.intp], groups: int, width: int
+) -> npt.NDArray[np.float64]:
+    rows = np.fromiter((row for rows in rows_per_case for row in rows), dtype=np.intp)
+    case = np.repeat(np.arange(len(rows_per_case)), [len(rows) for rows in rows_per_case])
+    flat = (case * groups + group_of[rows]) * width + rows
+    counts = np.bincount(flat, minlength=len(rows_per_case) * groups * width)
+    return counts.reshape(len(rows_per_case) * groups, width).astype(np.float64)
 
 
 def _observe_regions(picked: _Picked, finding: str, regions: tuple[str, ...]) -> None:

@@ -14,7 +14,7 @@ level above it must come from a finding rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -40,6 +40,7 @@ __all__ = [
     "matching_findings",
     "matching_specs",
     "triage",
+    "triage_many",
 ]
 
 Findings = Mapping[str, "FindingValue"]
@@ -88,7 +89,16 @@ class TriageRules:
         leaves that read a known finding are tested, and an unknown finding never makes a
         leaf hold.
         """
-        fires = self.decider.decide(self.leaves.truth(findings))
+        return self.evaluate_many([findings])[0]
+
+    def evaluate_many(self, cases: Sequence[Findings]) -> list[tuple[Urgency, tuple[TriageReason, ...]]]:
+        """Return :meth:`evaluate` for each case, deciding all of them in one matrix product."""
+        if not cases:
+            return []
+        fires = self.decider.decide(np.array([self.leaves.truth(findings) for findings in cases], dtype=bool))
+        return [self._fired(row) for row in fires]
+
+    def _fired(self, fires: npt.NDArray[np.bool_]) -> tuple[Urgency, tuple[TriageReason, ...]]:
         fired = [self.rules[i] for i in np.flatnonzero(fires).tolist()]
         fired.sort(key=lambda rule: -rule.level)
         level = max((rule.level for rule in fired), default=Urgency.SELF_CARE)
@@ -147,8 +157,29 @@ def triage(findings: Findings, knowledge: Knowledge, cause_probabilities: Mappin
         cause_probabilities: The posterior over causes, which may raise the level up to
             the cap of ``cause_care`` in triage.yaml.
     """
+    return triage_many([findings], knowledge, [cause_probabilities])[0]
+
+
+def triage_many(
+    cases: Sequence[Findings], knowledge: Knowledge, cause_probabilities: Sequence[Mapping[str, float]]
+) -> list[Decision]:
+    """Decide the triage for each case (its findings, its posterior over causes) at once."""
     rules = knowledge.triage
-    level, reasons = rules.evaluate(findings)
+    return [
+        _decision(rules, findings, level, reasons, causes)
+        for findings, (level, reasons), causes in zip(
+            cases, rules.evaluate_many(cases), cause_probabilities, strict=True
+        )
+    ]
+
+
+def _decision(
+    rules: TriageRules,
+    findings: Findings,
+    level: Urgency,
+    reasons: tuple[TriageReason, ...],
+    cause_probabilities: Mapping[str, float],
+) -> Decision:
     care = rules.care_reason(cause_probabilities)
     if care is not None and care.level > level:
         level, reasons = care.level, (*reasons, care)
@@ -265,7 +296,7 @@ class _Leaves:
     count: int
     by_finding: Mapping[str, tuple[tuple[int, Callable[[object], bool]], ...]]
 
-    def truth(self, findings: Findings) -> npt.NDArray[np.bool_]:
+    def truth(self, findings: Findings) -> list[bool]:
         """Return whether each leaf holds: some finding it reads is known and passes its test."""
         truth = [False] * self.count
         by_finding = self.by_finding
@@ -273,7 +304,7 @@ class _Leaves:
             for leaf, test in by_finding.get(finding, ()):
                 if not truth[leaf] and test(value):
                     truth[leaf] = True
-        return np.array(truth, dtype=bool)
+        return truth
 
 
 class _LeafIndex:
