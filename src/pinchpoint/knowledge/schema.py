@@ -967,7 +967,9 @@ ContextCategory = Literal[
     "NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "HISTORICAL", "HYPOTHETICAL", "FAMILY", "TERMINATE"
 ]
 ContextDirection = Literal["FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO"]
-TextReason = Literal["negated_red_flag", "negated_value", "uncertain", "hypothetical", "family", "historical", "no_side"]
+TextReason = Literal[
+    "negated_red_flag", "negated_value", "uncertain", "hypothetical", "family", "historical", "no_side"
+]
 
 
 class PhraseTarget(Strict):
@@ -1020,6 +1022,7 @@ class SideWords(Strict):
 class PhrasesTable(Table):
     """phrases.yaml: the free-text lexicon, its side words, extra ConText cues and reason wording."""
 
+    notice: Wording
     sides: SideWords
     context: list[ContextRow]
     reasons: dict[TextReason, Wording]
