@@ -360,7 +360,7 @@ class _Reader:
             has_sides = spec.side is not None
         sides: tuple[str | None, ...] = (None,)
         if has_sides:
-            found = (target.side,) if target.side in (_LEFT, _RIGHT) else None
+            found: tuple[str, ...] | None = (target.side,) if target.side in (_LEFT, _RIGHT) else None
             if target.side == "both":
                 found = (_LEFT, _RIGHT)
             sides = found or self._sides(doc, span) or (None,)
@@ -465,8 +465,8 @@ def _build_pipeline(table: s.PhrasesTable) -> Language:
         ) from exc
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
-    matcher = nlp.add_pipe("medspacy_target_matcher")
-    context = nlp.add_pipe("medspacy_context", config={"prune_on_target_overlap": True})
+    matcher: Any = nlp.add_pipe("medspacy_target_matcher")  # medspaCy components are untyped
+    context: Any = nlp.add_pipe("medspacy_context", config={"prune_on_target_overlap": True})
     context.add([ConTextRule(row.literal, row.category, direction=row.direction) for row in table.context])
     sides = sorted(
         {
