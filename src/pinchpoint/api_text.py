@@ -13,7 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from pinchpoint.freetext import read_text
+from pinchpoint.freetext import MAX_TEXT_CHARS, read_text
 from pinchpoint.knowledge.model import Knowledge
 
 __all__ = ["TextIn", "TextReadingOut", "add_text_routes"]
@@ -24,7 +24,12 @@ class TextIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(description="What the person or clinician wrote (at most 5000 characters)")
+    # The limits are documented here and enforced by read_text, so that every refusal of bad text
+    # (empty, too long, binary) is the same InvalidTextError problem.
+    text: str = Field(
+        description=f"What the person or clinician wrote: plain text, at most {MAX_TEXT_CHARS} characters",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT_CHARS},
+    )
     mode: Literal["self_check", "clinician"] = "self_check"
 
 

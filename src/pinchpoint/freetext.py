@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+import warnings
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -452,9 +453,12 @@ def _reader(knowledge: Knowledge) -> _Reader:
 
 def _build_pipeline(table: s.PhrasesTable) -> Language:
     try:
-        import spacy  # noqa: PLC0415 (deferred: only free text needs spaCy)
-        from medspacy.context import ConTextRule  # noqa: PLC0415
-        from medspacy.target_matcher import TargetRule  # noqa: PLC0415
+        # spaCy's command-line helpers import a deprecated click name; that warning is not ours to fix.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import spacy  # noqa: PLC0415 (deferred: only free text needs spaCy)
+            from medspacy.context import ConTextRule  # noqa: PLC0415
+            from medspacy.target_matcher import TargetRule  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - medspacy is a runtime dependency
         raise AdapterError(
             "free text cannot be read: medspaCy is not installed",
