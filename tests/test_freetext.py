@@ -298,8 +298,8 @@ def test_read_text_command_prints_spans_and_what_is_left(capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert code == 0
     assert (
-        'foot_drop.left (the foot slaps or the toes catch when walking; cannot walk on the heel): true  <- "foot slaps" [8:18]'
-        in out
+        "foot_drop.left (the foot slaps or the toes catch when walking; cannot walk on the heel): "
+        'true  <- "foot slaps" [8:18]' in out
     )
     assert '<- "problems with my bladder" [23:47]' in out
     assert _TABLE.reasons["negated_red_flag"].patient in out
@@ -386,14 +386,14 @@ def test_spacy_is_not_imported_until_text_is_read() -> None:
         (
             "target: {finding: pain_regions, region: low_back}",
             "target: {finding: pain_regions, region: low_back, side: left}",
-            "phrases.yaml: phrases[{pain_low_back}] (pain-low-back).target: the target fixes a side but the finding or "
-            "region has none; expected no side (got 'left')",
+            "phrases.yaml: phrases[{pain_low_back}] (pain-low-back).target: the target fixes a side "
+            "but the finding or region has none; expected no side (got 'left')",
         ),
         (
             "target: {finding: trauma, value: major}",
             "target: {finding: trauma, value: huge}",
-            "phrases.yaml: phrases[{trauma_major}] (trauma-major).target: finding 'trauma' cannot take this value; "
-            "expected one of none, minor, major (got 'huge')",
+            "phrases.yaml: phrases[{trauma_major}] (trauma-major).target: finding 'trauma' cannot "
+            "take this value; expected one of none, minor, major (got 'huge')",
         ),
     ],
     ids=["unknown-finding", "unknown-region", "side-on-midline", "bad-value"],
