@@ -39,5 +39,6 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
     """Every generated request is answered without a server error and as the document says."""
-    opaque = case.operation.path.startswith(("/api/v1/fhir/", "/cds-services/"))
+    # Free text that fits the schema may still be refused (blank, binary): a 422 problem, not a bug.
+    opaque = case.operation.path.startswith(("/api/v1/fhir/", "/cds-services/", "/api/v1/text"))
     case.call_and_validate(excluded_checks=[positive_data_acceptance] if opaque else None)

@@ -4,7 +4,8 @@ Thin translators over the same functions the CLI uses:
 
 * :func:`api_router` (prefix ``/api/v1``): ``POST /assess`` (a case with vocabulary ids -> the
   contract JSON of ``shared/contract/CASES.md``), ``GET /knowledge`` (version, triage levels,
-  sites, causes, findings, sources), ``POST /fhir/assess`` (a QuestionnaireResponse or Bundle ->
+  sites, causes, findings, sources), ``POST /text`` (free text -> proposed findings, see
+  :mod:`pinchpoint.api_text`), ``POST /fhir/assess`` (a QuestionnaireResponse or Bundle ->
   RiskAssessment), ``POST /fhir/plan`` (-> CarePlan Bundle), ``GET /fhir/Questionnaire``.
 * :func:`cds_router`: ``GET /cds-services`` (discovery), ``POST /cds-services/{id}`` and
   ``POST /cds-services/{id}/feedback`` (CDS Hooks 2.0; logic in :mod:`pinchpoint.cds_hooks`).
@@ -40,6 +41,7 @@ from pinchpoint.api_interviews import (
     add_interview_routes,
     whole_json_numbers,
 )
+from pinchpoint.api_text import add_text_routes
 from pinchpoint.case import parse_case
 from pinchpoint.cds_hooks import SERVICES, discovery, handle_request
 from pinchpoint.engine import assess
@@ -433,6 +435,7 @@ def api_router(
         AssessmentOut,
         _SESSION_ERRORS,
     )
+    add_text_routes(router, knowledge, _ERRORS)
     router.post(
         "/assess",
         response_model=AssessmentOut,

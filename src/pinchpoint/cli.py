@@ -10,6 +10,7 @@ A thin translator over :func:`pinchpoint.assessment.assess`::
     pinchpoint interview [--session FILE]  a terminal interview, saved and resumed with --session
     pinchpoint example [NAME] [--list]     assess a bundled example case
     pinchpoint knowledge article [--json]  every claim of the source article, graded
+    pinchpoint read-text "TEXT" [--json]   propose findings from free text (- reads stdin); no assessment
     pinchpoint serve [--host H] [--port N] [--database URL]   run the web app
 
 Errors pinchpoint raises on purpose (:class:`~pinchpoint.errors.PinchpointError`) are
@@ -42,6 +43,7 @@ from pinchpoint.knowledge.loader import load_knowledge
 from pinchpoint.planreport import add_knowledge_command, plan_lines
 from pinchpoint.questions import Mode
 from pinchpoint.terminal import run_interview
+from pinchpoint.textreport import add_read_text_command
 
 if TYPE_CHECKING:
     from pinchpoint.case import Case
@@ -160,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     example_command.add_argument("--list", action="store_true", help="list the example names")
     example_command.set_defaults(command=_example)
     add_knowledge_command(commands)
+    add_read_text_command(commands)
     serve_command = commands.add_parser("serve", help="run the web app (self-check, clinician mode, history)")
     serve_command.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve_command.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")

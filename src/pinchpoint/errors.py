@@ -15,6 +15,7 @@
     │   ├── InvalidSessionError        a saved interview session is corrupt or does not fit
     │   ├── InterviewConflictError     a request does not fit the session's state (HTTP 409)
     │   ├── NotFoundError              a requested record (an interview session) does not exist (HTTP 404)
+    │   ├── InvalidTextError           free text to read is empty, too long or not text
     │   └── InvalidRequestError        a request to the API or a CDS service is malformed
     │       └── PrefetchMissingError   a CDS Hooks request lacks data the service needs (HTTP 412)
     └── AdapterError                   an adapter could not translate to or from the outside
@@ -39,6 +40,7 @@ __all__ = [
     "InvalidCaseError",
     "InvalidRequestError",
     "InvalidSessionError",
+    "InvalidTextError",
     "KnowledgeError",
     "MissingSourceError",
     "NotFoundError",
@@ -159,6 +161,10 @@ class InterviewConflictError(InputError):
 
 class NotFoundError(InputError, LookupError):
     """A record that a request names (an interview session) does not exist."""
+
+
+class InvalidTextError(InputError, ValueError):
+    """Free text given to be read (``pinchpoint read-text``, ``POST /api/v1/text``) cannot be read."""
 
 
 class AdapterError(PinchpointError):

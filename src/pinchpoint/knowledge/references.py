@@ -17,7 +17,7 @@ from pinchpoint.knowledge import schema as s
 from pinchpoint.questions import REQUIRED_LABELS, expand_sets
 from pinchpoint.vocabulary import FindingSpec, Vocabulary
 
-__all__ = ["check_references"]
+__all__ = ["check_phrases", "check_references"]
 
 
 def check_references(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> None:
@@ -67,6 +67,8 @@ def check_references(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> N
     _check_plan(tables, vocabulary)
     check_questions(cast(s.QuestionsTable, tables["questions"]), vocabulary)
     check_interop_references(tables, vocabulary)
+    if "phrases" in tables:
+        check_phrases(cast(s.PhrasesTable, tables["phrases"]), vocabulary)
 
 
 class _Tables:
@@ -602,3 +604,80 @@ def _check_finding_value(finding: str, values: list[object], vocabulary: Vocabul
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_phrases(table: s.PhrasesTable, vocabulary: Vocabulary) -> None:
+    """Check the free-text lexicon against the vocabulary.
+
+    Every row names a vocabulary finding with a value it can take (a region of the vocabulary for a
+    region list; a side only where the finding or region has sides), row ids are unique, and no
+    phrase belongs to two rows.
+
+    Raises:
+        UnresolvedReferenceError: A row names a finding, value or region that does not exist, fixes
+            a side where there is none, or repeats an id or a phrase.
+    """
+    bases: dict[str, FindingSpec] = {}
+    for spec in vocabulary.findings.values():
+        bases.setdefault(spec.base, spec)
+    seen_ids: set[str] = set()
+    seen_phrases: dict[str, str] = {}
+    for index, row in enumerate(table.phrases):
+        where = f"phrases.yaml: phrases[{index}] ({row.id})"
+        if row.id in seen_ids:
+            raise UnresolvedReferenceError(
+                f"phrase row {row.id!r} is listed twice", location=where, expected="unique row ids"
+            )
+        seen_ids.add(row.id)
+        for phrase in row.phrases:
+            key = " ".join(phrase.lower().split())
+            if key in seen_phrases:
+                raise UnresolvedReferenceError(
+                    f"the phrase {phrase!r} is in two rows",
+                    location=where,
+                    expected="each phrase in one row only",
+                    got=seen_phrases[key],
+                )
+            seen_phrases[key] = row.id
+        _check_phrase_target(row.target, bases, vocabulary, f"{where}.target")
+
+
+def _check_phrase_target(
+    target: s.PhraseTarget, bases: Mapping[str, FindingSpec], vocabulary: Vocabulary, where: str
+) -> None:
+    _known([target.finding], bases, where, "a finding (base id) of the vocabulary")
+    spec = bases[target.finding]
+    if spec.item is not None or spec.type in ("int", "number"):
+        raise UnresolvedReferenceError(
+            f"finding {target.finding!r} cannot be read from a phrase",
+            location=where,
+            expected="a yes/no, choice or region-list finding",
+            got=target.finding,
+        )
+    if spec.type == "regions":
+        if target.region is None or target.value is not None:
+            raise UnresolvedReferenceError(
+                "a region-list target names a region and no value",
+                location=where,
+                expected="region: a vocabulary region",
+                got=target.value,
+            )
+        _known([target.region], vocabulary.regions, where, "a vocabulary region")
+        has_sides = not vocabulary.regions[target.region].midline
+    else:
+        if target.region is not None or target.value is None:
+            raise UnresolvedReferenceError(
+                f"finding {target.finding!r} takes a value and no region",
+                location=where,
+                expected=spec.describe_expected(),
+                got=target.region,
+            )
+        _check_finding_value(spec.id, [target.value], vocabulary, where)
+        has_sides = spec.side is not None
+    if target.side is not None and not has_sides:
+        raise UnresolvedReferenceError(
+            "the target fixes a side but the finding or region has none",
+            location=where,
+            expected="no side",
+            got=target.side,
+        )

@@ -22,6 +22,7 @@ __all__ = [
     "MusclesTable",
     "NervesTable",
     "ObservationsTable",
+    "PhrasesTable",
     "PolyneuropathyTable",
     "ProvocationTestsTable",
     "QuestionsTable",
@@ -972,3 +973,74 @@ TABLES.update(
         "article": ArticleTable,
     }
 )
+
+
+# --- free-text intake (phrases.yaml) --------------------------------------------------------------
+
+ContextCategory = Literal[
+    "NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "HISTORICAL", "HYPOTHETICAL", "FAMILY", "TERMINATE"
+]
+ContextDirection = Literal["FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO"]
+TextReason = Literal[
+    "negated_red_flag", "negated_value", "uncertain", "hypothetical", "family", "historical", "no_side"
+]
+
+
+class PhraseTarget(Strict):
+    """What a phrase means: a vocabulary finding (base id) and its value, or a region of a region list.
+
+    A sided finding or a region that is not midline takes its side from the words near the
+    phrase ("left", "right", "both legs") unless ``side`` fixes it.
+    """
+
+    finding: str
+    value: bool | str | None = None
+    region: str | None = None
+    side: Literal["left", "right", "both"] | None = None
+
+
+class PhraseRow(Strict):
+    """One lexicon row: the lay and clinical wordings of one finding value.
+
+    ``past_counts`` says a mention in the past ("history of cancer") still is the person's
+    finding, as for a risk factor; otherwise a past mention is not proposed.
+    """
+
+    id: str
+    phrases: list[str] = Field(min_length=1)
+    target: PhraseTarget
+    past_counts: bool = False
+    source: str
+    note: str = ""
+
+
+class ContextRow(Strict):
+    """A ConText cue added to medspaCy's defaults: words of doubt, negation or time in lay speech."""
+
+    literal: str
+    category: ContextCategory
+    direction: ContextDirection
+    source: str
+
+
+class SideWords(Strict):
+    """Words that name a side, and how many words away from a phrase they may stand."""
+
+    left: list[str]
+    right: list[str]
+    both: list[str]
+    window: Annotated[int, Field(ge=1, le=20)]
+    source: str
+
+
+class PhrasesTable(Table):
+    """phrases.yaml: the free-text lexicon, its side words, extra ConText cues and reason wording."""
+
+    notice: Wording
+    sides: SideWords
+    context: list[ContextRow]
+    reasons: dict[TextReason, Wording]
+    phrases: list[PhraseRow]
+
+
+TABLES.update({"phrases": PhrasesTable})
