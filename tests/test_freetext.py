@@ -422,7 +422,9 @@ def test_reading_text_without_the_text_extra_says_how_to_install_it() -> None:
         "sys.exit(main(['read-text', 'my left foot slaps when I walk']))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
     assert done.returncode == 2
     assert done.stdout == ""
     assert "medspaCy is not installed" in done.stderr
