@@ -172,12 +172,26 @@ class StackedModel:
     site_of_pair: npt.NDArray[np.float64]
     """One-hot [pair, site id]: the pairs of each concrete site (and ``cause_of_pair`` of each cause)."""
     cause_of_pair: npt.NDArray[np.float64]
+    explained_rows: npt.NDArray[np.float64]
+    """Every row as an explanation weighs it, over the pairs: the rows of ``over_units``
+    against their background and spread over each unit's pairs, then those of ``over_pairs``."""
     rows: Mapping[tuple[str, object], Rows]
     region_lists: Mapping[str, StackedRegionList]
 
-    def pattern_row(self, row: int) -> bool:
-        """Whether a row of ``over_pairs`` is a non-neural pain pattern."""
-        return bool(self.pair_groups[_PATTERN, row])
+    @cached_property
+    def unit_group_list(self) -> list[int]:
+        """``unit_group_of`` as a list, for indexing one row at a time."""
+        return list(self.unit_group_of.tolist())
+
+    @cached_property
+    def pair_group_list(self) -> list[int]:
+        """``pair_group_of`` as a list, for indexing one row at a time."""
+        return list(self.pair_group_of.tolist())
+
+    @cached_property
+    def pattern_rows(self) -> frozenset[int]:
+        """The rows of ``over_pairs`` that are non-neural pain patterns."""
+        return frozenset(np.flatnonzero(self.pair_groups[_PATTERN]).tolist())
 
 
 _PLAIN, _PATTERN = 0, 1
@@ -239,11 +253,13 @@ def _stack(model: LikelihoodModel) -> StackedModel:
     modalities = stacker.modalities
     overrides = [(modalities.index(name), override) for name, override in model.involvement_overrides.items()]
     override_pairs = [pair for _, override in overrides for pair in override.pairs.tolist()]
+    over_units = np.array([vector for vector, _, _ in stacker.over_units])
+    unit_scalar = np.array([scalar for _, scalar, _ in stacker.over_units])
     return StackedModel(
         modalities=modalities,
         pain_modality=modalities.index("pain"),
-        over_units=np.array([vector for vector, _, _ in stacker.over_units]),
-        unit_scalar=np.array([scalar for _, scalar, _ in stacker.over_units]),
+        over_units=over_units,
+        unit_scalar=unit_scalar,
         unit_groups=_one_hot([group for _, _, group in stacker.over_units], len(modalities)),
         over_pairs=np.array([vector for vector, _ in stacker.over_pairs]),
         pair_groups=_one_hot([group for _, group in stacker.over_pairs], 2),
@@ -261,6 +277,12 @@ def _stack(model: LikelihoodModel) -> StackedModel:
         pair_group_of=np.array([group for _, group in stacker.over_pairs], dtype=np.intp),
         site_of_pair=_one_hot(model.pair_site.tolist(), len(model.site_ids)).T,
         cause_of_pair=_one_hot(model.pair_cause.tolist(), len(model.causes)).T,
+        explained_rows=np.vstack(
+            (
+                (over_units - unit_scalar[:, None])[:, model.pair_unit],
+                np.array([v for v, _ in stacker.over_pairs]),
+            )
+        ),
         rows=rows,
         region_lists=region_lists,
     )

@@ -60,7 +60,7 @@ def _explained(
     vocabulary = knowledge.vocabulary
     first_sites, first_causes = site_order[:leading], cause_order[:leading]
     reasons = (
-        _Explainer(posterior, vocabulary).reasons(
+        _Explainer(posterior, knowledge).reasons(
             (model.pair_site, first_sites), (model.pair_cause, first_causes)
         )
         if leading
@@ -90,8 +90,9 @@ def _ranking(probability: npt.NDArray[np.float64]) -> list[list[int]]:
     sum from deciding their order (a tie goes to the first id) and keeps the order of tiny
     probabilities.
     """
-    with np.errstate(divide="ignore"):
-        log_p = np.round(np.log(probability), _TIE_DECIMALS)
+    log_p = np.round(
+        np.log(probability, out=np.full(probability.shape, -np.inf), where=probability > 0.0), _TIE_DECIMALS
+    )
     order: list[list[int]] = np.argsort(-log_p, axis=1, kind="stable").tolist()
     return order
 
@@ -115,11 +116,11 @@ def _hypotheses(
 class _Explainer:
     """Weighs every used observation for and against some hypotheses, all at once."""
 
-    def __init__(self, posterior: Posterior, vocabulary: Vocabulary) -> None:
+    def __init__(self, posterior: Posterior, knowledge: Knowledge) -> None:
         self.posterior = posterior
         self.observations = posterior.observations
-        self.vocabulary = vocabulary
-        self._descriptions: dict[int, tuple[str, str]] = {}
+        self.vocabulary = knowledge.vocabulary
+        self._wording = knowledge.wording_memo
 
     def reasons(self, *groups: tuple[npt.NDArray[np.intp], list[int]]) -> list[Reasons]:
         """Return the reasons for each hypothesis of each group (which pairs it owns, its indices)."""
@@ -136,9 +137,12 @@ class _Explainer:
         p_out = probability * ~inside
         total_in, total_out = p_in.sum(axis=1), p_out.sum(axis=1)
         usable = (total_in > 0.0) & (total_out > 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            contrast = p_in / total_in[:, None] - p_out / total_out[:, None]
-        weights = _evidence_matrix(self.posterior) @ np.where(usable[:, None], contrast, 0.0).T  # [O, H]
+        # A hypothesis with no probability inside or outside it has nothing to weigh against.
+        contrast = (
+            p_in / np.where(usable, total_in, 1.0)[:, None]
+            - p_out / np.where(usable, total_out, 1.0)[:, None]
+        )
+        weights = _evidence_matrix(self.posterior) @ (contrast * usable[:, None]).T  # [O, H]
         # Ties (two sides, two regions of one territory) are broken by finding and value, not by
         # the order the findings were listed in, so that reordering a case changes nothing; weights
         # are compared to 9 decimals because summing in another order moves the last bits.
@@ -165,9 +169,11 @@ class _Explainer:
         evidence = []
         for i in indices:
             observation = self.observations[i]
-            if i not in self._descriptions:
-                self._descriptions[i] = _describe(observation, self.vocabulary)
-            patient, clinician = self._descriptions[i]
+            key = (observation.finding, observation.value)
+            wording = self._wording.get(key)
+            if wording is None:
+                wording = self._wording[key] = _describe(observation, self.vocabulary)
+            patient, clinician = wording
             evidence.append(Evidence(observation.finding, observation.value, weights[i], patient, clinician))
         return tuple(evidence)
 
@@ -181,37 +187,27 @@ def _evidence_matrix(posterior: Posterior) -> npt.NDArray[np.float64]:
     model = posterior.model
     stacked = model.stacked
     observations = posterior.observations
-    unit_owner: list[int] = []
-    unit_rows: list[int] = []
-    pair_owner: list[int] = []
-    pair_rows: list[int] = []
+    patterns = stacked.pattern_rows
+    offset = len(stacked.unit_scalar)  # rows of over_pairs follow those of over_units
+    owners: list[int] = []
+    rows: list[int] = []
     patterned: list[tuple[int, int]] = []
     for number, observation in enumerate(observations):
         for row in observation.rows.modality:
-            unit_owner.append(number)
-            unit_rows.append(row)
+            owners.append(number)
+            rows.append(row)
         for row in observation.rows.plain:
-            if stacked.pattern_row(row):
+            if row in patterns:
                 patterned.append((number, row))
             else:
-                pair_owner.append(number)
-                pair_rows.append(row)
-    by_unit = _owned(unit_owner, len(observations)) @ (
-        stacked.over_units[unit_rows] - stacked.unit_scalar[unit_rows, None]
-    )
-    matrix = (
-        by_unit[:, model.pair_unit] + _owned(pair_owner, len(observations)) @ stacked.over_pairs[pair_rows]
-    )
+                owners.append(number)
+                rows.append(offset + row)
+    one_hot = np.zeros((len(observations), len(rows)))
+    one_hot[owners, np.arange(len(rows))] = 1.0
+    matrix = one_hot @ stacked.explained_rows[rows]
     for number, row in patterned:
         matrix[number] = np.where(model.pair_non_neural, stacked.over_pairs[row], matrix[number])
     return np.asarray(matrix, dtype=np.float64)
-
-
-def _owned(owners: list[int], count: int) -> npt.NDArray[np.float64]:
-    """Return the one-hot matrix that sums rows into their owners' rows."""
-    one_hot = np.zeros((count, len(owners)))
-    one_hot[owners, np.arange(len(owners))] = 1.0
-    return one_hot
 
 
 def _describe(observation: Observation, vocabulary: Vocabulary) -> tuple[str, str]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -201,49 +202,70 @@ class PlanRules:
         if not contexts:
             return []
         holds = self.decider.decide(self.atoms.truth(contexts))
-        return [self._made(context, row) for context, row in zip(contexts, holds, strict=True)]
-
-    def _made(self, context: PlanContext, holds: npt.NDArray[np.bool_]) -> tuple[tuple[PlanItem, ...], Plan]:
-        pregnant = bool(holds[-1])
         masks = self.masks
-        holds = holds[:-1]
-        chosen = holds & masks["to_do"]
-        if pregnant:
-            chosen &= ~masks["unsafe_in_pregnancy"]
-        if context.level == Urgency.SELF_CARE:
-            chosen &= ~masks["imaging"]
-        rows = (*self.investigations, *self.advice)
-        picked = [rows[i].item for i in np.flatnonzero(chosen).tolist()]
+        rows, pregnant = holds[:, :-1], holds[:, -1:]
+        self_care = np.array([[context.level == Urgency.SELF_CARE] for context in contexts])
+        chosen = (
+            rows
+            & masks["to_do"]
+            & ~(pregnant & masks["unsafe_in_pregnancy"])
+            & ~(self_care & masks["imaging"])
+        )
+        return [
+            self._made(context, *picked)
+            for context, picked in zip(
+                contexts,
+                zip(
+                    _indices(chosen),
+                    _indices(rows & masks["to_avoid"]),
+                    _indices(rows & masks["unproven"]),
+                    strict=True,
+                ),
+                strict=True,
+            )
+        ]
+
+    def _made(
+        self, context: PlanContext, chosen: list[int], avoid: list[int], unproven: list[int]
+    ) -> tuple[tuple[PlanItem, ...], Plan]:
+        rows = self.rows
+        picked = [rows[i].item for i in chosen]
         tests = [item for item in picked if item.kind == "investigation"]
         tests.sort(key=lambda item: self.timing_rank[item.due or ""])
         by_kind: dict[str, list[PlanItem]] = {}
         for item in picked:
             by_kind.setdefault(item.kind, []).append(item)
         treatments = by_kind.get("treatment", [])
-        stages = tuple(
+        stages = (
             PlanStage(
                 number=number,
                 patient=text.patient,
                 clinician=text.clinician,
                 items=tuple(item for item in treatments if item.stage == number),
             )
-            for number, text in sorted(self.stages.items())
+            for number, text in self.ordered_stages
         )
         plan = Plan(
             actions=(self.actions[context.level],),
             stages=tuple(stage for stage in stages if stage.items),
-            self_help=tuple(by_kind.get("self_help", [])),
-            safety_net=tuple(by_kind.get("safety_net", [])),
-            prevention=tuple(by_kind.get("prevention", [])),
-            complications=tuple(by_kind.get("complication", [])),
-            avoid=self._listed(holds & masks["to_avoid"], rows),
-            unproven=self._listed(holds & masks["unproven"], rows),
+            self_help=tuple(by_kind.get("self_help", ())),
+            safety_net=tuple(by_kind.get("safety_net", ())),
+            prevention=tuple(by_kind.get("prevention", ())),
+            complications=tuple(by_kind.get("complication", ())),
+            avoid=_unique(rows[i].item for i in avoid),
+            unproven=_unique(rows[i].item for i in unproven),
         )
         return tuple(tests), plan
 
-    @staticmethod
-    def _listed(mask: npt.NDArray[np.bool_], rows: Sequence[CompiledItem]) -> tuple[PlanItem, ...]:
-        return _unique(rows[i].item for i in np.flatnonzero(mask).tolist())
+    @cached_property
+    def rows(self) -> tuple[CompiledItem, ...]:
+        """The rows the conditions are decided for: the investigations, then the advice."""
+        return (*self.investigations, *self.advice)
+
+    @cached_property
+    def ordered_stages(self) -> tuple[tuple[int, s.StageText], ...]:
+        """The stages of treatment in order."""
+        return tuple(sorted(self.stages.items()))
 
     def _base(self, site_id: str) -> str:
         return _site_base(site_id, self.site_kinds)
@@ -483,6 +505,15 @@ def _level_holds(condition: s.PlanCondition, level: Urgency) -> bool:
     if condition.triage_at_most is not None:
         return level <= Urgency.from_id(condition.triage_at_most)
     raise AssertionError(f"unreachable: the schema admits no other plan condition ({condition!r})")
+
+
+def _indices(mask: npt.NDArray[np.bool_]) -> list[list[int]]:
+    """Return, for each row of a boolean matrix, the columns that are set."""
+    found: list[list[int]] = [[] for _ in range(len(mask))]
+    rows, columns = np.nonzero(mask)
+    for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
+        found[row].append(column)
+    return found
 
 
 def _unique(items: Iterable[PlanItem]) -> tuple[PlanItem, ...]:

@@ -129,11 +129,11 @@ def _probabilities(model: LikelihoodModel, picks: list[_Picked]) -> npt.NDArray[
     """
     stacked = model.stacked
     cases, modalities = len(picks), len(stacked.modalities)
-    on_units, on_pairs = _counts(stacked, picks)
-    inside = (on_units @ stacked.over_units).reshape(cases, modalities, -1)
-    outside = (on_units @ stacked.unit_scalar).reshape(cases, modalities)
+    (on_units, unit_rows), (on_pairs, pair_rows) = _counts(stacked, picks)
+    inside = (on_units @ stacked.over_units[unit_rows]).reshape(cases, modalities, -1)
+    outside = (on_units @ stacked.unit_scalar[unit_rows]).reshape(cases, modalities)
     mixture = np.logaddexp(stacked.involved + inside, stacked.not_involved + outside[:, :, None])
-    plain, pattern = (on_pairs @ stacked.over_pairs).reshape(cases, 2, -1).transpose(1, 0, 2)
+    plain, pattern = (on_pairs @ stacked.over_pairs[pair_rows]).reshape(cases, 2, -1).transpose(1, 0, 2)
     modality, unit = stacked.override_modality, stacked.override_unit
     exact = np.logaddexp(
         stacked.override_in + inside[:, modality, unit], stacked.override_out + outside[:, modality]
@@ -152,25 +152,30 @@ def _probabilities(model: LikelihoodModel, picks: list[_Picked]) -> npt.NDArray[
     return probability
 
 
-def _counts(
-    stacked: StackedModel, picks: list[_Picked]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Return how often each case uses each row, per group: [case x group, row] for both matrices."""
+Counts = tuple[npt.NDArray[np.float64], list[int]]
+"""How often each case uses each row, per group ([case x group, row used]), and the rows used."""
+
+
+def _counts(stacked: StackedModel, picks: list[_Picked]) -> tuple[Counts, Counts]:
+    """Return the counts of the rows the cases use, of ``over_units`` and of ``over_pairs``."""
     unit_rows, pair_rows = zip(*(picked.rows() for picked in picks), strict=True)
     return (
-        _count(unit_rows, stacked.unit_group_of, len(stacked.modalities), len(stacked.unit_scalar)),
-        _count(pair_rows, stacked.pair_group_of, 2, len(stacked.pair_group_of)),
+        _count(unit_rows, stacked.unit_group_list, len(stacked.modalities)),
+        _count(pair_rows, stacked.pair_group_list, 2),
     )
 
 
-def _count(
-    rows_per_case: Sequence[list[int]], group_of: npt.NDArray[np.intp], groups: int, width: int
-) -> npt.NDArray[np.float64]:
-    rows = np.fromiter((row for rows in rows_per_case for row in rows), dtype=np.intp)
-    case = np.repeat(np.arange(len(rows_per_case)), [len(rows) for rows in rows_per_case])
-    flat = (case * groups + group_of[rows]) * width + rows
-    counts = np.bincount(flat, minlength=len(rows_per_case) * groups * width)
-    return counts.reshape(len(rows_per_case) * groups, width).astype(np.float64)
+def _count(rows_per_case: Sequence[list[int]], group_of: Sequence[int], groups: int) -> Counts:
+    used = sorted({row for rows in rows_per_case for row in rows})
+    column = {row: i for i, row in enumerate(used)}
+    width, cases = len(used), len(rows_per_case)
+    flat = [
+        (case * groups + group_of[row]) * width + column[row]
+        for case, rows in enumerate(rows_per_case)
+        for row in rows
+    ]
+    counts = np.bincount(np.array(flat, dtype=np.intp), minlength=cases * groups * width)
+    return counts.reshape(cases * groups, width).astype(np.float64), used
 
 
 def _observe_regions(picked: _Picked, finding: str, regions: tuple[str, ...]) -> None:

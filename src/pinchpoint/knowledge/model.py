@@ -39,6 +39,11 @@ class Knowledge:
     plan: PlanRules
 
     @cached_property
+    def wording_memo(self) -> dict[tuple[str, object], tuple[str, str]]:
+        """How explanations word each (finding, value) met so far, for both readers (a cache)."""
+        return {}
+
+    @cached_property
     def site_labels(self) -> Mapping[str, str]:
         """Every concrete site id of the model (with its side) in words, computed once."""
         return {site_id: self.vocabulary.site_label(site_id) for site_id in self.model.site_ids}
