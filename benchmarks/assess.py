@@ -4,16 +4,22 @@ Usage::
 
     python benchmarks/assess.py [CASES_DIR]      # default: ../shared/cases beside the repo
 
-It measures two things and prints a table:
+It measures three things and prints a table:
 
-1. In one process, with the cases parsed beforehand: assessments per second, and the
-   mean and 99th percentile of one assessment in milliseconds (reasoning only).
-2. Whole processes over 1,000 case files (copies of the development cases with distinct
+1. In one process, with the cases parsed beforehand, one ``assess()`` call at a time:
+   assessments per second, and the mean and 99th percentile of one assessment in
+   milliseconds, with the findings for and against the leading hypotheses weighed (the
+   default: the readable report, the web pages, ``--detail``) and without (the contract
+   JSON of a batch run).
+2. The same cases assessed together by ``assess_many`` in chunks, as a batch run does:
+   the mean time per case.
+3. Whole processes over 1,000 case files (copies of the development cases with distinct
    ids, written to ``benchmarks/.cases/``, which git ignores): the wall time of
    ``pinchpoint assess DIR --json > /dev/null`` against a process that only parses the
    same files with the same YAML loader (``read_cases``, no knowledge, no assessment),
    and one that parses them and loads the knowledge base; median of 3 runs each. The
-   ratio is the reasoning overhead.
+   ratio is the reasoning overhead. The knowledge cache (``PINCHPOINT_CACHE``) is warm,
+   as after any earlier run; the cold figure runs with the cache off.
 
 A benchmark, not a test: it asserts nothing and takes well under two minutes.
 """
@@ -21,6 +27,7 @@ A benchmark, not a test: it asserts nothing and takes well under two minutes.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -29,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from pinchpoint import assess
+from pinchpoint import assess, assess_many
 from pinchpoint.casefile import read_cases
 from pinchpoint.knowledge.loader import load_knowledge
 
@@ -39,6 +46,7 @@ GENERATED = REPO / "benchmarks" / ".cases"
 FILES = 1000
 RUNS = 3
 IN_PROCESS_SECONDS = 3.0
+CHUNK = 256
 _ID_LINE = re.compile(r"^id:.*$", re.MULTILINE)
 
 # Each process gets the directory as its last argument; all import from the installed package.
@@ -61,18 +69,18 @@ read_cases(sys.argv[1], load_knowledge().vocabulary)
 """
 
 
-def in_process(cases_dir: Path) -> dict[str, float]:
+def in_process(cases_dir: Path, *, explain_findings: bool) -> dict[str, float]:
     """Time each assessment of the pre-parsed cases, repeated for a few seconds."""
     knowledge = load_knowledge()
     cases = read_cases(cases_dir, knowledge.vocabulary)
     for case in cases:  # warm caches before timing
-        assess(case, knowledge)
+        assess(case, knowledge, explain_findings=explain_findings)
     timings: list[int] = []
     deadline = time.perf_counter() + IN_PROCESS_SECONDS
     while time.perf_counter() < deadline:
         for case in cases:
             start = time.perf_counter_ns()
-            assess(case, knowledge)
+            assess(case, knowledge, explain_findings=explain_findings)
             timings.append(time.perf_counter_ns() - start)
     return {
         "cases": len(cases),
@@ -81,6 +89,19 @@ def in_process(cases_dir: Path) -> dict[str, float]:
         "mean_ms": statistics.fmean(timings) / 1e6,
         "p99_ms": statistics.quantiles(timings, n=100)[98] / 1e6,
     }
+
+
+def batched(cases_dir: Path) -> float:
+    """Return the mean milliseconds per case of assessing the generated cases in chunks."""
+    knowledge = load_knowledge()
+    cases = read_cases(cases_dir, knowledge.vocabulary)
+    best = float("inf")
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        for first in range(0, len(cases), CHUNK):
+            assess_many(cases[first : first + CHUNK], knowledge, explain_findings=False)
+        best = min(best, time.perf_counter() - start)
+    return best / len(cases) * 1e3
 
 
 def generate(cases_dir: Path, count: int) -> Path:
@@ -100,12 +121,12 @@ def generate(cases_dir: Path, count: int) -> Path:
     return GENERATED
 
 
-def wall_time(arguments: list[str]) -> float:
+def wall_time(arguments: list[str], env: dict[str, str] | None = None) -> float:
     """Return the median wall time in seconds of running a process, its output discarded."""
     times = []
     for _ in range(RUNS):
         start = time.perf_counter()
-        subprocess.run(arguments, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(arguments, stdout=subprocess.DEVNULL, check=True, env=env)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -117,20 +138,29 @@ def main() -> None:
     )
     cases_dir = parser.parse_args().cases
     version = load_knowledge().version
-    reasoning = in_process(cases_dir)
+    explained = in_process(cases_dir, explain_findings=True)
+    bare = in_process(cases_dir, explain_findings=False)
     folder = str(generate(cases_dir, FILES))
+    per_case_batched = batched(Path(folder))
+    assess_command = [sys.executable, "-c", ASSESS_PROCESS, "assess", folder, "--json"]
     parse = wall_time([sys.executable, "-c", PARSE_PROCESS, folder])
     load = wall_time([sys.executable, "-c", LOAD_PROCESS, folder])
-    full = wall_time([sys.executable, "-c", ASSESS_PROCESS, "assess", folder, "--json"])
+    full = wall_time(assess_command)
+    cold = wall_time(assess_command, env={**os.environ, "PINCHPOINT_CACHE": "off"})
     rows = [
-        (f"in one process, {reasoning['cases']:.0f} cases pre-parsed, reasoning only", ""),
-        ("  assessments per second", f"{reasoning['per_second']:,.0f}"),
-        ("  mean per assessment", f"{reasoning['mean_ms']:.3f} ms"),
-        ("  p99 per assessment", f"{reasoning['p99_ms']:.3f} ms"),
+        (f"in one process, {explained['cases']:.0f} cases pre-parsed, one assess() at a time", ""),
+        ("  with reasons: assessments per second", f"{explained['per_second']:,.0f}"),
+        ("  with reasons: mean per assessment", f"{explained['mean_ms']:.3f} ms"),
+        ("  with reasons: p99 per assessment", f"{explained['p99_ms']:.3f} ms"),
+        ("  without reasons: mean per assessment", f"{bare['mean_ms']:.3f} ms"),
+        ("  without reasons: p99 per assessment", f"{bare['p99_ms']:.3f} ms"),
+        (f"in one process, {FILES:,} cases in chunks of {CHUNK} (assess_many)", ""),
+        ("  mean per case", f"{per_case_batched:.3f} ms"),
         (f"whole process over {FILES:,} case files, median of {RUNS}", ""),
         ("  parse only (read_cases)", f"{parse:.2f} s"),
         ("  parse and load knowledge", f"{load:.2f} s"),
         ("  pinchpoint assess DIR --json", f"{full:.2f} s"),
+        ("  the same, knowledge cache off", f"{cold:.2f} s"),
         ("  reasoning overhead over parsing", f"{(full - parse) / parse:+.0%}"),
     ]
     print(f"pinchpoint benchmark: knowledge {version}, Python {sys.version.split()[0]}")
