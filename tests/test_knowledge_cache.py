@@ -75,3 +75,14 @@ def test_cache_key_follows_the_knowledge_version(cache_folder: Path) -> None:
     version = knowledge_version()
     assert cache.cache_path(version) != cache.cache_path(version + "-changed")
     assert cache.cache_path(version) == cache.cache_path(version)
+
+
+def test_only_the_newest_entry_is_kept(cache_folder: Path) -> None:
+    """Writing an entry removes the entries of other versions, so the folder does not grow."""
+    _load()
+    current = _entry(cache_folder)
+    stale = cache_folder / "knowledge-0123456789abcdef.pickle"
+    stale.write_bytes(current.read_bytes())
+    current.unlink()
+    _load()
+    assert [path.name for path in cache_folder.glob("knowledge-*.pickle")] == [current.name]

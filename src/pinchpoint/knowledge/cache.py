@@ -74,12 +74,19 @@ def read(path: Path) -> Compiled | None:
 
 
 def write(path: Path, compiled: Compiled) -> None:
-    """Store ``compiled`` at ``path`` atomically; a folder that cannot be written is left alone."""
+    """Store ``compiled`` at ``path`` atomically, in place of any older entry.
+
+    Only the newest entry is kept, so that the folder does not grow with every upgrade; a
+    folder that cannot be written is left alone.
+    """
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".knowledge-", delete=False) as file:
             pickle.dump(compiled, file, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(file.name, path)
+        for older in path.parent.glob("knowledge-*.pickle"):
+            if older != path:
+                older.unlink(missing_ok=True)
     except OSError:
         return
 
