@@ -128,6 +128,8 @@ class Rows(NamedTuple):
     """Rows of :attr:`StackedModel.over_units`."""
     plain: tuple[int, ...] = ()
     """Rows of :attr:`StackedModel.over_pairs`."""
+    serial: int = -1
+    """This observation's row of :attr:`StackedModel.explained`."""
 
 
 @dataclass(frozen=True)
@@ -172,11 +174,44 @@ class StackedModel:
     site_of_pair: npt.NDArray[np.float64]
     """One-hot [pair, site id]: the pairs of each concrete site (and ``cause_of_pair`` of each cause)."""
     cause_of_pair: npt.NDArray[np.float64]
-    explained_rows: npt.NDArray[np.float64]
-    """Every row as an explanation weighs it, over the pairs: the rows of ``over_units``
-    against their background and spread over each unit's pairs, then those of ``over_pairs``."""
+    pair_unit: npt.NDArray[np.intp]
+    pair_non_neural: npt.NDArray[np.bool_]
+    observations: tuple[Rows, ...]
+    """Every possible observation's rows, in the order of their ``serial``."""
     rows: Mapping[tuple[str, object], Rows]
     region_lists: Mapping[str, StackedRegionList]
+
+    @cached_property
+    def explained(self) -> npt.NDArray[np.float64]:
+        """Each observation's log-likelihood over the pairs, as explanations weigh it.
+
+        An anatomical observation counts against its background (the modality's scalar);
+        for a non-neural site a pain region counts by the cause's pain pattern instead.
+        Computed on the first explanation (a batch that explains nothing never pays it).
+        """
+        units = (self.over_units - self.unit_scalar[:, None])[:, self.pair_unit]
+        explained = np.zeros((len(self.observations), len(self.pair_unit)))
+        for rows in self.observations:
+            row = explained[rows.serial]
+            for unit_row in rows.modality:
+                row += units[unit_row]
+            for pair_row in rows.plain:
+                if pair_row not in self.pattern_rows:
+                    row += self.over_pairs[pair_row]
+            for pair_row in rows.plain:
+                if pair_row in self.pattern_rows:
+                    row[:] = np.where(self.pair_non_neural, self.over_pairs[pair_row], row)
+        return explained
+
+    @cached_property
+    def pairs_of_site(self) -> npt.NDArray[np.float64]:
+        """One-hot [site id, pair]: the pairs of each concrete site."""
+        return np.ascontiguousarray(self.site_of_pair.T)
+
+    @cached_property
+    def pairs_of_cause(self) -> npt.NDArray[np.float64]:
+        """One-hot [cause, pair]: the pairs of each cause."""
+        return np.ascontiguousarray(self.cause_of_pair.T)
 
     @cached_property
     def unit_group_list(self) -> list[int]:
@@ -205,6 +240,7 @@ class _Stacker:
         self.modalities = tuple(model.log_involved)
         self.over_units: list[tuple[Vector, float, int]] = []
         self.over_pairs: list[tuple[Vector, int]] = []
+        self.observations: list[Rows] = []
         self._seen: dict[int, tuple[Rows, Contribution]] = {}
 
     def contribution(self, contribution: Contribution) -> Rows:
@@ -229,7 +265,11 @@ class _Stacker:
         plain = [row for rows in placed for row in rows.plain]
         if pattern is not None:
             plain.append(self._pair_row(pattern[self.model.pair_cause], _PATTERN))
-        return Rows(tuple(row for rows in placed for row in rows.modality), tuple(plain))
+        rows = Rows(
+            tuple(row for rows in placed for row in rows.modality), tuple(plain), len(self.observations)
+        )
+        self.observations.append(rows)
+        return rows
 
     def _pair_row(self, vector: Vector, group: int) -> int:
         self.over_pairs.append((vector, group))
@@ -253,13 +293,11 @@ def _stack(model: LikelihoodModel) -> StackedModel:
     modalities = stacker.modalities
     overrides = [(modalities.index(name), override) for name, override in model.involvement_overrides.items()]
     override_pairs = [pair for _, override in overrides for pair in override.pairs.tolist()]
-    over_units = np.array([vector for vector, _, _ in stacker.over_units])
-    unit_scalar = np.array([scalar for _, scalar, _ in stacker.over_units])
     return StackedModel(
         modalities=modalities,
         pain_modality=modalities.index("pain"),
-        over_units=over_units,
-        unit_scalar=unit_scalar,
+        over_units=np.array([vector for vector, _, _ in stacker.over_units]),
+        unit_scalar=np.array([scalar for _, scalar, _ in stacker.over_units]),
         unit_groups=_one_hot([group for _, _, group in stacker.over_units], len(modalities)),
         over_pairs=np.array([vector for vector, _ in stacker.over_pairs]),
         pair_groups=_one_hot([group for _, group in stacker.over_pairs], 2),
@@ -277,12 +315,9 @@ def _stack(model: LikelihoodModel) -> StackedModel:
         pair_group_of=np.array([group for _, group in stacker.over_pairs], dtype=np.intp),
         site_of_pair=_one_hot(model.pair_site.tolist(), len(model.site_ids)).T,
         cause_of_pair=_one_hot(model.pair_cause.tolist(), len(model.causes)).T,
-        explained_rows=np.vstack(
-            (
-                (over_units - unit_scalar[:, None])[:, model.pair_unit],
-                np.array([v for v, _ in stacker.over_pairs]),
-            )
-        ),
+        pair_unit=model.pair_unit,
+        pair_non_neural=model.pair_non_neural,
+        observations=tuple(stacker.observations),
         rows=rows,
         region_lists=region_lists,
     )

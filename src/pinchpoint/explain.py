@@ -59,13 +59,7 @@ def _explained(
     model = posterior.model
     vocabulary = knowledge.vocabulary
     first_sites, first_causes = site_order[:leading], cause_order[:leading]
-    reasons = (
-        _Explainer(posterior, knowledge).reasons(
-            (model.pair_site, first_sites), (model.pair_cause, first_causes)
-        )
-        if leading
-        else []
-    )
+    reasons = _Explainer(posterior, knowledge).reasons(first_sites, first_causes) if leading else []
     sites = _hypotheses(
         model.site_ids,
         posterior.site_probability,
@@ -122,19 +116,15 @@ class _Explainer:
         self.vocabulary = knowledge.vocabulary
         self._wording = knowledge.wording_memo
 
-    def reasons(self, *groups: tuple[npt.NDArray[np.intp], list[int]]) -> list[Reasons]:
-        """Return the reasons for each hypothesis of each group (which pairs it owns, its indices)."""
-        inside = np.concatenate(
-            [
-                pair_index[None, :] == np.array(hypotheses, dtype=np.intp)[:, None]
-                for pair_index, hypotheses in groups
-            ]
-        )  # [H, P]
+    def reasons(self, sites: list[int], causes: list[int]) -> list[Reasons]:
+        """Return the reasons for each of some sites, then for each of some causes (by index)."""
+        stacked = self.posterior.model.stacked
+        inside = np.concatenate((stacked.pairs_of_site[sites], stacked.pairs_of_cause[causes]))  # [H, P]
         if not len(inside) or not self.observations:
             return [((), ()) for _ in range(len(inside))]
         probability = self.posterior.pair_probability
         p_in = probability * inside
-        p_out = probability * ~inside
+        p_out = probability - p_in
         total_in, total_out = p_in.sum(axis=1), p_out.sum(axis=1)
         usable = (total_in > 0.0) & (total_out > 0.0)
         # A hypothesis with no probability inside or outside it has nothing to weigh against.
@@ -142,7 +132,10 @@ class _Explainer:
             p_in / np.where(usable, total_in, 1.0)[:, None]
             - p_out / np.where(usable, total_out, 1.0)[:, None]
         )
-        weights = _evidence_matrix(self.posterior) @ (contrast * usable[:, None]).T  # [O, H]
+        explained = self.posterior.model.stacked.explained[
+            [observation.rows.serial for observation in self.observations]
+        ]
+        weights = explained @ (contrast * usable[:, None]).T  # [O, H]
         # Ties (two sides, two regions of one territory) are broken by finding and value, not by
         # the order the findings were listed in, so that reordering a case changes nothing; weights
         # are compared to 9 decimals because summing in another order moves the last bits.
@@ -176,38 +169,6 @@ class _Explainer:
             patient, clinician = wording
             evidence.append(Evidence(observation.finding, observation.value, weights[i], patient, clinician))
         return tuple(evidence)
-
-
-def _evidence_matrix(posterior: Posterior) -> npt.NDArray[np.float64]:
-    """Return one row per used observation: its log-likelihood over every (cause, site) pair.
-
-    An anatomical observation counts against its background (the modality's scalar), and
-    for a non-neural site a pain region counts by the cause's pain pattern instead.
-    """
-    model = posterior.model
-    stacked = model.stacked
-    observations = posterior.observations
-    patterns = stacked.pattern_rows
-    offset = len(stacked.unit_scalar)  # rows of over_pairs follow those of over_units
-    owners: list[int] = []
-    rows: list[int] = []
-    patterned: list[tuple[int, int]] = []
-    for number, observation in enumerate(observations):
-        for row in observation.rows.modality:
-            owners.append(number)
-            rows.append(row)
-        for row in observation.rows.plain:
-            if row in patterns:
-                patterned.append((number, row))
-            else:
-                owners.append(number)
-                rows.append(offset + row)
-    one_hot = np.zeros((len(observations), len(rows)))
-    one_hot[owners, np.arange(len(rows))] = 1.0
-    matrix = one_hot @ stacked.explained_rows[rows]
-    for number, row in patterned:
-        matrix[number] = np.where(model.pair_non_neural, stacked.over_pairs[row], matrix[number])
-    return np.asarray(matrix, dtype=np.float64)
 
 
 def _describe(observation: Observation, vocabulary: Vocabulary) -> tuple[str, str]:
