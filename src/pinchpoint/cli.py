@@ -21,7 +21,6 @@ propagates with its traceback.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -40,7 +39,7 @@ from pinchpoint.errors import InputError, PinchpointError
 from pinchpoint.evaluation import EvaluationReport, score
 from pinchpoint.evaluation.simulation import evaluate_interviews
 from pinchpoint.fhir.detect import is_fhir_file
-from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.knowledge.loader import load_knowledge, load_resident_knowledge
 from pinchpoint.planreport import add_knowledge_command, plan_lines
 from pinchpoint.questions import Mode
 from pinchpoint.terminal import run_interview
@@ -178,7 +177,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _assess(args: argparse.Namespace) -> int:
-    knowledge = _load_for_batch()
+    knowledge = load_resident_knowledge()
     if is_fhir_file(args.path):
         return _assess_fhir(args, knowledge)
     cases = read_cases(args.path, knowledge.vocabulary)
@@ -187,17 +186,6 @@ def _assess(args: argparse.Namespace) -> int:
     else:
         _write_reports(cases, knowledge)
     return EXIT_OK
-
-
-def _load_for_batch() -> Knowledge:
-    """Load the knowledge base and set it aside from garbage collection.
-
-    It is tens of thousands of objects that live as long as the process; left among the
-    collected ones, every full collection during a batch walks all of them again.
-    """
-    knowledge = load_knowledge()
-    gc.freeze()
-    return knowledge
 
 
 def _assess_fhir(args: argparse.Namespace, knowledge: Knowledge) -> int:
@@ -215,7 +203,7 @@ def _assess_fhir(args: argparse.Namespace, knowledge: Knowledge) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    knowledge = _load_for_batch()
+    knowledge = load_resident_knowledge()
     cases = read_cases(args.path, knowledge.vocabulary)
     if args.interview:
         mode: Mode = "self_check" if args.mode == "self-check" else "clinician"

@@ -8,6 +8,7 @@ and no knowledge is returned.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -31,7 +32,13 @@ from pinchpoint.knowledge.references import check_references
 from pinchpoint.knowledge.schema import TABLES, Table, allowed_keys_at
 from pinchpoint.vocabulary import Vocabulary
 
-__all__ = ["KNOWLEDGE_SEMVER", "data_directory", "knowledge_version", "load_knowledge"]
+__all__ = [
+    "KNOWLEDGE_SEMVER",
+    "data_directory",
+    "knowledge_version",
+    "load_knowledge",
+    "load_resident_knowledge",
+]
 
 KNOWLEDGE_SEMVER = "0.3.0"
 """Semantic version of the knowledge base; bump it with every clinical change to data/."""
@@ -73,6 +80,19 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
     if path is not None:
         knowledge.model.stacked  # noqa: B018 (computed once, before it is cached)
         cache.write(path, cache.Compiled(vocabulary, tables, knowledge.model))
+    return knowledge
+
+
+def load_resident_knowledge() -> Knowledge:
+    """Load the packaged knowledge base for a process that keeps it, out of garbage collection.
+
+    The knowledge base is tens of thousands of objects that live as long as the process;
+    left among the collected ones, every full collection during a batch or under a server's
+    load walks all of them again. Freezing applies to everything alive at the call, so a
+    batch command or a server calls this once, at start-up.
+    """
+    knowledge = load_knowledge()
+    gc.freeze()
     return knowledge
 
 

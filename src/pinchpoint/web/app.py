@@ -53,7 +53,7 @@ from pinchpoint.assessment import Assessment
 from pinchpoint.case import Case, parse_case
 from pinchpoint.engine import assess
 from pinchpoint.errors import InputError, PinchpointError, StoreError
-from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.knowledge.loader import load_resident_knowledge
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.store import AssessmentRecord, Store
 from pinchpoint.web.bodymap import region_label, render_map
@@ -109,7 +109,7 @@ def create_app(
         KnowledgeError: The knowledge or the pages' data files are broken.
         StoreError: The database cannot be opened or migrated.
     """
-    knowledge = knowledge or load_knowledge()
+    knowledge = knowledge or load_resident_knowledge()
     content = content or load_content(knowledge)
     owns_store = store is None
     store = store or Store.open(settings.resolved_database_url())
