@@ -45,8 +45,15 @@ def explain_many(
     """Return :func:`explain` for each posterior, ranking all of them at once."""
     if not posteriors:
         return []
-    site_orders = _ranking(np.array([posterior.site_probability for posterior in posteriors]))
-    cause_orders = _ranking(np.array([posterior.cause_probability for posterior in posteriors]))
+    sites, causes = len(posteriors[0].site_probability), len(posteriors[0].cause_probability)
+    # Sites and causes are ranked in one sort: each case's causes are a row padded with zeros,
+    # which rank last and are then dropped.
+    probability = np.zeros((2 * len(posteriors), max(sites, causes)))
+    probability[0::2, :sites] = [posterior.site_probability for posterior in posteriors]
+    probability[1::2, :causes] = [posterior.cause_probability for posterior in posteriors]
+    orders = _ranking(probability)
+    site_orders = [[i for i in order if i < sites] for order in orders[0::2]]
+    cause_orders = [[i for i in order if i < causes] for order in orders[1::2]]
     return [
         _explained(posterior, knowledge, site_order, cause_order, leading)
         for posterior, site_order, cause_order in zip(posteriors, site_orders, cause_orders, strict=True)
