@@ -7,10 +7,10 @@ Usage::
 It measures three things and prints a table:
 
 1. In one process, with the cases parsed beforehand, one ``assess()`` call at a time:
-   assessments per second, and the mean and 99th percentile of one assessment in
-   milliseconds (and the median, which a shared machine's pauses move less), with the findings for and against the leading hypotheses weighed (the
-   default: the readable report, the web pages, ``--detail``) and without (the contract
-   JSON of a batch run).
+   assessments per second, and the mean, median (which a shared machine's pauses move
+   less) and 99th percentile of one assessment in milliseconds, with the findings for
+   and against the leading hypotheses weighed (the default: the readable report, the web
+   pages, ``--detail``) and without (the contract JSON of a batch run).
 2. The same cases assessed together by ``assess_many`` in chunks, as a batch run does:
    the mean time per case.
 3. Whole processes over 1,000 case files (copies of the development cases with distinct
