@@ -145,10 +145,10 @@ class StackedModel:
     """Every vector of the model as a matrix row, so that a case sums its rows in a few array calls.
 
     ``over_units`` holds, per site unit, the log-likelihood of an anatomical observation when
-    the lesion involves the row's modality (``unit_groups``: one-hot over ``modalities``),
+    the lesion involves the row's modality (``unit_group``: its index in ``modalities``),
     with ``unit_scalar`` its background when it does not. ``over_pairs`` holds, per (cause,
-    site unit) pair, the vectors added as they are (group 0 of ``pair_groups``: provocation
-    tests, causes' likelihoods) and the non-neural pain patterns (group 1). ``involved`` and
+    site unit) pair, the vectors added as they are (``pair_group`` 0: provocation tests,
+    causes' likelihoods) and the non-neural pain patterns (``pair_group`` 1). ``involved`` and
     ``not_involved`` are :attr:`LikelihoodModel.log_involved` as one row per modality, and
     the ``override_*`` arrays flatten :attr:`LikelihoodModel.involvement_overrides`.
     """
@@ -157,20 +157,17 @@ class StackedModel:
     pain_modality: int
     over_units: npt.NDArray[np.float64]
     unit_scalar: Vector
-    unit_groups: npt.NDArray[np.float64]
+    unit_group: tuple[int, ...]
     over_pairs: npt.NDArray[np.float64]
-    pair_groups: npt.NDArray[np.float64]
+    pair_group: tuple[int, ...]
     involved: npt.NDArray[np.float64]
     not_involved: npt.NDArray[np.float64]
     override_modality: npt.NDArray[np.intp]
     override_unit: npt.NDArray[np.intp]
-    override_pair: npt.NDArray[np.intp]
     override_in: Vector
     override_out: Vector
     override_of_pair: npt.NDArray[np.float64]
     """One-hot: which pair each flattened override belongs to."""
-    unit_group_of: npt.NDArray[np.intp]
-    pair_group_of: npt.NDArray[np.intp]
     site_of_pair: npt.NDArray[np.float64]
     """One-hot [pair, site id]: the pairs of each concrete site (and ``cause_of_pair`` of each cause)."""
     cause_of_pair: npt.NDArray[np.float64]
@@ -214,19 +211,9 @@ class StackedModel:
         return np.ascontiguousarray(self.cause_of_pair.T)
 
     @cached_property
-    def unit_group_list(self) -> list[int]:
-        """``unit_group_of`` as a list, for indexing one row at a time."""
-        return list(self.unit_group_of.tolist())
-
-    @cached_property
-    def pair_group_list(self) -> list[int]:
-        """``pair_group_of`` as a list, for indexing one row at a time."""
-        return list(self.pair_group_of.tolist())
-
-    @cached_property
     def pattern_rows(self) -> frozenset[int]:
         """The rows of ``over_pairs`` that are non-neural pain patterns."""
-        return frozenset(np.flatnonzero(self.pair_groups[_PATTERN]).tolist())
+        return frozenset(row for row, group in enumerate(self.pair_group) if group == _PATTERN)
 
 
 _PLAIN, _PATTERN = 0, 1
@@ -298,21 +285,18 @@ def _stack(model: LikelihoodModel) -> StackedModel:
         pain_modality=modalities.index("pain"),
         over_units=np.array([vector for vector, _, _ in stacker.over_units]),
         unit_scalar=np.array([scalar for _, scalar, _ in stacker.over_units]),
-        unit_groups=_one_hot([group for _, _, group in stacker.over_units], len(modalities)),
+        unit_group=tuple(group for _, _, group in stacker.over_units),
         over_pairs=np.array([vector for vector, _ in stacker.over_pairs]),
-        pair_groups=_one_hot([group for _, group in stacker.over_pairs], 2),
+        pair_group=tuple(group for _, group in stacker.over_pairs),
         involved=np.array([model.log_involved[name][0] for name in modalities]),
         not_involved=np.array([model.log_involved[name][1] for name in modalities]),
         override_modality=np.concatenate(
             [np.full(len(o.pairs), index, dtype=np.intp) for index, o in overrides] or [np.zeros(0, np.intp)]
         ),
         override_unit=np.concatenate([o.units for _, o in overrides] or [np.zeros(0, np.intp)]),
-        override_pair=np.concatenate([o.pairs for _, o in overrides] or [np.zeros(0, np.intp)]),
         override_in=np.concatenate([o.log_in for _, o in overrides] or [np.zeros(0)]),
         override_out=np.concatenate([o.log_out for _, o in overrides] or [np.zeros(0)]),
         override_of_pair=_one_hot(override_pairs, len(model.pair_unit)).T,
-        unit_group_of=np.array([group for _, _, group in stacker.over_units], dtype=np.intp),
-        pair_group_of=np.array([group for _, group in stacker.over_pairs], dtype=np.intp),
         site_of_pair=_one_hot(model.pair_site.tolist(), len(model.site_ids)).T,
         cause_of_pair=_one_hot(model.pair_cause.tolist(), len(model.causes)).T,
         pair_unit=model.pair_unit,

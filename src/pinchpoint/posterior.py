@@ -160,8 +160,8 @@ def _counts(stacked: StackedModel, picks: list[_Picked]) -> tuple[Counts, Counts
     """Return the counts of the rows the cases use, of ``over_units`` and of ``over_pairs``."""
     unit_rows, pair_rows = zip(*(picked.rows() for picked in picks), strict=True)
     return (
-        _count(unit_rows, stacked.unit_group_list, len(stacked.modalities)),
-        _count(pair_rows, stacked.pair_group_list, 2),
+        _count(unit_rows, stacked.unit_group, len(stacked.modalities)),
+        _count(pair_rows, stacked.pair_group, 2),
     )
 
 
