@@ -139,26 +139,16 @@ class _Explainer:
             p_in / np.where(usable, total_in, 1.0)[:, None]
             - p_out / np.where(usable, total_out, 1.0)[:, None]
         )
-        explained = self.posterior.model.stacked.explained[
-            [observation.rows.serial for observation in self.observations]
-        ]
-        weights = explained @ (contrast * usable[:, None]).T  # [O, H]
-        # Ties (two sides, two regions of one territory) are broken by finding and value, not by
-        # the order the findings were listed in, so that reordering a case changes nothing; weights
-        # are compared to 9 decimals because summing in another order moves the last bits.
-        tie_rank = np.broadcast_to(self._tie_rank()[:, None], weights.shape)
+        serials = np.array([observation.rows.serial for observation in self.observations])
+        weights = stacked.explained[serials] @ (contrast * usable[:, None]).T  # [O, H]
+        # Ties (two sides, two regions of one territory) are broken by the observations' fixed
+        # order in the model, not by the order the findings were listed in, so that reordering a
+        # case changes nothing; weights are compared to 9 decimals because summing in another
+        # order moves the last bits.
+        tie_rank = np.broadcast_to(serials[:, None], weights.shape)
         orders = np.lexsort((tie_rank, -np.round(weights, _TIE_DECIMALS)), axis=0).T.tolist()
         columns = weights.T.tolist()
         return [self._reasons(columns[h], orders[h]) if usable[h] else ((), ()) for h in range(len(columns))]
-
-    def _tie_rank(self) -> npt.NDArray[np.intp]:
-        observations = self.observations
-        by_name = sorted(
-            range(len(observations)), key=lambda i: (observations[i].finding, str(observations[i].value))
-        )
-        rank = np.empty(len(observations), dtype=np.intp)
-        rank[by_name] = np.arange(len(observations))
-        return rank
 
     def _reasons(self, weights: list[float], order: list[int]) -> Reasons:
         supporting = [i for i in order[:_MAX_REASONS] if weights[i] >= _MIN_WEIGHT]
