@@ -7,7 +7,7 @@ Run from the repository root (needs Debian's chromium and Playwright, as the bro
 It serves pinchpoint on a free loopback port with a temporary database, goes through a
 self-check interview (a cauda equina presentation, one question per page) and fills in a
 clinician examination (an L5 lesion), and saves PNGs of one interview question, the result
-page and clinician mode.
+page, clinician mode and a description in the person's own words read back for confirming.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ VIEWPORT = {"width": 1280, "height": 900}
 SIDES = ("left", "right")
 YES = ("urinary_retention", "saddle_numbness", "pain_below_knee", "pain_shooting", "worsening")
 WEAK = (("ankle_dorsiflexion", "3"), ("great_toe_extension", "3"), ("hip_abduction", "4"))
+STORY = (
+    "For two weeks I've had shooting pain down the back of my left leg, worse when I cough, "
+    "and my left foot slaps when I walk. No problems with my bladder."
+)
 
 
 def main() -> int:
@@ -77,7 +81,14 @@ def main() -> int:
         page.locator("#s-power").scroll_into_view_if_needed()
         page.evaluate("window.scrollBy(0, -16)")
         page.screenshot(path=str(OUTPUT / "clinician.png"))
-    for name in ("self-check.png", "result.png", "clinician.png"):
+
+        # A description in the person's own words, read back for them to confirm.
+        page.goto(url + "/check")
+        page.fill("#q-text", STORY)
+        page.click("text=Read my description")
+        page.wait_for_url(re.compile(r"/check/text$"))
+        page.screenshot(path=str(OUTPUT / "free-text.png"))
+    for name in ("self-check.png", "result.png", "clinician.png", "free-text.png"):
         print(f"wrote {OUTPUT / name}")
     return 0
 

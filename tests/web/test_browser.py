@@ -390,3 +390,22 @@ def test_change_the_answers_of_an_interview_resumes_it_at_the_last_question(page
     page.wait_for_url(_RESULT_URL)
     assert page.url != result_url
     assert "49" in page.locator(".answers").inner_text()
+
+
+def test_a_description_in_own_words_is_confirmed_and_the_questions_go_on(page: Any) -> None:
+    """Type a description, see it read back as ticked findings, untick one, and go on to the questions."""
+    page.goto("/check")
+    page.fill(
+        "#q-text", "My left foot slaps when I walk and I get shooting pain down the back of my left leg."
+    )
+    page.click("text=Read my description")
+    page.wait_for_load_state()
+    boxes = page.locator('input[name="accept"]')
+    assert boxes.count() == 3
+    assert all(boxes.nth(i).is_checked() for i in range(boxes.count()))
+    assert "foot slaps" in page.locator(".proposals").inner_text()
+    boxes.nth(1).uncheck()
+    page.click("text=Continue with the questions")
+    page.wait_for_load_state()
+    assert re.search(r"/check/interviews/[0-9a-f]{32}$", page.url)
+    assert _current_question(page) is not None

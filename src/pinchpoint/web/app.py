@@ -62,6 +62,7 @@ from pinchpoint.web.forms import FORM_LEVEL, FormResult, Page, build_page, findi
 from pinchpoint.web.interview import InterviewPages
 from pinchpoint.web.security import SecurityMiddleware
 from pinchpoint.web.settings import Settings
+from pinchpoint.web.text import TextPages
 from pinchpoint.web.views import result_view, site_name
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -136,6 +137,7 @@ def create_app(
     app.mount("/static", StaticFiles(packages=[("pinchpoint.web", "static")]), name="static")
     pages.register(app)
     pages.interviews.register(app)
+    TextPages(knowledge, pages.interviews, pages.render, _form_items).register(app)
     app.include_router(api_router(knowledge, sessions=store))
     app.include_router(cds_router(knowledge))
     _register_errors(app, pages)

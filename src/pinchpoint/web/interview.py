@@ -43,6 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from pinchpoint.errors import InvalidAnswerError, InvalidSessionError
+from pinchpoint.freetext import MAX_TEXT_CHARS
 from pinchpoint.interview import Interview
 from pinchpoint.questions import MODES, Cell, Mode, Question
 from pinchpoint.vocabulary import Urgency
@@ -226,10 +227,18 @@ class InterviewPages:
         mode = self._mode(request.query_params.get("mode", "self_check"))
         return self._start_page(mode, values={}, errors={})
 
+    def start_page_with(self, mode: Mode, *, text: str, text_error: str, status: int) -> HTMLResponse:
+        """The first page again, with a description that could not be read and why."""
+        return self._start_page(mode, values={}, errors={}, status=status, text=text, text_error=text_error)
+
+    def mode_of(self, items: Items) -> Mode:
+        """The interview mode a form names (``self_check`` when it names none)."""
+        return self._mode((_values(items, "mode") or ["self_check"])[0])
+
     async def start(self, request: Request) -> Response:
         """Start a session with the intake answered; 303 to its first question, or 422 with the page."""
         items = await self.read_form(request)
-        mode = self._mode((_values(items, "mode") or ["self_check"])[0])
+        mode = self.mode_of(items)
         bank = self.knowledge.questions
         intake: dict[str, object] = {}
         errors: dict[str, str] = {}
@@ -246,7 +255,10 @@ class InterviewPages:
             intake[question_id] = value
         if errors:
             return self._start_page(mode, values=_intake_values(items), errors=errors, status=422)
-        interview = Interview.start(self.knowledge, mode=mode, intake=intake)
+        return await self.begin(Interview.start(self.knowledge, mode=mode, intake=intake))
+
+    async def begin(self, interview: Interview) -> Response:
+        """Save a new session for ``interview``; 303 to its next question (or to its result)."""
         record = await run_in_threadpool(self.store.create_interview, _state(interview, ()))
         return await self._after_step(_Session(record.id, interview, (), None))
 
@@ -257,6 +269,8 @@ class InterviewPages:
         values: Mapping[str, str | tuple[str, ...]],
         errors: Mapping[str, str],
         status: int = 200,
+        text: str = "",
+        text_error: str = "",
     ) -> HTMLResponse:
         bank = self.knowledge.questions
         questions = [bank[q] for q in bank.intake]
@@ -271,6 +285,9 @@ class InterviewPages:
             errors=errors,
             maps=self._maps(questions, values),
             region_labels=self.region_labels,
+            text=text,
+            text_error=text_error,
+            text_limit=MAX_TEXT_CHARS,
         )
 
     # --- one question ------------------------------------------------------------------------------

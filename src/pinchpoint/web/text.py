@@ -1,0 +1,125 @@
+"""Free text on the self-check's first page: described symptoms become proposals to confirm.
+
+``POST /check/text`` reads the description (:func:`pinchpoint.freetext.read_text`) and shows
+every proposed finding with the words it came from, each ticked, beside the warning signs it
+left for the questions and why. ``POST /check/text/confirm`` reads the same words again, keeps
+the proposals still ticked, and starts the interview with them answered
+(:func:`pinchpoint.freetext.interview_from_findings`): nothing read from text counts until the
+person has confirmed it, and the interview still asks every warning sign not settled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+
+from pinchpoint.errors import AdapterError, InputError
+from pinchpoint.freetext import Mention, TextReading, interview_from_findings, read_text
+from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.questions import Mode
+from pinchpoint.web.interview import FormReader, InterviewPages, Items
+
+__all__ = ["TextPages"]
+
+_YES_NO = {True: "yes", False: "no"}
+
+
+class TextPages:
+    """The free-text routes, handing confirmed findings to the interview pages."""
+
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        interviews: InterviewPages,
+        render: Callable[..., HTMLResponse],
+        read_form: FormReader,
+    ) -> None:
+        self.knowledge = knowledge
+        self.interviews = interviews
+        self.render = render
+        self.read_form = read_form
+
+    def register(self, app: FastAPI) -> None:
+        """Add the routes to ``app`` (kept out of the API's OpenAPI document)."""
+        app.add_api_route("/check/text", self.read, methods=["POST"], include_in_schema=False)
+        app.add_api_route("/check/text/confirm", self.confirm, methods=["POST"], include_in_schema=False)
+
+    async def read(self, request: Request) -> Response:
+        """Show what the description proposes, each item ticked, for the person to confirm."""
+        items = await self.read_form(request)
+        mode = self.interviews.mode_of(items)
+        reading = self._reading(_text(items), mode)
+        if isinstance(reading, HTMLResponse):
+            return reading
+        return self.render(
+            "text_confirm.html",
+            nav="clinician" if mode == "clinician" else "self_check",
+            mode=mode,
+            text=reading.text,
+            notice=reading.to_dict(self.knowledge, mode)["notice"],
+            proposals=[self._proposal(number, mention) for number, mention in enumerate(reading.proposals)],
+            left=[self._left(mention, mode) for mention in reading.left_for_interview],
+        )
+
+    async def confirm(self, request: Request) -> Response:
+        """Start the interview with the ticked proposals answered."""
+        items = await self.read_form(request)
+        mode = self.interviews.mode_of(items)
+        reading = self._reading(_text(items), mode)
+        if isinstance(reading, HTMLResponse):
+            return reading
+        ticked = {int(value) for value in _values(items, "accept") if value.isdigit()}
+        accepted = sorted(number for number in ticked if number < len(reading.proposals))
+        findings = reading.findings(accepted)
+        return await self.interviews.begin(interview_from_findings(findings, self.knowledge, mode=mode))
+
+    def _reading(self, text: str, mode: Mode) -> TextReading | HTMLResponse:
+        """Read ``text``; refused or unreadable text comes back to the first page with why."""
+        try:
+            return read_text(text, self.knowledge)
+        except InputError as exc:
+            problem = f"{exc.problem[:1].upper()}{exc.problem[1:]}" + (
+                f"; expected {exc.expected}" if exc.expected else ""
+            )
+            return self.interviews.start_page_with(mode, text=text, text_error=problem + ".", status=422)
+        except AdapterError:  # the free-text extra is not installed on this server
+            return self.interviews.start_page_with(mode, text=text, text_error="unavailable", status=503)
+
+    def _proposal(self, number: int, mention: Mention) -> dict[str, Any]:
+        return {"number": number, "words": mention.text, "finding": self._worded(mention)}
+
+    def _left(self, mention: Mention, mode: Mode) -> dict[str, Any]:
+        reasons = self.knowledge.tables["phrases"].reasons  # type: ignore[attr-defined]
+        why = getattr(reasons[mention.reason], "patient" if mode == "self_check" else "clinician")
+        return {"words": mention.text, "finding": self._worded(mention), "why": why}
+
+    def _worded(self, mention: Mention) -> str:
+        """The finding a mention names, in words, with its proposed value."""
+        spec = self.knowledge.vocabulary.findings.get(mention.finding)
+        subject = spec.description if spec is not None else mention.finding.replace("_", " ")
+        value = mention.value
+        if value is None:
+            return subject
+        if isinstance(value, tuple):
+            regions = self.knowledge.vocabulary.regions
+            return f"{subject}: " + ", ".join(_region_words(region, regions) for region in value)
+        return f"{subject}: {_YES_NO.get(value, str(value)) if isinstance(value, bool) else value}"
+
+
+def _values(items: Items, name: str) -> list[str]:
+    return [value for key, value in items if key == name]
+
+
+def _text(items: Items) -> str:
+    sent = _values(items, "text")
+    return sent[0] if sent else ""
+
+
+def _region_words(region: str, regions: Mapping[str, Any]) -> str:
+    base, _, side = region.partition(".")
+    entry = regions.get(base)
+    words = entry.description if entry is not None else base
+    return f"{words} ({side})" if side else words
