@@ -325,7 +325,7 @@ class _LeafIndex:
             return conjoin((self.terms(child, where=where) for child in condition.all), where=where)
         if condition.any is not None:
             return disjoin(self.terms(child, where=where) for child in condition.any)
-        specs = _ConditionCompiler({}, self.vocabulary)._specs(condition.finding or "")
+        specs = matching_specs(condition.finding or "", self.vocabulary)
         if condition.side == "both":
             sided = [
                 frozenset(spec.id for spec in specs if spec.side == side) for side in self.vocabulary.sides

@@ -81,7 +81,8 @@ class _Session:
     assessment_id: str | None
 
 
-def _values(items: Items, name: str) -> list[str]:
+def form_values(items: Items, name: str) -> list[str]:
+    """Every value a form sent under ``name``, in order."""
     return [value for key, value in items if key == name]
 
 
@@ -106,7 +107,7 @@ def parse_cell(cell: Cell, items: Items) -> object:
     their text. Anything else is passed on unchanged so that :meth:`Question.normalise`
     refuses it with its own message.
     """
-    sent = _values(items, cell.finding)
+    sent = form_values(items, cell.finding)
     text = sent[0] if sent else ""
     if text in ("", _DONT_KNOW):
         return None
@@ -124,7 +125,7 @@ def parse_single(question: Question, items: Items) -> object:
     marked region, or ``none`` for "none of these places" (an empty list).
     """
     name = question.finding
-    sent = _values(items, name)
+    sent = form_values(items, name)
     if question.kind == "body_map":
         return [value for value in sent if value != _NONE] if sent else _MISSING
     text = sent[0].strip() if sent else ""
@@ -165,9 +166,9 @@ def _form_values(question: Question, value: object) -> dict[str, str | tuple[str
 def _sent_values(question: Question, items: Items) -> dict[str, str | tuple[str, ...]]:
     """What was sent, to fill the form again when the answer is refused."""
     if question.kind == "body_map":
-        return {question.finding: tuple(_values(items, question.finding))}
+        return {question.finding: tuple(form_values(items, question.finding))}
     names = [question.finding] if question.single else [cell.finding for cell in question.cells]
-    return {name: (_values(items, name) or [""])[0] for name in names}
+    return {name: (form_values(items, name) or [""])[0] for name in names}
 
 
 def _message(exc: InvalidAnswerError) -> str:
@@ -233,7 +234,7 @@ class InterviewPages:
 
     def mode_of(self, items: Items) -> Mode:
         """The interview mode a form names (``self_check`` when it names none)."""
-        return self._mode((_values(items, "mode") or ["self_check"])[0])
+        return self._mode((form_values(items, "mode") or ["self_check"])[0])
 
     async def start(self, request: Request) -> Response:
         """Start a session with the intake answered; 303 to its first question, or 422 with the page."""
@@ -244,7 +245,7 @@ class InterviewPages:
         errors: dict[str, str] = {}
         for question_id in bank.intake:
             question = bank[question_id]
-            sent = _values(items, question.finding)
+            sent = form_values(items, question.finding)
             if not [s for s in sent if s.strip()]:
                 continue  # not answered here: the interview asks it, with "don't know"
             value = parse_single(question, items)
@@ -304,7 +305,7 @@ class InterviewPages:
         session = await self._load(session_id)
         items = await self.read_form(request)
         question = self._current(session, items)
-        dont_know = _DONT_KNOW in _values(items, "action")
+        dont_know = _DONT_KNOW in form_values(items, "action")
         value = None if dont_know else _answer_value(question, items)
         errors = self._check(question, value)
         if errors:
@@ -434,7 +435,7 @@ class InterviewPages:
     def _current(self, session: _Session, items: Items) -> Question:
         """The question the form answers, which must be the one asked now (else 409)."""
         self._open(session)
-        sent = (_values(items, "question") or [""])[0]
+        sent = (form_values(items, "question") or [""])[0]
         current = session.interview.next_question()
         if current is None:
             raise HTTPException(409, "This self-check has no question left to answer; see its result.")

@@ -10,7 +10,7 @@ person has confirmed it, and the interview still asks every warning sign not set
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,7 +20,7 @@ from pinchpoint.errors import AdapterError, InputError
 from pinchpoint.freetext import Mention, TextReading, interview_from_findings, read_text
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.questions import Mode
-from pinchpoint.web.interview import FormReader, InterviewPages, Items
+from pinchpoint.web.interview import FormReader, InterviewPages, Items, form_values
 
 __all__ = ["TextPages"]
 
@@ -71,7 +71,7 @@ class TextPages:
         reading = self._reading(_text(items), mode)
         if isinstance(reading, HTMLResponse):
             return reading
-        ticked = {int(value) for value in _values(items, "accept") if value.isdigit()}
+        ticked = {int(value) for value in form_values(items, "accept") if value.isdigit()}
         accepted = sorted(number for number in ticked if number < len(reading.proposals))
         findings = reading.findings(accepted)
         return await self.interviews.begin(interview_from_findings(findings, self.knowledge, mode=mode))
@@ -104,22 +104,10 @@ class TextPages:
         if value is None:
             return subject
         if isinstance(value, tuple):
-            regions = self.knowledge.vocabulary.regions
-            return f"{subject}: " + ", ".join(_region_words(region, regions) for region in value)
+            return f"{subject}: " + "; ".join(self.interviews.region_labels[region] for region in value)
         return f"{subject}: {_YES_NO.get(value, str(value)) if isinstance(value, bool) else value}"
 
 
-def _values(items: Items, name: str) -> list[str]:
-    return [value for key, value in items if key == name]
-
-
 def _text(items: Items) -> str:
-    sent = _values(items, "text")
+    sent = form_values(items, "text")
     return sent[0] if sent else ""
-
-
-def _region_words(region: str, regions: Mapping[str, Any]) -> str:
-    base, _, side = region.partition(".")
-    entry = regions.get(base)
-    words = entry.description if entry is not None else base
-    return f"{words} ({side})" if side else words
