@@ -15,11 +15,11 @@ The codes' meanings were checked against published listings (see each row's ``so
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
 from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.knowledge.references import terminology_codes
 from pinchpoint.knowledge.schema import Code
 
 pytestmark = pytest.mark.core
@@ -68,18 +68,7 @@ def loinc_check_digit(number: str) -> int:
     return (10 - total % 10) % 10
 
 
-def _codes() -> Iterator[tuple[str, Code]]:
-    table = load_knowledge().tables["terminology"]
-    for section in ("conditions", "observations", "presentations", "imaging_orders"):
-        for index, row in enumerate(getattr(table, section)):
-            yield f"{section}[{index}]", row
-    for section in ("sites", "causes"):
-        for name, rows in getattr(table, section).items():
-            for index, row in enumerate(rows):
-                yield f"{section}.{name}[{index}]", row
-
-
-_ALL = list(_codes())
+_ALL = list(terminology_codes(load_knowledge().tables["terminology"]))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from pinchpoint.knowledge import schema as s
 from pinchpoint.questions import REQUIRED_LABELS, expand_sets
 from pinchpoint.vocabulary import FindingSpec, Vocabulary
 
-__all__ = ["check_phrases", "check_references"]
+__all__ = ["check_phrases", "check_references", "terminology_codes"]
 
 
 def check_references(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> None:
@@ -507,7 +507,7 @@ def check_interop_references(tables: Mapping[str, s.Table], vocabulary: Vocabula
     interop = cast(s.InteropTable, tables["interop"])
     rule_ids = {rule.id for rule in cast(s.TriageTable, tables["triage"]).rules}
     seen: dict[tuple[str, str, str], str] = {}
-    for where, code in _codes(terms):
+    for where, code in terminology_codes(terms):
         _known([code.system], terms.systems, f"terminology.yaml: {where}", "a system of terminology.yaml")
         kind = where.split("[", 1)[0].split(".", 1)[0]
         key = (kind, code.system, code.code)
@@ -568,7 +568,8 @@ def check_interop_references(tables: Mapping[str, s.Table], vocabulary: Vocabula
         )
 
 
-def _codes(terms: s.TerminologyTable) -> Iterable[tuple[str, s.Code]]:
+def terminology_codes(terms: s.TerminologyTable) -> Iterable[tuple[str, s.Code]]:
+    """Every code of terminology.yaml with where it stands (``conditions[3]``, ``sites.root.L5[0]``)."""
     for section in ("conditions", "observations", "presentations", "imaging_orders"):
         for index, code in enumerate(getattr(terms, section)):
             yield f"{section}[{index}]", code

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from pinchpoint.errors import AdapterError, InputError
-from pinchpoint.freetext import Mention, TextReading, interview_from_findings, read_text
+from pinchpoint.freetext import Mention, TextReading, interview_from_findings, phrase_table, read_text
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.questions import Mode
 from pinchpoint.web.interview import FormReader, InterviewPages, Items, form_values
@@ -49,9 +49,7 @@ class TextPages:
 
     async def read(self, request: Request) -> Response:
         """Show what the description proposes, each item ticked, for the person to confirm."""
-        items = await self.read_form(request)
-        mode = self.interviews.mode_of(items)
-        reading = self._reading(_text(items), mode)
+        _, mode, reading = await self._read(request)
         if isinstance(reading, HTMLResponse):
             return reading
         return self.render(
@@ -59,22 +57,26 @@ class TextPages:
             nav="clinician" if mode == "clinician" else "self_check",
             mode=mode,
             text=reading.text,
-            notice=reading.to_dict(self.knowledge, mode)["notice"],
+            notice=getattr(phrase_table(self.knowledge).notice, _wording(mode)),
             proposals=[self._proposal(number, mention) for number, mention in enumerate(reading.proposals)],
             left=[self._left(mention, mode) for mention in reading.left_for_interview],
         )
 
     async def confirm(self, request: Request) -> Response:
         """Start the interview with the ticked proposals answered."""
-        items = await self.read_form(request)
-        mode = self.interviews.mode_of(items)
-        reading = self._reading(_text(items), mode)
+        items, mode, reading = await self._read(request)
         if isinstance(reading, HTMLResponse):
             return reading
         ticked = {int(value) for value in form_values(items, "accept") if value.isdigit()}
         accepted = sorted(number for number in ticked if number < len(reading.proposals))
         findings = reading.findings(accepted)
         return await self.interviews.begin(interview_from_findings(findings, self.knowledge, mode=mode))
+
+    async def _read(self, request: Request) -> tuple[Items, Mode, TextReading | HTMLResponse]:
+        """Read the form and its description: the form, the mode, and the reading or the refusal page."""
+        items = await self.read_form(request)
+        mode = self.interviews.mode_of(items)
+        return items, mode, self._reading(_text(items), mode)
 
     def _reading(self, text: str, mode: Mode) -> TextReading | HTMLResponse:
         """Read ``text``; refused or unreadable text comes back to the first page with why."""
@@ -92,8 +94,8 @@ class TextPages:
         return {"number": number, "words": mention.text, "finding": self._worded(mention)}
 
     def _left(self, mention: Mention, mode: Mode) -> dict[str, Any]:
-        reasons = self.knowledge.tables["phrases"].reasons  # type: ignore[attr-defined]
-        why = getattr(reasons[mention.reason], "patient" if mode == "self_check" else "clinician")
+        reason = phrase_table(self.knowledge).reasons[mention.reason]  # type: ignore[index]
+        why = getattr(reason, _wording(mode))
         return {"words": mention.text, "finding": self._worded(mention), "why": why}
 
     def _worded(self, mention: Mention) -> str:
@@ -106,6 +108,11 @@ class TextPages:
         if isinstance(value, tuple):
             return f"{subject}: " + "; ".join(self.interviews.region_labels[region] for region in value)
         return f"{subject}: {_YES_NO.get(value, str(value)) if isinstance(value, bool) else value}"
+
+
+def _wording(mode: Mode) -> str:
+    """Which wording of the lexicon a mode reads: the person's or the clinician's."""
+    return "patient" if mode == "self_check" else "clinician"
 
 
 def _text(items: Items) -> str:
