@@ -157,10 +157,12 @@ def test_a_red_flag_answer_makes_the_result_an_emergency(client, knowledge):
         pytest.param({"question": "weakness", "value": {"foot_drop.left": "yes"}}, "value.foot_drop.left",
                      "true or false (or null for don't know)", "yes", id="cell-wrong-type"),
         pytest.param({"question": "weakness", "value": {"urinary_retention": True}}, "value",
-                     "one of foot_drop.left, foot_drop.right, cannot_tiptoe.left, cannot_tiptoe.right, "
+                     "one of leg_weakness.left, leg_weakness.right, foot_drop.left, foot_drop.right, "
+                         "cannot_tiptoe.left, cannot_tiptoe.right, "
                      "knee_buckling.left, knee_buckling.right", "urinary_retention", id="cell-not-asked"),
         pytest.param({"question": "weakness", "value": True}, "value",
-                     "finding ids of this question mapped to values or null, e.g. {'foot_drop.left': True}",
+                     "finding ids of this question mapped to values or null, "
+                     "e.g. {'leg_weakness.left': True}",
                      "True", id="not-a-mapping"),
         pytest.param({"question": "no_such_question", "value": True}, "question",
                      "the id of the question asked now, as GET /interviews/{id} gives it", "no_such_question",

@@ -98,7 +98,7 @@ def test_red_flag_answer_raises_the_triage(knowledge: Knowledge) -> None:
             "{current}",
             "yes",
             "answer to question '{current}': the answer is not a mapping of findings to values; expected "
-            "finding ids of this question mapped to values or null, e.g. {{'foot_drop.left': True}} "
+            "finding ids of this question mapped to values or null, e.g. {{'leg_weakness.left': True}} "
             "(got 'yes')",
         ),
     ],
