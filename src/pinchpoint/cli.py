@@ -48,6 +48,7 @@ from pinchpoint.textreport import add_read_text_command
 if TYPE_CHECKING:
     from pinchpoint.case import Case
     from pinchpoint.knowledge.model import Knowledge
+    from pinchpoint.vocabulary import Urgency
 
 __all__ = ["main"]
 
@@ -308,11 +309,21 @@ def _write_reports(cases: Iterable[Case], knowledge: Knowledge) -> None:
 
 
 def _render_assessment(case: Case, assessment: Assessment, knowledge: Knowledge) -> str:
-    """Return the readable report of one case: triage, ranked sites and causes, and why."""
+    """Return the readable report of one case: triage, ranked sites and causes, and why.
+
+    Everything is in words from the knowledge; ids appear only in the JSON output.
+    """
+    names = knowledge.names
     lines = [_RULE, f"Case {case.id}" + (f": {case.title}" if case.title else ""), ""]
     lines += _triage_lines(assessment, knowledge)
-    lines += _ranked_lines("Where the nerve is harmed, most likely first", assessment.sites)
-    lines += _ranked_lines("What harms it, most likely first", assessment.causes)
+    lines += _ranked_lines(
+        "Where the nerve is harmed, most likely first",
+        assessment.sites,
+        lambda site: names.site(site, "plain"),
+    )
+    lines += _ranked_lines(
+        "What harms it, most likely first", assessment.causes, lambda cause: names.cause(cause, "plain")
+    )
     for leading in (assessment.sites[:1], assessment.causes[:1]):
         lines += [line for hypothesis in leading for line in _why_lines(hypothesis)]
     lines += [f"Warning: {warning}" for warning in assessment.warnings]
@@ -320,8 +331,9 @@ def _render_assessment(case: Case, assessment: Assessment, knowledge: Knowledge)
     if case.expect is not None:
         expect = case.expect
         lines.append(
-            f"The case file expects: triage {expect.triage.id}; site {', '.join(expect.sites)};"
-            f" cause {', '.join(expect.causes)}"
+            f"The case file expects: triage {_level_words(expect.triage)};"
+            f" site {'; '.join(names.site(site) for site in expect.sites)};"
+            f" cause {'; '.join(names.cause(cause) for cause in expect.causes)}"
         )
     lines.append(f"Knowledge version: {assessment.knowledge_version}")
     return "\n".join(lines)
@@ -329,24 +341,28 @@ def _render_assessment(case: Case, assessment: Assessment, knowledge: Knowledge)
 
 def _triage_lines(assessment: Assessment, knowledge: Knowledge) -> list[str]:
     level = assessment.triage.id
-    lines = [f"Triage: {level.upper().replace('_', ' ')}: {knowledge.vocabulary.triage[level]}"]
+    lines = [f"Triage: {_level_words(assessment.triage).upper()}: {knowledge.vocabulary.triage[level]}"]
     lines += [
-        f"  - {reason.clinician} [{reason.level.id}; source: {reason.source}]"
+        f"  - {reason.clinician} [{_level_words(reason.level)}; source: {reason.source}]"
         for reason in assessment.triage_reasons
     ]
     return [*lines, ""]
 
 
-def _ranked_lines(heading: str, hypotheses: Sequence[Hypothesis]) -> list[str]:
+def _level_words(level: Urgency) -> str:
+    return level.id.replace("_", " ")
+
+
+def _ranked_lines(
+    heading: str, hypotheses: Sequence[Hypothesis], plain_words: Callable[[str], str]
+) -> list[str]:
     lines = [heading]
-    width = max((len(h.id) for h in hypotheses[:_SHOWN]), default=0)
-    for rank, h in enumerate(hypotheses[:_SHOWN], start=1):
-        lines.append(f"  {rank}. {h.id:<{width}}  {h.p:6.1%}  {_bar(h.p)}  {_label(h)}")
+    shown = hypotheses[:_SHOWN]
+    width = max((len(h.label) for h in shown), default=0)
+    for rank, h in enumerate(shown, start=1):
+        lines.append(f"  {rank}. {h.label:<{width}}  {h.p:6.1%}  {_bar(h.p)}")
+        lines.append(f"     {plain_words(h.id)}")
     return [*lines, ""]
-
-
-def _label(hypothesis: Hypothesis) -> str:
-    return "" if hypothesis.label == hypothesis.id else hypothesis.label
 
 
 def _bar(p: float) -> str:
@@ -355,7 +371,7 @@ def _bar(p: float) -> str:
 
 
 def _why_lines(hypothesis: Hypothesis) -> list[str]:
-    lines = [f"Why {hypothesis.id}: {_label(hypothesis)}".removesuffix(": ")]
+    lines = [f"Why {hypothesis.label}, compared with the next most likely"]
     lines += _evidence_lines("for", "+", hypothesis.evidence_for)
     lines += _evidence_lines("against", "-", hypothesis.evidence_against)
     return [*lines, ""]

@@ -64,7 +64,6 @@ def _explained(
     posterior: Posterior, knowledge: Knowledge, site_order: list[int], cause_order: list[int], leading: int
 ) -> tuple[tuple[Hypothesis, ...], tuple[Hypothesis, ...]]:
     model = posterior.model
-    vocabulary = knowledge.vocabulary
     first_sites, first_causes = site_order[:leading], cause_order[:leading]
     reasons = _Explainer(posterior, knowledge).reasons(first_sites, first_causes) if leading else []
     sites = _hypotheses(
@@ -75,7 +74,11 @@ def _explained(
         reasons[: len(first_sites)],
     )
     causes = _hypotheses(
-        model.causes, posterior.cause_probability, cause_order, vocabulary.causes, reasons[len(first_sites) :]
+        model.causes,
+        posterior.cause_probability,
+        cause_order,
+        knowledge.cause_labels,
+        reasons[len(first_sites) :],
     )
     return sites, causes
 
@@ -169,22 +172,32 @@ class _Explainer:
 
 
 def _describe(observation: Observation, vocabulary: Vocabulary) -> tuple[str, str]:
-    """Return the observation in plain words and in clinical shorthand."""
+    """Return the observation in words, for a person and for a clinician; never as ids."""
     finding, value = observation.finding, observation.value
     spec = vocabulary.findings.get(finding)
     if spec is not None and spec.type == "regions" and isinstance(value, str):
         region, _, side = value.partition(".")
         where = vocabulary.regions[region].description + (f" ({side})" if side else "")
-        return f"{spec.description}: {where}", f"{finding}: {value}"
-    if spec is None:
-        return f"{finding.replace('_', ' ')}: {_yes_no(value)}", f"{finding} = {_yes_no(value)}"
+        words = f"{spec.description}: {where}"
+        return words, words
+    if spec is None:  # a sided finding observed on either side
+        spec = vocabulary.findings.get(f"{finding}.left")
+        subject = spec.description if spec is not None else finding.replace("_", " ")
+        words = f"{subject}: {_yes_no(value)}"
+        return words, words
     subject = spec.description
+    clinical = subject
     if spec.item is not None:
         table = vocabulary.movements if spec.base == "exam.power" else vocabulary.reflexes
         subject = f"{table.get(spec.item, spec.item)} ({spec.side})"
+        clinical = f"{_ITEM_KIND[spec.base]}, {subject}"
     elif spec.side is not None:
-        subject = f"{spec.description} ({spec.side})"
-    return f"{subject}: {_yes_no(value)}", f"{finding} = {_yes_no(value)}"
+        subject = clinical = f"{spec.description} ({spec.side})"
+    return f"{subject}: {_yes_no(value)}", f"{clinical}: {_yes_no(value)}"
+
+
+_ITEM_KIND = {"exam.power": "MRC power", "exam.reflex": "tendon reflex"}
+"""What a per-movement or per-reflex finding measures, named before the item for a clinician."""
 
 
 def _yes_no(value: object) -> str:

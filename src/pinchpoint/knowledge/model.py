@@ -16,6 +16,7 @@ from typing import cast
 from pinchpoint.anatomy import Anatomy
 from pinchpoint.evidence import LikelihoodModel, compile_model
 from pinchpoint.knowledge import schema as s
+from pinchpoint.names import Names, compile_names
 from pinchpoint.plan import PlanRules, compile_plan
 from pinchpoint.questions import QuestionBank, compile_questions
 from pinchpoint.triage import TriageRules, compile_rules
@@ -37,6 +38,7 @@ class Knowledge:
     tables: Mapping[str, s.Table]
     questions: QuestionBank
     plan: PlanRules
+    names: Names
 
     @cached_property
     def wording_memo(self) -> dict[tuple[str, object], tuple[str, str]]:
@@ -45,8 +47,13 @@ class Knowledge:
 
     @cached_property
     def site_labels(self) -> Mapping[str, str]:
-        """Every concrete site id of the model (with its side) in words, computed once."""
-        return {site_id: self.vocabulary.site_label(site_id) for site_id in self.model.site_ids}
+        """Every concrete site id of the model (with its side) as its clinical name, computed once."""
+        return {site_id: self.names.site(site_id) for site_id in self.model.site_ids}
+
+    @cached_property
+    def cause_labels(self) -> Mapping[str, str]:
+        """Every cause of the model as its clinical name, computed once."""
+        return {cause: self.names.cause(cause) for cause in self.model.causes}
 
 
 def build_knowledge(
@@ -101,4 +108,5 @@ def build_knowledge(
             site_ids=model.site_ids,
             causes=model.causes,
         ),
+        names=compile_names(cast(s.NamesTable, tables["names"])),
     )

@@ -61,6 +61,7 @@ def check_references(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> N
     _known(t.polyneuropathy.movements, vocabulary.movements, "polyneuropathy.yaml: movements", "a movement")
     _known(t.polyneuropathy.reflexes, vocabulary.reflexes, "polyneuropathy.yaml: reflexes", "a reflex")
     _check_sites(t, vocabulary, roots, nerves)
+    _check_names(cast(s.NamesTable, tables["names"]), vocabulary)
     _check_observations(t, vocabulary)
     _check_causes(t, vocabulary)
     _check_triage(t, vocabulary)
@@ -90,6 +91,16 @@ class _Tables:
         self.likelihoods = cast(s.LikelihoodsTable, tables["likelihoods"])
         self.causes = cast(s.CausesTable, tables["causes"])
         self.triage = cast(s.TriageTable, tables["triage"])
+
+
+def _check_names(table: s.NamesTable, vocabulary: Vocabulary) -> None:
+    """Every vocabulary site and cause has exactly one name, and nothing else is named."""
+    for kind, named, ids in (
+        ("sites", table.sites, set(vocabulary.sites)),
+        ("causes", table.causes, set(vocabulary.causes)),
+    ):
+        _known(named, ids, f"names.yaml: {kind}", f"a vocabulary {kind[:-1]}")
+        _complete(ids, named, f"names.yaml: {kind}", f"every vocabulary {kind[:-1]}")
 
 
 def _check_sites(t: _Tables, vocabulary: Vocabulary, roots: set[str], nerves: set[str]) -> None:

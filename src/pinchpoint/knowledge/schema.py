@@ -675,7 +675,26 @@ class InteropTable(Table):
     recorded_diagnoses: list[RecordedDiagnosisFloor]
 
 
+# --- names ----------------------------------------------------------------------------------------
+
+
+class Name(Strict):
+    """A site or a cause in plain words and as its medical term."""
+
+    patient: str
+    term: str
+
+
+class NamesTable(Table):
+    """names.yaml: what every vocabulary site and cause is called where people read it."""
+
+    source: str
+    sites: dict[str, Name]
+    causes: dict[str, Name]
+
+
 TABLES: dict[str, type[Table]] = {
+    "names": NamesTable,
     "sources": SourcesTable,
     "roots": RootsTable,
     "nerves": NervesTable,
