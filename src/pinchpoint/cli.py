@@ -320,9 +320,13 @@ def _render_assessment(case: Case, assessment: Assessment, knowledge: Knowledge)
         "Where the nerve is harmed, most likely first",
         assessment.sites,
         lambda site: names.site(site, "plain"),
+        names.likelihood_words,
     )
     lines += _ranked_lines(
-        "What harms it, most likely first", assessment.causes, lambda cause: names.cause(cause, "plain")
+        "What harms it, most likely first",
+        assessment.causes,
+        lambda cause: names.cause(cause, "plain"),
+        names.likelihood_words,
     )
     for leading in (assessment.sites[:1], assessment.causes[:1]):
         lines += [line for hypothesis in leading for line in _why_lines(hypothesis)]
@@ -354,13 +358,16 @@ def _level_words(level: Urgency) -> str:
 
 
 def _ranked_lines(
-    heading: str, hypotheses: Sequence[Hypothesis], plain_words: Callable[[str], str]
+    heading: str,
+    hypotheses: Sequence[Hypothesis],
+    plain_words: Callable[[str], str],
+    likelihood_words: Callable[[float], str],
 ) -> list[str]:
     lines = [heading]
     shown = hypotheses[:_SHOWN]
     width = max((len(h.label) for h in shown), default=0)
     for rank, h in enumerate(shown, start=1):
-        lines.append(f"  {rank}. {h.label:<{width}}  {h.p:6.1%}  {_bar(h.p)}")
+        lines.append(f"  {rank}. {h.label:<{width}}  {_bar(h.p)}  {likelihood_words(h.p)}")
         lines.append(f"     {plain_words(h.id)}")
     return [*lines, ""]
 

@@ -43,6 +43,8 @@ class Names:
 
     sites: Mapping[str, Name]
     causes: Mapping[str, Name]
+    likelihood: tuple[tuple[float, str], ...]
+    """(at_least, words) bands, highest first; the last starts at 0."""
 
     def site(self, site_id: str, reader: Reader = "clinician") -> str:
         """Return a site id such as ``root.L5.left`` in words, with its side as a leg."""
@@ -56,12 +58,30 @@ class Names:
         """Return a cause id in words."""
         return self.causes[cause_id].text(reader)
 
+    def likelihood_words(self, p: float) -> str:
+        """Return how likely ``p`` is in words, with the number: ``likely (62%)``, ``unlikely (under 1%)``."""
+        words = next(words for at_least, words in self.likelihood if p >= at_least)
+        if p < _SHOWN_FLOOR:
+            number = "under 1%"
+        elif p > 1.0 - _SHOWN_FLOOR:
+            number = "over 99%"
+        else:
+            number = f"{p:.0%}"
+        return f"{words} ({number})"
+
+
+_SHOWN_FLOOR = 0.01
+"""Probabilities are shown to the percent, and never as 0% or 100%: a model is never certain."""
+
 
 def compile_names(table: s.NamesTable) -> Names:
     """Build :class:`Names` from the validated ``names.yaml``."""
     return Names(
         sites={site: Name(row.patient, row.term) for site, row in table.sites.items()},
         causes={cause: Name(row.patient, row.term) for cause, row in table.causes.items()},
+        likelihood=tuple(
+            (band.at_least, band.words) for band in sorted(table.likelihood, key=lambda band: -band.at_least)
+        ),
     )
 
 

@@ -101,6 +101,13 @@ def _check_names(table: s.NamesTable, vocabulary: Vocabulary) -> None:
     ):
         _known(named, ids, f"names.yaml: {kind}", f"a vocabulary {kind[:-1]}")
         _complete(ids, named, f"names.yaml: {kind}", f"every vocabulary {kind[:-1]}")
+    if min((band.at_least for band in table.likelihood), default=1.0) != 0.0:
+        raise UnresolvedReferenceError(
+            "the likelihood bands leave low probabilities without words",
+            location="names.yaml: likelihood",
+            expected="a band with at_least: 0",
+            got=sorted(band.at_least for band in table.likelihood),
+        )
 
 
 def _check_sites(t: _Tables, vocabulary: Vocabulary, roots: set[str], nerves: set[str]) -> None:

@@ -685,10 +685,18 @@ class Name(Strict):
     term: str
 
 
+class LikelihoodBand(Strict):
+    """Words for probabilities from ``at_least`` up to the next band."""
+
+    at_least: Probability
+    words: str
+
+
 class NamesTable(Table):
     """names.yaml: what every vocabulary site and cause is called where people read it."""
 
     source: str
+    likelihood: list[LikelihoodBand]
     sites: dict[str, Name]
     causes: dict[str, Name]
 
