@@ -42,7 +42,14 @@ class Expectation:
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    """A checked case. ``findings`` maps concrete finding ids to checked values."""
+    """A checked case. ``findings`` maps concrete finding ids to checked values.
+
+    ``recorded`` holds the diagnoses a person's record already states (vocabulary site ids
+    without side, or cause ids, as terminology.yaml maps a record's condition codes): the
+    triage reads them (``recorded`` in triage.yaml). ``notes`` are what the reader of the
+    input could not use (a code it does not know), shown with the assessment's warnings.
+    Case files and JSON cases state neither; the FHIR record reader fills them.
+    """
 
     id: str
     findings: Mapping[str, FindingValue]
@@ -51,6 +58,8 @@ class Case:
     narrative: str = ""
     expect: Expectation | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    recorded: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()
 
     def with_findings(self, findings: Mapping[str, FindingValue]) -> Case:
         """Return a copy of this case with ``findings`` instead of its own (already checked)."""

@@ -40,7 +40,7 @@ __all__ = [
     "load_resident_knowledge",
 ]
 
-KNOWLEDGE_SEMVER = "0.3.0"
+KNOWLEDGE_SEMVER = "0.3.1"
 """Semantic version of the knowledge base; bump it with every clinical change to data/."""
 
 _VOCABULARY_FILE = "vocabulary.yaml"
