@@ -306,7 +306,7 @@ def test_every_expected_foreign_error_has_a_mapping():
 
 @pytest.mark.parametrize("path", shared_case_params())
 def test_recorded_diagnosis_never_lowers_triage(knowledge, path: Path):
-    """A recorded cauda equina syndrome lifts every case to emergency, plan included, and never lowers anything."""
+    """A recorded cauda equina syndrome lifts every case to emergency, plan included; nothing is lowered."""
     case = read_case(path, knowledge.vocabulary)
     assessment = assess(case, knowledge)
     facts = read_bundle(_bundle(_condition("http://snomed.info/sct", "192970008", clinical="active")),

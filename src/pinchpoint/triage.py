@@ -230,10 +230,11 @@ def recorded_floors(
             for f in floors
             if f.diagnosis in diagnoses
         )
-        if extra:
-            reasons = tuple(sorted((*reasons, *extra), key=lambda reason: -reason.level))
-            level = max(level, *(reason.level for reason in extra))
-        raised.append((level, reasons))
+        if not extra:
+            raised.append((level, reasons))
+            continue
+        every = tuple(sorted((*reasons, *extra), key=lambda reason: -reason.level))
+        raised.append((max(level, *(reason.level for reason in extra)), every))
     return raised
 
 
