@@ -30,6 +30,9 @@ parsing the message.
 
 from __future__ import annotations
 
+import itertools
+import reprlib
+
 __all__ = [
     "AdapterError",
     "ContradictoryFindingsError",
@@ -94,8 +97,35 @@ class PinchpointError(Exception):
         return self._compose()
 
 
+class _Shown(reprlib.Repr):
+    """A ``repr`` that stops early: a deeply shared structure or a huge body is never expanded.
+
+    Mappings keep their order (the base class sorts them), so a message shows keys as written.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = self.maxfrozenset = 12
+        self.maxstring = self.maxother = 200
+
+    def repr_dict(self, x: dict[object, object], level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        pieces = [
+            f"{self.repr1(key, level - 1)}: {self.repr1(value, level - 1)}"
+            for key, value in itertools.islice(x.items(), self.maxdict)
+        ]
+        return "{" + ", ".join(pieces) + (", ..." if len(x) > self.maxdict else "") + "}"
+
+
+_SHOWN = _Shown()
+
+
 def _show(value: object) -> str:
-    text = repr(value)
+    text = _SHOWN.repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
