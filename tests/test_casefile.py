@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from pinchpoint.case import Case
 from pinchpoint.casefile import _file_errors, read_case, read_cases
-from pinchpoint.readers import _yaml_errors
 from pinchpoint.errors import InputError, InvalidCaseError
+from pinchpoint.readers import _yaml_errors
 from pinchpoint.vocabulary import Vocabulary
 
 _EXPECTED_YAML = "expected a YAML mapping of case keys as in shared/contract/CASES.md"
