@@ -255,7 +255,8 @@ _NESTED_UNKNOWN = (
         ),
         pytest.param(
             b"\xff{}",
-            "x: the text is not UTF-8: byte 0 cannot be decoded; expected FHIR JSON encoded as UTF-8",
+            "x: the text is not UTF-8: byte 0 cannot be decoded; expected a FHIR resource as JSON encoded"
+            " as UTF-8",
             id="utf8",
         ),
         pytest.param(

@@ -17,7 +17,9 @@
     │   ├── NotFoundError              a requested record (an interview session) does not exist (HTTP 404)
     │   ├── InvalidTextError           free text to read is empty, too long or not text
     │   └── InvalidRequestError        a request to the API or a CDS service is malformed
-    │       └── PrefetchMissingError   a CDS Hooks request lacks data the service needs (HTTP 412)
+    │       ├── PrefetchMissingError   a CDS Hooks request lacks data the service needs (HTTP 412)
+    │       ├── PayloadTooLargeError   a request body is larger than the server reads (HTTP 413)
+    │       └── UnsupportedMediaTypeError  a request body is not of a type the route reads (HTTP 415)
     └── AdapterError                   an adapter could not translate to or from the outside
         ├── FhirMappingError
         └── StoreError
@@ -47,12 +49,14 @@ __all__ = [
     "KnowledgeError",
     "MissingSourceError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PinchpointError",
     "PrefetchMissingError",
     "SchemaError",
     "StoreError",
     "UnknownFindingError",
     "UnresolvedReferenceError",
+    "UnsupportedMediaTypeError",
 ]
 
 
@@ -207,3 +211,11 @@ class FhirMappingError(AdapterError, ValueError):
 
 class StoreError(AdapterError):
     """The database could not store or return a record."""
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    """A request body is larger than the server reads; it is refused before it is read whole."""
+
+
+class UnsupportedMediaTypeError(InvalidRequestError):
+    """A request body is not of a media type the route reads (JSON routes read only JSON)."""

@@ -275,13 +275,14 @@ _DECODER = json.JSONDecoder(
 )
 
 
-def load_json(data: bytes | str, *, origin: str, error: Error) -> Any:
+def load_json(data: bytes | str, *, origin: str, error: Error, expected: str = "a JSON document") -> Any:
     """Parse JSON text strictly (see the module docstring).
 
     Args:
         data: The text, or its UTF-8 bytes (a byte-order mark is allowed).
         origin: Where the text came from (a file name, ``request body``), named in every message.
         error: The error class to raise.
+        expected: What the text should be, for the message of malformed JSON.
 
     Raises:
         PinchpointError: Of class ``error``: the text is not UTF-8 or not JSON, or holds a
@@ -293,15 +294,15 @@ def load_json(data: bytes | str, *, origin: str, error: Error) -> Any:
         _refuse_unwritable(value)
     except UnicodeDecodeError as exc:
         raise error(
-            f"the JSON is not UTF-8 text: byte {exc.start} cannot be decoded",
+            f"the text is not UTF-8: byte {exc.start} cannot be decoded",
             location=origin,
-            expected="JSON encoded as UTF-8",
+            expected=f"{expected} encoded as UTF-8",
         ) from exc
     except json.JSONDecodeError as exc:
         raise error(
             f"the text is not valid JSON: {exc.msg}",
             location=f"{origin}: line {exc.lineno}, column {exc.colno}",
-            expected="a JSON document",
+            expected=expected,
         ) from exc
     except _JsonRefusalError as exc:
         raise error(exc.problem, location=origin, expected=exc.expected) from exc
