@@ -21,7 +21,14 @@ from typing import Any
 from pinchpoint.errors import InvalidCaseError, UnknownFindingError
 from pinchpoint.vocabulary import FindingSpec, Urgency, Vocabulary
 
-__all__ = ["Case", "Expectation", "FindingValue", "parse_case"]
+__all__ = ["MAX_SAFE_INTEGER", "Case", "Expectation", "FindingValue", "parse_case"]
+
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest number a finding takes when its vocabulary entry sets no maximum.
+
+It is the largest integer a JSON number carries exactly everywhere (RFC 8259 section 6); beyond
+it an integer of thousands of digits costs quadratic time and overflows every float it meets.
+"""
 
 FindingValue = bool | int | float | str | tuple[str, ...]
 """The value of one finding: bool, int, float, an enum id, or a tuple of region ids."""
@@ -182,10 +189,14 @@ def check_value(spec: FindingSpec, value: object, vocabulary: Vocabulary, *, loc
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return abs(value) <= MAX_SAFE_INTEGER if isinstance(value, int) else math.isfinite(value)
 
 
 def _in_range(spec: FindingSpec, value: float) -> bool:
+    if abs(value) > MAX_SAFE_INTEGER:
+        return False
     if spec.minimum is not None and value < spec.minimum:
         return False
     return spec.maximum is None or value <= spec.maximum

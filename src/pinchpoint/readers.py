@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from pinchpoint.case import MAX_SAFE_INTEGER
 from pinchpoint.errors import PinchpointError
 
 try:  # libyaml's parser is several times faster than the pure-Python one
@@ -41,10 +42,7 @@ try:  # libyaml's parser is several times faster than the pure-Python one
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
-__all__ = ["MAX_SAFE_INTEGER", "load_json", "load_yaml"]
-
-MAX_SAFE_INTEGER = 2**53 - 1
-"""The largest integer a JSON number carries exactly everywhere (RFC 8259 section 6, I-JSON)."""
+__all__ = ["load_json", "load_yaml"]
 
 _MAX_DEPTH = 64
 """Deeper nesting than any file or request of pinchpoint has; refused before it costs a stack."""
