@@ -38,14 +38,16 @@ _BUNDLE_TWICE = b'{"resourceType": "Bundle", "type": "collection", "type": "sear
 _HOOK_TWICE = b'{"hook": "patient-view", "hook": "order-sign", "hookInstance": "x", "context": {}}'
 _SURROGATE = b'{"id": "a", "findings": {"sex": "\\ud800"}}'
 _HUGE = b'{"findings": {"duration_days": 1' + b"0" * 4000 + b"}}"
+_ANSWERS = "/api/v1/interviews/" + "0" * 32 + "/answers"
 _JSON_ROUTES = ["/api/v1/assess", "/api/assess", "/api/v1/fhir/assess", "/api/v1/fhir/plan", _CDS,
-                "/api/v1/text", "/api/v1/interviews"]  # fmt: skip
+                "/api/v1/text", "/api/v1/interviews", _ANSWERS]  # fmt: skip
 
 # (method, path, headers, body, status, message fragment)
 _API_ROWS = [
     *(("POST", route, _JSON, body, 400, "is written twice in one object")
       for route, body in [("/api/v1/assess", _TWICE), ("/api/assess", _TWICE), ("/api/v1/text", _TWICE),
-                          ("/api/v1/interviews", _TWICE), ("/api/v1/fhir/assess", _BUNDLE_TWICE),
+                          ("/api/v1/interviews", _TWICE), (_ANSWERS, b'{"answer": 1, "answer": 2}'),
+                          ("/api/v1/fhir/assess", _BUNDLE_TWICE),
                           ("/api/v1/fhir/plan", _BUNDLE_TWICE), (_CDS, _HOOK_TWICE)]),
     *(("POST", route, _JSON, _SURROGATE, 400, "a string holds a lone surrogate") for route in _JSON_ROUTES),
     *(("POST", route, _JSON, b'{"findings": {"exam.temperature_c": 1e400}}', 400, "is out of range")
