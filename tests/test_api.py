@@ -19,6 +19,7 @@ from pinchpoint.fhir._boundary import to_json, validate_resource
 from pinchpoint.fhir.questionnaire import build_questionnaire
 from pinchpoint.fhir.response import case_to_response
 from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.vocabulary import Urgency
 from tests.corpus import shared_case_params
 
 pytestmark = pytest.mark.core
@@ -134,6 +135,39 @@ def test_fhir_bundle_uses_the_date_parameter(client):
     assert set(kinds[1:]) == {"ServiceRequest"}
     referral = plan["entry"][1]["resource"]
     assert (referral["id"], referral["priority"]) == ("pinchpoint-plan-triage-emergency", "stat")
+
+
+def test_recorded_cauda_equina_gets_an_emergency_care_plan(client):
+    """A record of cauda equina syndrome alone answers an emergency CarePlan: referral, MRI, no self-care.
+
+    The recorded diagnosis is an input of the triage (``recorded`` in triage.yaml), so the plan is
+    made from the emergency level instead of being patched after a self-care plan was made.
+    """
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p"}},
+            {"resource": {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p"},
+                          "clinicalStatus": {"coding": [{
+                              "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                              "code": "active"}]},
+                          "code": {"coding": [{"system": "http://snomed.info/sct", "code": "192970008"}]}}},
+        ],
+    }  # fmt: skip
+    response = client.post("/api/v1/fhir/plan", json=bundle)
+    assert response.status_code == 200
+    plan = response.json()
+    validate_resource(plan, Bundle, "test")
+    activities = plan["entry"][0]["resource"]["activity"]
+    requests = {entry["resource"]["id"]: entry["resource"] for entry in plan["entry"][1:]}
+    texts = [activity["detail"]["code"]["text"] for activity in activities if "detail" in activity]
+    actions = load_knowledge().plan.actions
+    assert activities[0]["reference"] == {"reference": "ServiceRequest/pinchpoint-plan-triage-emergency"}
+    assert requests["pinchpoint-plan-triage-emergency"]["priority"] == "stat"
+    assert requests["pinchpoint-plan-mri-emergency-cauda-equina"]["priority"] == "stat"
+    assert actions[Urgency.EMERGENCY].title in texts
+    assert not {action.title for level, action in actions.items() if level < Urgency.EMERGENCY} & set(texts)
 
 
 def test_bad_fhir_is_422_with_the_json_path(client):

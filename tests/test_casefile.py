@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pinchpoint.case import Case
-from pinchpoint.casefile import _foreign_errors, read_case, read_cases
+from pinchpoint.casefile import _file_errors, read_case, read_cases
 from pinchpoint.errors import InputError, InvalidCaseError
+from pinchpoint.readers import _yaml_errors
 from pinchpoint.vocabulary import Vocabulary
 
 _EXPECTED_YAML = "expected a YAML mapping of case keys as in shared/contract/CASES.md"
@@ -106,16 +107,18 @@ def test_directory_without_cases_is_refused(tmp_path: Path, vocabulary: Vocabula
         read_cases(tmp_path, vocabulary)
     assert (
         str(caught.value)
-        == f"{tmp_path}: the directory holds no case files; expected one or more *.yaml case files"
+        == f"{tmp_path}: the directory holds no case files; expected one or more *.yaml or *.yml case files"
     )
 
 
 def test_directory_is_read_in_file_name_order(tmp_path: Path, vocabulary: Vocabulary) -> None:
-    """Every *.yaml file of a directory is read, in file-name order, each id defaulting to its stem."""
+    """Every *.yaml and *.yml file of a directory is read, in file-name order, ids defaulting to stems."""
     for name in ("b-case", "a-case", "c-case"):
         (tmp_path / f"{name}.yaml").write_text("findings: {age: 30}\n", encoding="utf-8")
-    (tmp_path / "ignored.yml").write_text("not: [a case\n", encoding="utf-8")
-    assert [case.id for case in read_cases(tmp_path, vocabulary)] == ["a-case", "b-case", "c-case"]
+    (tmp_path / "d-case.yml").write_text("findings: {age: 30}\n", encoding="utf-8")
+    (tmp_path / "ignored.txt").write_text("not: [a case\n", encoding="utf-8")
+    names = ["a-case", "b-case", "c-case", "d-case"]
+    assert [case.id for case in read_cases(tmp_path, vocabulary)] == names
 
 
 def test_id_in_file_wins_over_stem(tmp_path: Path, vocabulary: Vocabulary) -> None:
@@ -126,11 +129,14 @@ def test_id_in_file_wins_over_stem(tmp_path: Path, vocabulary: Vocabulary) -> No
     assert (case.id, dict(case.findings)) == ("l5-disc", {"exam.slr.left": True})
 
 
-def test_merge_key_may_be_overridden(tmp_path: Path, vocabulary: Vocabulary) -> None:
-    """A key brought in by a YAML merge may be overridden: that is not a duplicate."""
+def test_merge_key_is_refused(tmp_path: Path, vocabulary: Vocabulary) -> None:
+    """A YAML merge key is refused: it would let a key be stated twice (the last silently winning)."""
     path = tmp_path / "merged.yaml"
     path.write_text("findings:\n  <<: {age: 30, sex: male}\n  age: 31\n", encoding="utf-8")
-    assert dict(read_case(path, vocabulary).findings) == {"age": 31, "sex": "male"}
+    with pytest.raises(InvalidCaseError) as caught:
+        read_case(path, vocabulary)
+    assert caught.value.location == f"{path}: line 2, column 3"
+    assert caught.value.problem == "a merge key (<<) is not read"
 
 
 def _raiser(error: BaseException) -> Callable[[], None]:
@@ -146,15 +152,6 @@ _MARK = yaml.Mark("case.yaml", 0, 4, 2, None, 0)
 @pytest.mark.parametrize(
     ("foreign", "message"),
     [
-        pytest.param(
-            FileNotFoundError(2, "No such file"), "the case file does not exist", id="FileNotFoundError"
-        ),
-        pytest.param(
-            PermissionError(13, "Permission denied"), "the case file cannot be read", id="PermissionError"
-        ),
-        pytest.param(
-            IsADirectoryError(21, "Is a directory"), "the case file cannot be read", id="IsADirectoryError"
-        ),
         pytest.param(
             UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
             "the case file is not text: byte 0 cannot be decoded",
@@ -185,8 +182,30 @@ _MARK = yaml.Mark("case.yaml", 0, 4, 2, None, 0)
     ],
 )
 def test_every_foreign_error_has_a_mapping(foreign: BaseException, message: str) -> None:
-    """Each foreign error the file boundary expects becomes an InvalidCaseError chained to it."""
-    with pytest.raises(InvalidCaseError) as caught, _foreign_errors("case.yaml"):
+    """Each foreign error of parsing becomes an InvalidCaseError chained to it."""
+    with (
+        pytest.raises(InvalidCaseError) as caught,
+        _yaml_errors("case.yaml", InvalidCaseError, "YAML", "the case file"),
+    ):
+        _raiser(foreign)()
+    assert caught.value.problem == message
+    assert caught.value.__cause__ is foreign
+
+
+@pytest.mark.parametrize(
+    ("foreign", "message"),
+    [
+        pytest.param(
+            FileNotFoundError(2, "No such file"), "the case file does not exist", id="FileNotFoundError"
+        ),
+        pytest.param(
+            PermissionError(13, "Permission denied"), "the case file cannot be read", id="PermissionError"
+        ),
+    ],
+)
+def test_every_file_error_has_a_mapping(foreign: BaseException, message: str) -> None:
+    """Each foreign error of opening and reading a case file becomes an InvalidCaseError chained to it."""
+    with pytest.raises(InvalidCaseError) as caught, _file_errors("case.yaml"):
         _raiser(foreign)()
     assert caught.value.problem == message
     assert caught.value.__cause__ is foreign
@@ -194,7 +213,10 @@ def test_every_foreign_error_has_a_mapping(foreign: BaseException, message: str)
 
 def test_unexpected_error_is_not_translated() -> None:
     """An error the boundary does not expect is a bug and propagates unchanged."""
-    with pytest.raises(ZeroDivisionError), _foreign_errors("case.yaml"):
+    with (
+        pytest.raises(ZeroDivisionError),
+        _yaml_errors("case.yaml", InvalidCaseError, "YAML", "the case file"),
+    ):
         _raiser(ZeroDivisionError())()
 
 

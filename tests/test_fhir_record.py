@@ -23,7 +23,7 @@ from pinchpoint.casefile import read_case
 from pinchpoint.errors import FhirMappingError
 from pinchpoint.fhir._boundary import fhir_errors
 from pinchpoint.fhir.inputs import assess_fhir, read_fhir
-from pinchpoint.fhir.record import apply_recorded_diagnoses, read_bundle
+from pinchpoint.fhir.record import read_bundle
 from pinchpoint.knowledge import schema as s
 from pinchpoint.knowledge.loader import load_knowledge
 from pinchpoint.knowledge.model import Knowledge
@@ -255,7 +255,8 @@ _NESTED_UNKNOWN = (
         ),
         pytest.param(
             b"\xff{}",
-            "x: the text is not UTF-8: byte 0 cannot be decoded; expected FHIR JSON encoded as UTF-8",
+            "x: the text is not UTF-8: byte 0 cannot be decoded; expected a FHIR resource as JSON encoded"
+            " as UTF-8",
             id="utf8",
         ),
         pytest.param(
@@ -306,15 +307,19 @@ def test_every_expected_foreign_error_has_a_mapping():
 
 @pytest.mark.parametrize("path", shared_case_params())
 def test_recorded_diagnosis_never_lowers_triage(knowledge, path: Path):
-    """A recorded cauda equina syndrome lifts every case to emergency and never lowers anything."""
+    """A recorded cauda equina syndrome lifts every case to emergency, plan included; nothing is lowered."""
     case = read_case(path, knowledge.vocabulary)
     assessment = assess(case, knowledge)
     facts = read_bundle(_bundle(_condition("http://snomed.info/sct", "192970008", clinical="active")),
                         knowledge, today=TODAY)  # fmt: skip
-    lifted = apply_recorded_diagnoses(assessment, facts, knowledge)
+    assert facts.recorded == {"cauda_equina"}
+    lifted = assess(replace(case, recorded=facts.recorded), knowledge)
     assert lifted.triage == Urgency.EMERGENCY >= assessment.triage
-    assert lifted.triage_reasons[: len(assessment.triage_reasons)] == assessment.triage_reasons
-    assert lifted.triage_reasons[-1].rule == "recorded:Condition/c1"
+    fired = {reason for reason in assessment.triage_reasons if not reason.rule.startswith("cause-care:")}
+    assert fired < set(lifted.triage_reasons)
+    assert "recorded-cauda-equina" in {reason.rule for reason in lifted.triage_reasons}
+    assert lifted.plan.actions == (knowledge.plan.actions[Urgency.EMERGENCY],)
+    assert "mri-emergency-cauda-equina" in {item.id for item in lifted.investigations}
 
 
 def test_bundle_is_assessed_like_the_same_findings(knowledge):
@@ -326,7 +331,7 @@ def test_bundle_is_assessed_like_the_same_findings(knowledge):
     )
     fhir_input = read_fhir(bundle, knowledge, today=TODAY, origin="Bundle")
     assessment = assess_fhir(fhir_input, knowledge)
-    direct = assess(fhir_input.case, knowledge)
+    direct = assess(replace(fhir_input.case, notes=()), knowledge)
     assert assessment.triage is Urgency.EMERGENCY
     assert replace(assessment, warnings=direct.warnings) == direct
     assert assessment.warnings[-1].startswith("Bundle: $.entry[2].resource.code: no code")

@@ -129,16 +129,39 @@ def test_malformed_yaml_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SchemaError) as caught:
         load_knowledge(folder)
     error = caught.value
-    assert (error.location, error.problem, error.expected) == (
-        "nerves.yaml",
-        "the file is not valid YAML",
-        "valid YAML",
+    assert (error.location, error.expected) == ("nerves.yaml: line 9, column 10", "a knowledge table in YAML")
+    assert error.problem.startswith("the knowledge file is not valid YAML: while parsing a flow sequence")
+
+
+def test_duplicate_key_is_refused(tmp_path: Path) -> None:
+    """A second ``level:`` under a cauda equina rule is refused with the file, the line and the key.
+
+    PyYAML alone keeps the last value: the rule would silently demand ``soon`` instead of emergency.
+    """
+    rule = "  - id: ces-urinary-retention\n    level: emergency\n"
+    folder = _copy_with(tmp_path, "triage.yaml", rule, rule + "    level: soon\n")
+    line = (folder / "triage.yaml").read_text(encoding="utf-8").splitlines().index("    level: soon") + 1
+    with pytest.raises(SchemaError) as caught:
+        load_knowledge(folder)
+    error = caught.value
+    assert error.location == f"triage.yaml: line {line}, column 5"
+    assert error.problem == f"key 'level' is written twice in one mapping (first on line {line - 1})"
+    assert error.expected == "each key at most once in a mapping"
+
+
+def test_alias_is_refused(tmp_path: Path) -> None:
+    """An anchor used again through an alias is refused: every value is written out where it stands."""
+    rule = "  - id: ces-bladder-change\n    level: emergency\n"
+    folder = _copy_with(tmp_path, "triage.yaml", rule, "  - id: ces-bladder-change\n    level: *urgency\n")
+    path = folder / "triage.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("level: emergency", "level: &urgency emergency", 1)
     )
-    assert str(error).startswith(
-        "nerves.yaml: the file is not valid YAML; expected valid YAML (got 'while parsing"
-    )
-    assert "line 8, column 18" in str(error.got)
-    assert isinstance(error.__cause__, Exception)
+    with pytest.raises(SchemaError) as caught:
+        load_knowledge(folder)
+    assert caught.value.problem == "an anchor is used again through an alias (&name ... *name)"
+    anchor = [number for number, line in enumerate(path.read_text().splitlines(), 1) if "&urgency" in line]
+    assert caught.value.location.startswith(f"triage.yaml: line {anchor[0]}, column ")
 
 
 def test_unknown_key_message_lists_the_allowed_keys(tmp_path: Path) -> None:

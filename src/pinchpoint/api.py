@@ -14,7 +14,11 @@ Thin translators over the same functions the CLI uses:
 * :func:`create_api_app`: an app with both routers and the handlers, for tests, schemathesis and
   the benchmark; the web app includes the same routers and calls the same installer.
 
-Status codes: malformed request 400, prefetch missing 412 (CDS Hooks), input that cannot be used
+Every JSON body is read by :func:`pinchpoint.jsonbody.read_json_body` (declared JSON, at most
+1 MiB, no duplicate key, no number out of range, no lone surrogate).
+
+Status codes: malformed request 400, prefetch missing 412 (CDS Hooks), body too large 413, body
+not JSON 415, input that cannot be used
 (unknown finding, value out of range, invalid FHIR) 422, unknown path or service 404. A 500 is a
 bug: it is logged with its traceback and answered with a problem body that reveals nothing.
 """
@@ -51,14 +55,17 @@ from pinchpoint.errors import (
     InterviewConflictError,
     InvalidRequestError,
     NotFoundError,
+    PayloadTooLargeError,
     PinchpointError,
     PrefetchMissingError,
     StoreError,
+    UnsupportedMediaTypeError,
 )
 from pinchpoint.fhir._boundary import to_json
 from pinchpoint.fhir.inputs import assess_fhir, read_fhir
 from pinchpoint.fhir.questionnaire import build_questionnaire
 from pinchpoint.fhir.results import assessment_plan_items, care_plan, care_plan_bundle, risk_assessment
+from pinchpoint.jsonbody import JsonRoute, read_json_body
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.vocabulary import Vocabulary
 
@@ -68,6 +75,7 @@ __all__ = [
     "api_router",
     "cds_router",
     "create_api_app",
+    "error_status",
     "install_problem_handlers",
     "problem_response",
 ]
@@ -303,7 +311,9 @@ class CdsResponseOut(BaseModel):
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": description}
     for status, description in (
-        (400, "Malformed request"),
+        (400, "Malformed request: not JSON, a key written twice, a number out of range"),
+        (413, "Request body too large"),
+        (415, "Request body not sent as JSON"),
         (422, "Input that cannot be used: unknown id, value out of range, invalid FHIR"),
     )
 }
@@ -412,7 +422,7 @@ def api_router(
         sessions: Where interview sessions are kept (the web app passes its SQL store); a new
             :class:`~pinchpoint.api_interviews.MemoryInterviewStore` when omitted.
     """
-    router = APIRouter(prefix="/api/v1", tags=["pinchpoint"], responses=_ERRORS)
+    router = APIRouter(prefix="/api/v1", tags=["pinchpoint"], responses=_ERRORS, route_class=JsonRoute)
     questionnaire = to_json(build_questionnaire(knowledge))
     knowledge_body = _knowledge_out(knowledge)
     case_model = _case_model(knowledge.vocabulary)
@@ -494,7 +504,7 @@ def cds_router(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> APIRout
         knowledge: The knowledge base every service uses.
         clock: Today's date (ages from birth dates, durations from onsets).
     """
-    router = APIRouter(tags=["CDS Hooks"])
+    router = APIRouter(tags=["CDS Hooks"], route_class=JsonRoute)
     responses: dict[int | str, dict[str, Any]] = {
         **_ERRORS,
         404: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "No such service"},
@@ -535,7 +545,7 @@ def cds_router(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> APIRout
     )
     async def call_service(service_id: str, request: Request) -> dict[str, Any]:
         _known_service(service_id)
-        body = await _json_body(request)
+        body = await read_json_body(request)
         return handle_request(service_id, body, knowledge, today=clock())
 
     @router.post(
@@ -546,7 +556,7 @@ def cds_router(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> APIRout
     )
     async def feedback(service_id: str, request: Request) -> dict[str, Any]:
         _known_service(service_id)
-        body = await _json_body(request)
+        body = await read_json_body(request)
         items = body.get("feedback") if isinstance(body, dict) else None
         if not isinstance(items, list):
             raise InvalidRequestError(
@@ -563,18 +573,6 @@ def cds_router(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> APIRout
 def _known_service(service_id: str) -> None:
     if service_id not in SERVICES:
         raise StarletteHTTPException(status_code=404, detail=f"no CDS service {service_id!r}")
-
-
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRequestError(
-            "the request body is not JSON", location="$", expected="a JSON object", got=str(exc)
-        ) from exc
-    except RecursionError as exc:
-        raise InvalidRequestError("the request body nests too deeply", location="$", expected="JSON") from exc
 
 
 def _knowledge_out(knowledge: Knowledge) -> dict[str, Any]:
@@ -607,6 +605,8 @@ def _knowledge_out(knowledge: Knowledge) -> dict[str, Any]:
 
 _STATUS_BY_ERROR: tuple[tuple[type[PinchpointError], int], ...] = (
     (PrefetchMissingError, 412),
+    (PayloadTooLargeError, 413),
+    (UnsupportedMediaTypeError, 415),
     (NotFoundError, 404),
     (InterviewConflictError, 409),
     (StoreError, 503),
@@ -617,7 +617,8 @@ _STATUS_BY_ERROR: tuple[tuple[type[PinchpointError], int], ...] = (
 """The HTTP status of each kind of error, most specific first; anything else is a 500."""
 
 
-def _status(error: PinchpointError) -> int:
+def error_status(error: PinchpointError) -> int:
+    """Return the HTTP status of one of pinchpoint's errors (500 for a knowledge error: a bug)."""
     return next((status for kind, status in _STATUS_BY_ERROR if isinstance(error, kind)), 500)
 
 
@@ -655,7 +656,7 @@ async def problem_response(_: Request, exc: Exception) -> JSONResponse:
     answers alike whether it is served alone or beside the pages.
     """
     if isinstance(exc, PinchpointError):
-        status = _status(exc)
+        status = error_status(exc)
         if status == 500:
             _log.error("knowledge error while answering a request", exc_info=exc)
             return problem(500, "Internal error", "pinchpoint could not answer; the error is logged")

@@ -21,7 +21,14 @@ from typing import Any
 from pinchpoint.errors import InvalidCaseError, UnknownFindingError
 from pinchpoint.vocabulary import FindingSpec, Urgency, Vocabulary
 
-__all__ = ["Case", "Expectation", "FindingValue", "parse_case"]
+__all__ = ["MAX_SAFE_INTEGER", "Case", "Expectation", "FindingValue", "parse_case"]
+
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest number a finding takes when its vocabulary entry sets no maximum.
+
+It is the largest integer a JSON number carries exactly everywhere (RFC 8259 section 6); beyond
+it an integer of thousands of digits costs quadratic time and overflows every float it meets.
+"""
 
 FindingValue = bool | int | float | str | tuple[str, ...]
 """The value of one finding: bool, int, float, an enum id, or a tuple of region ids."""
@@ -42,7 +49,14 @@ class Expectation:
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    """A checked case. ``findings`` maps concrete finding ids to checked values."""
+    """A checked case. ``findings`` maps concrete finding ids to checked values.
+
+    ``recorded`` holds the diagnoses a person's record already states (vocabulary site ids
+    without side, or cause ids, as terminology.yaml maps a record's condition codes): the
+    triage reads them (``recorded`` in triage.yaml). ``notes`` are what the reader of the
+    input could not use (a code it does not know), shown with the assessment's warnings.
+    Case files and JSON cases state neither; the FHIR record reader fills them.
+    """
 
     id: str
     findings: Mapping[str, FindingValue]
@@ -51,6 +65,8 @@ class Case:
     narrative: str = ""
     expect: Expectation | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    recorded: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()
 
     def with_findings(self, findings: Mapping[str, FindingValue]) -> Case:
         """Return a copy of this case with ``findings`` instead of its own (already checked)."""
@@ -173,10 +189,14 @@ def check_value(spec: FindingSpec, value: object, vocabulary: Vocabulary, *, loc
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return abs(value) <= MAX_SAFE_INTEGER if isinstance(value, int) else math.isfinite(value)
 
 
 def _in_range(spec: FindingSpec, value: float) -> bool:
+    if abs(value) > MAX_SAFE_INTEGER:
+        return False
     if spec.minimum is not None and value < spec.minimum:
         return False
     return spec.maximum is None or value <= spec.maximum

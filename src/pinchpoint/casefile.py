@@ -1,103 +1,65 @@
 """Read case files: the adapter between YAML on disk and :func:`pinchpoint.case.parse_case`.
 
-A case file is the YAML of ``shared/contract/CASES.md``. This module reads the bytes,
-parses them with PyYAML (the libyaml C loader where it is built, because assessing a
-directory of cases is dominated by parsing) and hands the mapping to
-:func:`~pinchpoint.case.parse_case`, which checks every id and value.
+A case file is the YAML of ``shared/contract/CASES.md``. This module reads the bytes of a
+regular file (a named pipe or a device is refused, not waited on), parses them with the
+strict YAML reader of :mod:`pinchpoint.readers` (the one the knowledge loader uses too) and
+hands the mapping to :func:`~pinchpoint.case.parse_case`, which checks every id and value.
 
-Every foreign error of reading and parsing (a missing file, undecodable bytes, malformed
-YAML) is translated here, once, into :class:`~pinchpoint.errors.InvalidCaseError` naming
-the file, the line and column or key where there is one, and what was expected. A key
-written twice in one mapping is refused too: PyYAML would silently keep the last value,
-and a case saying ``urinary_retention: false`` above ``urinary_retention: true`` must
-not be read as either.
+Every error of reading and parsing (a missing file, undecodable bytes, malformed YAML, a
+key written twice, an alias, a merge key, a number out of range) is an
+:class:`~pinchpoint.errors.InvalidCaseError` naming the file, the line and column or key
+where there is one, and what was expected. PyYAML alone would silently keep the last of two
+equal keys, and a case saying ``urinary_retention: false`` above ``urinary_retention: true``
+must not be read as either.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable, Iterator
+import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from pinchpoint.case import Case, parse_case
 from pinchpoint.errors import InvalidCaseError
+from pinchpoint.readers import load_yaml
 from pinchpoint.vocabulary import Vocabulary
 
-try:
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # PyYAML built without libyaml: the pure-Python loader reads the same YAML.
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+__all__ = ["CASE_SUFFIXES", "parse_case_yaml", "read_case", "read_cases", "read_file"]
 
-__all__ = ["parse_case_yaml", "read_case", "read_cases"]
+CASE_SUFFIXES = (".yaml", ".yml")
+"""The file names a directory of cases is read from; both spellings of YAML are cases."""
 
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 _EXPECTED_YAML = "a YAML mapping of case keys as in shared/contract/CASES.md"
-
-
-class _DuplicateKeyError(yaml.constructor.ConstructorError):
-    """A mapping names one key twice; keeps the key and both places for the message."""
-
-    def __init__(self, key: Hashable, first: yaml.Node, again: yaml.Node) -> None:
-        super().__init__(
-            "while constructing a mapping", first.start_mark, f"found duplicate key {key!r}", again.start_mark
-        )
-        self.key = key
-        self.first_mark = first.start_mark
-        self.again_mark = again.start_mark
-
-
-class _CaseLoader(_SafeLoader):
-    """PyYAML's safe loader, refusing a key written twice in one mapping."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        """Construct a mapping as the safe loader does, after checking its keys are distinct.
-
-        Keys brought in by a merge (``<<: *anchor``) may be overridden, as YAML allows;
-        keys written out in the mapping itself may not repeat.
-
-        Raises:
-            _DuplicateKeyError: Two keys of the mapping are equal.
-        """
-        seen: dict[Hashable, yaml.Node] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == _MERGE_TAG:
-                continue
-            # Constructed objects are cached, so the base class reuses these keys.
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                first = seen.setdefault(key, key_node)
-            except TypeError:  # an unhashable key: the base class reports it with its place
-                continue
-            if first is not key_node:
-                raise _DuplicateKeyError(key, first, key_node)
-        return super().construct_mapping(node, deep=deep)
+_MAX_FILE_BYTES = 1024 * 1024
+"""The largest case file read: a case is a few kilobytes; a larger file is not a case."""
 
 
 def read_cases(path: str | os.PathLike[str], vocabulary: Vocabulary) -> list[Case]:
-    """Read one case file, or every ``*.yaml`` file of a directory in file-name order.
+    """Read one case file, or every ``*.yaml`` and ``*.yml`` file of a directory in file-name order.
 
     Args:
         path: A case file or a directory of case files.
         vocabulary: The vocabulary to check ids against.
 
     Raises:
-        InvalidCaseError: The path does not exist, a directory holds no ``*.yaml`` file,
-            or a file is not a valid case.
+        InvalidCaseError: The path does not exist, a directory holds no case file, or a
+            file is not a valid case.
         UnknownFindingError: A case names a finding that is not in the vocabulary.
     """
     root = Path(path)
     if not root.is_dir():
         return [read_case(root, vocabulary)]
-    files = sorted(root.glob("*.yaml"), key=lambda file: file.name)
+    files = sorted(
+        (file for file in root.iterdir() if file.suffix in CASE_SUFFIXES and file.name[:1] != "."),
+        key=lambda file: file.name,
+    )
     if not files:
         raise InvalidCaseError(
             "the directory holds no case files",
             location=str(root),
-            expected="one or more *.yaml case files",
+            expected="one or more *.yaml or *.yml case files",
         )
     return [read_case(file, vocabulary) for file in files]
 
@@ -115,9 +77,47 @@ def read_case(path: str | os.PathLike[str], vocabulary: Vocabulary) -> Case:
         UnknownFindingError: The case names a finding that is not in the vocabulary.
     """
     file = Path(path)
-    with _foreign_errors(str(file)):
-        data = file.read_bytes()
-    return parse_case_yaml(data, vocabulary, origin=str(file), default_id=file.stem)
+    return parse_case_yaml(read_file(file), vocabulary, origin=str(file), default_id=file.stem)
+
+
+def read_file(file: Path, *, limit: int = _MAX_FILE_BYTES) -> bytes:
+    """Read the bytes of a regular file, refusing a pipe, a device or a socket, and a huge file.
+
+    A named pipe would block the reader until someone writes to it, and a device may never
+    end; neither is a case file.
+
+    Raises:
+        InvalidCaseError: The file does not exist, is not a regular file, is larger than
+            ``limit`` bytes, or cannot be read.
+    """
+    with _file_errors(str(file)):
+        mode = file.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise InvalidCaseError(
+                f"the path is not a regular file (it is {_kind(mode)})",
+                location=str(file),
+                expected="a YAML case file or a directory of them",
+            )
+        with file.open("rb") as stream:
+            data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidCaseError(
+            "the file is too large to be a case",
+            location=str(file),
+            expected=f"a case file of at most {limit // 1024} KiB",
+        )
+    return data
+
+
+def _kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def parse_case_yaml(data: bytes, vocabulary: Vocabulary, *, origin: str, default_id: str) -> Case:
@@ -134,16 +134,17 @@ def parse_case_yaml(data: bytes, vocabulary: Vocabulary, *, origin: str, default
             key, or is not a valid case.
         UnknownFindingError: The case names a finding that is not in the vocabulary.
     """
-    with _foreign_errors(origin):
-        table = yaml.load(data.decode("utf-8-sig"), Loader=_CaseLoader)
+    table = load_yaml(
+        data, origin=origin, error=InvalidCaseError, expected=_EXPECTED_YAML, what="the case file"
+    )
     if table is None:
         raise InvalidCaseError("the case file is empty", location=origin, expected=_EXPECTED_YAML)
     return parse_case(table, vocabulary, origin=origin, default_id=default_id)
 
 
 @contextmanager
-def _foreign_errors(origin: str) -> Iterator[None]:
-    """Translate the errors of reading and parsing case text into :class:`InvalidCaseError`.
+def _file_errors(origin: str) -> Iterator[None]:
+    """Translate the errors of opening and reading a case file into :class:`InvalidCaseError`.
 
     Raises:
         InvalidCaseError: For every foreign error this boundary expects, chained to it.
@@ -156,54 +157,10 @@ def _foreign_errors(origin: str) -> Iterator[None]:
             location=origin,
             expected="a YAML case file or a directory of them",
         ) from exc
-    except OSError as exc:  # a directory given as a file, no permission, an I/O failure
+    except OSError as exc:  # no permission, an I/O failure
         raise InvalidCaseError(
             "the case file cannot be read",
             location=origin,
             expected="a readable YAML case file",
             got=exc.strerror,
         ) from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidCaseError(
-            f"the case file is not text: byte {exc.start} cannot be decoded",
-            location=origin,
-            expected="YAML text encoded as UTF-8",
-            got=exc.object[exc.start : exc.start + 1],
-        ) from exc
-    except _DuplicateKeyError as exc:
-        raise InvalidCaseError(
-            f"key {exc.key!r} is written twice in one mapping (first on line {exc.first_mark.line + 1})",
-            location=_at(origin, exc.again_mark),
-            expected="each key at most once in a mapping",
-        ) from exc
-    except yaml.MarkedYAMLError as exc:
-        raise InvalidCaseError(
-            f"the case file is not valid YAML: {_yaml_problem(exc)}",
-            location=_at(origin, exc.problem_mark or exc.context_mark),
-            expected=_EXPECTED_YAML,
-        ) from exc
-    except yaml.reader.ReaderError as exc:
-        raise InvalidCaseError(
-            f"the case file holds a character YAML does not allow (#x{exc.character:04x})",
-            location=f"{origin}: character {exc.position + 1}",
-            expected="printable UTF-8 text",
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise InvalidCaseError(
-            "the case file is not valid YAML", location=origin, expected=_EXPECTED_YAML, got=str(exc)
-        ) from exc
-    except RecursionError as exc:
-        raise InvalidCaseError(
-            "the case file nests too deeply to read", location=origin, expected=_EXPECTED_YAML
-        ) from exc
-
-
-def _at(origin: str, mark: yaml.Mark | None) -> str:
-    if mark is None:
-        return origin
-    return f"{origin}: line {mark.line + 1}, column {mark.column + 1}"
-
-
-def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
-    parts = (exc.context, exc.problem)
-    return ", ".join(part for part in parts if part) or "malformed"

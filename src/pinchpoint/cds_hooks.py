@@ -394,7 +394,7 @@ def _order_review(
             recorded_causes=facts.recorded_causes,
         )
         if decision.verdict == "not_indicated" and not _plan_offers_lumbar_imaging(
-            {**_reason_findings(resource, terms), **facts.findings}, knowledge
+            {**_reason_findings(resource, terms), **facts.findings}, facts.recorded, knowledge
         ):
             card = _imaging_card(
                 request,
@@ -408,13 +408,19 @@ def _order_review(
     return cards
 
 
-def _plan_offers_lumbar_imaging(findings: Mapping[str, FindingValue], knowledge: Knowledge) -> bool:
-    """Whether the plan for these findings offers, as something to do, an investigation of lumbar imaging."""
+def _plan_offers_lumbar_imaging(
+    findings: Mapping[str, FindingValue], recorded: frozenset[str], knowledge: Knowledge
+) -> bool:
+    """Whether the plan for these findings offers, as something to do, an investigation of lumbar imaging.
+
+    The plan is the core's, made from the same findings and recorded diagnoses as the card's
+    imaging decision; nothing here changes an assessment.
+    """
     table = cast(s.TerminologyTable, knowledge.tables["terminology"])
     lumbar = {
         test for order in table.imaging_orders if order.region == "lumbar" for test in order.investigations
     }
-    assessment = assess(Case(id="order-review", findings=findings), knowledge)
+    assessment = assess(Case(id="order-review", findings=findings, recorded=recorded), knowledge)
     return any(test.verdict.to_do and test.id in lumbar for test in assessment.investigations)
 
 

@@ -58,7 +58,10 @@ def assess_many(
     findings = [case.findings for case in cases]
     posteriors = infer_many(findings, knowledge)
     decisions = triage_many(
-        findings, knowledge, [posterior.cause_probabilities() for posterior in posteriors]
+        findings,
+        knowledge,
+        [posterior.cause_probabilities() for posterior in posteriors],
+        [case.recorded for case in cases],
     )
     made = knowledge.plan.make_many(
         [
@@ -81,7 +84,7 @@ def assess_many(
             sites=sites,
             causes=causes,
             knowledge_version=knowledge.version,
-            warnings=decision.warnings,
+            warnings=(*decision.warnings, *case.notes),
             investigations=investigations,
             plan=plan,
         )

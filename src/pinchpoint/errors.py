@@ -17,7 +17,9 @@
     │   ├── NotFoundError              a requested record (an interview session) does not exist (HTTP 404)
     │   ├── InvalidTextError           free text to read is empty, too long or not text
     │   └── InvalidRequestError        a request to the API or a CDS service is malformed
-    │       └── PrefetchMissingError   a CDS Hooks request lacks data the service needs (HTTP 412)
+    │       ├── PrefetchMissingError   a CDS Hooks request lacks data the service needs (HTTP 412)
+    │       ├── PayloadTooLargeError   a request body is larger than the server reads (HTTP 413)
+    │       └── UnsupportedMediaTypeError  a request body is not of a type the route reads (HTTP 415)
     └── AdapterError                   an adapter could not translate to or from the outside
         ├── FhirMappingError
         └── StoreError
@@ -29,6 +31,9 @@ parsing the message.
 """
 
 from __future__ import annotations
+
+import itertools
+import reprlib
 
 __all__ = [
     "AdapterError",
@@ -44,12 +49,14 @@ __all__ = [
     "KnowledgeError",
     "MissingSourceError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PinchpointError",
     "PrefetchMissingError",
     "SchemaError",
     "StoreError",
     "UnknownFindingError",
     "UnresolvedReferenceError",
+    "UnsupportedMediaTypeError",
 ]
 
 
@@ -94,8 +101,35 @@ class PinchpointError(Exception):
         return self._compose()
 
 
+class _Shown(reprlib.Repr):
+    """A ``repr`` that stops early: a deeply shared structure or a huge body is never expanded.
+
+    Mappings keep their order (the base class sorts them), so a message shows keys as written.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = self.maxfrozenset = 12
+        self.maxstring = self.maxother = 200
+
+    def repr_dict(self, x: dict[object, object], level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        pieces = [
+            f"{self.repr1(key, level - 1)}: {self.repr1(value, level - 1)}"
+            for key, value in itertools.islice(x.items(), self.maxdict)
+        ]
+        return "{" + ", ".join(pieces) + (", ..." if len(x) > self.maxdict else "") + "}"
+
+
+_SHOWN = _Shown()
+
+
 def _show(value: object) -> str:
-    text = repr(value)
+    text = _SHOWN.repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -177,3 +211,11 @@ class FhirMappingError(AdapterError, ValueError):
 
 class StoreError(AdapterError):
     """The database could not store or return a record."""
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    """A request body is larger than the server reads; it is refused before it is read whole."""
+
+
+class UnsupportedMediaTypeError(InvalidRequestError):
+    """A request body is not of a media type the route reads (JSON routes read only JSON)."""

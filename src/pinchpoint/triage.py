@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +39,7 @@ __all__ = [
     "leaf_test",
     "matching_findings",
     "matching_specs",
+    "recorded_floors",
     "triage",
     "triage_many",
 ]
@@ -148,7 +149,12 @@ class TriageRules:
         return {finding: spec.base for finding, spec in self.vocabulary.findings.items()}
 
 
-def triage(findings: Findings, knowledge: Knowledge, cause_probabilities: Mapping[str, float]) -> Decision:
+def triage(
+    findings: Findings,
+    knowledge: Knowledge,
+    cause_probabilities: Mapping[str, float],
+    recorded: frozenset[str] = frozenset(),
+) -> Decision:
     """Decide the triage for a case.
 
     Args:
@@ -156,20 +162,26 @@ def triage(findings: Findings, knowledge: Knowledge, cause_probabilities: Mappin
         knowledge: The knowledge base.
         cause_probabilities: The posterior over causes, which may raise the level up to
             the cap of ``cause_care`` in triage.yaml.
+        recorded: Diagnoses in the person's record (site or cause ids), which may set a
+            floor under the level (``recorded`` in triage.yaml).
     """
-    return triage_many([findings], knowledge, [cause_probabilities])[0]
+    return triage_many([findings], knowledge, [cause_probabilities], [recorded])[0]
 
 
 def triage_many(
-    cases: Sequence[Findings], knowledge: Knowledge, cause_probabilities: Sequence[Mapping[str, float]]
+    cases: Sequence[Findings],
+    knowledge: Knowledge,
+    cause_probabilities: Sequence[Mapping[str, float]],
+    recorded: Sequence[frozenset[str]] | None = None,
 ) -> list[Decision]:
-    """Decide the triage for each case (its findings, its posterior over causes) at once."""
+    """Decide the triage for each case (its findings, its posterior over causes, its record) at once."""
     rules = knowledge.triage
+    fired = rules.evaluate_many(cases)
+    if recorded is not None:
+        fired = recorded_floors(fired, recorded, knowledge)
     return [
         _decision(rules, findings, level, reasons, causes)
-        for findings, (level, reasons), causes in zip(
-            cases, rules.evaluate_many(cases), cause_probabilities, strict=True
-        )
+        for findings, (level, reasons), causes in zip(cases, fired, cause_probabilities, strict=True)
     ]
 
 
@@ -189,6 +201,41 @@ def _decision(
         if unasked:
             warnings = ("emergency warning signs not yet asked about: " + ", ".join(unasked),)
     return Decision(level, reasons, warnings)
+
+
+# --- recorded diagnoses ----------------------------------------------------------------------------
+
+
+def recorded_floors(
+    fired: Sequence[tuple[Urgency, tuple[TriageReason, ...]]],
+    recorded: Sequence[frozenset[str]],
+    knowledge: Knowledge,
+) -> list[tuple[Urgency, tuple[TriageReason, ...]]]:
+    """Add the floors that recorded diagnoses set (``recorded`` in triage.yaml) to each case's rules.
+
+    A floor fires like a finding rule: its reason joins the others and the level is the most
+    urgent of all, so a floor can only raise the triage, and the plan (made from the level
+    and the fired rules) follows it.
+
+    Args:
+        fired: Each case's level and fired rules, as :meth:`TriageRules.evaluate_many` returns them.
+        recorded: Each case's recorded diagnoses (vocabulary site or cause ids).
+        knowledge: The knowledge base whose triage table holds the floors.
+    """
+    floors = cast("s.TriageTable", knowledge.tables["triage"]).recorded
+    raised = []
+    for (level, reasons), diagnoses in zip(fired, recorded, strict=True):
+        extra = tuple(
+            TriageReason(f.id, Urgency.from_id(f.level), f.patient, f.clinician, f.source)
+            for f in floors
+            if f.diagnosis in diagnoses
+        )
+        if not extra:
+            raised.append((level, reasons))
+            continue
+        every = tuple(sorted((*reasons, *extra), key=lambda reason: -reason.level))
+        raised.append((max(level, *(reason.level for reason in extra)), every))
+    return raised
 
 
 def compile_rules(

@@ -260,7 +260,7 @@ _BAD_REQUESTS = [
         422,
         "this finding is sided",
     ),
-    ("POST", "/api/assess", {"content-type": "application/json"}, b"[" * 100000, 400, "not valid JSON"),
+    ("POST", "/api/assess", {"content-type": "application/json"}, b"[" * 100000, 400, "nests too deeply"),
     ("POST", "/api/assess", {"content-type": "application/json"}, b"\xff\xfe", 400, "not UTF-8"),
     (
         "POST",
@@ -268,7 +268,7 @@ _BAD_REQUESTS = [
         {"content-type": "application/x-www-form-urlencoded"},
         b"age=4",
         415,
-        "Send the case as application/json",
+        "the request body is not declared as JSON",
     ),
     (
         "POST",

@@ -23,6 +23,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 
 from pinchpoint.errors import FhirMappingError
+from pinchpoint.readers import load_json as load_json_strictly
 
 __all__ = [
     "REQUIRED_CODES",
@@ -157,14 +158,15 @@ def _is_union_tag(part: int | str) -> bool:
 
 
 def load_json(data: bytes | str, origin: str) -> dict[str, Any]:
-    """Parse FHIR JSON text into a mapping that names its ``resourceType``.
+    """Parse FHIR JSON text strictly (:func:`pinchpoint.readers.load_json`) into a mapping.
 
     Raises:
-        FhirMappingError: The text is not UTF-8, not JSON, not an object, or has no resourceType.
+        FhirMappingError: The text is not UTF-8, not JSON, not an object, or has no resourceType;
+            or it holds a key written twice, a number out of range or a lone surrogate.
     """
-    with fhir_errors(origin):
-        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
-        value = json.loads(text)
+    value = load_json_strictly(
+        data, origin=origin, error=FhirMappingError, expected="a FHIR resource as JSON"
+    )
     if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
         raise FhirMappingError(
             "the JSON is not a FHIR resource",

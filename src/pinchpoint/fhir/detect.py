@@ -20,9 +20,15 @@ def looks_like_fhir(data: bytes) -> bool:
 
 
 def is_fhir_file(path: Path) -> bool:
-    """Say whether ``path`` is a readable file holding JSON (FHIR) rather than a YAML case."""
+    """Say whether ``path`` is a readable regular file holding JSON (FHIR) rather than a YAML case.
+
+    A named pipe or a device is never opened here (opening a pipe waits for a writer): the
+    case-file reader refuses it.
+    """
     try:
+        if not path.is_file():
+            return False
         with path.open("rb") as file:
-            return path.is_file() and looks_like_fhir(file.read(64))
+            return looks_like_fhir(file.read(64))
     except OSError:
         return False  # the case-file reader reports what is wrong with the path

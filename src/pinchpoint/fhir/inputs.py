@@ -2,7 +2,8 @@
 
 The CLI (``pinchpoint assess FILE.json``) and the REST API hand FHIR JSON here; the resource type
 decides how it is read, and the result is a case plus what the record said beyond findings
-(recorded diagnoses, warnings), which :func:`assess_fhir` folds into the assessment.
+(recorded diagnoses, warnings). The case carries the recorded diagnoses and the warnings into the
+core, which makes the whole assessment from them: nothing here changes it afterwards.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pinchpoint.case import Case
 from pinchpoint.engine import assess
 from pinchpoint.errors import FhirMappingError
 from pinchpoint.fhir._boundary import load_json
-from pinchpoint.fhir.record import RecordFacts, apply_recorded_diagnoses, read_bundle, record_to_case
+from pinchpoint.fhir.record import RecordFacts, read_bundle, record_to_case
 from pinchpoint.fhir.response import response_to_case
 from pinchpoint.knowledge.model import Knowledge
 
@@ -109,5 +110,5 @@ def read_fhir(
 
 
 def assess_fhir(fhir_input: FhirInput, knowledge: Knowledge) -> Assessment:
-    """Assess a case read from FHIR, with the record's diagnosis floors and warnings folded in."""
-    return apply_recorded_diagnoses(assess(fhir_input.case, knowledge), fhir_input.facts, knowledge)
+    """Assess a case read from FHIR (its recorded diagnoses and warnings are part of the case)."""
+    return assess(fhir_input.case, knowledge)

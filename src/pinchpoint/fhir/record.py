@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
@@ -31,7 +31,6 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
-from pinchpoint.assessment import Assessment, TriageReason
 from pinchpoint.case import Case, FindingValue, check_value
 from pinchpoint.errors import FhirMappingError, InvalidCaseError
 from pinchpoint.fhir._boundary import load_json, model_class, validate_resource
@@ -39,12 +38,10 @@ from pinchpoint.fhir.response import findings_of_response
 from pinchpoint.fhir.terminology import Terminology
 from pinchpoint.knowledge import schema as s
 from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.vocabulary import Urgency
 
 __all__ = [
     "RecordFacts",
     "RecordedDiagnosis",
-    "apply_recorded_diagnoses",
     "read_bundle",
     "read_resources",
     "record_to_case",
@@ -93,6 +90,11 @@ class RecordFacts:
     def recorded_causes(self) -> frozenset[str]:
         """Vocabulary cause ids recorded as diagnoses."""
         return frozenset(d.id for d in self.diagnoses if d.kind == "cause")
+
+    @property
+    def recorded(self) -> frozenset[str]:
+        """Every recorded diagnosis as a site or cause id: the case's ``recorded`` input."""
+        return frozenset(d.id for d in self.diagnoses)
 
 
 def read_bundle(
@@ -158,27 +160,17 @@ def read_resources(
 
 
 def record_to_case(facts: RecordFacts, case_id: str = "record") -> Case:
-    """Return the findings of a record as a case (the facts are already checked)."""
-    return Case(id=case_id, findings=MappingProxyType(dict(facts.findings)))
+    """Return a record as a case: its findings, its recorded diagnoses and what could not be used.
 
-
-def apply_recorded_diagnoses(assessment: Assessment, facts: RecordFacts, knowledge: Knowledge) -> Assessment:
-    """Raise the triage to the floor that recorded diagnoses set (interop.yaml), and add warnings.
-
-    The triage can only rise: a floor below the current level changes nothing but the reasons.
+    The recorded diagnoses are an input of the triage (``recorded`` in triage.yaml), so the
+    assessment, its plan included, is made from the level they demand.
     """
-    table = cast(s.InteropTable, knowledge.tables["interop"])
-    level = assessment.triage
-    reasons = list(assessment.triage_reasons)
-    for floor in table.recorded_diagnoses:
-        for diagnosis in facts.diagnoses:
-            if diagnosis.kind == "site" and diagnosis.id == floor.site:
-                floor_level = Urgency.from_id(floor.at_least)
-                rule = f"recorded:{diagnosis.resource}"
-                reasons.append(TriageReason(rule, floor_level, floor.patient, floor.clinician, floor.source))
-                level = max(level, floor_level)
-    warnings = (*assessment.warnings, *facts.warnings)
-    return replace(assessment, triage=level, triage_reasons=tuple(reasons), warnings=warnings)
+    return Case(
+        id=case_id,
+        findings=MappingProxyType(dict(facts.findings)),
+        recorded=facts.recorded,
+        notes=facts.warnings,
+    )
 
 
 class _Reader:

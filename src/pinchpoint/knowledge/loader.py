@@ -1,9 +1,10 @@
 """Read, validate and assemble the knowledge base from its data files.
 
-This is the only module that reads knowledge files. Loading is all or nothing: a file
-that does not match its schema, a row that names something that does not exist, or a
-source id missing from ``sources.yaml`` raises a :class:`~pinchpoint.errors.KnowledgeError`
-and no knowledge is returned.
+This is the only module that reads knowledge files, through the strict YAML reader of
+:mod:`pinchpoint.readers` (a duplicate key, an alias or a merge key is refused with its
+line). Loading is all or nothing: a file that does not match its schema, a row that names
+something that does not exist, or a source id missing from ``sources.yaml`` raises a
+:class:`~pinchpoint.errors.KnowledgeError` and no knowledge is returned.
 """
 
 from __future__ import annotations
@@ -18,18 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
-import yaml
-
-try:  # libyaml's parser is several times faster than the pure-Python one
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 from pinchpoint.errors import SchemaError
 from pinchpoint.knowledge import cache
 from pinchpoint.knowledge.model import Knowledge, build_knowledge
 from pinchpoint.knowledge.references import check_references
 from pinchpoint.knowledge.schema import TABLES, Table, allowed_keys_at
+from pinchpoint.readers import load_yaml
 from pinchpoint.vocabulary import Vocabulary
 
 __all__ = [
@@ -40,7 +36,7 @@ __all__ = [
     "load_resident_knowledge",
 ]
 
-KNOWLEDGE_SEMVER = "0.3.0"
+KNOWLEDGE_SEMVER = "0.3.1"
 """Semantic version of the knowledge base; bump it with every clinical change to data/."""
 
 _VOCABULARY_FILE = "vocabulary.yaml"
@@ -122,9 +118,20 @@ def _load_table(folder: Path, name: str, model: type[Table]) -> Table:
 
 
 def _read_yaml(path: Path) -> Mapping[str, Any]:
+    """Read one knowledge file with the strict reader that case files use too.
+
+    A key written twice (a second ``level:`` under a rule), an alias or a merge key is refused
+    with the file, the line and the key: PyYAML alone would keep the last value silently.
+    """
     with _schema_errors(path.name, None):
-        text = path.read_text(encoding="utf-8")
-        data = yaml.load(text, Loader=_SafeLoader)
+        raw = path.read_bytes()
+    data = load_yaml(
+        raw,
+        origin=path.name,
+        error=SchemaError,
+        expected="a knowledge table in YAML",
+        what="the knowledge file",
+    )
     if not isinstance(data, Mapping):
         raise SchemaError(
             "the file is not a YAML mapping",
@@ -155,11 +162,7 @@ def _schema_errors(file_name: str, model: type[Table] | None) -> Iterator[None]:
             expected=expected,
             got=first.get("input"),
         ) from exc
-    except yaml.YAMLError as exc:
-        raise SchemaError(
-            "the file is not valid YAML", location=file_name, expected="valid YAML", got=str(exc)
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise SchemaError(
             "the file cannot be read", location=file_name, expected="a readable UTF-8 file", got=str(exc)
         ) from exc

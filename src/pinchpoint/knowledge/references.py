@@ -17,7 +17,7 @@ from pinchpoint.knowledge import schema as s
 from pinchpoint.questions import REQUIRED_LABELS, expand_sets
 from pinchpoint.vocabulary import FindingSpec, Vocabulary
 
-__all__ = ["check_phrases", "check_references", "terminology_codes"]
+__all__ = ["check_phrases", "check_references", "terminology_codes", "triage_rule_ids"]
 
 
 def check_references(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> None:
@@ -209,6 +209,22 @@ def _check_triage(t: _Tables, vocabulary: Vocabulary) -> None:
             )
         seen.add(rule.id)
         _check_condition(rule.when, f"triage.yaml: {rule.id}.when", definitions, bases, vocabulary)
+    _check_recorded_floors(t.triage, vocabulary, seen)
+
+
+def _check_recorded_floors(table: s.TriageTable, vocabulary: Vocabulary, rule_ids: set[str]) -> None:
+    """Check that each recorded-diagnosis floor names a site or cause and has an id of its own."""
+    diagnoses = {*vocabulary.sites, *vocabulary.causes}
+    for index, floor in enumerate(table.recorded):
+        where = f"triage.yaml: recorded[{index}]"
+        if floor.id in rule_ids:
+            raise UnresolvedReferenceError(
+                "two rules share one id", location=f"{where}.id", expected="unique rule ids", got=floor.id
+            )
+        rule_ids.add(floor.id)
+        _known(
+            [floor.diagnosis], diagnoses, f"{where}.diagnosis", "a vocabulary site (without side) or cause"
+        )
 
 
 def _check_condition(
@@ -386,7 +402,7 @@ def _check_plan(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> None:
     advice = cast(s.AdviceTable, tables["advice"])
     tests = cast(s.InvestigationsTable, tables["investigations"])
     article = cast(s.ArticleTable, tables["article"])
-    rules = {rule.id for rule in cast(s.TriageTable, tables["triage"]).rules}
+    rules = triage_rule_ids(cast(s.TriageTable, tables["triage"]))
     names = _PlanNames(set(advice.definitions), rules, vocabulary)
     rows: dict[str, s.AdviceItem] = {}
     for row in advice.items:
@@ -523,7 +539,7 @@ def check_interop_references(tables: Mapping[str, s.Table], vocabulary: Vocabula
     terms = cast(s.TerminologyTable, tables["terminology"])
     imaging = cast(s.ImagingTable, tables["imaging"])
     interop = cast(s.InteropTable, tables["interop"])
-    rule_ids = {rule.id for rule in cast(s.TriageTable, tables["triage"]).rules}
+    rule_ids = triage_rule_ids(cast(s.TriageTable, tables["triage"]))
     seen: dict[tuple[str, str, str], str] = {}
     for where, code in terminology_codes(terms):
         _known([code.system], terms.systems, f"terminology.yaml: {where}", "a system of terminology.yaml")
@@ -580,10 +596,11 @@ def check_interop_references(tables: Mapping[str, s.Table], vocabulary: Vocabula
         _known([advice.presentation], imaging.presentations, f"imaging.yaml: {advice.id}", "a presentation")
     _known(interop.levels, vocabulary.triage, "interop.yaml: levels", "a triage level")
     _complete(set(vocabulary.triage), interop.levels, "interop.yaml: levels", "every triage level")
-    for index, floor in enumerate(interop.recorded_diagnoses):
-        _known(
-            [floor.site], vocabulary.sites, f"interop.yaml: recorded_diagnoses[{index}]", "a vocabulary site"
-        )
+
+
+def triage_rule_ids(table: s.TriageTable) -> set[str]:
+    """Every id a triage rule can fire as: the finding rules and the recorded-diagnosis floors."""
+    return {*(rule.id for rule in table.rules), *(floor.id for floor in table.recorded)}
 
 
 def terminology_codes(terms: s.TerminologyTable) -> Iterable[tuple[str, s.Code]]:

@@ -435,12 +435,29 @@ class Rule(Strict):
     source: str
 
 
+class RecordedFloor(Strict):
+    """A diagnosis in the person's record that sets a floor under the triage.
+
+    ``diagnosis`` is a vocabulary site (without side) or cause id, as terminology.yaml maps the
+    record's condition codes to them; ``id`` is the rule id the floor fires as, so the plan's
+    conditions (``rule:``) can name it like any triage rule.
+    """
+
+    id: str
+    diagnosis: str
+    level: Level
+    patient: str
+    clinician: str
+    source: str
+
+
 class TriageTable(Table):
     """triage.yaml."""
 
     cause_care: CauseCare
     definitions: dict[str, Condition]
     rules: list[Rule]
+    recorded: list[RecordedFloor]
 
 
 # --- questions ------------------------------------------------------------------------------------
@@ -655,16 +672,6 @@ class LevelWording(Strict):
     source: str
 
 
-class RecordedDiagnosisFloor(Strict):
-    """A recorded diagnosis of a site that sets a floor under the triage."""
-
-    site: str
-    at_least: Level
-    patient: str
-    clinician: str
-    source: str
-
-
 class InteropTable(Table):
     """interop.yaml."""
 
@@ -672,7 +679,6 @@ class InteropTable(Table):
     safety_source: str
     levels: dict[str, LevelWording]
     unasked_red_flags: LevelWording
-    recorded_diagnoses: list[RecordedDiagnosisFloor]
 
 
 # --- names ----------------------------------------------------------------------------------------

@@ -28,7 +28,6 @@ its values), the status and the time taken: never a finding.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -48,11 +47,12 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from pinchpoint import __version__
-from pinchpoint.api import API_PATHS, api_router, cds_router, problem_response
+from pinchpoint.api import API_PATHS, api_router, cds_router, error_status, problem_response
 from pinchpoint.assessment import Assessment
 from pinchpoint.case import Case, parse_case
 from pinchpoint.engine import assess
-from pinchpoint.errors import InputError, PinchpointError, StoreError
+from pinchpoint.errors import InputError, InvalidRequestError, PinchpointError, StoreError
+from pinchpoint.jsonbody import read_json_body
 from pinchpoint.knowledge.loader import load_resident_knowledge
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.store import AssessmentRecord, Store
@@ -289,7 +289,7 @@ class _Pages:
 
     async def api_assess(self, request: Request) -> JSONResponse:
         """Assess a case sent as JSON (``{"findings": {...}}``) and return the contract's JSON."""
-        body = await _json_body(request)
+        body = await read_json_body(request)
         case = parse_case(body, self.knowledge.vocabulary, origin="request body")
         assessment = assess(case, self.knowledge)
         view = result_view(assessment, self.knowledge, self.content, findings=case.findings)
@@ -505,29 +505,6 @@ async def _form_items(request: Request) -> list[tuple[str, str]]:
         ) from exc
 
 
-async def _json_body(request: Request) -> Any:
-    """Read a JSON body, refusing another content type, bad UTF-8 or malformed JSON."""
-    if _media_type(request) != _JSON_TYPE:
-        raise _BadRequestError(
-            415, f"Send the case as {_JSON_TYPE} (got {_media_type(request) or 'nothing'})."
-        )
-    body = await _read_body(request)
-    try:
-        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
-    except UnicodeDecodeError as exc:
-        raise _BadRequestError(400, "The request body is not UTF-8 text.") from exc
-    except json.JSONDecodeError as exc:
-        raise _BadRequestError(
-            400, f"The request body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-        ) from exc
-    except (ValueError, RecursionError) as exc:
-        raise _BadRequestError(400, f"The request body is not valid JSON: {exc}.") from exc
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 # --- errors and logs -----------------------------------------------------------------------------
 
 
@@ -553,6 +530,8 @@ def _register_errors(app: FastAPI, pages: _Pages) -> None:
             "expected": exc.expected,
             "got": exc.got if isinstance(exc.got, str | int | float | bool | None) else repr(exc.got),
         }
+        if isinstance(exc, InvalidRequestError):  # the body cannot be read: 400, 413 or 415
+            return error(request, error_status(exc), "The request cannot be read", str(exc), detail)
         return error(request, 422, "The input cannot be used", str(exc), detail)
 
     async def store_error(request: Request, exc: Exception) -> Response:

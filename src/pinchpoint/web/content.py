@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import pydantic
-import yaml
 
 from pinchpoint.errors import MissingSourceError, SchemaError, UnresolvedReferenceError
 from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.readers import load_yaml
 
 __all__ = [
     "BodyMapData",
@@ -271,23 +271,21 @@ _Model = TypeVar("_Model", bound=pydantic.BaseModel)
 
 def _load(path: Path, model: type[_Model]) -> _Model:
     with _data_errors(path.name):
-        table = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    table = load_yaml(raw, origin=path.name, error=SchemaError, expected="a web data table in YAML")
+    with _data_errors(path.name):
         return model.model_validate(table)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 @contextmanager
 def _data_errors(name: str) -> Iterator[None]:
-    """Translate reading, YAML and validation errors into SchemaError naming the file and key."""
+    """Translate reading and validation errors into SchemaError naming the file and key."""
     try:
         yield
     except OSError as exc:
         raise SchemaError(
             "a web data file cannot be read", location=name, expected="a readable YAML file", got=exc.strerror
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise SchemaError(
-            "a web data file is not valid YAML", location=name, expected="YAML text", got=str(exc)
         ) from exc
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
