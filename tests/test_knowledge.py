@@ -164,9 +164,6 @@ _UNUSED_FINDINGS = {
     "exam.crossed_femoral_stretch",
     "exam.tinel_sciatic",
     "exam.mass_regions",
-    "exam.wasting",
-    "exam.fasciculations",
-    "exam.clonus",
     "exam.sij_provocation",
 }
 

@@ -9,7 +9,8 @@ degree: 1.0 when the structure lies in the core of the lesion's supply, 0.5 at i
 
 Structure keys: ``movement:<movement>:<side>``, ``reflex:<reflex>:<side>``,
 ``plantar:<side>``, ``skin:<region id>``, ``pain:<region id>``, ``function:<function>``,
-``test:<test>:<side>`` and ``site:<region id>``.
+``test:<test>:<side>``, ``site:<region id>`` and ``leg:<side>`` (any movement of that leg, for
+findings that name the leg but not the muscle: "the leg feels weak", wasting).
 
 ``site:`` keys mark where a nerve lesion *is*: the regions the lesioned nerves themselves
 (those a variant names) run through, where an entrapment hurts and is tender. Regions
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 from pinchpoint.knowledge import schema as s
 
-__all__ = ["Anatomy", "Territory", "plantar_key", "structure_key"]
+__all__ = ["Anatomy", "Territory", "leg_key", "plantar_key", "structure_key"]
 
 Territory = dict[str, float]
 """Structure key to degree of involvement (1.0 core, 0.5 edge)."""
@@ -95,6 +96,10 @@ class Anatomy:
             _merge(territory, self._upper_motor_neuron_territory(_DEGREE[variant.upper_motor_neuron]))
         if variant.length_dependent:
             _merge(territory, self._length_dependent_territory(sides))
+        for one in self.sides:
+            movements = [territory.get(structure_key("movement", m, one), 0.0) for m in self.movements]
+            if max(movements, default=0.0) > 0.0:
+                territory[leg_key(one)] = max(movements)
         return territory
 
     def _root_territory(self, roots: Mapping[str, str], sides: tuple[str, ...], one_sided: bool) -> Territory:
@@ -217,6 +222,11 @@ class Anatomy:
             )
         else:
             _raise(territory, structure_key(kind, f"{region}.{side}"), degree)
+
+
+def leg_key(side: str) -> str:
+    """Return the structure key of the whole leg on ``side``: any of its movements."""
+    return f"leg:{side}"
 
 
 def plantar_key(side: str) -> str:

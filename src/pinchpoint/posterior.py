@@ -117,6 +117,8 @@ def _pick(findings: Mapping[str, FindingValue], model: LikelihoodModel) -> _Pick
             picked.observe(finding, value)
     for feature, present in sided_features.items():
         picked.observe(feature, present)
+    undefined = picked.stacked.undefined
+    picked.background.extend(undefined[cause] for cause in model.undefined_causes(findings))
     return picked
 
 

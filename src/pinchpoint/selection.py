@@ -303,6 +303,7 @@ class Predictor:
         for feature, present in state.features.items():
             for contribution in model.contributions(feature, present):
                 self._add(state, contribution)
+        state.cause = state.cause + model.undefined_vector(findings)
         return state
 
     def _add(self, state: State, contribution: Contribution) -> None:

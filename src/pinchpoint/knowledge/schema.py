@@ -248,6 +248,8 @@ ReadingSet = Literal[
     "sacral_early",
     "sacral_sign",
     "residual_volume",
+    "lmn_sign",
+    "clonus",
 ]
 
 
@@ -288,12 +290,20 @@ class Background(Strict):
     sacral_early: Distribution
     sacral_sign: Distribution
     residual_volume: Distribution
+    lmn_sign: Distribution
+    clonus: Distribution
 
 
 class KindLikelihoods(Background):
-    """A kind of lesion: how often each modality is involved and its readings inside the territory."""
+    """A kind of lesion: how often each modality is involved and its readings inside the territory.
+
+    ``everywhere`` marks a kind without a territory (no nerve lesion): its readings apply to
+    every structure, so that a deficit it cannot explain is weighed by its own low chance
+    rather than by the background of a lesion elsewhere.
+    """
 
     involved: dict[Modality, Probability]
+    everywhere: bool = False
     expected_regions: dict[Literal["pain", "numbness", "sensory_exam"], Annotated[float, Field(gt=0.0)]]
 
 
@@ -345,6 +355,23 @@ class CauseBackground(Strict):
     pain_region: Probability
 
 
+class DefiningFinding(Strict):
+    """A finding that defines a cause: one of these readings (either side of a sided finding)."""
+
+    finding: str
+    values: list[bool | str] = Field(default_factory=lambda: [True])
+    at_least: float | None = None
+    """For a number: the finding counts when it is at least this (then ``values`` is not read)."""
+
+
+class UndefinedCause(Strict):
+    """How a cause with defining findings is weighed when none of them is present (causes.yaml)."""
+
+    weight: Probability
+    source: str
+    note: str | None = None
+
+
 class Cause(Strict):
     """One cause: prior, modifiers, sites it produces, features, care it needs."""
 
@@ -357,6 +384,7 @@ class Cause(Strict):
     duration: dict[str, Probability]
     pain_pattern: dict[str, Probability] = Field(default_factory=dict)
     involved: dict[Modality, Probability] = Field(default_factory=dict)
+    defining: list[DefiningFinding] = Field(default_factory=list)
     care: Level
     source: str
 
@@ -369,6 +397,7 @@ class CausesTable(Table):
     bins: dict[str, dict[str, tuple[float, float]]]
     derived: dict[str, DerivedFeature]
     background: CauseBackground
+    undefined: UndefinedCause | None = None
     causes: dict[str, Cause]
 
 
