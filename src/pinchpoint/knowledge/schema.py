@@ -355,11 +355,15 @@ class CauseBackground(Strict):
     pain_region: Probability
 
 
+def _present() -> list[bool | str]:
+    return [True]
+
+
 class DefiningFinding(Strict):
     """A finding that defines a cause: one of these readings (either side of a sided finding)."""
 
     finding: str
-    values: list[bool | str] = Field(default_factory=lambda: [True])
+    values: list[bool | str] = Field(default_factory=_present)
     at_least: float | None = None
     """For a number: the finding counts when it is at least this (then ``values`` is not read)."""
 
