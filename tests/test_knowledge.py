@@ -161,10 +161,6 @@ _UNUSED_FINDINGS = {
     "failed_treatment",
     "malaise",
     "rash_days",
-    "exam.crossed_femoral_stretch",
-    "exam.tinel_sciatic",
-    "exam.mass_regions",
-    "exam.sij_provocation",
 }
 
 
@@ -182,6 +178,7 @@ def test_every_finding_is_used(knowledge: Knowledge) -> None:
         | set(tests.tests)
         | set(likelihoods.site_features)
         | set(causes.background.features)
+        | {derived.region_list for derived in causes.derived.values()}
         | {"age", "sex", "duration_days"}  # read through causes.yaml's age bands, sex and duration bands
         | {vocabulary.findings[finding].base for rule in knowledge.triage.rules for finding in rule.findings}
     )

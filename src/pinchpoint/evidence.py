@@ -25,7 +25,17 @@ from pinchpoint.anatomy import Anatomy, Territory, leg_key, plantar_key, structu
 from pinchpoint.knowledge import schema as s
 from pinchpoint.vocabulary import FindingSpec, Vocabulary
 
-__all__ = ["Contribution", "Defining", "LikelihoodModel", "Rows", "SiteUnit", "StackedModel", "compile_model"]
+__all__ = [
+    "Contribution",
+    "Defining",
+    "LikelihoodModel",
+    "combine_sides",
+    "derived_present",
+    "Rows",
+    "SiteUnit",
+    "StackedModel",
+    "compile_model",
+]
 
 Vector = npt.NDArray[np.float64]
 Target = Literal["unit_modality", "unit", "cause"]
@@ -80,6 +90,20 @@ class Override:
     units: npt.NDArray[np.intp]
     log_in: Vector
     log_out: Vector
+
+
+def combine_sides(previous: bool | int | None, value: bool | int) -> bool | int:
+    """Combine a sided cause feature over the legs: present on either side, or the larger count."""
+    if previous is None:
+        return value
+    if isinstance(value, bool):
+        return bool(previous) or value
+    return max(int(previous), value)
+
+
+def derived_present(wanted: frozenset[str], regions: tuple[str, ...]) -> bool:
+    """Whether a region list shows a derived feature: one of ``wanted``, or any region when it is empty."""
+    return bool(wanted.intersection(regions)) if wanted else bool(regions)
 
 
 @dataclass(frozen=True)
@@ -396,6 +420,10 @@ class _Compiler:
                     variant_sides = (
                         self.vocabulary.sides if side is None and variant.sides == "either" else (side,)
                     )
+                    # A variant in both legs of a sided site (both tarsal tunnels) is one hypothesis,
+                    # not two halves: one unit, listed under the first side's id.
+                    if side is not None and variant.sides == "both" and side != self.vocabulary.sides[0]:
+                        continue
                     for variant_side in variant_sides:
                         territory = self.anatomy.territory(variant, variant_side)
                         units.append(SiteUnit(site_id, base, name, site.kind, territory))
@@ -716,7 +744,7 @@ class _Compiler:
         sided = self._cause_findings()
         region_lists = self._region_lists()
         derived = {
-            name: ((feature.region_list, frozenset(feature.regions)),)
+            name: ((feature.region_list, frozenset() if feature.any_region else frozenset(feature.regions)),)
             for name, feature in self.causes_table.derived.items()
         }
         non_neural = np.array([self.units[i].kind == "non_neural" for i in pair_unit])

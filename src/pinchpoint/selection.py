@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from pinchpoint.evidence import Contribution, Vector
+from pinchpoint.evidence import Contribution, Vector, combine_sides, derived_present
 from pinchpoint.triage import leaf_test, matching_specs
 from pinchpoint.vocabulary import Urgency
 
@@ -226,7 +226,7 @@ class State:
     pattern: Vector
     inside: Matrix  # [M, U]
     outside: Vector  # [M]
-    features: dict[str, bool] = field(default_factory=dict)
+    features: dict[str, bool | int] = field(default_factory=dict)
 
 
 @dataclass
@@ -296,8 +296,8 @@ class Predictor:
                 self._add_regions(state, finding, value)
                 continue
             feature = model.sided_cause_features.get(finding)
-            if feature is not None and isinstance(value, bool):
-                state.features[feature] = state.features.get(feature, False) or value
+            if feature is not None and isinstance(value, bool | int):
+                state.features[feature] = combine_sides(state.features.get(feature), value)
             for contribution in model.contributions(finding, value):
                 self._add(state, contribution)
         for feature, present in state.features.items():
@@ -336,7 +336,7 @@ class Predictor:
         for name, sources in model.derived_from_lists.items():
             for list_name, wanted in sources:
                 if list_name == finding:
-                    for contribution in model.contributions(name, bool(wanted.intersection(regions))):
+                    for contribution in model.contributions(name, derived_present(wanted, regions)):
                         self._add(state, contribution)
 
     def log_joint(self, state: State) -> Vector:

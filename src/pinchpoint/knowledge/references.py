@@ -185,7 +185,7 @@ def _check_causes(t: _Tables, vocabulary: Vocabulary) -> None:
     for name, derived in table.derived.items():
         _known(
             [derived.region_list],
-            {"pain_regions", "numbness_regions"},
+            {"pain_regions", "numbness_regions", "exam.mass_regions"},
             f"causes.yaml: derived.{name}",
             "a list",
         )

@@ -339,10 +339,12 @@ FeatureValue = Probability | dict[str, Probability]
 
 
 class DerivedFeature(Strict):
-    """A feature computed from a region list (low back pain from pain_regions)."""
+    """A feature computed from a region list (low back pain from pain_regions; any examined mass)."""
 
     region_list: str
-    regions: list[str]
+    regions: list[str] = Field(default_factory=list)
+    any_region: bool = False
+    """The feature is present when the list holds any region (then ``regions`` is not read)."""
     source: str
 
 
