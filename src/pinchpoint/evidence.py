@@ -29,12 +29,12 @@ __all__ = [
     "Contribution",
     "Defining",
     "LikelihoodModel",
-    "combine_sides",
-    "derived_present",
     "Rows",
     "SiteUnit",
     "StackedModel",
+    "combine_sides",
     "compile_model",
+    "derived_present",
 ]
 
 Vector = npt.NDArray[np.float64]
