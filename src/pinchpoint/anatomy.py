@@ -76,8 +76,11 @@ class Anatomy:
 
         Only the named nerves count, not their branches: a sciatic lesion at the notch lies
         in the buttock and the back of the thigh, not in the calf its tibial branch reaches.
+        A variant may add the regions where its pain is typically felt most (``pain_sites``:
+        the buttocks and thighs of neurogenic claudication).
         """
-        return frozenset(region for nerve in variant.nerves for region in self.nerves.nerves[nerve].course)
+        courses = {region for nerve in variant.nerves for region in self.nerves.nerves[nerve].course}
+        return frozenset(courses | set(variant.pain_sites))
 
     def territory(self, variant: s.Variant, side: str | None) -> Territory:
         """Return the territory of one lesion variant on ``side`` (None: both sides)."""
@@ -89,9 +92,9 @@ class Anatomy:
         if variant.nerves:
             supplied = self.subtree(variant.nerves) - self.subtree(variant.excluding)
             _merge(territory, self._nerve_territory(supplied, frozenset(variant.nerves), sides, one_sided))
-            for region in sorted(self.lesion_site_regions(variant)):
-                for one in sides:
-                    self._add_region(territory, "site", region, side=one, degree=1.0, one_sided=one_sided)
+        for region in sorted(self.lesion_site_regions(variant)):
+            for one in sides:
+                self._add_region(territory, "site", region, side=one, degree=1.0, one_sided=one_sided)
         if variant.upper_motor_neuron is not None:
             _merge(territory, self._upper_motor_neuron_territory(_DEGREE[variant.upper_motor_neuron]))
         if variant.length_dependent:

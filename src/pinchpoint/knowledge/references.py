@@ -100,6 +100,7 @@ def _check_sites(t: _Tables, vocabulary: Vocabulary, roots: set[str], nerves: se
             where = f"sites.yaml: {name}.variants.{variant_name}"
             _known(variant.roots, roots, f"{where}.roots", "a root")
             _known([*variant.nerves, *variant.excluding], nerves, f"{where}.nerves", "a nerve")
+            _known(variant.pain_sites, vocabulary.regions, f"{where}.pain_sites", "a vocabulary region")
             if variant.sides == "either" and name in vocabulary.sites and vocabulary.sites[name].sided:
                 raise UnresolvedReferenceError(
                     "'either' is for a site the vocabulary does not side",

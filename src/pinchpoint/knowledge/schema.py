@@ -197,6 +197,9 @@ class Variant(Strict):
     of a site the vocabulary does not side (a canal lesion felt in one leg)."""
     upper_motor_neuron: Degree | None = None
     length_dependent: bool = False
+    pain_sites: list[str] = Field(default_factory=list)
+    """Skin regions (without side) where this lesion's pain is typically felt most, beside the course
+    of the nerves it names (``likelihoods.yaml`` ``lesion_site_pain``)."""
     weight: Annotated[float, Field(gt=0.0)] = 1.0
 
 
