@@ -21,6 +21,8 @@ _CONTRACT_KEYS = {"case", "triage", "triage_reasons", "sites", "causes", "knowle
 _REPORT_KEYS = {
     "cases", "triage_exact", "under_triage", "over_triage", "emergency_sensitivity", "site_top1",
     "site_top3", "cause_top1", "cause_top3", "misses", "knowledge_version",
+    "site_top1_mean_p", "site_brier", "site_ece", "site_reliability",
+    "cause_top1_mean_p", "cause_brier", "cause_ece", "cause_reliability",
 }  # fmt: skip
 _TRIAGE_IDS = {"emergency", "urgent", "soon", "self_care"}
 _ERROR = 2

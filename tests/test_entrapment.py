@@ -67,18 +67,25 @@ def test_every_nerve_variant_is_tested(knowledge: Knowledge) -> None:
 
 
 def test_compression_site_is_the_course_of_the_named_nerves(knowledge: Knowledge) -> None:
-    """A nerve variant's ``site:`` keys are exactly the course regions of the nerves it names, on its side."""
+    """A nerve variant's ``site:`` keys are exactly the course regions of the nerves it names, on its side.
+
+    A variant in both legs (``sides: both``) has them on both sides.
+    """
     sites, _ = _tables(knowledge)
     nerves = cast(s.NervesTable, knowledge.tables["nerves"]).nerves
     for base, name in _nerve_variants(knowledge):
         variant = sites.sites[base].variants[name]
         expected_regions = {region for nerve in variant.nerves for region in nerves[nerve].course}
         for _, unit in _units(knowledge, base, name):
-            side = _side(unit)
+            legs = knowledge.vocabulary.sides if variant.sides == "both" else (_side(unit),)
             site_keys = {key for key in unit.territory if key.startswith("site:")}
-            assert site_keys == {f"site:{region}.{side}" for region in expected_regions}, (base, name)
+            assert site_keys == {f"site:{region}.{leg}" for region in expected_regions for leg in legs}, (
+                base,
+                name,
+            )
             for region in expected_regions:
-                assert unit.territory[f"pain:{region}.{side}"] == 1.0, (base, name, region)
+                for leg in legs:
+                    assert unit.territory[f"pain:{region}.{leg}"] == 1.0, (base, name, region)
 
 
 def test_branches_do_not_move_the_compression_site(knowledge: Knowledge) -> None:
@@ -91,11 +98,18 @@ def test_branches_do_not_move_the_compression_site(knowledge: Knowledge) -> None
 
 
 def test_root_and_canal_lesions_have_no_compression_site_region(knowledge: Knowledge) -> None:
-    """Only variants that name nerves have ``site:`` keys; roots are placed by their dermatomes."""
+    """Only variants that name nerves or ``pain_sites`` have ``site:`` keys; roots are placed by dermatomes.
+
+    A variant's ``pain_sites`` (the buttocks and thighs of canal stenosis) are its only other ones.
+    """
     sites, _ = _tables(knowledge)
     for unit in knowledge.model.units:
-        if not sites.sites[unit.base].variants[unit.variant].nerves:
-            assert [key for key in unit.territory if key.startswith("site:")] == [], unit.site_id
+        variant = sites.sites[unit.base].variants[unit.variant]
+        if not variant.nerves:
+            site_regions = {
+                key.removeprefix("site:").split(".")[0] for key in unit.territory if key.startswith("site:")
+            }
+            assert site_regions == set(variant.pain_sites), unit.site_id
 
 
 def test_compression_site_pain_takes_its_own_parameter(knowledge: Knowledge) -> None:

@@ -184,13 +184,6 @@ _UNUSED_FINDINGS = {
     "failed_treatment",
     "malaise",
     "rash_days",
-    "exam.crossed_femoral_stretch",
-    "exam.tinel_sciatic",
-    "exam.mass_regions",
-    "exam.wasting",
-    "exam.fasciculations",
-    "exam.clonus",
-    "exam.sij_provocation",
 }
 
 
@@ -208,6 +201,7 @@ def test_every_finding_is_used(knowledge: Knowledge) -> None:
         | set(tests.tests)
         | set(likelihoods.site_features)
         | set(causes.background.features)
+        | {derived.region_list for derived in causes.derived.values()}
         | {"age", "sex", "duration_days"}  # read through causes.yaml's age bands, sex and duration bands
         | {vocabulary.findings[finding].base for rule in knowledge.triage.rules for finding in rule.findings}
     )

@@ -153,3 +153,28 @@ def test_gain_is_zero_for_a_question_the_model_cannot_use(knowledge: Knowledge) 
     )
     assert gains[0] == 0.0
     assert gains[1] > 0.0
+
+
+@pytest.mark.parametrize(
+    ("known", "question"),
+    [
+        ({"age": 34, "sex": "female", "pain_regions": ("low_back", "buttock.left")}, "pregnant"),
+        ({"age": 60, "sex": "female", "pain_regions": ("low_back",), "onset_sudden": True}, "trauma"),
+    ],
+)
+def test_predicted_answers_lift_an_undefined_cause_as_infer_does(
+    knowledge: Knowledge, known: dict[str, FindingValue], question: str
+) -> None:
+    """Each predicted answer of a question that supplies a defining finding gives infer's posterior."""
+    predictor = predictor_for(knowledge)
+    state = predictor.state(known)
+    items = predictor.items(knowledge.questions[question])
+    assert any(item.defines is not None for item in items)
+    rows = predictor._log_joint_rows(state, predictor._enumerate(state, items))
+    predicted = np.exp(rows - rows.max(axis=1, keepdims=True))
+    predicted /= predicted.sum(axis=1, keepdims=True)
+    finding = knowledge.questions[question].findings[0]
+    values = knowledge.vocabulary.findings[finding].values or (True, False)
+    expected = [infer({**known, finding: value}, knowledge).pair_probability for value in values]
+    for row in predicted:
+        assert min(np.abs(row - one).max() for one in expected) < _TOLERANCE

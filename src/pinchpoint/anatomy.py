@@ -9,7 +9,8 @@ degree: 1.0 when the structure lies in the core of the lesion's supply, 0.5 at i
 
 Structure keys: ``movement:<movement>:<side>``, ``reflex:<reflex>:<side>``,
 ``plantar:<side>``, ``skin:<region id>``, ``pain:<region id>``, ``function:<function>``,
-``test:<test>:<side>`` and ``site:<region id>``.
+``test:<test>:<side>``, ``site:<region id>`` and ``leg:<side>`` (any movement of that leg, for
+findings that name the leg but not the muscle: "the leg feels weak", wasting).
 
 ``site:`` keys mark where a nerve lesion *is*: the regions the lesioned nerves themselves
 (those a variant names) run through, where an entrapment hurts and is tender. Regions
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 from pinchpoint.knowledge import schema as s
 
-__all__ = ["Anatomy", "Territory", "plantar_key", "structure_key"]
+__all__ = ["Anatomy", "Territory", "leg_key", "plantar_key", "structure_key"]
 
 Territory = dict[str, float]
 """Structure key to degree of involvement (1.0 core, 0.5 edge)."""
@@ -75,8 +76,11 @@ class Anatomy:
 
         Only the named nerves count, not their branches: a sciatic lesion at the notch lies
         in the buttock and the back of the thigh, not in the calf its tibial branch reaches.
+        A variant may add the regions where its pain is typically felt most (``pain_sites``:
+        the buttocks and thighs of neurogenic claudication).
         """
-        return frozenset(region for nerve in variant.nerves for region in self.nerves.nerves[nerve].course)
+        courses = {region for nerve in variant.nerves for region in self.nerves.nerves[nerve].course}
+        return frozenset(courses | set(variant.pain_sites))
 
     def territory(self, variant: s.Variant, side: str | None) -> Territory:
         """Return the territory of one lesion variant on ``side`` (None: both sides)."""
@@ -88,13 +92,17 @@ class Anatomy:
         if variant.nerves:
             supplied = self.subtree(variant.nerves) - self.subtree(variant.excluding)
             _merge(territory, self._nerve_territory(supplied, frozenset(variant.nerves), sides, one_sided))
-            for region in sorted(self.lesion_site_regions(variant)):
-                for one in sides:
-                    self._add_region(territory, "site", region, side=one, degree=1.0, one_sided=one_sided)
+        for region in sorted(self.lesion_site_regions(variant)):
+            for one in sides:
+                self._add_region(territory, "site", region, side=one, degree=1.0, one_sided=one_sided)
         if variant.upper_motor_neuron is not None:
             _merge(territory, self._upper_motor_neuron_territory(_DEGREE[variant.upper_motor_neuron]))
         if variant.length_dependent:
             _merge(territory, self._length_dependent_territory(sides))
+        for one in self.sides:
+            movements = [territory.get(structure_key("movement", m, one), 0.0) for m in self.movements]
+            if max(movements, default=0.0) > 0.0:
+                territory[leg_key(one)] = max(movements)
         return territory
 
     def _root_territory(self, roots: Mapping[str, str], sides: tuple[str, ...], one_sided: bool) -> Territory:
@@ -217,6 +225,11 @@ class Anatomy:
             )
         else:
             _raise(territory, structure_key(kind, f"{region}.{side}"), degree)
+
+
+def leg_key(side: str) -> str:
+    """Return the structure key of the whole leg on ``side``: any of its movements."""
+    return f"leg:{side}"
 
 
 def plantar_key(side: str) -> str:

@@ -399,10 +399,23 @@ def _render_evaluation(report: EvaluationReport) -> str:
         value = values[key]
         shown = "n/a (no case expects an emergency)" if value is None else f"{value:7.1%}"
         lines.append(f"  {label:<{width}}  {shown}")
+    lines += _calibration_lines(report)
     lines += ["", f"Misses ({len(report.misses)})"]
     if report.misses:
         lines += _miss_table(report)
     return "\n".join(lines)
+
+
+def _calibration_lines(report: EvaluationReport) -> list[str]:
+    """Return one line per aspect: the mean top-1 probability beside its accuracy, Brier and ECE."""
+    lines = []
+    for aspect, value in (("site", report.site_calibration), ("cause", report.cause_calibration)):
+        if value is not None:
+            lines.append(
+                f"  {aspect} top-1 probability {value.mean_p:.2f} (right {value.accuracy:.0%}),"
+                f" Brier {value.brier:.3f}, calibration error {value.ece:.3f}"
+            )
+    return ["", *lines] if lines else []
 
 
 def _miss_table(report: EvaluationReport) -> list[str]:

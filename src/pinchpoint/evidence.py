@@ -21,11 +21,21 @@ from typing import Literal, NamedTuple, get_args
 import numpy as np
 import numpy.typing as npt
 
-from pinchpoint.anatomy import Anatomy, Territory, plantar_key, structure_key
+from pinchpoint.anatomy import Anatomy, Territory, leg_key, plantar_key, structure_key
 from pinchpoint.knowledge import schema as s
 from pinchpoint.vocabulary import FindingSpec, Vocabulary
 
-__all__ = ["Contribution", "LikelihoodModel", "Rows", "SiteUnit", "StackedModel", "compile_model"]
+__all__ = [
+    "Contribution",
+    "Defining",
+    "LikelihoodModel",
+    "Rows",
+    "SiteUnit",
+    "StackedModel",
+    "combine_sides",
+    "compile_model",
+    "derived_present",
+]
 
 Vector = npt.NDArray[np.float64]
 Target = Literal["unit_modality", "unit", "cause"]
@@ -82,6 +92,45 @@ class Override:
     log_out: Vector
 
 
+def combine_sides(previous: bool | int | None, value: bool | int) -> bool | int:
+    """Combine a sided cause feature over the legs: present on either side, or the larger count."""
+    if previous is None:
+        return value
+    if isinstance(value, bool):
+        return bool(previous) or value
+    return max(int(previous), value)
+
+
+def derived_present(wanted: frozenset[str], regions: tuple[str, ...]) -> bool:
+    """Whether a region list shows a derived feature: one of ``wanted``, or any region when it is empty."""
+    return bool(wanted.intersection(regions)) if wanted else bool(regions)
+
+
+@dataclass(frozen=True)
+class Defining:
+    """The findings that define one cause (causes.yaml ``defining``), by finding id.
+
+    A cause defined by a finding (a fracture by trauma or fragile bone, a deep vein
+    thrombosis by a swollen leg) is not proposed without it: when none is present, its
+    hypotheses take ``causes.yaml`` ``undefined.weight``.
+    """
+
+    cause: int
+    positives: frozenset[tuple[str, object]]
+    thresholds: tuple[tuple[str, float], ...]
+
+    def present(self, findings: Mapping[str, object]) -> bool:
+        """Whether one of the defining findings is known to be present."""
+        for finding, at_least in self.thresholds:
+            value = findings.get(finding)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value >= at_least:
+                return True
+        return any(
+            type(findings.get(finding)) is type(value) and findings.get(finding) == value
+            for finding, value in self.positives
+        )
+
+
 @dataclass(frozen=True)
 class LikelihoodModel:
     """The compiled model: hypotheses, priors and every observation's vectors."""
@@ -103,6 +152,18 @@ class LikelihoodModel:
     region_lists: Mapping[str, RegionList]
     derived_from_lists: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
     sided_cause_features: Mapping[str, str] = field(default_factory=dict)
+    defining: tuple[Defining, ...] = ()
+    undefined_log_weight: float = 0.0
+
+    def undefined_causes(self, findings: Mapping[str, object]) -> tuple[int, ...]:
+        """Return the causes with defining findings none of which is present in ``findings``."""
+        return tuple(one.cause for one in self.defining if not one.present(findings))
+
+    def undefined_vector(self, findings: Mapping[str, object]) -> Vector:
+        """Return the log weight over causes of those not defined by ``findings`` (0 elsewhere)."""
+        vector = np.zeros(len(self.causes))
+        vector[list(self.undefined_causes(findings))] = self.undefined_log_weight
+        return vector
 
     def contributions(self, finding_id: str, value: object) -> tuple[Contribution, ...]:
         """Return what a scalar finding value contributes (nothing when the model does not use it)."""
@@ -177,6 +238,8 @@ class StackedModel:
     """Every possible observation's rows, in the order of their ``serial``."""
     rows: Mapping[tuple[str, object], Rows]
     region_lists: Mapping[str, StackedRegionList]
+    undefined: Mapping[int, Rows] = field(default_factory=dict)
+    """Per cause with defining findings, the row of its weight when none is present."""
 
     @cached_property
     def explained(self) -> npt.NDArray[np.float64]:
@@ -277,6 +340,11 @@ def _stack(model: LikelihoodModel) -> StackedModel:
             for region, delta in listed.delta.items()
         }
         region_lists[name] = StackedRegionList(absent, present)
+    undefined = {}
+    for one in model.defining:
+        vector = np.zeros(len(model.causes))
+        vector[one.cause] = model.undefined_log_weight
+        undefined[one.cause] = stacker.rows((Contribution("cause", vector),))
     modalities = stacker.modalities
     overrides = [(modalities.index(name), override) for name, override in model.involvement_overrides.items()]
     override_pairs = [pair for _, override in overrides for pair in override.pairs.tolist()]
@@ -304,6 +372,7 @@ def _stack(model: LikelihoodModel) -> StackedModel:
         observations=tuple(stacker.observations),
         rows=rows,
         region_lists=region_lists,
+        undefined=undefined,
     )
 
 
@@ -351,6 +420,10 @@ class _Compiler:
                     variant_sides = (
                         self.vocabulary.sides if side is None and variant.sides == "either" else (side,)
                     )
+                    # A variant in both legs of a sided site (both tarsal tunnels) is one hypothesis,
+                    # not two halves: one unit, listed under the first side's id.
+                    if side is not None and variant.sides == "both" and side != self.vocabulary.sides[0]:
+                        continue
                     for variant_side in variant_sides:
                         territory = self.anatomy.territory(variant, variant_side)
                         units.append(SiteUnit(site_id, base, name, site.kind, territory))
@@ -382,12 +455,16 @@ class _Compiler:
     def _kind(self, unit: SiteUnit) -> s.KindLikelihoods:
         return self.likelihoods.kinds[unit.kind]  # type: ignore[index]
 
+    def _degree(self, unit: SiteUnit, structure: str) -> float:
+        """How far a structure lies in a unit's territory; 1 everywhere for a kind without one (no lesion)."""
+        return 1.0 if self._kind(unit).everywhere else unit.territory.get(structure, 0.0)
+
     def _reading_vector(self, structure: str, readings: str, reading: str) -> tuple[Vector, float]:
         background = getattr(self.likelihoods.background, readings)[reading]
         values = []
         for unit in self.units:
             inside = getattr(self._kind(unit), readings)[reading]
-            degree = unit.territory.get(structure, 0.0)
+            degree = self._degree(unit, structure)
             values.append(_log(degree * inside + (1.0 - degree) * background))
         return np.array(values), _log(background)
 
@@ -415,6 +492,8 @@ class _Compiler:
         kind, _, item = template.partition(".")
         if kind == "plantar":
             return plantar_key(spec.side or "")
+        if kind == "leg":
+            return leg_key(spec.side or "")
         if kind in {"movement", "reflex"} and not item:
             return structure_key(kind, spec.item or "", spec.side)
         if kind == "skin":
@@ -498,7 +577,7 @@ class _Compiler:
                     self.units, region_probability, site_probability, strict=True
                 ):
                     inside = max(spread, at_site) if site in unit.territory else spread
-                    degree = unit.territory.get(structure, 0.0)
+                    degree = self._degree(unit, structure)
                     p = degree * inside + (1.0 - degree) * background
                     present.append(_log(p))
                     absent.append(_log(1.0 - p))
@@ -665,7 +744,7 @@ class _Compiler:
         sided = self._cause_findings()
         region_lists = self._region_lists()
         derived = {
-            name: ((feature.region_list, frozenset(feature.regions)),)
+            name: ((feature.region_list, frozenset() if feature.any_region else frozenset(feature.regions)),)
             for name, feature in self.causes_table.derived.items()
         }
         non_neural = np.array([self.units[i].kind == "non_neural" for i in pair_unit])
@@ -685,7 +764,28 @@ class _Compiler:
             region_lists=region_lists,
             derived_from_lists=derived,
             sided_cause_features=sided,
+            defining=self._defining(),
+            undefined_log_weight=_log(self.causes_table.undefined.weight)
+            if self.causes_table.undefined
+            else 0.0,
         )
+
+    def _defining(self) -> tuple[Defining, ...]:
+        """Compile each cause's defining findings to the finding ids (every side) and values that count."""
+        compiled = []
+        for index, cause in enumerate(self.causes_table.causes.values()):
+            if not cause.defining:
+                continue
+            positives: set[tuple[str, object]] = set()
+            thresholds: list[tuple[str, float]] = []
+            for one in cause.defining:
+                for spec in self._specs(one.finding):
+                    if one.at_least is not None:
+                        thresholds.append((spec.id, one.at_least))
+                    else:
+                        positives.update((spec.id, value) for value in one.values)
+            compiled.append(Defining(index, frozenset(positives), tuple(thresholds)))
+        return tuple(compiled)
 
 
 def _enumerated(spec: FindingSpec, bins: Mapping[str, tuple[float, float]]) -> bool:

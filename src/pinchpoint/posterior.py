@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from pinchpoint.evidence import LikelihoodModel, Rows, StackedModel, Vector
+from pinchpoint.evidence import LikelihoodModel, Rows, StackedModel, Vector, combine_sides, derived_present
 
 if TYPE_CHECKING:
     from pinchpoint.case import FindingValue
@@ -103,20 +103,22 @@ def infer_many(cases: Sequence[Mapping[str, FindingValue]], knowledge: Knowledge
 def _pick(findings: Mapping[str, FindingValue], model: LikelihoodModel) -> _Picked:
     binners, sided = model.binners, model.sided_cause_features
     picked = _Picked(model)
-    sided_features: dict[str, bool] = {}
+    sided_features: dict[str, bool | int] = {}
     for finding, value in findings.items():
         if isinstance(value, tuple):
             _observe_regions(picked, finding, value)
             continue
-        if finding in sided and isinstance(value, bool):
+        if finding in sided and isinstance(value, bool | int):
             feature = sided[finding]
-            sided_features[feature] = sided_features.get(feature, False) or value
+            sided_features[feature] = combine_sides(sided_features.get(feature), value)
         if finding in binners:
             picked.observe(finding, value, model.key_of(finding, value))
         else:
             picked.observe(finding, value)
     for feature, present in sided_features.items():
-        picked.observe(feature, present)
+        picked.observe(feature, present, model.key_of(feature, present))
+    undefined = picked.stacked.undefined
+    picked.background.extend(undefined[cause] for cause in model.undefined_causes(findings))
     return picked
 
 
@@ -190,4 +192,4 @@ def _observe_regions(picked: _Picked, finding: str, regions: tuple[str, ...]) ->
     for name, sources in model.derived_from_lists.items():
         for list_name, wanted in sources:
             if list_name == finding:
-                picked.observe(name, bool(wanted.intersection(regions)))
+                picked.observe(name, derived_present(wanted, regions))

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from pinchpoint.evidence import Contribution, Vector
+from pinchpoint.evidence import Contribution, Vector, combine_sides, derived_present
 from pinchpoint.triage import leaf_test, matching_specs
 from pinchpoint.vocabulary import Urgency
 
@@ -211,6 +211,7 @@ class _Item:
     unit: Matrix  # [K, U]
     cause: Matrix  # [K, C]
     feature: str = ""  # a sided cause feature: outcomes are the feature's value (either side)
+    defines: Matrix | None = None  # [K, C]: 1 where an outcome is a defining finding of the cause
 
     @property
     def outcomes(self) -> int:
@@ -226,7 +227,9 @@ class State:
     pattern: Vector
     inside: Matrix  # [M, U]
     outside: Vector  # [M]
-    features: dict[str, bool] = field(default_factory=dict)
+    features: dict[str, bool | int] = field(default_factory=dict)
+    undefined: Vector = field(default_factory=lambda: np.zeros(0))
+    """Log weight of each cause none of whose defining findings is present (0 elsewhere)."""
 
 
 @dataclass
@@ -236,6 +239,7 @@ class _Deltas:
     inside: Matrix  # [B, M, U]
     outside: Matrix  # [B, M]
     weights: Vector | None  # None: rows are samples of equal weight
+    defined: Matrix | None = None  # [B, C]: 1 where the answer supplies a cause's defining finding
 
 
 class Predictor:
@@ -296,13 +300,15 @@ class Predictor:
                 self._add_regions(state, finding, value)
                 continue
             feature = model.sided_cause_features.get(finding)
-            if feature is not None and isinstance(value, bool):
-                state.features[feature] = state.features.get(feature, False) or value
+            if feature is not None and isinstance(value, bool | int):
+                state.features[feature] = combine_sides(state.features.get(feature), value)
             for contribution in model.contributions(finding, value):
                 self._add(state, contribution)
         for feature, present in state.features.items():
             for contribution in model.contributions(feature, present):
                 self._add(state, contribution)
+        state.undefined = model.undefined_vector(findings)
+        state.cause = state.cause + state.undefined
         return state
 
     def _add(self, state: State, contribution: Contribution) -> None:
@@ -335,7 +341,7 @@ class Predictor:
         for name, sources in model.derived_from_lists.items():
             for list_name, wanted in sources:
                 if list_name == finding:
-                    for contribution in model.contributions(name, bool(wanted.intersection(regions))):
+                    for contribution in model.contributions(name, derived_present(wanted, regions)):
                         self._add(state, contribution)
 
     def log_joint(self, state: State) -> Vector:
@@ -371,6 +377,9 @@ class Predictor:
             + varied_mixture.sum(axis=1)
         )
         cause = state.cause[None, :] + deltas.cause
+        if deltas.defined is not None and state.undefined.size:
+            # An answer that supplies a defining finding lifts its cause's weight for being undefined.
+            cause = cause - deltas.defined * state.undefined[None, :]
         background = outside[:, _PAIN][:, None]
         pattern = state.pattern[model.pair_cause][None, :] - background
         result: Matrix = (
@@ -453,6 +462,7 @@ class Predictor:
             np.concatenate([b.inside for b in blocks]),
             np.concatenate([b.outside for b in blocks]),
             None,
+            np.concatenate([b.defined for b in blocks if b.defined is not None]),
         )
         entropy, log_evidence = self.uncertainty(self._log_joint_rows(state, merged))
         start = 0
@@ -491,7 +501,8 @@ class Predictor:
                 if feature not in features:
                     features.add(feature)
                     vectors = np.array([self._feature_vectors[(feature, v)] for v in (True, False)])
-                    items.append(self._item(-1, cause=vectors, feature=feature))
+                    defines = np.array([self._defines(finding, [v]) for v in (True, False)])
+                    items.append(self._item(-1, cause=vectors, feature=feature, defines=defines))
                 continue
             item = self._finding_item(finding)
             if item is not None:
@@ -500,13 +511,18 @@ class Predictor:
 
     def _finding_item(self, finding: str) -> _Item | None:
         groups: dict[int, Contribution] = {}
-        for (name, _key), contributions in self.model.lookup.items():
+        keys: dict[int, list[object]] = {}
+        for (name, key), contributions in self.model.lookup.items():
             if name == finding and contributions:
                 groups.setdefault(id(contributions[0]), contributions[0])
+                keys.setdefault(id(contributions[0]), []).append(key)
         if len(groups) < 2:
             return None
         outcomes = list(groups.values())
         target = outcomes[0].target
+        if target == "cause":
+            defines = np.array([self._defines(finding, keys[group]) for group in groups])
+            return self._item(-1, cause=np.array([c.vector for c in outcomes]), defines=defines)
         if target == "unit_modality":
             m = _MODALITIES.index(outcomes[0].modality)
             return self._item(
@@ -517,6 +533,23 @@ class Predictor:
         if target == "unit":
             return self._item(-1, unit=np.array([c.vector for c in outcomes]))
         return self._item(-1, cause=np.array([c.vector for c in outcomes]))
+
+    def _defines(self, finding: str, keys: Sequence[object]) -> Vector:
+        """Return 1 for each cause that one of these answers (lookup keys) of ``finding`` defines."""
+        model = self.model
+        binner = model.binners.get(finding)
+        lows = dict(binner.ordered) if binner is not None else {}
+        defines = np.zeros(self.causes)
+        for one in model.defining:
+            for key in keys:
+                bin_range = lows.get(key) if isinstance(key, str) else None
+                number = bin_range[0] if bin_range is not None else key
+                if (finding, key) in one.positives or any(
+                    finding == name and isinstance(number, int | float) and number >= at_least
+                    for name, at_least in one.thresholds
+                ):
+                    defines[one.cause] = 1.0
+        return defines
 
     def _region_items(self, modality: str, deltas: Mapping[str, Contribution]) -> list[_Item]:
         m = _MODALITIES.index(modality)
@@ -543,6 +576,7 @@ class Predictor:
         unit: Matrix | None = None,
         cause: Matrix | None = None,
         feature: str = "",
+        defines: Matrix | None = None,
     ) -> _Item:
         k = next(a.shape[0] for a in (inside, unit, cause) if a is not None)
         return _Item(
@@ -552,6 +586,7 @@ class Predictor:
             unit=unit if unit is not None else np.zeros((k, self.units)),
             cause=cause if cause is not None else np.zeros((k, self.causes)),
             feature=feature,
+            defines=defines if defines is not None and defines.any() else None,
         )
 
     def _empty(self, rows: int) -> _Deltas:
@@ -561,9 +596,12 @@ class Predictor:
             np.zeros((rows, len(_MODALITIES), self.units)),
             np.zeros((rows, len(_MODALITIES))),
             None,
+            np.zeros((rows, self.causes)),
         )
 
     def _accumulate(self, deltas: _Deltas, item: _Item, chosen: npt.NDArray[np.intp], state: State) -> None:
+        if item.defines is not None and deltas.defined is not None:
+            deltas.defined = np.maximum(deltas.defined, item.defines[chosen])
         if item.feature:
             current = state.features.get(item.feature)
             if current is True:

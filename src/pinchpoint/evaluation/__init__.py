@@ -4,6 +4,6 @@ The metrics are those of ``shared/contract/CASES.md`` "Scoring"; see
 :func:`~pinchpoint.evaluation.metrics.score`.
 """
 
-from pinchpoint.evaluation.metrics import Aspect, EvaluationReport, Miss, score
+from pinchpoint.evaluation.metrics import Aspect, Calibration, EvaluationReport, Miss, calibration, score
 
-__all__ = ["Aspect", "EvaluationReport", "Miss", "score"]
+__all__ = ["Aspect", "Calibration", "EvaluationReport", "Miss", "calibration", "score"]

@@ -3,7 +3,9 @@
 :func:`score` takes each case with its expected answer beside pinchpoint's assessment
 and returns an :class:`EvaluationReport`: triage exact, under-triage (the unsafe error:
 less urgent than expected), over-triage, emergency sensitivity, and whether an
-acceptable lesion site and cause is ranked first or within the first three. Every wrong
+acceptable lesion site and cause is ranked first or within the first three, and how well
+the probability of the first-ranked site and cause matches how often it is right (Brier
+score and expected calibration error). Every wrong
 aspect of a case is listed as a :class:`Miss`, so a reviewer sees what went wrong, not
 only how often.
 
@@ -21,13 +23,15 @@ from pinchpoint.case import Case, Expectation
 from pinchpoint.errors import InputError
 from pinchpoint.vocabulary import Urgency
 
-__all__ = ["Aspect", "EvaluationReport", "Miss", "score"]
+__all__ = ["Aspect", "Calibration", "EvaluationReport", "Miss", "calibration", "score"]
 
 Aspect = Literal["triage", "site", "cause"]
 """Which part of an answer a miss concerns."""
 
 _TOP = 3
 _DIGITS = 4
+_CALIBRATION_BINS = 10
+"""Equal-width bins of the top-1 probability for the expected calibration error (Guo et al. 2017)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,8 @@ class EvaluationReport:
     cause_top3: float
     misses: tuple[Miss, ...]
     knowledge_version: str
+    site_calibration: Calibration | None = None
+    cause_calibration: Calibration | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the evaluation report object of ``shared/contract/CASES.md``."""
@@ -83,9 +89,78 @@ class EvaluationReport:
             "site_top3": _rounded(self.site_top3),
             "cause_top1": _rounded(self.cause_top1),
             "cause_top3": _rounded(self.cause_top3),
+            **_calibration_json("site", self.site_calibration),
+            **_calibration_json("cause", self.cause_calibration),
             "misses": [miss.to_json() for miss in self.misses],
             "knowledge_version": self.knowledge_version,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """How well the top-1 probabilities of a set of answers match how often the top answer is right.
+
+    ``mean_p`` is the average top-1 probability and ``accuracy`` the share of top-1 answers
+    that are acceptable: a calibrated model has the two alike overall and within every bin.
+    ``brier`` is the mean squared difference between the top-1 probability and 1 (right) or
+    0 (wrong); ``ece`` the expected calibration error, the case-weighted mean of
+    |accuracy - mean probability| over ten equal-width probability bins (Guo et al. 2017).
+    ``bins`` holds, per non-empty bin, its lower edge, case count, mean probability and
+    accuracy (for a reliability diagram).
+    """
+
+    mean_p: float
+    accuracy: float
+    brier: float
+    ece: float
+    bins: tuple[tuple[float, int, float, float], ...]
+
+
+def calibration(outcomes: Sequence[tuple[float, bool]]) -> Calibration:
+    """Return the calibration of top-1 answers, each given as (its probability, whether it was right).
+
+    Raises:
+        ValueError: There is no outcome (a share of nothing is undefined).
+    """
+    if not outcomes:
+        raise ValueError("calibration needs at least one outcome")
+    count = len(outcomes)
+    bins: list[tuple[float, int, float, float]] = []
+    ece = 0.0
+    for index in range(_CALIBRATION_BINS):
+        low, high = index / _CALIBRATION_BINS, (index + 1) / _CALIBRATION_BINS
+        members = [
+            (p, right)
+            for p, right in outcomes
+            if low <= p < high or (index == _CALIBRATION_BINS - 1 and p >= high)
+        ]
+        if not members:
+            continue
+        mean_p = sum(p for p, _ in members) / len(members)
+        accuracy = sum(1 for _, right in members if right) / len(members)
+        ece += len(members) / count * abs(accuracy - mean_p)
+        bins.append((low, len(members), mean_p, accuracy))
+    return Calibration(
+        mean_p=sum(p for p, _ in outcomes) / count,
+        accuracy=sum(1 for _, right in outcomes if right) / count,
+        brier=sum((p - (1.0 if right else 0.0)) ** 2 for p, right in outcomes) / count,
+        ece=ece,
+        bins=tuple(bins),
+    )
+
+
+def _calibration_json(aspect: str, value: Calibration | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    return {
+        f"{aspect}_top1_mean_p": _rounded(value.mean_p),
+        f"{aspect}_brier": _rounded(value.brier),
+        f"{aspect}_ece": _rounded(value.ece),
+        f"{aspect}_reliability": [
+            {"bin": low, "cases": cases, "mean_p": _rounded(mean_p), "accuracy": _rounded(accuracy)}
+            for low, cases, mean_p, accuracy in value.bins
+        ],
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +172,9 @@ class _Scored:
     site_rank: int | None
     cause_rank: int | None
     misses: tuple[Miss, ...]
+    site_p: float
+    """The probability of the first-ranked site (0 when nothing was ranked), and of the cause."""
+    cause_p: float
 
 
 def score(pairs: Iterable[tuple[Case, Assessment]]) -> EvaluationReport:
@@ -143,7 +221,15 @@ def _score_one(case_id: str, expect: Expectation, assessment: Assessment) -> _Sc
         misses.append(Miss(case_id, "site", expect.sites, _top_id(assessment.sites)))
     if cause_rank != 1:
         misses.append(Miss(case_id, "cause", expect.causes, _top_id(assessment.causes)))
-    return _Scored(expect.triage, assessment.triage, site_rank, cause_rank, tuple(misses))
+    return _Scored(
+        expect.triage,
+        assessment.triage,
+        site_rank,
+        cause_rank,
+        tuple(misses),
+        _top_p(assessment.sites),
+        _top_p(assessment.causes),
+    )
 
 
 def _rank(ranked: Sequence[Hypothesis], acceptable: Sequence[str]) -> int | None:
@@ -154,6 +240,10 @@ def _rank(ranked: Sequence[Hypothesis], acceptable: Sequence[str]) -> int | None
 
 def _top_id(ranked: Sequence[Hypothesis]) -> str | None:
     return ranked[0].id if ranked else None
+
+
+def _top_p(ranked: Sequence[Hypothesis]) -> float:
+    return ranked[0].p if ranked else 0.0
 
 
 def _report(scored: Sequence[_Scored], knowledge_version: str) -> EvaluationReport:
@@ -172,6 +262,8 @@ def _report(scored: Sequence[_Scored], knowledge_version: str) -> EvaluationRepo
         cause_top3=_share(scored, lambda s: _within(s.cause_rank, _TOP)),
         misses=tuple(miss for s in scored for miss in s.misses),
         knowledge_version=knowledge_version,
+        site_calibration=calibration([(s.site_p, s.site_rank == 1) for s in scored]),
+        cause_calibration=calibration([(s.cause_p, s.cause_rank == 1) for s in scored]),
     )
 
 

@@ -118,6 +118,7 @@ def _check_sites(t: _Tables, vocabulary: Vocabulary, roots: set[str], nerves: se
             where = f"sites.yaml: {name}.variants.{variant_name}"
             _known(variant.roots, roots, f"{where}.roots", "a root")
             _known([*variant.nerves, *variant.excluding], nerves, f"{where}.nerves", "a nerve")
+            _known(variant.pain_sites, vocabulary.regions, f"{where}.pain_sites", "a vocabulary region")
             if variant.sides == "either" and name in vocabulary.sites and vocabulary.sites[name].sided:
                 raise UnresolvedReferenceError(
                     "'either' is for a site the vocabulary does not side",
@@ -152,11 +153,11 @@ def _check_observations(t: _Tables, vocabulary: Vocabulary) -> None:
         }.get(kind)
         if item and known_items is not None:
             _known([item], known_items, f"{where}.structure", f"a {kind}")
-        elif item or kind not in {"movement", "reflex", "plantar"}:
+        elif item or kind not in {"movement", "reflex", "plantar", "leg"}:
             raise UnresolvedReferenceError(
                 "unknown structure",
                 location=f"{where}.structure",
-                expected="movement, reflex, plantar, movement.<id>, function.<id> or skin.<region>",
+                expected="movement, reflex, plantar, leg, movement.<id>, function.<id> or skin.<region>",
                 got=observation.structure,
             )
     _known(t.observations.region_lists, bases, "observations.yaml: region_lists", "a region-list finding")
@@ -187,10 +188,23 @@ def _check_causes(t: _Tables, vocabulary: Vocabulary) -> None:
         _known(cause.sex, vocabulary.findings["sex"].values, f"{where}.sex", "a sex")
         _known(cause.duration, table.duration_bands, f"{where}.duration", "a duration band")
         _known(cause.pain_pattern, vocabulary.regions, f"{where}.pain_pattern", "a vocabulary region")
+        _known(
+            [one.finding for one in cause.defining],
+            {f.base for f in vocabulary.findings.values()},
+            f"{where}.defining",
+            "a vocabulary finding",
+        )
+    if any(cause.defining for cause in table.causes.values()) and table.undefined is None:
+        raise UnresolvedReferenceError(
+            "causes with defining findings need the weight of a cause without them",
+            location="causes.yaml: undefined",
+            expected="undefined: {weight, source}",
+            got="nothing",
+        )
     for name, derived in table.derived.items():
         _known(
             [derived.region_list],
-            {"pain_regions", "numbness_regions"},
+            {"pain_regions", "numbness_regions", "exam.mass_regions"},
             f"causes.yaml: derived.{name}",
             "a list",
         )

@@ -197,6 +197,9 @@ class Variant(Strict):
     of a site the vocabulary does not side (a canal lesion felt in one leg)."""
     upper_motor_neuron: Degree | None = None
     length_dependent: bool = False
+    pain_sites: list[str] = Field(default_factory=list)
+    """Skin regions (without side) where this lesion's pain is typically felt most, beside the course
+    of the nerves it names (``likelihoods.yaml`` ``lesion_site_pain``)."""
     weight: Annotated[float, Field(gt=0.0)] = 1.0
 
 
@@ -248,6 +251,8 @@ ReadingSet = Literal[
     "sacral_early",
     "sacral_sign",
     "residual_volume",
+    "lmn_sign",
+    "clonus",
 ]
 
 
@@ -288,12 +293,20 @@ class Background(Strict):
     sacral_early: Distribution
     sacral_sign: Distribution
     residual_volume: Distribution
+    lmn_sign: Distribution
+    clonus: Distribution
 
 
 class KindLikelihoods(Background):
-    """A kind of lesion: how often each modality is involved and its readings inside the territory."""
+    """A kind of lesion: how often each modality is involved and its readings inside the territory.
+
+    ``everywhere`` marks a kind without a territory (no nerve lesion): its readings apply to
+    every structure, so that a deficit it cannot explain is weighed by its own low chance
+    rather than by the background of a lesion elsewhere.
+    """
 
     involved: dict[Modality, Probability]
+    everywhere: bool = False
     expected_regions: dict[Literal["pain", "numbness", "sensory_exam"], Annotated[float, Field(gt=0.0)]]
 
 
@@ -329,10 +342,12 @@ FeatureValue = Probability | dict[str, Probability]
 
 
 class DerivedFeature(Strict):
-    """A feature computed from a region list (low back pain from pain_regions)."""
+    """A feature computed from a region list (low back pain from pain_regions; any examined mass)."""
 
     region_list: str
-    regions: list[str]
+    regions: list[str] = Field(default_factory=list)
+    any_region: bool = False
+    """The feature is present when the list holds any region (then ``regions`` is not read)."""
     source: str
 
 
@@ -343,6 +358,27 @@ class CauseBackground(Strict):
     features: dict[str, FeatureValue]
     duration: dict[str, Probability]
     pain_region: Probability
+
+
+def _present() -> list[bool | str]:
+    return [True]
+
+
+class DefiningFinding(Strict):
+    """A finding that defines a cause: one of these readings (either side of a sided finding)."""
+
+    finding: str
+    values: list[bool | str] = Field(default_factory=_present)
+    at_least: float | None = None
+    """For a number: the finding counts when it is at least this (then ``values`` is not read)."""
+
+
+class UndefinedCause(Strict):
+    """How a cause with defining findings is weighed when none of them is present (causes.yaml)."""
+
+    weight: Probability
+    source: str
+    note: str | None = None
 
 
 class Cause(Strict):
@@ -357,6 +393,7 @@ class Cause(Strict):
     duration: dict[str, Probability]
     pain_pattern: dict[str, Probability] = Field(default_factory=dict)
     involved: dict[Modality, Probability] = Field(default_factory=dict)
+    defining: list[DefiningFinding] = Field(default_factory=list)
     care: Level
     source: str
 
@@ -369,6 +406,7 @@ class CausesTable(Table):
     bins: dict[str, dict[str, tuple[float, float]]]
     derived: dict[str, DerivedFeature]
     background: CauseBackground
+    undefined: UndefinedCause | None = None
     causes: dict[str, Cause]
 
 
