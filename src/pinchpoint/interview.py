@@ -14,6 +14,12 @@ An :class:`Interview` holds the answers so far and nothing else, so it can be sa
    ``selection.min_gain``, the leading site and cause are both settled, or
    ``max_diagnostic_questions`` were asked.
 
+In a self-check an emergency acts at once: as soon as the known findings make a rule of
+level emergency fire, the interview has nothing more to ask, whatever phase it is in, so
+that every front end shows the person what to do now instead of the next question. A
+clinician's interview goes on (what the other red flags name changes what is done), and
+the front ends show the emergency beside each question (:attr:`Interview.emergency`).
+
 "Don't know" is a valid answer: the finding stays unknown and is never asked again. An
 unknown finding never fires a triage rule, so the interview does not let it pass silently:
 :meth:`Interview.warnings` names every urgent or emergency red flag that is unknown and
@@ -70,6 +76,19 @@ class Answer:
     def dont_know(self) -> bool:
         """Whether every finding of the answer is unknown."""
         return all(value is None for value in self.findings.values())
+
+    @property
+    def stated(self) -> bool:
+        """Whether this is part of a question stated before the interview, the rest still to ask.
+
+        A confirmed description may state one item of a form ("I cannot pass urine") and
+        none of the others: the stated items count at once, and the question is asked
+        again for the rest (:func:`pinchpoint.freetext.interview_from_findings`).
+        """
+        values = self.findings.values()
+        return (
+            self.phase == "intake" and any(v is None for v in values) and any(v is not None for v in values)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,8 +216,13 @@ class Interview:
 
     @property
     def asked(self) -> frozenset[str]:
-        """The ids of the questions answered so far."""
-        return frozenset(answer.question for answer in self._answers)
+        """The ids of the questions answered so far (a question only partly stated is still to ask)."""
+        return frozenset(answer.question for answer in self._answers if not answer.stated)
+
+    @property
+    def emergency(self) -> bool:
+        """Whether the known findings already make a rule of level emergency fire."""
+        return self._knowledge.triage.evaluate(self.findings)[0] >= Urgency.EMERGENCY
 
     @property
     def finished(self) -> bool:
@@ -299,13 +323,14 @@ class Interview:
         """
         findings = self.findings
         current = self._level(findings) if level is None else level
-        unknown = frozenset(f for a in self._answers for f, v in a.findings.items() if v is None)
+        answered = [a for a in self._answers if not a.stated]
+        unknown = frozenset(f for a in answered for f, v in a.findings.items() if v is None) - findings.keys()
         flags = []
         for rule in screen_for(self._knowledge).rules:
             if rule.level < _WARNED_LEVEL or rule.level <= current:
                 continue
             if screen_for(self._knowledge).truth(rule, findings, unknown) is None:
-                for answer in self._answers:
+                for answer in answered:
                     ids = tuple(f for f, v in answer.findings.items() if v is None and f in rule.findings)
                     if ids:
                         flags.append(UnknownRedFlag(rule.id, rule.level, answer.question, ids))
@@ -419,7 +444,9 @@ class Interview:
 
     def _chosen(self) -> _Choice:
         if self._choice is None:
-            self._choice = self._choose()
+            # In a self-check an emergency acts at once: nothing more is asked.
+            stop = self._mode == "self_check" and self.emergency
+            self._choice = _Choice(None, None, 0) if stop else self._choose()
         return self._choice
 
     def _level(self, findings: Mapping[str, FindingValue]) -> Urgency:
@@ -561,7 +588,7 @@ def _load_answer(
         )
     question = bank[question_id]
     answered = {a.question: a for a in earlier}
-    if question_id in answered:
+    if question_id in answered and not answered[question_id].stated:
         raise InvalidSessionError(
             f"question {question_id!r} is answered twice",
             location=location,
