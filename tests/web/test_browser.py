@@ -249,7 +249,7 @@ def _current_question(page: Any) -> str | None:
 
 
 def test_an_interview_self_check_of_cauda_equina_ends_in_the_emergency_banner(page: Any) -> None:
-    """Pain in both legs, urinary retention, saddle numbness: the answer itself leads to the emergency result."""
+    """Pain in both legs, urinary retention, saddle numbness: that answer leads to the emergency result."""
     page.goto("/check")
     page.fill('input[name="age"]', "44")
     page.check('input[name="sex"][value="male"]')
@@ -411,7 +411,7 @@ def test_a_description_in_own_words_is_confirmed_and_the_questions_go_on(page: A
 
 
 def test_an_emergency_stated_in_free_text_shows_the_emergency_before_any_other_question(page: Any) -> None:
-    """A description stating an emergency: the confirmation says so, and the next page is the emergency result."""
+    """A description stating an emergency: the confirmation says so; the next page is the emergency result."""
     page.goto("/check")
     page.fill("#q-text", "My groin and bottom feel numb and I can't pee properly.")
     page.click("text=Read my description")
@@ -432,7 +432,7 @@ def test_an_emergency_stated_in_free_text_shows_the_emergency_before_any_other_q
 
 
 def test_dont_know_to_everything_is_not_self_care_and_names_the_signs_not_answered(page: Any) -> None:
-    """Only "I don't know": the result is not self-care, and the warning signs left open are named in words."""
+    """Only "I don't know": not self-care, and the warning signs left open are named in words."""
     page.goto("/check")
     page.click("text=Start the questions")
     page.wait_for_load_state()

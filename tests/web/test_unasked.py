@@ -47,7 +47,7 @@ def _stated_bases(case: Case, knowledge: Knowledge) -> set[str]:
 def test_the_unasked_signs_are_the_emergency_findings_the_case_leaves_unknown(
     path: Path, knowledge: Knowledge, content: WebContent
 ) -> None:
-    """Listed: the open emergency signs a person can answer, in the vocabulary's words; none in an emergency."""
+    """Listed: the open emergency signs a person can answer, in words; none in an emergency."""
     case = read_case(path, knowledge.vocabulary)
     assessment = assess(case, knowledge)
     view = result_view(assessment, knowledge, content, findings=case.findings)
