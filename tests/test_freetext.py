@@ -30,6 +30,7 @@ from pinchpoint.freetext import (
     read_text,
     red_flag_findings,
 )
+from pinchpoint.interview import Interview
 from pinchpoint.knowledge.loader import data_directory, load_knowledge
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.knowledge.schema import PhraseRow
@@ -267,17 +268,37 @@ def test_bad_text_is_refused(text: object, message: str) -> None:
 # --- from proposals to an interview --------------------------------------------------------------------
 
 
-def test_accepted_proposals_start_an_interview_with_whole_questions_answered() -> None:
-    """Only questions whose every finding was confirmed are answered; a partly known form is still asked."""
+def test_accepted_proposals_start_an_interview_and_a_stated_red_flag_acts_at_once() -> None:
+    """A confirmed red flag of a partly known form counts at once: an emergency, nothing more asked."""
     reading = read_text("Shooting pain. I can't pass urine. It's not worse when sitting.", _KNOWLEDGE)
     kept = [i for i, m in enumerate(reading.proposals) if m.finding != "worse_sitting"]
     findings = reading.findings(kept)
     assert dict(findings) == {"pain_shooting": True, "urinary_retention": True}
     interview = interview_from_findings(findings, _KNOWLEDGE)
-    assert dict(interview.findings) == {"pain_shooting": True}
-    assert "bladder_bowel" not in interview.asked
+    assert dict(interview.findings) == {"pain_shooting": True, "urinary_retention": True}
+    assert "bladder_bowel" not in interview.asked  # only part of the form was stated
+    assert interview.next_question() is None
+    assert interview.assessment().triage.id == "emergency"
+    saved = Interview.from_dict(interview.to_dict(), _KNOWLEDGE)  # and it survives saving
+    assert saved.findings == interview.findings
     with pytest.raises(Exception, match="an accepted proposal does not exist"):
         reading.findings([99])
+
+
+def test_a_partly_stated_form_is_still_asked_with_the_stated_item_kept() -> None:
+    """A stated item counts at once; its form is still asked, and "don't know" keeps it."""
+    findings = {"fever": True}
+    interview = interview_from_findings(findings, _KNOWLEDGE)
+    assert dict(interview.findings) == findings
+    for _ in range(60):
+        question = interview.next_question()
+        assert question is not None, "the infection form was never asked"
+        if question.id == "infection":
+            break
+        interview.answer(question.id, None)
+    interview.answer("infection", None)  # "don't know" to every item
+    assert interview.findings["fever"] is True
+    assert "infection" in interview.asked
 
 
 def test_a_confirmed_whole_form_is_answered_before_the_interview() -> None:

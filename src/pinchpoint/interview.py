@@ -8,7 +8,10 @@ An :class:`Interview` holds the answers so far and nothing else, so it can be sa
 2. **Red-flag screen**: while a triage rule more urgent than the current triage could still
    fire, ask the question that rules out the most of them, weighting more urgent rules
    first (a rule at level *n* weighs ``10**n``), ties broken by expected information gain.
-   The interview never stops while such a rule is open.
+   The interview never stops while such a rule is open. In a self-check a "don't know"
+   answer counts as possibly present, as the triage counts it: a rule that needs it and
+   another finding still to ask stays open, so nothing is reported to the person as a
+   warning sign left open without having been asked.
 3. **Narrowing down**: ask the question with the largest expected fall in uncertainty over
    lesion site plus cause (:mod:`pinchpoint.selection`), until the best gain falls below
    ``selection.min_gain``, the leading site and cause are both settled, or
@@ -466,10 +469,11 @@ class Interview:
         findings = self.findings
         candidates, open_ids = self._candidates(asked)
         screen = screen_for(self._knowledge)
-        open_rules = screen.open_rules(findings, open_ids, self._level(findings), _WARNED_LEVEL)
+        maybe = self._dont_know(findings)
+        open_rules = screen.open_rules(findings, open_ids, self._level(findings), _WARNED_LEVEL, maybe)
         screening = [q for q in candidates if any(set(q.findings) & r.findings for r in open_rules)]
         if screening:
-            best = self._screen_choice(screening, open_rules, findings, open_ids)
+            best = self._screen_choice(screening, open_rules, findings, open_ids, maybe)
             return _Choice(best, "screening", len(open_rules))
         settings = bank.settings
         diagnostic = sum(1 for a in self._answers if a.phase == "diagnostic")
@@ -485,6 +489,19 @@ class Interview:
         if gains[best_index] < settings.min_gain:
             return _Choice(None, None, 0)
         return _Choice(candidates[best_index], "diagnostic", 0)
+
+    def _dont_know(self, findings: Mapping[str, FindingValue]) -> frozenset[str]:
+        """In a self-check, the findings answered "don't know" and not known from another answer.
+
+        A clinician's "not known" closes the rules it alone keeps open, as before: the result
+        lists what stays open for the clinician to settle, and the interview stays short.
+        """
+        if self._mode != "self_check":
+            return frozenset()
+        return (
+            frozenset(f for a in self._answers if not a.stated for f, v in a.findings.items() if v is None)
+            - findings.keys()
+        )
 
     def _candidates(self, asked: frozenset[str]) -> tuple[list[Question], frozenset[str]]:
         """Questions that may be asked now, and the findings that some question may still ask."""
@@ -509,6 +526,7 @@ class Interview:
         rules: Sequence[ScreenRule],
         findings: Mapping[str, FindingValue],
         open_ids: frozenset[str],
+        maybe: frozenset[str],
     ) -> Question:
         screen = screen_for(self._knowledge)
         scores: list[tuple[float, float]] = []
@@ -517,7 +535,9 @@ class Interview:
             # Only a rule that tests one of the question's findings can be settled by its answer.
             touched = [r for r in rules if r.findings.intersection(question.findings)]
             resolved = sum(
-                _RULE_WEIGHT_BASE**r.level for r in touched if screen.truth(r, findings, closed) is not None
+                _RULE_WEIGHT_BASE**r.level
+                for r in touched
+                if screen.truth(r, findings, closed, maybe) is not None
             )
             scores.append((resolved, sum(_RULE_WEIGHT_BASE**r.level for r in touched)))
         top = max(scores)

@@ -183,10 +183,12 @@ class TriageRules:
         for rule, terms in zip(self.rules, self.terms, strict=True):
             if rule.level < Urgency.EMERGENCY:
                 continue
-            for term in terms:
-                unmet = _unmet(term, truth, ids_of, findings, answerable)
-                if unmet:
-                    found.append((rule, unmet))
+            ways = {unmet for term in terms if (unmet := _unmet(term, truth, ids_of, findings, answerable))}
+            # A way that needs more than another way of the same rule adds no warning sign: with
+            # age 70 already fragile bone, osteoporosis is not what stands between it and the rule.
+            found += [
+                (rule, way) for way in sorted(ways, key=_order) if not any(set(o) < set(way) for o in ways)
+            ]
         return found
 
     @cached_property
@@ -229,6 +231,10 @@ def _unmet(
             return ()
         unmet.append(unknown)
     return tuple(sorted(unmet, key=sorted))
+
+
+def _order(way: tuple[frozenset[str], ...]) -> list[list[str]]:
+    return [sorted(leaf) for leaf in way]
 
 
 def _never(value: object) -> bool:
@@ -285,6 +291,8 @@ def unanswered_signs(findings: Findings, knowledge: Knowledge) -> tuple[str, ...
     These are the warning signs that keep a triage from self-care (``unanswered`` in
     triage.yaml); examination findings are not among them (a person cannot answer them).
     """
+    if knowledge.triage.evaluate(findings)[0] >= Urgency.EMERGENCY:
+        return ()  # an emergency already: nothing more could make it one
     table: s.TriageTable = knowledge.tables["triage"]  # type: ignore[assignment]
     signs = _SignWords(knowledge.triage, knowledge.questions, table.unanswered)
     return signs.unanswered(findings)
