@@ -153,13 +153,13 @@ class _InterviewUI:
         self.console.write(self.label("disclaimer") + "\n" + self.label("emergency_advice") + "\n")
         warned = False
         while True:
-            if self.interview.emergency and not warned:
-                self.console.write("\n" + self._act_now() + "\n")
-                warned = True
             question = self.interview.next_question()
             if question is None:
                 self._save()
-                return True
+                return True  # the summary follows, what to do now first
+            if self.interview.emergency and not warned:  # a clinician's interview goes on
+                self.console.write("\n" + self._act_now() + "\n")
+                warned = True
             progress = self.interview.progress()
             phase = {"screening": "screening", "diagnostic": "narrowing"}.get(progress.phase or "")
             heading = self.label("progress").format(number=progress.answered + 1)
