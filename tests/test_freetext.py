@@ -451,3 +451,22 @@ def test_reading_text_without_the_text_extra_says_how_to_install_it() -> None:
     assert "medspaCy is not installed" in done.stderr
     assert "pip install 'pinchpoint[text]'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_read_text_says_what_to_do_now_when_the_text_states_an_emergency(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An emergency in the words: the report starts with it, each rule in words, and the emergency advice."""
+    assert main(["read-text", "I can't pass urine and my back hurts."]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    bank = _KNOWLEDGE.questions
+    assert lines[0] == bank.label("emergency_in_text", "self_check").format(
+        what=_KNOWLEDGE.vocabulary.triage["emergency"]
+    )
+    retention = next(rule for rule in _KNOWLEDGE.triage.rules if rule.id == "ces-urinary-retention")
+    assert lines[1] == f"  - {retention.patient}"
+    assert bank.label("emergency_advice", "self_check") in lines
+    assert main(["read-text", "--json", "I can't pass urine."]) == 0
+    assert json.loads(capsys.readouterr().out)["emergency"][0] == lines[0]
+    assert main(["read-text", "--json", "My left foot slaps when I walk."]) == 0
+    assert json.loads(capsys.readouterr().out)["emergency"] == []
