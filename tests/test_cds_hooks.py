@@ -176,7 +176,8 @@ def test_sparse_record_never_says_self_care(client):
     assert card["summary"] == (
         "pinchpoint: no red flag recorded, but emergency warning signs are not recorded either; check them"
     )
-    assert "urinary_retention" in card["detail"]
+    assert "Urinary retention or painless overflow" in card["detail"]  # the bank's words, not an id
+    assert "urinary_retention" not in card["detail"]
     assert "look after it at home" not in card["detail"]
 
 

@@ -30,6 +30,7 @@ from pinchpoint.freetext import (
     read_text,
     red_flag_findings,
 )
+from pinchpoint.interview import Interview
 from pinchpoint.knowledge.loader import data_directory, load_knowledge
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.knowledge.schema import PhraseRow
@@ -267,17 +268,37 @@ def test_bad_text_is_refused(text: object, message: str) -> None:
 # --- from proposals to an interview --------------------------------------------------------------------
 
 
-def test_accepted_proposals_start_an_interview_with_whole_questions_answered() -> None:
-    """Only questions whose every finding was confirmed are answered; a partly known form is still asked."""
+def test_accepted_proposals_start_an_interview_and_a_stated_red_flag_acts_at_once() -> None:
+    """A confirmed red flag of a partly known form counts at once: an emergency, nothing more asked."""
     reading = read_text("Shooting pain. I can't pass urine. It's not worse when sitting.", _KNOWLEDGE)
     kept = [i for i, m in enumerate(reading.proposals) if m.finding != "worse_sitting"]
     findings = reading.findings(kept)
     assert dict(findings) == {"pain_shooting": True, "urinary_retention": True}
     interview = interview_from_findings(findings, _KNOWLEDGE)
-    assert dict(interview.findings) == {"pain_shooting": True}
-    assert "bladder_bowel" not in interview.asked
+    assert dict(interview.findings) == {"pain_shooting": True, "urinary_retention": True}
+    assert "bladder_bowel" not in interview.asked  # only part of the form was stated
+    assert interview.next_question() is None
+    assert interview.assessment().triage.id == "emergency"
+    saved = Interview.from_dict(interview.to_dict(), _KNOWLEDGE)  # and it survives saving
+    assert saved.findings == interview.findings
     with pytest.raises(Exception, match="an accepted proposal does not exist"):
         reading.findings([99])
+
+
+def test_a_partly_stated_form_is_still_asked_with_the_stated_item_kept() -> None:
+    """A stated item counts at once; its form is still asked, and "don't know" keeps it."""
+    findings = {"fever": True}
+    interview = interview_from_findings(findings, _KNOWLEDGE)
+    assert dict(interview.findings) == findings
+    for _ in range(60):
+        question = interview.next_question()
+        assert question is not None, "the infection form was never asked"
+        if question.id == "infection":
+            break
+        interview.answer(question.id, None)
+    interview.answer("infection", None)  # "don't know" to every item
+    assert interview.findings["fever"] is True
+    assert "infection" in interview.asked
 
 
 def test_a_confirmed_whole_form_is_answered_before_the_interview() -> None:
@@ -430,3 +451,22 @@ def test_reading_text_without_the_text_extra_says_how_to_install_it() -> None:
     assert "medspaCy is not installed" in done.stderr
     assert "pip install 'pinchpoint[text]'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_read_text_says_what_to_do_now_when_the_text_states_an_emergency(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An emergency in the words: the report starts with it, each rule in words, and the emergency advice."""
+    assert main(["read-text", "I can't pass urine and my back hurts."]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    bank = _KNOWLEDGE.questions
+    assert lines[0] == bank.label("emergency_in_text", "self_check").format(
+        what=_KNOWLEDGE.vocabulary.triage["emergency"]
+    )
+    retention = next(rule for rule in _KNOWLEDGE.triage.rules if rule.id == "ces-urinary-retention")
+    assert lines[1] == f"  - {retention.patient}"
+    assert bank.label("emergency_advice", "self_check") in lines
+    assert main(["read-text", "--json", "I can't pass urine."]) == 0
+    assert json.loads(capsys.readouterr().out)["emergency"][0] == lines[0]
+    assert main(["read-text", "--json", "My left foot slaps when I walk."]) == 0
+    assert json.loads(capsys.readouterr().out)["emergency"] == []

@@ -248,13 +248,19 @@ def test_no_askable_red_flag_is_missed(patient: dict[str, FindingValue], mode: M
     """Every urgent or emergency rule that the patient's askable findings fire also fires in the interview.
 
     The interview never stops while such a rule could still fire, and what it asks is answered
-    truthfully, so stopping early can never hide an askable red flag.
+    truthfully, so stopping early can never hide an askable red flag. The one early stop is an
+    emergency in a self-check, which already has the most urgent level.
     """
     knowledge = load_knowledge()
     askable = _askable(knowledge, mode)
     visible = {f: v for f, v in patient.items() if f in askable}
     interview = _run(knowledge, visible, mode)
     known = interview.findings
+    if mode == "self_check" and interview.emergency:
+        # An emergency ends a self-check at once; its level already meets every rule's.
+        assert interview.next_question() is None
+        assert interview.assessment().triage == Urgency.EMERGENCY
+        return
     for rule in knowledge.triage.rules:
         if rule.level >= Urgency.URGENT and rule.holds(visible):
             assert rule.holds(known), rule.id
@@ -265,9 +271,15 @@ def test_no_askable_red_flag_is_missed(patient: dict[str, FindingValue], mode: M
 def test_interview_never_stops_while_an_emergency_rule_is_open(
     patient: dict[str, FindingValue], mode: Mode
 ) -> None:
-    """At the end no emergency or urgent rule could still fire on a question that is left."""
+    """At the end no emergency or urgent rule could still fire on a question that is left.
+
+    The one early stop is an emergency in a self-check: it is the most urgent level already.
+    """
     knowledge = load_knowledge()
     interview = _run(knowledge, patient, mode)
+    if mode == "self_check" and interview.emergency:
+        assert interview.assessment().triage == Urgency.EMERGENCY
+        return
     left = frozenset(
         f
         for q in knowledge.questions.questions.values()

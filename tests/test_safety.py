@@ -18,7 +18,7 @@ from types import MappingProxyType
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, assume, find, given, settings
 from hypothesis import strategies as st
 
 from pinchpoint import assess
@@ -27,7 +27,7 @@ from pinchpoint.case import Case, FindingValue
 from pinchpoint.casefile import read_case
 from pinchpoint.knowledge.loader import load_knowledge
 from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.triage import CompiledRule
+from pinchpoint.triage import CompiledRule, unanswered_signs
 from pinchpoint.vocabulary import Urgency
 from tests.corpus import PACKAGED_VOCABULARY, shared_case_params
 from tests.strategies import (
@@ -133,6 +133,94 @@ def test_an_unknown_finding_never_lowers_the_triage_below_the_rules(
     assert all(level >= rule.level for rule in still_fired)
     kept = [rule.id for rule in _fired(full) if removed not in rule.findings]
     assert [rule_id for rule_id in kept if rule_id not in {rule.id for rule in still_fired}] == []
+
+
+# --- self-care is a positive conclusion ------------------------------------------------------------------
+
+
+def _person_answers(knowledge: Knowledge) -> frozenset[str]:
+    """The findings a question asks in self-check mode (the person can answer them)."""
+    return frozenset(
+        f for q in knowledge.questions.questions.values() if not q.needs_examiner for f in q.findings
+    )
+
+
+@_PROPERTY
+@given(case_findings=findings(), flag=red_flags())
+def test_a_case_that_the_persons_own_answers_could_make_an_emergency_is_never_self_care(
+    case_findings: dict[str, FindingValue], flag: RedFlag
+) -> None:
+    """Unknown signs that would fire an emergency rule if present keep the triage at soon or above.
+
+    The oracle is the rule itself: the flag's findings are made unknown, and the rule fires
+    once they are added back. If a person could answer every one of them, the triage without
+    them is not self-care, and they are among the unanswered warning signs it names.
+    """
+    knowledge = _knowledge()
+    rule, flag_findings = flag
+    assume(rule.level == Urgency.EMERGENCY)
+    assume(flag_findings.keys() <= _person_answers(knowledge))
+    before = {key: value for key, value in case_findings.items() if key not in flag_findings}
+    assume(rule.holds(MappingProxyType({**before, **flag_findings})))
+    level = _triage(before)
+    assert level >= Urgency.SOON
+    if level < Urgency.EMERGENCY:
+        assert set(unanswered_signs(MappingProxyType(before), knowledge)) & flag_findings.keys()
+
+
+@_PROPERTY
+@given(case_findings=findings())
+def test_self_care_only_when_no_emergency_sign_a_person_can_answer_is_open(
+    case_findings: dict[str, FindingValue],
+) -> None:
+    """A self-care triage names no unanswered sign; a named sign is unknown and answerable by the person."""
+    knowledge = _knowledge()
+    frozen = MappingProxyType(dict(case_findings))
+    signs = unanswered_signs(frozen, knowledge)
+    assert not set(signs) & frozen.keys()
+    assert set(signs) <= _person_answers(knowledge)
+    level = _triage(case_findings)
+    if signs:
+        assert level >= Urgency.SOON
+    if level == Urgency.SELF_CARE:
+        assert signs == ()
+
+
+def test_nothing_answered_is_not_self_care_and_says_what_was_not_answered(knowledge: Knowledge) -> None:
+    """No findings at all: soon, with the unanswered signs in the question bank's words, never ids."""
+    assessment = assess(Case(id="empty", findings=MappingProxyType({})), knowledge)
+    assert assessment.triage == Urgency.SOON
+    (reason,) = [r for r in assessment.triage_reasons if r.rule == "unanswered-warning-signs"]
+    retention = knowledge.questions["bladder_bowel"].cells[0]
+    assert retention.finding == "urinary_retention"
+    assert retention.wording.patient in reason.patient
+    assert retention.wording.clinician in reason.clinician
+    assert any(
+        retention.wording.patient in warning and "emergency" in warning for warning in assessment.warnings
+    )
+    for text in (reason.patient, reason.clinician, *assessment.warnings):
+        assert "urinary_retention" not in text
+        assert "exam." not in text
+        assert "_" not in text
+
+
+def test_examination_findings_never_hold_self_care_back(knowledge: Knowledge) -> None:
+    """Every question a person can answer answered "no": self-care, although nothing was examined."""
+    negative: dict[str, FindingValue] = {}
+    for question in knowledge.questions.questions.values():
+        if question.needs_examiner:
+            continue
+        for finding in question.findings:
+            spec = knowledge.vocabulary.findings[finding]
+            if spec.type == "bool":
+                negative[finding] = False
+            elif spec.type == "regions":
+                negative[finding] = ("low_back",) if finding == "pain_regions" else ()
+    negative.update({"age": 35, "sex": "female", "duration_days": 10, "trauma": "none"})
+    assessment = assess(Case(id="all-no", findings=MappingProxyType(negative)), knowledge)
+    assert unanswered_signs(MappingProxyType(negative), knowledge) == ()
+    assert "unanswered-warning-signs" not in [r.rule for r in assessment.triage_reasons]
+    assert assessment.triage == Urgency.SELF_CARE
 
 
 # --- the posterior is a ranked distribution ----------------------------------------------------------

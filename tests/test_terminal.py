@@ -12,6 +12,7 @@ import pexpect
 import pytest
 
 from pinchpoint.cli import main
+from pinchpoint.interview import Interview
 from pinchpoint.knowledge.loader import load_knowledge
 from pinchpoint.terminal import run_interview
 from tests.corpus import REPO
@@ -135,3 +136,29 @@ def test_corrupt_session_file_is_refused(tmp_path: Path, capsys: pytest.CaptureF
         "saved by pinchpoint interview (got 'Expecting property name enclosed in double quotes')\n"
     )
     assert session.read_text(encoding="utf-8") == "{not json"
+
+
+def test_an_emergency_answer_ends_the_piped_self_check_with_what_to_do_now(tmp_path: Path) -> None:
+    """Retention answered yes: no question follows, and what to do now comes before the summary."""
+    knowledge = load_knowledge()
+    bank = knowledge.questions
+    interview = Interview.start(knowledge, intake={"age": 40, "sex": "female", "pain_regions": ["low_back"]})
+    while (question := interview.next_question()) is not None and question.id != "bladder_bowel":
+        interview.dont_know(question.id)
+    assert question is not None
+    assert bank["bladder_bowel"].cells[0].finding == "urinary_retention"  # the first reply answers it
+    asked_before = len(interview.answers)
+    session = tmp_path / "s.json"
+    session.write_text(json.dumps(interview.to_dict()), encoding="utf-8")
+    # The cauda equina form: "Yes" (1) to retention, then "I don't know" (3) to anything after it.
+    replies = io.StringIO("\n".join(["1"] + ["3"] * 200) + "\n")
+    out = io.StringIO()
+    assert run_interview(knowledge, session=session, stdin=replies, stdout=out) == 0
+    text = out.getvalue()
+    labels = _labels()
+    act_now = labels["emergency_now"].format(what=knowledge.vocabulary.triage["emergency"])
+    assert text.index(act_now) < text.index(labels["summary"])
+    saved = Interview.from_dict(json.loads(session.read_text()), knowledge)
+    assert saved.findings["urinary_retention"] is True
+    assert saved.finished
+    assert len(saved.answers) == asked_before + 1  # nothing was asked after the emergency answer

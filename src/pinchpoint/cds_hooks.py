@@ -44,6 +44,7 @@ from pinchpoint.fhir.terminology import Terminology, pinchpoint_system
 from pinchpoint.imaging import ImagingDecision, imaging_decision
 from pinchpoint.knowledge import schema as s
 from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.triage import UNANSWERED_RULE
 from pinchpoint.vocabulary import Urgency
 
 __all__ = ["SERVICES", "Service", "discovery", "handle_request"]
@@ -324,14 +325,13 @@ def _patient_view(request: _Request, facts: RecordFacts, knowledge: Knowledge) -
     assessment = assess_fhir(FhirInput(case, "Bundle", facts, subject, facts.basis), knowledge)
     interop = cast(s.InteropTable, knowledge.tables["interop"])
     wording = interop.levels[assessment.triage.id]
-    unasked = knowledge.triage.unasked_emergency_flags(facts.findings)
-    if assessment.triage is Urgency.SELF_CARE and unasked:
-        wording = interop.unasked_red_flags
     flags = [
         r
         for r in assessment.triage_reasons
         if r.level >= Urgency.SOON and not r.rule.startswith("cause-care")
     ]
+    if flags and all(r.rule == UNANSWERED_RULE for r in flags):
+        wording = interop.unasked_red_flags
     lines = (
         []
         if wording is interop.unasked_red_flags
@@ -466,7 +466,9 @@ def _imaging_card(
     unasked = knowledge.triage.unasked_emergency_flags(facts.findings)
     lines = [f"{reason.clinician} ({_cited(reason.source, knowledge)})", ""]
     if unasked:
-        lines += ["No red flag is recorded. Not recorded either way: " + ", ".join(unasked) + "."]
+        described = {spec.base: spec.description for spec in knowledge.vocabulary.findings.values()}
+        words = "; ".join(described.get(base, base) for base in unasked)
+        lines += ["No red flag is recorded. Not recorded either way: " + words + "."]
     lines += ["", interop.safety_note]
     card = _card(
         request,

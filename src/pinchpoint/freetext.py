@@ -234,9 +234,12 @@ def interview_from_findings(
 ) -> Interview:
     """Start an interview with the confirmed findings already answered.
 
-    A question is answered from the findings only when every finding it sets is known, so a
-    question left partly open (a body map, a red-flag grid with one cell unknown) is still asked
-    whole; the answers are recorded in the ``intake`` phase, as given before the interview.
+    A question whose every finding is known is answered from them. A form or grid with some
+    of its findings known is recorded with those (the rest unknown) as stated before the
+    interview, and is still asked for the rest (:attr:`pinchpoint.interview.Answer.stated`):
+    a confirmed red flag counts at once, so it makes the interview stop at an emergency and is
+    never lost, and the red flags beside it are still asked. A body map is still asked whole.
+    The answers are recorded in the ``intake`` phase, as given before the interview.
 
     Args:
         findings: Confirmed findings (e.g. ``TextReading.findings(accepted)``).
@@ -252,7 +255,8 @@ def interview_from_findings(
     for question in bank.questions.values():
         if question.kind == "body_map" or not question.asked_in(mode) or not question.findings:
             continue
-        if not all(f in findings for f in question.findings):
+        known = [f for f in question.findings if f in findings]
+        if not known or (question.single and len(known) < len(question.findings)):
             continue
         condition = question.enable_when
         if condition is not None and answered.get(condition.question) != condition.answer:
@@ -260,7 +264,7 @@ def interview_from_findings(
         if question.single:
             value: object = findings[question.finding]
         else:
-            value = {f: findings[f] for f in question.findings}
+            value = {f: findings.get(f) for f in question.findings}
         answers.append({"question": question.id, "value": value, "phase": "intake"})
         answered[question.id] = value
     session = {

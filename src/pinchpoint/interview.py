@@ -8,11 +8,20 @@ An :class:`Interview` holds the answers so far and nothing else, so it can be sa
 2. **Red-flag screen**: while a triage rule more urgent than the current triage could still
    fire, ask the question that rules out the most of them, weighting more urgent rules
    first (a rule at level *n* weighs ``10**n``), ties broken by expected information gain.
-   The interview never stops while such a rule is open.
+   The interview never stops while such a rule is open. In a self-check a "don't know"
+   answer counts as possibly present, as the triage counts it: a rule that needs it and
+   another finding still to ask stays open, so nothing is reported to the person as a
+   warning sign left open without having been asked.
 3. **Narrowing down**: ask the question with the largest expected fall in uncertainty over
    lesion site plus cause (:mod:`pinchpoint.selection`), until the best gain falls below
    ``selection.min_gain``, the leading site and cause are both settled, or
    ``max_diagnostic_questions`` were asked.
+
+In a self-check an emergency acts at once: as soon as the known findings make a rule of
+level emergency fire, the interview has nothing more to ask, whatever phase it is in, so
+that every front end shows the person what to do now instead of the next question. A
+clinician's interview goes on (what the other red flags name changes what is done), and
+the front ends show the emergency beside each question (:attr:`Interview.emergency`).
 
 "Don't know" is a valid answer: the finding stays unknown and is never asked again. An
 unknown finding never fires a triage rule, so the interview does not let it pass silently:
@@ -70,6 +79,19 @@ class Answer:
     def dont_know(self) -> bool:
         """Whether every finding of the answer is unknown."""
         return all(value is None for value in self.findings.values())
+
+    @property
+    def stated(self) -> bool:
+        """Whether this is part of a question stated before the interview, the rest still to ask.
+
+        A confirmed description may state one item of a form ("I cannot pass urine") and
+        none of the others: the stated items count at once, and the question is asked
+        again for the rest (:func:`pinchpoint.freetext.interview_from_findings`).
+        """
+        values = self.findings.values()
+        return (
+            self.phase == "intake" and any(v is None for v in values) and any(v is not None for v in values)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,8 +219,13 @@ class Interview:
 
     @property
     def asked(self) -> frozenset[str]:
-        """The ids of the questions answered so far."""
-        return frozenset(answer.question for answer in self._answers)
+        """The ids of the questions answered so far (a question only partly stated is still to ask)."""
+        return frozenset(answer.question for answer in self._answers if not answer.stated)
+
+    @property
+    def emergency(self) -> bool:
+        """Whether the known findings already make a rule of level emergency fire."""
+        return self._knowledge.triage.evaluate(self.findings)[0] >= Urgency.EMERGENCY
 
     @property
     def finished(self) -> bool:
@@ -299,13 +326,14 @@ class Interview:
         """
         findings = self.findings
         current = self._level(findings) if level is None else level
-        unknown = frozenset(f for a in self._answers for f, v in a.findings.items() if v is None)
+        answered = [a for a in self._answers if not a.stated]
+        unknown = frozenset(f for a in answered for f, v in a.findings.items() if v is None) - findings.keys()
         flags = []
         for rule in screen_for(self._knowledge).rules:
             if rule.level < _WARNED_LEVEL or rule.level <= current:
                 continue
             if screen_for(self._knowledge).truth(rule, findings, unknown) is None:
-                for answer in self._answers:
+                for answer in answered:
                     ids = tuple(f for f, v in answer.findings.items() if v is None and f in rule.findings)
                     if ids:
                         flags.append(UnknownRedFlag(rule.id, rule.level, answer.question, ids))
@@ -419,7 +447,9 @@ class Interview:
 
     def _chosen(self) -> _Choice:
         if self._choice is None:
-            self._choice = self._choose()
+            # In a self-check an emergency acts at once: nothing more is asked.
+            stop = self._mode == "self_check" and self.emergency
+            self._choice = _Choice(None, None, 0) if stop else self._choose()
         return self._choice
 
     def _level(self, findings: Mapping[str, FindingValue]) -> Urgency:
@@ -439,10 +469,11 @@ class Interview:
         findings = self.findings
         candidates, open_ids = self._candidates(asked)
         screen = screen_for(self._knowledge)
-        open_rules = screen.open_rules(findings, open_ids, self._level(findings), _WARNED_LEVEL)
+        maybe = self._dont_know(findings)
+        open_rules = screen.open_rules(findings, open_ids, self._level(findings), _WARNED_LEVEL, maybe)
         screening = [q for q in candidates if any(set(q.findings) & r.findings for r in open_rules)]
         if screening:
-            best = self._screen_choice(screening, open_rules, findings, open_ids)
+            best = self._screen_choice(screening, open_rules, findings, open_ids, maybe)
             return _Choice(best, "screening", len(open_rules))
         settings = bank.settings
         diagnostic = sum(1 for a in self._answers if a.phase == "diagnostic")
@@ -458,6 +489,19 @@ class Interview:
         if gains[best_index] < settings.min_gain:
             return _Choice(None, None, 0)
         return _Choice(candidates[best_index], "diagnostic", 0)
+
+    def _dont_know(self, findings: Mapping[str, FindingValue]) -> frozenset[str]:
+        """In a self-check, the findings answered "don't know" and not known from another answer.
+
+        A clinician's "not known" closes the rules it alone keeps open, as before: the result
+        lists what stays open for the clinician to settle, and the interview stays short.
+        """
+        if self._mode != "self_check":
+            return frozenset()
+        return (
+            frozenset(f for a in self._answers if not a.stated for f, v in a.findings.items() if v is None)
+            - findings.keys()
+        )
 
     def _candidates(self, asked: frozenset[str]) -> tuple[list[Question], frozenset[str]]:
         """Questions that may be asked now, and the findings that some question may still ask."""
@@ -482,6 +526,7 @@ class Interview:
         rules: Sequence[ScreenRule],
         findings: Mapping[str, FindingValue],
         open_ids: frozenset[str],
+        maybe: frozenset[str],
     ) -> Question:
         screen = screen_for(self._knowledge)
         scores: list[tuple[float, float]] = []
@@ -490,7 +535,9 @@ class Interview:
             # Only a rule that tests one of the question's findings can be settled by its answer.
             touched = [r for r in rules if r.findings.intersection(question.findings)]
             resolved = sum(
-                _RULE_WEIGHT_BASE**r.level for r in touched if screen.truth(r, findings, closed) is not None
+                _RULE_WEIGHT_BASE**r.level
+                for r in touched
+                if screen.truth(r, findings, closed, maybe) is not None
             )
             scores.append((resolved, sum(_RULE_WEIGHT_BASE**r.level for r in touched)))
         top = max(scores)
@@ -561,7 +608,7 @@ def _load_answer(
         )
     question = bank[question_id]
     answered = {a.question: a for a in earlier}
-    if question_id in answered:
+    if question_id in answered and not answered[question_id].stated:
         raise InvalidSessionError(
             f"question {question_id!r} is answered twice",
             location=location,

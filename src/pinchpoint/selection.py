@@ -90,18 +90,36 @@ class RuleScreen:
 
     rules: tuple[ScreenRule, ...]
 
-    def truth(self, rule: ScreenRule, findings: Findings, open_ids: frozenset[str]) -> Truth:
-        """Return whether ``rule`` fires (True), is ruled out (False) or could still fire (None).
+    def truth(
+        self,
+        rule: ScreenRule,
+        findings: Findings,
+        open_ids: frozenset[str],
+        maybe_ids: frozenset[str] = frozenset(),
+    ) -> Truth:
+        """Return whether ``rule`` fires (True), is settled (False) or asking could still fire it (None).
 
         Args:
             rule: The rule.
             findings: The known findings.
             open_ids: Unknown findings that may still be asked.
+            maybe_ids: Unknown findings that will not be asked again but may be present (answered
+                "don't know"). A rule that they alone keep open is not worth asking about
+                (False), but one that needs them *and* a question still to ask is (None): the
+                triage counts an unknown warning sign as possibly present
+                (:func:`pinchpoint.triage.unanswered_signs`), so the interview asks the rest
+                rather than leave it open.
         """
-        return _evaluate(rule.root, findings, open_ids)
+        value = _evaluate(rule.root, findings, open_ids, maybe_ids)
+        return True if value == _TRUE else None if value == _ASK else False
 
     def open_rules(
-        self, findings: Findings, open_ids: frozenset[str], above: Urgency, always: Urgency
+        self,
+        findings: Findings,
+        open_ids: frozenset[str],
+        above: Urgency,
+        always: Urgency,
+        maybe_ids: frozenset[str] = frozenset(),
     ) -> list[ScreenRule]:
         """Return the rules that could still fire and are more urgent than ``above``, or at least ``always``.
 
@@ -114,50 +132,55 @@ class RuleScreen:
             for rule in self.rules
             if (rule.level > above or rule.level >= always)
             and rule.findings & open_ids
-            and self.truth(rule, findings, open_ids) is None
+            and self.truth(rule, findings, open_ids, maybe_ids) is None
         ]
 
 
-def _evaluate(node: _Node, findings: Findings, open_ids: frozenset[str]) -> Truth:
+# A rule or condition in four values, combined like three-valued logic with "maybe" between
+# "ask" and "false": it can hold only through a finding that will not be asked again.
+_FALSE, _MAYBE, _ASK, _TRUE = 0, 1, 2, 3
+
+
+def _evaluate(node: _Node, findings: Findings, open_ids: frozenset[str], maybe_ids: frozenset[str]) -> int:
     if node.leaf is not None:
-        sides = [_leaf_side(ids, node.leaf.test, findings, open_ids) for ids in node.leaf.ids_by_side]
+        sides = [
+            _leaf_side(ids, node.leaf.test, findings, open_ids, maybe_ids) for ids in node.leaf.ids_by_side
+        ]
         return _all(sides)
-    values = [_evaluate(child, findings, open_ids) for child in node.children]
-    return _all(values) if node.kind == "all" else _any(values)
+    values = [_evaluate(child, findings, open_ids, maybe_ids) for child in node.children]
+    return _all(values) if node.kind == "all" else max(values, default=_FALSE)
 
 
 def _leaf_side(
-    ids: Sequence[str], test: Callable[[object], bool], findings: Findings, open_ids: frozenset[str]
-) -> Truth:
-    unknown = False
+    ids: Sequence[str],
+    test: Callable[[object], bool],
+    findings: Findings,
+    open_ids: frozenset[str],
+    maybe_ids: frozenset[str],
+) -> int:
+    result = _FALSE
     for finding_id in ids:
         value = findings.get(finding_id)
         if value is not None:
             if test(value):
-                return True
+                return _TRUE
         elif finding_id in open_ids:
-            unknown = True
-    return None if unknown else False
-
-
-def _all(values: Iterable[Truth]) -> Truth:
-    result: Truth = True
-    for value in values:
-        if value is False:
-            return False
-        if value is None:
-            result = None
+            result = _ASK
+        elif finding_id in maybe_ids and result == _FALSE:
+            result = _MAYBE
     return result
 
 
-def _any(values: Iterable[Truth]) -> Truth:
-    result: Truth = False
-    for value in values:
-        if value is True:
-            return True
-        if value is None:
-            result = None
-    return result
+def _all(values: Iterable[int]) -> int:
+    """All of them: false if one is, else "ask" if one needs asking, else "maybe" if one may hold."""
+    values = list(values)
+    if not values:
+        return _TRUE
+    if min(values) == _FALSE:
+        return _FALSE
+    if _ASK in values:
+        return _ASK
+    return min(values)
 
 
 def compile_screen(table: s.TriageTable, vocabulary: Vocabulary) -> RuleScreen:

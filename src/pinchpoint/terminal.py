@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 from pinchpoint.errors import InvalidAnswerError, InvalidSessionError
 from pinchpoint.interview import Interview
 from pinchpoint.questions import Cell, Mode, Question
+from pinchpoint.vocabulary import Urgency
 
 if TYPE_CHECKING:
     from pinchpoint.assessment import Assessment
@@ -144,13 +145,21 @@ class _InterviewUI:
         return self.bank.label(label_id, self.mode)
 
     def run(self) -> bool:
-        """Ask until the interview is finished (True) or the user quits (False)."""
+        """Ask until the interview is finished (True) or the user quits (False).
+
+        Once the answers make it an emergency, what to do now is printed at once (a
+        self-check then has nothing more to ask; a clinician's interview goes on).
+        """
         self.console.write(self.label("disclaimer") + "\n" + self.label("emergency_advice") + "\n")
+        warned = False
         while True:
             question = self.interview.next_question()
             if question is None:
                 self._save()
-                return True
+                return True  # the summary follows, what to do now first
+            if self.interview.emergency and not warned:  # a clinician's interview goes on
+                self.console.write("\n" + self._act_now() + "\n")
+                warned = True
             progress = self.interview.progress()
             phase = {"screening": "screening", "diagnostic": "narrowing"}.get(progress.phase or "")
             heading = self.label("progress").format(number=progress.answered + 1)
@@ -173,6 +182,10 @@ class _InterviewUI:
                 self.console.write(f"{exc}\n")
                 continue
             self._save()
+
+    def _act_now(self) -> str:
+        vocabulary = self.interview.knowledge.vocabulary
+        return self.label("emergency_now").format(what=vocabulary.triage[Urgency.EMERGENCY.id])
 
     def _save(self) -> None:
         if self.session is not None:
@@ -294,7 +307,10 @@ def _summary(assessment: Assessment, interview: Interview, label: Any) -> str:
     mode = interview.mode
     vocabulary = interview.knowledge.vocabulary
     level = assessment.triage.id
-    lines = ["", _RULE, label("summary"), "", label("triage_heading") + ":"]
+    lines = ["", _RULE]
+    if assessment.triage >= Urgency.EMERGENCY:  # what to do now comes first, before anything else
+        lines += [label("emergency_now").format(what=vocabulary.triage[level]), ""]
+    lines += [label("summary"), "", label("triage_heading") + ":"]
     lines.append(f"  {level.upper().replace('_', ' ')}: {vocabulary.triage[level]}")
     lines += [f"  - {r.patient if mode == 'self_check' else r.clinician}" for r in assessment.triage_reasons]
     for heading, ranked in (("sites_heading", assessment.sites), ("causes_heading", assessment.causes)):

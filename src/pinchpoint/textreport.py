@@ -2,7 +2,8 @@
 
 ``pinchpoint read-text "TEXT"`` (or ``-`` to read standard input) prints every proposed finding
 with the words it was read from, the red flags left for the interview and why, and the mentions
-that propose nothing; ``--json`` prints :meth:`pinchpoint.freetext.TextReading.to_dict`. There is
+that propose nothing. When the proposals, if right, make it an emergency, what to do now comes
+first; ``--json`` prints :meth:`pinchpoint.freetext.TextReading.to_dict`. There is
 deliberately no ``assess --text``: findings read from text are proposals until someone confirms
 them, and an assessment of unconfirmed text would look more certain than it is.
 """
@@ -16,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from pinchpoint.freetext import read_text
 from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.vocabulary import Urgency
 
 if TYPE_CHECKING:
+    from pinchpoint.freetext import TextReading
     from pinchpoint.knowledge.model import Knowledge
     from pinchpoint.questions import Mode
 
-__all__ = ["add_read_text_command", "reading_lines"]
+__all__ = ["add_read_text_command", "emergency_in_text", "reading_lines"]
 
 _DISCLAIMER = (
     "pinchpoint supports a clinician's judgement; it does not replace it.\n"
@@ -46,16 +49,37 @@ def _read_text_command(args: argparse.Namespace) -> int:
     knowledge = load_knowledge()
     reading = read_text(text, knowledge)
     mode: Mode = "clinician" if args.clinician else "self_check"
+    data = {**reading.to_dict(knowledge, mode), "emergency": emergency_in_text(reading, knowledge, mode)}
     if args.json:
-        sys.stdout.write(json.dumps(reading.to_dict(knowledge, mode)) + "\n")
+        sys.stdout.write(json.dumps(data) + "\n")
     else:
-        sys.stdout.write("\n".join(reading_lines(reading.to_dict(knowledge, mode), knowledge)) + "\n")
+        sys.stdout.write("\n".join(reading_lines(data, knowledge)) + "\n")
     return 0
+
+
+def emergency_in_text(reading: TextReading, knowledge: Knowledge, mode: Mode) -> list[str]:
+    """Return what to do now if the proposals are right and make it an emergency, else nothing.
+
+    The proposals are read as if every one were confirmed: a red flag stated in the text acts
+    at once (what to do now first, each emergency rule it fires in words, the emergency
+    advice), while it still waits for confirmation before anything is assessed.
+    """
+    level, reasons = knowledge.triage.evaluate(reading.findings())
+    if level < Urgency.EMERGENCY:
+        return []
+    bank = knowledge.questions
+    heading = bank.label("emergency_in_text", mode).format(what=knowledge.vocabulary.triage[level.id])
+    why = [
+        r.patient if mode == "self_check" else r.clinician for r in reasons if r.level >= Urgency.EMERGENCY
+    ]
+    return [heading, *why, bank.label("emergency_advice", mode)]
 
 
 def reading_lines(data: dict[str, Any], knowledge: Knowledge) -> list[str]:
     """Return the readable report of a reading given as :meth:`TextReading.to_dict` data."""
-    lines = [data["notice"], ""]
+    emergency = data.get("emergency") or []
+    lines = [emergency[0], *(f"  - {why}" for why in emergency[1:-1]), emergency[-1], ""] if emergency else []
+    lines += [data["notice"], ""]
     sections = (
         ("Proposed findings (confirm each)", data["proposed"]),
         ("Warning signs left for the interview to ask", data["left_for_interview"]),

@@ -10,6 +10,12 @@ negation), and levels combine with ``max``, so:
 
 The leading cause may also raise the triage, but never above ``cause_care.cap``: every
 level above it must come from a finding rule.
+
+Self-care is a positive conclusion. While a warning sign that the person can answer is
+unknown and could still make an emergency rule fire, the level is at least the floor of
+``unanswered`` in triage.yaml, and the reason names those signs in the question bank's
+words (:func:`unanswered_signs`). That floor only ever raises the level, so both safety
+properties above still hold.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ if TYPE_CHECKING:
     from pinchpoint.case import FindingValue
     from pinchpoint.knowledge import schema as s
     from pinchpoint.knowledge.model import Knowledge
+    from pinchpoint.questions import QuestionBank, Wording
 
 __all__ = [
+    "UNANSWERED_RULE",
     "Decision",
     "TriageRules",
     "compile_condition",
@@ -42,7 +50,11 @@ __all__ = [
     "recorded_floors",
     "triage",
     "triage_many",
+    "unanswered_signs",
 ]
+
+UNANSWERED_RULE = "unanswered-warning-signs"
+"""The rule id of the reason the ``unanswered`` floor gives (triage.yaml ``unanswered``)."""
 
 Findings = Mapping[str, "FindingValue"]
 Predicate = Callable[[Findings], bool]
@@ -68,6 +80,8 @@ class Decision:
     level: Urgency
     reasons: tuple[TriageReason, ...]
     warnings: tuple[str, ...]
+    unanswered: tuple[str, ...] = ()
+    """Unknown findings a person can answer that could still make an emergency rule fire."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,8 @@ class TriageRules:
     """Every distinct leaf of the rules' conditions, found from the findings that it reads."""
     decider: Decider
     """The rules' conditions in disjunctive normal form over ``leaves``."""
+    terms: tuple[Terms, ...] = ()
+    """Each rule's condition in disjunctive normal form (the rows of ``decider``), in rule order."""
 
     def evaluate(self, findings: Findings) -> tuple[Urgency, tuple[TriageReason, ...]]:
         """Return the most urgent level any rule demands, with the rules that fired.
@@ -126,14 +142,64 @@ class TriageRules:
             source=self.care.source,
         )
 
-    def unasked_emergency_flags(self, findings: Findings) -> tuple[str, ...]:
-        """Return the findings tested by emergency rules of which the case states no variant.
+    def unasked_emergency_flags(
+        self, findings: Findings, answerable: frozenset[str] | None = None
+    ) -> tuple[str, ...]:
+        """Return the bases of the unknown findings that could still make an emergency rule fire.
 
-        A finding's variants share its base (``exam.power`` for every muscle and side).
+        Only the findings of :meth:`open_emergency_terms` count: a finding that an emergency
+        rule tests but that the known answers already rule out of it (shooting pain when the
+        pain is in one leg only) is not a warning sign. A finding's variants share its base
+        (``exam.power`` for every muscle and side).
+
+        Args:
+            findings: The known findings.
+            answerable: The findings that may still be answered (all when omitted).
         """
         base_of = self._base_of
-        known = {base_of.get(finding) for finding in findings}
-        return tuple(sorted(self._emergency_bases - known))
+        bases = {
+            base_of[finding]
+            for _, unmet in self.open_emergency_terms(findings, answerable)
+            for leaf in unmet
+            for finding in leaf
+        }
+        return tuple(sorted(bases))
+
+    def open_emergency_terms(
+        self, findings: Findings, answerable: frozenset[str] | None = None
+    ) -> list[tuple[CompiledRule, tuple[frozenset[str], ...]]]:
+        """Return the ways of meeting an emergency rule that only unknown findings now stand between.
+
+        Each is a term of the rule's normal form whose every leaf either holds on the known
+        findings or reads some unknown finding of ``answerable``; it comes with those unmet
+        leaves, each as its unknown answerable findings (one of which would have to be present).
+
+        Args:
+            findings: The known findings.
+            answerable: The findings that may still be answered (all when omitted).
+        """
+        truth = self.leaves.truth(findings)
+        ids_of = self.leaf_ids
+        found: list[tuple[CompiledRule, tuple[frozenset[str], ...]]] = []
+        for rule, terms in zip(self.rules, self.terms, strict=True):
+            if rule.level < Urgency.EMERGENCY:
+                continue
+            ways = {unmet for term in terms if (unmet := _unmet(term, truth, ids_of, findings, answerable))}
+            # A way that needs more than another way of the same rule adds no warning sign: with
+            # age 70 already fragile bone, osteoporosis is not what stands between it and the rule.
+            found += [
+                (rule, way) for way in sorted(ways, key=_order) if not any(set(o) < set(way) for o in ways)
+            ]
+        return found
+
+    @cached_property
+    def leaf_ids(self) -> tuple[frozenset[str], ...]:
+        """The finding ids each leaf reads, by leaf index."""
+        ids: list[set[str]] = [set() for _ in range(self.leaves.count)]
+        for finding, leaves in self.leaves.by_finding.items():
+            for leaf, _ in leaves:
+                ids[leaf].add(finding)
+        return tuple(frozenset(found) for found in ids)
 
     @cached_property
     def emergency_findings(self) -> frozenset[str]:
@@ -141,12 +207,39 @@ class TriageRules:
         return frozenset().union(*(r.findings for r in self.rules if r.level == Urgency.EMERGENCY))
 
     @cached_property
-    def _emergency_bases(self) -> frozenset[str]:
-        return frozenset(self._base_of[finding] for finding in self.emergency_findings)
-
-    @cached_property
     def _base_of(self) -> dict[str, str]:
         return {finding: spec.base for finding, spec in self.vocabulary.findings.items()}
+
+
+def _unmet(
+    term: frozenset[tuple[int, bool]],
+    truth: Sequence[bool],
+    ids_of: Sequence[frozenset[str]],
+    findings: Findings,
+    answerable: frozenset[str] | None,
+) -> tuple[frozenset[str], ...]:
+    """The unknown answerable findings of each unmet leaf of ``term``; () if it holds or cannot."""
+    unmet: list[frozenset[str]] = []
+    for leaf, holds in term:
+        if truth[leaf] == holds:
+            continue
+        if not holds:  # triage conditions have no negation; a failing leaf cannot be made to hold
+            return ()
+        unknown = frozenset(
+            f for f in ids_of[leaf] if f not in findings and (answerable is None or f in answerable)
+        )
+        if not unknown:
+            return ()
+        unmet.append(unknown)
+    return tuple(sorted(unmet, key=sorted))
+
+
+def _order(way: tuple[frozenset[str], ...]) -> list[list[str]]:
+    return [sorted(leaf) for leaf in way]
+
+
+def _never(value: object) -> bool:
+    return False
 
 
 def triage(
@@ -179,8 +272,10 @@ def triage_many(
     fired = rules.evaluate_many(cases)
     if recorded is not None:
         fired = recorded_floors(fired, recorded, knowledge)
+    table: s.TriageTable = knowledge.tables["triage"]  # type: ignore[assignment]
+    signs = _SignWords(rules, knowledge.questions, table.unanswered)
     return [
-        _decision(rules, findings, level, reasons, causes)
+        _decision(rules, findings, level, reasons, causes, signs=signs)
         for findings, (level, reasons), causes in zip(cases, fired, cause_probabilities, strict=True)
     ]
 
@@ -191,16 +286,124 @@ def _decision(
     level: Urgency,
     reasons: tuple[TriageReason, ...],
     cause_probabilities: Mapping[str, float],
+    *,
+    signs: _SignWords,
 ) -> Decision:
     care = rules.care_reason(cause_probabilities)
     if care is not None and care.level > level:
         level, reasons = care.level, (*reasons, care)
-    warnings: tuple[str, ...] = ()
-    if level < Urgency.EMERGENCY:
-        unasked = rules.unasked_emergency_flags(findings)
-        if unasked:
-            warnings = ("emergency warning signs not yet asked about: " + ", ".join(unasked),)
-    return Decision(level, reasons, warnings)
+    if level >= Urgency.EMERGENCY:
+        return Decision(level, reasons, ())
+    return signs.decide(findings, level, reasons)
+
+
+def unanswered_signs(findings: Findings, knowledge: Knowledge) -> tuple[str, ...]:
+    """Return the unknown findings a person can answer that could still make an emergency rule fire.
+
+    These are the warning signs that keep a triage from self-care (``unanswered`` in
+    triage.yaml); examination findings are not among them (a person cannot answer them).
+    """
+    if knowledge.triage.evaluate(findings)[0] >= Urgency.EMERGENCY:
+        return ()  # an emergency already: nothing more could make it one
+    table: s.TriageTable = knowledge.tables["triage"]  # type: ignore[assignment]
+    signs = _SignWords(knowledge.triage, knowledge.questions, table.unanswered)
+    return signs.unanswered(findings)
+
+
+class _SignWords:
+    """The ``unanswered`` floor, and the warning signs it names in the question bank's words."""
+
+    def __init__(self, rules: TriageRules, bank: QuestionBank, policy: s.Unanswered) -> None:
+        self.rules = rules
+        self.bank = bank
+        self.policy = policy
+        self.floor = Urgency.from_id(policy.level)
+        self.answerable = frozenset(
+            finding for q in bank.questions.values() if not q.needs_examiner for finding in q.findings
+        )
+
+    def unanswered(self, findings: Findings) -> tuple[str, ...]:
+        terms = self.rules.open_emergency_terms(findings, self.answerable)
+        return tuple(dict.fromkeys(f for _, unmet in terms for leaf in unmet for f in sorted(leaf)))
+
+    def decide(self, findings: Findings, level: Urgency, reasons: tuple[TriageReason, ...]) -> Decision:
+        """Apply the floor to a level below emergency; word the signs that hold it there."""
+        terms = self.rules.open_emergency_terms(findings, self.answerable)
+        if not terms:
+            return Decision(level, reasons, ())
+        unanswered = tuple(dict.fromkeys(f for _, unmet in terms for leaf in unmet for f in sorted(leaf)))
+        alone = [unmet[0] for _, unmet in terms if len(unmet) == 1]
+        combined = [leaf for _, unmet in terms if len(unmet) > 1 for leaf in unmet]
+        policy = self.policy
+        patient_alone = self._words(alone, "patient")
+        patient_combined = [w for w in self._words(combined, "patient") if w not in patient_alone]
+        warnings: list[str] = []
+        if patient_alone:
+            warnings.append(policy.emergency_if.patient.format(signs=_listed(patient_alone)))
+        if patient_combined:
+            warnings.append(policy.also_unanswered.patient.format(signs=_listed(patient_combined)))
+        if level < self.floor:
+            every = [*alone, *combined]
+            reason = TriageReason(
+                rule=UNANSWERED_RULE,
+                level=self.floor,
+                patient=policy.reason.patient.format(signs=_listed(self._words(every, "patient"))),
+                clinician=policy.reason.clinician.format(signs=_listed(self._words(every, "clinician"))),
+                source=policy.source,
+            )
+            level, reasons = self.floor, (*reasons, reason)
+        return Decision(level, reasons, tuple(warnings), unanswered)
+
+    def _words(self, leaves: Sequence[frozenset[str]], audience: str) -> list[str]:
+        """Each leaf in words: one of its findings would have to be present ("x or y")."""
+        words: list[str] = []
+        for leaf in leaves:
+            text = " or ".join(dict.fromkeys(self._finding_words(f, leaf, audience) for f in sorted(leaf)))
+            if text not in words:
+                words.append(text)
+        return words
+
+    def _finding_words(self, finding: str, leaf: frozenset[str], audience: str) -> str:
+        """Words for one finding: its form item, its choice, its question, or what it records.
+
+        A yes/no question is its own wording; a number or a body map is named by what the
+        vocabulary says it records, with the regions that would count.
+        """
+        question = self.bank[self.bank.by_finding[finding]]
+        for cell in question.cells:
+            if cell.finding == finding:
+                return _unquoted(_pick(cell.wording, audience))
+        test = self._test(finding, leaf)
+        chosen = [_pick(option.wording, audience) for option in question.options if test(option.value)]
+        if chosen:
+            return _unquoted(" or ".join(chosen))
+        if question.kind == "yes_no":
+            return _unquoted(_pick(question.wording, audience))
+        described = self.rules.vocabulary.findings[finding].description
+        regions = self.rules.vocabulary.regions
+        named = [region.description for name, region in regions.items() if test((name,))]
+        if named and len(named) < len(regions):
+            return f"{described} ({'; '.join(named)})"
+        return described
+
+    def _test(self, finding: str, leaf: frozenset[str]) -> Callable[[object], bool]:
+        ids_of = self.rules.leaf_ids
+        for index, test in self.rules.leaves.by_finding.get(finding, ()):
+            if ids_of[index] == leaf or leaf <= ids_of[index]:
+                return test
+        return _never
+
+
+def _pick(wording: Wording, audience: str) -> str:
+    return wording.patient if audience == "patient" else wording.clinician
+
+
+def _unquoted(text: str) -> str:
+    return text.strip().rstrip(".")
+
+
+def _listed(words: Sequence[str]) -> str:
+    return "; ".join(f"\u201c{w}\u201d" for w in words)
 
 
 # --- recorded diagnoses ----------------------------------------------------------------------------
@@ -272,6 +475,7 @@ def compile_rules(
         vocabulary,
         leaves=leaves.freeze(),
         decider=Decider.build(terms, leaves.count),
+        terms=tuple(terms),
     )
 
 

@@ -395,3 +395,25 @@ def test_the_result_page_draws_the_plan_with_verdicts_and_sources(
         words = content.ui.verdicts[verdict.value]
         assert f'<span class="verdict verdict-{verdict.value}">{words}</span>' in html
     assert ("When to seek help again" in html) == bool(assessment.plan.safety_net)
+
+
+def test_the_empty_clinician_form_shows_no_assessment(client: TestClient) -> None:
+    """Nothing entered: no level and no site, on the page and in the live preview; one finding shows one."""
+    page = client.get("/clinician").text
+    assert "data-no-assessment" in page
+    assert "data-triage" not in page.split('id="live-panel"', 1)[1].split("</aside>", 1)[0]
+    empty = client.post(
+        "/api/preview?page=clinician",
+        content=b"",
+        headers={**_SAME_ORIGIN, "content-type": "application/x-www-form-urlencoded"},
+    ).json()
+    assert empty["ok"] is True
+    assert empty["triage"] is None
+    assert empty["site"] is None
+    assert "data-no-assessment" in empty["html"]
+    one = client.post(
+        "/api/preview?page=clinician",
+        content=b"urinary_retention=yes",
+        headers={**_SAME_ORIGIN, "content-type": "application/x-www-form-urlencoded"},
+    ).json()
+    assert one["triage"] == "emergency"

@@ -249,7 +249,7 @@ def _current_question(page: Any) -> str | None:
 
 
 def test_an_interview_self_check_of_cauda_equina_ends_in_the_emergency_banner(page: Any) -> None:
-    """Pain in both legs, urinary retention, saddle numbness, one question at a time: emergency, at once."""
+    """Pain in both legs, urinary retention, saddle numbness: that answer leads to the emergency result."""
     page.goto("/check")
     page.fill('input[name="age"]', "44")
     page.check('input[name="sex"][value="male"]')
@@ -257,18 +257,17 @@ def test_an_interview_self_check_of_cauda_equina_ends_in_the_emergency_banner(pa
     for region in ("low_back", *(f"{part}.{side}" for part in both_legs for side in ("left", "right"))):
         page.locator(f'svg[data-input-name="pain_regions"] [data-region="{region}"]').click()
     page.click("text=Start the questions")
-    seen_banner_while_asking = False
+    answered_red_flag = False
     for _ in range(_MAX_QUESTIONS):
         question = _current_question(page)
         if question is None:
             break
-        if page.locator(".banner").count():
-            seen_banner_while_asking = True
-            assert page.locator(".banner").get_attribute("data-triage") == "emergency"
+        assert not answered_red_flag, "a question was asked after the emergency answer"
         if question == "bladder_bowel":
             page.check('input[name="urinary_retention"][value="yes"]')
             page.check('input[name="saddle_numbness"][value="yes"]')
             page.click("button:has-text('Next')")
+            answered_red_flag = True
         elif question == "numbness_regions":
             page.locator('svg[data-input-name="numbness_regions"] [data-region="perineum"]').click()
             assert page.locator('input[name="numbness_regions"][value="perineum"]').is_checked()
@@ -279,7 +278,7 @@ def test_an_interview_self_check_of_cauda_equina_ends_in_the_emergency_banner(pa
         else:
             page.click('button[value="dont_know"]')
         page.wait_for_load_state()
-    assert seen_banner_while_asking  # shown on the question pages as soon as it was answered
+    assert answered_red_flag  # the emergency result came straight after it
     assert _RESULT_URL.search(page.url)
     banner = page.locator(".banner")
     assert banner.get_attribute("data-triage") == "emergency"
@@ -287,7 +286,7 @@ def test_an_interview_self_check_of_cauda_equina_ends_in_the_emergency_banner(pa
     assert banner.locator(".level-word").inner_text() == "EMERGENCY"
     assert "What to do now" in banner.inner_text()
     answers = page.locator(".answers").inner_text()
-    assert "saddle area" in answers  # the numbness marked on the map was saved with the assessment
+    assert "saddle area" in answers  # the saddle numbness was saved with the assessment
 
 
 def test_an_interview_can_be_completed_with_the_keyboard_alone(page: Any) -> None:
@@ -409,3 +408,47 @@ def test_a_description_in_own_words_is_confirmed_and_the_questions_go_on(page: A
     page.wait_for_load_state()
     assert re.search(r"/check/interviews/[0-9a-f]{32}$", page.url)
     assert _current_question(page) is not None
+
+
+def test_an_emergency_stated_in_free_text_shows_the_emergency_before_any_other_question(page: Any) -> None:
+    """A description stating an emergency: the confirmation says so; the next page is the emergency result."""
+    page.goto("/check")
+    page.fill("#q-text", "My groin and bottom feel numb and I can't pee properly.")
+    page.click("text=Read my description")
+    page.wait_for_load_state()
+    stated = page.locator("[data-emergency]")
+    assert stated.count() == 1
+    assert "EMERGENCY" in stated.inner_text()
+    assert stated.get_attribute("role") == "alert"
+    assert page.locator('input[name="accept"]').first.is_checked()
+    page.click("text=Continue with the questions")
+    page.wait_for_load_state()
+    assert _current_question(page) is None  # no question came before the emergency page
+    banner = page.locator(".banner")
+    assert banner.get_attribute("data-triage") == "emergency"
+    assert "What to do now" in banner.inner_text()
+    answers = page.locator(".answers").inner_text()
+    assert "cannot pass urine" in answers.lower()  # the confirmed red flag is in the saved case
+
+
+def test_dont_know_to_everything_is_not_self_care_and_names_the_signs_not_answered(page: Any) -> None:
+    """Only "I don't know": not self-care, and the warning signs left open are named in words."""
+    page.goto("/check")
+    page.click("text=Start the questions")
+    page.wait_for_load_state()
+    for _ in range(_MAX_QUESTIONS):
+        if _current_question(page) is None:
+            break
+        page.click('button[value="dont_know"]')
+        page.wait_for_load_state()
+    assert _current_question(page) is None
+    banner = page.locator(".banner")
+    assert banner.get_attribute("data-triage") not in {None, "self_care"}
+    reasons = page.locator(".reasons").inner_text()
+    assert "were not answered" in reasons
+    assert "I cannot pass urine" in reasons  # the question's own words
+    unasked = page.locator(".unasked").inner_text()
+    assert "cannot pass urine" in unasked.lower()
+    for shown in (reasons, unasked):
+        assert "urinary_retention" not in shown
+        assert "exam." not in shown

@@ -316,10 +316,32 @@ def test_dont_know_leaves_the_finding_unknown_and_warns(client: TestClient, stor
     assert "You were not sure about this warning sign" in shown
 
 
-def test_an_emergency_answer_shows_the_banner_at_once_and_can_finish_early(client: TestClient) -> None:
-    """Urinary retention: the next page carries the emergency banner and a way to the result now."""
+def test_an_emergency_answer_in_a_self_check_goes_straight_to_the_result(client: TestClient) -> None:
+    """Urinary retention in a self-check: the answer itself leads to the saved emergency result."""
     session = _start(
         client, [("mode", "self_check"), ("age", "44"), ("sex", "male"), ("pain_regions", "low_back")]
+    )
+    for _ in range(_MAX_STEPS):
+        question = _current(client, session)
+        if question == "bladder_bowel":
+            break
+        _post(client, session + "/answer", [("question", question), ("action", "dont_know")])
+    response = _post(
+        client,
+        session + "/answer",
+        [("question", "bladder_bowel"), ("action", "answer"), ("urinary_retention", "yes")],
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/assessments/")
+    result = client.get(response.headers["location"]).text
+    assert 'data-triage="emergency"' in result
+    assert "What to do now" in result
+
+
+def test_an_emergency_answer_shows_the_banner_at_once_and_can_finish_early(client: TestClient) -> None:
+    """Urinary retention, clinician: the next page carries the banner and a way to the result."""
+    session = _start(
+        client, [("mode", "clinician"), ("age", "44"), ("sex", "male"), ("pain_regions", "low_back")]
     )
     assert _post(client, session + "/finish", []).status_code == 409  # not finished, no emergency
     for _ in range(_MAX_STEPS):

@@ -107,3 +107,29 @@ def test_a_server_without_the_reader_says_so_on_the_first_page(
     assert response.status_code == 503
     assert "cannot read descriptions" in response.text
     assert "foot slaps when I walk" in response.text
+
+
+def test_an_emergency_in_the_description_is_said_at_once_and_kept(
+    client: TestClient, store: Store, knowledge: Knowledge
+) -> None:
+    """A ticked red flag: the confirmation says it is an emergency; confirming saves the emergency result."""
+    text = "My groin and bottom feel numb and I can't pee properly."
+    page = client.post("/check/text", data={"text": text, "mode": "self_check"}).text
+    assert "data-emergency" in page
+    assert knowledge.vocabulary.triage["emergency"] in page
+    response = client.post(
+        "/check/text/confirm",
+        data={"text": text, "mode": "self_check", "accept": ["0"]},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/assessments/")  # no question before it
+    saved = client.get("/api" + response.headers["location"]).json()
+    assert saved["result"]["triage"] == "emergency"
+    assert saved["case"]["findings"] == {"urinary_retention": True}
+
+
+def test_a_description_without_an_emergency_says_none(client: TestClient) -> None:
+    """No red flag proposed: no emergency message on the confirmation page."""
+    page = client.post("/check/text", data={"text": _STORY, "mode": "self_check"}).text
+    assert "data-emergency" not in page

@@ -1,8 +1,9 @@
 """The result page's "not yet answered" warning signs come from the triage rules, not from a warning's words.
 
-For every development case: the signs listed are exactly the bases of the findings that
-the emergency rules test and the case leaves unknown (none once it is an emergency);
-answering one removes it and nothing else; every other warning is kept as it is.
+For every development case: the signs listed are the bases of the unknown findings a person
+can answer that could still make an emergency rule fire (none once it is an emergency); each
+is unknown and tested by an emergency rule; answering one "no" removes it and adds none;
+every other warning is kept as it is.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 
-from pinchpoint.case import Case
+from pinchpoint.case import Case, parse_case
 from pinchpoint.casefile import read_case
 from pinchpoint.engine import assess
 from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.triage import unanswered_signs
 from pinchpoint.vocabulary import Urgency
 from pinchpoint.web.content import WebContent
 from pinchpoint.web.views import result_view
@@ -45,7 +47,7 @@ def _stated_bases(case: Case, knowledge: Knowledge) -> set[str]:
 def test_the_unasked_signs_are_the_emergency_findings_the_case_leaves_unknown(
     path: Path, knowledge: Knowledge, content: WebContent
 ) -> None:
-    """Listed: each emergency-rule finding with no value, in the vocabulary's words; none in an emergency."""
+    """Listed: the open emergency signs a person can answer, in words; none in an emergency."""
     case = read_case(path, knowledge.vocabulary)
     assessment = assess(case, knowledge)
     view = result_view(assessment, knowledge, content, findings=case.findings)
@@ -54,8 +56,12 @@ def test_the_unasked_signs_are_the_emergency_findings_the_case_leaves_unknown(
     if assessment.triage == Urgency.EMERGENCY:
         assert listed == set()
     else:
-        assert listed == _emergency_bases(knowledge) - _stated_bases(case, knowledge)
-        assert listed, "no development case states every emergency sign"
+        signs = unanswered_signs(case.findings, knowledge)
+        specs = knowledge.vocabulary.findings
+        assert listed == {specs[finding].base for finding in signs}
+        assert listed <= _emergency_bases(knowledge)
+        assert not set(signs) & case.findings.keys()
+        assert not any(base.startswith("exam.") for base in listed)  # a person cannot answer these
     descriptions = {spec.base: spec.description for spec in knowledge.vocabulary.findings.values()}
     for sign in view.unasked:
         assert sign.question == descriptions[sign.finding]
@@ -67,21 +73,23 @@ def test_the_unasked_signs_are_the_emergency_findings_the_case_leaves_unknown(
 def test_answering_an_unasked_sign_removes_it_and_only_it(
     path: Path, knowledge: Knowledge, content: WebContent
 ) -> None:
-    """Answering no to one unasked yes/no sign: it leaves the list, the others stay."""
+    """Answering no to one unasked yes/no sign: it leaves the list, and no new sign appears."""
     case = read_case(path, knowledge.vocabulary)
     view = result_view(assess(case, knowledge), knowledge, content, findings=case.findings)
     specs = knowledge.vocabulary.findings
-    answerable = [
-        sign for sign in view.unasked if sign.finding in specs and specs[sign.finding].type == "bool"
-    ]
+    yes_no = {
+        sign.finding: [f for f, spec in specs.items() if spec.base == sign.finding and f not in case.findings]
+        for sign in view.unasked
+    }
+    answerable = [base for base, ids in yes_no.items() if ids and all(specs[f].type == "bool" for f in ids)]
     if not answerable:  # an emergency asks about nothing more: the list is empty
         assert view.unasked == ()
         assert view.assessment.triage == Urgency.EMERGENCY
         return
-    sign = answerable[0]
-    answered = Case(id=case.id, findings={**case.findings, sign.finding: False})
+    base = answerable[0]
+    answered = Case(id=case.id, findings={**case.findings, **dict.fromkeys(yes_no[base], False)})
     after = result_view(assess(answered, knowledge), knowledge, content, findings=answered.findings)
-    assert {s.finding for s in after.unasked} == {s.finding for s in view.unasked} - {sign.finding}
+    assert {s.finding for s in after.unasked} <= {s.finding for s in view.unasked} - {base}
 
 
 @pytest.mark.parametrize("path", shared_case_params())
@@ -105,7 +113,7 @@ def test_every_other_warning_is_kept_word_for_word(
 def test_the_result_page_asks_the_unasked_signs_by_their_finding(
     client: TestClient, knowledge: Knowledge
 ) -> None:
-    """An almost empty self-check: the page lists every emergency sign in words, marked with its id."""
+    """An almost empty self-check: the page lists every open emergency sign in words, marked with its id."""
     response = client.post(
         "/check/form", content=urlencode([("age", "40")]), headers=_SAME_ORIGIN, follow_redirects=False
     )
@@ -115,6 +123,11 @@ def test_the_result_page_asks_the_unasked_signs_by_their_finding(
     saved = client.get("/api" + response.headers["location"]).json()["case"]["findings"]
     stated = {knowledge.vocabulary.findings[finding].base for finding in saved}
     assert "age" in stated
-    assert shown == _emergency_bases(knowledge) - stated
-    assert shown
+    specs = knowledge.vocabulary.findings
+    assert shown == {
+        specs[f].base
+        for f in unanswered_signs(parse_case({"findings": saved}, knowledge.vocabulary).findings, knowledge)
+    }
+    assert shown <= _emergency_bases(knowledge) - stated
+    assert "urinary_retention" in shown
     assert "not yet asked about" not in page

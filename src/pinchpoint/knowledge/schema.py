@@ -452,6 +452,27 @@ class Condition(Strict):
         return self
 
 
+class UnansweredWording(Strict):
+    """What to say, to a person and to a clinician, with ``{signs}`` for the signs in words."""
+
+    patient: str
+    clinician: str
+
+
+class Unanswered(Strict):
+    """The floor under a triage that leaves emergency warning signs unanswered.
+
+    Self-care is a positive conclusion: while a warning sign that a person can answer is
+    unknown and could still make an emergency rule fire, the level is at least ``level``.
+    """
+
+    level: Level
+    reason: UnansweredWording
+    emergency_if: UnansweredWording
+    also_unanswered: UnansweredWording
+    source: str
+
+
 class CauseCare(Strict):
     """How far a leading cause alone may raise the triage."""
 
@@ -493,6 +514,7 @@ class TriageTable(Table):
     """triage.yaml."""
 
     cause_care: CauseCare
+    unanswered: Unanswered
     definitions: dict[str, Condition]
     rules: list[Rule]
     recorded: list[RecordedFloor]

@@ -274,6 +274,16 @@ class _Pages:
                 {"ok": False, "errors": dict(result.errors), "error": {"status": 422, "message": message}},
                 status_code=422,
             )
+        if not result.case.findings:  # nothing entered yet: no assessment at all, not a guess
+            return JSONResponse(
+                {
+                    "ok": True,
+                    "triage": None,
+                    "site": None,
+                    "territory": [],
+                    "html": self.templates.get_template("partials/live_empty.html").render(),
+                }
+            )
         assessment = assess(result.case, self.knowledge)
         view = result_view(assessment, self.knowledge, self.content, findings=result.case.findings)
         html = self.templates.get_template("partials/live.html").render(view=view)
@@ -387,7 +397,7 @@ class _Pages:
             for item in (value if isinstance(value, tuple) else (value,))
         ]
         result = parse_form(items, "clinician", self.knowledge, self.content)
-        if result.case is None:
+        if result.case is None or not result.case.findings:  # an empty form shows no assessment
             return None
         findings = result.case.findings
         return result_view(

@@ -541,7 +541,9 @@ class InterviewPages:
         if values is None and question is not None and can_forward:
             values = _form_values(question, redo[-1]["value"])
         elif values is None and question is not None and not question.single:
-            values = _form_values(question, None)  # every item starts at "don't know", visibly
+            # Every item starts at "don't know", visibly, but an item stated before (a confirmed
+            # description) is shown as stated.
+            values = _form_values(question, dict(interview.findings))
         values = values or {}
         emergency = None
         if self._level(interview) >= Urgency.EMERGENCY:

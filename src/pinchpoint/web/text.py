@@ -20,6 +20,7 @@ from pinchpoint.errors import AdapterError, InputError
 from pinchpoint.freetext import Mention, TextReading, interview_from_findings, phrase_table, read_text
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.questions import Mode
+from pinchpoint.textreport import emergency_in_text
 from pinchpoint.web.interview import FormReader, InterviewPages, Items, form_values
 
 __all__ = ["TextPages"]
@@ -60,6 +61,7 @@ class TextPages:
             notice=getattr(phrase_table(self.knowledge).notice, _wording(mode)),
             proposals=[self._proposal(number, mention) for number, mention in enumerate(reading.proposals)],
             left=[self._left(mention, mode) for mention in reading.left_for_interview],
+            emergency=emergency_in_text(reading, self.knowledge, mode),
         )
 
     async def confirm(self, request: Request) -> Response:

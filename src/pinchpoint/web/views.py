@@ -13,7 +13,7 @@ from pinchpoint.assessment import Assessment, Evidence, Hypothesis
 from pinchpoint.careplan import Plan, PlanItem
 from pinchpoint.case import FindingValue
 from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.triage import triage
+from pinchpoint.triage import triage, unanswered_signs
 from pinchpoint.vocabulary import Urgency
 from pinchpoint.web.bodymap import MapView, render_map, site_territory
 from pinchpoint.web.content import Level, WebContent
@@ -48,11 +48,11 @@ class Ranked:
 
 @dataclass(frozen=True, slots=True)
 class Unasked:
-    """A warning sign of an emergency rule that the answers leave unknown.
+    """A warning sign that the answers leave unknown and that could still make it an emergency.
 
     Attributes:
-        finding: The finding's base id (``"saddle_numbness"``, or ``"exam.power"`` for every
-            side and item of it), as :meth:`TriageRules.unasked_emergency_flags` names it.
+        finding: The finding's base id (``"saddle_numbness"``, or ``"foot_drop"`` for both
+            sides of it), of a finding :func:`pinchpoint.triage.unanswered_signs` names.
         question: The vocabulary's description of it, to ask the person in words.
     """
 
@@ -178,18 +178,19 @@ def _source_title(source: str, knowledge: Knowledge) -> str:
 def _unasked(
     assessment: Assessment, findings: Mapping[str, FindingValue], knowledge: Knowledge
 ) -> tuple[Unasked, ...]:
-    """The emergency warning signs the findings do not state, unless it is an emergency already.
+    """The warning signs left unknown that could still make it an emergency, unless it is one already.
 
-    Read from the triage rules themselves (the findings their emergency rules test), never
-    from the wording of a warning. Missing information never lowers urgency: each one is
-    asked about on the page.
+    Read from the triage rules themselves (:func:`pinchpoint.triage.unanswered_signs`: only
+    signs a person can answer, and only where the known answers leave the emergency rule
+    open), never from the wording of a warning. Missing information never lowers urgency:
+    each one is asked about on the page.
     """
     if assessment.triage >= Urgency.EMERGENCY:
         return ()
-    words = {spec.base: spec.description for spec in knowledge.vocabulary.findings.values()}
-    return tuple(
-        Unasked(base, words.get(base, base)) for base in knowledge.triage.unasked_emergency_flags(findings)
-    )
+    specs = knowledge.vocabulary.findings
+    bases = dict.fromkeys(specs[finding].base for finding in unanswered_signs(findings, knowledge))
+    words = {spec.base: spec.description for spec in specs.values()}
+    return tuple(Unasked(base, words.get(base, base)) for base in bases)
 
 
 def _other_warnings(
