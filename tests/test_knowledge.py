@@ -158,15 +158,11 @@ _UNUSED_FINDINGS = {
     "pregnancy_weeks",
     # Vocabulary version 2 findings that are read, asked and shown but not yet weighed by the
     # reasoning: each leaves this list when a rule or likelihood with its source reads it.
-    "failed_treatment",
-    "malaise",
-    "rash_days",
     "exam.crossed_femoral_stretch",
     "exam.tinel_sciatic",
     "exam.mass_regions",
     "exam.wasting",
     "exam.fasciculations",
-    "exam.clonus",
     "exam.sij_provocation",
 }
 

@@ -179,6 +179,9 @@ def _check_causes(t: _Tables, vocabulary: Vocabulary) -> None:
 
 
 def _check_triage(t: _Tables, vocabulary: Vocabulary) -> None:
+    dangerous = t.triage.cause_care.dangerous
+    if dangerous is not None:
+        _known(dangerous.causes, vocabulary.causes, "triage.yaml: cause_care.dangerous", "a vocabulary cause")
     definitions = set(t.triage.definitions)
     bases = {f.base for f in vocabulary.findings.values()}
     for name, condition in t.triage.definitions.items():
