@@ -123,7 +123,9 @@ class RuleScreen:
 def _evaluate(node: _Node, findings: Findings, open_ids: frozenset[str]) -> Truth:
     if node.leaf is not None:
         leaf = node.leaf
-        sides = [_leaf_side(ids, leaf.test, leaf.unknown_holds, findings, open_ids) for ids in leaf.ids_by_side]
+        sides = [
+            _leaf_side(ids, leaf.test, leaf.unknown_holds, findings, open_ids) for ids in leaf.ids_by_side
+        ]
         return _all(sides)
     values = [_evaluate(child, findings, open_ids) for child in node.children]
     return _all(values) if node.kind == "all" else _any(values)
@@ -136,8 +138,11 @@ def _leaf_side(
     findings: Findings,
     open_ids: frozenset[str],
 ) -> Truth:
-    """One side of a leaf: True if a known finding passes; else open while some finding may
-    be asked; else what the triage reads (all unknown: ``unknown_holds``; known: fails)."""
+    """Return one side of a leaf in three-valued truth.
+
+    True if a known finding passes; else open while some finding may be asked; else what the
+    triage reads (all unknown: ``unknown_holds``; known: fails).
+    """
     unknown = False
     known = False
     for finding_id in ids:

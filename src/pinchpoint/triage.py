@@ -59,6 +59,10 @@ class CompiledRule:
     level: Urgency
     holds: Predicate
     findings: frozenset[str]
+    qualifiers: frozenset[str]
+    """The findings the rule reads through ``unless_known_otherwise`` leaves."""
+    causes: tuple[str, ...]
+    """The causes the rule suspects (triage.yaml ``causes``), which the posterior should rank high."""
     patient: str
     clinician: str
     source: str
@@ -164,6 +168,21 @@ class TriageRules:
             source=dangerous.source,
         )
 
+    def red_flags_in(self, findings: Findings) -> frozenset[str]:
+        """Return the findings whose value passes a leaf that some rule needs (a red flag).
+
+        Making any other finding unknown never lowers what the rules demand: it fails no
+        plain leaf that its value passed, and holds every ``unless_known_otherwise`` leaf.
+        """
+        return self.leaves.findings_passing(findings, self.leaves.plain, passing=True)
+
+    def explanations_in(self, findings: Findings) -> frozenset[str]:
+        """Return the findings whose value fails an ``unless_known_otherwise`` leaf (an explanation).
+
+        Adding findings none of which is an explanation never lowers what the rules demand.
+        """
+        return self.leaves.findings_passing(findings, self.leaves.unless, passing=False)
+
     def unasked_emergency_flags(self, findings: Findings) -> tuple[str, ...]:
         """Return the findings tested by emergency rules of which the case states no variant.
 
@@ -252,6 +271,8 @@ def compile_rules(
             level=Urgency.from_id(rule.level),
             holds=compiler.compile(rule.when),
             findings=compiler.findings_of(rule.when),
+            qualifiers=compiler.findings_of(rule.when, unless=True),
+            causes=tuple(rule.causes),
             patient=rule.patient,
             clinician=rule.clinician,
             source=rule.source,
@@ -296,8 +317,11 @@ class _ConditionCompiler:
         return condition
 
     def findings_of(self, condition: s.Condition, *, unless: bool | None = None) -> frozenset[str]:
-        """Return the findings the condition reads (with ``unless``: only by leaves that are, or are not,
-        ``unless_known_otherwise``)."""
+        """Return the findings the condition reads.
+
+        With ``unless``, only those read by leaves that are (True) or are not (False)
+        ``unless_known_otherwise``.
+        """
         if condition.ref is not None:
             return self.findings_of(self.definitions[condition.ref], unless=unless)
         children = [*(condition.all or []), *(condition.any or [])]
@@ -343,6 +367,22 @@ class _Leaves:
 
     count: int
     by_finding: Mapping[str, tuple[tuple[int, Callable[[object], bool]], ...]]
+    plain: frozenset[int] = frozenset()
+    """Leaves that some rule needs to pass (a value passing one is a red flag)."""
+    unless: frozenset[int] = frozenset()
+    """Leaves that some rule reads ``unless_known_otherwise`` (a value failing one is an explanation)."""
+
+    def findings_passing(
+        self, findings: Findings, leaves: frozenset[int], *, passing: bool
+    ) -> frozenset[str]:
+        """Return the findings whose value passes (or, with ``passing=False``, fails) one of ``leaves``."""
+        return frozenset(
+            finding
+            for finding, value in findings.items()
+            if any(
+                leaf in leaves and test(value) == passing for leaf, test in self.by_finding.get(finding, ())
+            )
+        )
 
     def truth(self, findings: Findings) -> list[bool]:
         """Return whether each leaf holds: some finding it reads is known and passes its test."""
@@ -362,6 +402,8 @@ class _LeafIndex:
         self.vocabulary = vocabulary
         self._index: dict[tuple[frozenset[str], str], int] = {}
         self._by_finding: dict[str, list[tuple[int, Callable[[object], bool]]]] = {}
+        self._plain: set[int] = set()
+        self._unless: set[int] = set()
 
     @property
     def count(self) -> int:
@@ -382,13 +424,15 @@ class _LeafIndex:
         return self._leaf(frozenset(spec.id for spec in specs), condition)
 
     def _leaf(self, ids: frozenset[str], condition: s.Condition) -> Terms:
-        passes = literal(self._indexed(ids, condition.model_dump_json(exclude=_NOT_THE_TEST), leaf_test(condition)))
+        passes = self._indexed(ids, condition.model_dump_json(exclude=_NOT_THE_TEST), leaf_test(condition))
         if condition.unless_known_otherwise is None:
-            return passes
+            self._plain.add(passes)
+            return literal(passes)
+        self._unless.add(passes)
         # "Passes, or nothing it reads is known": the second literal is a leaf that holds when
         # any finding of ``ids`` is known, needed to fail.
         known = self._indexed(ids, "known", _known)
-        return disjoin([passes, literal(known, holds=False)])
+        return disjoin([literal(passes), literal(known, holds=False)])
 
     def _indexed(self, ids: frozenset[str], test_key: str, test: Callable[[object], bool]) -> int:
         key = (ids, test_key)
@@ -399,7 +443,12 @@ class _LeafIndex:
         return self._index[key]
 
     def freeze(self) -> _Leaves:
-        return _Leaves(self.count, {finding: tuple(leaves) for finding, leaves in self._by_finding.items()})
+        return _Leaves(
+            self.count,
+            {finding: tuple(leaves) for finding, leaves in self._by_finding.items()},
+            plain=frozenset(self._plain),
+            unless=frozenset(self._unless),
+        )
 
 
 _NOT_THE_TEST = {"finding", "side", "unless_known_otherwise"}

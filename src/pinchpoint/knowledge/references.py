@@ -194,6 +194,7 @@ def _check_triage(t: _Tables, vocabulary: Vocabulary) -> None:
             )
         seen.add(rule.id)
         _check_condition(rule.when, f"triage.yaml: {rule.id}.when", definitions, bases, vocabulary)
+        _known(rule.causes, vocabulary.causes, f"triage.yaml: {rule.id}.causes", "a vocabulary cause")
 
 
 def _check_condition(
@@ -209,6 +210,13 @@ def _check_condition(
         _known([condition.finding], patterns, where, "a vocabulary finding, base id, base.item or base.*")
         regions = [*(condition.includes_any or []), *(condition.both_sides_any or [])]
         _known(regions, vocabulary.regions, where, "a vocabulary region")
+        if condition.unless_known_otherwise is not None and condition.finding not in vocabulary.findings:
+            raise UnresolvedReferenceError(
+                "an unless_known_otherwise leaf reads one finding, so that only its own value can settle it",
+                location=where,
+                expected="a concrete finding id (with its side, if sided)",
+                got=condition.finding,
+            )
 
 
 def _check_sources(tables: Mapping[str, s.Table], sources: set[str]) -> None:

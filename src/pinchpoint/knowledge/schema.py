@@ -445,6 +445,8 @@ class Rule(Strict):
     id: str
     level: Level
     when: Condition
+    causes: list[str] = []
+    """The causes the rule suspects by name (suspected-dvt: venous_thrombosis)."""
     patient: str
     clinician: str
     source: str
