@@ -120,10 +120,14 @@ def test_adding_a_red_flag_never_lowers_the_triage(
 def test_overwriting_with_a_red_flag_keeps_every_rule_it_does_not_touch(
     case_findings: dict[str, FindingValue], flag: RedFlag
 ) -> None:
-    """With a flag's values written over the case's, every rule of the case not testing them still counts."""
+    """With a flag's values written over the case's, every rule of the case not testing them still counts.
+
+    The flag leaves its rule's qualifiers (its time course) unknown, which overwrites them too.
+    """
     rule, flag_findings = flag
-    after = {**case_findings, **flag_findings}
-    untouched = [fired for fired in _fired(case_findings) if not fired.findings & flag_findings.keys()]
+    written = flag_findings.keys() | rule.qualifiers
+    after = {**{key: value for key, value in case_findings.items() if key not in written}, **flag_findings}
+    untouched = [fired for fired in _fired(case_findings) if not fired.findings & written]
     level = _triage(after)
     assert level >= rule.level
     assert all(level >= fired.level for fired in untouched)

@@ -61,6 +61,8 @@ class CompiledRule:
     findings: frozenset[str]
     qualifiers: frozenset[str]
     """The findings the rule reads through ``unless_known_otherwise`` leaves."""
+    flags: frozenset[str]
+    """The findings the rule reads through plain leaves (a value passing one is a red flag)."""
     causes: tuple[str, ...]
     """The causes the rule suspects (triage.yaml ``causes``), which the posterior should rank high."""
     patient: str
@@ -85,8 +87,6 @@ class TriageRules:
     care: s.CauseCare
     cause_care: Mapping[str, Urgency]
     vocabulary: Vocabulary
-    qualifiers: frozenset[str]
-    """Findings read only by ``unless_known_otherwise`` leaves: unknown, they already count at their worst."""
     leaves: _Leaves
     """Every distinct leaf of the rules' conditions, found from the findings that it reads."""
     decider: Decider
@@ -194,9 +194,12 @@ class TriageRules:
 
     @cached_property
     def emergency_findings(self) -> frozenset[str]:
-        """Every finding that some emergency rule tests, but for the qualifiers (unknown, they hold)."""
-        tested = frozenset().union(*(r.findings for r in self.rules if r.level == Urgency.EMERGENCY))
-        return tested - self.qualifiers
+        """Every finding that some emergency rule tests with a plain leaf.
+
+        A finding that it reads only ``unless_known_otherwise`` (its time course) is left out:
+        unknown, it already counts at its most urgent.
+        """
+        return frozenset().union(*(r.flags for r in self.rules if r.level == Urgency.EMERGENCY))
 
     @cached_property
     def _emergency_bases(self) -> frozenset[str]:
@@ -272,6 +275,7 @@ def compile_rules(
             holds=compiler.compile(rule.when),
             findings=compiler.findings_of(rule.when),
             qualifiers=compiler.findings_of(rule.when, unless=True),
+            flags=compiler.findings_of(rule.when, unless=False),
             causes=tuple(rule.causes),
             patient=rule.patient,
             clinician=rule.clinician,
@@ -279,14 +283,11 @@ def compile_rules(
         )
         for rule in table.rules
     )
-    plain = frozenset().union(*(compiler.findings_of(rule.when, unless=False) for rule in table.rules))
-    unless = frozenset().union(*(compiler.findings_of(rule.when, unless=True) for rule in table.rules))
     return TriageRules(
         rules,
         table.cause_care,
         cause_care,
         vocabulary,
-        qualifiers=unless - plain,
         leaves=leaves.freeze(),
         decider=Decider.build(terms, leaves.count),
     )
