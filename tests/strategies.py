@@ -7,8 +7,9 @@ a triage rule of level soon or above together with findings that make it fire.
 Red flags are derived, never typed here: for each rule, a witness is built by walking the
 rule's condition tree in ``triage.yaml`` (``all`` satisfies every child, ``any`` draws one,
 a leaf draws a value that passes its test on one matching finding id, ``side: both`` one on
-each side), and the findings of every development case that fires the rule, restricted to
-the ids the rule tests, are mixed in as seeds. Every draw is checked with the compiled rule
+each side, an ``unless_known_otherwise`` leaf may also stay unknown), and the findings of
+every development case that fires the rule, restricted to the ids the rule tests, are mixed
+in as seeds. Every draw is checked with the compiled rule
 itself, so a witness that the condition language reads differently from the strategy is
 discarded rather than trusted (and ``test_strategy_reads_conditions_as_the_compiler_does``
 checks that they agree).
@@ -43,6 +44,7 @@ __all__ = [
     "development_cases",
     "finding_value",
     "findings",
+    "flags_for",
     "red_flag_rules",
     "red_flags",
     "rule_seeds",
@@ -164,6 +166,11 @@ def red_flags() -> st.SearchStrategy[RedFlag]:
     return st.deferred(build)
 
 
+def flags_for(rule: CompiledRule) -> st.SearchStrategy[Findings]:
+    """Return a strategy of findings that make ``rule`` fire (seeds and witnesses, checked)."""
+    return _flag_findings(rule)
+
+
 def _flag_findings(rule: CompiledRule) -> st.SearchStrategy[Findings]:
     seeds = rule_seeds(rule)
     witnesses = rule_witnesses(rule)
@@ -216,7 +223,11 @@ class _Deriver:
                 for side in self.vocabulary.sides
             ]
             return st.tuples(*per_side).map(_merge)
-        return self._one_of_specs(specs, condition)
+        passing = self._one_of_specs(specs, condition)
+        if condition.unless_known_otherwise is not None:
+            # Unknown satisfies the leaf too, and is what a red flag leaves it.
+            return st.just({}) | passing
+        return passing
 
     def _one_of_specs(self, specs: list[FindingSpec], condition: s.Condition) -> st.SearchStrategy[Findings]:
         if not specs:

@@ -179,11 +179,6 @@ _UNUSED_FINDINGS = {
     # The model reads `pregnant` (causes.yaml) and no triage rule depends on the stage of
     # pregnancy; the week count is recorded for the clinician only (used by dev-16).
     "pregnancy_weeks",
-    # Vocabulary version 2 findings that are read, asked and shown but not yet weighed by the
-    # reasoning: each leaves this list when a rule or likelihood with its source reads it.
-    "failed_treatment",
-    "malaise",
-    "rash_days",
 }
 
 

@@ -52,7 +52,8 @@ def test_decider_agrees_with_the_condition_on_every_truth_assignment(
 
 def test_a_condition_too_complex_to_expand_names_where_it_is() -> None:
     """A condition whose expansion exceeds the limit is refused with its location, not computed."""
-    pairs = [disjoin([literal(2 * i), literal(2 * i + 1)]) for i in range(7)]  # 2**7 = 128 terms
+    width = MAX_TERMS.bit_length()  # 2**width > MAX_TERMS terms
+    pairs = [disjoin([literal(2 * i), literal(2 * i + 1)]) for i in range(width)]
     with pytest.raises(SchemaError) as refused:
         conjoin(pairs, where="advice.yaml: some-item")
     message = str(refused.value)

@@ -1,11 +1,13 @@
 """Safety properties of the triage and the posterior, over generated cases and every rule.
 
-The triage is the most urgent level demanded by a rule that fires (plus the leading cause's
-care, capped at soon), rules test only findings that are known and present, and levels
-combine with ``max``. These tests check what that design promises: a red flag never lowers
-the triage, a finding made unknown never silences a rule that does not test it, the
-probabilities are a ranked distribution, no development case is under-triaged, and every
-rule is sourced and can fire.
+The triage is the most urgent level demanded by a rule that fires (plus the care of a likely
+cause), levels combine with ``max``, and a leaf holds only on a known value that passes it,
+or, marked ``unless_known_otherwise``, also while its finding is unknown. These tests check
+what that design promises: a red flag (a value that explains nothing away) never lowers the
+triage, a finding made unknown never silences a rule that does not test it and never lowers
+the rules' level unless it was itself a red flag, the cardinal cauda equina flags are an
+emergency whatever else the case says, the probabilities are a ranked distribution, no
+development case is under-triaged, and every rule is sourced and can fire.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ _PROPERTY = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+_FEWER = settings(_PROPERTY, max_examples=100)
+"""For properties that restate a broader one for a case that matters most (time course, cardinal flags)."""
 _SUM_TOLERANCE = 1e-9
 _TIE_TOLERANCE = 1e-8
 _TRIAGE_YAML = PACKAGED_VOCABULARY.parent / "triage.yaml"
@@ -86,16 +90,27 @@ def test_adding_a_red_flag_never_lowers_the_triage(
 ) -> None:
     """Adding red-flag findings to a case never lowers its triage, and meets every rule that fires.
 
-    Where the case already states a flag's finding, that finding is first made unknown, so the
-    flag is an addition. Overwriting a stated value is not one: replacing power 2/5 by 4/5, or a
-    numbness list naming the perineum by one that does not, may rightly lower the triage (see
-    test_overwriting_with_a_red_flag_keeps_every_rule_it_does_not_touch).
+    Where the case already states a flag's finding, or a qualifier of the flag's rule (its time
+    course), that finding is first made unknown, so the flag is an addition. Overwriting a
+    stated value is not one: replacing power 2/5 by 4/5, or a numbness list naming the perineum
+    by one that does not, may rightly lower the triage (see
+    test_overwriting_with_a_red_flag_keeps_every_rule_it_does_not_touch). Nor is a value that
+    explains a qualifier away (a duration of a year is what makes a deficit "not new"): flags
+    are drawn without one. The level of ``before`` compared is its rules' level: the care of a
+    likely cause follows the posterior, which a new finding may rightly move.
     """
     rule, flag_findings = flag
-    before = {key: value for key, value in case_findings.items() if key not in flag_findings}
+    rules = _knowledge().triage
+    assume(not rules.explanations_in(MappingProxyType(flag_findings)))
+    before = {
+        key: value
+        for key, value in case_findings.items()
+        if key not in flag_findings and key not in rule.qualifiers
+    }
     after = {**before, **flag_findings}
     level = _triage(after)
-    assert level >= _triage(before)
+    assert rules.evaluate(MappingProxyType(after))[0] >= rules.evaluate(MappingProxyType(before))[0]
+    assert level >= rules.evaluate(MappingProxyType(before))[0]
     assert level >= rule.level
     assert all(level >= fired.level for fired in _fired(after))
 
@@ -105,10 +120,14 @@ def test_adding_a_red_flag_never_lowers_the_triage(
 def test_overwriting_with_a_red_flag_keeps_every_rule_it_does_not_touch(
     case_findings: dict[str, FindingValue], flag: RedFlag
 ) -> None:
-    """With a flag's values written over the case's, every rule of the case not testing them still counts."""
+    """With a flag's values written over the case's, every rule of the case not testing them still counts.
+
+    The flag leaves its rule's qualifiers (its time course) unknown, which overwrites them too.
+    """
     rule, flag_findings = flag
-    after = {**case_findings, **flag_findings}
-    untouched = [fired for fired in _fired(case_findings) if not fired.findings & flag_findings.keys()]
+    written = flag_findings.keys() | rule.qualifiers
+    after = {**{key: value for key, value in case_findings.items() if key not in written}, **flag_findings}
+    untouched = [fired for fired in _fired(case_findings) if not fired.findings & written]
     level = _triage(after)
     assert level >= rule.level
     assert all(level >= fired.level for fired in untouched)
@@ -221,6 +240,59 @@ def test_examination_findings_never_hold_self_care_back(knowledge: Knowledge) ->
     assert unanswered_signs(MappingProxyType(negative), knowledge) == ()
     assert "unanswered-warning-signs" not in [r.rule for r in assessment.triage_reasons]
     assert assessment.triage == Urgency.SELF_CARE
+@_PROPERTY
+@given(case_findings=findings(), flag=red_flags(), data=st.data())
+def test_missing_information_never_lowers_the_rules(
+    case_findings: dict[str, FindingValue], flag: RedFlag, data: st.DataObject
+) -> None:
+    """Making a finding unknown never lowers the rules' level unless its value was a red flag itself.
+
+    An unknown finding fails the plain leaves exactly as a reassuring value does, and holds the
+    ``unless_known_otherwise`` leaves ("new", "not improving") that a reassuring value may fail.
+    """
+    rules = _knowledge().triage
+    full = {**case_findings, **flag[1]}
+    reassuring = sorted(set(full) - rules.red_flags_in(MappingProxyType(full)))
+    assume(reassuring)
+    removed = data.draw(st.sampled_from(reassuring), label="removed")
+    remaining = {key: value for key, value in full.items() if key != removed}
+    assert rules.evaluate(MappingProxyType(remaining))[0] >= rules.evaluate(MappingProxyType(full))[0]
+
+
+@_FEWER
+@given(
+    case_findings=findings(),
+    flag=red_flags(),
+    duration=st.integers(min_value=0, max_value=13),
+    improving=st.booleans(),
+)
+def test_an_unknown_time_course_counts_as_new_and_not_improving(
+    case_findings: dict[str, FindingValue], flag: RedFlag, duration: int, improving: bool
+) -> None:
+    """With the time course unknown, the rules demand at least what a new course gives.
+
+    A course under 2 weeks, improving or not, is the reassuring one: "new" and "not improving"
+    hold until the case says otherwise.
+    """
+    rules = _knowledge().triage
+    unknown_course = {
+        key: value for key, value in {**case_findings, **flag[1]}.items() if key not in _TIME_COURSE
+    }
+    stated = {**unknown_course, "duration_days": duration, "improving": improving}
+    assert rules.evaluate(MappingProxyType(unknown_course))[0] >= rules.evaluate(MappingProxyType(stated))[0]
+
+
+_TIME_COURSE = frozenset({"duration_days", "improving"})
+_CARDINAL_CES = ["urinary_retention", "saddle_numbness", "bowel_incontinence", "bladder_change"]
+
+
+@_FEWER
+@given(case_findings=findings(), cardinal=st.sampled_from(_CARDINAL_CES))
+def test_a_cardinal_cauda_equina_flag_is_an_emergency_however_the_rest_reads(
+    case_findings: dict[str, FindingValue], cardinal: str
+) -> None:
+    """Retention, saddle numbness or new incontinence is an emergency whatever else the case states."""
+    assert _triage({**case_findings, cardinal: True}) == Urgency.EMERGENCY
 
 
 # --- the posterior is a ranked distribution ----------------------------------------------------------

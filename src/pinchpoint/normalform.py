@@ -24,8 +24,11 @@ from pinchpoint.errors import SchemaError
 
 __all__ = ["ALWAYS", "Decider", "Need", "Terms", "conjoin", "disjoin", "literal"]
 
-MAX_TERMS = 64
-"""The most AND-terms one condition may expand to; more means it should be split."""
+MAX_TERMS = 1024
+"""The most AND-terms one condition may expand to; more means it should be split.
+
+A triage rule that needs an infective feature, a risk factor and any of a dozen neurological
+symptoms expands to several hundred terms, which the matrices decide at no noticeable cost."""
 
 Need = tuple[int, bool]
 """A leaf (its index) and whether the term needs it to hold (True) or to fail (False)."""

@@ -480,6 +480,7 @@ class _PlanConditionCompiler:
                     "includes_any": condition.includes_any,
                     "not_empty": condition.not_empty,
                     "side": condition.side,
+                    "unless_known_otherwise": condition.unless_known_otherwise,
                 }.items()
                 if value is not None
             }

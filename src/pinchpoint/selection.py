@@ -4,10 +4,11 @@ Two tools serve :mod:`pinchpoint.interview`:
 
 * :class:`RuleScreen` reads every triage rule in three-valued logic. A rule *fires*
   (its condition holds on the known findings), is *ruled out* (no answer still to be asked
-  could make it hold), or is *open*. Because conditions have no negation, a finding that
-  is unknown and can no longer be asked (answered "don't know", or an examination finding
-  in self-check mode) can never make a rule fire: it is read like an absent finding here,
-  and the interview reports it as a warning rather than letting it pass silently.
+  could make it hold), or is *open*. A finding that is unknown and can no longer be asked
+  (answered "don't know", or an examination finding in self-check mode) is read as
+  :mod:`pinchpoint.triage` reads it: it fails a plain leaf (the interview reports it as a
+  warning rather than letting it pass silently) and holds an ``unless_known_otherwise``
+  leaf. While it may still be asked, a leaf that it alone could settle is open.
 * :class:`Predictor` scores a question by the expected fall in uncertainty (entropy, in
   nats) over the lesion site plus the cause. It keeps the evidence of the answers so far as
   the log-likelihood vectors of :mod:`pinchpoint.evidence`, so the posterior after each
@@ -61,6 +62,7 @@ _SEED = 20240601
 class _Leaf:
     ids_by_side: tuple[tuple[str, ...], ...]
     test: Callable[[object], bool]
+    unknown_holds: bool = False
 
     @property
     def ids(self) -> frozenset[str]:
@@ -143,8 +145,10 @@ _FALSE, _MAYBE, _ASK, _TRUE = 0, 1, 2, 3
 
 def _evaluate(node: _Node, findings: Findings, open_ids: frozenset[str], maybe_ids: frozenset[str]) -> int:
     if node.leaf is not None:
+        leaf = node.leaf
         sides = [
-            _leaf_side(ids, node.leaf.test, findings, open_ids, maybe_ids) for ids in node.leaf.ids_by_side
+            _leaf_side(ids, leaf.test, leaf.unknown_holds, findings, open_ids, maybe_ids)
+            for ids in leaf.ids_by_side
         ]
         return _all(sides)
     values = [_evaluate(child, findings, open_ids, maybe_ids) for child in node.children]
@@ -154,20 +158,31 @@ def _evaluate(node: _Node, findings: Findings, open_ids: frozenset[str], maybe_i
 def _leaf_side(
     ids: Sequence[str],
     test: Callable[[object], bool],
+    unknown_holds: bool,
     findings: Findings,
     open_ids: frozenset[str],
     maybe_ids: frozenset[str],
 ) -> int:
+    """Return one side of a leaf in four values.
+
+    True if a known finding passes; else "ask" while some finding may be asked; an
+    ``unless_known_otherwise`` leaf whose findings are all unknown then holds, as the triage
+    reads it; else "maybe" while a finding answered "don't know" may be present; else false.
+    """
     result = _FALSE
+    known = False
     for finding_id in ids:
         value = findings.get(finding_id)
         if value is not None:
             if test(value):
                 return _TRUE
+            known = True
         elif finding_id in open_ids:
             result = _ASK
         elif finding_id in maybe_ids and result == _FALSE:
             result = _MAYBE
+    if result != _ASK and unknown_holds and not known:
+        return _TRUE
     return result
 
 
@@ -218,7 +233,8 @@ class _ScreenCompiler:
             )
         else:
             by_side = (tuple(spec.id for spec in specs),)
-        return _Node("leaf", leaf=_Leaf(by_side, leaf_test(condition)))
+        unknown_holds = condition.unless_known_otherwise is not None
+        return _Node("leaf", leaf=_Leaf(by_side, leaf_test(condition), unknown_holds))
 
 
 # --- information gain -------------------------------------------------------------------------------

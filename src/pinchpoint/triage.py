@@ -1,15 +1,20 @@
 """Triage: how soon the person must be seen, and which rules say so.
 
 The triage is the most urgent level demanded by any rule of ``triage.yaml`` that fires.
-Rules test only findings that are known and present (the condition language has no
-negation), and levels combine with ``max``, so:
+The condition language has no negation, and levels combine with ``max``. A leaf holds when
+a finding it reads is known and passes its test; a leaf marked ``unless_known_otherwise``
+also holds while every finding it reads is unknown ("not improving" holds until the person
+says they are improving, "new" holds until a duration says otherwise). So:
 
-* adding a red flag can only add rules that fire, never lower the triage;
-* an unknown finding fires nothing, and so can never lower the level below what the known
-  findings demand.
+* an unknown finding fails a plain leaf exactly as a reassuring answer does, and holds an
+  ``unless_known_otherwise`` leaf where a reassuring answer would fail it: the triage with a
+  finding unknown is at least the triage with any answer to it that is no red flag itself;
+* adding a red flag (a value that passes some leaf and fails no ``unless_known_otherwise``
+  leaf) can only add rules that fire, never lower the triage.
 
-The leading cause may also raise the triage, but never above ``cause_care.cap``: every
-level above it must come from a finding rule.
+The leading cause may also raise the triage, but never above ``cause_care.cap``; a likely
+dangerous cause may raise it to the level its care needs (``cause_care.dangerous``). Both
+only add a reason and never lower a level.
 
 Self-care is a positive conclusion. While a warning sign that the person can answer is
 unknown and could still make an emergency rule fire, the level is at least the floor of
@@ -68,6 +73,12 @@ class CompiledRule:
     level: Urgency
     holds: Predicate
     findings: frozenset[str]
+    qualifiers: frozenset[str]
+    """The findings the rule reads through ``unless_known_otherwise`` leaves."""
+    flags: frozenset[str]
+    """The findings the rule reads through plain leaves (a value passing one is a red flag)."""
+    causes: tuple[str, ...]
+    """The causes the rule suspects (triage.yaml ``causes``), which the posterior should rank high."""
     patient: str
     clinician: str
     source: str
@@ -122,7 +133,20 @@ class TriageRules:
         return level, tuple(TriageReason(r.id, r.level, r.patient, r.clinician, r.source) for r in fired)
 
     def care_reason(self, cause_probabilities: Mapping[str, float]) -> TriageReason | None:
-        """Return the reason a likely cause raises the triage, capped at ``care.cap``, if any."""
+        """Return the reason the likely causes raise the triage most, if any.
+
+        A cause at ``care.threshold`` or more raises it to its level of care, capped at
+        ``care.cap``; a dangerous cause (``care.dangerous``) at its own threshold or more
+        raises it to its full level of care, uncapped. Either only adds a reason, so it never
+        lowers the level the rules set.
+        """
+        capped = self._capped_reason(cause_probabilities)
+        dangerous = self._dangerous_reason(cause_probabilities)
+        if dangerous is not None and (capped is None or dangerous.level > capped.level):
+            return dangerous
+        return capped
+
+    def _capped_reason(self, cause_probabilities: Mapping[str, float]) -> TriageReason | None:
         cap = Urgency.from_id(self.care.cap)
         best: tuple[Urgency, str, float] | None = None
         for cause, p in cause_probabilities.items():
@@ -141,6 +165,41 @@ class TriageRules:
             clinician=self.care.clinician.format(cause=cause, p=p),
             source=self.care.source,
         )
+
+    def _dangerous_reason(self, cause_probabilities: Mapping[str, float]) -> TriageReason | None:
+        dangerous = self.care.dangerous
+        if dangerous is None:
+            return None
+        best: tuple[Urgency, float, str] | None = None
+        for cause in dangerous.causes:
+            p = cause_probabilities.get(cause, 0.0)
+            if p >= dangerous.threshold and (best is None or (self.cause_care[cause], p) > best[:2]):
+                best = (self.cause_care[cause], p, cause)
+        if best is None:
+            return None
+        level, p, cause = best
+        return TriageReason(
+            rule=f"dangerous-cause:{cause}",
+            level=level,
+            patient=dangerous.patient,
+            clinician=dangerous.clinician.format(cause=cause, p=p),
+            source=dangerous.source,
+        )
+
+    def red_flags_in(self, findings: Findings) -> frozenset[str]:
+        """Return the findings whose value passes a leaf that some rule needs (a red flag).
+
+        Making any other finding unknown never lowers what the rules demand: it fails no
+        plain leaf that its value passed, and holds every ``unless_known_otherwise`` leaf.
+        """
+        return self.leaves.findings_passing(findings, self.leaves.plain, passing=True)
+
+    def explanations_in(self, findings: Findings) -> frozenset[str]:
+        """Return the findings whose value fails an ``unless_known_otherwise`` leaf (an explanation).
+
+        Adding findings none of which is an explanation never lowers what the rules demand.
+        """
+        return self.leaves.findings_passing(findings, self.leaves.unless, passing=False)
 
     def unasked_emergency_flags(
         self, findings: Findings, answerable: frozenset[str] | None = None
@@ -203,8 +262,12 @@ class TriageRules:
 
     @cached_property
     def emergency_findings(self) -> frozenset[str]:
-        """Every finding that some emergency rule tests."""
-        return frozenset().union(*(r.findings for r in self.rules if r.level == Urgency.EMERGENCY))
+        """Every finding that some emergency rule tests with a plain leaf.
+
+        A finding that it reads only ``unless_known_otherwise`` (its time course) is left out:
+        unknown, it already counts at its most urgent.
+        """
+        return frozenset().union(*(r.flags for r in self.rules if r.level == Urgency.EMERGENCY))
 
     @cached_property
     def _base_of(self) -> dict[str, str]:
@@ -462,6 +525,9 @@ def compile_rules(
             level=Urgency.from_id(rule.level),
             holds=compiler.compile(rule.when),
             findings=compiler.findings_of(rule.when),
+            qualifiers=compiler.findings_of(rule.when, unless=True),
+            flags=compiler.findings_of(rule.when, unless=False),
+            causes=tuple(rule.causes),
             patient=rule.patient,
             clinician=rule.clinician,
             source=rule.source,
@@ -503,12 +569,19 @@ class _ConditionCompiler:
             return condition.model_copy(update={"any": [self.resolved(child) for child in condition.any]})
         return condition
 
-    def findings_of(self, condition: s.Condition) -> frozenset[str]:
+    def findings_of(self, condition: s.Condition, *, unless: bool | None = None) -> frozenset[str]:
+        """Return the findings the condition reads.
+
+        With ``unless``, only those read by leaves that are (True) or are not (False)
+        ``unless_known_otherwise``.
+        """
         if condition.ref is not None:
-            return self.findings_of(self.definitions[condition.ref])
+            return self.findings_of(self.definitions[condition.ref], unless=unless)
         children = [*(condition.all or []), *(condition.any or [])]
         if children:
-            return frozenset().union(*(self.findings_of(child) for child in children))
+            return frozenset().union(*(self.findings_of(child, unless=unless) for child in children))
+        if unless is not None and unless != (condition.unless_known_otherwise is not None):
+            return frozenset()
         return frozenset(spec.id for spec in self._specs(condition.finding or ""))
 
     def _specs(self, pattern: str) -> list[FindingSpec]:
@@ -527,13 +600,14 @@ class _ConditionCompiler:
     def _leaf(self, condition: s.Condition) -> Predicate:
         specs = self._specs(condition.finding or "")
         test = leaf_test(condition)
+        unknown_holds = condition.unless_known_otherwise is not None
         if condition.side == "both":
             by_side = [
-                _any_known(frozenset(spec.id for spec in specs if spec.side == side), test)
+                _any_known(frozenset(spec.id for spec in specs if spec.side == side), test, unknown_holds)
                 for side in self.vocabulary.sides
             ]
             return _all_of(by_side)
-        return _any_known(frozenset(spec.id for spec in specs), test)
+        return _any_known(frozenset(spec.id for spec in specs), test, unknown_holds)
 
 
 # The loops below stand where all() and any() of a generator would read better: they run for
@@ -546,6 +620,22 @@ class _Leaves:
 
     count: int
     by_finding: Mapping[str, tuple[tuple[int, Callable[[object], bool]], ...]]
+    plain: frozenset[int] = frozenset()
+    """Leaves that some rule needs to pass (a value passing one is a red flag)."""
+    unless: frozenset[int] = frozenset()
+    """Leaves that some rule reads ``unless_known_otherwise`` (a value failing one is an explanation)."""
+
+    def findings_passing(
+        self, findings: Findings, leaves: frozenset[int], *, passing: bool
+    ) -> frozenset[str]:
+        """Return the findings whose value passes (or, with ``passing=False``, fails) one of ``leaves``."""
+        return frozenset(
+            finding
+            for finding, value in findings.items()
+            if any(
+                leaf in leaves and test(value) == passing for leaf, test in self.by_finding.get(finding, ())
+            )
+        )
 
     def truth(self, findings: Findings) -> list[bool]:
         """Return whether each leaf holds: some finding it reads is known and passes its test."""
@@ -565,6 +655,8 @@ class _LeafIndex:
         self.vocabulary = vocabulary
         self._index: dict[tuple[frozenset[str], str], int] = {}
         self._by_finding: dict[str, list[tuple[int, Callable[[object], bool]]]] = {}
+        self._plain: set[int] = set()
+        self._unless: set[int] = set()
 
     @property
     def count(self) -> int:
@@ -585,16 +677,40 @@ class _LeafIndex:
         return self._leaf(frozenset(spec.id for spec in specs), condition)
 
     def _leaf(self, ids: frozenset[str], condition: s.Condition) -> Terms:
-        key = (ids, condition.model_dump_json(exclude={"finding", "side"}))
+        passes = self._indexed(ids, condition.model_dump_json(exclude=_NOT_THE_TEST), leaf_test(condition))
+        if condition.unless_known_otherwise is None:
+            self._plain.add(passes)
+            return literal(passes)
+        self._unless.add(passes)
+        # "Passes, or nothing it reads is known": the second literal is a leaf that holds when
+        # any finding of ``ids`` is known, needed to fail.
+        known = self._indexed(ids, "known", _known)
+        return disjoin([literal(passes), literal(known, holds=False)])
+
+    def _indexed(self, ids: frozenset[str], test_key: str, test: Callable[[object], bool]) -> int:
+        key = (ids, test_key)
         if key not in self._index:
             leaf = self._index[key] = len(self._index)
-            test = leaf_test(condition)
             for finding in ids:
                 self._by_finding.setdefault(finding, []).append((leaf, test))
-        return literal(self._index[key])
+        return self._index[key]
 
     def freeze(self) -> _Leaves:
-        return _Leaves(self.count, {finding: tuple(leaves) for finding, leaves in self._by_finding.items()})
+        return _Leaves(
+            self.count,
+            {finding: tuple(leaves) for finding, leaves in self._by_finding.items()},
+            plain=frozenset(self._plain),
+            unless=frozenset(self._unless),
+        )
+
+
+_NOT_THE_TEST = {"finding", "side", "unless_known_otherwise"}
+"""Fields of a leaf that do not change the test it applies to one value."""
+
+
+def _known(value: object) -> bool:
+    """The test of a leaf that holds when the finding is known at all."""
+    return value is not None
 
 
 def _all_of(parts: list[Predicate]) -> Predicate:
@@ -617,19 +733,30 @@ def _any_of(parts: list[Predicate]) -> Predicate:
     return holds
 
 
-def _any_known(ids: frozenset[str], test: Callable[[object], bool]) -> Predicate:
-    """Return a predicate: some finding of ``ids`` is known and passes ``test``."""
+def _any_known(ids: frozenset[str], test: Callable[[object], bool], unknown_holds: bool = False) -> Predicate:
+    """Return a predicate: some finding of ``ids`` is known and passes ``test``.
+
+    With ``unknown_holds`` it also holds when no finding of ``ids`` is known
+    (``unless_known_otherwise``).
+    """
     if len(ids) == 1:
         (only,) = ids
 
         def one_holds(findings: Findings) -> bool:
             value = findings.get(only)
-            return value is not None and test(value)
+            return unknown_holds if value is None else test(value)
 
         return one_holds
+
     # A pattern such as exam.power.* names dozens of ids; a case states a few findings,
     # so intersecting with the case's keys visits only those.
-    return lambda findings: any(test(findings[finding_id]) for finding_id in ids.intersection(findings))
+    def some_holds(findings: Findings) -> bool:
+        known = ids.intersection(findings)
+        if not known:
+            return unknown_holds
+        return any(test(findings[finding_id]) for finding_id in known)
+
+    return some_holds
 
 
 def leaf_test(condition: s.Condition) -> Callable[[object], bool]:

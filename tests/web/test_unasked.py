@@ -35,7 +35,9 @@ def _emergency_bases(knowledge: Knowledge) -> set[str]:
         specs[finding].base
         for rule in knowledge.triage.rules
         if rule.level == Urgency.EMERGENCY
-        for finding in rule.findings
+        # What a rule reads only "unless known otherwise" (its time course) already counts
+        # at its most urgent while unknown: it is no unasked sign.
+        for finding in rule.flags
     }
 
 

@@ -211,6 +211,9 @@ def _check_causes(t: _Tables, vocabulary: Vocabulary) -> None:
 
 
 def _check_triage(t: _Tables, vocabulary: Vocabulary) -> None:
+    dangerous = t.triage.cause_care.dangerous
+    if dangerous is not None:
+        _known(dangerous.causes, vocabulary.causes, "triage.yaml: cause_care.dangerous", "a vocabulary cause")
     definitions = set(t.triage.definitions)
     bases = {f.base for f in vocabulary.findings.values()}
     for name, condition in t.triage.definitions.items():
@@ -223,6 +226,7 @@ def _check_triage(t: _Tables, vocabulary: Vocabulary) -> None:
             )
         seen.add(rule.id)
         _check_condition(rule.when, f"triage.yaml: {rule.id}.when", definitions, bases, vocabulary)
+        _known(rule.causes, vocabulary.causes, f"triage.yaml: {rule.id}.causes", "a vocabulary cause")
     _check_recorded_floors(t.triage, vocabulary, seen)
 
 
@@ -254,6 +258,13 @@ def _check_condition(
         _known([condition.finding], patterns, where, "a vocabulary finding, base id, base.item or base.*")
         regions = [*(condition.includes_any or []), *(condition.both_sides_any or [])]
         _known(regions, vocabulary.regions, where, "a vocabulary region")
+        if condition.unless_known_otherwise is not None and condition.finding not in vocabulary.findings:
+            raise UnresolvedReferenceError(
+                "an unless_known_otherwise leaf reads one finding, so that only its own value can settle it",
+                location=where,
+                expected="a concrete finding id (with its side, if sided)",
+                got=condition.finding,
+            )
 
 
 def _check_sources(tables: Mapping[str, s.Table], sources: set[str]) -> None:

@@ -424,6 +424,8 @@ class Condition(Strict):
     not_empty: Literal[True] | None = None
     both_sides_any: list[str] | None = None
     side: Literal["both"] | None = None
+    unless_known_otherwise: Literal[True] | None = None
+    """The leaf also holds while every finding it reads is unknown (see triage.yaml's header)."""
     all: list[Condition] | None = None
     any: list[Condition] | None = None
     ref: str | None = None
@@ -435,6 +437,8 @@ class Condition(Strict):
         forms = [self.finding is not None, self.all is not None, self.any is not None, self.ref is not None]
         if sum(forms) != 1:
             raise ValueError("a condition is exactly one of: a finding leaf, all, any, ref")
+        if self.unless_known_otherwise is not None and self.finding is None:
+            raise ValueError("unless_known_otherwise qualifies a finding leaf, not all, any or ref")
         if self.finding is not None:
             tests = [
                 self.is_ is not None,
@@ -473,6 +477,16 @@ class Unanswered(Strict):
     source: str
 
 
+class DangerousCauses(Strict):
+    """Causes whose likelihood alone lifts the triage to the cause's own level of care."""
+
+    threshold: Probability
+    causes: list[str] = Field(min_length=1)
+    patient: str
+    clinician: str
+    source: str
+
+
 class CauseCare(Strict):
     """How far a leading cause alone may raise the triage."""
 
@@ -481,6 +495,7 @@ class CauseCare(Strict):
     patient: str
     clinician: str
     source: str
+    dangerous: DangerousCauses | None = None
 
 
 class Rule(Strict):
@@ -489,6 +504,8 @@ class Rule(Strict):
     id: str
     level: Level
     when: Condition
+    causes: list[str] = []
+    """The causes the rule suspects by name (suspected-dvt: venous_thrombosis)."""
     patient: str
     clinician: str
     source: str
@@ -860,6 +877,7 @@ class PlanCondition(Strict):
     not_empty: Literal[True] | None = None
     unknown: Literal[True] | None = None
     side: Literal["both"] | None = None
+    unless_known_otherwise: Literal[True] | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -897,10 +915,15 @@ class PlanCondition(Strict):
                 "a finding leaf has exactly one test: "
                 "is, at_least, at_most, includes_any, not_empty or unknown"
             )
-        if self.finding is None and (any(tests) or self.side is not None):
+        if self.finding is None and (
+            any(tests) or self.side is not None or self.unless_known_otherwise is not None
+        ):
             raise ValueError(
-                "is, at_least, at_most, includes_any, not_empty, unknown and side need a finding"
+                "is, at_least, at_most, includes_any, not_empty, unknown, side and "
+                "unless_known_otherwise need a finding"
             )
+        if self.unknown is not None and self.unless_known_otherwise is not None:
+            raise ValueError("unless_known_otherwise goes with a test of a value, not with unknown")
         return self
 
 

@@ -1,0 +1,260 @@
+"""The triage classes of issue 16, each on small cases built from the class's own words.
+
+Each row states findings, the level the rules must give (``TriageRules.evaluate``, the
+rules alone), and rules that must or must not fire. They pin clinical.md section 2.7 as
+triage.yaml implements it: an infective feature with a risk and any new neurological
+symptom is an emergency, a risk factor alone is not even urgent, new bilateral weakness is
+urgent at least, a stable deficit of months is not an acute foot drop, and so on.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pinchpoint.case import FindingValue, parse_case
+from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.vocabulary import Urgency
+
+pytestmark = pytest.mark.core
+
+_BACK_AND_LEG = ("low_back", "buttock.right", "thigh_posterior.right", "calf_posterior.right")
+
+Row = tuple[str, dict[str, FindingValue], Urgency, tuple[str, ...], tuple[str, ...]]
+_ROWS: list[Row] = [
+    # (1) infective feature + risk + any new neurological symptom, reported or examined
+    (
+        "fever-iv-drug-use-reported-numbness",
+        {
+            "fever": True,
+            "iv_drug_use": True,
+            "pain_regions": ("low_back",),
+            "numbness_regions": ("sole.left",),
+        },
+        Urgency.EMERGENCY,
+        ("infection-with-neurology",),
+        (),
+    ),
+    (
+        "malaise-immunosuppressed-leg-weakness",
+        {"malaise": True, "immunosuppressed": True, "leg_weakness.right": True},
+        Urgency.EMERGENCY,
+        ("infection-with-neurology",),
+        (),
+    ),
+    # (7) a risk factor alone (a spinal injection weeks ago) with a deficit: no abscess suspected
+    (
+        "spinal-injection-weeks-ago-with-deficit-no-infective-feature",
+        {
+            "recent_spinal_procedure": True,
+            "fever": False,
+            "malaise": False,
+            "trauma": "none",
+            "duration_days": 60,
+            "pain_regions": _BACK_AND_LEG,
+            "exam.reflex.achilles.right": "reduced",
+        },
+        Urgency.SOON,
+        ("infection-risk-with-back-pain",),
+        ("infection-with-neurology", "suspected-spinal-infection"),
+    ),
+    (
+        "spinal-tenderness-after-a-fall-is-no-infective-feature",
+        {
+            "immunosuppressed": True,
+            "exam.spinal_tenderness": True,
+            "trauma": "minor",
+            "pain_regions": ("low_back",),
+        },
+        Urgency.SOON,
+        (),
+        ("suspected-spinal-infection",),
+    ),
+    # (2) anticoagulated bleed with a nerve deficit
+    (
+        "anticoagulated-groin-pain-numb-thigh",
+        {
+            "anticoagulants": True,
+            "pain_regions": ("groin.left",),
+            "numbness_regions": ("thigh_anterior.left",),
+        },
+        Urgency.EMERGENCY,
+        ("anticoagulated-bleed-with-nerve-deficit",),
+        (),
+    ),
+    # (3) any new bilateral leg weakness, even mild, reported or examined
+    (
+        "mild-new-bilateral-weakness-reported",
+        {"duration_days": 5, "leg_weakness.left": True, "leg_weakness.right": True},
+        Urgency.URGENT,
+        ("new-bilateral-leg-weakness",),
+        (),
+    ),
+    (
+        "mild-bilateral-weakness-duration-unknown",
+        {"exam.power.ankle_dorsiflexion.left": 4, "exam.power.ankle_dorsiflexion.right": 4},
+        Urgency.URGENT,
+        ("new-bilateral-leg-weakness",),
+        (),
+    ),
+    (
+        "sudden-bilateral-weakness-with-back-pain",
+        {
+            "duration_days": 0,
+            "onset_sudden": True,
+            "pain_regions": ("low_back",),
+            "leg_weakness.left": True,
+            "leg_weakness.right": True,
+        },
+        Urgency.EMERGENCY,
+        ("ces-sudden-bilateral-weakness",),
+        (),
+    ),
+    # (8) not on a slow, symmetric, distal polyneuropathy with normal sphincters
+    (
+        "slow-symmetric-distal-polyneuropathy",
+        {
+            "duration_days": 900,
+            "worsening": False,
+            "numbness_regions": ("sole.left", "sole.right", "foot_dorsum.left", "foot_dorsum.right"),
+            "exam.power.great_toe_extension.left": 4,
+            "exam.power.great_toe_extension.right": 4,
+            "urinary_retention": False,
+            "bladder_change": False,
+        },
+        Urgency.SOON,
+        (),
+        ("ces-bilateral-progressive-weakness", "new-bilateral-leg-weakness", "ces-bilateral-severe-weakness"),
+    ),
+    # (8) DVT is one-sided (Wells), not mild bilateral ankle swelling of months
+    (
+        "bilateral-ankle-swelling-of-months",
+        {"duration_days": 200, "leg_swelling.left": True, "leg_swelling.right": True},
+        Urgency.SELF_CARE,
+        (),
+        ("suspected-dvt",),
+    ),
+    (
+        "one-sided-calf-swelling",
+        {"duration_days": 200, "leg_swelling.left": True},
+        Urgency.URGENT,
+        ("suspected-dvt",),
+        (),
+    ),
+    # (4) months of pain: worsening, bilateral, or 50 and over and not improving
+    (
+        "months-of-pain-worsening",
+        {"duration_days": 365, "worsening": True, "pain_regions": ("low_back",)},
+        Urgency.SOON,
+        ("chronic-pain-worsening",),
+        (),
+    ),
+    (
+        "months-of-bilateral-sciatica",
+        {
+            "duration_days": 365,
+            "pain_shooting": True,
+            "pain_regions": ("calf_posterior.left", "calf_posterior.right"),
+        },
+        Urgency.SOON,
+        ("bilateral-sciatica",),
+        ("ces-bilateral-sciatica",),
+    ),
+    (
+        "over-fifty-months-improving-unknown",
+        {"age": 62, "duration_days": 120, "pain_regions": ("low_back",)},
+        Urgency.SOON,
+        ("older-with-persistent-back-pain",),
+        (),
+    ),
+    (
+        "leg-pain-beyond-six-weeks-improving",
+        {"age": 30, "duration_days": 60, "improving": True, "pain_regions": ("thigh_posterior.left",)},
+        Urgency.SELF_CARE,
+        (),
+        ("leg-pain-beyond-six-weeks-not-improving",),
+    ),
+    # (5) neuraxial block; shingles in the immunocompromised
+    (
+        "weak-leg-after-epidural",
+        {"recent_neuraxial_block": True, "leg_weakness.left": True},
+        Urgency.EMERGENCY,
+        ("motor-deficit-after-neuraxial-block",),
+        (),
+    ),
+    (
+        "radicular-pain-after-epidural-without-weakness",
+        {"recent_neuraxial_block": True, "pain_shooting": True, "duration_days": 3},
+        Urgency.URGENT,
+        ("neuraxial-block-sensory-symptoms",),
+        (),
+    ),
+    (
+        "shingles-with-weakness-on-chemotherapy",
+        {"rash": True, "immunosuppressed": True, "leg_weakness.right": True},
+        Urgency.EMERGENCY,
+        ("shingles-motor-immunocompromised",),
+        (),
+    ),
+    # (6) a stable deficit of months is not an acute foot drop; a new one is
+    (
+        "stable-foot-drop-of-months",
+        {
+            "duration_days": 300,
+            "worsening": False,
+            "foot_drop.left": True,
+            "exam.power.ankle_dorsiflexion.left": 2,
+        },
+        Urgency.SOON,
+        ("neurological-deficit",),
+        ("severe-motor-deficit",),
+    ),
+    (
+        "foot-drop-duration-unknown",
+        {"foot_drop.left": True},
+        Urgency.URGENT,
+        ("severe-motor-deficit",),
+        (),
+    ),
+    (
+        "reported-foot-drop-examined-at-four",
+        {"duration_days": 10, "foot_drop.left": True, "exam.power.ankle_dorsiflexion.left": 4},
+        Urgency.SOON,
+        ("neurological-deficit",),
+        ("severe-motor-deficit",),
+    ),
+    # cardinal flags stay emergency however the rest reads
+    (
+        "retention-in-a-chronic-improving-case",
+        {"duration_days": 900, "improving": True, "urinary_retention": True},
+        Urgency.EMERGENCY,
+        ("ces-urinary-retention",),
+        (),
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def knowledge() -> Knowledge:
+    """The packaged knowledge base."""
+    return load_knowledge()
+
+
+@pytest.mark.parametrize(
+    ("name", "findings", "level", "fires", "silent"), _ROWS, ids=[row[0] for row in _ROWS]
+)
+def test_triage_class(
+    knowledge: Knowledge,
+    *,
+    name: str,
+    findings: dict[str, FindingValue],
+    level: Urgency,
+    fires: tuple[str, ...],
+    silent: tuple[str, ...],
+) -> None:
+    """The rules give the class's level, with the rules it names firing and the ones it excludes silent."""
+    case = parse_case({"id": name, "findings": findings}, knowledge.vocabulary)
+    assert set(case.findings) == set(findings)
+    got, reasons = knowledge.triage.evaluate(case.findings)
+    fired = {reason.rule for reason in reasons}
+    assert (got, sorted(set(fires) - fired), sorted(set(silent) & fired)) == (level, [], []), name
