@@ -27,6 +27,7 @@ from pinchpoint import assess
 from pinchpoint.assessment import Hypothesis
 from pinchpoint.case import Case, FindingValue
 from pinchpoint.casefile import read_case
+from pinchpoint.knowledge import schema as s
 from pinchpoint.knowledge.loader import load_knowledge
 from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.triage import CompiledRule, unanswered_signs
@@ -169,7 +170,7 @@ def _person_answers(knowledge: Knowledge) -> frozenset[str]:
 def test_a_case_that_the_persons_own_answers_could_make_an_emergency_is_never_self_care(
     case_findings: dict[str, FindingValue], flag: RedFlag
 ) -> None:
-    """Unknown signs that would fire an emergency rule if present keep the triage at soon or above.
+    """Unknown screened signs that would fire an emergency rule if present keep the triage at soon or above.
 
     The oracle is the rule itself: the flag's findings are made unknown, and the rule fires
     once they are added back. If a person could answer every one of them, the triage without
@@ -179,6 +180,7 @@ def test_a_case_that_the_persons_own_answers_could_make_an_emergency_is_never_se
     rule, flag_findings = flag
     assume(rule.level == Urgency.EMERGENCY)
     assume(flag_findings.keys() <= _person_answers(knowledge))
+    assume(flag_findings.keys() & _screen(knowledge))
     before = {key: value for key, value in case_findings.items() if key not in flag_findings}
     assume(rule.holds(MappingProxyType({**before, **flag_findings})))
     level = _triage(before)
@@ -199,10 +201,17 @@ def test_self_care_only_when_no_emergency_sign_a_person_can_answer_is_open(
     assert not set(signs) & frozen.keys()
     assert set(signs) <= _person_answers(knowledge)
     level = _triage(case_findings)
-    if signs:
+    if set(signs) & _screen(knowledge):
         assert level >= Urgency.SOON
     if level == Urgency.SELF_CARE:
-        assert signs == ()
+        assert not set(signs) & _screen(knowledge)
+
+
+def _screen(knowledge: Knowledge) -> frozenset[str]:
+    """The warning signs that must be answered before self-care (triage.yaml unanswered.screen)."""
+    table = knowledge.tables["triage"]
+    assert isinstance(table, s.TriageTable)
+    return frozenset(table.unanswered.screen)
 
 
 def test_nothing_answered_is_not_self_care_and_says_what_was_not_answered(knowledge: Knowledge) -> None:

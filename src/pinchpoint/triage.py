@@ -363,8 +363,9 @@ def _decision(
 def unanswered_signs(findings: Findings, knowledge: Knowledge) -> tuple[str, ...]:
     """Return the unknown findings a person can answer that could still make an emergency rule fire.
 
-    These are the warning signs that keep a triage from self-care (``unanswered`` in
-    triage.yaml); examination findings are not among them (a person cannot answer them).
+    These are the open warning signs the result names; those of ``unanswered.screen`` in
+    triage.yaml also keep the triage from self-care. Examination findings are not among
+    them (a person cannot answer them).
     """
     if knowledge.triage.evaluate(findings)[0] >= Urgency.EMERGENCY:
         return ()  # an emergency already: nothing more could make it one
@@ -381,6 +382,7 @@ class _SignWords:
         self.bank = bank
         self.policy = policy
         self.floor = Urgency.from_id(policy.level)
+        self.screen = frozenset(policy.screen)
         self.answerable = frozenset(
             finding for q in bank.questions.values() if not q.needs_examiner for finding in q.findings
         )
@@ -405,8 +407,9 @@ class _SignWords:
             warnings.append(policy.emergency_if.patient.format(signs=_listed(patient_alone)))
         if patient_combined:
             warnings.append(policy.also_unanswered.patient.format(signs=_listed(patient_combined)))
-        if level < self.floor:
-            every = [*alone, *combined]
+        screened = [leaf for leaf in (*alone, *combined) if leaf & self.screen]
+        if level < self.floor and screened:
+            every = list(dict.fromkeys(screened))
             reason = TriageReason(
                 rule=UNANSWERED_RULE,
                 level=self.floor,

@@ -211,6 +211,7 @@ def _check_causes(t: _Tables, vocabulary: Vocabulary) -> None:
 
 
 def _check_triage(t: _Tables, vocabulary: Vocabulary) -> None:
+    _known(t.triage.unanswered.screen, vocabulary.findings, "triage.yaml: unanswered.screen", "a finding id")
     dangerous = t.triage.cause_care.dangerous
     if dangerous is not None:
         _known(dangerous.causes, vocabulary.causes, "triage.yaml: cause_care.dangerous", "a vocabulary cause")

@@ -471,6 +471,9 @@ class Unanswered(Strict):
     """
 
     level: Level
+    screen: list[str] = Field(min_length=1)
+    """The findings that must be answered before self-care; other open signs are only warned of."""
+    screen_source: str
     reason: UnansweredWording
     emergency_if: UnansweredWording
     also_unanswered: UnansweredWording
