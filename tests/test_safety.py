@@ -249,6 +249,8 @@ def test_examination_findings_never_hold_self_care_back(knowledge: Knowledge) ->
     assert unanswered_signs(MappingProxyType(negative), knowledge) == ()
     assert "unanswered-warning-signs" not in [r.rule for r in assessment.triage_reasons]
     assert assessment.triage == Urgency.SELF_CARE
+
+
 @_PROPERTY
 @given(case_findings=findings(), flag=red_flags(), data=st.data())
 def test_missing_information_never_lowers_the_rules(

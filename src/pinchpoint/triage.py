@@ -162,7 +162,7 @@ class TriageRules:
             rule=f"cause-care:{cause}",
             level=level,
             patient=self.care.patient,
-            clinician=self.care.clinician.format(cause=cause, p=p),
+            clinician=self.care.clinician.format(cause=self.vocabulary.causes[cause], p=p),
             source=self.care.source,
         )
 
@@ -182,7 +182,7 @@ class TriageRules:
             rule=f"dangerous-cause:{cause}",
             level=level,
             patient=dangerous.patient,
-            clinician=dangerous.clinician.format(cause=cause, p=p),
+            clinician=dangerous.clinician.format(cause=self.vocabulary.causes[cause], p=p),
             source=dangerous.source,
         )
 
