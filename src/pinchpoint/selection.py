@@ -146,10 +146,7 @@ _FALSE, _MAYBE, _ASK, _TRUE = 0, 1, 2, 3
 def _evaluate(node: _Node, findings: Findings, open_ids: frozenset[str], maybe_ids: frozenset[str]) -> int:
     if node.leaf is not None:
         leaf = node.leaf
-        sides = [
-            _leaf_side(ids, leaf.test, leaf.unknown_holds, findings, open_ids, maybe_ids)
-            for ids in leaf.ids_by_side
-        ]
+        sides = [_leaf_side(ids, leaf, findings, open_ids, maybe_ids) for ids in leaf.ids_by_side]
         return _all(sides)
     values = [_evaluate(child, findings, open_ids, maybe_ids) for child in node.children]
     return _all(values) if node.kind == "all" else max(values, default=_FALSE)
@@ -157,8 +154,7 @@ def _evaluate(node: _Node, findings: Findings, open_ids: frozenset[str], maybe_i
 
 def _leaf_side(
     ids: Sequence[str],
-    test: Callable[[object], bool],
-    unknown_holds: bool,
+    leaf: _Leaf,
     findings: Findings,
     open_ids: frozenset[str],
     maybe_ids: frozenset[str],
@@ -174,14 +170,14 @@ def _leaf_side(
     for finding_id in ids:
         value = findings.get(finding_id)
         if value is not None:
-            if test(value):
+            if leaf.test(value):
                 return _TRUE
             known = True
         elif finding_id in open_ids:
             result = _ASK
         elif finding_id in maybe_ids and result == _FALSE:
             result = _MAYBE
-    if result != _ASK and unknown_holds and not known:
+    if result != _ASK and leaf.unknown_holds and not known:
         return _TRUE
     return result
 
