@@ -25,6 +25,7 @@ properties above still hold.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -239,17 +240,41 @@ class TriageRules:
         """
         truth = self.leaves.truth(findings)
         ids_of = self.leaf_ids
+        satisfied = np.array(
+            [
+                holds
+                or any(f not in findings and (answerable is None or f in answerable) for f in ids_of[leaf])
+                for leaf, holds in enumerate(truth)
+            ],
+            dtype=bool,
+        )
         found: list[tuple[CompiledRule, tuple[frozenset[str], ...]]] = []
-        for rule, terms in zip(self.rules, self.terms, strict=True):
-            if rule.level < Urgency.EMERGENCY:
-                continue
-            ways = {unmet for term in terms if (unmet := _unmet(term, truth, ids_of, findings, answerable))}
+        for rule, terms, needs in self._emergency_terms:
+            # Only the terms whose every leaf holds or may still be answered are worth reading.
+            candidates = np.flatnonzero(~needs[:, ~satisfied].any(axis=1)).tolist()
+            ways = {
+                unmet for i in candidates if (unmet := _unmet(terms[i], truth, ids_of, findings, answerable))
+            }
             # A way that needs more than another way of the same rule adds no warning sign: with
             # age 70 already fragile bone, osteoporosis is not what stands between it and the rule.
-            found += [
-                (rule, way) for way in sorted(ways, key=_order) if not any(set(o) < set(way) for o in ways)
-            ]
+            minimal = _minimal(ways)
+            found += [(rule, way) for way in sorted(ways, key=_order) if way in minimal]
         return found
+
+    @cached_property
+    def _emergency_terms(self) -> tuple[tuple[CompiledRule, Terms, npt.NDArray[np.bool_]], ...]:
+        """Each emergency rule with its terms and a term-by-leaf matrix of the leaves each needs."""
+        compiled = []
+        for rule, rule_terms in zip(self.rules, self.terms, strict=True):
+            if rule.level < Urgency.EMERGENCY:
+                continue
+            terms = list(rule_terms)
+            needs = np.zeros((len(terms), self.leaves.count), dtype=bool)
+            for row, term in enumerate(terms):
+                for leaf, holds in term:
+                    needs[row, leaf] = holds
+            compiled.append((rule, terms, needs))
+        return tuple(compiled)
 
     @cached_property
     def leaf_ids(self) -> tuple[frozenset[str], ...]:
@@ -295,6 +320,20 @@ def _unmet(
             return ()
         unmet.append(unknown)
     return tuple(sorted(unmet, key=sorted))
+
+
+def _minimal(ways: set[tuple[frozenset[str], ...]]) -> set[tuple[frozenset[str], ...]]:
+    """Return the ways whose set of unmet leaves contains no other way's set as a proper part."""
+    keys = {frozenset(way) for way in ways}
+    return {
+        way
+        for way in ways
+        if not any(
+            frozenset(part) in keys
+            for size in range(1, len(frozenset(way)))
+            for part in itertools.combinations(frozenset(way), size)
+        )
+    }
 
 
 def _order(way: tuple[frozenset[str], ...]) -> list[list[str]]:
