@@ -248,33 +248,46 @@ class TriageRules:
             ],
             dtype=bool,
         )
+        rules, terms, needs, owner = self._emergency_terms
+        # Only the terms whose every leaf holds or may still be answered are worth reading.
+        candidates = np.flatnonzero(~needs[:, ~satisfied].any(axis=1)).tolist()
+        ways: dict[int, set[tuple[frozenset[str], ...]]] = {}
+        for i in candidates:
+            unmet = _unmet(terms[i], truth, ids_of, findings, answerable)
+            if unmet:
+                ways.setdefault(owner[i], set()).add(unmet)
         found: list[tuple[CompiledRule, tuple[frozenset[str], ...]]] = []
-        for rule, terms, needs in self._emergency_terms:
-            # Only the terms whose every leaf holds or may still be answered are worth reading.
-            candidates = np.flatnonzero(~needs[:, ~satisfied].any(axis=1)).tolist()
-            ways = {
-                unmet for i in candidates if (unmet := _unmet(terms[i], truth, ids_of, findings, answerable))
-            }
+        for index, rule in enumerate(rules):
+            rule_ways = ways.get(index, set())
             # A way that needs more than another way of the same rule adds no warning sign: with
             # age 70 already fragile bone, osteoporosis is not what stands between it and the rule.
-            minimal = _minimal(ways)
-            found += [(rule, way) for way in sorted(ways, key=_order) if way in minimal]
+            minimal = _minimal(rule_ways)
+            found += [(rule, way) for way in sorted(rule_ways, key=_order) if way in minimal]
         return found
 
     @cached_property
-    def _emergency_terms(self) -> tuple[tuple[CompiledRule, Terms, npt.NDArray[np.bool_]], ...]:
-        """Each emergency rule with its terms and a term-by-leaf matrix of the leaves each needs."""
-        compiled = []
+    def _emergency_terms(
+        self,
+    ) -> tuple[tuple[CompiledRule, ...], Terms, npt.NDArray[np.bool_], tuple[int, ...]]:
+        """The emergency rules and all their terms, stacked for one reading per case.
+
+        With the terms come a term-by-leaf matrix of the leaves each term needs and the index
+        of the rule that owns each term.
+        """
+        rules: list[CompiledRule] = []
+        terms: Terms = []
+        owner: list[int] = []
         for rule, rule_terms in zip(self.rules, self.terms, strict=True):
             if rule.level < Urgency.EMERGENCY:
                 continue
-            terms = list(rule_terms)
-            needs = np.zeros((len(terms), self.leaves.count), dtype=bool)
-            for row, term in enumerate(terms):
-                for leaf, holds in term:
-                    needs[row, leaf] = holds
-            compiled.append((rule, terms, needs))
-        return tuple(compiled)
+            owner += [len(rules)] * len(rule_terms)
+            terms += list(rule_terms)
+            rules.append(rule)
+        needs = np.zeros((len(terms), self.leaves.count), dtype=bool)
+        for row, term in enumerate(terms):
+            for leaf, holds in term:
+                needs[row, leaf] = holds
+        return tuple(rules), terms, needs, tuple(owner)
 
     @cached_property
     def leaf_ids(self) -> tuple[frozenset[str], ...]:
