@@ -160,14 +160,40 @@ def test_every_route_gives_the_level_of_the_core(
         ({}, Urgency.SOON),  # nothing answered: never self-care
         ({"urinary_retention": True}, Urgency.EMERGENCY),
         ({"age": 40, "pain_regions": ("low_back",), "saddle_numbness": True}, Urgency.EMERGENCY),
+        (
+            {
+                "age": 40,
+                "anticoagulants": True,
+                "duration_days": 43,
+                "pain_regions": ("groin.right", "thigh_anterior.right"),
+                "numbness_regions": ("thigh_anterior.right", "leg_medial.right"),
+            },
+            Urgency.SOON,  # not new: the bleed rule does not fire; the self-check stops before asking
+        ),
     ],
-    ids=["nothing-answered", "retention", "saddle-numbness"],
+    ids=["nothing-answered", "retention", "saddle-numbness", "emergency-before-the-time-course"],
 )
 def test_every_route_on_known_answers(
     answers: dict[str, FindingValue], level: Urgency, clients: tuple[TestClient, TestClient]
 ) -> None:
     """Fixed answers whose level is known reach that level on every route."""
     assert _check_routes(answers, clients) == level
+
+
+def _stopped_before_the_time_course(
+    interview: Interview, knowledge: Knowledge, answers: dict[str, FindingValue], expected: Urgency
+) -> bool:
+    """True when the interview ended at an emergency that the full answers' time course rules out.
+
+    That happens only when an emergency rule holds through an unknown "new" or "not improving"
+    and the interview stopped before asking it; the answers given so far then demand emergency.
+    """
+    if not interview.emergency or expected == Urgency.EMERGENCY:
+        return False
+    qualifiers = frozenset().union(*(rule.qualifiers for rule in knowledge.triage.rules))
+    unasked = {finding for finding in qualifiers if finding in answers and finding not in interview.findings}
+    asked = MappingProxyType({k: v for k, v in answers.items() if k not in unasked})
+    return bool(unasked) and knowledge.triage.evaluate(asked)[0] == Urgency.EMERGENCY
 
 
 def _check_routes(answers: dict[str, FindingValue], clients: tuple[TestClient, TestClient]) -> Urgency:
@@ -193,6 +219,11 @@ def _check_routes(answers: dict[str, FindingValue], clients: tuple[TestClient, T
     shown = summary.splitlines()
     heading = shown.index(bank.label("triage_heading", "self_check") + ":")
     levels["terminal"] = shown[heading + 1].split(":")[0].strip().lower().replace(" ", "_")
+    interview_routes = ("interview", "/api/v1/interviews", "terminal")
+    if _stopped_before_the_time_course(interview, knowledge, answers, expected):
+        # The self-check stops at the first emergency; a rule that holds while the time course is
+        # unknown ("new") then stands, which is the more urgent reading, never a lower one.
+        assert {levels.pop(route) for route in interview_routes} == {Urgency.EMERGENCY.id}
     assert levels == dict.fromkeys(levels, expected.id)
     if expected == Urgency.EMERGENCY:
         # A red flag acts at once: the self-check asked nothing after it, and says what to do first.
