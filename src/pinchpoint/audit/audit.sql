@@ -1,7 +1,8 @@
 -- The population audit, written once for every engine.
 --
 -- Each `-- name: X` block is one SELECT; the engine materialises it as table X (DuckDB: a table;
--- Spark: Parquet in the work folder, read back as a view). `{name}` is a number or date of the
+-- Spark: Parquet in the work folder, read back as a view). A `-- view: X` block is a view, computed
+-- where it is used (cheap queries, or queries used once). `{name}` is a number or date of the
 -- audit definition; `@fn(...)` is one of the few functions whose spelling differs between the
 -- engines (pinchpoint.audit.engines.DIALECTS). Everything else is SQL both engines run as it is.
 --
@@ -49,7 +50,7 @@ FROM (
   ) parsed
 ) fields
 
--- name: screened
+-- view: screened
 -- The first check each JSON object fails, before duplicates and references are looked at.
 SELECT c.*,
        CASE WHEN rtype IS NULL THEN 'no resourceType'
@@ -128,7 +129,7 @@ SELECT file, line_no, resource_type, reason FROM line_status WHERE status = 'ref
 -- name: reconciliation
 SELECT file, status, reason, CAST(count(*) AS BIGINT) AS lines FROM line_status GROUP BY file, status, reason
 
--- name: diagnoses
+-- view: diagnoses
 -- Diagnoses of low back pain or leg nerve pain that can start an episode (active, not refuted).
 SELECT patient_id, id AS condition_id, d, min(key) AS presentation, min(performer) AS practitioner
 FROM record_codes
@@ -157,10 +158,10 @@ WHERE ((r.role = 'exclusion' AND coalesce(r.verification, '') <> 'refuted'
     OR (r.role = 'medication' AND @days(e.index_date, r.d) BETWEEN -k.before_days AND k.after_days
         AND @days(r.d, coalesce(r.end_d, DATE '{as_of}')) >= k.min_days))
 
--- name: episode_exclusions
+-- view: episode_exclusions
 SELECT episode_id, @sorted_join(key) AS exclusions FROM episode_exclusion_keys GROUP BY episode_id
 
--- name: episode_imaging
+-- view: episode_imaging
 SELECT e.episode_id, min(@days(e.index_date, r.d)) AS first_imaging_days, min(r.key) AS modality
 FROM episodes e JOIN record_codes r ON r.patient_id = e.patient_id
 WHERE r.rtype = 'ImagingStudy' AND r.role = 'imaging'
@@ -198,7 +199,7 @@ FROM (
   LEFT JOIN episode_imaging i ON i.episode_id = e.episode_id
 ) m
 
--- name: card_conditions
+-- view: card_conditions
 -- The Conditions the CDS order card would read (codes of terminology.yaml), with their statuses.
 SELECT r.patient_id, r.d, r.onset, (i.id IS NOT NULL) AS presentation,
        concat(r.system, '|', r.code, '|', coalesce(r.clinical, ''), '|', coalesce(r.verification, ''), '|') AS stem
@@ -245,11 +246,11 @@ SELECT o.order_id, o.patient_id, o.order_date, o.practitioner, o.modality, o.epi
 FROM orders o JOIN verdicts v ON v.signature = o.signature
 LEFT JOIN episode_measure m ON m.episode_id = o.episode_id
 
--- name: agreement
+-- view: agreement
 SELECT measure_class, verdict, card_warns, CAST(count(*) AS BIGINT) AS orders
 FROM order_verdicts GROUP BY measure_class, verdict, card_warns
 
--- name: warning_first
+-- view: warning_first
 -- Part 3: the first record of each warning sign per patient (for cancer with new neurology, the later
 -- of the two records of the first pair within the window).
 SELECT r.patient_id, r.key AS warning, min(r.d) AS first_date
@@ -309,7 +310,7 @@ FROM (
   ) g
 ) w
 
--- name: funnel
+-- view: funnel
 -- How episodes become the denominator, and how often each exclusion applies among otherwise eligible episodes.
 SELECT 'episodes' AS step, CAST(count(*) AS BIGINT) AS episodes FROM episode_measure
 UNION ALL

@@ -21,9 +21,10 @@ def add_audit_commands(commands: Any) -> None:
         "audit",
         help="audit a FHIR Bulk Data export: low-value lumbar imaging and missed warning signs",
         description=(
-            "Read a folder of NDJSON files (Patient.ndjson, Condition.ndjson ...), build episodes of low back "
-            "pain and leg nerve pain, and write the imaging measure, pinchpoint's verdict on each lumbar imaging "
-            "order, missed or late warning signs and reconciled line counts (HTML, CSV, Parquet, MeasureReport)."
+            "Read a folder of NDJSON files (Patient.ndjson, Condition.ndjson ...), build episodes of "
+            "low back pain and leg nerve pain, and write the imaging measure, pinchpoint's verdict on "
+            "each lumbar imaging order, missed or late warning signs and reconciled line counts "
+            "(HTML, CSV, Parquet, MeasureReport)."
         ),
     )
     audit.add_argument("source", type=Path, help="the export folder (or one NDJSON file)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Literal, cast
+from typing import Literal, TypeVar, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -21,6 +21,8 @@ from pinchpoint.knowledge import schema as s
 from pinchpoint.knowledge.model import Knowledge
 
 __all__ = ["AuditDefinition", "CodeRow", "load_definition"]
+
+_Row = TypeVar("_Row", bound=s.Code)
 
 Role = Literal["index", "imaging", "mri", "exclusion", "medication", "warning", "neurology", "card"]
 
@@ -280,27 +282,27 @@ class _Builder:
 
     def add(self, part: _CodeSet, role: Role, key: str | None) -> None:
         pick = part.terminology
-        found: list[tuple[s.Code, str]] = []
+        found: list[tuple[str, str, str, str]] = []  # system, code, display, item
         for name in pick.presentations:
-            rows = [row for row in self.terms.presentations if row.presentation == name]
-            found += [(row, name) for row in self._some(rows, "presentations", name)]
+            rows = [r for r in self.terms.presentations if r.presentation == name]
+            found += [(r.system, r.code, r.display, name) for r in self._some(rows, "presentations", name)]
         for name in pick.conditions:
-            rows = [row for row in self.terms.conditions if row.finding == name]
-            found += [(row, name) for row in self._some(rows, "conditions", name)]
+            conditions = [r for r in self.terms.conditions if r.finding == name]
+            found += [(r.system, r.code, r.display, name) for r in self._some(conditions, "conditions", name)]
         for name in pick.sites:
-            found += [(row, name) for row in self.terms.sites.get(name, [])]
+            found += [(r.system, r.code, r.display, name) for r in self.terms.sites.get(name, [])]
         for name in pick.causes:
-            found += [(row, name) for row in self.terms.causes.get(name, [])]
+            found += [(r.system, r.code, r.display, name) for r in self.terms.causes.get(name, [])]
         if pick.imaging_orders is not None:
             wanted = pick.imaging_orders
             found += [
-                (row, row.modality)
-                for row in self.terms.imaging_orders
-                if wanted.region in (None, row.region) and wanted.modality in (None, row.modality)
+                (r.system, r.code, r.display, r.modality)
+                for r in self.terms.imaging_orders
+                if wanted.region in (None, r.region) and wanted.modality in (None, r.modality)
             ]
-        found += [(code, code.code) for code in part.codes]
-        for code, name in found:
-            self.rows.append(CodeRow(self.url(code.system), code.code, role, key or name, code.display))
+        found += [(c.system, c.code, c.display, c.code) for c in part.codes]
+        for system, code, display, name in found:
+            self.rows.append(CodeRow(self.url(system), code, role, key or name, display))
 
     def add_card_codes(self) -> None:
         """Every Condition code the FHIR record reader knows: the codes the CDS order card sees."""
@@ -313,7 +315,7 @@ class _Builder:
                 seen.add(key)
                 self.rows.append(CodeRow(key[0], key[1], "card", "", code.display))
 
-    def _some(self, rows: Sequence[s.Code], table: str, name: str) -> Sequence[s.Code]:
+    def _some(self, rows: Sequence[_Row], table: str, name: str) -> Sequence[_Row]:
         if not rows:
             raise SchemaError(
                 "the audit names a terminology row that does not exist",

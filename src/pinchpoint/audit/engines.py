@@ -53,6 +53,7 @@ class Query:
     stage: int
     name: str
     sql: str
+    view: bool = False
 
 
 def queries(dialect: str, parameters: Mapping[str, object]) -> list[Query]:
@@ -61,15 +62,17 @@ def queries(dialect: str, parameters: Mapping[str, object]) -> list[Query]:
     found: list[Query] = []
     stage = 0
     name: str | None = None
+    view = False
     body: list[str] = []
     for line in [*text.splitlines(), "-- name: <end>"]:
-        if line.startswith(("-- stage:", "-- name:")) and name is not None:
-            found.append(Query(stage, name, _expand("\n".join(body), dialect, parameters)))
+        if line.startswith(("-- stage:", "-- name:", "-- view:")) and name is not None:
+            found.append(Query(stage, name, _expand("\n".join(body), dialect, parameters), view))
             name, body = None, []
         if line.startswith("-- stage:"):
             stage = int(line.split(":", 1)[1])
-        elif line.startswith("-- name:"):
+        elif line.startswith(("-- name:", "-- view:")):
             name = line.split(":", 1)[1].strip()
+            view = line.startswith("-- view:")
         elif name is not None and not line.startswith("--"):
             body.append(line)
     return found
@@ -113,6 +116,9 @@ class Engine(Protocol):
     def materialise(self, name: str, sql: str) -> None:
         """Run a query and keep its result as table ``name``."""
 
+    def view(self, name: str, sql: str) -> None:
+        """Name a query as view ``name``, computed where it is used."""
+
     def fetch(self, sql: str) -> list[Row]:
         """Run a query and return its rows."""
 
@@ -141,6 +147,7 @@ class DuckDBEngine:
             self.connection.execute(f"SET threads = {int(threads)}")
 
     def load_lines(self, files: Sequence[SourceFile]) -> None:
+        """See :meth:`Engine.load_lines`."""
         parts = [
             f"SELECT {_literal(f.name)} AS file, {_literal(f.resource_type)} AS expected_type, "
             f"CAST(ordinality AS BIGINT) AS line_no, line FROM read_csv({_literal(str(f.read_path))}, "
@@ -156,6 +163,7 @@ class DuckDBEngine:
         self.connection.execute("CREATE OR REPLACE VIEW raw_lines AS " + " UNION ALL ".join(parts))
 
     def register(self, name: str, columns: Sequence[tuple[str, str]], rows: Sequence[Row]) -> None:
+        """See :meth:`Engine.register`."""
         spec = ", ".join(f"{column} {kind}" for column, kind in columns)
         self.connection.execute(f"CREATE OR REPLACE TABLE {name} ({spec})")
         if rows:
@@ -163,12 +171,19 @@ class DuckDBEngine:
             self.connection.executemany(f"INSERT INTO {name} VALUES ({marks})", [list(r) for r in rows])
 
     def materialise(self, name: str, sql: str) -> None:
+        """See :meth:`Engine.materialise`."""
         self.connection.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
 
+    def view(self, name: str, sql: str) -> None:
+        """See :meth:`Engine.view`."""
+        self.connection.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+
     def fetch(self, sql: str) -> list[Row]:
+        """See :meth:`Engine.fetch`."""
         return [tuple(row) for row in self.connection.execute(sql).fetchall()]
 
     def write(self, name: str, order_by: str, folder: Path) -> list[Path]:
+        """See :meth:`Engine.write`."""
         paths = [folder / f"{name}.csv", folder / f"{name}.parquet"]
         query = f"SELECT * FROM {name} ORDER BY {order_by}"
         self.connection.execute(f"COPY ({query}) TO {_literal(str(paths[0]))} (HEADER, DELIMITER ',')")
@@ -176,6 +191,7 @@ class DuckDBEngine:
         return paths
 
     def close(self) -> None:
+        """See :meth:`Engine.close`."""
         self.connection.close()
 
 
@@ -196,6 +212,7 @@ class SparkEngine:
         self.owned = session is None
 
     def load_lines(self, files: Sequence[SourceFile]) -> None:
+        """See :meth:`Engine.load_lines`."""
         from pyspark.sql import functions as f  # noqa: PLC0415
 
         frames = []
@@ -224,19 +241,27 @@ class SparkEngine:
         union.createOrReplaceTempView("raw_lines")
 
     def register(self, name: str, columns: Sequence[tuple[str, str]], rows: Sequence[Row]) -> None:
+        """See :meth:`Engine.register`."""
         schema = ", ".join(f"{column} {_spark_type(kind)}" for column, kind in columns)
         frame = self.spark.createDataFrame([list(r) for r in rows], schema=schema)
         frame.createOrReplaceTempView(name)
 
     def materialise(self, name: str, sql: str) -> None:
+        """See :meth:`Engine.materialise`."""
         path = str(self.work / "tables" / name)
         self.spark.sql(sql).write.mode("overwrite").parquet(path)
         self.spark.read.parquet(path).createOrReplaceTempView(name)
 
+    def view(self, name: str, sql: str) -> None:
+        """See :meth:`Engine.view`."""
+        self.spark.sql(sql).createOrReplaceTempView(name)
+
     def fetch(self, sql: str) -> list[Row]:
+        """See :meth:`Engine.fetch`."""
         return [tuple(row) for row in self.spark.sql(sql).collect()]
 
     def write(self, name: str, order_by: str, folder: Path) -> list[Path]:
+        """See :meth:`Engine.write`."""
         frame = self.spark.sql(f"SELECT * FROM {name} ORDER BY {order_by}").coalesce(1)
         paths = [folder / f"{name}.csv", folder / f"{name}.parquet"]
         frame.write.mode("overwrite").option("header", True).csv(str(paths[0]))
@@ -244,11 +269,12 @@ class SparkEngine:
         return paths
 
     def close(self) -> None:
+        """See :meth:`Engine.close`."""
         if self.owned:
             self.spark.stop()
 
 
-def spark_session(master: str = "local[*]") -> Any:
+def spark_session(master: str = "local[*]", *, shuffle_partitions: int = 4, driver_memory: str = "2g") -> Any:
     """Start (or reuse) a Spark session configured for the audit.
 
     Raises:
@@ -261,17 +287,20 @@ def spark_session(master: str = "local[*]") -> Any:
             "the Spark engine needs PySpark and a Java runtime",
             expected="pip install 'pinchpoint[audit]' and a JDK 17",
         ) from exc
-    return (
+    session = (
         SparkSession.builder.master(master)
         .appName("pinchpoint-audit")
         .config("spark.sql.files.maxPartitionBytes", str(1 << 40))
         .config("spark.sql.files.openCostInBytes", str(1 << 40))
-        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
-        .config("spark.driver.memory", "2g")
+        .config("spark.driver.memory", driver_memory)
         .getOrCreate()
     )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 def make_engine(name: str, work: Path, **options: Any) -> Engine:

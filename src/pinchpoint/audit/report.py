@@ -113,11 +113,11 @@ def measure_report(result: AuditResult, definition: AuditDefinition, *, as_of: d
 def funnel_svg(
     rows: Sequence[dict[str, Any]], overall: float, confidence_levels: Sequence[float] = (0.95, 0.998)
 ) -> str:
-    """An SVG funnel plot: each unit's rate against its denominator, with control limits around ``overall``."""
+    """An SVG funnel plot: each unit's rate against its denominator, with limits around ``overall``."""
     if not rows:
         return _empty("No organisation has an episode in the denominator.")
     most = max(int(r["denominator"]) for r in rows)
-    top = min(1.0, max(max(float(r["rate"]) for r in rows), overall) * 1.3 + 0.02)
+    top = min(1.0, max(*(float(r["rate"]) for r in rows), overall) * 1.3 + 0.02)
     x = _scale(0, most, _PAD, _WIDTH - 10)
     y = _scale(0, top, _HEIGHT - _PAD, 10)
     parts = [_axes(f"denominator (episodes), up to {most}", f"imaging rate, up to {top:.2f}")]
@@ -139,9 +139,8 @@ def funnel_svg(
     for row in rows:
         label = html.escape(str(row["value"]))
         cx, cy = x(int(row["denominator"])), y(float(row["rate"]))
-        parts.append(
-            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="#1f5fa8"><title>{label}: {row["numerator"]}/{row["denominator"]}</title></circle>'
-        )
+        title = f"<title>{label}: {row['numerator']}/{row['denominator']}</title>"
+        parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="#1f5fa8">{title}</circle>')
     return _svg("Funnel plot of imaging rates per organisation", parts)
 
 
@@ -174,7 +173,8 @@ def _axes(x_label: str, y_label: str) -> str:
     return (
         f'<line x1="{_PAD}" y1="{bottom}" x2="{_WIDTH - 10}" y2="{bottom}" stroke="#000"/>'
         f'<line x1="{_PAD}" y1="10" x2="{_PAD}" y2="{bottom}" stroke="#000"/>'
-        f'<text x="{_WIDTH / 2}" y="{_HEIGHT - 8}" text-anchor="middle" font-size="12">{html.escape(x_label)}</text>'
+        f'<text x="{_WIDTH / 2}" y="{_HEIGHT - 8}" text-anchor="middle" font-size="12">'
+        f"{html.escape(x_label)}</text>"
         f'<text x="12" y="{_HEIGHT / 2}" transform="rotate(-90 12 {_HEIGHT / 2})" text-anchor="middle" '
         f'font-size="12">{html.escape(y_label)}</text>'
     )
@@ -222,7 +222,8 @@ def _html(
     sections = [
         f"<h1>Population audit: {html.escape(definition.title)}</h1>",
         f'<p class="safety"><strong>{html.escape(interop.safety_note)}</strong></p>',
-        f"<p>Audit date {as_of.isoformat()}; engine {html.escape(engine)}; knowledge version {html.escape(knowledge.version)}. "
+        f"<p>Audit date {as_of.isoformat()}; engine {html.escape(engine)}; "
+        f"knowledge version {html.escape(knowledge.version)}. "
         "Rates are the share of episodes in the denominator imaged within "
         f"{definition.imaging_window_days} days (lower is better; HEDIS reports 1 minus this rate), with "
         f"{definition.confidence:.0%} Wilson intervals.</p>",
@@ -238,8 +239,9 @@ def _html(
         ),
         "<p>Per practitioner and per month: tables/rates.csv.</p>",
         "<h2>2. pinchpoint's verdict on each lumbar imaging order</h2>",
-        "<p>The verdict is the CDS order card's own review (the same function) of the record as it stood on the "
-        "order date; <em>card_warns</em> is whether the card would advise removing the order.</p>",
+        "<p>The verdict is the CDS order card's own review (the same function) of the record "
+        "as it stood on the order date; <em>card_warns</em> is whether the card would advise "
+        "removing the order.</p>",
         _table(result.tables["agreement"], ["measure_class", "verdict", "card_warns", "orders"]),
         "<h2>3. Warning signs: time from the first record to MRI</h2>",
         _table(
@@ -255,7 +257,10 @@ def _html(
         "<p>Each refused line, with its file and line number: tables/refusals.csv.</p>",
         f'<p class="safety">{html.escape(interop.safety_note)}</p>',
     ]
-    style = "body{font-family:sans-serif;max-width:960px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}.safety{background:#fff3cd;padding:6px}"
+    style = (
+        "body{font-family:sans-serif;max-width:960px;margin:auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 6px}.safety{background:#fff3cd;padding:6px}"
+    )
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>pinchpoint audit</title>'
         f"<style>{style}</style></head><body>{''.join(sections)}</body></html>\n"

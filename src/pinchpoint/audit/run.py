@@ -102,7 +102,7 @@ def run_queries(
     )
     steps = queries(engine.dialect, parameters(definition, as_of))
     for query in (q for q in steps if q.stage == 1):
-        engine.materialise(query.name, query.sql)
+        (engine.view if query.view else engine.materialise)(query.name, query.sql)
     signatures = [row[0] for row in engine.fetch("SELECT DISTINCT signature FROM orders")]
     engine.register(
         "verdicts",
@@ -110,7 +110,7 @@ def run_queries(
         [(v.signature, v.verdict, v.card_warns, v.reasons) for v in verdicts_of(signatures, knowledge)],
     )
     for query in (q for q in steps if q.stage == 2):
-        engine.materialise(query.name, query.sql)
+        (engine.view if query.view else engine.materialise)(query.name, query.sql)
 
 
 def run_audit(

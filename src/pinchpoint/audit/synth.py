@@ -105,7 +105,7 @@ def synthesize(
     with ExitStack() as stack:
         out = _Writer(folder, stack, truth)
         for index in range(patients):
-            _patient(out, rng, codes, definition, f"p{index}", practitioners)
+            _patient(out, rng, codes, definition, pid=f"p{index}", practitioners=practitioners)
         _noise(out, rng, codes, long_line_bytes)
     result = {
         "as_of": SYNTH_AS_OF.isoformat(),
@@ -114,7 +114,7 @@ def synthesize(
         "reconciliation": sorted([f, s, r, n] for (f, s, r), n in truth.lines.items()),
         "refusals": sorted(list(r) for r in truth.refusals),
         "funnel": dict(sorted(truth.funnel.items())),
-        "organisations": {k: v for k, v in sorted(truth.organisations.items())},
+        "organisations": dict(sorted(truth.organisations.items())),
         "warning_outcomes": sorted([w, o, n] for (w, o), n in truth.warnings.items()),
         "orders": truth.orders,
     }
@@ -170,6 +170,7 @@ def _patient(
     rng: random.Random,
     codes: _Codes,
     definition: AuditDefinition,
+    *,
     pid: str,
     practitioners: list[tuple[str, str]],
 ) -> None:
@@ -192,7 +193,19 @@ def _patient(
         _warning_sign(out, rng, codes, definition, pid)
     elif roll < 0.36:
         first = _START + dt.timedelta(days=rng.randint(0, 700))
-        episodes = [_episode(out, rng, codes, definition, pid, first, birth, practitioner, 0)]
+        episodes = [
+            _episode(
+                out,
+                rng,
+                codes,
+                definition,
+                pid=pid,
+                index=first,
+                birth=birth,
+                practitioner=practitioner,
+                number=0,
+            )
+        ]
         if rng.random() < 0.1:
             repeat = first + dt.timedelta(days=rng.randint(30, 150))
             if repeat < SYNTH_AS_OF:
@@ -204,7 +217,19 @@ def _patient(
         if rng.random() < 0.08:
             second = first + dt.timedelta(days=rng.randint(400, 600))
             if second < SYNTH_AS_OF:
-                episodes.append(_episode(out, rng, codes, definition, pid, second, birth, practitioner, 1))
+                episodes.append(
+                    _episode(
+                        out,
+                        rng,
+                        codes,
+                        definition,
+                        pid=pid,
+                        index=second,
+                        birth=birth,
+                        practitioner=practitioner,
+                        number=1,
+                    )
+                )
         records = [record for episode in episodes for record in episode.exclusions]
         for episode in episodes:
             _count(out.truth, definition, episode, records, organisation)
@@ -235,6 +260,7 @@ def _episode(
     rng: random.Random,
     codes: _Codes,
     definition: AuditDefinition,
+    *,
     pid: str,
     index: dt.date,
     birth: dt.date,
@@ -267,8 +293,17 @@ def _episode(
         "out of scope",
     )
     age = _age(birth, index)
-    exclusions = _exclusions(out, rng, codes, pid, episode, index)
-    imaged = _imaging(out, rng, codes, pid, episode, index, practitioner, definition.imaging_window_days)
+    exclusions = _exclusions(out, rng, codes, pid=pid, episode=episode, index=index)
+    imaged = _imaging(
+        out,
+        rng,
+        codes,
+        pid=pid,
+        episode=episode,
+        index=index,
+        practitioner=practitioner,
+        window=definition.imaging_window_days,
+    )
     return _Episode(index, age, imaged, exclusions)
 
 
@@ -319,7 +354,7 @@ def _count(
 
 
 def _exclusions(
-    out: _Writer, rng: random.Random, codes: _Codes, pid: str, episode: str, index: dt.date
+    out: _Writer, rng: random.Random, codes: _Codes, *, pid: str, episode: str, index: dt.date
 ) -> list[tuple[str, dt.date, dt.date | None]]:
     # At most one exclusion per episode, and none whose codes are all warning signs (those are
     # checked on patients of their own), so that every figure of the truth stays known.
@@ -337,13 +372,12 @@ def _exclusions(
             offset = (
                 -rng.randint(0, min(before, 1000)) if rng.random() < 0.7 else rng.randint(0, exclusion.after)
             )
+        elif exclusion.before is None and exclusion.after >= 28:
+            offset = exclusion.after + rng.randint(5, 60)
+        elif exclusion.before is None:
+            offset = exclusion.after + rng.randint(1, 60)
         else:
-            if exclusion.before is None and exclusion.after >= 28:
-                offset = exclusion.after + rng.randint(5, 60)
-            elif exclusion.before is None:
-                offset = exclusion.after + rng.randint(1, 60)
-            else:
-                offset = -(before + rng.randint(5, 60))
+            offset = -(before + rng.randint(5, 60))
         day = index + dt.timedelta(days=offset)
         if exclusion.medication_min_days is not None:
             if inside:
@@ -388,6 +422,7 @@ def _imaging(
     out: _Writer,
     rng: random.Random,
     codes: _Codes,
+    *,
     pid: str,
     episode: str,
     index: dt.date,

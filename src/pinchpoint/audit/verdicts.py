@@ -5,7 +5,9 @@ each Condition the FHIR reader knows that was recorded by then (system, code, cl
 verification status, and for a presentation the days from its onset to the order). Two orders with
 the same signature are the same question to the card, so the review runs once per distinct
 signature: the signature becomes the FHIR resources a CDS client would prefetch, the FHIR reader
-reads them, and :func:`pinchpoint.cds_hooks.review_lumbar_order` decides. Nothing here restates a rule.
+reads them, and :func:`pinchpoint.cds_hooks.review_lumbar_orders` decides. A signature the reader
+refuses (a sex that is not a FHIR gender, say) gets the verdict ``unreadable``, as the card would
+answer that request with an error rather than a card. Nothing here restates a rule.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pinchpoint.cds_hooks import review_lumbar_order
-from pinchpoint.fhir.record import read_resources
+from pinchpoint.cds_hooks import review_lumbar_orders
+from pinchpoint.errors import PinchpointError
+from pinchpoint.fhir.record import RecordFacts, read_resources
 from pinchpoint.knowledge.model import Knowledge
 
 __all__ = ["Verdict", "verdict_of", "verdicts_of"]
@@ -37,20 +40,33 @@ class Verdict:
 
 
 def verdicts_of(signatures: Iterable[str], knowledge: Knowledge) -> list[Verdict]:
-    """Review every distinct signature."""
-    return [verdict_of(signature, knowledge) for signature in sorted(set(signatures))]
+    """Review every distinct signature (the plans are assessed together, in chunks)."""
+    ordered = sorted(set(signatures))
+    readable: list[tuple[str, RecordFacts]] = []
+    found: dict[str, Verdict] = {}
+    for signature in ordered:
+        try:
+            readable.append(
+                (
+                    signature,
+                    read_resources(_resources(signature), knowledge, today=_ORDER_DAY, origin="audit"),
+                )
+            )
+        except PinchpointError as exc:
+            found[signature] = Verdict(signature, "unreadable", False, str(exc))
+    reviews = review_lumbar_orders([(facts, {}, frozenset()) for _, facts in readable], knowledge)
+    for (signature, _), review in zip(readable, reviews, strict=True):
+        decision = review.decision
+        rules = [reason.rule for reason in decision.reasons] + list(decision.open_rules)
+        if review.plan_offers_imaging:
+            rules.append("plan-offers-lumbar-imaging")
+        found[signature] = Verdict(signature, decision.verdict, review.warns, ";".join(rules))
+    return [found[signature] for signature in ordered]
 
 
 def verdict_of(signature: str, knowledge: Knowledge) -> Verdict:
     """Review one signature as the CDS order card would review an order with that record."""
-    review = review_lumbar_order(
-        read_resources(_resources(signature), knowledge, today=_ORDER_DAY, origin="audit"), knowledge
-    )
-    decision = review.decision
-    rules = [reason.rule for reason in decision.reasons] + list(decision.open_rules)
-    if review.plan_offers_imaging:
-        rules.append("plan-offers-lumbar-imaging")
-    return Verdict(signature, decision.verdict, review.warns, ";".join(rules))
+    return verdicts_of([signature], knowledge)[0]
 
 
 def _resources(signature: str) -> list[tuple[str, object]]:
