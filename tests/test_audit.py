@@ -25,6 +25,8 @@ from pinchpoint.audit.run import OUTPUT_TABLES, parameters, run_audit  # noqa: E
 from pinchpoint.audit.source import scan_source  # noqa: E402
 from pinchpoint.audit.synth import SYNTH_AS_OF, iter_truth_refusals, synthesize  # noqa: E402
 from pinchpoint.cds_hooks import handle_request  # noqa: E402
+from pinchpoint.cli import main  # noqa: E402
+from pinchpoint.errors import SchemaError  # noqa: E402
 from pinchpoint.knowledge.loader import load_resident_knowledge  # noqa: E402
 
 PATIENTS = 3000
@@ -299,3 +301,45 @@ def test_duckdb_and_spark_agree_row_for_row(table, duck, spark_out):
     ).fetchall()
     assert duck_rows, table if table not in ("agreement",) else None
     assert spark_rows == duck_rows
+
+
+def test_the_readme_names_every_code_of_the_measure(definition):
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    section = readme.split("## Population audit", 1)[1]
+    missing = sorted({c.code for c in definition.codes if c.role != "card" and c.code not in section})
+    assert not missing
+
+
+def test_a_source_the_definition_cites_must_exist(knowledge):
+    text = (Path(__file__).parent.parent / "src/pinchpoint/audit/data/lbp_audit.yaml").read_text("utf-8")
+    with pytest.raises(SchemaError, match="source"):
+        load_definition(knowledge, text.replace("source: darouiche-2006", "source: no-such-paper"))
+    with pytest.raises(SchemaError, match="terminology"):
+        load_definition(
+            knowledge, text.replace("conditions: [urinary_retention]", "conditions: [no_such_finding]", 1)
+        )
+
+
+def test_the_command_line_writes_an_export_and_audits_it(tmp_path, capsys):
+    assert main(["synth", "--patients", "300", "--seed", "3", "--out", str(tmp_path / "export")]) == 0
+    code = main(
+        [
+            "audit",
+            str(tmp_path / "export"),
+            "--out",
+            str(tmp_path / "out"),
+            "--as-of",
+            "2025-01-01",
+            "--max-line-bytes",
+            str(LIMIT),
+        ]
+    )
+    assert code == 0
+    assert "counts reconcile" in capsys.readouterr().out
+    truth = json.loads((tmp_path / "export" / "truth.json").read_text("utf-8"))
+    assert json.loads((tmp_path / "out" / "summary.json").read_text("utf-8"))["funnel"] == truth["funnel"]
+
+
+def test_a_missing_source_is_a_clear_error(tmp_path, capsys):
+    assert main(["audit", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
+    assert "does not exist" in capsys.readouterr().err
