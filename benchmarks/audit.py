@@ -97,6 +97,8 @@ def _child(args: argparse.Namespace, export: Path) -> int:
 
 
 def _check(out: Path, truth_file: Path, code: int) -> str:
+    from pinchpoint.audit.synth import iter_truth_refusals  # noqa: PLC0415
+
     if code == _TIMED_OUT:
         return "stopped: did not finish within --timeout"
     if code != 0:
@@ -107,8 +109,21 @@ def _check(out: Path, truth_file: Path, code: int) -> str:
     for file, _, _, lines in truth["reconciliation"]:
         counted[file] = counted.get(file, 0) + lines
     same = summary["funnel"] == truth["funnel"] and summary["counted_per_file"] == counted
-    same = same and summary["reconciled"]
-    return "reconciled; funnel and line counts equal the truth" if same else "DIFFER from the truth"
+    same = same and summary["reconciled"] and _refusals(out) == sorted(iter_truth_refusals(truth, _MAX_LINE))
+    return (
+        "reconciled; funnel, line counts and refused lines equal the truth"
+        if same
+        else "DIFFER from the truth"
+    )
+
+
+def _refusals(out: Path) -> list[tuple[str, int, str]]:
+    import duckdb  # noqa: PLC0415
+
+    path = out / "tables" / "refusals.parquet"
+    pattern = f"{path}/*.parquet" if path.is_dir() else str(path)
+    rows = duckdb.sql(f"SELECT file, line_no, reason FROM read_parquet('{pattern}') ORDER BY ALL").fetchall()
+    return [(str(file), int(line), str(reason)) for file, line, reason in rows]
 
 
 def _measure(command: list[str], timeout: float | None) -> tuple[float, int, int]:

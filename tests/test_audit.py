@@ -7,6 +7,7 @@ DuckDB and Spark agree row for row.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 from pathlib import Path
 
@@ -266,15 +267,17 @@ def test_the_sql_is_one_text_for_both_engines(definition):
     assert all("@" not in q.sql for q in queries("spark", parameters(definition, SYNTH_AS_OF)))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark_session():
+    """One Spark session for the tests that need it; py4j's sockets are collected inside this module."""
     pytest.importorskip("pyspark")
     session = start("local[2]", shuffle_partitions=2, driver_memory="1g")
     yield session
     session.stop()
+    gc.collect()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark_out(export, knowledge, spark_session, tmp_path_factory):
     folder, _ = export
     out = tmp_path_factory.mktemp("spark-out")
