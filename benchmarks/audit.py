@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 _SAMPLE = 0.2
+_TABLES = ("episode_measure", "order_verdicts", "warning_signs", "rates", "funnel", "agreement", "refusals")
 _TIMED_OUT = -1000
 _MAX_LINE = 2000  # bytes: shorter than the export's one over-long line, longer than every other line
 
@@ -58,7 +59,25 @@ def main() -> int:
         floor = floor or wall
         verdict = "-" if mode == "floor" else _check(args.work / f"out-{mode}", truth_file, code)
         print(f"{mode:<8} {wall:8.1f} {peak / 2**20:9.0f} {wall / floor:8.2f}  {verdict}", flush=True)
+    engines = args.engines.split(",")
+    if len(engines) == 2:
+        differ = [
+            name
+            for name in _TABLES
+            if _table(args.work, engines[0], name) != _table(args.work, engines[1], name)
+        ]
+        print("engines agree row for row on every table" if not differ else f"engines DIFFER on {differ}")
     return 0
+
+
+def _table(work: Path, engine: str, name: str) -> list[tuple[object, ...]]:
+    import duckdb  # noqa: PLC0415
+
+    path = work / f"out-{engine}" / "tables" / f"{name}.parquet"
+    if not path.exists():
+        return []
+    pattern = f"{path}/*.parquet" if path.is_dir() else str(path)
+    return duckdb.sql(f"SELECT * FROM read_parquet('{pattern}') ORDER BY ALL").fetchall()
 
 
 def _child(args: argparse.Namespace, export: Path) -> int:
