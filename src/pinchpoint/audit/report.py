@@ -163,6 +163,15 @@ def trend_svg(rows: Sequence[dict[str, Any]]) -> str:
     return _svg("Imaging rate by month with its confidence interval", parts)
 
 
+_STEPS = ("episodes", "age in range", "window complete", "excluded: ", "not excluded", "imaged within")
+
+
+def _step_order(row: dict[str, Any]) -> tuple[int, str]:
+    """Funnel steps in the order episodes pass them (exclusions, alphabetically, before the denominator)."""
+    step = str(row["step"])
+    return next((i for i, prefix in enumerate(_STEPS) if step.startswith(prefix)), len(_STEPS)), step
+
+
 def _scale(low: float, high: float, start: float, end: float) -> Any:
     span = (high - low) or 1.0
     return lambda value: start + (float(value) - low) / span * (end - start)
@@ -228,7 +237,7 @@ def _html(
         f"{definition.imaging_window_days} days (lower is better; HEDIS reports 1 minus this rate), with "
         f"{definition.confidence:.0%} Wilson intervals.</p>",
         "<h2>1. Imaging within the window</h2>",
-        _table(result.tables["funnel"], ["step", "episodes"]),
+        _table(sorted(result.tables["funnel"], key=_step_order), ["step", "episodes"]),
         "<h3>Rates per organisation (funnel plot)</h3>",
         funnel_svg(organisations, overall),
         "<h3>Rate by month</h3>",
