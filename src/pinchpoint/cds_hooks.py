@@ -28,14 +28,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn, cast
 
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from pinchpoint.case import Case, FindingValue
-from pinchpoint.engine import assess
+from pinchpoint.engine import assess_many
 from pinchpoint.errors import InvalidRequestError, PrefetchMissingError
 from pinchpoint.fhir._boundary import validate_resource
 from pinchpoint.fhir.inputs import FhirInput, assess_fhir
@@ -47,12 +47,21 @@ from pinchpoint.knowledge.model import Knowledge
 from pinchpoint.triage import UNANSWERED_RULE
 from pinchpoint.vocabulary import Urgency
 
-__all__ = ["SERVICES", "Service", "discovery", "handle_request"]
+__all__ = [
+    "SERVICES",
+    "OrderReview",
+    "Service",
+    "discovery",
+    "handle_request",
+    "review_lumbar_order",
+    "review_lumbar_orders",
+]
 
 Hook = Literal["patient-view", "order-select", "order-sign"]
 
 _REFERENCE = re.compile(r"^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-.]{1,64}$")
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_PLAN_CHUNK = 256
 _CARD_NAMESPACE = uuid.UUID("6f0c7c1e-5d0b-4c62-9d1a-7d3f3c1a9b10")
 _SOURCE_LABEL = "pinchpoint"
 _DEMOGRAPHICS = frozenset({"age", "sex"})
@@ -385,20 +394,16 @@ def _order_review(
         if not imaging:
             continue
         validate_resource(resource, ServiceRequest, "request", path)
-        presentations = set(facts.presentations) | _reason_presentations(resource, terms)
-        decision = imaging_decision(
-            {**_reason_findings(resource, terms), **facts.findings},
+        review = review_lumbar_order(
+            facts,
             knowledge,
-            presentations=presentations,
-            recorded_sites=facts.recorded_sites,
-            recorded_causes=facts.recorded_causes,
+            reason_findings=_reason_findings(resource, terms),
+            reason_presentations=_reason_presentations(resource, terms),
         )
-        if decision.verdict == "not_indicated" and not _plan_offers_lumbar_imaging(
-            {**_reason_findings(resource, terms), **facts.findings}, facts.recorded, knowledge
-        ):
+        if review.warns:
             card = _imaging_card(
                 request,
-                decision,
+                review.decision,
                 display=imaging[0].display,
                 reference=reference,
                 facts=facts,
@@ -408,10 +413,74 @@ def _order_review(
     return cards
 
 
-def _plan_offers_lumbar_imaging(
-    findings: Mapping[str, FindingValue], recorded: frozenset[str], knowledge: Knowledge
-) -> bool:
-    """Whether the plan for these findings offers, as something to do, an investigation of lumbar imaging.
+@dataclass(frozen=True, slots=True)
+class OrderReview:
+    """What the order review decides of one lumbar imaging order.
+
+    ``warns`` is true exactly when the service returns its card: guidance says imaging is not
+    indicated and pinchpoint's own plan for the same findings does not offer lumbar imaging.
+    """
+
+    decision: ImagingDecision
+    plan_offers_imaging: bool
+
+    @property
+    def warns(self) -> bool:
+        """Whether the order card advises removing the order."""
+        return self.decision.verdict == "not_indicated" and not self.plan_offers_imaging
+
+
+def review_lumbar_order(
+    facts: RecordFacts,
+    knowledge: Knowledge,
+    *,
+    reason_findings: Mapping[str, FindingValue] | None = None,
+    reason_presentations: Iterable[str] = (),
+) -> OrderReview:
+    """Review one lumbar imaging order against the record, as the order-select and order-sign hooks do.
+
+    Args:
+        facts: What the patient's record says (:func:`pinchpoint.fhir.record.read_resources`).
+        knowledge: The knowledge base.
+        reason_findings: Findings stated by the order's reason codes.
+        reason_presentations: Presentations named by the order's reason codes.
+    """
+    order = (facts, reason_findings or {}, frozenset(reason_presentations))
+    return review_lumbar_orders([order], knowledge)[0]
+
+
+def review_lumbar_orders(
+    orders: Sequence[tuple[RecordFacts, Mapping[str, FindingValue], frozenset[str]]], knowledge: Knowledge
+) -> list[OrderReview]:
+    """Review many lumbar imaging orders, each exactly as :func:`review_lumbar_order` would.
+
+    Each order is its record's facts, the findings of its reason codes and the presentations
+    they name. The population audit reviews every distinct order of an export here, so its
+    verdict and the card's can never differ; the plans are assessed together in chunks.
+    """
+    findings = [{**reasons, **facts.findings} for facts, reasons, _ in orders]
+    decisions = [
+        imaging_decision(
+            found,
+            knowledge,
+            presentations=set(facts.presentations) | set(presentations),
+            recorded_sites=facts.recorded_sites,
+            recorded_causes=facts.recorded_causes,
+        )
+        for found, (facts, _, presentations) in zip(findings, orders, strict=True)
+    ]
+    asked = [index for index, decision in enumerate(decisions) if decision.verdict == "not_indicated"]
+    offered = set()
+    for start in range(0, len(asked), _PLAN_CHUNK):
+        chunk = asked[start : start + _PLAN_CHUNK]
+        cases = [Case(id="order-review", findings=findings[i], recorded=orders[i][0].recorded) for i in chunk]
+        offers = _plan_offers_lumbar_imaging(cases, knowledge)
+        offered |= {index for index, offer in zip(chunk, offers, strict=True) if offer}
+    return [OrderReview(decision, index in offered) for index, decision in enumerate(decisions)]
+
+
+def _plan_offers_lumbar_imaging(cases: Sequence[Case], knowledge: Knowledge) -> list[bool]:
+    """For each case: whether its plan offers, as something to do, an investigation of lumbar imaging.
 
     The plan is the core's, made from the same findings and recorded diagnoses as the card's
     imaging decision; nothing here changes an assessment.
@@ -420,8 +489,11 @@ def _plan_offers_lumbar_imaging(
     lumbar = {
         test for order in table.imaging_orders if order.region == "lumbar" for test in order.investigations
     }
-    assessment = assess(Case(id="order-review", findings=findings, recorded=recorded), knowledge)
-    return any(test.verdict.to_do and test.id in lumbar for test in assessment.investigations)
+    assessments = assess_many(cases, knowledge, explain_findings=False)
+    return [
+        any(test.verdict.to_do and test.id in lumbar for test in assessment.investigations)
+        for assessment in assessments
+    ]
 
 
 def _reason_findings(resource: Mapping[str, Any], terms: Terminology) -> dict[str, FindingValue]:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from pinchpoint import Assessment, Evidence, Hypothesis, assess, assess_many
+from pinchpoint.audit.cli import add_audit_commands
 from pinchpoint.casefile import parse_case_yaml, read_cases
 from pinchpoint.errors import InputError, PinchpointError
 from pinchpoint.evaluation import EvaluationReport, score
@@ -164,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     example_command.set_defaults(command=_example)
     add_knowledge_command(commands)
     add_read_text_command(commands)
+    add_audit_commands(commands)
     serve_command = commands.add_parser("serve", help="run the web app (self-check, clinician mode, history)")
     serve_command.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve_command.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")

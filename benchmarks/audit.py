@@ -1,0 +1,186 @@
+"""Benchmark: the population audit on a large synthetic export, DuckDB and Spark, against a floor.
+
+Usage::
+
+    python benchmarks/audit.py --patients 1000000 [--seed 1] [--work benchmarks/.audit]
+                               [--engines duckdb,spark] [--duckdb-memory 2GB] [--spark-memory 2g]
+
+It writes the export with ``pinchpoint synth`` (once; kept in the work folder, which git ignores),
+then runs, each in a fresh process: the floor (DuckDB merely reading every line of the same files
+with the same reader), the DuckDB audit and the Spark audit (``local[*]``). For each it prints the
+wall time, the peak resident memory of the whole process tree (sampled every 0.2 s from /proc, so
+the Spark JVM counts) and the ratio of the wall time to the floor, and whether the audit's figures
+equal the export's ground truth. A benchmark, not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+_SAMPLE = 0.2
+_TABLES = ("episode_measure", "order_verdicts", "warning_signs", "rates", "funnel", "agreement", "refusals")
+_TIMED_OUT = -1000
+_MAX_LINE = 2000  # bytes: shorter than the export's one over-long line, longer than every other line
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--patients", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--work", type=Path, default=Path(__file__).parent / ".audit")
+    parser.add_argument("--engines", default="duckdb,spark")
+    parser.add_argument("--duckdb-memory", default="2GB")
+    parser.add_argument("--spark-memory", default="2g")
+    parser.add_argument("--timeout", type=float, default=None, help="stop a run after this many seconds")
+    parser.add_argument("--child", choices=["floor", "duckdb", "spark"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    export = args.work / f"export-{args.patients}-{args.seed}"
+    if args.child:
+        return _child(args, export)
+    truth_file = export / "truth.json"
+    if not truth_file.exists():
+        started = time.perf_counter()
+        command = [sys.executable, "-m", "pinchpoint", "synth", "--patients", str(args.patients)]
+        subprocess.run([*command, "--seed", str(args.seed), "--out", str(export)], check=True)
+        print(f"synth: {args.patients} patients in {time.perf_counter() - started:.0f} s")
+    size = sum(p.stat().st_size for p in export.glob("*.ndjson"))
+    print(f"export: {export} ({size / 2**20:.0f} MiB of NDJSON)")
+    print(f"{'run':<8} {'wall s':>8} {'peak MiB':>9} {'x floor':>8}  figures")
+    floor = None
+    for mode in ["floor", *args.engines.split(",")]:
+        wall, peak, code = _measure([sys.executable, __file__, *sys.argv[1:], "--child", mode], args.timeout)
+        floor = floor or wall
+        verdict = "-" if mode == "floor" else _check(args.work / f"out-{mode}", truth_file, code)
+        print(f"{mode:<8} {wall:8.1f} {peak / 2**20:9.0f} {wall / floor:8.2f}  {verdict}", flush=True)
+    engines = args.engines.split(",")
+    if len(engines) == 2:
+        differ = [
+            name
+            for name in _TABLES
+            if _table(args.work, engines[0], name) != _table(args.work, engines[1], name)
+        ]
+        print("engines agree row for row on every table" if not differ else f"engines DIFFER on {differ}")
+    return 0
+
+
+def _table(work: Path, engine: str, name: str) -> list[tuple[object, ...]]:
+    import duckdb  # noqa: PLC0415
+
+    path = work / f"out-{engine}" / "tables" / f"{name}.parquet"
+    if not path.exists():
+        return []
+    pattern = f"{path}/*.parquet" if path.is_dir() else str(path)
+    return duckdb.sql(f"SELECT * FROM read_parquet('{pattern}') ORDER BY ALL").fetchall()
+
+
+def _child(args: argparse.Namespace, export: Path) -> int:
+    from pinchpoint.audit.engines import DuckDBEngine  # noqa: PLC0415 (the child imports what it measures)
+    from pinchpoint.audit.run import run_audit  # noqa: PLC0415
+    from pinchpoint.audit.source import scan_source  # noqa: PLC0415
+    from pinchpoint.audit.synth import SYNTH_AS_OF  # noqa: PLC0415
+    from pinchpoint.knowledge.loader import load_resident_knowledge  # noqa: PLC0415
+
+    work = args.work / f"work-{args.child}"
+    if args.child == "floor":
+        engine = DuckDBEngine(work, memory_limit=args.duckdb_memory)
+        engine.load_lines(scan_source(export, work / "source", max_line_bytes=_MAX_LINE))
+        lines, characters = engine.fetch("SELECT count(*), sum(length(line)) FROM raw_lines")[0]
+        engine.close()
+        print(f"floor read {lines} lines, {characters} characters", file=sys.stderr)
+        return 0
+    options: dict[str, object] = {}
+    if args.child == "duckdb":
+        options["memory_limit"] = args.duckdb_memory
+    else:
+        from pinchpoint.audit.engines import spark_session  # noqa: PLC0415
+
+        options["session"] = spark_session("local[*]", driver_memory=args.spark_memory)
+    result = run_audit(
+        export,
+        args.work / f"out-{args.child}",
+        load_resident_knowledge(),
+        engine_name=args.child,
+        as_of=SYNTH_AS_OF,
+        max_line_bytes=_MAX_LINE,
+        work=work,
+        engine_options=options,
+    )
+    return 0 if result.reconciled else 1
+
+
+def _check(out: Path, truth_file: Path, code: int) -> str:
+    from pinchpoint.audit.synth import iter_truth_refusals  # noqa: PLC0415
+
+    if code == _TIMED_OUT:
+        return "stopped: did not finish within --timeout"
+    if code != 0:
+        return f"exit code {code}"
+    truth = json.loads(truth_file.read_text("utf-8"))
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    counted: dict[str, int] = {}
+    for file, _, _, lines in truth["reconciliation"]:
+        counted[file] = counted.get(file, 0) + lines
+    same = summary["funnel"] == truth["funnel"] and summary["counted_per_file"] == counted
+    same = same and summary["reconciled"] and _refusals(out) == sorted(iter_truth_refusals(truth, _MAX_LINE))
+    return (
+        "reconciled; funnel, line counts and refused lines equal the truth"
+        if same
+        else "DIFFER from the truth"
+    )
+
+
+def _refusals(out: Path) -> list[tuple[str, int, str]]:
+    import duckdb  # noqa: PLC0415
+
+    path = out / "tables" / "refusals.parquet"
+    pattern = f"{path}/*.parquet" if path.is_dir() else str(path)
+    rows = duckdb.sql(f"SELECT file, line_no, reason FROM read_parquet('{pattern}') ORDER BY ALL").fetchall()
+    return [(str(file), int(line), str(reason)) for file, line, reason in rows]
+
+
+def _measure(command: list[str], timeout: float | None) -> tuple[float, int, int]:
+    """Run a child in its own process group; stop that group (and only it) after ``timeout`` seconds."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _tree_rss(process.pid))
+        if timeout is not None and time.perf_counter() - started > timeout:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait()
+            return time.perf_counter() - started, peak, _TIMED_OUT
+        time.sleep(_SAMPLE)
+    return time.perf_counter() - started, peak, process.returncode
+
+
+def _tree_rss(root: int) -> int:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        stack += children.get(pid, [])
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

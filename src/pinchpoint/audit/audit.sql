@@ -1,0 +1,327 @@
+-- The population audit, written once for every engine.
+--
+-- Each `-- name: X` block is one SELECT; the engine materialises it as table X (DuckDB: a table;
+-- Spark: Parquet in the work folder, read back as a view). A `-- view: X` block is a view, computed
+-- where it is used (cheap queries, or queries used once). `{name}` is a number or date of the
+-- audit definition; `@fn(...)` is one of the few functions whose spelling differs between the
+-- engines (pinchpoint.audit.engines.DIALECTS). Everything else is SQL both engines run as it is.
+--
+-- Inputs from the engine: raw_lines(file, expected_type, line_no, line), set_aside(file, line_no,
+-- reason), codes(system, code, role, key), exclusion_windows(key, before_days, after_days, min_days),
+-- warning_defs(key, demands, max_days, neurology_within); between stage 1 and stage 2 the verdicts
+-- table (signature, verdict, card_warns, reasons) from pinchpoint's own imaging rules.
+
+-- stage: 1
+-- name: coded
+-- One row per input line: whether it is a JSON object, and the fields the audit reads.
+SELECT file, expected_type, line_no, ok, blank, set_aside_reason, rtype, id, subject, clinical, verification, status, performer,
+       organisation, gender, date_text, onset_text, end_text,
+       CASE WHEN concept LIKE '{%' THEN @json(concept, '$.coding[0].system') END AS system0,
+       CASE WHEN concept LIKE '{%' THEN @json(concept, '$.coding[0].code') END AS code0,
+       CASE WHEN concept LIKE '{%' THEN @json(concept, '$.coding[1].system') END AS system1,
+       CASE WHEN concept LIKE '{%' THEN @json(concept, '$.coding[1].code') END AS code1,
+       @date(date_text) AS d, @date(onset_text) AS onset, @date(end_text) AS end_d
+FROM (
+  SELECT file, expected_type, line_no, ok, blank, set_aside_reason,
+         CASE WHEN ok THEN @json(line, '$.resourceType') END AS rtype,
+         CASE WHEN ok THEN @json(line, '$.id') END AS id,
+         CASE WHEN ok THEN coalesce(@json(line, '$.subject.reference'), @json(line, '$.patient.reference')) END AS subject,
+         CASE WHEN ok THEN coalesce(@json(line, '$.code'), @json(line, '$.procedureCode[0]'),
+                                    @json(line, '$.medicationCodeableConcept')) END AS concept,
+         CASE WHEN ok THEN coalesce(@json(line, '$.recordedDate'), @json(line, '$.authoredOn'),
+                                    @json(line, '$.started'), @json(line, '$.effectivePeriod.start'),
+                                    @json(line, '$.effectiveDateTime'), @json(line, '$.performedDateTime'),
+                                    @json(line, '$.period.start'), @json(line, '$.issued'),
+                                    @json(line, '$.birthDate')) END AS date_text,
+         CASE WHEN ok THEN @json(line, '$.onsetDateTime') END AS onset_text,
+         CASE WHEN ok THEN @json(line, '$.effectivePeriod.end') END AS end_text,
+         CASE WHEN ok THEN @json(line, '$.clinicalStatus.coding[0].code') END AS clinical,
+         CASE WHEN ok THEN @json(line, '$.verificationStatus.coding[0].code') END AS verification,
+         CASE WHEN ok THEN @json(line, '$.status') END AS status,
+         CASE WHEN ok THEN coalesce(@json(line, '$.asserter.reference'), @json(line, '$.requester.reference')) END AS performer,
+         CASE WHEN ok THEN @json(line, '$.managingOrganization.reference') END AS organisation,
+         CASE WHEN ok THEN @json(line, '$.gender') END AS gender
+  FROM (
+    SELECT r.file, r.expected_type, r.line_no, r.line, s.reason AS set_aside_reason,
+           (r.line IS NULL OR trim(r.line) = '') AS blank,
+           CASE WHEN s.line_no IS NOT NULL OR r.line IS NULL OR trim(r.line) = '' THEN false
+                ELSE @json_ok(r.line) END AS ok
+    FROM raw_lines r LEFT JOIN set_aside s ON s.file = r.file AND s.line_no = r.line_no
+  ) parsed
+) fields
+
+-- view: screened
+-- The first check each JSON object fails, before duplicates and references are looked at.
+SELECT c.*,
+       CASE WHEN rtype IS NULL THEN 'no resourceType'
+            WHEN rtype <> expected_type THEN 'wrong resource type'
+            WHEN id IS NULL OR id = '' THEN 'no id'
+            WHEN (date_text IS NOT NULL AND d IS NULL) OR (onset_text IS NOT NULL AND onset IS NULL)
+                 OR (end_text IS NOT NULL AND end_d IS NULL) THEN 'invalid date'
+            WHEN d > DATE '{as_of}' OR onset > DATE '{as_of}' THEN 'date in the future'
+            WHEN rtype <> 'Patient' AND (subject IS NULL OR subject NOT LIKE 'Patient/%') THEN 'no patient reference'
+       END AS problem
+FROM coded c WHERE ok
+
+-- name: ranked
+-- Copies of one resource (same type and id): the first in file and line order is read, the rest are refused.
+SELECT s.*,
+       row_number() OVER (PARTITION BY rtype, id ORDER BY file, line_no) AS copy_no,
+       first_value(concat(file, ':', CAST(line_no AS STRING))) OVER (PARTITION BY rtype, id ORDER BY file, line_no) AS first_copy
+FROM screened s WHERE problem IS NULL
+
+-- name: patients
+SELECT id AS patient_id, d AS birth_date, gender, organisation FROM ranked WHERE rtype = 'Patient' AND copy_no = 1
+
+-- name: records
+-- Every resource that passed the checks and refers to a patient of the export.
+SELECT r.rtype, r.id, p.patient_id, r.file, r.line_no, coalesce(r.d, r.onset) AS d, r.onset, r.end_d,
+       r.clinical, r.verification, r.status, r.performer, r.system0, r.code0, r.system1, r.code1
+FROM ranked r JOIN patients p ON p.patient_id = substr(r.subject, 9)
+WHERE r.copy_no = 1 AND r.rtype <> 'Patient'
+
+-- name: record_codes
+-- The records' codes that the audit defines, with the part of the measure each defines. A Condition
+-- entered in error, and an order or study entered in error or cancelled, count for nothing.
+SELECT DISTINCT r.rtype, r.id, r.patient_id, r.d, r.onset, r.end_d, r.clinical, r.verification, r.performer,
+       k.role, k.key, k.system, k.code
+FROM records r JOIN codes k ON (k.system = r.system0 AND k.code = r.code0) OR (k.system = r.system1 AND k.code = r.code1)
+WHERE (r.rtype = 'Condition' AND k.role IN ('index', 'exclusion', 'warning', 'neurology', 'card')
+       AND coalesce(r.verification, '') <> 'entered-in-error')
+   OR (r.rtype IN ('ServiceRequest', 'ImagingStudy') AND k.role IN ('imaging', 'mri')
+       AND coalesce(r.status, '') NOT IN ('entered-in-error', 'cancelled', 'revoked'))
+   OR (r.rtype IN ('MedicationStatement', 'MedicationRequest') AND k.role = 'medication'
+       AND coalesce(r.status, '') <> 'entered-in-error')
+
+-- name: line_status
+-- Every input line once: used, out of scope or refused, with the reason.
+SELECT file, line_no, expected_type AS resource_type, 'refused' AS status,
+       coalesce(set_aside_reason, CASE WHEN blank THEN 'empty line'
+                                       ELSE 'not a JSON object (invalid or truncated JSON)' END) AS reason
+FROM coded WHERE NOT ok
+UNION ALL
+SELECT file, line_no, expected_type, 'refused',
+       CASE WHEN problem = 'wrong resource type' THEN concat('wrong resource type: ', rtype, ' in a file of ', expected_type)
+            ELSE problem END
+FROM screened WHERE problem IS NOT NULL
+UNION ALL
+SELECT file, line_no, expected_type, 'refused', concat('duplicate of ', first_copy) FROM ranked WHERE copy_no > 1
+UNION ALL
+SELECT r.file, r.line_no, r.expected_type, 'refused', concat('reference to a missing patient: ', r.subject)
+FROM ranked r LEFT JOIN patients p ON p.patient_id = substr(r.subject, 9)
+WHERE r.copy_no = 1 AND r.rtype <> 'Patient' AND p.patient_id IS NULL
+UNION ALL
+SELECT file, line_no, rtype, 'used', 'patient' FROM ranked WHERE rtype = 'Patient' AND copy_no = 1
+UNION ALL
+SELECT r.file, r.line_no, r.rtype,
+       CASE WHEN u.id IS NOT NULL THEN 'used' ELSE 'out of scope' END,
+       CASE WHEN u.id IS NOT NULL THEN 'read by the audit'
+            WHEN r.rtype NOT IN ('Condition', 'ServiceRequest', 'ImagingStudy', 'MedicationStatement', 'MedicationRequest')
+                 THEN 'resource type not audited'
+            WHEN r.rtype = 'Condition' AND r.verification = 'entered-in-error' THEN 'entered in error'
+            WHEN r.status IN ('entered-in-error', 'cancelled', 'revoked') THEN concat('status ', r.status)
+            ELSE 'no code of the audit' END
+FROM records r LEFT JOIN (SELECT DISTINCT rtype, id FROM record_codes) u ON u.rtype = r.rtype AND u.id = r.id
+
+-- name: refusals
+SELECT file, line_no, resource_type, reason FROM line_status WHERE status = 'refused'
+
+-- name: reconciliation
+SELECT file, status, reason, CAST(count(*) AS BIGINT) AS lines FROM line_status GROUP BY file, status, reason
+
+-- view: diagnoses
+-- Diagnoses of low back pain or leg nerve pain that can start an episode (active, not refuted).
+SELECT patient_id, id AS condition_id, d, min(key) AS presentation, min(performer) AS practitioner
+FROM record_codes
+WHERE role = 'index' AND d IS NOT NULL AND coalesce(clinical, 'active') IN ('active', 'recurrence', 'relapse')
+  AND coalesce(verification, '') <> 'refuted'
+GROUP BY patient_id, id, d
+
+-- name: episodes
+-- A diagnosis with none in the {negative_history_days} days before it starts an episode (the index diagnosis);
+-- the episode lasts until the next one starts.
+SELECT e.patient_id, e.condition_id AS episode_id, e.d AS index_date, e.presentation, e.practitioner,
+       lead(e.d) OVER (PARTITION BY e.patient_id ORDER BY e.d, e.condition_id) AS next_index_date
+FROM (
+  SELECT d.*, lag(d.d) OVER (PARTITION BY d.patient_id ORDER BY d.d, d.condition_id) AS previous_date
+  FROM diagnoses d
+) e
+WHERE e.previous_date IS NULL OR @days(e.previous_date, e.d) > {negative_history_days}
+
+-- name: episode_exclusion_keys
+SELECT DISTINCT e.episode_id, k.key
+FROM episodes e
+JOIN record_codes r ON r.patient_id = e.patient_id
+JOIN exclusion_windows k ON k.key = r.key
+WHERE ((r.role = 'exclusion' AND coalesce(r.verification, '') <> 'refuted'
+        AND @days(e.index_date, r.d) BETWEEN -k.before_days AND k.after_days)
+    OR (r.role = 'medication' AND @days(e.index_date, r.d) BETWEEN -k.before_days AND k.after_days
+        AND @days(r.d, coalesce(r.end_d, DATE '{as_of}')) >= k.min_days))
+
+-- view: episode_exclusions
+SELECT episode_id, @sorted_join(key) AS exclusions FROM episode_exclusion_keys GROUP BY episode_id
+
+-- view: episode_imaging
+SELECT e.episode_id, min(@days(e.index_date, r.d)) AS first_imaging_days, min(r.key) AS modality
+FROM episodes e JOIN record_codes r ON r.patient_id = e.patient_id
+WHERE r.rtype = 'ImagingStudy' AND r.role = 'imaging'
+  AND @days(e.index_date, r.d) BETWEEN 0 AND {imaging_window_days}
+GROUP BY e.episode_id
+
+-- name: episode_measure
+-- Part 1, per episode: the HEDIS-style measure (imaging within {imaging_window_days} days, with its exclusions).
+SELECT episode_id, patient_id, organisation, practitioner, month, presentation, index_date, age, age_band,
+       exclusions, window_complete, eligible, denominator, numerator, first_imaging_days, modality
+FROM (
+  SELECT e.episode_id, e.patient_id, coalesce(p.organisation, 'unknown') AS organisation,
+         coalesce(e.practitioner, 'unknown') AS practitioner, substr(CAST(e.index_date AS STRING), 1, 7) AS month,
+         e.presentation, e.index_date, a.age,
+         CASE WHEN a.age BETWEEN {min_age} AND 64 THEN '{min_age}-64'
+              WHEN a.age BETWEEN 65 AND {max_age} THEN '65-{max_age}' ELSE 'outside' END AS age_band,
+         coalesce(x.exclusions, '') AS exclusions,
+         @days(e.index_date, DATE '{as_of}') >= {imaging_window_days} AS window_complete,
+         coalesce(a.age BETWEEN {min_age} AND {max_age}, false) AS eligible,
+         coalesce(a.age BETWEEN {min_age} AND {max_age}, false) AND @days(e.index_date, DATE '{as_of}') >= {imaging_window_days}
+           AND x.exclusions IS NULL AS denominator,
+         coalesce(a.age BETWEEN {min_age} AND {max_age}, false) AND @days(e.index_date, DATE '{as_of}') >= {imaging_window_days}
+           AND x.exclusions IS NULL AND i.episode_id IS NOT NULL AS numerator,
+         i.first_imaging_days, i.modality
+  FROM episodes e
+  JOIN patients p ON p.patient_id = e.patient_id
+  LEFT JOIN (
+    SELECT e2.episode_id,
+           year(e2.index_date) - year(p2.birth_date)
+             - CASE WHEN month(e2.index_date) * 100 + day(e2.index_date) < month(p2.birth_date) * 100 + day(p2.birth_date)
+                    THEN 1 ELSE 0 END AS age
+    FROM episodes e2 JOIN patients p2 ON p2.patient_id = e2.patient_id
+  ) a ON a.episode_id = e.episode_id
+  LEFT JOIN episode_exclusions x ON x.episode_id = e.episode_id
+  LEFT JOIN episode_imaging i ON i.episode_id = e.episode_id
+) m
+
+-- view: card_conditions
+-- The Conditions the CDS order card would read (codes of terminology.yaml), with their statuses.
+SELECT r.patient_id, r.d, r.onset, (i.id IS NOT NULL) AS presentation,
+       concat(r.system, '|', r.code, '|', coalesce(r.clinical, ''), '|', coalesce(r.verification, ''), '|') AS stem
+FROM record_codes r
+LEFT JOIN (SELECT DISTINCT id, system, code FROM record_codes WHERE role = 'index') i
+  ON i.id = r.id AND i.system = r.system AND i.code = r.code
+WHERE r.role = 'card'
+
+-- name: orders
+-- Lumbar imaging orders with the episode they fall in and the signature of what the CDS order card
+-- would read: the age and sex, and every Condition it knows recorded by the order date, with its
+-- statuses and, for a presentation, the days from its onset to the order.
+SELECT o.order_id, o.patient_id, o.order_date, o.practitioner, o.modality, o.episode_id,
+       concat(coalesce(CAST(o.age AS STRING), ''), '#', coalesce(o.gender, ''), '#',
+              coalesce(@sorted_join(CASE WHEN c.stem IS NOT NULL THEN concat(c.stem,
+                  CASE WHEN c.presentation AND c.onset IS NOT NULL THEN CAST(@days(c.onset, o.order_date) AS STRING)
+                       ELSE '' END) END), '')) AS signature
+FROM (
+  SELECT r.id AS order_id, r.patient_id, r.d AS order_date, coalesce(min(r.performer), 'unknown') AS practitioner,
+         min(r.key) AS modality, min(e.episode_id) AS episode_id, min(p.gender) AS gender,
+         min(year(r.d) - year(p.birth_date)
+             - CASE WHEN month(r.d) * 100 + day(r.d) < month(p.birth_date) * 100 + day(p.birth_date) THEN 1 ELSE 0 END) AS age
+  FROM record_codes r
+  JOIN patients p ON p.patient_id = r.patient_id
+  LEFT JOIN episodes e ON e.patient_id = r.patient_id AND e.index_date <= r.d
+       AND (e.next_index_date IS NULL OR r.d < e.next_index_date)
+  WHERE r.rtype = 'ServiceRequest' AND r.role = 'imaging' AND r.d IS NOT NULL
+  GROUP BY r.id, r.patient_id, r.d
+) o
+LEFT JOIN card_conditions c ON c.patient_id = o.patient_id AND c.d <= o.order_date
+GROUP BY o.order_id, o.patient_id, o.order_date, o.practitioner, o.modality, o.episode_id, o.age, o.gender
+
+-- stage: 2
+-- name: order_verdicts
+-- Part 2: pinchpoint's verdict on each lumbar imaging order beside what the measure says of it.
+SELECT o.order_id, o.patient_id, o.order_date, o.practitioner, o.modality, o.episode_id,
+       v.verdict, v.card_warns, v.reasons,
+       CASE WHEN o.episode_id IS NULL THEN 'no episode'
+            WHEN NOT m.eligible THEN 'age outside the measure'
+            WHEN NOT m.window_complete THEN 'window not complete'
+            WHEN m.exclusions <> '' THEN 'excluded'
+            WHEN @days(m.index_date, o.order_date) > {imaging_window_days} THEN 'after the window'
+            ELSE 'low value by the measure' END AS measure_class
+FROM orders o JOIN verdicts v ON v.signature = o.signature
+LEFT JOIN episode_measure m ON m.episode_id = o.episode_id
+
+-- view: agreement
+SELECT measure_class, verdict, card_warns, CAST(count(*) AS BIGINT) AS orders
+FROM order_verdicts GROUP BY measure_class, verdict, card_warns
+
+-- view: warning_first
+-- Part 3: the first record of each warning sign per patient (for cancer with new neurology, the later
+-- of the two records of the first pair within the window).
+SELECT r.patient_id, r.key AS warning, min(r.d) AS first_date
+FROM record_codes r JOIN warning_defs w ON w.key = r.key
+WHERE r.role = 'warning' AND w.neurology_within IS NULL AND coalesce(r.verification, '') <> 'refuted' AND r.d IS NOT NULL
+GROUP BY r.patient_id, r.key
+UNION ALL
+SELECT a.patient_id, a.key, min(greatest(a.d, b.d))
+FROM record_codes a JOIN warning_defs w ON w.key = a.key
+JOIN record_codes b ON b.patient_id = a.patient_id AND b.role = 'neurology' AND b.key = a.key
+WHERE a.role = 'warning' AND w.neurology_within IS NOT NULL
+  AND coalesce(a.verification, '') <> 'refuted' AND coalesce(b.verification, '') <> 'refuted'
+  AND abs(@days(a.d, b.d)) <= w.neurology_within
+GROUP BY a.patient_id, a.key
+
+-- name: warning_signs
+SELECT f.patient_id, f.warning, f.first_date, w.demands, w.max_days, m.days_to_mri,
+       CASE WHEN m.days_to_mri IS NOT NULL AND m.days_to_mri <= w.max_days THEN 'in time'
+            WHEN m.days_to_mri IS NOT NULL THEN 'late'
+            WHEN @days(f.first_date, DATE '{as_of}') <= w.max_days THEN 'not yet due'
+            ELSE 'missed: no MRI' END AS outcome
+FROM warning_first f JOIN warning_defs w ON w.key = f.warning
+LEFT JOIN (
+  SELECT f2.patient_id, f2.warning, min(greatest(@days(f2.first_date, r.d), 0)) AS days_to_mri
+  FROM warning_first f2
+  JOIN record_codes r ON r.patient_id = f2.patient_id AND r.rtype = 'ImagingStudy' AND r.role = 'mri'
+  WHERE @days(f2.first_date, r.d) >= -{mri_lookback_days}
+  GROUP BY f2.patient_id, f2.warning
+) m ON m.patient_id = f.patient_id AND m.warning = f.warning
+
+-- name: rates
+-- Imaging rate (numerator / denominator) with Wilson score intervals, overall and per organisation,
+-- practitioner, month and age band.
+SELECT dimension, value, denominator, numerator,
+       round(p, 6) AS rate,
+       round(greatest((p + zz / (2 * n)) / (1 + zz / n) - {z} * sqrt(p * (1 - p) / n + zz / (4 * n * n)) / (1 + zz / n), 0.0), 6) AS low,
+       round(least((p + zz / (2 * n)) / (1 + zz / n) + {z} * sqrt(p * (1 - p) / n + zz / (4 * n * n)) / (1 + zz / n), 1.0), 6) AS high
+FROM (
+  SELECT dimension, value, denominator, numerator, CAST(denominator AS DOUBLE) AS n,
+         CAST(numerator AS DOUBLE) / CAST(denominator AS DOUBLE) AS p, {z} * {z} AS zz
+  FROM (
+    SELECT 'total' AS dimension, 'all' AS value, CAST(count(*) AS BIGINT) AS denominator,
+           CAST(sum(CASE WHEN numerator THEN 1 ELSE 0 END) AS BIGINT) AS numerator
+    FROM episode_measure WHERE denominator
+    UNION ALL
+    SELECT 'organisation', organisation, CAST(count(*) AS BIGINT), CAST(sum(CASE WHEN numerator THEN 1 ELSE 0 END) AS BIGINT)
+    FROM episode_measure WHERE denominator GROUP BY organisation
+    UNION ALL
+    SELECT 'practitioner', practitioner, CAST(count(*) AS BIGINT), CAST(sum(CASE WHEN numerator THEN 1 ELSE 0 END) AS BIGINT)
+    FROM episode_measure WHERE denominator GROUP BY practitioner
+    UNION ALL
+    SELECT 'month', month, CAST(count(*) AS BIGINT), CAST(sum(CASE WHEN numerator THEN 1 ELSE 0 END) AS BIGINT)
+    FROM episode_measure WHERE denominator GROUP BY month
+    UNION ALL
+    SELECT 'age_band', age_band, CAST(count(*) AS BIGINT), CAST(sum(CASE WHEN numerator THEN 1 ELSE 0 END) AS BIGINT)
+    FROM episode_measure WHERE denominator GROUP BY age_band
+  ) g
+) w
+
+-- view: funnel
+-- How episodes become the denominator, and how often each exclusion applies among otherwise eligible episodes.
+SELECT 'episodes' AS step, CAST(count(*) AS BIGINT) AS episodes FROM episode_measure
+UNION ALL
+SELECT 'age in range', CAST(count(*) AS BIGINT) FROM episode_measure WHERE eligible
+UNION ALL
+SELECT 'window complete', CAST(count(*) AS BIGINT) FROM episode_measure WHERE eligible AND window_complete
+UNION ALL
+SELECT 'not excluded (denominator)', CAST(count(*) AS BIGINT) FROM episode_measure WHERE denominator
+UNION ALL
+SELECT 'imaged within the window (numerator)', CAST(count(*) AS BIGINT) FROM episode_measure WHERE numerator
+UNION ALL
+SELECT concat('excluded: ', k.key), CAST(count(*) AS BIGINT)
+FROM episode_exclusion_keys k JOIN episode_measure m ON m.episode_id = k.episode_id
+WHERE m.eligible AND m.window_complete GROUP BY k.key

@@ -1,0 +1,145 @@
+"""The input folder: find its NDJSON files, count their lines, and set aside lines no engine should read.
+
+A FHIR Bulk Data export is a folder of NDJSON files named after their resource type
+(``Patient.ndjson``, ``Condition.001.ndjson``). Before an engine reads the files, one streaming
+pass over each file's bytes counts its lines (the reconciliation's total) and finds the lines the
+engines must not load: a line longer than the configured limit (a 2 GB line would exhaust memory)
+and a line holding the byte 0x01 (the engines split lines with it; valid JSON never holds a raw
+control character). A file with such a line is copied with that line left empty, so that line
+numbers stay the same; every other file is read where it is. Memory stays bounded by the block size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pinchpoint.errors import InputError
+
+__all__ = ["DEFAULT_MAX_LINE_BYTES", "SetAside", "SourceFile", "scan_source"]
+
+DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+"""The longest line the audit reads; a longer line is refused, not loaded."""
+
+_BLOCK = 8 * 1024 * 1024
+_SEPARATOR = b"\x01"
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A line refused before the engines read the file: its number, length and reason."""
+
+    line_no: int
+    size: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One NDJSON file: its name, the resource type its name announces, and what to read."""
+
+    name: str
+    resource_type: str
+    path: Path
+    read_path: Path
+    lines: int
+    set_aside: tuple[SetAside, ...]
+
+
+def scan_source(
+    source: Path, work: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> list[SourceFile]:
+    """Find and scan the NDJSON files of ``source`` (a folder, or one file).
+
+    Raises:
+        InputError: The source does not exist or holds no ``.ndjson`` file.
+    """
+    if source.is_file():
+        paths = [source]
+    elif source.is_dir():
+        paths = sorted(p for p in source.iterdir() if p.is_file() and p.name.endswith(".ndjson"))
+    else:
+        raise InputError(
+            "the audit source does not exist", location=str(source), expected="a folder of NDJSON files"
+        )
+    if not paths:
+        raise InputError(
+            "the audit source holds no NDJSON file",
+            location=str(source),
+            expected="files named after their resource type, such as Patient.ndjson and Condition.ndjson",
+        )
+    work.mkdir(parents=True, exist_ok=True)
+    return [_scan(path, work, max_line_bytes) for path in paths]
+
+
+def _scan(path: Path, work: Path, limit: int) -> SourceFile:
+    lines, refused = _find(path, limit)
+    read_path = path
+    if refused:
+        read_path = work / f"clean-{path.name}"
+        _copy_without(path, read_path, {r.line_no for r in refused}, limit)
+    return SourceFile(path.name, path.name.split(".", 1)[0], path, read_path, lines, tuple(refused))
+
+
+def _find(path: Path, limit: int) -> tuple[int, list[SetAside]]:
+    """Count lines and find the long ones and those with 0x01, reading blocks no longer than ``limit``.
+
+    A line inside one block is shorter than the block, so only a line that spans blocks can be too
+    long: the length of the open line is carried from block to block.
+    """
+    block_size = max(1, min(_BLOCK, limit))
+    refused: list[SetAside] = []
+    line_no = 1
+    open_length = 0
+    open_separator = False
+    last = b"\n"
+    with path.open("rb") as stream:
+        while block := stream.read(block_size):
+            last = block[-1:]
+            start = 0
+            newline = block.find(b"\n")
+            while newline != -1:
+                length = open_length + newline - start
+                separator = open_separator or _SEPARATOR in block[start:newline]
+                _judge(refused, line_no, length, separator, limit)
+                line_no += 1
+                open_length, open_separator = 0, False
+                start = newline + 1
+                if _SEPARATOR not in block[start:] and len(block) - start <= limit:
+                    count = block.count(b"\n", start)
+                    if count:
+                        line_no += count
+                        start = block.rfind(b"\n") + 1
+                    break
+                newline = block.find(b"\n", start)
+            open_length += len(block) - start
+            open_separator = open_separator or _SEPARATOR in block[start:]
+    if last != b"\n":
+        _judge(refused, line_no, open_length, open_separator, limit)
+        line_no += 1
+    return line_no - 1, refused
+
+
+def _judge(refused: list[SetAside], line_no: int, length: int, separator: bool, limit: int) -> None:
+    if length > limit:
+        refused.append(SetAside(line_no, length, f"line too long ({length} bytes; the limit is {limit})"))
+    elif separator:
+        refused.append(SetAside(line_no, length, "a raw control character (0x01) in the line: not JSON"))
+
+
+def _copy_without(path: Path, target: Path, drop: set[int], limit: int) -> None:
+    block_size = max(1, min(_BLOCK, limit))
+    line_no = 1
+    with path.open("rb") as stream, target.open("wb") as out:
+        while block := stream.read(block_size):
+            start = 0
+            while True:
+                newline = block.find(b"\n", start)
+                end = len(block) if newline == -1 else newline
+                if line_no not in drop:
+                    out.write(block[start:end])
+                if newline == -1:
+                    break
+                out.write(b"\n")
+                line_no += 1
+                start = newline + 1
