@@ -9,7 +9,7 @@ import pytest
 from pinchpoint.assessment import Assessment, Hypothesis
 from pinchpoint.case import Case, Expectation
 from pinchpoint.errors import InputError
-from pinchpoint.evaluation import Miss, calibration, score
+from pinchpoint.evaluation import Miss, score
 from pinchpoint.vocabulary import Urgency
 
 _REPORT_KEYS = {
@@ -192,31 +192,6 @@ def test_mixed_knowledge_versions_cannot_be_pooled() -> None:
         score([_pair("a", version="1"), _pair("b", version="2")])
 
 
-@pytest.mark.parametrize(
-    ("outcomes", "brier", "ece"),
-    [
-        # Always right at p = 1: perfect.
-        ([(1.0, True), (1.0, True)], 0.0, 0.0),
-        # Sure and always wrong: the worst.
-        ([(1.0, False), (1.0, False)], 1.0, 1.0),
-        # Half right at p = 0.5, in one bin: calibrated, but a Brier of 0.25.
-        ([(0.5, True), (0.5, False)], 0.25, 0.0),
-        # Overconfident: p = 0.9 right one time in two, p = 0.3 never right.
-        (
-            [(0.9, True), (0.9, False), (0.3, False), (0.3, False)],
-            (0.01 + 0.81 + 0.09 + 0.09) / 4,
-            0.5 * 0.4 + 0.5 * 0.3,
-        ),
-    ],
-)
-def test_calibration_brier_and_ece(outcomes: list[tuple[float, bool]], brier: float, ece: float) -> None:
-    """Brier score and expected calibration error follow their definitions on small known sets."""
-    result = calibration(outcomes)
-    assert result.brier == pytest.approx(brier)
-    assert result.ece == pytest.approx(ece)
-    assert sum(cases for _, cases, _, _ in result.bins) == len(outcomes)
-
-
 def test_report_carries_top1_calibration() -> None:
     """The report gives the top-1 site and cause calibration of the scored cases."""
     # _ranked gives the first hypothesis p = 0.5; one site is right, one wrong.
@@ -227,9 +202,3 @@ def test_report_carries_top1_calibration() -> None:
     assert report.site_calibration.ece == pytest.approx(0.0)
     assert report.cause_calibration.ece == pytest.approx(0.5)
     assert report.to_json()["site_brier"] == 0.25
-
-
-def test_calibration_of_nothing_is_refused() -> None:
-    """An empty set has no calibration (a share of nothing is undefined)."""
-    with pytest.raises(ValueError, match="at least one"):
-        calibration([])

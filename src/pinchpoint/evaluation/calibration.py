@@ -7,9 +7,8 @@ probability about 0.8, about 80 % are right. :func:`calibration` takes one
 and the expected calibration error (the bins' gaps ``|accuracy - mean p|``, weighted by
 the share of cases in each bin).
 
-These figures are for the evaluation report and its reliability diagram; they are
-computed here from the assessments so that this module stands apart from the
-contract's scorer in :mod:`pinchpoint.evaluation.metrics`. Pure functions.
+The contract's scorer (:mod:`pinchpoint.evaluation.metrics`, ``evaluate --json``), the
+evaluation report and its reliability diagram all compute them here. Pure functions.
 """
 
 from __future__ import annotations

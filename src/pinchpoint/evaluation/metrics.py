@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pinchpoint.assessment import Assessment, Hypothesis
 from pinchpoint.case import Case, Expectation
 from pinchpoint.errors import InputError
+from pinchpoint.evaluation.calibration import Calibration, calibration
 from pinchpoint.vocabulary import Urgency
 
 __all__ = ["Aspect", "Calibration", "EvaluationReport", "Miss", "calibration", "score"]
@@ -30,8 +31,6 @@ Aspect = Literal["triage", "site", "cause"]
 
 _TOP = 3
 _DIGITS = 4
-_CALIBRATION_BINS = 10
-"""Equal-width bins of the top-1 probability for the expected calibration error (Guo et al. 2017)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,59 +95,6 @@ class EvaluationReport:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Calibration:
-    """How well the top-1 probabilities of a set of answers match how often the top answer is right.
-
-    ``mean_p`` is the average top-1 probability and ``accuracy`` the share of top-1 answers
-    that are acceptable: a calibrated model has the two alike overall and within every bin.
-    ``brier`` is the mean squared difference between the top-1 probability and 1 (right) or
-    0 (wrong); ``ece`` the expected calibration error, the case-weighted mean of
-    |accuracy - mean probability| over ten equal-width probability bins (Guo et al. 2017).
-    ``bins`` holds, per non-empty bin, its lower edge, case count, mean probability and
-    accuracy (for a reliability diagram).
-    """
-
-    mean_p: float
-    accuracy: float
-    brier: float
-    ece: float
-    bins: tuple[tuple[float, int, float, float], ...]
-
-
-def calibration(outcomes: Sequence[tuple[float, bool]]) -> Calibration:
-    """Return the calibration of top-1 answers, each given as (its probability, whether it was right).
-
-    Raises:
-        ValueError: There is no outcome (a share of nothing is undefined).
-    """
-    if not outcomes:
-        raise ValueError("calibration needs at least one outcome")
-    count = len(outcomes)
-    bins: list[tuple[float, int, float, float]] = []
-    ece = 0.0
-    for index in range(_CALIBRATION_BINS):
-        low, high = index / _CALIBRATION_BINS, (index + 1) / _CALIBRATION_BINS
-        members = [
-            (p, right)
-            for p, right in outcomes
-            if low <= p < high or (index == _CALIBRATION_BINS - 1 and p >= high)
-        ]
-        if not members:
-            continue
-        mean_p = sum(p for p, _ in members) / len(members)
-        accuracy = sum(1 for _, right in members if right) / len(members)
-        ece += len(members) / count * abs(accuracy - mean_p)
-        bins.append((low, len(members), mean_p, accuracy))
-    return Calibration(
-        mean_p=sum(p for p, _ in outcomes) / count,
-        accuracy=sum(1 for _, right in outcomes if right) / count,
-        brier=sum((p - (1.0 if right else 0.0)) ** 2 for p, right in outcomes) / count,
-        ece=ece,
-        bins=tuple(bins),
-    )
-
-
 def _calibration_json(aspect: str, value: Calibration | None) -> dict[str, Any]:
     if value is None:
         return {}
@@ -157,8 +103,8 @@ def _calibration_json(aspect: str, value: Calibration | None) -> dict[str, Any]:
         f"{aspect}_brier": _rounded(value.brier),
         f"{aspect}_ece": _rounded(value.ece),
         f"{aspect}_reliability": [
-            {"bin": low, "cases": cases, "mean_p": _rounded(mean_p), "accuracy": _rounded(accuracy)}
-            for low, cases, mean_p, accuracy in value.bins
+            {"bin": b.lower, "cases": b.count, "mean_p": _rounded(b.mean_p), "accuracy": _rounded(b.accuracy)}
+            for b in value.bins
         ],
     }
 
