@@ -48,6 +48,7 @@ __all__ = [
     "UNANSWERED_RULE",
     "Decision",
     "TriageRules",
+    "UnansweredSigns",
     "compile_condition",
     "compile_rules",
     "leaf_test",
@@ -159,13 +160,7 @@ class TriageRules:
         if best is None:
             return None
         level, cause, p = best
-        return TriageReason(
-            rule=f"cause-care:{cause}",
-            level=level,
-            patient=self.care.patient,
-            clinician=self.care.clinician.format(cause=self.vocabulary.causes[cause], p=p),
-            source=self.care.source,
-        )
+        return self._cause_reason("cause-care", level, cause, p, self.care)
 
     def _dangerous_reason(self, cause_probabilities: Mapping[str, float]) -> TriageReason | None:
         dangerous = self.care.dangerous
@@ -179,12 +174,18 @@ class TriageRules:
         if best is None:
             return None
         level, p, cause = best
+        return self._cause_reason("dangerous-cause", level, cause, p, dangerous)
+
+    def _cause_reason(
+        self, kind: str, level: Urgency, cause: str, p: float, wording: s.CauseCare | s.DangerousCauses
+    ) -> TriageReason:
+        """The reason a likely cause raises the triage, naming the cause in words."""
         return TriageReason(
-            rule=f"dangerous-cause:{cause}",
+            rule=f"{kind}:{cause}",
             level=level,
-            patient=dangerous.patient,
-            clinician=dangerous.clinician.format(cause=self.vocabulary.causes[cause], p=p),
-            source=dangerous.source,
+            patient=wording.patient,
+            clinician=wording.clinician.format(cause=self.vocabulary.causes[cause], p=p),
+            source=wording.source,
         )
 
     def red_flags_in(self, findings: Findings) -> frozenset[str]:
@@ -387,8 +388,7 @@ def triage_many(
     fired = rules.evaluate_many(cases)
     if recorded is not None:
         fired = recorded_floors(fired, recorded, knowledge)
-    table: s.TriageTable = knowledge.tables["triage"]  # type: ignore[assignment]
-    signs = _SignWords(rules, knowledge.questions, table.unanswered)
+    signs = knowledge.unanswered
     return [
         _decision(rules, findings, level, reasons, causes, signs=signs)
         for findings, (level, reasons), causes in zip(cases, fired, cause_probabilities, strict=True)
@@ -402,7 +402,7 @@ def _decision(
     reasons: tuple[TriageReason, ...],
     cause_probabilities: Mapping[str, float],
     *,
-    signs: _SignWords,
+    signs: UnansweredSigns,
 ) -> Decision:
     care = rules.care_reason(cause_probabilities)
     if care is not None and care.level > level:
@@ -421,13 +421,14 @@ def unanswered_signs(findings: Findings, knowledge: Knowledge) -> tuple[str, ...
     """
     if knowledge.triage.evaluate(findings)[0] >= Urgency.EMERGENCY:
         return ()  # an emergency already: nothing more could make it one
-    table: s.TriageTable = knowledge.tables["triage"]  # type: ignore[assignment]
-    signs = _SignWords(knowledge.triage, knowledge.questions, table.unanswered)
-    return signs.unanswered(findings)
+    return knowledge.unanswered.unanswered(findings)
 
 
-class _SignWords:
-    """The ``unanswered`` floor, and the warning signs it names in the question bank's words."""
+class UnansweredSigns:
+    """The ``unanswered`` floor, and the warning signs it names in the question bank's words.
+
+    Built once per knowledge base (:attr:`Knowledge.unanswered`), not per assessment.
+    """
 
     def __init__(self, rules: TriageRules, bank: QuestionBank, policy: s.Unanswered) -> None:
         self.rules = rules
@@ -440,15 +441,15 @@ class _SignWords:
         )
 
     def unanswered(self, findings: Findings) -> tuple[str, ...]:
-        terms = self.rules.open_emergency_terms(findings, self.answerable)
-        return tuple(dict.fromkeys(f for _, unmet in terms for leaf in unmet for f in sorted(leaf)))
+        """Return the open warning signs: unknown findings a person can answer that could fire one."""
+        return _signs_of(self.rules.open_emergency_terms(findings, self.answerable))
 
     def decide(self, findings: Findings, level: Urgency, reasons: tuple[TriageReason, ...]) -> Decision:
         """Apply the floor to a level below emergency; word the signs that hold it there."""
         terms = self.rules.open_emergency_terms(findings, self.answerable)
         if not terms:
             return Decision(level, reasons, ())
-        unanswered = tuple(dict.fromkeys(f for _, unmet in terms for leaf in unmet for f in sorted(leaf)))
+        unanswered = _signs_of(terms)
         alone = [unmet[0] for _, unmet in terms if len(unmet) == 1]
         combined = [leaf for _, unmet in terms if len(unmet) > 1 for leaf in unmet]
         policy = self.policy
@@ -510,6 +511,10 @@ class _SignWords:
             if ids_of[index] == leaf or leaf <= ids_of[index]:
                 return test
         return _never
+
+
+def _signs_of(terms: Sequence[tuple[CompiledRule, tuple[frozenset[str], ...]]]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f for _, unmet in terms for leaf in unmet for f in sorted(leaf)))
 
 
 def _pick(wording: Wording, audience: str) -> str:

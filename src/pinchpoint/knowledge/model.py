@@ -19,7 +19,7 @@ from pinchpoint.knowledge import schema as s
 from pinchpoint.names import Names, compile_names
 from pinchpoint.plan import PlanRules, compile_plan
 from pinchpoint.questions import QuestionBank, compile_questions
-from pinchpoint.triage import TriageRules, compile_rules
+from pinchpoint.triage import TriageRules, UnansweredSigns, compile_rules
 from pinchpoint.vocabulary import Urgency, Vocabulary
 
 __all__ = ["Knowledge", "build_knowledge"]
@@ -44,6 +44,12 @@ class Knowledge:
     def wording_memo(self) -> dict[tuple[str, object], tuple[str, str]]:
         """How explanations word each (finding, value) met so far, for both readers (a cache)."""
         return {}
+
+    @cached_property
+    def unanswered(self) -> UnansweredSigns:
+        """The floor for unanswered warning signs (triage.yaml ``unanswered``), built once."""
+        table = cast(s.TriageTable, self.tables["triage"])
+        return UnansweredSigns(self.triage, self.questions, table.unanswered)
 
     @cached_property
     def site_labels(self) -> Mapping[str, str]:
