@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/api.py [--requests N] [--concurrency C] [--cases DIR]
 
-A uvicorn server (one worker, the app of :func:`pinchpoint.api.create_api_app`) is started as a
+A uvicorn server (one worker, the app of :func:`pinchpoint.api.app.create_api_app`) is started as a
 child process on 127.0.0.1 and a free port; this process then sends ``POST /api/v1/assess``
 requests with the development cases' findings, from C client threads, until N requests have
 been answered (default 2,000, concurrency 4), and prints requests per second and the p50 / p99
@@ -34,14 +34,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 
-from pinchpoint.case import Case
-from pinchpoint.casefile import read_cases
+from pinchpoint.core.case import Case
 from pinchpoint.evaluation.simulation import simulated_answer
-from pinchpoint.fhir._boundary import to_json
-from pinchpoint.fhir.response import case_to_response
-from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.io.casefile import read_cases
+from pinchpoint.io.fhir._boundary import to_json
+from pinchpoint.io.fhir.response import case_to_response
+from pinchpoint.io.knowledge.loader import load_knowledge
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CASES = REPO.parent / "shared" / "cases"
@@ -50,8 +50,8 @@ STARTUP_SECONDS = 30.0
 TIME_LIMIT_SECONDS = 120.0
 SERVER = """
 import sys, uvicorn
-from pinchpoint.api import create_api_app
-from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.api.app import create_api_app
+from pinchpoint.io.knowledge.loader import load_knowledge
 uvicorn.run(create_api_app(load_knowledge()), host=sys.argv[1], port=int(sys.argv[2]), log_level="warning",
             access_log=False)
 """

@@ -37,8 +37,8 @@ import time
 from pathlib import Path
 
 from pinchpoint import assess, assess_many
-from pinchpoint.casefile import read_cases
-from pinchpoint.knowledge.loader import load_knowledge, load_resident_knowledge
+from pinchpoint.io.casefile import read_cases
+from pinchpoint.io.knowledge.loader import load_knowledge, load_resident_knowledge
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CASES = REPO.parent / "shared" / "cases"
@@ -50,21 +50,21 @@ CHUNK = 256
 _ID_LINE = re.compile(r"^id:.*$", re.MULTILINE)
 
 # Each process gets the directory as its last argument; all import from the installed package.
-ASSESS_PROCESS = "import sys; from pinchpoint.cli import main; sys.exit(main())"
+ASSESS_PROCESS = "import sys; from pinchpoint.cli.main import main; sys.exit(main())"
 PARSE_PROCESS = """
 import sys
 from importlib.resources import files
 import yaml
-from pinchpoint.casefile import read_cases
-from pinchpoint.vocabulary import Vocabulary
+from pinchpoint.io.casefile import read_cases
+from pinchpoint.core.vocabulary import Vocabulary
 text = files("pinchpoint").joinpath("knowledge/data/vocabulary.yaml").read_bytes()
 vocabulary = Vocabulary.from_mapping(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
 read_cases(sys.argv[1], vocabulary)
 """
 LOAD_PROCESS = """
 import sys
-from pinchpoint.casefile import read_cases
-from pinchpoint.knowledge.loader import load_knowledge, load_resident_knowledge
+from pinchpoint.io.casefile import read_cases
+from pinchpoint.io.knowledge.loader import load_knowledge, load_resident_knowledge
 read_cases(sys.argv[1], load_knowledge().vocabulary)
 """
 

@@ -85,7 +85,7 @@ def _child(args: argparse.Namespace, export: Path) -> int:
     from pinchpoint.audit.run import run_audit  # noqa: PLC0415
     from pinchpoint.audit.source import scan_source  # noqa: PLC0415
     from pinchpoint.audit.synth import SYNTH_AS_OF  # noqa: PLC0415
-    from pinchpoint.knowledge.loader import load_resident_knowledge  # noqa: PLC0415
+    from pinchpoint.io.knowledge.loader import load_resident_knowledge  # noqa: PLC0415
 
     work = args.work / f"work-{args.child}"
     if args.child == "floor":

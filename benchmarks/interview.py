@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pinchpoint.casefile import read_cases
+from pinchpoint.core.interview import Interview
 from pinchpoint.evaluation.simulation import simulated_answer
-from pinchpoint.interview import Interview
-from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.io.casefile import read_cases
+from pinchpoint.io.knowledge.loader import load_knowledge
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CASES = REPO.parent / "shared" / "cases"

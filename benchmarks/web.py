@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from pinchpoint.casefile import read_cases
-from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.io.casefile import read_cases
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.web.content import load_content
 from pinchpoint.web.forms import findings_to_form, page_ids
 

@@ -7,10 +7,10 @@ import tempfile
 
 import pytest
 
-from pinchpoint.knowledge.cache import CACHE_ENV
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.vocabulary import Vocabulary
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.vocabulary import Vocabulary
+from pinchpoint.io.knowledge.cache import CACHE_ENV
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.corpus import PACKAGED_VOCABULARY, load_vocabulary
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pinchpoint.vocabulary import Vocabulary
+from pinchpoint.core.vocabulary import Vocabulary
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

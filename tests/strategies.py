@@ -1,7 +1,7 @@
 """Hypothesis strategies for findings, cases and red flags, for the safety properties.
 
 ``findings()`` draws valid findings mappings over the packaged vocabulary, ``cases()``
-wraps them in checked :class:`~pinchpoint.case.Case` objects, and ``red_flags()`` draws
+wraps them in checked :class:`~pinchpoint.core.case.Case` objects, and ``red_flags()`` draws
 a triage rule of level soon or above together with findings that make it fire.
 
 Red flags are derived, never typed here: for each rule, a witness is built by walking the
@@ -27,13 +27,13 @@ from typing import cast
 
 from hypothesis import strategies as st
 
-from pinchpoint.case import Case, FindingValue, parse_case
-from pinchpoint.casefile import read_cases
+from pinchpoint.core.case import Case, FindingValue, parse_case
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.triage import CompiledRule
+from pinchpoint.core.vocabulary import FindingSpec, Urgency, Vocabulary
+from pinchpoint.io.casefile import read_cases
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.triage import CompiledRule
-from pinchpoint.vocabulary import FindingSpec, Urgency, Vocabulary
 from tests.corpus import SHARED_CASES
 
 __all__ = [
@@ -112,7 +112,7 @@ def findings(max_size: int = MAX_FINDINGS) -> st.SearchStrategy[Findings]:
 
 
 def cases(max_size: int = MAX_FINDINGS) -> st.SearchStrategy[Case]:
-    """Return a strategy of cases (id ``generated``) checked by :func:`~pinchpoint.case.parse_case`."""
+    """Return a strategy of cases (id ``generated``) checked by :func:`~pinchpoint.core.case.parse_case`."""
     return findings(max_size).map(
         lambda drawn: parse_case({"id": "generated", "findings": drawn}, _knowledge().vocabulary)
     )

@@ -13,13 +13,13 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from pinchpoint import assess
-from pinchpoint.api import PROBLEM_JSON, create_api_app
-from pinchpoint.casefile import read_case
-from pinchpoint.fhir._boundary import to_json, validate_resource
-from pinchpoint.fhir.questionnaire import build_questionnaire
-from pinchpoint.fhir.response import case_to_response
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.vocabulary import Urgency
+from pinchpoint.api.app import PROBLEM_JSON, create_api_app
+from pinchpoint.core.vocabulary import Urgency
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.fhir._boundary import to_json, validate_resource
+from pinchpoint.io.fhir.questionnaire import build_questionnaire
+from pinchpoint.io.fhir.response import case_to_response
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.corpus import shared_case_params
 
 pytestmark = pytest.mark.core

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pinchpoint.api import PROBLEM_JSON, create_api_app
-from pinchpoint.api_interviews import MemoryInterviewStore
-from pinchpoint.casefile import read_case
+from pinchpoint.api.app import PROBLEM_JSON, create_api_app
+from pinchpoint.api.interviews import MemoryInterviewStore
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.evaluation.simulation import simulate, simulated_answer
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.store import Store
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.service.store import Store
 from tests.corpus import shared_case_params
 
 pytestmark = pytest.mark.core

@@ -17,8 +17,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from pinchpoint.api import create_api_app
-from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.api.app import create_api_app
+from pinchpoint.io.knowledge.loader import load_knowledge
 
 pytestmark = pytest.mark.core
 

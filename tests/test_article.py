@@ -13,12 +13,12 @@ from typing import cast
 
 import pytest
 
-from pinchpoint.cli import main
+from pinchpoint.cli.knowledge import ARTICLE_TABLE, GENERATED_BY, article_markdown
+from pinchpoint.cli.main import main
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
 from pinchpoint.knowledge.article import ArticleSentence, article_sentences, find_anchor
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.planreport import ARTICLE_TABLE, GENERATED_BY, article_markdown
 from tests.corpus import REPO, SHARED
 
 pytestmark = pytest.mark.core

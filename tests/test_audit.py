@@ -19,16 +19,16 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
 )  # py4j leaves sockets to the garbage collector
 
+from pinchpoint.api.cds_hooks import handle_request  # noqa: E402
 from pinchpoint.audit.definition import load_definition  # noqa: E402
 from pinchpoint.audit.engines import queries  # noqa: E402
 from pinchpoint.audit.engines import spark_session as start  # noqa: E402
 from pinchpoint.audit.run import OUTPUT_TABLES, parameters, run_audit  # noqa: E402
 from pinchpoint.audit.source import scan_source  # noqa: E402
 from pinchpoint.audit.synth import SYNTH_AS_OF, iter_truth_refusals, synthesize  # noqa: E402
-from pinchpoint.cds_hooks import handle_request  # noqa: E402
-from pinchpoint.cli import main  # noqa: E402
+from pinchpoint.cli.main import main  # noqa: E402
 from pinchpoint.errors import SchemaError  # noqa: E402
-from pinchpoint.knowledge.loader import load_resident_knowledge  # noqa: E402
+from pinchpoint.io.knowledge.loader import load_resident_knowledge  # noqa: E402
 
 PATIENTS = 3000
 LIMIT = 2000  # bytes: the synthetic over-long line is longer

@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pinchpoint.cli import main
+from pinchpoint.api.jsonbody import MAX_JSON_BYTES
+from pinchpoint.cli.main import main
 from pinchpoint.errors import InvalidCaseError
-from pinchpoint.jsonbody import MAX_JSON_BYTES
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.readers import load_yaml
-from pinchpoint.store import Store
+from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.io.readers import load_yaml
+from pinchpoint.service.store import Store
 from pinchpoint.web import Settings, create_app
 
 pytestmark = pytest.mark.core

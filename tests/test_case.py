@@ -1,4 +1,4 @@
-"""Tests of :mod:`pinchpoint.case`: the development cases parse, and bad cases are refused exactly."""
+"""Tests of :mod:`pinchpoint.core.case`: the development cases parse, and bad cases are refused exactly."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from pinchpoint.case import parse_case
+from pinchpoint.core.case import parse_case
+from pinchpoint.core.vocabulary import Vocabulary
 from pinchpoint.errors import InputError, InvalidCaseError, UnknownFindingError
-from pinchpoint.vocabulary import Vocabulary
 from tests.corpus import PACKAGED_VOCABULARY, SHARED_VOCABULARY, load_vocabulary, shared_case_params
 
 _EXPECT = {"triage": "soon", "site": ["root.L5.left"], "cause": ["disc_herniation"]}

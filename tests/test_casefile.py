@@ -1,4 +1,4 @@
-"""Tests of :mod:`pinchpoint.casefile`: files become cases, and every broken file an InputError."""
+"""Tests of :mod:`pinchpoint.io.casefile`: files become cases, and every broken file an InputError."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pinchpoint.case import Case
-from pinchpoint.casefile import _file_errors, read_case, read_cases
+from pinchpoint.core.case import Case
+from pinchpoint.core.vocabulary import Vocabulary
 from pinchpoint.errors import InputError, InvalidCaseError
-from pinchpoint.readers import _yaml_errors
-from pinchpoint.vocabulary import Vocabulary
+from pinchpoint.io.casefile import _file_errors, read_case, read_cases
+from pinchpoint.io.readers import _yaml_errors
 
 _EXPECTED_YAML = "expected a YAML mapping of case keys as in shared/contract/CASES.md"
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pinchpoint.api import PROBLEM_JSON, create_api_app
-from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.api.app import PROBLEM_JSON, create_api_app
+from pinchpoint.io.knowledge.loader import load_knowledge
 
 pytestmark = pytest.mark.core
 

@@ -1,7 +1,7 @@
-"""Tests of :mod:`pinchpoint.cli`, run in-process through ``main``.
+"""Tests of :mod:`pinchpoint.cli.main`, run in-process through ``main``.
 
 Tests marked ``core`` assess cases, so they need the reasoning core (the knowledge base
-and :func:`pinchpoint.assessment.assess`); they are never skipped.
+and :func:`pinchpoint.core.assessment.assess`); they are never skipped.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pinchpoint.cli import SAFETY_NOTE, main
+from pinchpoint.cli.main import SAFETY_NOTE, main
 from tests.corpus import USER_EXAMPLES
 
 _CONTRACT_KEYS = {"case", "triage", "triage_reasons", "sites", "causes", "knowledge_version"}
@@ -222,7 +222,7 @@ def test_assessing_a_case_file_imports_no_adapter_framework() -> None:
     """
     script = (
         "import sys\n"
-        "from pinchpoint.cli import main\n"
+        "from pinchpoint.cli.main import main\n"
         f"code = main(['assess', {str(USER_EXAMPLES / 'l5-foot-drop.yaml')!r}, '--json'])\n"
         "heavy = ('fhir.resources', 'fastapi', 'sqlalchemy', 'spacy')\n"
         "print(code, sorted(set(heavy) & set(sys.modules)), file=sys.stderr)\n"

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from pinchpoint import assess
-from pinchpoint.casefile import read_case
-from pinchpoint.cli import SAFETY_NOTE, main
-from pinchpoint.fhir._boundary import to_json
-from pinchpoint.fhir.response import case_to_response
-from pinchpoint.knowledge.loader import load_knowledge
+from pinchpoint.cli.main import SAFETY_NOTE, main
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.fhir._boundary import to_json
+from pinchpoint.io.fhir.response import case_to_response
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.corpus import USER_EXAMPLES
 
 pytestmark = pytest.mark.core

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pinchpoint import assess, assess_many
-from pinchpoint.case import Case
-from pinchpoint.casefile import read_case
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.core.case import Case
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.corpus import shared_case_params
 from tests.strategies import cases
 

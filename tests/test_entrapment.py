@@ -15,11 +15,11 @@ from typing import cast
 
 import pytest
 
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.likelihood import SiteUnit
 from pinchpoint.errors import UnresolvedReferenceError
-from pinchpoint.evidence import SiteUnit
+from pinchpoint.io.knowledge.loader import data_directory, load_knowledge
 from pinchpoint.knowledge import schema as s
-from pinchpoint.knowledge.loader import data_directory, load_knowledge
-from pinchpoint.knowledge.model import Knowledge
 
 pytestmark = pytest.mark.core
 

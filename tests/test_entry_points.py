@@ -21,18 +21,18 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pinchpoint.api import create_api_app
-from pinchpoint.case import Case
-from pinchpoint.casefile import parse_case_yaml
-from pinchpoint.engine import assess
+from pinchpoint.api.app import create_api_app
+from pinchpoint.core.case import Case
+from pinchpoint.core.engine import assess
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import FhirMappingError
-from pinchpoint.fhir._boundary import to_json
-from pinchpoint.fhir.response import case_to_response
+from pinchpoint.io.casefile import parse_case_yaml
+from pinchpoint.io.fhir._boundary import to_json
+from pinchpoint.io.fhir.response import case_to_response
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.store import Store
-from pinchpoint.vocabulary import Urgency
+from pinchpoint.service.store import Store
 from pinchpoint.web import Settings, create_app
 from tests.strategies import cases
 

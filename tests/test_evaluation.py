@@ -6,11 +6,11 @@ from types import MappingProxyType
 
 import pytest
 
-from pinchpoint.assessment import Assessment, Hypothesis
-from pinchpoint.case import Case, Expectation
+from pinchpoint.core.assessment import Assessment, Hypothesis
+from pinchpoint.core.case import Case, Expectation
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InputError
 from pinchpoint.evaluation import Miss, score
-from pinchpoint.vocabulary import Urgency
 
 _REPORT_KEYS = {
     "cases", "triage_exact", "under_triage", "over_triage", "emergency_sensitivity", "site_top1",

@@ -16,10 +16,10 @@ from __future__ import annotations
 import pytest
 from tools.generate_evaluation import RECORDED_SETS, SOURCES, documents, evaluate, read_record
 
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.evaluation.record import compare
 from pinchpoint.evaluation.report import CaseSet
 from pinchpoint.evaluation.runs import RUN_MODES
-from pinchpoint.knowledge.model import Knowledge
 from tests.corpus import SHARED_CASES
 
 pytestmark = [

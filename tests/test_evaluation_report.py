@@ -12,15 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pinchpoint.assessment import Assessment, Hypothesis
-from pinchpoint.case import Case, Expectation
+from pinchpoint.core.assessment import Assessment, Hypothesis
+from pinchpoint.core.case import Case, Expectation
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InputError
 from pinchpoint.evaluation.calibration import calibration
 from pinchpoint.evaluation.metrics import score
 from pinchpoint.evaluation.record import compare, raised_record, record_entry
 from pinchpoint.evaluation.report import CaseSet, evaluation_documents
 from pinchpoint.evaluation.runs import CaseOutcome, RunMode, SetRun
-from pinchpoint.vocabulary import Urgency
 
 E, U, S, H = Urgency.EMERGENCY, Urgency.URGENT, Urgency.SOON, Urgency.SELF_CARE
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pinchpoint.casefile import read_cases
-from pinchpoint.vocabulary import Vocabulary
+from pinchpoint.core.vocabulary import Vocabulary
+from pinchpoint.io.casefile import read_cases
 from tests.corpus import PACKAGED_EXAMPLES, SHARED_CASES, USER_EXAMPLES
 
 # Each example is a development case renamed for users; see examples/README.md.

@@ -20,10 +20,12 @@ from fhir.resources.R4B.riskassessment import RiskAssessment
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from pinchpoint import assess
-from pinchpoint.casefile import read_case
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import FhirMappingError, InvalidCaseError
-from pinchpoint.fhir._boundary import check_codes, to_json, validate_resource
-from pinchpoint.fhir.questionnaire import (
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.fhir._boundary import check_codes, to_json, validate_resource
+from pinchpoint.io.fhir.questionnaire import (
     NONE_CODE,
     EnableWhen,
     Question,
@@ -31,8 +33,8 @@ from pinchpoint.fhir.questionnaire import (
     question_for,
     vocabulary_questions,
 )
-from pinchpoint.fhir.response import case_to_response, response_to_case
-from pinchpoint.fhir.results import (
+from pinchpoint.io.fhir.response import case_to_response, response_to_case
+from pinchpoint.io.fhir.results import (
     KNOWLEDGE_VERSION_EXTENSION,
     CarePlanItem,
     care_plan,
@@ -40,10 +42,8 @@ from pinchpoint.fhir.results import (
     risk_assessment,
     triage_plan_items,
 )
-from pinchpoint.fhir.terminology import pinchpoint_system
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.vocabulary import Urgency
+from pinchpoint.io.fhir.terminology import pinchpoint_system
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.corpus import shared_case_params
 
 pytestmark = pytest.mark.core

@@ -12,18 +12,18 @@ from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from pinchpoint import assess
-from pinchpoint.careplan import Verdict
-from pinchpoint.casefile import read_case
-from pinchpoint.fhir._boundary import check_codes, to_json, validate_resource
-from pinchpoint.fhir.results import (
+from pinchpoint.core.careplan import Verdict
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.fhir._boundary import check_codes, to_json, validate_resource
+from pinchpoint.io.fhir.results import (
     VERDICT_EXTENSION,
     CarePlanItem,
     assessment_plan_items,
     care_plan,
     care_plan_bundle,
 )
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.corpus import shared_case_params
 
 pytestmark = pytest.mark.core

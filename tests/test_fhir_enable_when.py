@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from pinchpoint.case import Case, FindingValue
+from pinchpoint.core.case import Case, FindingValue
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.questions import Question
+from pinchpoint.core.vocabulary import FindingSpec
 from pinchpoint.errors import FhirMappingError
-from pinchpoint.fhir._boundary import to_json
-from pinchpoint.fhir.questionnaire import bank_questions, build_questionnaire
-from pinchpoint.fhir.record import read_bundle
-from pinchpoint.fhir.response import case_to_response, response_to_case
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.questions import Question
-from pinchpoint.vocabulary import FindingSpec
+from pinchpoint.io.fhir._boundary import to_json
+from pinchpoint.io.fhir.questionnaire import bank_questions, build_questionnaire
+from pinchpoint.io.fhir.record import read_bundle
+from pinchpoint.io.fhir.response import case_to_response, response_to_case
+from pinchpoint.io.knowledge.loader import load_knowledge
 
 pytestmark = pytest.mark.core
 

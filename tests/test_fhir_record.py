@@ -19,15 +19,15 @@ import yaml
 from fhir.resources.R4B.patient import Patient
 
 from pinchpoint import assess
-from pinchpoint.casefile import read_case
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import FhirMappingError
-from pinchpoint.fhir._boundary import fhir_errors
-from pinchpoint.fhir.inputs import assess_fhir, read_fhir
-from pinchpoint.fhir.record import read_bundle
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.fhir._boundary import fhir_errors
+from pinchpoint.io.fhir.inputs import assess_fhir, read_fhir
+from pinchpoint.io.fhir.record import read_bundle
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.vocabulary import Urgency
 from tests.corpus import PACKAGED_VOCABULARY, shared_case_params
 
 pytestmark = pytest.mark.core

@@ -15,13 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pinchpoint import assess
-from pinchpoint.api import create_api_app
-from pinchpoint.case import Case
-from pinchpoint.casefile import read_case
-from pinchpoint.fhir._boundary import to_json
-from pinchpoint.fhir.results import assessment_plan_items, care_plan
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.api.app import create_api_app
+from pinchpoint.core.case import Case
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.fhir._boundary import to_json
+from pinchpoint.io.fhir.results import assessment_plan_items, care_plan
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.corpus import shared_case_params
 
 pytestmark = pytest.mark.core

@@ -1,4 +1,4 @@
-"""Tests of free-text intake (:mod:`pinchpoint.freetext`, ``read-text``, ``POST /api/v1/text``).
+"""Tests of free-text intake (:mod:`pinchpoint.io.freetext`, ``read-text``, ``POST /api/v1/text``).
 
 Data-driven over ``phrases.yaml``: every wording is recognised as its row's target, and every
 red-flag wording that is negated stays unknown. The pipeline is built once per test session
@@ -19,10 +19,12 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pinchpoint.api import create_api_app
-from pinchpoint.cli import main
+from pinchpoint.api.app import create_api_app
+from pinchpoint.cli.main import main
+from pinchpoint.core.interview import Interview
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import InvalidTextError, UnresolvedReferenceError
-from pinchpoint.freetext import (
+from pinchpoint.io.freetext import (
     MAX_TEXT_CHARS,
     TextReading,
     interview_from_findings,
@@ -30,9 +32,7 @@ from pinchpoint.freetext import (
     read_text,
     red_flag_findings,
 )
-from pinchpoint.interview import Interview
-from pinchpoint.knowledge.loader import data_directory, load_knowledge
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.io.knowledge.loader import data_directory, load_knowledge
 from pinchpoint.knowledge.schema import PhraseRow
 
 pytestmark = pytest.mark.core
@@ -378,7 +378,7 @@ def test_text_endpoint_refuses_blank_text_as_a_problem(client: TestClient) -> No
 def test_spacy_is_not_imported_until_text_is_read() -> None:
     """Importing pinchpoint, its CLI and its API loads neither spaCy nor medspaCy."""
     code = (
-        "import sys, pinchpoint, pinchpoint.cli, pinchpoint.api, pinchpoint.freetext;"
+        "import sys, pinchpoint, pinchpoint.cli.main, pinchpoint.api.app, pinchpoint.io.freetext;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('spacy', 'medspacy')))"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
@@ -439,7 +439,7 @@ def test_reading_text_without_the_text_extra_says_how_to_install_it() -> None:
     script = (
         "import sys\n"
         "sys.modules['medspacy'] = None  # as if the extra were not installed\n"
-        "from pinchpoint.cli import main\n"
+        "from pinchpoint.cli.main import main\n"
         "sys.exit(main(['read-text', 'my left foot slaps when I walk']))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

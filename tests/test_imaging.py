@@ -1,4 +1,4 @@
-"""Tests of the imaging-appropriateness decision (:mod:`pinchpoint.imaging`, rules in imaging.yaml).
+"""Tests of the imaging-appropriateness decision (:mod:`pinchpoint.core.imaging`, rules in imaging.yaml).
 
 Rules that make imaging indicated are exercised through witnesses derived from the triage
 conditions themselves (``tests.strategies``), so every listed rule is shown to fire and to win
@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pinchpoint import assess
-from pinchpoint.assessment import Hypothesis
-from pinchpoint.casefile import read_case
-from pinchpoint.imaging import imaging_decision, presentations_of
+from pinchpoint.core.assessment import Hypothesis
+from pinchpoint.core.imaging import imaging_decision, presentations_of
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.vocabulary import Urgency
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.vocabulary import Urgency
 from tests.corpus import PACKAGED_VOCABULARY, shared_case_params
 from tests.strategies import findings, red_flags, rule_witnesses
 

@@ -19,14 +19,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pinchpoint import assess
-from pinchpoint.case import Case
-from pinchpoint.casefile import read_case
-from pinchpoint.cds_hooks import handle_request
+from pinchpoint.api.cds_hooks import handle_request
+from pinchpoint.core.case import Case
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import FhirMappingError
-from pinchpoint.fhir._boundary import to_json
-from pinchpoint.fhir.response import case_to_response, check_enabled
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.fhir._boundary import to_json
+from pinchpoint.io.fhir.response import case_to_response, check_enabled
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.corpus import SHARED_CASES, shared_case_params
 from tests.strategies import findings
 

@@ -9,15 +9,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pinchpoint.case import FindingValue
+from pinchpoint.core.case import FindingValue
+from pinchpoint.core.interview import Interview
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.questions import Mode
+from pinchpoint.core.selection import screen_for
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InvalidAnswerError, InvalidSessionError
 from pinchpoint.evaluation.simulation import simulated_answer
-from pinchpoint.interview import Interview
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.questions import Mode
-from pinchpoint.selection import screen_for
-from pinchpoint.vocabulary import Urgency
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.strategies import findings
 
 pytestmark = pytest.mark.core

@@ -14,12 +14,12 @@ from types import MappingProxyType
 import pytest
 
 from pinchpoint import assess
-from pinchpoint.case import Case
-from pinchpoint.casefile import read_case
+from pinchpoint.core.case import Case
+from pinchpoint.core.interview import Interview
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.triage import unanswered_signs
 from pinchpoint.evaluation.simulation import simulate, simulated_answer
-from pinchpoint.interview import Interview
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.triage import unanswered_signs
+from pinchpoint.io.casefile import read_case
 from tests.corpus import shared_case_params
 
 pytestmark = pytest.mark.core

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from pinchpoint import assess
-from pinchpoint.casefile import read_case
-from pinchpoint.knowledge import cache
-from pinchpoint.knowledge.loader import knowledge_version, load_knowledge
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.knowledge import cache
+from pinchpoint.io.knowledge.loader import knowledge_version, load_knowledge
 from tests.corpus import shared_case_params
 
 _load = load_knowledge.__wrapped__

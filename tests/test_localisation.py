@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pinchpoint.case import FindingValue
+from pinchpoint.core.case import FindingValue
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.posterior import Posterior, infer
 from pinchpoint.knowledge import schema as s
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.posterior import Posterior, infer
 from tests.strategies import findings as finding_mappings
 
 Findings = Mapping[str, FindingValue]

@@ -1,4 +1,4 @@
-"""Sites, causes and probabilities in words (names.yaml, pinchpoint.names)."""
+"""Sites, causes and probabilities in words (names.yaml, pinchpoint.core.names)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import UnresolvedReferenceError
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.test_knowledge import _copy_with
 
 

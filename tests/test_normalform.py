@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from pinchpoint.case import Case
+from pinchpoint.core.case import Case
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.normalform import ALWAYS, MAX_TERMS, Decider, Terms, conjoin, disjoin, literal
 from pinchpoint.errors import SchemaError
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.normalform import ALWAYS, MAX_TERMS, Decider, Terms, conjoin, disjoin, literal
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.strategies import RedFlag, cases, development_cases, red_flags
 
 A, B, C = literal(0), literal(1), literal(2)

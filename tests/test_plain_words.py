@@ -18,12 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pinchpoint import assess
-from pinchpoint.casefile import read_case
-from pinchpoint.cli import main
-from pinchpoint.fhir._boundary import to_json
-from pinchpoint.fhir.results import assessment_plan_items, care_plan, risk_assessment
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.store import Store
+from pinchpoint.cli.main import main
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.fhir._boundary import to_json
+from pinchpoint.io.fhir.results import assessment_plan_items, care_plan, risk_assessment
+from pinchpoint.service.store import Store
 from pinchpoint.web import Settings, create_app
 from pinchpoint.web.content import load_content
 from pinchpoint.web.forms import findings_to_form

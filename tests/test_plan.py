@@ -18,16 +18,16 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 from pinchpoint import Assessment, assess
-from pinchpoint.careplan import Plan, PlanItem, Verdict
-from pinchpoint.case import Case, FindingValue
-from pinchpoint.casefile import read_case
+from pinchpoint.core.careplan import Plan, PlanItem, Verdict
+from pinchpoint.core.case import Case, FindingValue
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.plan import PlanContext
+from pinchpoint.core.triage import matching_findings
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import SchemaError, UnresolvedReferenceError
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.plan import PlanContext
-from pinchpoint.triage import matching_findings
-from pinchpoint.vocabulary import Urgency
 from tests.corpus import shared_case_params
 from tests.strategies import RedFlag, findings, red_flags
 from tests.test_knowledge import _copy_with

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.posterior import infer
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.posterior import infer
 
 
 def _pair(knowledge: Knowledge, cause: str, site_id: str) -> int:

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from pinchpoint.case import FindingValue
+from pinchpoint.core.case import FindingValue
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.posterior import infer
+from pinchpoint.core.selection import predictor_for, screen_for
 from pinchpoint.errors import UnresolvedReferenceError
+from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.io.knowledge.references import check_questions
 from pinchpoint.knowledge import schema as s
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.knowledge.references import check_questions
-from pinchpoint.posterior import infer
-from pinchpoint.selection import predictor_for, screen_for
 from tests.corpus import PACKAGED_VOCABULARY, load_vocabulary
 from tests.strategies import development_cases, findings
 
@@ -121,7 +121,7 @@ def _agrees(knowledge: Knowledge, known: dict[str, FindingValue]) -> None:
 
 @pytest.mark.parametrize("case", development_cases(), ids=lambda case: case.id)
 def test_incremental_posterior_equals_infer_on_cases(knowledge: Knowledge, case) -> None:
-    """The selection's evidence sums give exactly the posterior of pinchpoint.posterior.infer."""
+    """The selection's evidence sums give exactly the posterior of pinchpoint.core.posterior.infer."""
     _agrees(knowledge, dict(case.findings))
 
 

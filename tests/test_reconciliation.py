@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 from pinchpoint import assess
-from pinchpoint.assessment import Assessment
-from pinchpoint.case import Case, FindingValue
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.triage import CompiledRule
-from pinchpoint.vocabulary import Urgency
+from pinchpoint.core.assessment import Assessment
+from pinchpoint.core.case import Case, FindingValue
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.triage import CompiledRule
+from pinchpoint.core.vocabulary import Urgency
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.strategies import RedFlag, cases, findings, flags_for, red_flags
 
 pytestmark = pytest.mark.core

@@ -23,17 +23,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pinchpoint import assess
-from pinchpoint.api import create_api_app
-from pinchpoint.case import Case, FindingValue
+from pinchpoint.api.app import create_api_app
+from pinchpoint.cli.terminal import _summary
+from pinchpoint.core.case import Case, FindingValue
+from pinchpoint.core.interview import Interview
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.evaluation.simulation import simulated_answer
-from pinchpoint.fhir._boundary import to_json
-from pinchpoint.fhir.response import case_to_response
-from pinchpoint.interview import Interview
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.store import Store
-from pinchpoint.terminal import _summary
-from pinchpoint.vocabulary import Urgency
+from pinchpoint.io.fhir._boundary import to_json
+from pinchpoint.io.fhir.response import case_to_response
+from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.service.store import Store
 from pinchpoint.web import Settings, create_app
 from pinchpoint.web.content import load_content
 from pinchpoint.web.forms import findings_to_form, page_ids

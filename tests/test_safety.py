@@ -24,14 +24,14 @@ from hypothesis import HealthCheck, assume, find, given, settings
 from hypothesis import strategies as st
 
 from pinchpoint import assess
-from pinchpoint.assessment import Hypothesis
-from pinchpoint.case import Case, FindingValue
-from pinchpoint.casefile import read_case
+from pinchpoint.core.assessment import Hypothesis
+from pinchpoint.core.case import Case, FindingValue
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.triage import CompiledRule, unanswered_signs
+from pinchpoint.core.vocabulary import Urgency
+from pinchpoint.io.casefile import read_case
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.triage import CompiledRule, unanswered_signs
-from pinchpoint.vocabulary import Urgency
 from tests.corpus import PACKAGED_VOCABULARY, shared_case_params
 from tests.strategies import (
     RedFlag,

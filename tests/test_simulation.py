@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from pinchpoint import assess
-from pinchpoint.case import Expectation
-from pinchpoint.cli import main
+from pinchpoint.cli.main import main
+from pinchpoint.core.case import Expectation
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.evaluation import score
 from pinchpoint.evaluation.simulation import InterviewEvaluation, evaluate_interviews, simulate
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.vocabulary import Urgency
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.corpus import SHARED_CASES
 from tests.strategies import development_cases
 

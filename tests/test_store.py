@@ -1,4 +1,4 @@
-"""Tests of :mod:`pinchpoint.store`: records round-trip, writes are all or nothing, errors are StoreErrors."""
+"""Tests of :mod:`pinchpoint.service.store`: records round-trip, writes are atomic, errors are typed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from pinchpoint.errors import AdapterError, StoreError
-from pinchpoint.store import Store, sqlite_url
+from pinchpoint.service.store import Store, sqlite_url
 
 _RESULT = {"triage": "soon", "knowledge_version": "0.1.0+abc", "sites": [{"id": "root.L5.left", "p": 0.8}]}
 _CASE = {"id": "web", "findings": {"age": 40, "pain_regions": ["buttock.left"]}}

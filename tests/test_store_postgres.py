@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from pinchpoint.errors import StoreError
-from pinchpoint.store import Store
+from pinchpoint.service.store import Store
 from tests.postgres import REQUIRED, PostgresServer, missing, postgres_server
 
 _RESULT = {"triage": "soon", "knowledge_version": "0.1.0+abc", "sites": [{"id": "root.L5.left", "p": 0.8}]}

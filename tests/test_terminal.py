@@ -11,10 +11,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from pinchpoint.cli import main
-from pinchpoint.interview import Interview
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.terminal import run_interview
+from pinchpoint.cli.main import main
+from pinchpoint.cli.terminal import run_interview
+from pinchpoint.core.interview import Interview
+from pinchpoint.io.knowledge.loader import load_knowledge
 from tests.corpus import REPO
 
 pytestmark = pytest.mark.core

@@ -18,8 +18,8 @@ import re
 
 import pytest
 
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.references import terminology_codes
+from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.io.knowledge.references import terminology_codes
 from pinchpoint.knowledge.schema import Code
 
 pytestmark = pytest.mark.core

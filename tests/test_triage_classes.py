@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from pinchpoint.case import FindingValue, parse_case
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.vocabulary import Urgency
+from pinchpoint.core.case import FindingValue, parse_case
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.vocabulary import Urgency
+from pinchpoint.io.knowledge.loader import load_knowledge
 
 pytestmark = pytest.mark.core
 

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pinchpoint.case import FindingValue
+from pinchpoint.core.case import FindingValue
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.selection import screen_for
+from pinchpoint.core.triage import compile_condition
 from pinchpoint.errors import KnowledgeError
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.selection import screen_for
-from pinchpoint.triage import compile_condition
 from tests.strategies import findings
 from tests.test_knowledge import _copy_with
 

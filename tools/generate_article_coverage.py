@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.planreport import article_markdown
+from pinchpoint.cli.knowledge import article_markdown
+from pinchpoint.io.knowledge.loader import load_knowledge
 
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "article-coverage.md"
 

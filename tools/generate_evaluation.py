@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pinchpoint.casefile import read_cases
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import PinchpointError
 from pinchpoint.evaluation.record import raised_record
 from pinchpoint.evaluation.report import CaseSet, evaluation_documents
 from pinchpoint.evaluation.runs import RUN_MODES, run_set
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.io.casefile import read_cases
+from pinchpoint.io.knowledge.loader import load_knowledge
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"

@@ -25,10 +25,13 @@ Quick start::
 
 from __future__ import annotations
 
-from pinchpoint.assessment import Assessment, Evidence, Hypothesis, TriageReason
-from pinchpoint.careplan import Plan, PlanItem, PlanStage, Verdict
-from pinchpoint.case import Case, Expectation, parse_case
-from pinchpoint.engine import assess, assess_many
+from pinchpoint.core.assessment import Assessment, Evidence, Hypothesis, TriageReason
+from pinchpoint.core.careplan import Plan, PlanItem, PlanStage, Verdict
+from pinchpoint.core.case import Case, Expectation, parse_case
+from pinchpoint.core.engine import assess, assess_many
+from pinchpoint.core.interview import Interview
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.vocabulary import Urgency, Vocabulary
 from pinchpoint.errors import (
     AdapterError,
     ContradictoryFindingsError,
@@ -45,10 +48,7 @@ from pinchpoint.errors import (
     UnknownFindingError,
     UnresolvedReferenceError,
 )
-from pinchpoint.interview import Interview
-from pinchpoint.knowledge.loader import knowledge_version, load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.vocabulary import Urgency, Vocabulary
+from pinchpoint.io.knowledge.loader import knowledge_version, load_knowledge
 
 __version__ = "0.2.0"
 __knowledge_version__ = knowledge_version()

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.store import Store
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.service.store import Store
 from pinchpoint.web import Settings, create_app
 from pinchpoint.web.content import WebContent, load_content
 

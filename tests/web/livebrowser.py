@@ -16,7 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
-from pinchpoint.store import Store, sqlite_url
+from pinchpoint.service.store import Store, sqlite_url
 from pinchpoint.web import Settings, create_app
 
 CHROMIUM = Path("/usr/bin/chromium")

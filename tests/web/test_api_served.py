@@ -7,8 +7,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from pinchpoint import assess
-from pinchpoint.casefile import read_case
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.io.casefile import read_case
 
 _EXAMPLES = Path(__file__).parents[2] / "src/pinchpoint/examples"
 

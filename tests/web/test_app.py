@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from pinchpoint.casefile import read_case
-from pinchpoint.engine import assess
+from pinchpoint.core.engine import assess
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import StoreError
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.store import Store
+from pinchpoint.io.casefile import read_case
+from pinchpoint.service.store import Store
 from pinchpoint.web import Settings, create_app
 from pinchpoint.web.app import MAX_BODY_BYTES
 from pinchpoint.web.bodymap import site_territory

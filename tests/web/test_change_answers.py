@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 
-from pinchpoint.store import Store
+from pinchpoint.service.store import Store
 from pinchpoint.web.interview import STATE_FORMAT
 
 _SAME_ORIGIN = {"origin": "http://127.0.0.1:8000", "content-type": "application/x-www-form-urlencoded"}

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from tools import make_bodymap
 
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import KnowledgeError
-from pinchpoint.knowledge.loader import load_knowledge
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.web.bodymap import site_territory
 from pinchpoint.web.content import WebContent, data_directory, load_content
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pinchpoint.casefile import read_case
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.io.casefile import read_case
 from pinchpoint.web.content import WebContent
 from pinchpoint.web.forms import FORM_LEVEL, build_page, findings_to_form, page_ids, parse_form
 from tests.corpus import shared_case_params

@@ -15,12 +15,12 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 
-from pinchpoint.case import FindingValue
-from pinchpoint.casefile import read_case
-from pinchpoint.interview import Interview
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.questions import Question
-from pinchpoint.store import Store
+from pinchpoint.core.case import FindingValue
+from pinchpoint.core.interview import Interview
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.questions import Question
+from pinchpoint.io.casefile import read_case
+from pinchpoint.service.store import Store
 from pinchpoint.web.content import WebContent
 from pinchpoint.web.interview import STATE_FORMAT
 from tests.corpus import shared_case_params

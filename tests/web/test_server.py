@@ -14,7 +14,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from pinchpoint.cli import main
+from pinchpoint.cli.main import main
 from pinchpoint.web.settings import Settings
 from tests.corpus import REPO
 from tests.web.livebrowser import free_port

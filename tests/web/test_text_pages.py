@@ -12,11 +12,11 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from pinchpoint.core.interview import Interview
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import AdapterError
-from pinchpoint.freetext import interview_from_findings, read_text
-from pinchpoint.interview import Interview
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.store import Store
+from pinchpoint.io.freetext import interview_from_findings, read_text
+from pinchpoint.service.store import Store
 
 _STORY = (
     "My left foot slaps when I walk, shooting pain down the back of my left leg, "

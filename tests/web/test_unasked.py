@@ -16,12 +16,12 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 
-from pinchpoint.case import Case, parse_case
-from pinchpoint.casefile import read_case
-from pinchpoint.engine import assess
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.triage import unanswered_signs
-from pinchpoint.vocabulary import Urgency
+from pinchpoint.core.case import Case, parse_case
+from pinchpoint.core.engine import assess
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.triage import unanswered_signs
+from pinchpoint.core.vocabulary import Urgency
+from pinchpoint.io.casefile import read_case
 from pinchpoint.web.content import WebContent
 from pinchpoint.web.views import result_view
 from tests.corpus import shared_case_params

@@ -16,9 +16,9 @@ from typing import Literal, TypeVar, cast
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import SchemaError
 from pinchpoint.knowledge import schema as s
-from pinchpoint.knowledge.model import Knowledge
 
 __all__ = ["AuditDefinition", "CodeRow", "load_definition"]
 

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from fhir.resources.R4B.measurereport import MeasureReport
 
-from pinchpoint.fhir.terminology import CANONICAL_BASE
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.io.fhir.terminology import CANONICAL_BASE
 from pinchpoint.knowledge import schema as s
-from pinchpoint.knowledge.model import Knowledge
 
 if TYPE_CHECKING:
     from pinchpoint.audit.definition import AuditDefinition

@@ -23,7 +23,7 @@ from pinchpoint.audit.definition import AuditDefinition, load_definition
 from pinchpoint.audit.engines import Engine, make_engine, queries
 from pinchpoint.audit.source import DEFAULT_MAX_LINE_BYTES, SourceFile, scan_source
 from pinchpoint.audit.verdicts import verdicts_of
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.core.knowledge import Knowledge
 
 __all__ = ["OUTPUT_TABLES", "AuditResult", "parameters", "run_audit", "run_queries"]
 

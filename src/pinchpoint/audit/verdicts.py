@@ -5,7 +5,7 @@ each Condition the FHIR reader knows that was recorded by then (system, code, cl
 verification status, and for a presentation the days from its onset to the order). Two orders with
 the same signature are the same question to the card, so the review runs once per distinct
 signature: the signature becomes the FHIR resources a CDS client would prefetch, the FHIR reader
-reads them, and :func:`pinchpoint.cds_hooks.review_lumbar_orders` decides. A signature the reader
+reads them, and :func:`pinchpoint.service.orders.review_lumbar_orders` decides. A signature the reader
 refuses (a sex that is not a FHIR gender, say) gets the verdict ``unreadable``, as the card would
 answer that request with an error rather than a card. Nothing here restates a rule.
 """
@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pinchpoint.cds_hooks import review_lumbar_orders
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import PinchpointError
-from pinchpoint.fhir.record import RecordFacts, read_resources
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.io.fhir.record import RecordFacts, read_resources
+from pinchpoint.service.orders import review_lumbar_orders
 
 __all__ = ["Verdict", "verdict_of", "verdicts_of"]
 

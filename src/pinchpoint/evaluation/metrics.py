@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pinchpoint.assessment import Assessment, Hypothesis
-from pinchpoint.case import Case, Expectation
+from pinchpoint.core.assessment import Assessment, Hypothesis
+from pinchpoint.core.case import Case, Expectation
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InputError
 from pinchpoint.evaluation.calibration import Calibration, calibration
-from pinchpoint.vocabulary import Urgency
 
 __all__ = ["Aspect", "Calibration", "EvaluationReport", "Miss", "calibration", "score"]
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.evaluation.calibration import Calibration
 from pinchpoint.evaluation.diagram import Series, reliability_svg
 from pinchpoint.evaluation.runs import RunMode, SetRun
-from pinchpoint.vocabulary import Urgency
 
 __all__ = ["MODE_LABELS", "CaseSet", "evaluation_documents"]
 

@@ -15,16 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from pinchpoint.engine import assess_many
+from pinchpoint.core.engine import assess_many
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.evaluation.calibration import Calibration, calibration
 from pinchpoint.evaluation.metrics import EvaluationReport, score
 from pinchpoint.evaluation.simulation import simulate
-from pinchpoint.vocabulary import Urgency
 
 if TYPE_CHECKING:
-    from pinchpoint.assessment import Assessment, Hypothesis
-    from pinchpoint.case import Case, Expectation
-    from pinchpoint.knowledge.model import Knowledge
+    from pinchpoint.core.assessment import Assessment, Hypothesis
+    from pinchpoint.core.case import Case, Expectation
+    from pinchpoint.core.knowledge import Knowledge
 
 __all__ = ["RUN_MODES", "CaseOutcome", "RunMode", "SetRun", "run_set"]
 

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pinchpoint.core.interview import Interview
 from pinchpoint.evaluation.metrics import EvaluationReport, score
-from pinchpoint.interview import Interview
 
 if TYPE_CHECKING:
-    from pinchpoint.assessment import Assessment
-    from pinchpoint.case import Case, FindingValue
-    from pinchpoint.knowledge.model import Knowledge
-    from pinchpoint.questions import Mode, Question
+    from pinchpoint.core.assessment import Assessment
+    from pinchpoint.core.case import Case, FindingValue
+    from pinchpoint.core.knowledge import Knowledge
+    from pinchpoint.core.questions import Mode, Question
 
 __all__ = ["InterviewEvaluation", "SimulatedInterview", "evaluate_interviews", "simulate", "simulated_answer"]
 

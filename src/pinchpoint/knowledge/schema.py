@@ -3,7 +3,7 @@
 One strict model per data file: an unknown key, a probability outside 0-1 or a missing
 ``source`` fails the load, and the message names the file, the row and the allowed keys.
 Cross-references between tables (a muscle's nerve, a rule's finding, a row's source) are
-checked afterwards by :mod:`pinchpoint.knowledge.loader`, which sees all tables at once.
+checked afterwards by :mod:`pinchpoint.io.knowledge.loader`, which sees all tables at once.
 """
 
 from __future__ import annotations

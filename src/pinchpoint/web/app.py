@@ -1,7 +1,7 @@
 """The FastAPI application: pages, the JSON endpoints, error handling and logging.
 
 :func:`create_app` builds it from :class:`~pinchpoint.web.settings.Settings`, the
-knowledge and a :class:`~pinchpoint.store.Store`. Routes::
+knowledge and a :class:`~pinchpoint.service.store.Store`. Routes::
 
     GET  /                              start page
     GET  /check                         self-check: the adaptive interview, one question at a time
@@ -47,15 +47,15 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from pinchpoint import __version__
-from pinchpoint.api import API_PATHS, api_router, cds_router, error_status, problem_response
-from pinchpoint.assessment import Assessment
-from pinchpoint.case import Case, parse_case
-from pinchpoint.engine import assess
+from pinchpoint.api.app import API_PATHS, api_router, cds_router, error_status, problem_response
+from pinchpoint.api.jsonbody import read_json_body
+from pinchpoint.core.assessment import Assessment
+from pinchpoint.core.case import Case, parse_case
+from pinchpoint.core.engine import assess
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import InputError, InvalidRequestError, PinchpointError, StoreError
-from pinchpoint.jsonbody import read_json_body
-from pinchpoint.knowledge.loader import load_resident_knowledge
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.store import AssessmentRecord, Store
+from pinchpoint.io.knowledge.loader import load_resident_knowledge
+from pinchpoint.service.store import AssessmentRecord, Store
 from pinchpoint.web.bodymap import region_label, render_map
 from pinchpoint.web.content import WebContent, load_content
 from pinchpoint.web.forms import FORM_LEVEL, FormResult, Page, build_page, findings_to_form, parse_form

@@ -5,7 +5,7 @@ draws: one shape per region and side, with its plain name (the region's vocabula
 description and the side), and whether it is selected or highlighted.
 
 The territory of a lesion site is never typed here: it is the skin territory that
-:mod:`pinchpoint.anatomy` derives for the site's units (its dermatome for a root, its
+:mod:`pinchpoint.core.anatomy` derives for the site's units (its dermatome for a root, its
 cutaneous branches for a nerve), as compiled into ``knowledge.model.units``.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from pinchpoint.knowledge.model import Knowledge
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.web.content import WebContent
 
 __all__ = ["MapShape", "MapView", "region_label", "render_map", "site_territory"]

@@ -23,9 +23,9 @@ from typing import Literal, TypeVar
 
 import pydantic
 
+from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import MissingSourceError, SchemaError, UnresolvedReferenceError
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.readers import load_yaml
+from pinchpoint.io.readers import load_yaml
 
 __all__ = [
     "BodyMapData",

@@ -8,7 +8,7 @@ regions. The question is the finding's own description in the vocabulary.
 
 :func:`parse_form` converts the submitted text to typed values (a number box holding
 ``abc`` is a form error) and leaves every check of ids, ranges and regions to the core,
-:func:`pinchpoint.case.parse_case`, so the web accepts exactly what a case file may say.
+:func:`pinchpoint.core.case.parse_case`, so the web accepts exactly what a case file may say.
 Every field's problem is reported at once, keyed by field, with a message a person can
 act on. "Don't know" and an empty box leave a finding unknown, which never lowers the
 triage.
@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pinchpoint.case import Case, FindingValue, parse_case
+from pinchpoint.core.case import Case, FindingValue, parse_case
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.vocabulary import FindingSpec
 from pinchpoint.errors import InputError
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.vocabulary import FindingSpec
 from pinchpoint.web.content import WebContent
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The self-check as the adaptive interview in the browser: one question at a time.
 
-An adapter over :class:`pinchpoint.interview.Interview`; every page is a plain HTML form
+An adapter over :class:`pinchpoint.core.interview.Interview`; every page is a plain HTML form
 (POST, then a redirect to a GET), so it works without script and with the keyboard alone.
 Routes::
 
@@ -17,7 +17,7 @@ Routes::
                                                 session with every answer kept, 303 to its last
                                                 question (the finished one and its result stay)
 
-A session is saved after every step with :meth:`~pinchpoint.store.Store.update_interview`
+A session is saved after every step with :meth:`~pinchpoint.service.store.Store.update_interview`
 as ``{"format": "pinchpoint-web-interview", "interview": Interview.to_dict(), "redo": [...]}``
 (``redo``: answers taken back, newest last, to go forward again), so a reload resumes it.
 Every answer goes through :meth:`Interview.answer`; its
@@ -42,17 +42,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from pinchpoint.core.interview import Interview
+from pinchpoint.core.questions import MODES, Cell, Mode, Question
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InvalidAnswerError, InvalidSessionError
-from pinchpoint.freetext import MAX_TEXT_CHARS
-from pinchpoint.interview import Interview
-from pinchpoint.questions import MODES, Cell, Mode, Question
-from pinchpoint.vocabulary import Urgency
+from pinchpoint.io.freetext import MAX_TEXT_CHARS
 from pinchpoint.web.bodymap import region_label, render_map
 from pinchpoint.web.views import result_view
 
 if TYPE_CHECKING:
-    from pinchpoint.knowledge.model import Knowledge
-    from pinchpoint.store import InterviewRecord, Store
+    from pinchpoint.core.knowledge import Knowledge
+    from pinchpoint.service.store import InterviewRecord, Store
     from pinchpoint.web.content import WebContent
 
 __all__ = ["STATE_FORMAT", "InterviewPages", "parse_cell", "parse_single"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import platformdirs
 
-from pinchpoint.store import sqlite_url
+from pinchpoint.service.store import sqlite_url
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "LOOPBACK_HOSTS", "Settings", "default_database_url"]
 

@@ -1,10 +1,10 @@
 """Free text on the self-check's first page: described symptoms become proposals to confirm.
 
-``POST /check/text`` reads the description (:func:`pinchpoint.freetext.read_text`) and shows
+``POST /check/text`` reads the description (:func:`pinchpoint.io.freetext.read_text`) and shows
 every proposed finding with the words it came from, each ticked, beside the warning signs it
 left for the questions and why. ``POST /check/text/confirm`` reads the same words again, keeps
 the proposals still ticked, and starts the interview with them answered
-(:func:`pinchpoint.freetext.interview_from_findings`): nothing read from text counts until the
+(:func:`pinchpoint.io.freetext.interview_from_findings`): nothing read from text counts until the
 person has confirmed it, and the interview still asks every warning sign not settled.
 """
 
@@ -16,11 +16,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.questions import Mode
 from pinchpoint.errors import AdapterError, InputError
-from pinchpoint.freetext import Mention, TextReading, interview_from_findings, phrase_table, read_text
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.questions import Mode
-from pinchpoint.textreport import emergency_in_text
+from pinchpoint.io.freetext import (
+    Mention,
+    TextReading,
+    emergency_in_text,
+    interview_from_findings,
+    phrase_table,
+    read_text,
+)
 from pinchpoint.web.interview import FormReader, InterviewPages, Items, form_values
 
 __all__ = ["TextPages"]

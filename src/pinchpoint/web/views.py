@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pinchpoint.assessment import Assessment, Evidence, Hypothesis
-from pinchpoint.careplan import Plan, PlanItem
-from pinchpoint.case import FindingValue
-from pinchpoint.knowledge.model import Knowledge
-from pinchpoint.triage import triage, unanswered_signs
-from pinchpoint.vocabulary import Urgency
+from pinchpoint.core.assessment import Assessment, Evidence, Hypothesis
+from pinchpoint.core.careplan import Plan, PlanItem
+from pinchpoint.core.case import FindingValue
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.triage import triage, unanswered_signs
+from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.web.bodymap import MapView, render_map, site_territory
 from pinchpoint.web.content import Level, WebContent
 
@@ -52,7 +52,7 @@ class Unasked:
 
     Attributes:
         finding: The finding's base id (``"saddle_numbness"``, or ``"foot_drop"`` for both
-            sides of it), of a finding :func:`pinchpoint.triage.unanswered_signs` names.
+            sides of it), of a finding :func:`pinchpoint.core.triage.unanswered_signs` names.
         question: The vocabulary's description of it, to ask the person in words.
     """
 
@@ -180,7 +180,7 @@ def _unasked(
 ) -> tuple[Unasked, ...]:
     """The warning signs left unknown that could still make it an emergency, unless it is one already.
 
-    Read from the triage rules themselves (:func:`pinchpoint.triage.unanswered_signs`: only
+    Read from the triage rules themselves (:func:`pinchpoint.core.triage.unanswered_signs`: only
     signs a person can answer, and only where the known answers leave the emergency rule
     open), never from the wording of a warning. Missing information never lowers urgency:
     each one is asked about on the page.

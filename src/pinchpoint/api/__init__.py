@@ -1,0 +1,1 @@
+"""The HTTP service: REST, FHIR and CDS Hooks routers over the core."""

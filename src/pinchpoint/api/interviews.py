@@ -1,0 +1,554 @@
+"""Interview sessions over REST (``/api/v1/interviews``): start, current question, answer, back, result.
+
+The adaptive interview of :mod:`pinchpoint.core.interview` is a value that saves itself as JSON
+(:meth:`~pinchpoint.core.interview.Interview.to_dict`); this adapter keeps that JSON in an
+:class:`InterviewStore` between requests, so any number of server processes can serve one session.
+The web app passes its SQL :class:`~pinchpoint.service.store.Store` (which has the three methods of the
+protocol); :class:`MemoryInterviewStore` serves :func:`pinchpoint.api.app.create_api_app`, the tests
+and the benchmark.
+
+Operations (every body uses the vocabulary's and the question bank's ids):
+
+* ``POST /interviews`` ``{"mode": "self_check" | "clinician", "intake": {"age": 44, ...}}`` -> 201
+  and the session view: its id, whether it is finished, the question to answer now (wording for
+  the mode, kind, options or cells, range) and the progress.
+* ``GET /interviews/{id}``: the session view.
+* ``POST /interviews/{id}/answers`` ``{"question": id, "value": ...}``: answer the current
+  question; ``null`` is "don't know" (for a form or grid, a finding left out or ``null`` is not known).
+* ``POST /interviews/{id}/back``: take the last answer back.
+* ``GET /interviews/{id}/result``: the assessment (the contract JSON with investigations and plan),
+  once the interview is finished.
+
+Errors are RFC 9457 problems naming the request field: a value of the wrong type or range, or an
+unknown question id, is 422 (``field`` ``value``, ``value.<finding>`` or ``question``); an unknown
+session is 404 (``field`` ``interview_id``); an answer to a question that exists but is not the
+one asked now is **409 Conflict**, because the request itself is well formed and would be right in
+another state of the session (a stale page or a repeated submit), and the problem names the question
+asked now; asking for the result of an unfinished interview is 409 too, because a result before the
+red-flag screen has been answered could understate the urgency.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+
+from pinchpoint.core.interview import Interview
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.core.questions import Mode, Question
+from pinchpoint.core.vocabulary import Vocabulary
+from pinchpoint.errors import (
+    InterviewConflictError,
+    InvalidAnswerError,
+    InvalidSessionError,
+    NotFoundError,
+)
+
+__all__ = [
+    "InterviewRecordLike",
+    "InterviewStore",
+    "MemoryInterviewStore",
+    "add_interview_routes",
+    "interview_view",
+]
+
+_SESSION_ID = r"^[0-9a-f]{32}$"
+_MEMORY_LIMIT = 10_000
+
+
+# --- the store ------------------------------------------------------------------------------------
+
+
+class InterviewRecordLike(Protocol):
+    """A saved session: its id and its JSON state (``Interview.to_dict()``)."""
+
+    @property
+    def id(self) -> str:
+        """The session id (32 hexadecimal digits)."""
+
+    @property
+    def state(self) -> Mapping[str, Any]:
+        """The session state as JSON-ready data."""
+
+
+class InterviewStore(Protocol):
+    """Where interview sessions live between requests (the SQL ``Store`` has these methods)."""
+
+    def create_interview(self, state: Mapping[str, Any]) -> InterviewRecordLike:
+        """Save a new session and return its record (with a new id)."""
+
+    def update_interview(self, interview_id: str, state: Mapping[str, Any]) -> InterviewRecordLike:
+        """Replace the state of a session."""
+
+    def get_interview(self, interview_id: str) -> InterviewRecordLike | None:
+        """Return the session with this id, or None."""
+
+
+class _MemoryRecord:
+    __slots__ = ("id", "state")
+
+    def __init__(self, interview_id: str, state: Mapping[str, Any]) -> None:
+        self.id = interview_id
+        self.state = dict(state)
+
+
+class MemoryInterviewStore:
+    """Interview sessions in this process's memory: for the API app alone, tests and benchmarks.
+
+    Thread-safe; keeps at most ``limit`` sessions and forgets the least recently used beyond that,
+    so a long load test cannot exhaust memory.
+    """
+
+    def __init__(self, limit: int = _MEMORY_LIMIT) -> None:
+        self._sessions: OrderedDict[str, _MemoryRecord] = OrderedDict()
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    def create_interview(self, state: Mapping[str, Any]) -> _MemoryRecord:
+        """Save a new session under a random id."""
+        record = _MemoryRecord(uuid.uuid4().hex, state)
+        with self._lock:
+            self._sessions[record.id] = record
+            while len(self._sessions) > self._limit:
+                self._sessions.popitem(last=False)
+        return record
+
+    def update_interview(self, interview_id: str, state: Mapping[str, Any]) -> _MemoryRecord:
+        """Replace a session's state (a session forgotten meanwhile is saved again)."""
+        record = _MemoryRecord(interview_id, state)
+        with self._lock:
+            self._sessions[interview_id] = record
+            self._sessions.move_to_end(interview_id)
+        return record
+
+    def get_interview(self, interview_id: str) -> _MemoryRecord | None:
+        """Return the session, or None."""
+        with self._lock:
+            record = self._sessions.get(interview_id)
+            if record is not None:
+                self._sessions.move_to_end(interview_id)
+            return record
+
+
+# --- request and response models -------------------------------------------------------------------
+
+
+def intake_schema(knowledge: Knowledge) -> dict[str, Any]:
+    """Return the JSON Schema of the intake answers: each intake question's finding values, or null.
+
+    The OpenAPI document then says exactly what :meth:`Interview.start` accepts.
+    """
+    vocabulary = knowledge.vocabulary
+    bank = knowledge.questions
+    properties: dict[str, Any] = {}
+    for question_id in bank.intake:
+        question = bank[question_id]
+        spec = vocabulary.findings[question.finding]
+        schema: dict[str, Any]
+        if spec.type == "bool":
+            schema = {"type": ["boolean", "null"]}
+        elif spec.type == "enum":
+            schema = {"enum": [*spec.values, None]}
+        elif spec.type == "regions":
+            items = {"type": "string", "enum": sorted(vocabulary.region_ids)}
+            schema = {"type": ["array", "null"], "items": items, "uniqueItems": True}
+        else:
+            low = question.minimum if question.minimum is not None else spec.minimum
+            high = question.maximum if question.maximum is not None else spec.maximum
+            schema = {"type": ["integer" if spec.type == "int" else "number", "null"]}
+            if low is not None:
+                schema["minimum"] = int(low) if spec.type == "int" else low
+            if high is not None:
+                schema["maximum"] = int(high) if spec.type == "int" else high
+        properties[question_id] = {**schema, "description": question.wording.clinician}
+    return {"type": ["object", "null"], "properties": properties, "additionalProperties": False}
+
+
+def _start_model(knowledge: Knowledge) -> type[BaseModel]:
+    intake = Annotated[dict[str, Any] | None, WithJsonSchema(intake_schema(knowledge))]
+    return create_model(
+        "StartIn",
+        __config__=ConfigDict(
+            extra="forbid",
+            json_schema_extra={
+                "examples": [{"mode": "self_check", "intake": {"age": 44, "sex": "male", "pain_regions": []}}]
+            },
+        ),
+        __doc__="Start an interview: who answers, and the intake answers already known (null: don't know).",
+        mode=(Mode, "self_check"),
+        intake=(intake, None),
+    )
+
+
+def _answer_model(knowledge: Knowledge) -> type[BaseModel]:
+    ids = list(knowledge.questions.questions)
+    question = Annotated[str, WithJsonSchema({"type": "string", "enum": ids})]
+    return create_model(
+        "AnswerIn",
+        __config__=ConfigDict(
+            extra="forbid", json_schema_extra={"examples": [{"question": "worsening", "value": False}]}
+        ),
+        __doc__="Answer the question asked now; value null is don't know.",
+        question=(question, Field(description="The id of the question asked now")),
+        value=(
+            Any,
+            Field(
+                description="One value (yes/no, choice, number, body-map region list) or, for forms and "
+                "grids, finding ids mapped to values; null is don't know"
+            ),
+        ),
+    )
+
+
+class OptionOut(BaseModel):
+    """One answer the person can choose: the value to send (true/false for yes/no) and its wording."""
+
+    value: bool | str
+    text: str
+
+
+class CellOut(BaseModel):
+    """One finding of a form or grid: the key to send in the answer, its row, side and type."""
+
+    finding: str
+    text: str
+    side: str | None = None
+    type: Literal["bool", "int", "number", "enum", "regions"]
+    minimum: float | None = None
+    maximum: float | None = None
+    values: list[str] | None = None
+
+
+class QuestionOut(BaseModel):
+    """The question to answer now, worded for the session's mode."""
+
+    id: str
+    kind: Literal["yes_no", "choice", "number", "body_map", "form", "grid"]
+    group: str
+    group_text: str
+    text: str
+    phase: Literal["intake", "screening", "diagnostic"]
+    options: list[OptionOut] | None = None
+    cells: list[CellOut] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    dont_know: str
+
+
+class ProgressOut(BaseModel):
+    """Questions answered (intake not counted), red-flag rules still open, and the current phase."""
+
+    answered: int = Field(ge=0)
+    open_red_flags: int = Field(ge=0)
+    phase: Literal["intake", "screening", "diagnostic"] | None = None
+
+
+class InterviewOut(BaseModel):
+    """An interview session: its id, the question to answer now (none when finished), the progress."""
+
+    id: str
+    mode: Mode
+    finished: bool
+    knowledge_version: str
+    question: QuestionOut | None = None
+    progress: ProgressOut
+    answers: int = Field(ge=0, description="Answers given so far, intake included")
+    disclaimer: str
+    emergency_advice: str
+
+
+# --- the view of a session -------------------------------------------------------------------------
+
+
+def interview_view(interview_id: str, interview: Interview) -> dict[str, Any]:
+    """Return the JSON view of a session: the current question in its mode's wording, the progress."""
+    knowledge = interview.knowledge
+    bank = knowledge.questions
+    mode = interview.mode
+    question = interview.next_question()
+    progress = interview.progress()
+    body: dict[str, Any] = {
+        "id": interview_id,
+        "mode": mode,
+        "finished": question is None,
+        "knowledge_version": knowledge.version,
+        "progress": {
+            "answered": progress.answered,
+            "open_red_flags": progress.open_red_flags,
+            "phase": progress.phase,
+        },
+        "answers": len(interview.answers),
+        "disclaimer": bank.label("disclaimer", mode),
+        "emergency_advice": bank.label("emergency_advice", mode),
+    }
+    if question is not None and progress.phase is not None:
+        body["question"] = _question_out(question, progress.phase, interview)
+    return body
+
+
+def _question_out(question: Question, phase: str, interview: Interview) -> dict[str, Any]:
+    knowledge = interview.knowledge
+    bank = knowledge.questions
+    mode = interview.mode
+    group = bank.groups.get(question.group)
+    out: dict[str, Any] = {
+        "id": question.id,
+        "kind": question.kind,
+        "group": question.group,
+        "group_text": group.text(mode) if group is not None else question.group,
+        "text": question.wording.text(mode),
+        "phase": phase,
+        "dont_know": bank.label("dont_know", mode),
+    }
+    if question.kind == "yes_no":
+        out["options"] = [
+            {"value": True, "text": bank.label("yes", mode)},
+            {"value": False, "text": bank.label("no", mode)},
+        ]
+    elif question.kind == "choice":
+        out["options"] = [{"value": o.value, "text": o.wording.text(mode)} for o in question.options]
+    elif question.kind == "body_map":
+        vocabulary = knowledge.vocabulary
+        out["options"] = [
+            {"value": region, "text": _region_text(region, vocabulary.regions)}
+            for region in sorted(vocabulary.region_ids)
+        ]
+    elif question.kind == "number":
+        out["minimum"], out["maximum"] = question.minimum, question.maximum
+    else:
+        out["cells"] = [
+            {
+                "finding": cell.finding,
+                "text": cell.wording.text(mode),
+                "side": cell.side,
+                "type": cell.type,
+                "minimum": cell.minimum,
+                "maximum": cell.maximum,
+                "values": list(cell.values) or None,
+            }
+            for cell in question.cells
+        ]
+    return out
+
+
+def _region_text(region_id: str, regions: Mapping[str, Any]) -> str:
+    name, _, side = region_id.partition(".")
+    description = str(regions[name].description)
+    return f"{description} ({side})" if side else description
+
+
+# --- routes ------------------------------------------------------------------------------------------
+
+
+_InterviewId = Annotated[str, Path(pattern=_SESSION_ID, description="The interview session id")]
+
+
+def add_interview_routes(
+    router: APIRouter,
+    knowledge: Knowledge,
+    store: InterviewStore,
+    assessment_model: type[BaseModel],
+    problems: Mapping[int | str, dict[str, Any]],
+) -> None:
+    """Add the interview operations to ``router`` (whose prefix is ``/api/v1``).
+
+    Args:
+        router: The API router.
+        knowledge: The knowledge base of every session.
+        store: Where sessions are kept between requests.
+        assessment_model: The response model of an assessment (the contract JSON with the plan).
+        problems: The OpenAPI responses of problem details, by status.
+    """
+    session_errors: dict[int | str, dict[str, Any]] = {
+        status: problems[status] for status in (404, 422) if status in problems
+    }
+    conflict_errors: dict[int | str, dict[str, Any]] = {
+        status: problems[status] for status in (404, 409, 422) if status in problems
+    }
+
+    def load(interview_id: str) -> Interview:
+        record = store.get_interview(interview_id)
+        if record is None:
+            raise NotFoundError(
+                "there is no interview session with this id",
+                location="interview_id",
+                expected="the id returned when the interview was started",
+                got=interview_id,
+            )
+        try:
+            return Interview.from_dict(record.state, knowledge)
+        except InvalidSessionError as exc:
+            # The bank changed under a saved session so that an answer no longer fits: the
+            # session cannot be resumed, but it is not the client's request that is wrong.
+            raise InterviewConflictError(
+                "the saved session no longer fits the question bank; start a new interview",
+                location="interview_id",
+                expected=exc.expected,
+                got=interview_id,
+            ) from exc
+
+    def start_interview(body: BaseModel) -> dict[str, Any]:
+        mode, intake = getattr(body, "mode"), getattr(body, "intake")  # noqa: B009 (a run-time model)
+        intake = _whole_intake(intake, knowledge)
+        try:
+            interview = Interview.start(knowledge, mode=mode, intake=intake)
+        except InvalidAnswerError as exc:
+            raise _in_field(exc, "intake") from None
+        record = store.create_interview(interview.to_dict())
+        return interview_view(record.id, interview)
+
+    # The request models are built from the knowledge at run time, so the annotation is set here,
+    # where FastAPI reads it, instead of in the signature (which names their base class).
+    start_interview.__annotations__["body"] = _start_model(knowledge)
+    router.post(
+        "/interviews",
+        status_code=201,
+        response_model=InterviewOut,
+        response_model_exclude_none=True,
+        tags=["interview"],
+        summary="Start an interview session (self-check or clinician), optionally with the intake",
+    )(start_interview)
+
+    @router.get(
+        "/interviews/{interview_id}",
+        response_model=InterviewOut,
+        response_model_exclude_none=True,
+        responses={**session_errors, **_conflict(problems)},
+        tags=["interview"],
+        summary="The session: the question to answer now, with its wording, kind and options; progress",
+    )
+    def get_interview(interview_id: _InterviewId) -> dict[str, Any]:
+        return interview_view(interview_id, load(interview_id))
+
+    def answer_interview(interview_id: _InterviewId, body: BaseModel) -> dict[str, Any]:
+        question_id, value = getattr(body, "question"), getattr(body, "value")  # noqa: B009
+        interview = load(interview_id)
+        bank = knowledge.questions
+        if question_id not in bank.questions:
+            raise InvalidAnswerError(
+                "there is no question with this id",
+                location="question",
+                expected="the id of the question asked now, as GET /interviews/{id} gives it",
+                got=question_id,
+            )
+        current = interview.next_question()
+        if current is None or current.id != question_id:
+            raise InterviewConflictError(
+                "this question is not the one asked now"
+                if current is not None
+                else "the interview has finished; take an answer back to change it",
+                location="question",
+                expected=f"an answer to {current.id!r}" if current is not None else "no further answer",
+                got=question_id,
+            )
+        try:
+            interview.answer(question_id, _whole_answer(bank[question_id], value, knowledge))
+        except InvalidAnswerError as exc:
+            raise _in_field(exc, "value", prefix=f"{question_id}.") from None
+        store.update_interview(interview_id, interview.to_dict())
+        return interview_view(interview_id, interview)
+
+    answer_interview.__annotations__["body"] = _answer_model(knowledge)
+    router.post(
+        "/interviews/{interview_id}/answers",
+        response_model=InterviewOut,
+        response_model_exclude_none=True,
+        responses=conflict_errors,
+        tags=["interview"],
+        summary="Answer the question asked now (null: don't know); answers the next question",
+    )(answer_interview)
+
+    @router.post(
+        "/interviews/{interview_id}/back",
+        response_model=InterviewOut,
+        response_model_exclude_none=True,
+        responses=conflict_errors,
+        tags=["interview"],
+        summary="Take the last answer back; that question is asked again",
+    )
+    def back_interview(interview_id: _InterviewId) -> dict[str, Any]:
+        interview = load(interview_id)
+        if not interview.answers:
+            raise InterviewConflictError(
+                "there is no answer to take back",
+                location="interview_id",
+                expected="a session with at least one answer",
+                got=interview_id,
+            )
+        interview.back()
+        store.update_interview(interview_id, interview.to_dict())
+        return interview_view(interview_id, interview)
+
+    @router.get(
+        "/interviews/{interview_id}/result",
+        response_model=assessment_model,
+        response_model_exclude_none=True,
+        responses=conflict_errors,
+        tags=["interview"],
+        summary="The assessment of a finished interview: triage, sites, causes, reasons, plan",
+    )
+    def interview_result(interview_id: _InterviewId) -> dict[str, Any]:
+        interview = load(interview_id)
+        current = interview.next_question()
+        if current is not None:
+            raise InterviewConflictError(
+                "the interview has not finished: a result now could understate the urgency",
+                location="interview_id",
+                expected=f"an answer to {current.id!r} first (null for don't know)",
+                got=interview_id,
+            )
+        return interview.assessment(case_id=f"interview-{interview_id}").to_contract()
+
+
+def _whole_intake(intake: Mapping[str, Any] | None, knowledge: Knowledge) -> Mapping[str, Any] | None:
+    """Read ``82.0`` as the whole number an intake question takes (see :func:`whole_json_numbers`)."""
+    if intake is None:
+        return None
+    bank = knowledge.questions
+    by_finding = {bank[q].finding: q for q in intake if q in bank.questions}
+    findings = whole_json_numbers({f: intake[q] for f, q in by_finding.items()}, knowledge.vocabulary)
+    return {**intake, **{q: findings[f] for f, q in by_finding.items()}}
+
+
+def _whole_answer(question: Question, value: Any, knowledge: Knowledge) -> Any:
+    """Read ``3.0`` as the whole number a question's finding takes (see :func:`whole_json_numbers`)."""
+    if isinstance(value, Mapping):
+        return whole_json_numbers(value, knowledge.vocabulary)
+    return whole_json_numbers({question.finding: value}, knowledge.vocabulary)[question.finding]
+
+
+def _conflict(problems: Mapping[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    return {409: problems[409]} if 409 in problems else {}
+
+
+def _in_field(error: InvalidAnswerError, field: str, prefix: str = "") -> InvalidAnswerError:
+    """Re-raise an answer error at the request field it concerns (``value.<finding>`` for a cell)."""
+    location = field
+    quoted = error.location.partition("'")[2].rpartition("'")[0]
+    if prefix and quoted.startswith(prefix):
+        location = f"{field}.{quoted[len(prefix) :]}"
+    elif not prefix and quoted:
+        location = f"{field}.{quoted}"
+    return InvalidAnswerError(
+        error.problem, location=location, expected=error.expected, got=error.got, hint=error.hint
+    )
+
+
+def whole_json_numbers(findings: Mapping[str, Any], vocabulary: Vocabulary) -> dict[str, Any]:
+    """Read a JSON number written with a zero fraction (``3.0``) as the whole number a finding takes.
+
+    JSON, and JSON Schema's ``integer``, do not tell ``3`` from ``3.0``; a case file does, and the
+    case checker refuses a float where a whole number is expected.
+    """
+    converted = dict(findings)
+    for key, value in findings.items():
+        spec = vocabulary.findings.get(key)
+        if spec is not None and spec.type == "int" and isinstance(value, float) and value.is_integer():
+            converted[key] = int(value)
+    return converted

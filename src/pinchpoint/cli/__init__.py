@@ -1,0 +1,1 @@
+"""The ``pinchpoint`` command: one module per subcommand family."""

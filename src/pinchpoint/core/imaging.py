@@ -1,0 +1,147 @@
+"""Is imaging of the lumbar spine indicated? One decision, with its rules in ``imaging.yaml``.
+
+Guidance agrees that imaging does not help non-specific low back pain or uncomplicated sciatica
+in its first weeks, and that it is needed for red flags of serious pathology and for a severe or
+progressive neurological deficit (NICE NG59 1.1.4-1.1.6; ACP 2011, Chou et al.). The CDS Hooks
+order review asks this module before it suggests removing an imaging order, and the plan can ask
+it before it proposes one.
+
+The decision has three outcomes, and only one of them speaks against imaging:
+
+* ``indicated``: a listed triage rule fires (red flags, severe or progressive deficit, persistent
+  radicular pain), or the record holds a diagnosis of serious spinal pathology;
+* ``not_indicated``: nothing of the above, no other triage rule fires except those that leave the
+  presentation uncomplicated, no risk factor of a serious cause is known (``open_when``), and the
+  presentation (non-specific low back pain, or sciatica within its time limit) is one where
+  guidance advises against routine imaging;
+* ``undetermined``: anything else, including a duration that is not known when the rule needs it.
+
+Triage rules test only findings that are present, so adding a red flag can turn a decision into
+``indicated`` or ``undetermined`` but never into ``not_indicated``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, cast
+
+from pinchpoint.core.triage import compile_condition
+from pinchpoint.knowledge import schema as s
+
+if TYPE_CHECKING:
+    from pinchpoint.core.assessment import Hypothesis
+    from pinchpoint.core.case import FindingValue
+    from pinchpoint.core.knowledge import Knowledge
+
+__all__ = ["ImagingDecision", "ImagingReason", "Verdict", "imaging_decision", "presentations_of"]
+
+Verdict = Literal["indicated", "not_indicated", "undetermined"]
+
+_DURATION = "duration_days"
+
+
+@dataclass(frozen=True, slots=True)
+class ImagingReason:
+    """Why the decision is what it is: the rule of imaging.yaml or triage.yaml, and its source."""
+
+    rule: str
+    clinician: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImagingDecision:
+    """Whether lumbar imaging is indicated, with reasons.
+
+    ``summary`` is the one-sentence statement of a ``not_indicated`` decision (at most 139
+    characters, for a CDS Hooks card). ``open_rules`` lists the triage rules that left the
+    decision to the clinician.
+    """
+
+    verdict: Verdict
+    reasons: tuple[ImagingReason, ...]
+    summary: str = ""
+    open_rules: tuple[str, ...] = ()
+
+
+def imaging_decision(
+    findings: Mapping[str, FindingValue],
+    knowledge: Knowledge,
+    *,
+    presentations: Iterable[str] = (),
+    recorded_sites: Iterable[str] = (),
+    recorded_causes: Iterable[str] = (),
+) -> ImagingDecision:
+    """Decide whether imaging of the lumbar spine is indicated.
+
+    Args:
+        findings: The person's known findings (vocabulary ids).
+        knowledge: The knowledge base (imaging.yaml and the compiled triage rules).
+        presentations: The presenting problems, as presentation ids of imaging.yaml
+            (``nonspecific_low_back_pain``, ``sciatica``): from record codes, or from an
+            assessment with :func:`presentations_of`.
+        recorded_sites: Vocabulary site ids (without side) of diagnoses in the record.
+        recorded_causes: Vocabulary cause ids of diagnoses in the record.
+
+    Example:
+        Sciatica for 10 days with numbness on the top of the foot and nothing else is
+        ``not_indicated``; the same with new urinary retention is ``indicated``.
+    """
+    table = cast(s.ImagingTable, knowledge.tables["imaging"])
+    fired = {rule.id: rule for rule in knowledge.triage.rules if rule.holds(findings)}
+    reasons = [
+        ImagingReason(rule_id, f"{indication.clinician} ({fired[rule_id].clinician})", indication.source)
+        for indication in table.indicated
+        for rule_id in indication.triage_rules
+        if rule_id in fired
+    ]
+    recorded = table.recorded
+    diagnoses = sorted(
+        {*(site for site in recorded_sites if site in recorded.sites)}
+        | {*(cause for cause in recorded_causes if cause in recorded.causes)}
+    )
+    reasons += [
+        ImagingReason(f"recorded:{name}", recorded.clinician.format(diagnosis=name), recorded.source)
+        for name in diagnoses
+    ]
+    if reasons:
+        return ImagingDecision("indicated", tuple(reasons))
+    uncomplicated = {rule.id for rule in table.uncomplicated_rules}
+    open_rules = tuple(sorted(rule_id for rule_id in fired if rule_id not in uncomplicated))
+    risk = table.open_when
+    definitions = cast(s.TriageTable, knowledge.tables["triage"]).definitions
+    if compile_condition(risk.when, definitions, knowledge.vocabulary)(findings):
+        open_rules = (*open_rules, risk.id)
+    if open_rules:
+        return ImagingDecision("undetermined", (), open_rules=open_rules)
+    wanted = frozenset(presentations)
+    duration = _number(findings.get(_DURATION))
+    for row in table.not_indicated:
+        if row.presentation not in wanted:
+            continue
+        if row.max_days is None or (duration is not None and duration <= row.max_days):
+            return ImagingDecision(
+                "not_indicated", (ImagingReason(row.id, row.clinician, row.source),), row.summary
+            )
+    return ImagingDecision("undetermined", ())
+
+
+def presentations_of(causes: Sequence[Hypothesis], knowledge: Knowledge) -> frozenset[str]:
+    """Return the presentations that the leading cause of an assessment stands for.
+
+    Args:
+        causes: The ranked causes of an :class:`~pinchpoint.core.assessment.Assessment`.
+        knowledge: The knowledge base (imaging.yaml ``presentations``).
+    """
+    if not causes:
+        return frozenset()
+    leading = causes[0].id
+    table = cast(s.ImagingTable, knowledge.tables["imaging"])
+    return frozenset(name for name, row in table.presentations.items() if leading in row.causes)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)

@@ -1,0 +1,166 @@
+"""Read case files: the adapter between YAML on disk and :func:`pinchpoint.core.case.parse_case`.
+
+A case file is the YAML of ``shared/contract/CASES.md``. This module reads the bytes of a
+regular file (a named pipe or a device is refused, not waited on), parses them with the
+strict YAML reader of :mod:`pinchpoint.io.readers` (the one the knowledge loader uses too) and
+hands the mapping to :func:`~pinchpoint.core.case.parse_case`, which checks every id and value.
+
+Every error of reading and parsing (a missing file, undecodable bytes, malformed YAML, a
+key written twice, an alias, a merge key, a number out of range) is an
+:class:`~pinchpoint.errors.InvalidCaseError` naming the file, the line and column or key
+where there is one, and what was expected. PyYAML alone would silently keep the last of two
+equal keys, and a case saying ``urinary_retention: false`` above ``urinary_retention: true``
+must not be read as either.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pinchpoint.core.case import Case, parse_case
+from pinchpoint.core.vocabulary import Vocabulary
+from pinchpoint.errors import InvalidCaseError
+from pinchpoint.io.readers import load_yaml
+
+__all__ = ["CASE_SUFFIXES", "parse_case_yaml", "read_case", "read_cases", "read_file"]
+
+CASE_SUFFIXES = (".yaml", ".yml")
+"""The file names a directory of cases is read from; both spellings of YAML are cases."""
+
+_EXPECTED_YAML = "a YAML mapping of case keys as in shared/contract/CASES.md"
+_MAX_FILE_BYTES = 1024 * 1024
+"""The largest case file read: a case is a few kilobytes; a larger file is not a case."""
+
+
+def read_cases(path: str | os.PathLike[str], vocabulary: Vocabulary) -> list[Case]:
+    """Read one case file, or every ``*.yaml`` and ``*.yml`` file of a directory in file-name order.
+
+    Args:
+        path: A case file or a directory of case files.
+        vocabulary: The vocabulary to check ids against.
+
+    Raises:
+        InvalidCaseError: The path does not exist, a directory holds no case file, or a
+            file is not a valid case.
+        UnknownFindingError: A case names a finding that is not in the vocabulary.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        return [read_case(root, vocabulary)]
+    files = sorted(
+        (file for file in root.iterdir() if file.suffix in CASE_SUFFIXES and file.name[:1] != "."),
+        key=lambda file: file.name,
+    )
+    if not files:
+        raise InvalidCaseError(
+            "the directory holds no case files",
+            location=str(root),
+            expected="one or more *.yaml or *.yml case files",
+        )
+    return [read_case(file, vocabulary) for file in files]
+
+
+def read_case(path: str | os.PathLike[str], vocabulary: Vocabulary) -> Case:
+    """Read and check one case file; a case without an ``id`` takes the file stem as its id.
+
+    Args:
+        path: The YAML case file.
+        vocabulary: The vocabulary to check ids against.
+
+    Raises:
+        InvalidCaseError: The file is missing, unreadable, not UTF-8, not valid YAML,
+            empty, has a duplicate key, or is not a valid case.
+        UnknownFindingError: The case names a finding that is not in the vocabulary.
+    """
+    file = Path(path)
+    return parse_case_yaml(read_file(file), vocabulary, origin=str(file), default_id=file.stem)
+
+
+def read_file(file: Path, *, limit: int = _MAX_FILE_BYTES) -> bytes:
+    """Read the bytes of a regular file, refusing a pipe, a device or a socket, and a huge file.
+
+    A named pipe would block the reader until someone writes to it, and a device may never
+    end; neither is a case file.
+
+    Raises:
+        InvalidCaseError: The file does not exist, is not a regular file, is larger than
+            ``limit`` bytes, or cannot be read.
+    """
+    with _file_errors(str(file)):
+        mode = file.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise InvalidCaseError(
+                f"the path is not a regular file (it is {_kind(mode)})",
+                location=str(file),
+                expected="a YAML case file or a directory of them",
+            )
+        with file.open("rb") as stream:
+            data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidCaseError(
+            "the file is too large to be a case",
+            location=str(file),
+            expected=f"a case file of at most {limit // 1024} KiB",
+        )
+    return data
+
+
+def _kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def parse_case_yaml(data: bytes, vocabulary: Vocabulary, *, origin: str, default_id: str) -> Case:
+    """Parse and check the YAML text of one case, read from a file or received by upload.
+
+    Args:
+        data: The UTF-8 encoded YAML.
+        vocabulary: The vocabulary to check ids against.
+        origin: Where the text came from (a file name), named in every error message.
+        default_id: The case id to use when the YAML has no ``id``.
+
+    Raises:
+        InvalidCaseError: The text is not UTF-8, not valid YAML, empty, has a duplicate
+            key, or is not a valid case.
+        UnknownFindingError: The case names a finding that is not in the vocabulary.
+    """
+    table = load_yaml(
+        data, origin=origin, error=InvalidCaseError, expected=_EXPECTED_YAML, what="the case file"
+    )
+    if table is None:
+        raise InvalidCaseError("the case file is empty", location=origin, expected=_EXPECTED_YAML)
+    return parse_case(table, vocabulary, origin=origin, default_id=default_id)
+
+
+@contextmanager
+def _file_errors(origin: str) -> Iterator[None]:
+    """Translate the errors of opening and reading a case file into :class:`InvalidCaseError`.
+
+    Raises:
+        InvalidCaseError: For every foreign error this boundary expects, chained to it.
+    """
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise InvalidCaseError(
+            "the case file does not exist",
+            location=origin,
+            expected="a YAML case file or a directory of them",
+        ) from exc
+    except OSError as exc:  # no permission, an I/O failure
+        raise InvalidCaseError(
+            "the case file cannot be read",
+            location=origin,
+            expected="a readable YAML case file",
+            got=exc.strerror,
+        ) from exc

@@ -1,0 +1,430 @@
+"""Facts from a FHIR record: a ``Bundle`` (or CDS Hooks prefetch) of Patient, Condition, Observation.
+
+What is read, and how (the code tables are ``terminology.yaml``; nothing is guessed):
+
+* ``Patient``: ``age`` in whole years from a full ``birthDate`` on the given date; ``sex`` from
+  ``gender`` male or female. A partial birth date or another gender is reported, not used.
+* ``Condition``: a code of ``terminology.conditions`` states a finding (``current`` rows only while
+  the condition is active; ``refuted`` negates a yes/no finding); a code of ``sites`` or ``causes``
+  is a recorded diagnosis; a code of ``presentations`` names the presenting problem, and its onset
+  gives ``duration_days``.
+* ``Observation``: a code of ``terminology.observations`` gives a number in the listed unit (UCUM),
+  or a coded answer such as the LOINC pregnancy status.
+* ``QuestionnaireResponse`` of the intake: its answers, as :mod:`pinchpoint.io.fhir.response` reads them.
+
+Every code that is not in the tables, every resource type that is not read and every value that
+cannot be used becomes a warning in :attr:`RecordFacts.warnings`. When two resources disagree on a
+yes/no finding, *yes* wins (a red flag is never dropped); for ``duration_days`` the longest wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal, cast
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+
+from pinchpoint.core.case import Case, FindingValue, check_value
+from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.errors import FhirMappingError, InvalidCaseError
+from pinchpoint.io.fhir._boundary import load_json, model_class, validate_resource
+from pinchpoint.io.fhir.response import findings_of_response
+from pinchpoint.io.fhir.terminology import Terminology
+from pinchpoint.knowledge import schema as s
+
+__all__ = [
+    "RecordFacts",
+    "RecordedDiagnosis",
+    "read_bundle",
+    "read_resources",
+    "record_to_case",
+]
+
+_UCUM = "http://unitsofmeasure.org"
+_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+_CLINICAL_CODES = frozenset({"active", "recurrence", "relapse", "inactive", "remission", "resolved"})
+_ACTIVE = frozenset({"active", "recurrence", "relapse"})
+_VERIFICATION_CODES = frozenset(
+    {"unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error"}
+)
+_USABLE_OBSERVATION = frozenset({"final", "amended", "corrected", "preliminary"})
+_DURATION = "duration_days"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedDiagnosis:
+    """A diagnosis in the record that names a vocabulary site or cause."""
+
+    kind: Literal["site", "cause"]
+    id: str
+    code: str
+    display: str
+    resource: str
+
+
+@dataclass(frozen=True)
+class RecordFacts:
+    """What a record says, in vocabulary terms, with everything that could not be used."""
+
+    findings: Mapping[str, FindingValue]
+    diagnoses: tuple[RecordedDiagnosis, ...] = ()
+    presentations: frozenset[str] = frozenset()
+    warnings: tuple[str, ...] = ()
+    patient: str | None = None
+    basis: tuple[str, ...] = ()
+
+    @property
+    def recorded_sites(self) -> frozenset[str]:
+        """Vocabulary site ids (without side) recorded as diagnoses."""
+        return frozenset(d.id for d in self.diagnoses if d.kind == "site")
+
+    @property
+    def recorded_causes(self) -> frozenset[str]:
+        """Vocabulary cause ids recorded as diagnoses."""
+        return frozenset(d.id for d in self.diagnoses if d.kind == "cause")
+
+    @property
+    def recorded(self) -> frozenset[str]:
+        """Every recorded diagnosis as a site or cause id: the case's ``recorded`` input."""
+        return frozenset(d.id for d in self.diagnoses)
+
+
+def read_bundle(
+    bundle: Mapping[str, Any] | bytes | str,
+    knowledge: Knowledge,
+    *,
+    today: dt.date,
+    origin: str = "Bundle",
+) -> RecordFacts:
+    """Read the facts of a FHIR R4 Bundle.
+
+    Args:
+        bundle: The Bundle as JSON text or parsed JSON.
+        knowledge: The knowledge base (vocabulary and terminology).
+        today: The date that ages and durations are counted to.
+        origin: Where the Bundle came from, named in every message.
+
+    Raises:
+        FhirMappingError: The JSON or a resource that is read is invalid, a required code is
+            not in its value set, or the Bundle holds more than one Patient.
+        InvalidCaseError: An answer of an intake QuestionnaireResponse is out of range.
+    """
+    document = load_json(bundle, origin) if isinstance(bundle, bytes | str) else dict(bundle)
+    if document.get("resourceType") != "Bundle":
+        raise FhirMappingError(
+            "the resource is not a Bundle",
+            location=f"{origin}: $.resourceType",
+            expected="Bundle",
+            got=document.get("resourceType"),
+        )
+    entries = document.get("entry") or []
+    envelope = {key: value for key, value in document.items() if key != "entry"}
+    validate_resource(envelope, Bundle, origin)
+    if not isinstance(entries, list):
+        raise FhirMappingError(
+            "Bundle.entry is not a list", location=f"{origin}: $.entry", expected="a JSON array", got=entries
+        )
+    resources = []
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if resource is not None:
+            resources.append((f"$.entry[{index}].resource", resource))
+    return read_resources(resources, knowledge, today=today, origin=origin)
+
+
+def read_resources(
+    resources: Iterable[tuple[str, object]],
+    knowledge: Knowledge,
+    *,
+    today: dt.date,
+    origin: str,
+) -> RecordFacts:
+    """Read the facts of resources given with their JSON paths (Bundle entries, CDS prefetch).
+
+    Raises:
+        FhirMappingError: A resource that is read is invalid, or there is more than one Patient.
+        InvalidCaseError: An answer of an intake QuestionnaireResponse is out of range.
+    """
+    reader = _Reader(knowledge, today, origin)
+    for path, resource in resources:
+        reader.read(path, resource)
+    return reader.facts()
+
+
+def record_to_case(facts: RecordFacts, case_id: str = "record") -> Case:
+    """Return a record as a case: its findings, its recorded diagnoses and what could not be used.
+
+    The recorded diagnoses are an input of the triage (``recorded`` in triage.yaml), so the
+    assessment, its plan included, is made from the level they demand.
+    """
+    return Case(
+        id=case_id,
+        findings=MappingProxyType(dict(facts.findings)),
+        recorded=facts.recorded,
+        notes=facts.warnings,
+    )
+
+
+class _Reader:
+    """Accumulates findings, diagnoses and warnings over the resources of one record."""
+
+    def __init__(self, knowledge: Knowledge, today: dt.date, origin: str) -> None:
+        self.knowledge = knowledge
+        self.vocabulary = knowledge.vocabulary
+        self.terms = Terminology.of(knowledge)
+        self.today = today
+        self.origin = origin
+        self.findings: dict[str, FindingValue] = {}
+        self.diagnoses: list[RecordedDiagnosis] = []
+        self.presentations: set[str] = set()
+        self.warnings: list[str] = []
+        self.patient: str | None = None
+        self.basis: list[str] = []
+
+    def facts(self) -> RecordFacts:
+        return RecordFacts(
+            findings=MappingProxyType(dict(self.findings)),
+            diagnoses=tuple(self.diagnoses),
+            presentations=frozenset(self.presentations),
+            warnings=tuple(self.warnings),
+            patient=self.patient,
+            basis=tuple(self.basis),
+        )
+
+    def warn(self, path: str, text: str) -> None:
+        self.warnings.append(f"{self.origin}: {path}: {text}")
+
+    def read(self, path: str, resource: object) -> None:
+        if not isinstance(resource, Mapping) or not isinstance(resource.get("resourceType"), str):
+            raise FhirMappingError(
+                "an entry is not a FHIR resource",
+                location=f"{self.origin}: {path}",
+                expected="a JSON object with a resourceType",
+                got=type(resource).__name__,
+            )
+        kind = str(resource["resourceType"])
+        readers = {
+            "Patient": self._patient,
+            "Condition": self._condition,
+            "Observation": self._observation,
+            "QuestionnaireResponse": self._response,
+        }
+        if kind not in readers:
+            known = model_class(kind) is not None
+            self.warn(path, f"{kind} resources are not read" if known else f"{kind} is not a FHIR R4 type")
+            return
+        readers[kind](path, resource)
+        resource_id = resource.get("id")
+        if isinstance(resource_id, str):
+            self.basis.append(f"{kind}/{resource_id}")
+
+    def _patient(self, path: str, data: Mapping[str, Any]) -> None:
+        patient = validate_resource(data, Patient, self.origin, path)
+        if self.patient is not None or "age" in self.findings or "sex" in self.findings:
+            raise FhirMappingError(
+                "the record holds more than one Patient",
+                location=f"{self.origin}: {path}",
+                expected="the resources of one patient",
+            )
+        self.patient = f"Patient/{patient.id}" if patient.id else None
+        birth = patient.birthDate
+        if isinstance(birth, dt.date):
+            age = (
+                self.today.year - birth.year - ((self.today.month, self.today.day) < (birth.month, birth.day))
+            )
+            self._add("age", age, f"{path}.birthDate")
+        elif birth is not None:
+            self.warn(f"{path}.birthDate", f"a partial birth date ({birth}) gives no exact age; age not used")
+        if patient.gender in self.vocabulary.findings["sex"].values:
+            self._add("sex", patient.gender, f"{path}.gender")
+        elif patient.gender is not None:
+            self.warn(f"{path}.gender", f"gender {patient.gender!r} is not a sex of the vocabulary; not used")
+
+    def _condition(self, path: str, data: Mapping[str, Any]) -> None:
+        condition = validate_resource(data, Condition, self.origin, path)
+        clinical = _status(
+            condition.clinicalStatus, _CLINICAL, _CLINICAL_CODES, f"{path}.clinicalStatus", self
+        )
+        verification = _status(
+            condition.verificationStatus,
+            _VERIFICATION,
+            _VERIFICATION_CODES,
+            f"{path}.verificationStatus",
+            self,
+        )
+        if verification == "entered-in-error":
+            return
+        active = clinical is None or clinical in _ACTIVE
+        refuted = verification == "refuted"
+        reference = f"Condition/{condition.id}" if condition.id else path
+        recognised = False
+        for index, code in enumerate(_codings(condition.code)):
+            key = (code.system or "", code.code or "")
+            where = f"{path}.code.coding[{index}]"
+            row = self.terms.conditions.get(key)
+            if row is not None:
+                recognised = True
+                if row.timing == "current" and not active:
+                    continue
+                if refuted:
+                    if isinstance(row.value, bool):
+                        self._add(row.finding, not row.value, where)
+                    continue
+                self._add(row.finding, row.value, where)
+            diagnosis = self.terms.diagnoses.get(key)
+            if diagnosis is not None:
+                recognised = True
+                if active and not refuted:
+                    kind, name, display = diagnosis
+                    site_or_cause = cast(Literal["site", "cause"], kind)
+                    self.diagnoses.append(RecordedDiagnosis(site_or_cause, name, key[1], display, reference))
+            presentation = self.terms.presentations.get(key)
+            if presentation is not None:
+                recognised = True
+                if active and not refuted:
+                    self.presentations.add(presentation.presentation)
+                    self._onset(condition, path)
+        if not recognised:
+            self.warn(
+                f"{path}.code",
+                f"no code of this Condition is in pinchpoint's table ({_shown(condition.code)})",
+            )
+
+    def _onset(self, condition: Condition, path: str) -> None:
+        onset = condition.onsetDateTime
+        if onset is None:
+            return
+        day = (
+            onset.date() if isinstance(onset, dt.datetime) else onset if isinstance(onset, dt.date) else None
+        )
+        if day is None:
+            self.warn(f"{path}.onsetDateTime", f"a partial onset ({onset}) gives no duration; not used")
+            return
+        days = (self.today - day).days
+        if days < 0:
+            self.warn(f"{path}.onsetDateTime", f"the onset {day} is after {self.today}; not used")
+            return
+        self._add(_DURATION, days, f"{path}.onsetDateTime")
+
+    def _observation(self, path: str, data: Mapping[str, Any]) -> None:
+        observation = validate_resource(data, Observation, self.origin, path)
+        if observation.status not in _USABLE_OBSERVATION:
+            return
+        rows = [
+            (index, row)
+            for index, code in enumerate(_codings(observation.code))
+            if (row := self.terms.observations.get((code.system or "", code.code or ""))) is not None
+        ]
+        if not rows:
+            self.warn(
+                f"{path}.code",
+                f"the Observation code is not in pinchpoint's table ({_shown(observation.code)})",
+            )
+            return
+        _, row = rows[0]
+        if row.unit is not None:
+            self._quantity(observation, row, path)
+        else:
+            self._answer(observation, row, path)
+
+    def _quantity(self, observation: Observation, row: s.ObservationCode, path: str) -> None:
+        quantity = observation.valueQuantity
+        where = f"{path}.valueQuantity"
+        if quantity is None or quantity.value is None:
+            self.warn(where, f"{row.display} has no quantity value; not used")
+            return
+        unit = quantity.code if quantity.system == _UCUM and quantity.code else quantity.unit
+        if unit != row.unit:
+            self.warn(where, f"{row.display} is in unit {unit!r}, not {row.unit!r}; not converted, not used")
+            return
+        number = float(quantity.value)
+        spec = self.vocabulary.findings[row.finding]
+        if spec.type == "int":
+            if not number.is_integer():
+                self.warn(where, f"{row.display} {number} is not a whole number; not used")
+                return
+            self._add(row.finding, int(number), where)
+        else:
+            self._add(row.finding, number, where)
+
+    def _answer(self, observation: Observation, row: s.ObservationCode, path: str) -> None:
+        where = f"{path}.valueCodeableConcept"
+        for coding in _codings(observation.valueCodeableConcept):
+            if coding.code in row.unknown_answers:
+                return
+            if coding.code in row.answers:
+                self._add(row.finding, row.answers[str(coding.code)], where)
+                return
+        self.warn(
+            where,
+            f"the answer to {row.display} is not one pinchpoint reads"
+            f" ({_shown(observation.valueCodeableConcept)})",
+        )
+
+    def _response(self, path: str, data: Mapping[str, Any]) -> None:
+        response = validate_resource(data, QuestionnaireResponse, self.origin, path)
+        for finding, value in findings_of_response(
+            response,
+            self.vocabulary,
+            origin=f"{self.origin}: {path}",
+            groups=self.knowledge.questions.questions.keys(),
+            bank=self.knowledge.questions,
+        ).items():
+            self._merge(finding, value, path)
+
+    def _add(self, finding: str, value: object, where: str) -> None:
+        spec = self.vocabulary.findings[finding]
+        try:
+            checked = check_value(spec, value, self.vocabulary, location=f"{self.origin}: {where}")
+        except InvalidCaseError as exc:
+            self.warn(where, f"{exc.problem} ({spec.describe_expected()}, got {value!r}); not used")
+            return
+        self._merge(finding, checked, where)
+
+    def _merge(self, finding: str, value: FindingValue, where: str) -> None:
+        previous = self.findings.get(finding)
+        if previous is None or previous == value:
+            self.findings[finding] = value
+            return
+        if finding == _DURATION and isinstance(previous, int) and isinstance(value, int):
+            self.findings[finding] = max(previous, value)
+            return
+        if isinstance(previous, bool) and isinstance(value, bool):
+            self.findings[finding] = True
+            self.warn(where, f"{finding} is recorded both as present and absent; present is kept")
+            return
+        self.warn(where, f"{finding} is recorded as {previous!r} and {value!r}; the first is kept")
+
+
+def _codings(concept: Any) -> Sequence[Any]:
+    return list(concept.coding or []) if concept is not None else []
+
+
+def _shown(concept: Any) -> str:
+    codes = [f"{c.system}|{c.code}" + (f" {c.display!r}" if c.display else "") for c in _codings(concept)]
+    if codes:
+        return ", ".join(codes)
+    text = getattr(concept, "text", None)
+    return f"text only: {text!r}" if text else "no code"
+
+
+def _status(concept: Any, system: str, allowed: frozenset[str], path: str, reader: _Reader) -> str | None:
+    for index, coding in enumerate(_codings(concept)):
+        if coding.system == system:
+            if coding.code not in allowed:
+                raise FhirMappingError(
+                    "a code is not in its FHIR value set",
+                    location=f"{reader.origin}: {path}.coding[{index}].code",
+                    expected="one of " + ", ".join(sorted(allowed)),
+                    got=coding.code,
+                )
+            return str(coding.code)
+    return None

@@ -1,0 +1,1 @@
+"""What the front ends share: the store (SQLite or PostgreSQL) and its migrations."""

@@ -1,0 +1,489 @@
+"""Saved assessments and interview sessions: the database adapter.
+
+A :class:`Store` keeps two kinds of record in a SQL database through SQLAlchemy 2:
+
+* an **assessment**: the case as the contract's JSON, the result as the contract's JSON,
+  the knowledge version that produced it, its triage level (for the history list) and
+  the time it was made;
+* an **interview session**: the JSON state of an unfinished self-check interview, so a
+  person can leave and come back (the interview itself lives in the reasoning core).
+
+SQLite is the default (one file in the user's data folder); PostgreSQL works with a
+``postgresql+psycopg://`` URL. The schema is created and upgraded by the Alembic
+migrations shipped in :mod:`pinchpoint.service.migrations`, run by :meth:`Store.open`.
+
+Every write runs in one transaction: it is committed whole or not at all, so a crash
+in the middle of a save never leaves half an assessment behind. Every error of the
+database driver, SQLAlchemy or Alembic is translated once, in :func:`_database_errors`,
+into :class:`~pinchpoint.errors.StoreError`; the store never lets a foreign exception
+out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import orm
+from sqlalchemy.pool import StaticPool
+
+from pinchpoint.errors import StoreError
+
+__all__ = [
+    "AssessmentRecord",
+    "Clock",
+    "InterviewRecord",
+    "Store",
+    "sqlite_url",
+    "upgrade",
+]
+
+_ID_LENGTH = 32  # uuid4().hex
+
+Clock = Callable[[], datetime]
+"""Returns the current time as an aware :class:`~datetime.datetime`."""
+
+
+class _Base(orm.DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+
+class _AssessmentRow(_Base):
+    __tablename__ = "assessments"
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(_ID_LENGTH), primary_key=True)
+    created_at: orm.Mapped[datetime] = orm.mapped_column(sa.DateTime(timezone=True), index=True)
+    mode: orm.Mapped[str] = orm.mapped_column(sa.String(32))
+    triage: orm.Mapped[str] = orm.mapped_column(sa.String(32))
+    knowledge_version: orm.Mapped[str] = orm.mapped_column(sa.String(200))
+    case_json: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    result_json: orm.Mapped[str] = orm.mapped_column(sa.Text)
+
+
+class _InterviewRow(_Base):
+    __tablename__ = "interview_sessions"
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(_ID_LENGTH), primary_key=True)
+    created_at: orm.Mapped[datetime] = orm.mapped_column(sa.DateTime(timezone=True))
+    updated_at: orm.Mapped[datetime] = orm.mapped_column(sa.DateTime(timezone=True))
+    state_json: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    assessment_id: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(_ID_LENGTH), sa.ForeignKey("assessments.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentRecord:
+    """One saved assessment.
+
+    Attributes:
+        id: The record id (32 hexadecimal digits).
+        created_at: When it was saved (UTC).
+        mode: Which page produced it: ``"self_check"`` or ``"clinician"``.
+        triage: The triage level id, e.g. ``"emergency"``.
+        knowledge_version: The knowledge version the result was computed with.
+        case: The case as the contract's JSON (``{"id": ..., "findings": {...}}``).
+        result: The assessment as :meth:`pinchpoint.Assessment.to_contract` gives it.
+    """
+
+    id: str
+    created_at: datetime
+    mode: str
+    triage: str
+    knowledge_version: str
+    case: Mapping[str, Any]
+    result: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class InterviewRecord:
+    """One saved interview session: its JSON state and, once finished, its assessment."""
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    state: Mapping[str, Any]
+    assessment_id: str | None
+
+
+def sqlite_url(path: str | os.PathLike[str]) -> str:
+    """Return the SQLAlchemy URL of a SQLite database file."""
+    return "sqlite:///" + str(Path(path))
+
+
+class Store:
+    """Assessments and interview sessions in a SQL database.
+
+    Build one with :meth:`open`, which brings the schema up to date. Methods are safe to
+    call from several threads: each call opens its own session and transaction.
+
+    Args:
+        engine: A SQLAlchemy engine whose schema is already at the latest migration.
+        clock: Returns the current time (tests pass a fixed clock).
+    """
+
+    def __init__(self, engine: sa.Engine, *, clock: Clock | None = None) -> None:
+        self._engine = engine
+        self._sessions = orm.sessionmaker(engine, expire_on_commit=False)
+        self._clock = clock or _utc_now
+
+    @classmethod
+    def open(cls, url: str, *, clock: Clock | None = None) -> Store:
+        """Connect to the database at ``url`` and upgrade its schema to the latest migration.
+
+        A SQLite file and its folder are created when missing, readable by the owner only
+        (the file holds health data).
+
+        Args:
+            url: A SQLAlchemy URL: ``sqlite:///path/to/file.sqlite3``, ``sqlite://`` (in
+                memory) or ``postgresql+psycopg://user@host/db``.
+            clock: Returns the current time; UTC now when omitted.
+
+        Raises:
+            StoreError: The URL is malformed, its driver is missing, the database cannot
+                be reached or created, or a migration fails.
+        """
+        with _database_errors(f"opening the database {_redacted(url)}"):
+            parsed = sa.make_url(url)
+            engine = _engine(parsed)
+            upgrade(engine)
+        return cls(engine, clock=clock)
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine (for migrations and tests)."""
+        return self._engine
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    # --- assessments -----------------------------------------------------------------------------
+
+    def save_assessment(
+        self,
+        *,
+        case: Mapping[str, Any],
+        result: Mapping[str, Any],
+        mode: str,
+        interview_id: str | None = None,
+    ) -> AssessmentRecord:
+        """Save one assessment, in one transaction, and return the saved record.
+
+        Args:
+            case: The case as the contract's JSON.
+            result: The contract JSON of the assessment; its ``triage`` and
+                ``knowledge_version`` are kept in their own columns too.
+            mode: ``"self_check"`` or ``"clinician"``.
+            interview_id: The interview session this assessment finishes, if any; the
+                session is linked to the assessment in the same transaction.
+
+        Raises:
+            StoreError: The result lacks ``triage`` or ``knowledge_version``, the
+                interview does not exist, or the database refused the write (nothing
+                is saved then).
+        """
+        for key in ("triage", "knowledge_version"):
+            if not isinstance(result.get(key), str):
+                raise StoreError(
+                    f"the assessment to save has no {key}",
+                    location=f"result.{key}",
+                    expected="the contract JSON of an assessment",
+                    got=result.get(key),
+                )
+        now = self._clock()
+        row = _AssessmentRow(
+            id=uuid.uuid4().hex,
+            created_at=now,
+            mode=mode,
+            triage=result["triage"],
+            knowledge_version=result["knowledge_version"],
+            case_json=_dumps(case, "case"),
+            result_json=_dumps(result, "result"),
+        )
+        with self._transaction("saving an assessment") as session:
+            session.add(row)
+            if interview_id is not None:
+                interview = session.get(_InterviewRow, interview_id)
+                if interview is None:
+                    raise _missing("interview session", interview_id)
+                session.flush()
+                interview.assessment_id = row.id
+                interview.updated_at = now
+        return _assessment_record(row)
+
+    def get_assessment(self, assessment_id: str) -> AssessmentRecord | None:
+        """Return the assessment with this id, or None when there is none.
+
+        Raises:
+            StoreError: The database could not be read.
+        """
+        with self._transaction("reading an assessment") as session:
+            row = session.get(_AssessmentRow, assessment_id)
+            return None if row is None else _assessment_record(row)
+
+    def list_assessments(self, *, limit: int = 200, offset: int = 0) -> list[AssessmentRecord]:
+        """Return saved assessments, newest first.
+
+        Raises:
+            StoreError: The database could not be read.
+        """
+        query = (
+            sa.select(_AssessmentRow)
+            .order_by(_AssessmentRow.created_at.desc(), _AssessmentRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._transaction("listing assessments") as session:
+            return [_assessment_record(row) for row in session.scalars(query)]
+
+    def count_assessments(self) -> int:
+        """Return how many assessments are saved.
+
+        Raises:
+            StoreError: The database could not be read.
+        """
+        with self._transaction("counting assessments") as session:
+            return int(session.scalar(sa.select(sa.func.count()).select_from(_AssessmentRow)) or 0)
+
+    def delete_assessment(self, assessment_id: str) -> bool:
+        """Delete one assessment; return False when there was none with this id.
+
+        Raises:
+            StoreError: The database refused the delete (nothing is deleted then).
+        """
+        with self._transaction("deleting an assessment") as session:
+            row = session.get(_AssessmentRow, assessment_id)
+            if row is None:
+                return False
+            session.execute(
+                sa.update(_InterviewRow)
+                .where(_InterviewRow.assessment_id == assessment_id)
+                .values(assessment_id=None)
+            )
+            session.delete(row)
+            return True
+
+    # --- interview sessions ------------------------------------------------------------------
+
+    def create_interview(self, state: Mapping[str, Any]) -> InterviewRecord:
+        """Save the state of a new interview session and return the record.
+
+        Raises:
+            StoreError: The state is not JSON, or the database refused the write.
+        """
+        now = self._clock()
+        row = _InterviewRow(
+            id=uuid.uuid4().hex, created_at=now, updated_at=now, state_json=_dumps(state, "state")
+        )
+        with self._transaction("saving an interview session") as session:
+            session.add(row)
+        return _interview_record(row)
+
+    def update_interview(self, interview_id: str, state: Mapping[str, Any]) -> InterviewRecord:
+        """Replace the state of an interview session.
+
+        Raises:
+            StoreError: There is no session with this id, the state is not JSON, or the
+                database refused the write (the old state is kept then).
+        """
+        text = _dumps(state, "state")
+        with self._transaction("saving an interview session") as session:
+            row = session.get(_InterviewRow, interview_id)
+            if row is None:
+                raise _missing("interview session", interview_id)
+            row.state_json = text
+            row.updated_at = self._clock()
+            return _interview_record(row)
+
+    def get_interview(self, interview_id: str) -> InterviewRecord | None:
+        """Return the interview session with this id, or None.
+
+        Raises:
+            StoreError: The database could not be read.
+        """
+        with self._transaction("reading an interview session") as session:
+            row = session.get(_InterviewRow, interview_id)
+            return None if row is None else _interview_record(row)
+
+    def interview_of_assessment(self, assessment_id: str) -> InterviewRecord | None:
+        """Return the interview session that an assessment finished, or None (a form's result).
+
+        Raises:
+            StoreError: The database could not be read.
+        """
+        query = sa.select(_InterviewRow).where(_InterviewRow.assessment_id == assessment_id).limit(1)
+        with self._transaction("reading an interview session") as session:
+            row = session.scalars(query).first()
+            return None if row is None else _interview_record(row)
+
+    def delete_interview(self, interview_id: str) -> bool:
+        """Delete an interview session; return False when there was none.
+
+        Raises:
+            StoreError: The database refused the delete.
+        """
+        with self._transaction("deleting an interview session") as session:
+            row = session.get(_InterviewRow, interview_id)
+            if row is None:
+                return False
+            session.delete(row)
+            return True
+
+    @contextmanager
+    def _transaction(self, doing: str) -> Iterator[orm.Session]:
+        """Run the block in one transaction: commit at the end, roll back on any error."""
+        with _database_errors(doing), self._sessions.begin() as session:
+            yield session
+
+
+def upgrade(engine: sa.Engine) -> None:
+    """Upgrade the schema of ``engine``'s database to the latest shipped migration.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: The database refused a migration (callers
+            translate it).
+    """
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("pinchpoint.service") / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def _engine(url: sa.URL) -> sa.Engine:
+    if url.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    if url.database in (None, "", ":memory:"):
+        # One shared connection, or every pooled connection would see its own empty database.
+        return sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    _create_private_file(Path(url.database))
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(connection: Any, _record: object) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the SQLite file and its folder, readable and writable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+@contextmanager
+def _database_errors(doing: str) -> Iterator[None]:
+    """Translate every error of SQLAlchemy, the driver, Alembic or the file system into StoreError.
+
+    Raises:
+        StoreError: Chained to the foreign error; the message names what was being done.
+    """
+    try:
+        yield
+    except StoreError:
+        raise
+    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise StoreError(
+            "the database driver is not installed",
+            location=doing,
+            expected="sqlite, or postgresql with psycopg installed (pip install 'pinchpoint[postgres]')",
+            got=str(exc),
+        ) from exc
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(
+            "the database URL is not valid",
+            location=doing,
+            expected="a SQLAlchemy URL such as sqlite:///path/to/pinchpoint.sqlite3 "
+            "or postgresql+psycopg://user@host/dbname",
+            got=str(exc),
+        ) from exc
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        raise StoreError(
+            f"the database failed: {type(exc).__name__}",
+            location=doing,
+            expected="a reachable, writable database",
+            got=str(exc).splitlines()[0] if str(exc) else None,
+            hint="check the --database URL, the file's permissions and the free disk space",
+        ) from exc
+    except Exception as exc:
+        # Alembic raises its own CommandError and plain exceptions; nothing foreign escapes.
+        raise StoreError(
+            f"the database failed: {type(exc).__name__}",
+            location=doing,
+            expected="a database whose schema pinchpoint's migrations can manage",
+            got=str(exc).splitlines()[0] if str(exc) else None,
+        ) from exc
+
+
+def _missing(kind: str, record_id: str) -> StoreError:
+    return StoreError(
+        f"there is no {kind} with this id", location=kind, expected="an existing id", got=record_id
+    )
+
+
+def _dumps(value: Mapping[str, Any], name: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(
+            f"the {name} cannot be saved as JSON",
+            location=name,
+            expected="JSON values: text, numbers, true/false, lists and mappings",
+            got=str(exc),
+        ) from exc
+
+
+def _assessment_record(row: _AssessmentRow) -> AssessmentRecord:
+    return AssessmentRecord(
+        id=row.id,
+        created_at=_aware(row.created_at),
+        mode=row.mode,
+        triage=row.triage,
+        knowledge_version=row.knowledge_version,
+        case=json.loads(row.case_json),
+        result=json.loads(row.result_json),
+    )
+
+
+def _interview_record(row: _InterviewRow) -> InterviewRecord:
+    return InterviewRecord(
+        id=row.id,
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+        state=json.loads(row.state_json),
+        assessment_id=row.assessment_id,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite keeps no time zone; every time the store writes is UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _redacted(url: str) -> str:
+    """Return the URL with any password hidden, for error messages."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return repr(url)
