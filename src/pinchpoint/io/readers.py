@@ -182,7 +182,113 @@ def load_yaml(data: bytes | str, *, origin: str, error: Error, expected: str, wh
     """
     with _yaml_errors(origin, error, expected, what):
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
-        return yaml.load(text, Loader=StrictLoader)
+        try:
+            return _load_plain_yaml(text)
+        except _UnsureError:
+            return yaml.load(text, Loader=StrictLoader)
+
+
+class _UnsureError(Exception):
+    """The fast reader met something only :class:`StrictLoader` answers exactly (or refuses)."""
+
+
+_PLAIN_SCALAR = re.compile(
+    r"(?P<bool>true|True|TRUE|false|False|FALSE)$|(?P<null>~|null|Null|NULL|)$|(?P<int>[-+]?[0-9]+)$"
+    r"|(?P<float>[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)$"
+)
+"""StrictLoader's implicit resolvers in one pattern, in their order (an int before a float)."""
+_INTEGER_DIGITS = len(str(MAX_SAFE_INTEGER))
+_EVENTS = yaml.events
+
+
+def _load_plain_yaml(text: str) -> Any:
+    """Read a document of plain mappings, sequences and untagged scalars straight from parser events.
+
+    The result is what :class:`StrictLoader` gives, built in a third of the time: a case
+    file is read in less time than a bare ``yaml.load``, since no node tree is composed
+    and no constructor dispatched per node. Anything beyond that plain subset (a tag, an
+    anchor, an alias, a merge key, a repeated or compound key, a number out of range, deep
+    nesting, more or less than one document, malformed text) raises :class:`_UnsureError`,
+    and the caller reads the text again with :class:`StrictLoader`, which gives the value
+    or the refusal with its exact message and place.
+
+    Raises:
+        _UnsureError: The text needs the full loader.
+    """
+    parser = _SafeLoader(text)
+    try:
+        return _built(parser.get_event)
+    except yaml.YAMLError as exc:  # the full loader reports it with its place
+        raise _UnsureError from exc
+    finally:
+        parser.dispose()
+
+
+def _built(next_event: Any) -> Any:  # noqa: PLR0912 (one loop over the event kinds, kept whole for speed)
+    if next_event().__class__ is not _EVENTS.StreamStartEvent:
+        raise _UnsureError
+    if next_event().__class__ is not _EVENTS.DocumentStartEvent:
+        raise _UnsureError
+    no_key = _UnsureError  # a marker no YAML value can be
+    containers: list[Any] = []
+    keys: list[Any] = []
+    while True:
+        event = next_event()
+        kind = event.__class__
+        if kind is _EVENTS.ScalarEvent:
+            if event.anchor is not None or event.tag is not None:
+                raise _UnsureError
+            value = _plain_scalar(event.value) if event.implicit[0] else event.value
+        elif kind is _EVENTS.MappingStartEvent or kind is _EVENTS.SequenceStartEvent:
+            if event.anchor is not None or event.tag is not None or len(containers) >= _MAX_DEPTH:
+                raise _UnsureError
+            containers.append({} if kind is _EVENTS.MappingStartEvent else [])
+            keys.append(no_key)
+            continue
+        elif kind is _EVENTS.MappingEndEvent or kind is _EVENTS.SequenceEndEvent:
+            value = containers.pop()
+            keys.pop()
+        else:  # an alias, or the end of an empty document
+            raise _UnsureError
+        if not containers:
+            break
+        container = containers[-1]
+        if container.__class__ is list:
+            container.append(value)
+        elif keys[-1] is no_key:
+            if value.__class__ is dict or value.__class__ is list or value in container:
+                raise _UnsureError
+            keys[-1] = value
+        else:
+            container[keys[-1]] = value
+            keys[-1] = no_key
+    if next_event().__class__ is not _EVENTS.DocumentEndEvent:
+        raise _UnsureError
+    if next_event().__class__ is not _EVENTS.StreamEndEvent:
+        raise _UnsureError
+    return value
+
+
+def _plain_scalar(text: str) -> Any:
+    """Resolve and construct an untagged plain scalar as :class:`StrictLoader` does."""
+    match = _PLAIN_SCALAR.match(text)
+    if match is None:
+        if text == "<<":
+            raise _UnsureError
+        return text
+    kind = match.lastgroup
+    if kind == "bool":
+        return text[0] in "tT"
+    if kind == "null":
+        return None
+    if kind == "int":
+        if len(text.lstrip("+-")) > _INTEGER_DIGITS or abs(int(text)) > MAX_SAFE_INTEGER:
+            raise _UnsureError
+        return int(text)
+    number = float(text)
+    if not math.isfinite(number):
+        raise _UnsureError
+    return number
 
 
 @contextmanager
