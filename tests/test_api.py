@@ -20,6 +20,7 @@ from pinchpoint.io.fhir._boundary import to_json, validate_resource
 from pinchpoint.io.fhir.questionnaire import build_questionnaire
 from pinchpoint.io.fhir.response import case_to_response
 from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.service.contract import to_contract
 from tests.corpus import shared_case_params
 
 pytestmark = pytest.mark.core
@@ -43,7 +44,7 @@ def test_assess_gives_the_contract_json(client, path: Path):
     }
     response = client.post("/api/v1/assess", json={"id": case.id, "findings": findings})
     assert response.status_code == 200
-    assert response.json() == json.loads(json.dumps(assess(case, knowledge).to_contract()))
+    assert response.json() == json.loads(json.dumps(to_contract(assess(case, knowledge))))
 
 
 @pytest.mark.parametrize(

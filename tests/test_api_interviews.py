@@ -15,6 +15,7 @@ from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.evaluation.simulation import simulate, simulated_answer
 from pinchpoint.io.casefile import read_case
 from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.service.contract import to_contract
 from pinchpoint.service.store import Store
 from tests.corpus import shared_case_params
 
@@ -77,7 +78,7 @@ def test_a_rest_interview_asks_and_concludes_as_the_core_does(client, knowledge,
     assert tuple(asked) == direct.questions
     result = client.get(f"/api/v1/interviews/{view['id']}/result")
     assert result.status_code == 200
-    expected = {**_json(direct.assessment.to_contract()), "case": f"interview-{view['id']}"}
+    expected = {**_json(to_contract(direct.assessment)), "case": f"interview-{view['id']}"}
     assert result.json() == expected
     assert result.json()["plan"]["actions"]
 

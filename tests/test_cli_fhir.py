@@ -12,6 +12,7 @@ from pinchpoint.io.casefile import read_case
 from pinchpoint.io.fhir._boundary import to_json
 from pinchpoint.io.fhir.response import case_to_response
 from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.service.contract import to_contract
 from tests.corpus import USER_EXAMPLES
 
 pytestmark = pytest.mark.core
@@ -27,7 +28,7 @@ def test_questionnaire_response_file_is_assessed_like_the_case(tmp_path, capsys,
     path = tmp_path / "response.json"
     path.write_text(json.dumps(to_json(case_to_response(case, knowledge))), encoding="utf-8")
     assert main(["assess", str(path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == assess(case, knowledge).to_contract()
+    assert json.loads(capsys.readouterr().out) == to_contract(assess(case, knowledge))
 
 
 def test_bundle_file_gives_a_report_with_warnings(tmp_path, capsys):

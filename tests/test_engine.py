@@ -14,6 +14,7 @@ from pinchpoint.core.case import Case
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.io.casefile import read_case
 from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.service.contract import to_contract
 from tests.corpus import shared_case_params
 from tests.strategies import cases
 
@@ -43,7 +44,7 @@ def test_assessing_cases_together_gives_each_its_own_assessment(knowledge: Knowl
     cases = [read_case(param.values[0], knowledge.vocabulary) for param in shared_case_params()]  # type: ignore[arg-type]
     alone = [assess(case, knowledge) for case in cases]
     for together in (assess_many(cases, knowledge), assess_many(cases[::-1], knowledge)[::-1]):
-        assert [a.to_contract() for a in together] == [a.to_contract() for a in alone]
+        assert [to_contract(a) for a in together] == [to_contract(a) for a in alone]
         for batched, single in zip(together, alone, strict=True):
             assert [h.p for h in batched.sites] == pytest.approx([h.p for h in single.sites], abs=1e-12)
             assert [h.p for h in batched.causes] == pytest.approx([h.p for h in single.causes], abs=1e-12)
@@ -55,6 +56,6 @@ def test_assessing_cases_together_gives_each_its_own_assessment(knowledge: Knowl
 def test_generated_cases_assessed_together_equal_each_alone(batch: list[Case]) -> None:
     """Generated cases sharing a batch do not leak into each other's posterior, triage or plan."""
     knowledge = load_knowledge()
-    together = [a.to_contract() for a in assess_many(batch, knowledge)]
-    alone = [assess(case, knowledge).to_contract() for case in batch]
+    together = [to_contract(a) for a in assess_many(batch, knowledge)]
+    alone = [to_contract(assess(case, knowledge)) for case in batch]
     assert together == alone

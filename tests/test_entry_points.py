@@ -32,6 +32,7 @@ from pinchpoint.io.fhir._boundary import to_json
 from pinchpoint.io.fhir.response import case_to_response
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
+from pinchpoint.service.contract import to_contract
 from pinchpoint.service.store import Store
 from pinchpoint.web import Settings, create_app
 from tests.strategies import cases
@@ -145,7 +146,7 @@ def test_every_entry_point_starts_the_plan_with_its_final_level(case: Case, with
 
     from_yaml = assess(parse_case_yaml(yaml.safe_dump(body).encode(), knowledge.vocabulary,
                                        origin="case.yaml", default_id="case"), knowledge)  # fmt: skip
-    assert _level_of_contract(from_yaml.to_contract(), knowledge) == expected
+    assert _level_of_contract(to_contract(from_yaml), knowledge) == expected
     from_api = api.post("/api/v1/assess", json=body)
     assert from_api.status_code == 200, from_api.text
     assert _level_of_contract(from_api.json(), knowledge) == expected

@@ -44,6 +44,7 @@ from pinchpoint.io.fhir.results import (
 )
 from pinchpoint.io.fhir.terminology import pinchpoint_system
 from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.service.contract import to_contract
 from tests.corpus import shared_case_params
 
 pytestmark = pytest.mark.core
@@ -241,7 +242,7 @@ def test_round_trip_keeps_findings_and_assessment(knowledge, path: Path):
     again = response_to_case(document, knowledge)
     assert dict(again.findings) == dict(case.findings)
     assert {k: type(v) for k, v in again.findings.items()} == {k: type(v) for k, v in case.findings.items()}
-    assert assess(again, knowledge).to_contract() == assess(case, knowledge).to_contract()
+    assert to_contract(assess(again, knowledge)) == to_contract(assess(case, knowledge))
 
 
 def _response(*items: dict[str, Any], status: str = "completed") -> dict[str, Any]:
@@ -334,7 +335,7 @@ def test_risk_assessment_validates_and_carries_the_assessment(knowledge, path: P
     )
     triage, *ranked = document["prediction"]
     assert triage["qualitativeRisk"]["coding"][0]["code"] == assessment.triage.id
-    contract = assessment.to_contract()
+    contract = to_contract(assessment)
     assert [p["outcome"]["coding"][0]["code"] for p in ranked] == [
         item["id"] for item in (*contract["sites"], *contract["causes"])
     ]

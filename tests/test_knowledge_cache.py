@@ -15,6 +15,7 @@ from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.io.casefile import read_case
 from pinchpoint.io.knowledge import cache
 from pinchpoint.io.knowledge.loader import knowledge_version, load_knowledge
+from pinchpoint.service.contract import to_contract
 from tests.corpus import shared_case_params
 
 _load = load_knowledge.__wrapped__
@@ -41,7 +42,7 @@ def test_cached_knowledge_assesses_every_case_as_a_fresh_load(cache_folder: Path
     assert cached.version == fresh.version
     for param in shared_case_params():
         case = read_case(param.values[0], fresh.vocabulary)  # type: ignore[arg-type]
-        assert assess(case, cached).to_contract() == assess(case, fresh).to_contract(), case.id
+        assert to_contract(assess(case, cached)) == to_contract(assess(case, fresh)), case.id
 
 
 def test_unreadable_cache_entry_is_rebuilt(cache_folder: Path, knowledge: Knowledge) -> None:

@@ -28,6 +28,7 @@ from pinchpoint.errors import SchemaError, UnresolvedReferenceError
 from pinchpoint.io.casefile import read_case
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
+from pinchpoint.service.contract import plan_item_json, to_contract
 from tests.corpus import shared_case_params
 from tests.strategies import RedFlag, findings, red_flags
 from tests.test_knowledge import _copy_with
@@ -270,7 +271,7 @@ def test_assessment_json_carries_the_plan(path: Path, knowledge: Knowledge) -> N
     """--json gains investigations and plan, each item with its verdict and source; contract keys stay."""
     case = read_case(path, knowledge.vocabulary)
     assessment = assess(case, knowledge)
-    data = assessment.to_contract()
+    data = to_contract(assessment)
     assert {"case", "triage", "triage_reasons", "sites", "causes", "knowledge_version"} <= data.keys()
     assert [item["id"] for item in data["investigations"]] == [item.id for item in assessment.investigations]
     plan = data["plan"]
@@ -420,13 +421,13 @@ def test_empty_plan_is_the_default(knowledge: Knowledge) -> None:
     assessment = Assessment("x", Urgency.SOON, (), (), (), knowledge.version)
     assert assessment.plan == Plan()
     assert assessment.investigations == ()
-    assert assessment.to_contract()["plan"]["actions"] == []
+    assert to_contract(assessment)["plan"]["actions"] == []
 
 
 def test_plan_item_json_leaves_out_what_it_lacks() -> None:
     """A plan item's JSON names stage, due and modality only when it has them."""
     item = PlanItem("a", "self_help", "A", Verdict.OPTION, "src", "p", "c")
-    assert item.to_json() == {
+    assert plan_item_json(item) == {
         "id": "a",
         "kind": "self_help",
         "title": "A",

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from pinchpoint import assess
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.io.casefile import read_case
+from pinchpoint.service.contract import to_contract
 
 _EXAMPLES = Path(__file__).parents[2] / "src/pinchpoint/examples"
 
@@ -20,7 +21,7 @@ def test_api_assess_answers_the_engine_contract(client: TestClient, knowledge: K
     response = client.post("/api/v1/assess", json={"id": case.id, "findings": findings})
     assert response.status_code == 200
     body = response.json()
-    expected = assess(case, knowledge).to_contract()
+    expected = to_contract(assess(case, knowledge))
     assert (body["triage"], body["sites"], body["causes"]) == (
         expected["triage"],
         expected["sites"],

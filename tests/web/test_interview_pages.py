@@ -20,6 +20,7 @@ from pinchpoint.core.interview import Interview
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.questions import Question
 from pinchpoint.io.casefile import read_case
+from pinchpoint.service.contract import to_contract
 from pinchpoint.service.store import Store
 from pinchpoint.web.content import WebContent
 from pinchpoint.web.interview import STATE_FORMAT
@@ -105,7 +106,7 @@ def test_a_case_answered_page_by_page_gives_the_cores_interview_assessment(
     expected = core.assessment()
     assert record is not None
     assert record.triage == expected.triage.id
-    assert record.result == expected.to_contract()
+    assert record.result == to_contract(expected)
     assert store.get_interview(session_id).assessment_id == record_id  # type: ignore[union-attr]
     assert client.get(session, follow_redirects=False).headers["location"] == location
 

@@ -68,6 +68,7 @@ from pinchpoint.io.fhir._boundary import to_json
 from pinchpoint.io.fhir.inputs import assess_fhir, read_fhir
 from pinchpoint.io.fhir.questionnaire import build_questionnaire
 from pinchpoint.io.fhir.results import assessment_plan_items, care_plan, care_plan_bundle, risk_assessment
+from pinchpoint.service.contract import AssessmentContract, to_contract
 
 __all__ = [
     "API_PATHS",
@@ -90,6 +91,7 @@ Clock = Callable[[], dt.date]
 
 
 # --- response models (they are the OpenAPI document that clients and schemathesis check) ---------
+# The assessment's is the wire contract itself (pinchpoint.service.contract), defined once.
 
 
 class Problem(BaseModel):
@@ -102,105 +104,6 @@ class Problem(BaseModel):
     field: str | None = None
     expected: str | None = None
     got: str | None = None
-
-
-class RankedItem(BaseModel):
-    """A site or cause id with its probability."""
-
-    id: str
-    p: float = Field(ge=0.0, le=1.0)
-
-
-class RuleFired(BaseModel):
-    """A triage rule that fired."""
-
-    rule: str
-    level: Literal["self_care", "soon", "urgent", "emergency"]
-    source: str
-
-
-class Reason(BaseModel):
-    """One finding that speaks for or against a conclusion."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    finding: str
-    value: Any
-    weight: float
-    why: str
-
-
-class Explained(BaseModel):
-    """The reasons for and against one leading site or cause."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    id: str
-    for_: list[Reason] = Field(alias="for")
-    against: list[Reason]
-
-
-class Explanations(BaseModel):
-    """Reasons for the leading sites and causes."""
-
-    sites: list[Explained]
-    causes: list[Explained]
-
-
-class PlanItemOut(BaseModel):
-    """One investigation or piece of advice, graded by the evidence, with its source id."""
-
-    id: str
-    kind: Literal[
-        "action", "treatment", "self_help", "safety_net", "prevention", "complication", "investigation"
-    ]
-    verdict: Literal["recommended", "option", "not_recommended", "unsafe", "no_evidence"]
-    source: str
-    title: str
-    patient: str
-    clinician: str
-    stage: int | None = None
-    due: str | None = None
-    due_text: str | None = None
-    modality: str | None = None
-
-
-class PlanStageOut(BaseModel):
-    """One stage of the treatment: relieve, restore, treat the cause."""
-
-    stage: int
-    title: str
-    clinician: str
-    items: list[PlanItemOut]
-
-
-class PlanOut(BaseModel):
-    """The plan: what to do first, by stage, at home, when to come back, and what to avoid."""
-
-    actions: list[PlanItemOut]
-    stages: list[PlanStageOut]
-    self_help: list[PlanItemOut]
-    safety_net: list[PlanItemOut]
-    prevention: list[PlanItemOut]
-    complications: list[PlanItemOut]
-    avoid: list[PlanItemOut]
-    unproven: list[PlanItemOut]
-
-
-class AssessmentOut(BaseModel):
-    """The contract JSON of shared/contract/CASES.md, with the reasons, investigations and plan."""
-
-    case: str
-    triage: Literal["self_care", "soon", "urgent", "emergency"]
-    triage_reasons: list[str]
-    sites: list[RankedItem]
-    causes: list[RankedItem]
-    knowledge_version: str
-    triage_rules: list[RuleFired]
-    explanations: Explanations
-    warnings: list[str]
-    investigations: list[PlanItemOut]
-    plan: PlanOut
 
 
 class FindingOut(BaseModel):
@@ -427,13 +330,13 @@ def api_router(
     knowledge_body = _knowledge_out(knowledge)
     case_model = _case_model(knowledge.vocabulary)
 
-    def assess_case(case: BaseModel) -> dict[str, Any]:
+    def assess_case(case: BaseModel) -> AssessmentContract:
         findings = whole_json_numbers(getattr(case, "findings"), knowledge.vocabulary)  # noqa: B009 (a run-time model)
         table: dict[str, Any] = {"findings": findings}
         if getattr(case, "id") is not None:  # noqa: B009
             table["id"] = getattr(case, "id")  # noqa: B009
         checked = parse_case(table, knowledge.vocabulary, origin="body")
-        return assess(checked, knowledge).to_contract()
+        return to_contract(assess(checked, knowledge))
 
     # The request model is built from the vocabulary at run time, so the annotation is set here,
     # where FastAPI reads it, instead of in the signature (which names its base class).
@@ -442,14 +345,13 @@ def api_router(
         router,
         knowledge,
         sessions if sessions is not None else MemoryInterviewStore(),
-        AssessmentOut,
+        AssessmentContract,
         _SESSION_ERRORS,
     )
     add_text_routes(router, knowledge, _ERRORS)
     router.post(
         "/assess",
-        response_model=AssessmentOut,
-        response_model_exclude_none=True,  # plan items leave out what they do not have
+        response_model=AssessmentContract,
         summary="Assess a case given as vocabulary ids",
     )(assess_case)
 

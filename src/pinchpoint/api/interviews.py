@@ -49,6 +49,7 @@ from pinchpoint.errors import (
     InvalidSessionError,
     NotFoundError,
 )
+from pinchpoint.service.contract import AssessmentContract, to_contract
 
 __all__ = [
     "InterviewRecordLike",
@@ -353,7 +354,7 @@ def add_interview_routes(
     router: APIRouter,
     knowledge: Knowledge,
     store: InterviewStore,
-    assessment_model: type[BaseModel],
+    assessment_model: Any,
     problems: Mapping[int | str, dict[str, Any]],
 ) -> None:
     """Add the interview operations to ``router`` (whose prefix is ``/api/v1``).
@@ -362,7 +363,8 @@ def add_interview_routes(
         router: The API router.
         knowledge: The knowledge base of every session.
         store: Where sessions are kept between requests.
-        assessment_model: The response model of an assessment (the contract JSON with the plan).
+        assessment_model: The response model of an assessment: the wire contract's
+            :class:`~pinchpoint.service.contract.AssessmentContract`.
         problems: The OpenAPI responses of problem details, by status.
     """
     session_errors: dict[int | str, dict[str, Any]] = {
@@ -493,7 +495,7 @@ def add_interview_routes(
         tags=["interview"],
         summary="The assessment of a finished interview: triage, sites, causes, reasons, plan",
     )
-    def interview_result(interview_id: _InterviewId) -> dict[str, Any]:
+    def interview_result(interview_id: _InterviewId) -> AssessmentContract:
         interview = load(interview_id)
         current = interview.next_question()
         if current is not None:
@@ -503,7 +505,7 @@ def add_interview_routes(
                 expected=f"an answer to {current.id!r} first (null for don't know)",
                 got=interview_id,
             )
-        return interview.assessment(case_id=f"interview-{interview_id}").to_contract()
+        return to_contract(interview.assessment(case_id=f"interview-{interview_id}"))
 
 
 def _whole_intake(intake: Mapping[str, Any] | None, knowledge: Knowledge) -> Mapping[str, Any] | None:

@@ -45,6 +45,7 @@ from pinchpoint.evaluation.simulation import evaluate_interviews
 from pinchpoint.io.casefile import parse_case_yaml, read_cases
 from pinchpoint.io.fhir.detect import is_fhir_file
 from pinchpoint.io.knowledge.loader import load_knowledge, load_resident_knowledge
+from pinchpoint.service.contract import to_contract
 
 if TYPE_CHECKING:
     from pinchpoint.core.case import Case
@@ -198,7 +199,7 @@ def _assess_fhir(args: argparse.Namespace, knowledge: Knowledge) -> int:
     fhir_input = read_fhir_file(args.path, knowledge, today=date.today())
     assessment = assess_fhir(fhir_input, knowledge)
     if args.json:
-        sys.stdout.write(json.dumps(assessment.to_contract()) + "\n")
+        sys.stdout.write(json.dumps(to_contract(assessment)) + "\n")
     else:
         report = _render_assessment(fhir_input.case, assessment, knowledge)
         sys.stdout.write(f"{SAFETY_NOTE}\n{report}\n{_RULE}\n{SAFETY_NOTE}\n")
@@ -282,12 +283,24 @@ def _examples() -> dict[str, Traversable]:
 
 
 def _write_json_lines(cases: Iterable[Case], knowledge: Knowledge, *, detail: bool) -> None:
-    # orjson writes the same JSON as the standard library, several times faster: at batch
-    # scale, encoding costs about as much as the reasoning it reports.
-    write = sys.stdout.write
+    """Write one contract JSON object per case, a line each, as UTF-8 bytes.
+
+    orjson writes the same JSON as the standard library, several times faster, and each
+    chunk goes to the byte stream in one write: at batch scale, encoding and writing cost
+    about as much as the reasoning they report.
+    """
+    sys.stdout.flush()
+    out = getattr(sys.stdout, "buffer", None)
     for chunk in _chunks(cases):
-        for assessment in assess_many(chunk, knowledge, explain_findings=detail):
-            write(orjson.dumps(assessment.to_contract(detail=detail)).decode() + "\n")
+        lines = b"".join(
+            orjson.dumps(to_contract(assessment, detail=detail), option=orjson.OPT_APPEND_NEWLINE)
+            for assessment in assess_many(chunk, knowledge, explain_findings=detail)
+        )
+        if out is None:  # a text-only stream (a test's StringIO)
+            sys.stdout.write(lines.decode())
+        else:
+            out.write(lines)
+    sys.stdout.flush()
 
 
 def _chunks(cases: Iterable[Case]) -> Iterator[list[Case]]:

@@ -2,14 +2,14 @@
 
 They are built by :mod:`pinchpoint.core.plan` and carried by
 :class:`~pinchpoint.core.assessment.Assessment`; they live apart from the logic so that the
-assessment can hold them without importing the rules that make them.
+assessment can hold them without importing the rules that make them. Their JSON is part of
+the wire contract (:mod:`pinchpoint.service.contract`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 __all__ = ["Plan", "PlanItem", "PlanStage", "Verdict"]
 
@@ -62,30 +62,6 @@ class PlanItem:
     due_text: str = ""
     modality: str | None = None
 
-    def to_json(self, *, wording: bool = True) -> dict[str, Any]:
-        """Return the item as a JSON object (keys without a value are left out).
-
-        Without ``wording`` the object keeps the ids, verdict, source, stage and timing
-        and leaves out the sentences, which the knowledge base holds under the item's id.
-        """
-        data: dict[str, Any] = {
-            "id": self.id,
-            "kind": self.kind,
-            "verdict": self.verdict.value,
-            "source": self.source,
-        }
-        if wording:
-            data.update(title=self.title, patient=self.patient, clinician=self.clinician)
-        if self.stage is not None:
-            data["stage"] = self.stage
-        if self.due is not None:
-            data["due"] = self.due
-            if wording:
-                data["due_text"] = self.due_text
-        if self.modality is not None:
-            data["modality"] = self.modality
-        return data
-
 
 @dataclass(frozen=True, slots=True)
 class PlanStage:
@@ -124,26 +100,3 @@ class Plan:
     def items(self) -> tuple[PlanItem, ...]:
         """Return every item of the plan, things to do first."""
         return (*self.to_do(), *self.safety_net, *self.complications, *self.avoid, *self.unproven)
-
-    def to_json(self, *, wording: bool = True) -> dict[str, Any]:
-        """Return the plan as a JSON object; ``wording`` as in :meth:`PlanItem.to_json`."""
-
-        def items(group: tuple[PlanItem, ...]) -> list[dict[str, Any]]:
-            return [item.to_json(wording=wording) for item in group]
-
-        stages = []
-        for stage in self.stages:
-            entry: dict[str, Any] = {"stage": stage.number, "items": items(stage.items)}
-            if wording:
-                entry.update(title=stage.patient, clinician=stage.clinician)
-            stages.append(entry)
-        return {
-            "actions": items(self.actions),
-            "stages": stages,
-            "self_help": items(self.self_help),
-            "safety_net": items(self.safety_net),
-            "prevention": items(self.prevention),
-            "complications": items(self.complications),
-            "avoid": items(self.avoid),
-            "unproven": items(self.unproven),
-        }

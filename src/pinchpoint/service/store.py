@@ -94,7 +94,7 @@ class AssessmentRecord:
         triage: The triage level id, e.g. ``"emergency"``.
         knowledge_version: The knowledge version the result was computed with.
         case: The case as the contract's JSON (``{"id": ..., "findings": {...}}``).
-        result: The assessment as :meth:`pinchpoint.Assessment.to_contract` gives it.
+        result: The assessment as :func:`pinchpoint.service.contract.to_contract` gives it.
     """
 
     id: str

@@ -55,6 +55,7 @@ from pinchpoint.core.engine import assess
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import InputError, InvalidRequestError, PinchpointError, StoreError
 from pinchpoint.io.knowledge.loader import load_resident_knowledge
+from pinchpoint.service.contract import to_contract
 from pinchpoint.service.store import AssessmentRecord, Store
 from pinchpoint.web.bodymap import region_label, render_map
 from pinchpoint.web.content import WebContent, load_content
@@ -305,7 +306,7 @@ class _Pages:
         view = result_view(assessment, self.knowledge, self.content, findings=case.findings)
         return JSONResponse(
             {
-                **assessment.to_contract(),
+                **to_contract(assessment),
                 "territory": {
                     "site": view.site.id if view.site else None,
                     "regions": list(_territory_ids(view)),
@@ -385,7 +386,7 @@ class _Pages:
     def _save(self, result: FormResult, assessment: Assessment, page: Page) -> AssessmentRecord:
         return self.store.save_assessment(
             case={"id": "web", "findings": _jsonable(result.findings)},
-            result=assessment.to_contract(),
+            result=to_contract(assessment),
             mode=page,
         )
 

@@ -47,6 +47,7 @@ from pinchpoint.core.questions import MODES, Cell, Mode, Question
 from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InvalidAnswerError, InvalidSessionError
 from pinchpoint.io.freetext import MAX_TEXT_CHARS
+from pinchpoint.service.contract import to_contract
 from pinchpoint.web.bodymap import region_label, render_map
 from pinchpoint.web.views import result_view
 
@@ -508,7 +509,7 @@ class InterviewPages:
         record = await run_in_threadpool(
             lambda: self.store.save_assessment(
                 case={"id": "interview", "findings": findings},
-                result=assessment.to_contract(),
+                result=to_contract(assessment),
                 mode=interview.mode,
                 interview_id=session.id,
             )
