@@ -199,6 +199,9 @@ _PLAIN_SCALAR = re.compile(
 """StrictLoader's implicit resolvers in one pattern, in their order (an int before a float)."""
 _INTEGER_DIGITS = len(str(MAX_SAFE_INTEGER))
 _EVENTS = yaml.events
+_SCALARS: dict[str, Any] = {}
+"""Plain scalars already resolved (``true``, ``low_back``, ``38``), at most :data:`_MEMO_SIZE` of them."""
+_MEMO_SIZE = 4096
 
 
 def _load_plain_yaml(text: str) -> Any:
@@ -225,6 +228,13 @@ def _load_plain_yaml(text: str) -> Any:
 
 
 def _built(next_event: Any) -> Any:  # noqa: PLR0912 (one loop over the event kinds, kept whole for speed)
+    """Build the value of one document from its events."""
+    scalar, mapping_start, mapping_end = (
+        _EVENTS.ScalarEvent,
+        _EVENTS.MappingStartEvent,
+        _EVENTS.MappingEndEvent,
+    )
+    sequence_start, sequence_end, memo = _EVENTS.SequenceStartEvent, _EVENTS.SequenceEndEvent, _SCALARS
     if next_event().__class__ is not _EVENTS.StreamStartEvent:
         raise _UnsureError
     if next_event().__class__ is not _EVENTS.DocumentStartEvent:
@@ -235,17 +245,23 @@ def _built(next_event: Any) -> Any:  # noqa: PLR0912 (one loop over the event ki
     while True:
         event = next_event()
         kind = event.__class__
-        if kind is _EVENTS.ScalarEvent:
+        if kind is scalar:
             if event.anchor is not None or event.tag is not None:
                 raise _UnsureError
-            value = _plain_scalar(event.value) if event.implicit[0] else event.value
-        elif kind is _EVENTS.MappingStartEvent or kind is _EVENTS.SequenceStartEvent:
+            value = event.value
+            if event.implicit[0]:  # plain: resolved as StrictLoader resolves it, once per text
+                text, value = value, memo.get(value, no_key)
+                if value is no_key:
+                    value = _plain_scalar(text)
+                    if len(memo) < _MEMO_SIZE:
+                        memo[text] = value
+        elif kind is mapping_start or kind is sequence_start:
             if event.anchor is not None or event.tag is not None or len(containers) >= _MAX_DEPTH:
                 raise _UnsureError
-            containers.append({} if kind is _EVENTS.MappingStartEvent else [])
+            containers.append({} if kind is mapping_start else [])
             keys.append(no_key)
             continue
-        elif kind is _EVENTS.MappingEndEvent or kind is _EVENTS.SequenceEndEvent:
+        elif kind is mapping_end or kind is sequence_end:
             value = containers.pop()
             keys.pop()
         else:  # an alias, or the end of an empty document
