@@ -49,7 +49,7 @@ SiteKind = Literal[
 class Strict(BaseModel):
     """Base of every table model: unknown keys are errors and the model is frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Table(Strict):
@@ -430,7 +430,7 @@ class Condition(Strict):
     any: list[Condition] | None = None
     ref: str | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @model_validator(mode="after")
     def _one_form(self) -> Condition:
@@ -882,7 +882,7 @@ class PlanCondition(Strict):
     side: Literal["both"] | None = None
     unless_known_otherwise: Literal[True] | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @model_validator(mode="after")
     def _one_form(self) -> PlanCondition:
