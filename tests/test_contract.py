@@ -24,7 +24,7 @@ from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.io.casefile import read_case, read_cases
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge.schema import AdviceKind
-from pinchpoint.service.contract import CONTRACT, AssessmentContract, to_contract
+from pinchpoint.service.contract import AssessmentContract, contract_adapter, to_contract
 from tests.corpus import SHARED_CASES, shared_case_params
 
 pytestmark = pytest.mark.core
@@ -41,7 +41,7 @@ def test_every_case_answers_the_definition(path: Path, detail: bool) -> None:
     """The JSON of a development case passes the definition's strict check and keeps its key order."""
     knowledge = load_knowledge()
     contract = to_contract(assess(read_case(path, knowledge.vocabulary), knowledge), detail=detail)
-    assert CONTRACT.validate_python(contract) == contract
+    assert contract_adapter().validate_python(contract) == contract
     required, optional = _keys(AssessmentContract)
     assert required <= contract.keys() <= required | optional
     assert ("explanations" in contract) is detail
@@ -56,10 +56,10 @@ def test_a_value_outside_the_enumerations_is_refused() -> None:
     case = read_cases(SHARED_CASES, knowledge.vocabulary)[0]
     contract: dict[str, Any] = dict(to_contract(assess(case, knowledge)))
     with pytest.raises(ValidationError, match="triage"):
-        CONTRACT.validate_python({**contract, "triage": "whenever"})
+        contract_adapter().validate_python({**contract, "triage": "whenever"})
     item = {**contract["plan"]["actions"][0], "verdict": "maybe"}
     with pytest.raises(ValidationError, match="verdict"):
-        CONTRACT.validate_python({**contract, "investigations": [item]})
+        contract_adapter().validate_python({**contract, "investigations": [item]})
 
 
 def test_the_openapi_document_names_the_reasonings_enumerations() -> None:

@@ -15,7 +15,6 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pinchpoint.io.freetext import emergency_in_text, read_text
 from pinchpoint.io.knowledge.loader import load_knowledge
 
 if TYPE_CHECKING:
@@ -43,6 +42,9 @@ def add_read_text_command(commands: Any) -> None:
 
 
 def _read_text_command(args: argparse.Namespace) -> int:
+    # Imported here: the lexicon's module is large, and the other commands never read free text.
+    from pinchpoint.io.freetext import emergency_in_text, read_text  # noqa: PLC0415
+
     text = sys.stdin.read() if args.text == "-" else args.text
     knowledge = load_knowledge()
     reading = read_text(text, knowledge)

@@ -15,8 +15,8 @@ the kinds of advice of the knowledge schema). Every front end uses this one defi
   ``POST /api/assess``, the interview API). Its return type is the definition, so
   ``mypy --strict`` refuses a missing, misspelt or extra key;
 * the REST API declares it as the response model, so the OpenAPI document and FastAPI's
-  check of every response are derived from it (:data:`CONTRACT` is the same check, a
-  pydantic ``TypeAdapter``, for tests and other callers).
+  check of every response are derived from it (:func:`contract_adapter` gives the same check,
+  a pydantic ``TypeAdapter``, to tests and other callers).
 
 Plain dictionaries rather than model instances: a batch run writes thousands of these,
 and building dictionaries costs a fraction of building and dumping models.
@@ -24,6 +24,7 @@ and building dictionaries costs a fraction of building and dumping models.
 
 # No ``from __future__ import annotations``: the typed dictionaries read NotRequired from real
 # annotations when their class is made (their required and optional keys).
+from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, get_args
 
 from pydantic import Field, TypeAdapter
@@ -44,7 +45,6 @@ else:  # the values of the reasoning's own enumerations, so that the schema foll
     ItemKind = Literal[(*get_args(AdviceKind), "investigation")]
 
 __all__ = [
-    "CONTRACT",
     "AssessmentContract",
     "Explained",
     "Explanations",
@@ -54,6 +54,7 @@ __all__ = [
     "RankedItem",
     "Reason",
     "RuleFired",
+    "contract_adapter",
     "plan_item_json",
     "to_contract",
 ]
@@ -170,8 +171,13 @@ class _Detail(TypedDict, total=False):
     explanations: Explanations
 
 
-CONTRACT: TypeAdapter[AssessmentContract] = TypeAdapter(AssessmentContract)
-"""The definition as a pydantic check: ``CONTRACT.validate_python(obj)`` and ``CONTRACT.json_schema()``."""
+@cache
+def contract_adapter() -> TypeAdapter[AssessmentContract]:
+    """Return the definition as a pydantic check: ``.validate_python(obj)``, ``.json_schema()``.
+
+    Built on first use, not at import: a batch run writes the contract and never needs the check.
+    """
+    return TypeAdapter(AssessmentContract)
 
 
 # --- from an assessment --------------------------------------------------------------------------
