@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from pinchpoint.core.case import FindingValue
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.posterior import infer
-from pinchpoint.core.selection import predictor_for, screen_for
+from pinchpoint.core.selection import screen_for
 from pinchpoint.errors import UnresolvedReferenceError
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.io.knowledge.references import check_questions
@@ -112,7 +112,7 @@ def test_broken_question_banks_are_refused(knowledge: Knowledge, change, message
 
 
 def _agrees(knowledge: Knowledge, known: dict[str, FindingValue]) -> None:
-    predictor = predictor_for(knowledge)
+    predictor = knowledge.predictor
     log_joint = predictor.log_joint(predictor.state(known))
     posterior = np.exp(log_joint - log_joint.max())
     posterior /= posterior.sum()
@@ -145,7 +145,7 @@ def test_screen_reads_rules_as_triage_does(known: dict[str, FindingValue]) -> No
 
 def test_gain_is_zero_for_a_question_the_model_cannot_use(knowledge: Knowledge) -> None:
     """A question whose findings carry no likelihoods (pain severity) is expected to teach nothing."""
-    predictor = predictor_for(knowledge)
+    predictor = knowledge.predictor
     state = predictor.state({"age": 40, "sex": "male"})
     bank = knowledge.questions
     gains = predictor.expected_gains(
@@ -166,7 +166,7 @@ def test_predicted_answers_lift_an_undefined_cause_as_infer_does(
     knowledge: Knowledge, known: dict[str, FindingValue], question: str
 ) -> None:
     """Each predicted answer of a question that supplies a defining finding gives infer's posterior."""
-    predictor = predictor_for(knowledge)
+    predictor = knowledge.predictor
     state = predictor.state(known)
     items = predictor.items(knowledge.questions[question])
     assert any(item.defines is not None for item in items)

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from pinchpoint.core.vocabulary import Vocabulary
     from pinchpoint.knowledge import schema as s
 
-__all__ = ["Predictor", "RuleScreen", "State", "Truth", "predictor_for", "screen_for"]
+__all__ = ["Predictor", "RuleScreen", "State", "Truth", "compile_screen", "screen_for"]
 
 Matrix = npt.NDArray[np.float64]
 Findings = Mapping[str, "FindingValue"]
@@ -709,23 +709,6 @@ def _entropy(p: Matrix) -> Vector:
     return result
 
 
-_PREDICTORS: dict[int, tuple[Knowledge, Predictor, RuleScreen]] = {}
-
-
-def _compiled(knowledge: Knowledge) -> tuple[Predictor, RuleScreen]:
-    cached = _PREDICTORS.get(id(knowledge))
-    if cached is None or cached[0] is not knowledge:
-        triage_table: s.TriageTable = knowledge.tables["triage"]  # type: ignore[assignment]
-        cached = (knowledge, Predictor(knowledge), compile_screen(triage_table, knowledge.vocabulary))
-        _PREDICTORS[id(knowledge)] = cached
-    return cached[1], cached[2]
-
-
-def predictor_for(knowledge: Knowledge) -> Predictor:
-    """Return the :class:`Predictor` of ``knowledge`` (built once per knowledge object)."""
-    return _compiled(knowledge)[0]
-
-
 def screen_for(knowledge: Knowledge) -> RuleScreen:
-    """Return the :class:`RuleScreen` of ``knowledge`` (built once per knowledge object)."""
-    return _compiled(knowledge)[1]
+    """Return the :class:`RuleScreen` of ``knowledge`` (its :attr:`~Knowledge.screen`, built once)."""
+    return knowledge.screen
