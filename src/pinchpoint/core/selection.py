@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from pinchpoint.core.likelihood import MODALITIES, Contribution, Evidence, Vector
+from pinchpoint.core.likelihood import MODALITIES, Evidence, StackedRegionList, Vector
 from pinchpoint.core.posterior import weigh
 from pinchpoint.core.triage import leaf_test, matching_specs
 from pinchpoint.core.vocabulary import Urgency
@@ -318,9 +318,11 @@ class Predictor:
         self._feature_vectors: dict[tuple[str, bool], Vector] = {}
         for feature in model.sided_cause_features.values():
             for value in (True, False):
-                contributions = model.contributions(feature, value)
+                rows = stacked.rows.get((feature, value))
                 self._feature_vectors[(feature, value)] = (
-                    contributions[0].vector if contributions else np.zeros(self.causes)
+                    stacked.over_plain[rows.plain[0], self.units :]
+                    if rows and rows.plain
+                    else np.zeros(self.causes)
                 )
 
     # --- state -------------------------------------------------------------------------------------
@@ -428,15 +430,14 @@ class Predictor:
         return cached
 
     def _build_items(self, question: Question) -> list[_Item]:
-        model = self.model
         items: list[_Item] = []
         features: set[str] = set()
         for finding in question.findings:
-            listed = model.region_lists.get(finding)
+            listed = self.stacked.region_lists.get(finding)
             if listed is not None:
-                items.extend(self._region_items(listed.modality, listed.delta))
+                items.extend(self._region_items(listed))
                 continue
-            feature = model.sided_cause_features.get(finding)
+            feature = self.model.sided_cause_features.get(finding)
             if feature is not None:
                 if feature not in features:
                     features.add(feature)
@@ -450,29 +451,29 @@ class Predictor:
         return items
 
     def _finding_item(self, finding: str) -> _Item | None:
-        groups: dict[int, Contribution] = {}
-        keys: dict[int, list[object]] = {}
-        for (name, key), contributions in self.model.lookup.items():
-            if name == finding and contributions:
-                groups.setdefault(id(contributions[0]), contributions[0])
-                keys.setdefault(id(contributions[0]), []).append(key)
-        if len(groups) < 2:
+        """Return a finding's outcomes: one per distinct vector its values carry in the model.
+
+        Values that share their (first) row, such as the numbers of one bin, are one outcome.
+        """
+        stacked = self.stacked
+        outcomes: dict[tuple[bool, int], list[object]] = {}
+        for (name, key), placed in stacked.rows.items():
+            if name == finding and (placed.modality or placed.plain):
+                first = (True, placed.modality[0]) if placed.modality else (False, placed.plain[0])
+                outcomes.setdefault(first, []).append(key)
+        if len(outcomes) < 2:
             return None
-        outcomes = list(groups.values())
-        target = outcomes[0].target
-        if target == "cause":
-            defines = np.array([self._defines(finding, keys[group]) for group in groups])
-            return self._item(-1, cause=np.array([c.vector for c in outcomes]), defines=defines)
-        if target == "unit_modality":
-            m = MODALITIES.index(outcomes[0].modality)
+        anatomical = next(iter(outcomes))[0]
+        rows = [row for _, row in outcomes]
+        if anatomical:
             return self._item(
-                m,
-                inside=np.array([c.vector for c in outcomes]),
-                outside=np.array([c.scalar for c in outcomes]),
+                stacked.unit_group[rows[0]],
+                inside=stacked.over_units[rows],
+                outside=stacked.unit_scalar[rows],
             )
-        if target == "unit":
-            return self._item(-1, unit=np.array([c.vector for c in outcomes]))
-        return self._item(-1, cause=np.array([c.vector for c in outcomes]))
+        plain = stacked.over_plain[rows]
+        defines = np.array([self._defines(finding, keys) for keys in outcomes.values()])
+        return self._item(-1, unit=plain[:, : self.units], cause=plain[:, self.units :], defines=defines)
 
     def _defines(self, finding: str, keys: Sequence[object]) -> Vector:
         """Return 1 for each cause that one of these answers (lookup keys) of ``finding`` defines."""
@@ -491,18 +492,21 @@ class Predictor:
                     defines[one.cause] = 1.0
         return defines
 
-    def _region_items(self, modality: str, deltas: Mapping[str, Contribution]) -> list[_Item]:
-        m = MODALITIES.index(modality)
+    def _region_items(self, listed: StackedRegionList) -> list[_Item]:
+        """Return one yes/no outcome per region of an exhaustive region list."""
+        stacked = self.stacked
         items = []
-        for delta in deltas.values():
-            # delta = log p - log(1 - p) per unit, so log(1 - p) = -log(1 + e^delta).
-            absent = -np.logaddexp(0.0, delta.vector)
-            absent_out = -float(np.logaddexp(0.0, delta.scalar))
+        for rows in listed.present.values():
+            row = rows.modality[0]
+            present, present_out = stacked.over_units[row], float(stacked.unit_scalar[row])
+            # present = log p - log(1 - p) per unit, so log(1 - p) = -log(1 + e^present).
+            absent = -np.logaddexp(0.0, present)
+            absent_out = -float(np.logaddexp(0.0, present_out))
             items.append(
                 self._item(
-                    m,
-                    inside=np.array([delta.vector + absent, absent]),
-                    outside=np.array([delta.scalar + absent_out, absent_out]),
+                    stacked.unit_group[row],
+                    inside=np.array([present + absent, absent]),
+                    outside=np.array([present_out + absent_out, absent_out]),
                 )
             )
         return items
