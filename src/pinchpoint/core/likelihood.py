@@ -152,8 +152,13 @@ class LikelihoodModel:
     involvement_overrides: Mapping[str, Override]
     """Per modality, the (cause, site unit) pairs whose cause sets its own chance."""
     lookup: Mapping[tuple[str, object], tuple[Contribution, ...]]
+    """Each observation's vectors as compiled; :attr:`stacked` lays them out for reasoning.
+
+    The posterior, the interview's predictor and the explanations read :attr:`stacked` only.
+    """
     binners: Mapping[str, Bins]
     region_lists: Mapping[str, RegionList]
+    """Each exhaustive region list's vectors as compiled (stacked like :attr:`lookup`)."""
     derived_from_lists: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
     sided_cause_features: Mapping[str, str] = field(default_factory=dict)
     defining: tuple[Defining, ...] = ()
@@ -168,10 +173,6 @@ class LikelihoodModel:
         vector = np.zeros(len(self.causes))
         vector[list(self.undefined_causes(findings))] = self.undefined_log_weight
         return vector
-
-    def contributions(self, finding_id: str, value: object) -> tuple[Contribution, ...]:
-        """Return what a scalar finding value contributes (nothing when the model does not use it)."""
-        return self.lookup.get((finding_id, self.key_of(finding_id, value)), ())
 
     def key_of(self, finding_id: str, value: object) -> object:
         """Return the lookup key of a finding value: its bin for a binned number, else the value."""
