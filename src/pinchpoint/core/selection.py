@@ -10,10 +10,10 @@ Two tools serve :mod:`pinchpoint.core.interview`:
   warning rather than letting it pass silently) and holds an ``unless_known_otherwise``
   leaf. While it may still be asked, a leaf that it alone could settle is open.
 * :class:`Predictor` scores a question by the expected fall in uncertainty (entropy, in
-  nats) over the lesion site plus the cause. It keeps the evidence of the answers so far as
-  the log-likelihood vectors of :mod:`pinchpoint.core.likelihood`, so the posterior after each
-  possible answer is a vector sum and a normalisation, computed for every answer of every
-  candidate question at once. Answers of one finding are enumerated; joint answers of a
+  nats) over the lesion site plus the cause. It reads the answers so far as an assessment
+  does (:func:`pinchpoint.core.posterior.weigh`), and gives each possible answer's vectors to
+  the same log-joint kernel (:meth:`pinchpoint.core.likelihood.StackedModel.log_joint`), for
+  every answer of every candidate question at once. Answers of one finding are enumerated; joint answers of a
   form, grid or body map are enumerated when there are few, else sampled from the
   posterior predictive (a hypothesis, whether its lesion involves each modality, then each
   finding), with a fixed seed so that the same state always gives the same choice.
