@@ -16,6 +16,7 @@ equal the export's ground truth. A benchmark, not a test: it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -85,7 +86,7 @@ def _child(args: argparse.Namespace, export: Path) -> int:
     from pinchpoint.audit.run import run_audit  # noqa: PLC0415
     from pinchpoint.audit.source import scan_source  # noqa: PLC0415
     from pinchpoint.audit.synth import SYNTH_AS_OF  # noqa: PLC0415
-    from pinchpoint.io.knowledge.loader import load_resident_knowledge  # noqa: PLC0415
+    from pinchpoint.io.knowledge.loader import load_knowledge  # noqa: PLC0415
 
     work = args.work / f"work-{args.child}"
     if args.child == "floor":
@@ -102,10 +103,12 @@ def _child(args: argparse.Namespace, export: Path) -> int:
         from pinchpoint.audit.engines import spark_session  # noqa: PLC0415
 
         options["session"] = spark_session("local[*]", driver_memory=args.spark_memory)
+    knowledge = load_knowledge()
+    gc.freeze()  # as the audit command does at start-up
     result = run_audit(
         export,
         args.work / f"out-{args.child}",
-        load_resident_knowledge(),
+        knowledge,
         engine_name=args.child,
         as_of=SYNTH_AS_OF,
         max_line_bytes=_MAX_LINE,

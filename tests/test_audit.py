@@ -28,7 +28,7 @@ from pinchpoint.audit.source import scan_source  # noqa: E402
 from pinchpoint.audit.synth import SYNTH_AS_OF, iter_truth_refusals, synthesize  # noqa: E402
 from pinchpoint.cli.main import main  # noqa: E402
 from pinchpoint.errors import SchemaError  # noqa: E402
-from pinchpoint.io.knowledge.loader import load_resident_knowledge  # noqa: E402
+from pinchpoint.io.knowledge.loader import load_knowledge  # noqa: E402
 
 PATIENTS = 3000
 LIMIT = 2000  # bytes: the synthetic over-long line is longer
@@ -36,7 +36,7 @@ LIMIT = 2000  # bytes: the synthetic over-long line is longer
 
 @pytest.fixture(scope="session")
 def knowledge():
-    return load_resident_knowledge()
+    return load_knowledge()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from pinchpoint.core.case import FindingValue
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.posterior import infer
-from pinchpoint.core.selection import predictor_for, screen_for
+from pinchpoint.core.questions import Question
+from pinchpoint.core.selection import screen_for
 from pinchpoint.errors import UnresolvedReferenceError
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.io.knowledge.references import check_questions
@@ -108,28 +109,79 @@ def test_broken_question_banks_are_refused(knowledge: Knowledge, change, message
     assert str(raised.value) == message
 
 
-# --- scoring agrees with the reasoning core ----------------------------------------------------------
+# --- scoring: predicted answers and expected gains ---------------------------------------------------
 
 
-def _agrees(knowledge: Knowledge, known: dict[str, FindingValue]) -> None:
-    predictor = predictor_for(knowledge)
-    log_joint = predictor.log_joint(predictor.state(known))
-    posterior = np.exp(log_joint - log_joint.max())
-    posterior /= posterior.sum()
-    assert np.abs(posterior - infer(known, knowledge).pair_probability).max() < _TOLERANCE
+def _bool_questions(knowledge: Knowledge) -> list[Question]:
+    """The scored questions whose findings are all yes/no, so that every answer is enumerated."""
+    findings = knowledge.vocabulary.findings
+    return [
+        question
+        for question in knowledge.questions.questions.values()
+        if knowledge.predictor.items(question) and all(findings[f].type == "bool" for f in question.findings)
+    ]
 
 
 @pytest.mark.parametrize("case", development_cases(), ids=lambda case: case.id)
-def test_incremental_posterior_equals_infer_on_cases(knowledge: Knowledge, case) -> None:
-    """The selection's evidence sums give exactly the posterior of pinchpoint.core.posterior.infer."""
-    _agrees(knowledge, dict(case.findings))
+def test_each_predicted_answer_gives_the_posterior_after_that_answer(knowledge: Knowledge, case) -> None:
+    """The predictor's rows for a yes/no question are the posteriors of assessing with each answer.
+
+    The predictor adds each answer's vectors to the evidence so far; an assessment reads the
+    answer among the findings. Both must give one posterior per answer, the same ones. The
+    predictor weighs an answer by its first vector only, so a finding the model weighs by two
+    (neurogenic claudication: over the sites and over the causes) is predicted approximately
+    and left out here.
+    """
+    predictor = knowledge.predictor
+    lookup = knowledge.model.lookup
+    for question in _bool_questions(knowledge):
+        if len(question.findings) != 1:
+            continue
+        (finding,) = question.findings
+        if any(len(lookup.get((finding, value), ())) > 1 for value in (True, False)):
+            continue
+        known = {f: v for f, v in case.findings.items() if f != finding}
+        state = predictor.state(known)
+        rows = predictor._log_joint_rows(state, predictor._enumerate(state, predictor.items(question)))
+        predicted = np.exp(rows - rows.max(axis=1, keepdims=True))
+        predicted /= predicted.sum(axis=1, keepdims=True)
+        expected = [infer({**known, finding: value}, knowledge).pair_probability for value in (True, False)]
+        assert predicted.shape[0] == 2, question.id
+        for row in predicted:
+            assert min(np.abs(row - one).max() for one in expected) < _TOLERANCE, question.id
+        for one in expected:
+            assert min(np.abs(row - one).max() for row in predicted) < _TOLERANCE, question.id
 
 
 @given(known=findings())
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_incremental_posterior_equals_infer(known: dict[str, FindingValue]) -> None:
-    """On generated findings too, the selection and the core read the evidence alike."""
-    _agrees(load_knowledge(), known)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_expected_gain_is_at_least_zero_and_at_most_the_uncertainty(
+    known: dict[str, FindingValue],
+) -> None:
+    """An answer weighed by its chance cannot add uncertainty on average, nor remove more than there is.
+
+    For yes/no questions every answer is enumerated and weighed by its predicted chance, so the
+    expected gain is the information the answer carries about the site and the cause: at
+    least 0 and at most the entropy now. A question that can supply a cause's defining
+    finding is left out: its answer also lifts the weight the cause has for being undefined
+    (causes.yaml ``undefined``), which is not a likelihood, so its gain may be below 0.
+    """
+    knowledge = load_knowledge()
+    predictor = knowledge.predictor
+    state = predictor.state(known)
+    (entropy_now,), _ = predictor.uncertainty(predictor.log_joint(state)[None, :])
+    questions = [
+        question
+        for question in _bool_questions(knowledge)
+        if all(item.defines is None for item in predictor.items(question))
+    ]
+    assert len(questions) > 10
+    settings_ = knowledge.questions.settings
+    gains = predictor.expected_gains(
+        state, questions, max_enumerated=settings_.max_enumerated_answers, samples=settings_.samples
+    )
+    assert gains.min() >= -_TOLERANCE
+    assert gains.max() <= entropy_now + _TOLERANCE
 
 
 @given(known=findings())
@@ -145,7 +197,7 @@ def test_screen_reads_rules_as_triage_does(known: dict[str, FindingValue]) -> No
 
 def test_gain_is_zero_for_a_question_the_model_cannot_use(knowledge: Knowledge) -> None:
     """A question whose findings carry no likelihoods (pain severity) is expected to teach nothing."""
-    predictor = predictor_for(knowledge)
+    predictor = knowledge.predictor
     state = predictor.state({"age": 40, "sex": "male"})
     bank = knowledge.questions
     gains = predictor.expected_gains(
@@ -166,7 +218,7 @@ def test_predicted_answers_lift_an_undefined_cause_as_infer_does(
     knowledge: Knowledge, known: dict[str, FindingValue], question: str
 ) -> None:
     """Each predicted answer of a question that supplies a defining finding gives infer's posterior."""
-    predictor = predictor_for(knowledge)
+    predictor = knowledge.predictor
     state = predictor.state(known)
     items = predictor.items(knowledge.questions[question])
     assert any(item.defines is not None for item in items)

@@ -51,7 +51,16 @@ from pinchpoint.errors import (
 from pinchpoint.io.knowledge.loader import knowledge_version, load_knowledge
 
 __version__ = "0.2.0"
-__knowledge_version__ = knowledge_version()
+
+
+def __getattr__(name: str) -> str:
+    """Resolve ``__knowledge_version__`` on first use: importing pinchpoint reads no data file."""
+    if name == "__knowledge_version__":
+        version = knowledge_version()
+        globals()[name] = version
+        return version
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AdapterError",

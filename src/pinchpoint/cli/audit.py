@@ -38,12 +38,12 @@ def add_audit_commands(commands: Any) -> None:
         "--max-line-bytes", type=int, default=None, help="refuse longer lines (default: 64 MiB)"
     )
     audit.add_argument("--memory-limit", default=None, help="DuckDB memory limit, such as 2GB")
-    audit.set_defaults(command=_audit)
+    audit.set_defaults(command=_audit, resident=True)
     synth = commands.add_parser("synth", help="write a synthetic Bulk Data export with its ground truth")
     synth.add_argument("--patients", type=int, required=True, help="how many patients")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     synth.add_argument("--out", type=Path, required=True, help="the folder to write to")
-    synth.set_defaults(command=_synth)
+    synth.set_defaults(command=_synth, resident=True)
 
 
 def _date(text: str) -> dt.date:
@@ -56,7 +56,7 @@ def _date(text: str) -> dt.date:
 def _audit(args: argparse.Namespace) -> int:
     from pinchpoint.audit.run import run_audit  # noqa: PLC0415 (duckdb and pyspark load only for an audit)
     from pinchpoint.audit.source import DEFAULT_MAX_LINE_BYTES  # noqa: PLC0415
-    from pinchpoint.io.knowledge.loader import load_resident_knowledge  # noqa: PLC0415
+    from pinchpoint.io.knowledge.loader import load_knowledge  # noqa: PLC0415
 
     options: dict[str, Any] = {}
     if args.engine == "spark":
@@ -66,7 +66,7 @@ def _audit(args: argparse.Namespace) -> int:
     result = run_audit(
         args.source,
         args.out,
-        load_resident_knowledge(),
+        load_knowledge(),
         engine_name=args.engine,
         as_of=args.as_of,
         max_line_bytes=args.max_line_bytes or DEFAULT_MAX_LINE_BYTES,
@@ -87,13 +87,11 @@ def _audit(args: argparse.Namespace) -> int:
 def _synth(args: argparse.Namespace) -> int:
     from pinchpoint.audit.definition import load_definition  # noqa: PLC0415
     from pinchpoint.audit.synth import synthesize  # noqa: PLC0415
-    from pinchpoint.io.knowledge.loader import load_resident_knowledge  # noqa: PLC0415
+    from pinchpoint.io.knowledge.loader import load_knowledge  # noqa: PLC0415
 
     if args.patients < 1:
         raise InputError("the number of patients must be positive", location="--patients", got=args.patients)
-    truth = synthesize(
-        args.out, load_definition(load_resident_knowledge()), patients=args.patients, seed=args.seed
-    )
+    truth = synthesize(args.out, load_definition(load_knowledge()), patients=args.patients, seed=args.seed)
     sys.stdout.write(
         f"wrote {args.patients} patients to {args.out} (ground truth in truth.json, as of {truth['as_of']})\n"
     )

@@ -21,6 +21,7 @@ propagates with its traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -44,7 +45,7 @@ from pinchpoint.evaluation import EvaluationReport, score
 from pinchpoint.evaluation.simulation import evaluate_interviews
 from pinchpoint.io.casefile import parse_case_yaml, read_cases
 from pinchpoint.io.fhir.detect import is_fhir_file
-from pinchpoint.io.knowledge.loader import load_knowledge, load_resident_knowledge
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.service.contract import to_contract
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command: Command = args.command
     try:
+        if getattr(args, "resident", False):
+            _keep_knowledge_resident()
         return command(args)
     except PinchpointError as exc:
         sys.stderr.write(f"pinchpoint: error: {exc}\n")
@@ -106,6 +109,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # tools do, and point stdout at devnull so that flushing it at exit cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+
+
+def _keep_knowledge_resident() -> None:
+    """Load the knowledge for a command that keeps it all its life, and set it aside from collection.
+
+    The knowledge base is tens of thousands of objects that live as long as the process; left
+    among the collected ones, every full collection during a batch walks all of them again.
+    Freezing applies to everything alive at the call, so it happens here, once, at start-up,
+    where the process is known to be a batch command (never inside the library).
+    """
+    load_knowledge()
+    gc.freeze()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -129,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
         help="with --json, add the findings for and against the leading sites and causes,"
         " and the wording of every plan item",
     )
-    assess_command.set_defaults(command=_assess)
+    assess_command.set_defaults(command=_assess, resident=True)
     evaluate_command = commands.add_parser("evaluate", help="score the cases that state an expected answer")
     evaluate_command.add_argument("path", metavar="DIR", type=Path)
     evaluate_command.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -144,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
         default="clinician",
         help="with --interview: who answers (default: clinician, who can report examination findings)",
     )
-    evaluate_command.set_defaults(command=_evaluate)
+    evaluate_command.set_defaults(command=_evaluate, resident=True)
     interview_command = commands.add_parser(
         "interview", help="answer questions in the terminal to assess a case"
     )
@@ -181,7 +196,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _assess(args: argparse.Namespace) -> int:
-    knowledge = load_resident_knowledge()
+    knowledge = load_knowledge()
     if is_fhir_file(args.path):
         return _assess_fhir(args, knowledge)
     cases = read_cases(args.path, knowledge.vocabulary)
@@ -207,7 +222,7 @@ def _assess_fhir(args: argparse.Namespace, knowledge: Knowledge) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    knowledge = load_resident_knowledge()
+    knowledge = load_knowledge()
     cases = read_cases(args.path, knowledge.vocabulary)
     if args.interview:
         mode: Mode = "self_check" if args.mode == "self-check" else "clinician"

@@ -124,7 +124,7 @@ class _Explainer:
         self.posterior = posterior
         self.observations = posterior.observations
         self.vocabulary = knowledge.vocabulary
-        self._wording = knowledge.wording_memo
+        self._wording = knowledge.wordings
 
     def reasons(self, sites: list[int], causes: list[int]) -> list[Reasons]:
         """Return the reasons for each of some sites, then for each of some causes (by index)."""

@@ -45,7 +45,7 @@ import numpy as np
 from pinchpoint.core.case import Case, FindingValue
 from pinchpoint.core.engine import assess
 from pinchpoint.core.questions import MODES, Mode, Question
-from pinchpoint.core.selection import predictor_for, screen_for
+from pinchpoint.core.selection import screen_for
 from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InvalidAnswerError, InvalidSessionError, PinchpointError
 
@@ -453,7 +453,7 @@ class Interview:
         return self._choice
 
     def _level(self, findings: Mapping[str, FindingValue]) -> Urgency:
-        predictor = predictor_for(self._knowledge)
+        predictor = self._knowledge.predictor
         _, causes = predictor.marginals(predictor.log_joint(predictor.state(findings)))
         rules = self._knowledge.triage
         level, _ = rules.evaluate(findings)
@@ -479,7 +479,7 @@ class Interview:
         diagnostic = sum(1 for a in self._answers if a.phase == "diagnostic")
         if not candidates or diagnostic >= settings.max_diagnostic_questions:
             return _Choice(None, None, 0)
-        predictor = predictor_for(self._knowledge)
+        predictor = self._knowledge.predictor
         state = predictor.state(findings)
         sites, causes = predictor.marginals(predictor.log_joint(state))
         if min(sites.max(), causes.max()) >= settings.settled_probability:
@@ -548,7 +548,7 @@ class Interview:
         return tied[int(np.argmax(gains))]
 
     def _gains(self, questions: Sequence[Question]) -> np.ndarray[Any, np.dtype[np.float64]]:
-        predictor = predictor_for(self._knowledge)
+        predictor = self._knowledge.predictor
         settings = self._knowledge.questions.settings
         return predictor.expected_gains(
             predictor.state(self.findings),

@@ -26,8 +26,10 @@ from pinchpoint.core.vocabulary import FindingSpec, Vocabulary
 from pinchpoint.knowledge import schema as s
 
 __all__ = [
+    "MODALITIES",
     "Contribution",
     "Defining",
+    "Evidence",
     "LikelihoodModel",
     "Rows",
     "SiteUnit",
@@ -38,10 +40,12 @@ __all__ = [
 ]
 
 Vector = npt.NDArray[np.float64]
+Matrix = npt.NDArray[np.float64]
 Target = Literal["unit_modality", "unit", "cause"]
 _LOG_FLOOR = 1e-12
 _MAX_ENUMERATED_SPAN = 10
-_MODALITIES: tuple[s.Modality, ...] = get_args(s.Modality)
+MODALITIES: tuple[s.Modality, ...] = get_args(s.Modality)
+"""The modalities a lesion may involve, in the order of every per-modality array."""
 
 
 @dataclass(frozen=True)
@@ -148,8 +152,13 @@ class LikelihoodModel:
     involvement_overrides: Mapping[str, Override]
     """Per modality, the (cause, site unit) pairs whose cause sets its own chance."""
     lookup: Mapping[tuple[str, object], tuple[Contribution, ...]]
+    """Each observation's vectors as compiled; :attr:`stacked` lays them out for reasoning.
+
+    The posterior, the interview's predictor and the explanations read :attr:`stacked` only.
+    """
     binners: Mapping[str, Bins]
     region_lists: Mapping[str, RegionList]
+    """Each exhaustive region list's vectors as compiled (stacked like :attr:`lookup`)."""
     derived_from_lists: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
     sided_cause_features: Mapping[str, str] = field(default_factory=dict)
     defining: tuple[Defining, ...] = ()
@@ -164,10 +173,6 @@ class LikelihoodModel:
         vector = np.zeros(len(self.causes))
         vector[list(self.undefined_causes(findings))] = self.undefined_log_weight
         return vector
-
-    def contributions(self, finding_id: str, value: object) -> tuple[Contribution, ...]:
-        """Return what a scalar finding value contributes (nothing when the model does not use it)."""
-        return self.lookup.get((finding_id, self.key_of(finding_id, value)), ())
 
     def key_of(self, finding_id: str, value: object) -> object:
         """Return the lookup key of a finding value: its bin for a binned number, else the value."""
@@ -188,7 +193,7 @@ class Rows(NamedTuple):
     modality: tuple[int, ...] = ()
     """Rows of :attr:`StackedModel.over_units`."""
     plain: tuple[int, ...] = ()
-    """Rows of :attr:`StackedModel.over_pairs`."""
+    """Rows of :attr:`StackedModel.over_plain`."""
     serial: int = -1
     """This observation's row of :attr:`StackedModel.explained`."""
 
@@ -201,38 +206,57 @@ class StackedRegionList:
     present: Mapping[str, Rows]
 
 
+class Evidence(NamedTuple):
+    """Summed log-likelihood vectors of some findings: one row per case, or per predicted answer.
+
+    This is the input of the one log-joint kernel, :meth:`StackedModel.log_joint`, that both
+    the posterior (:mod:`pinchpoint.core.posterior`) and the interview's predictor
+    (:mod:`pinchpoint.core.selection`) call.
+    """
+
+    unit: Matrix
+    """[rows, site units]: vectors added as they are (provocation tests, site features)."""
+    cause: Matrix
+    """[rows, causes]: the causes' likelihoods (and the weight of causes left undefined)."""
+    pattern: Matrix
+    """[rows, causes]: the causes' pain patterns, which weigh pain at a non-neural site."""
+    inside: Matrix
+    """[rows, modalities, site units]: anatomical observations when the lesion involves the modality."""
+    outside: Matrix
+    """[rows, modalities]: the same observations' background when it does not."""
+
+
 @dataclass(frozen=True)
 class StackedModel:
-    """Every vector of the model as a matrix row, so that a case sums its rows in a few array calls.
+    """Every vector of the model as a matrix row, and the log-joint kernel that sums them.
 
     ``over_units`` holds, per site unit, the log-likelihood of an anatomical observation when
     the lesion involves the row's modality (``unit_group``: its index in ``modalities``),
-    with ``unit_scalar`` its background when it does not. ``over_pairs`` holds, per (cause,
-    site unit) pair, the vectors added as they are (``pair_group`` 0: provocation tests,
-    causes' likelihoods) and the non-neural pain patterns (``pair_group`` 1). ``involved`` and
+    with ``unit_scalar`` its background when it does not. ``over_plain`` holds the vectors
+    added as they are, over the site units and then the causes (``units`` columns, then one
+    per cause): provocation tests, site features and the causes' likelihoods (``plain_group``
+    0), and the causes' non-neural pain patterns (``plain_group`` 1). ``involved`` and
     ``not_involved`` are :attr:`LikelihoodModel.log_involved` as one row per modality, and
-    the ``override_*`` arrays flatten :attr:`LikelihoodModel.involvement_overrides`.
+    ``overrides`` its :attr:`~LikelihoodModel.involvement_overrides` by modality index.
     """
 
     modalities: tuple[str, ...]
+    units: int
     pain_modality: int
     over_units: npt.NDArray[np.float64]
     unit_scalar: Vector
     unit_group: tuple[int, ...]
-    over_pairs: npt.NDArray[np.float64]
-    pair_group: tuple[int, ...]
+    over_plain: npt.NDArray[np.float64]
+    plain_group: tuple[int, ...]
     involved: npt.NDArray[np.float64]
     not_involved: npt.NDArray[np.float64]
-    override_modality: npt.NDArray[np.intp]
-    override_unit: npt.NDArray[np.intp]
-    override_in: Vector
-    override_out: Vector
-    override_of_pair: npt.NDArray[np.float64]
-    """One-hot: which pair each flattened override belongs to."""
+    overrides: tuple[tuple[int, Override], ...]
     site_of_pair: npt.NDArray[np.float64]
     """One-hot [pair, site id]: the pairs of each concrete site (and ``cause_of_pair`` of each cause)."""
     cause_of_pair: npt.NDArray[np.float64]
     pair_unit: npt.NDArray[np.intp]
+    pair_cause: npt.NDArray[np.intp]
+    pair_log_prior: Vector
     pair_non_neural: npt.NDArray[np.bool_]
     observations: tuple[Rows, ...]
     """Every possible observation's rows, in the order of their ``serial``."""
@@ -240,6 +264,68 @@ class StackedModel:
     region_lists: Mapping[str, StackedRegionList]
     undefined: Mapping[int, Rows] = field(default_factory=dict)
     """Per cause with defining findings, the row of its weight when none is present."""
+
+    def log_joint(self, evidence: Evidence, known: Evidence | None = None) -> Matrix:
+        """Return the log joint probability of each (cause, site unit) pair, one row per evidence row.
+
+        The log joint is the log prior plus the evidence: the plain vectors as they are, and
+        per modality the mixture of "the lesion involves it" (``inside``) with "it does not"
+        (``outside``), per site unit, or per pair where a cause sets its own chance. At a
+        non-neural site pain is weighed by the cause's pain pattern instead of the background.
+
+        Args:
+            evidence: The evidence of each row.
+            known: Evidence shared by every row (one row), to which each row of ``evidence`` is
+                added: the interview's findings so far, with ``evidence`` its predicted
+                answers. A modality that no row of ``evidence`` touches is then mixed once
+                for all rows (a predicted answer mostly touches one modality).
+        """
+        known = known if known is not None else self.nothing
+        touched = evidence.inside.any(axis=(0, 2)) | evidence.outside.any(axis=0)
+        varied, still = np.flatnonzero(touched), np.flatnonzero(~touched)
+        inside = known.inside[:, varied] + evidence.inside[:, varied]  # [B, V, U]
+        outside = known.outside + evidence.outside  # [B, M]
+        mixed = np.logaddexp(
+            self.involved[varied] + inside, self.not_involved[varied] + outside[:, varied, None]
+        )
+        steady = np.logaddexp(
+            self.involved[still] + known.inside[0, still],
+            self.not_involved[still] + known.outside[0, still, None],
+        )  # [S, U]: the same in every row
+        unit = known.unit + evidence.unit + steady.sum(axis=0) + mixed.sum(axis=1)
+        cause = known.cause + evidence.cause
+        pattern = (known.pattern + evidence.pattern)[:, self.pair_cause] - outside[
+            :, self.pain_modality, None
+        ]
+        log_joint: Matrix = (
+            self.pair_log_prior
+            + unit[:, self.pair_unit]
+            + cause[:, self.pair_cause]
+            + np.where(self.pair_non_neural, pattern, 0.0)
+        )
+        position = {int(m): n for n, m in enumerate(varied)}
+        for m, override in self.overrides:
+            n = position.get(m)
+            if n is None:
+                inside_m = known.inside[:, m, override.units]
+                mixed_m = steady[int(np.searchsorted(still, m)), override.units][None, :]
+            else:
+                inside_m, mixed_m = inside[:, n, override.units], mixed[:, n, override.units]
+            exact = np.logaddexp(override.log_in + inside_m, override.log_out + outside[:, m, None])
+            log_joint[:, override.pairs] += exact - mixed_m
+        return log_joint
+
+    @cached_property
+    def nothing(self) -> Evidence:
+        """The evidence of no finding: one row of zeros."""
+        units, causes, modalities = self.units, self.over_plain.shape[1] - self.units, len(self.modalities)
+        return Evidence(
+            np.zeros((1, units)),
+            np.zeros((1, causes)),
+            np.zeros((1, causes)),
+            np.zeros((1, modalities, units)),
+            np.zeros((1, modalities)),
+        )
 
     @cached_property
     def explained(self) -> npt.NDArray[np.float64]:
@@ -250,17 +336,21 @@ class StackedModel:
         Computed on the first explanation (a batch that explains nothing never pays it).
         """
         units = (self.over_units - self.unit_scalar[:, None])[:, self.pair_unit]
+        plain = (
+            self.over_plain[:, : self.units][:, self.pair_unit]
+            + self.over_plain[:, self.units :][:, self.pair_cause]
+        )
         explained = np.zeros((len(self.observations), len(self.pair_unit)))
         for rows in self.observations:
             row = explained[rows.serial]
             for unit_row in rows.modality:
                 row += units[unit_row]
-            for pair_row in rows.plain:
-                if pair_row not in self.pattern_rows:
-                    row += self.over_pairs[pair_row]
-            for pair_row in rows.plain:
-                if pair_row in self.pattern_rows:
-                    row[:] = np.where(self.pair_non_neural, self.over_pairs[pair_row], row)
+            for plain_row in rows.plain:
+                if plain_row not in self.pattern_rows:
+                    row += plain[plain_row]
+            for plain_row in rows.plain:
+                if plain_row in self.pattern_rows:
+                    row[:] = np.where(self.pair_non_neural, plain[plain_row], row)
         return explained
 
     @cached_property
@@ -275,8 +365,8 @@ class StackedModel:
 
     @cached_property
     def pattern_rows(self) -> frozenset[int]:
-        """The rows of ``over_pairs`` that are non-neural pain patterns."""
-        return frozenset(row for row, group in enumerate(self.pair_group) if group == _PATTERN)
+        """The rows of ``over_plain`` that are non-neural pain patterns."""
+        return frozenset(row for row, group in enumerate(self.plain_group) if group == _PATTERN)
 
 
 _PLAIN, _PATTERN = 0, 1
@@ -288,8 +378,9 @@ class _Stacker:
     def __init__(self, model: LikelihoodModel) -> None:
         self.model = model
         self.modalities = tuple(model.log_involved)
+        self.units = len(model.units)
         self.over_units: list[tuple[Vector, float, int]] = []
-        self.over_pairs: list[tuple[Vector, int]] = []
+        self.over_plain: list[tuple[Vector, int]] = []
         self.observations: list[Rows] = []
         self._seen: dict[int, tuple[Rows, Contribution]] = {}
 
@@ -298,14 +389,13 @@ class _Stacker:
         seen = self._seen.get(id(contribution))
         if seen is not None:
             return seen[0]
-        model = self.model
         if contribution.target == "unit_modality":
             group = self.modalities.index(contribution.modality)
             self.over_units.append((contribution.vector, contribution.scalar, group))
             rows = Rows(modality=(len(self.over_units) - 1,))
         else:
-            index = model.pair_cause if contribution.target == "cause" else model.pair_unit
-            rows = Rows(plain=(self._pair_row(contribution.vector[index], _PLAIN),))
+            over = contribution.target == "cause"
+            rows = Rows(plain=(self._plain_row(contribution.vector, _PLAIN, over_causes=over),))
         # The contribution is kept with its rows so that its id cannot be reused by another object.
         self._seen[id(contribution)] = (rows, contribution)
         return rows
@@ -314,16 +404,22 @@ class _Stacker:
         placed = [self.contribution(contribution) for contribution in contributions]
         plain = [row for rows in placed for row in rows.plain]
         if pattern is not None:
-            plain.append(self._pair_row(pattern[self.model.pair_cause], _PATTERN))
+            plain.append(self._plain_row(pattern, _PATTERN, over_causes=True))
         rows = Rows(
             tuple(row for rows in placed for row in rows.modality), tuple(plain), len(self.observations)
         )
         self.observations.append(rows)
         return rows
 
-    def _pair_row(self, vector: Vector, group: int) -> int:
-        self.over_pairs.append((vector, group))
-        return len(self.over_pairs) - 1
+    def _plain_row(self, vector: Vector, group: int, *, over_causes: bool) -> int:
+        """Add a vector over site units or over causes as a row over both (zero where it is not)."""
+        row = np.zeros(self.units + len(self.model.causes))
+        if over_causes:
+            row[self.units :] = vector
+        else:
+            row[: self.units] = vector
+        self.over_plain.append((row, group))
+        return len(self.over_plain) - 1
 
 
 def _stack(model: LikelihoodModel) -> StackedModel:
@@ -346,28 +442,25 @@ def _stack(model: LikelihoodModel) -> StackedModel:
         vector[one.cause] = model.undefined_log_weight
         undefined[one.cause] = stacker.rows((Contribution("cause", vector),))
     modalities = stacker.modalities
-    overrides = [(modalities.index(name), override) for name, override in model.involvement_overrides.items()]
-    override_pairs = [pair for _, override in overrides for pair in override.pairs.tolist()]
     return StackedModel(
         modalities=modalities,
+        units=len(model.units),
         pain_modality=modalities.index("pain"),
         over_units=np.array([vector for vector, _, _ in stacker.over_units]),
         unit_scalar=np.array([scalar for _, scalar, _ in stacker.over_units]),
         unit_group=tuple(group for _, _, group in stacker.over_units),
-        over_pairs=np.array([vector for vector, _ in stacker.over_pairs]),
-        pair_group=tuple(group for _, group in stacker.over_pairs),
+        over_plain=np.array([vector for vector, _ in stacker.over_plain]),
+        plain_group=tuple(group for _, group in stacker.over_plain),
         involved=np.array([model.log_involved[name][0] for name in modalities]),
         not_involved=np.array([model.log_involved[name][1] for name in modalities]),
-        override_modality=np.concatenate(
-            [np.full(len(o.pairs), index, dtype=np.intp) for index, o in overrides] or [np.zeros(0, np.intp)]
+        overrides=tuple(
+            (modalities.index(name), override) for name, override in model.involvement_overrides.items()
         ),
-        override_unit=np.concatenate([o.units for _, o in overrides] or [np.zeros(0, np.intp)]),
-        override_in=np.concatenate([o.log_in for _, o in overrides] or [np.zeros(0)]),
-        override_out=np.concatenate([o.log_out for _, o in overrides] or [np.zeros(0)]),
-        override_of_pair=_one_hot(override_pairs, len(model.pair_unit)).T,
         site_of_pair=_one_hot(model.pair_site.tolist(), len(model.site_ids)).T,
         cause_of_pair=_one_hot(model.pair_cause.tolist(), len(model.causes)).T,
         pair_unit=model.pair_unit,
+        pair_cause=model.pair_cause,
+        pair_log_prior=model.pair_log_prior,
         pair_non_neural=model.pair_non_neural,
         observations=tuple(stacker.observations),
         rows=rows,
@@ -702,7 +795,7 @@ class _Compiler:
         of cases.
         """
         log_involved: dict[str, tuple[Vector, Vector]] = {}
-        for modality in _MODALITIES:
+        for modality in MODALITIES:
             chances = np.array([self._kind(unit).involved.get(modality, 0.0) for unit in self.units])
             with np.errstate(divide="ignore"):
                 log_involved[modality] = (np.log(chances), np.log(1.0 - chances))
@@ -717,7 +810,7 @@ class _Compiler:
         """
         causes = list(self.causes_table.causes.values())
         overrides: dict[str, Override] = {}
-        for modality in _MODALITIES:
+        for modality in MODALITIES:
             pairs, chances = [], []
             for pair, (unit_index, cause_index) in enumerate(zip(pair_unit, pair_cause, strict=True)):
                 chance = causes[cause_index].involved.get(modality)

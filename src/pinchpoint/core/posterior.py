@@ -5,6 +5,10 @@ Each known finding adds its precomputed log-likelihood vectors (see
 either involves a modality (pain, numbness, examined sensory loss, power, reflexes,
 sphincters) or not, and the two possibilities are mixed, so that five numb regions of one
 dermatome count as one piece of evidence rather than five. Unknown findings are skipped.
+
+:func:`weigh` reads findings into :class:`~pinchpoint.core.likelihood.Evidence`, and the
+model's one kernel (:meth:`~pinchpoint.core.likelihood.StackedModel.log_joint`) turns it into
+the log joint; the interview's predictor reads the findings so far through :func:`weigh` too.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pinchpoint.core.likelihood import (
+    Evidence,
     LikelihoodModel,
     Rows,
     StackedModel,
@@ -29,7 +34,7 @@ if TYPE_CHECKING:
     from pinchpoint.core.case import FindingValue
     from pinchpoint.core.knowledge import Knowledge
 
-__all__ = ["Observation", "Posterior", "infer", "infer_many"]
+__all__ = ["Observation", "Posterior", "Reading", "infer", "infer_many", "weigh"]
 
 
 class Observation(NamedTuple):
@@ -60,7 +65,7 @@ class Posterior:
         return {site: float(p) for site, p in zip(self.model.site_ids, self.site_probability, strict=True)}
 
 
-class _Picked:
+class Reading:
     """The findings of one case that the model uses, and where their vectors sit."""
 
     def __init__(self, model: LikelihoodModel) -> None:
@@ -69,6 +74,8 @@ class _Picked:
         self.observations: list[Observation] = []
         self.background: list[Rows] = []
         """Rows used without an observation to explain (the absent regions of a region list)."""
+        self.features: dict[str, bool | int] = {}
+        """Each sided cause feature, combined over the legs (see :func:`combine_sides`)."""
 
     def observe(self, finding: str, value: object, key: object = None) -> None:
         """Use a finding whose value (or, for a binned number, bin ``key``) the model weighs."""
@@ -77,7 +84,7 @@ class _Picked:
             self.observations.append(Observation(finding, value, rows))
 
     def rows(self) -> tuple[list[int], list[int]]:
-        """Return the rows used, of ``over_units`` and of ``over_pairs``."""
+        """Return the rows used, of ``over_units`` and of ``over_plain``."""
         used = [observation.rows for observation in self.observations] + self.background
         return [row for rows in used for row in rows.modality], [row for rows in used for row in rows.plain]
 
@@ -96,81 +103,71 @@ def infer_many(cases: Sequence[Mapping[str, FindingValue]], knowledge: Knowledge
     if not cases:
         return []
     model = knowledge.model
-    picks = [_pick(findings, model) for findings in cases]
-    probability = _probabilities(model, picks)
     stacked = model.stacked
+    evidence, readings = weigh(cases, model)
+    log_joint = stacked.log_joint(evidence)
+    probability: npt.NDArray[np.float64] = np.exp(log_joint - log_joint.max(axis=1, keepdims=True))
+    probability /= probability.sum(axis=1, keepdims=True)
     sites = probability @ stacked.site_of_pair
     causes = probability @ stacked.cause_of_pair
     return [
-        Posterior(model, probability[n], sites[n], causes[n], tuple(picked.observations))
-        for n, picked in enumerate(picks)
+        Posterior(model, probability[n], sites[n], causes[n], tuple(reading.observations))
+        for n, reading in enumerate(readings)
     ]
 
 
-def _pick(findings: Mapping[str, FindingValue], model: LikelihoodModel) -> _Picked:
+def weigh(
+    cases: Sequence[Mapping[str, FindingValue]], model: LikelihoodModel
+) -> tuple[Evidence, list[Reading]]:
+    """Return the evidence of each case's findings (one row per case), and what each case used.
+
+    The rows a case uses are summed by counting them and multiplying the counts by the
+    model's matrices, a few array calls for the whole batch.
+    """
+    readings = [_read(findings, model) for findings in cases]
+    stacked = model.stacked
+    count, modalities = len(readings), len(stacked.modalities)
+    (on_units, unit_rows), (on_plain, plain_rows) = _counts(stacked, readings)
+    inside = (on_units @ stacked.over_units[unit_rows]).reshape(count, modalities, -1)
+    outside = (on_units @ stacked.unit_scalar[unit_rows]).reshape(count, modalities)
+    plain, pattern = (on_plain @ stacked.over_plain[plain_rows]).reshape(count, 2, -1).transpose(1, 0, 2)
+    units = stacked.units
+    evidence = Evidence(plain[:, :units], plain[:, units:], pattern[:, units:], inside, outside)
+    return evidence, readings
+
+
+def _read(findings: Mapping[str, FindingValue], model: LikelihoodModel) -> Reading:
     binners, sided = model.binners, model.sided_cause_features
-    picked = _Picked(model)
-    sided_features: dict[str, bool | int] = {}
+    reading = Reading(model)
+    features = reading.features
     for finding, value in findings.items():
         if isinstance(value, tuple):
-            _observe_regions(picked, finding, value)
+            _observe_regions(reading, finding, value)
             continue
         if finding in sided and isinstance(value, bool | int):
             feature = sided[finding]
-            sided_features[feature] = combine_sides(sided_features.get(feature), value)
+            features[feature] = combine_sides(features.get(feature), value)
         if finding in binners:
-            picked.observe(finding, value, model.key_of(finding, value))
+            reading.observe(finding, value, model.key_of(finding, value))
         else:
-            picked.observe(finding, value)
-    for feature, present in sided_features.items():
-        picked.observe(feature, present, model.key_of(feature, present))
-    undefined = picked.stacked.undefined
-    picked.background.extend(undefined[cause] for cause in model.undefined_causes(findings))
-    return picked
-
-
-def _probabilities(model: LikelihoodModel, picks: list[_Picked]) -> npt.NDArray[np.float64]:
-    """Return each case's posterior over the (cause, site unit) pairs, one row per case.
-
-    Each modality mixes "the lesion involves it" with "it does not" per site unit (and per
-    pair where a cause sets its own chance); a modality with no evidence mixes to log 1 = 0,
-    so every modality is computed at once.
-    """
-    stacked = model.stacked
-    cases, modalities = len(picks), len(stacked.modalities)
-    (on_units, unit_rows), (on_pairs, pair_rows) = _counts(stacked, picks)
-    inside = (on_units @ stacked.over_units[unit_rows]).reshape(cases, modalities, -1)
-    outside = (on_units @ stacked.unit_scalar[unit_rows]).reshape(cases, modalities)
-    mixture = np.logaddexp(stacked.involved + inside, stacked.not_involved + outside[:, :, None])
-    plain, pattern = (on_pairs @ stacked.over_pairs[pair_rows]).reshape(cases, 2, -1).transpose(1, 0, 2)
-    modality, unit = stacked.override_modality, stacked.override_unit
-    exact = np.logaddexp(
-        stacked.override_in + inside[:, modality, unit], stacked.override_out + outside[:, modality]
-    )
-    correction = (exact - mixture[:, modality, unit]) @ stacked.override_of_pair
-    non_neural = pattern - outside[:, stacked.pain_modality, None]
-    log_joint = (
-        model.pair_log_prior
-        + plain
-        + mixture.sum(axis=1)[:, model.pair_unit]
-        + correction
-        + np.where(model.pair_non_neural, non_neural, 0.0)
-    )
-    probability: npt.NDArray[np.float64] = np.exp(log_joint - log_joint.max(axis=1, keepdims=True))
-    probability /= probability.sum(axis=1, keepdims=True)
-    return probability
+            reading.observe(finding, value)
+    for feature, present in features.items():
+        reading.observe(feature, present, model.key_of(feature, present))
+    undefined = reading.stacked.undefined
+    reading.background.extend(undefined[cause] for cause in model.undefined_causes(findings))
+    return reading
 
 
 Counts = tuple[npt.NDArray[np.float64], list[int]]
 """How often each case uses each row, per group ([case x group, row used]), and the rows used."""
 
 
-def _counts(stacked: StackedModel, picks: list[_Picked]) -> tuple[Counts, Counts]:
-    """Return the counts of the rows the cases use, of ``over_units`` and of ``over_pairs``."""
-    unit_rows, pair_rows = zip(*(picked.rows() for picked in picks), strict=True)
+def _counts(stacked: StackedModel, readings: list[Reading]) -> tuple[Counts, Counts]:
+    """Return the counts of the rows the cases use, of ``over_units`` and of ``over_plain``."""
+    unit_rows, plain_rows = zip(*(reading.rows() for reading in readings), strict=True)
     return (
         _count(unit_rows, stacked.unit_group, len(stacked.modalities)),
-        _count(pair_rows, stacked.pair_group, 2),
+        _count(plain_rows, stacked.plain_group, 2),
     )
 
 
@@ -187,16 +184,16 @@ def _count(rows_per_case: Sequence[list[int]], group_of: Sequence[int], groups: 
     return counts.reshape(cases * groups, width).astype(np.float64), used
 
 
-def _observe_regions(picked: _Picked, finding: str, regions: tuple[str, ...]) -> None:
-    model = picked.model
-    listed = picked.stacked.region_lists.get(finding)
+def _observe_regions(reading: Reading, finding: str, regions: tuple[str, ...]) -> None:
+    model = reading.model
+    listed = reading.stacked.region_lists.get(finding)
     if listed is not None:
-        picked.background.append(listed.absent)
+        reading.background.append(listed.absent)
         for region in regions:
             rows = listed.present.get(region)
             if rows is not None:
-                picked.observations.append(Observation(finding, region, rows))
+                reading.observations.append(Observation(finding, region, rows))
     for name, sources in model.derived_from_lists.items():
         for list_name, wanted in sources:
             if list_name == finding:
-                picked.observe(name, derived_present(wanted, regions))
+                reading.observe(name, derived_present(wanted, regions))

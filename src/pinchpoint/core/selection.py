@@ -10,10 +10,10 @@ Two tools serve :mod:`pinchpoint.core.interview`:
   warning rather than letting it pass silently) and holds an ``unless_known_otherwise``
   leaf. While it may still be asked, a leaf that it alone could settle is open.
 * :class:`Predictor` scores a question by the expected fall in uncertainty (entropy, in
-  nats) over the lesion site plus the cause. It keeps the evidence of the answers so far as
-  the log-likelihood vectors of :mod:`pinchpoint.core.likelihood`, so the posterior after each
-  possible answer is a vector sum and a normalisation, computed for every answer of every
-  candidate question at once. Answers of one finding are enumerated; joint answers of a
+  nats) over the lesion site plus the cause. It reads the answers so far as an assessment
+  does (:func:`pinchpoint.core.posterior.weigh`), and gives each possible answer's vectors to
+  the same log-joint kernel (:meth:`pinchpoint.core.likelihood.StackedModel.log_joint`), for
+  every answer of every candidate question at once. Answers of one finding are enumerated; joint answers of a
   form, grid or body map are enumerated when there are few, else sampled from the
   posterior predictive (a hypothesis, whether its lesion involves each modality, then each
   finding), with a fixed seed so that the same state always gives the same choice.
@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import product
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from pinchpoint.core.likelihood import Contribution, Vector, combine_sides, derived_present
+from pinchpoint.core.likelihood import MODALITIES, Evidence, StackedRegionList, Vector
+from pinchpoint.core.posterior import weigh
 from pinchpoint.core.triage import leaf_test, matching_specs
 from pinchpoint.core.vocabulary import Urgency
 
@@ -43,15 +44,13 @@ if TYPE_CHECKING:
     from pinchpoint.core.vocabulary import Vocabulary
     from pinchpoint.knowledge import schema as s
 
-__all__ = ["Predictor", "RuleScreen", "State", "Truth", "predictor_for", "screen_for"]
+__all__ = ["Predictor", "RuleScreen", "State", "Truth", "compile_screen", "screen_for"]
 
 Matrix = npt.NDArray[np.float64]
 Findings = Mapping[str, "FindingValue"]
 Truth = bool | None
 """Three-valued truth: True (fires), False (ruled out), None (open)."""
 
-_MODALITIES = ("pain", "numbness", "sensory_exam", "motor", "reflex", "sacral")
-_PAIN = _MODALITIES.index("pain")
 _SEED = 20240601
 
 
@@ -240,7 +239,7 @@ class _ScreenCompiler:
 class _Item:
     """One observable of a question, with the log-likelihood of each of its outcomes."""
 
-    modality: int  # index into _MODALITIES, or -1
+    modality: int  # index into MODALITIES, or -1
     inside: Matrix  # [K, U] when the lesion involves the modality
     outside: Vector  # [K] when it does not
     unit: Matrix  # [K, U]
@@ -253,22 +252,34 @@ class _Item:
         return int(self.outside.shape[0])
 
 
-@dataclass
+@dataclass(frozen=True)
 class State:
-    """The evidence of the known findings, as sums of log-likelihood vectors."""
+    """The evidence of the known findings, read as :func:`pinchpoint.core.posterior.infer` reads it."""
 
-    unit: Vector
-    cause: Vector
-    pattern: Vector
-    inside: Matrix  # [M, U]
-    outside: Vector  # [M]
-    features: dict[str, bool | int] = field(default_factory=dict)
-    undefined: Vector = field(default_factory=lambda: np.zeros(0))
+    evidence: Evidence
+    """One row: the summed log-likelihood vectors of the known findings."""
+    features: Mapping[str, bool | int]
+    """Each sided cause feature known so far, combined over the legs."""
+    undefined: Vector
     """Log weight of each cause none of whose defining findings is present (0 elsewhere)."""
+
+    @property
+    def inside(self) -> Matrix:
+        """[M, U]: the anatomical evidence per modality when the lesion involves it."""
+        inside: Matrix = self.evidence.inside[0]
+        return inside
+
+    @property
+    def outside(self) -> Vector:
+        """[M]: the same evidence's background when it does not."""
+        outside: Vector = self.evidence.outside[0]
+        return outside
 
 
 @dataclass
 class _Deltas:
+    """What each predicted answer adds to the known evidence, one row per answer."""
+
     unit: Matrix
     cause: Matrix
     inside: Matrix  # [B, M, U]
@@ -278,165 +289,61 @@ class _Deltas:
 
 
 class Predictor:
-    """The likelihood model arranged for scoring many possible answers at once."""
+    """The likelihood model arranged for scoring many possible answers at once.
+
+    The log joint of every predicted answer comes from the model's one kernel,
+    :meth:`~pinchpoint.core.likelihood.StackedModel.log_joint`, given the known evidence and
+    what each answer adds; the known evidence is read by :func:`pinchpoint.core.posterior.weigh`,
+    as an assessment reads it.
+    """
 
     def __init__(self, knowledge: Knowledge) -> None:
         model = knowledge.model
+        stacked = model.stacked
         self.knowledge = knowledge
         self.model = model
+        self.stacked = stacked
         self.units = len(model.units)
         self.causes = len(model.causes)
-        pairs = len(model.pair_unit)
-        self.site_matrix = np.zeros((pairs, len(model.site_ids)))
-        self.site_matrix[np.arange(pairs), model.pair_site] = 1.0
-        self.cause_matrix = np.zeros((pairs, self.causes))
-        self.cause_matrix[np.arange(pairs), model.pair_cause] = 1.0
         self.by_site, self.site_starts = _runs(model.pair_site, len(model.site_ids))
         self.by_cause, self.cause_starts = _runs(model.pair_cause, self.causes)
-        involved = [model.log_involved[m] for m in _MODALITIES]
-        self.log_in = np.array([pair[0] for pair in involved])  # [M, U]
-        self.log_out = np.array([pair[1] for pair in involved])
-        # The few (cause, site unit) pairs whose cause sets its own chance of involvement.
-        self.overrides = [
-            (index, model.involvement_overrides[m])
-            for index, m in enumerate(_MODALITIES)
-            if m in model.involvement_overrides
-        ]
-        self.pair_log_in = self.log_in[:, model.pair_unit]  # [M, P]
-        self.pair_log_out = self.log_out[:, model.pair_unit]
-        for index, override in self.overrides:
+        # Per modality and pair, the log chance that the lesion involves the modality (or not).
+        self.pair_log_in = stacked.involved[:, model.pair_unit]  # [M, P]
+        self.pair_log_out = stacked.not_involved[:, model.pair_unit]
+        for index, override in stacked.overrides:
             self.pair_log_in[index, override.pairs] = override.log_in
             self.pair_log_out[index, override.pairs] = override.log_out
-        self.non_neural = model.pair_non_neural.astype(np.float64)
+        self._no_pattern = np.zeros((1, self.causes))
         self._items: dict[str, tuple[_Item, ...]] = {}
         self._feature_vectors: dict[tuple[str, bool], Vector] = {}
-        for finding, feature in model.sided_cause_features.items():
+        for feature in model.sided_cause_features.values():
             for value in (True, False):
-                contributions = model.contributions(feature, value)
+                rows = stacked.rows.get((feature, value))
                 self._feature_vectors[(feature, value)] = (
-                    contributions[0].vector if contributions else np.zeros(self.causes)
+                    stacked.over_plain[rows.plain[0], self.units :]
+                    if rows and rows.plain
+                    else np.zeros(self.causes)
                 )
-            del finding
 
     # --- state -------------------------------------------------------------------------------------
 
     def state(self, findings: Findings) -> State:
         """Return the evidence of ``findings``, read as :func:`pinchpoint.core.posterior.infer` reads it."""
-        model = self.model
-        state = State(
-            unit=np.zeros(self.units),
-            cause=np.zeros(self.causes),
-            pattern=np.zeros(self.causes),
-            inside=np.zeros((len(_MODALITIES), self.units)),
-            outside=np.zeros(len(_MODALITIES)),
-        )
-        for finding, value in findings.items():
-            if isinstance(value, tuple):
-                self._add_regions(state, finding, value)
-                continue
-            feature = model.sided_cause_features.get(finding)
-            if feature is not None and isinstance(value, bool | int):
-                state.features[feature] = combine_sides(state.features.get(feature), value)
-            for contribution in model.contributions(finding, value):
-                self._add(state, contribution)
-        for feature, present in state.features.items():
-            for contribution in model.contributions(feature, present):
-                self._add(state, contribution)
-        state.undefined = model.undefined_vector(findings)
-        state.cause = state.cause + state.undefined
-        return state
-
-    def _add(self, state: State, contribution: Contribution) -> None:
-        if contribution.target == "unit_modality":
-            m = _MODALITIES.index(contribution.modality)
-            state.inside[m] += contribution.vector
-            state.outside[m] += contribution.scalar
-        elif contribution.target == "unit":
-            state.unit = state.unit + contribution.vector
-        else:
-            state.cause = state.cause + contribution.vector
-
-    def _add_regions(self, state: State, finding: str, regions: tuple[str, ...]) -> None:
-        model = self.model
-        listed = model.region_lists.get(finding)
-        if listed is not None:
-            m = _MODALITIES.index(listed.modality)
-            state.inside[m] += listed.absent_total
-            state.outside[m] += listed.absent_scalar
-            for region in regions:
-                delta = listed.delta.get(region)
-                if delta is not None:
-                    state.inside[m] += delta.vector
-                    state.outside[m] += delta.scalar
-            if listed.pattern_absent_total is not None:
-                state.pattern = state.pattern + listed.pattern_absent_total
-                for region in regions:
-                    if region in listed.pattern_delta:
-                        state.pattern = state.pattern + listed.pattern_delta[region]
-        for name, sources in model.derived_from_lists.items():
-            for list_name, wanted in sources:
-                if list_name == finding:
-                    for contribution in model.contributions(name, derived_present(wanted, regions)):
-                        self._add(state, contribution)
+        evidence, (reading,) = weigh([findings], self.model)
+        return State(evidence, dict(reading.features), self.model.undefined_vector(findings))
 
     def log_joint(self, state: State) -> Vector:
         """Return the unnormalised log posterior over hypotheses (cause, site unit)."""
-        rows = self._log_joint_rows(
-            state,
-            _Deltas(
-                np.zeros((1, self.units)),
-                np.zeros((1, self.causes)),
-                np.zeros((1, len(_MODALITIES), self.units)),
-                np.zeros((1, len(_MODALITIES))),
-                None,
-            ),
-        )
-        first: Vector = rows[0]
+        first: Vector = self.stacked.log_joint(state.evidence)[0]
         return first
 
     def _log_joint_rows(self, state: State, deltas: _Deltas) -> Matrix:
-        model = self.model
-        # Most candidate answers touch one modality (a body map: numbness); the mixture of the
-        # others is the same in every row, so it is computed once from the state.
-        varied = np.flatnonzero(deltas.inside.any(axis=(0, 2)) | deltas.outside.any(axis=0))
-        steady = np.logaddexp(self.log_in + state.inside, self.log_out + state.outside[:, None])  # [M, U]
-        inside = state.inside[None, varied, :] + deltas.inside[:, varied, :]  # [B, V, U]
-        outside = state.outside[None, :] + deltas.outside  # [B, M]
-        varied_mixture = np.logaddexp(
-            self.log_in[None, varied] + inside, self.log_out[None, varied] + outside[:, varied, None]
-        )
-        unit = (
-            state.unit[None, :]
-            + deltas.unit
-            + (steady.sum(axis=0) - steady[varied].sum(axis=0))[None, :]
-            + varied_mixture.sum(axis=1)
-        )
-        cause = state.cause[None, :] + deltas.cause
-        if deltas.defined is not None and state.undefined.size:
+        cause = deltas.cause
+        if deltas.defined is not None:
             # An answer that supplies a defining finding lifts its cause's weight for being undefined.
             cause = cause - deltas.defined * state.undefined[None, :]
-        background = outside[:, _PAIN][:, None]
-        pattern = state.pattern[model.pair_cause][None, :] - background
-        result: Matrix = (
-            model.pair_log_prior[None, :]
-            + unit[:, model.pair_unit]
-            + cause[:, model.pair_cause]
-            + self.non_neural[None, :] * pattern
-        )
-        varied_position = {int(m): position for position, m in enumerate(varied)}
-        for m, override in self.overrides:
-            position = varied_position.get(m)
-            if position is None:
-                inside_m = state.inside[None, m, override.units]
-                mixture_m = steady[None, m, override.units]
-            else:
-                inside_m = inside[:, position, override.units]
-                mixture_m = varied_mixture[:, position, override.units]
-            exact = np.logaddexp(
-                override.log_in[None] + inside_m, override.log_out[None] + outside[:, m, None]
-            )
-            result[:, override.pairs] += exact - mixture_m
-        return result
+        added = Evidence(deltas.unit, cause, self._no_pattern, deltas.inside, deltas.outside)
+        return self.stacked.log_joint(added, state.evidence)
 
     # --- entropy -------------------------------------------------------------------------------------
 
@@ -457,7 +364,7 @@ class Predictor:
         """Return the site and cause marginals of one log posterior."""
         posterior = np.exp(log_joint - log_joint.max())
         posterior /= posterior.sum()
-        return posterior @ self.site_matrix, posterior @ self.cause_matrix
+        return posterior @ self.stacked.site_of_pair, posterior @ self.stacked.cause_of_pair
 
     # --- scoring ---------------------------------------------------------------------------------------
 
@@ -523,15 +430,14 @@ class Predictor:
         return cached
 
     def _build_items(self, question: Question) -> list[_Item]:
-        model = self.model
         items: list[_Item] = []
         features: set[str] = set()
         for finding in question.findings:
-            listed = model.region_lists.get(finding)
+            listed = self.stacked.region_lists.get(finding)
             if listed is not None:
-                items.extend(self._region_items(listed.modality, listed.delta))
+                items.extend(self._region_items(listed))
                 continue
-            feature = model.sided_cause_features.get(finding)
+            feature = self.model.sided_cause_features.get(finding)
             if feature is not None:
                 if feature not in features:
                     features.add(feature)
@@ -545,29 +451,29 @@ class Predictor:
         return items
 
     def _finding_item(self, finding: str) -> _Item | None:
-        groups: dict[int, Contribution] = {}
-        keys: dict[int, list[object]] = {}
-        for (name, key), contributions in self.model.lookup.items():
-            if name == finding and contributions:
-                groups.setdefault(id(contributions[0]), contributions[0])
-                keys.setdefault(id(contributions[0]), []).append(key)
-        if len(groups) < 2:
+        """Return a finding's outcomes: one per distinct vector its values carry in the model.
+
+        Values that share their (first) row, such as the numbers of one bin, are one outcome.
+        """
+        stacked = self.stacked
+        outcomes: dict[tuple[bool, int], list[object]] = {}
+        for (name, key), placed in stacked.rows.items():
+            if name == finding and (placed.modality or placed.plain):
+                first = (True, placed.modality[0]) if placed.modality else (False, placed.plain[0])
+                outcomes.setdefault(first, []).append(key)
+        if len(outcomes) < 2:
             return None
-        outcomes = list(groups.values())
-        target = outcomes[0].target
-        if target == "cause":
-            defines = np.array([self._defines(finding, keys[group]) for group in groups])
-            return self._item(-1, cause=np.array([c.vector for c in outcomes]), defines=defines)
-        if target == "unit_modality":
-            m = _MODALITIES.index(outcomes[0].modality)
+        anatomical = next(iter(outcomes))[0]
+        rows = [row for _, row in outcomes]
+        if anatomical:
             return self._item(
-                m,
-                inside=np.array([c.vector for c in outcomes]),
-                outside=np.array([c.scalar for c in outcomes]),
+                stacked.unit_group[rows[0]],
+                inside=stacked.over_units[rows],
+                outside=stacked.unit_scalar[rows],
             )
-        if target == "unit":
-            return self._item(-1, unit=np.array([c.vector for c in outcomes]))
-        return self._item(-1, cause=np.array([c.vector for c in outcomes]))
+        plain = stacked.over_plain[rows]
+        defines = np.array([self._defines(finding, keys) for keys in outcomes.values()])
+        return self._item(-1, unit=plain[:, : self.units], cause=plain[:, self.units :], defines=defines)
 
     def _defines(self, finding: str, keys: Sequence[object]) -> Vector:
         """Return 1 for each cause that one of these answers (lookup keys) of ``finding`` defines."""
@@ -586,18 +492,21 @@ class Predictor:
                     defines[one.cause] = 1.0
         return defines
 
-    def _region_items(self, modality: str, deltas: Mapping[str, Contribution]) -> list[_Item]:
-        m = _MODALITIES.index(modality)
+    def _region_items(self, listed: StackedRegionList) -> list[_Item]:
+        """Return one yes/no outcome per region of an exhaustive region list."""
+        stacked = self.stacked
         items = []
-        for delta in deltas.values():
-            # delta = log p - log(1 - p) per unit, so log(1 - p) = -log(1 + e^delta).
-            absent = -np.logaddexp(0.0, delta.vector)
-            absent_out = -float(np.logaddexp(0.0, delta.scalar))
+        for rows in listed.present.values():
+            row = rows.modality[0]
+            present, present_out = stacked.over_units[row], float(stacked.unit_scalar[row])
+            # present = log p - log(1 - p) per unit, so log(1 - p) = -log(1 + e^present).
+            absent = -np.logaddexp(0.0, present)
+            absent_out = -float(np.logaddexp(0.0, present_out))
             items.append(
                 self._item(
-                    m,
-                    inside=np.array([delta.vector + absent, absent]),
-                    outside=np.array([delta.scalar + absent_out, absent_out]),
+                    stacked.unit_group[row],
+                    inside=np.array([present + absent, absent]),
+                    outside=np.array([present_out + absent_out, absent_out]),
                 )
             )
         return items
@@ -628,8 +537,8 @@ class Predictor:
         return _Deltas(
             np.zeros((rows, self.units)),
             np.zeros((rows, self.causes)),
-            np.zeros((rows, len(_MODALITIES), self.units)),
-            np.zeros((rows, len(_MODALITIES))),
+            np.zeros((rows, len(MODALITIES), self.units)),
+            np.zeros((rows, len(MODALITIES))),
             None,
             np.zeros((rows, self.causes)),
         )
@@ -709,23 +618,6 @@ def _entropy(p: Matrix) -> Vector:
     return result
 
 
-_PREDICTORS: dict[int, tuple[Knowledge, Predictor, RuleScreen]] = {}
-
-
-def _compiled(knowledge: Knowledge) -> tuple[Predictor, RuleScreen]:
-    cached = _PREDICTORS.get(id(knowledge))
-    if cached is None or cached[0] is not knowledge:
-        triage_table: s.TriageTable = knowledge.tables["triage"]  # type: ignore[assignment]
-        cached = (knowledge, Predictor(knowledge), compile_screen(triage_table, knowledge.vocabulary))
-        _PREDICTORS[id(knowledge)] = cached
-    return cached[1], cached[2]
-
-
-def predictor_for(knowledge: Knowledge) -> Predictor:
-    """Return the :class:`Predictor` of ``knowledge`` (built once per knowledge object)."""
-    return _compiled(knowledge)[0]
-
-
 def screen_for(knowledge: Knowledge) -> RuleScreen:
-    """Return the :class:`RuleScreen` of ``knowledge`` (built once per knowledge object)."""
-    return _compiled(knowledge)[1]
+    """Return the :class:`RuleScreen` of ``knowledge`` (its :attr:`~Knowledge.screen`, built once)."""
+    return knowledge.screen

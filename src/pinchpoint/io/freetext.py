@@ -21,7 +21,6 @@ process and knowledge version.
 
 from __future__ import annotations
 
-import threading
 import unicodedata
 import warnings
 from collections.abc import Collection, Iterable, Mapping
@@ -444,17 +443,9 @@ def _chars(doc: Doc, tokens: tuple[int, int]) -> tuple[int, int]:
     return part.start_char, part.end_char
 
 
-_READERS: dict[str, _Reader] = {}
-_LOCK = threading.Lock()
-
-
 def _reader(knowledge: Knowledge) -> _Reader:
-    """The reader of this knowledge version, built on first use and kept for the process."""
-    with _LOCK:
-        reader = _READERS.get(knowledge.version)
-        if reader is None:
-            reader = _READERS[knowledge.version] = _Reader(knowledge)
-        return reader
+    """The reader of this knowledge, built on first use and kept by it (thread-safe)."""
+    return knowledge.part(_Reader)
 
 
 def _build_pipeline(table: s.PhrasesTable) -> Language:

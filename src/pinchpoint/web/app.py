@@ -54,7 +54,7 @@ from pinchpoint.core.case import Case, parse_case
 from pinchpoint.core.engine import assess
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import InputError, InvalidRequestError, PinchpointError, StoreError
-from pinchpoint.io.knowledge.loader import load_resident_knowledge
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.service.contract import to_contract
 from pinchpoint.service.store import AssessmentRecord, Store
 from pinchpoint.web.bodymap import region_label, render_map
@@ -111,7 +111,7 @@ def create_app(
         KnowledgeError: The knowledge or the pages' data files are broken.
         StoreError: The database cannot be opened or migrated.
     """
-    knowledge = knowledge or load_resident_knowledge()
+    knowledge = knowledge or load_knowledge()
     content = content or load_content(knowledge)
     owns_store = store is None
     store = store or Store.open(settings.resolved_database_url())

@@ -8,6 +8,7 @@ template only (:mod:`pinchpoint.web.app`).
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -30,6 +31,9 @@ def serve(settings: Settings) -> None:
     """
     logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT, stream=sys.stderr)
     app = create_app(settings)
+    # The knowledge lives as long as the server: set it (and everything else loaded at start-up)
+    # aside from garbage collection, so that collections under load do not walk it again.
+    gc.freeze()
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     sys.stderr.write(f"pinchpoint: serving on http://{url_host}:{settings.port}/ (press Ctrl+C to stop)\n")
     if not settings.loopback:

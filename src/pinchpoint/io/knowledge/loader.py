@@ -9,7 +9,6 @@ something that does not exist, or a source id missing from ``sources.yaml`` rais
 
 from __future__ import annotations
 
-import gc
 import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -33,7 +32,6 @@ __all__ = [
     "data_directory",
     "knowledge_version",
     "load_knowledge",
-    "load_resident_knowledge",
 ]
 
 KNOWLEDGE_SEMVER = "0.3.1"
@@ -76,19 +74,6 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
     if path is not None:
         knowledge.model.stacked  # noqa: B018 (computed once, before it is cached)
         cache.write(path, cache.Compiled(vocabulary, tables, knowledge.model))
-    return knowledge
-
-
-def load_resident_knowledge() -> Knowledge:
-    """Load the packaged knowledge base for a process that keeps it, out of garbage collection.
-
-    The knowledge base is tens of thousands of objects that live as long as the process;
-    left among the collected ones, every full collection during a batch or under a server's
-    load walks all of them again. Freezing applies to everything alive at the call, so a
-    batch command or a server calls this once, at start-up.
-    """
-    knowledge = load_knowledge()
-    gc.freeze()
     return knowledge
 
 
