@@ -40,12 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pinchpoint import __version__
 from pinchpoint.api.cds_hooks import SERVICES, discovery, handle_request
-from pinchpoint.api.interviews import (
-    InterviewStore,
-    MemoryInterviewStore,
-    add_interview_routes,
-    whole_json_numbers,
-)
+from pinchpoint.api.interviews import add_interview_routes
 from pinchpoint.api.jsonbody import JsonRoute, read_json_body
 from pinchpoint.api.text import add_text_routes
 from pinchpoint.core.case import parse_case
@@ -68,6 +63,8 @@ from pinchpoint.io.fhir._boundary import to_json
 from pinchpoint.io.fhir.inputs import assess_fhir, read_fhir
 from pinchpoint.io.fhir.questionnaire import build_questionnaire
 from pinchpoint.io.fhir.results import assessment_plan_items, care_plan, care_plan_bundle, risk_assessment
+from pinchpoint.service.store import InterviewStore, MemoryInterviewStore
+from pinchpoint.service.values import whole_json_numbers
 
 __all__ = [
     "API_PATHS",
@@ -420,7 +417,7 @@ def api_router(
         knowledge: The knowledge base every endpoint uses.
         clock: Today's date, for FHIR records (ages, durations) when the request gives none.
         sessions: Where interview sessions are kept (the web app passes its SQL store); a new
-            :class:`~pinchpoint.api.interviews.MemoryInterviewStore` when omitted.
+            :class:`~pinchpoint.service.store.MemoryInterviewStore` when omitted.
     """
     router = APIRouter(prefix="/api/v1", tags=["pinchpoint"], responses=_ERRORS, route_class=JsonRoute)
     questionnaire = to_json(build_questionnaire(knowledge))

@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from alembic import command
@@ -44,12 +46,16 @@ __all__ = [
     "AssessmentRecord",
     "Clock",
     "InterviewRecord",
+    "InterviewRecordLike",
+    "InterviewStore",
+    "MemoryInterviewStore",
     "Store",
     "sqlite_url",
     "upgrade",
 ]
 
 _ID_LENGTH = 32  # uuid4().hex
+_MEMORY_LIMIT = 10_000
 
 Clock = Callable[[], datetime]
 """Returns the current time as an aware :class:`~datetime.datetime`."""
@@ -115,6 +121,83 @@ class InterviewRecord:
     updated_at: datetime
     state: Mapping[str, Any]
     assessment_id: str | None
+
+
+class InterviewRecordLike(Protocol):
+    """A saved session: its id, its JSON state and, once its result is saved, that assessment's id."""
+
+    @property
+    def id(self) -> str:
+        """The session id (32 hexadecimal digits)."""
+
+    @property
+    def state(self) -> Mapping[str, Any]:
+        """The session state as JSON-ready data (see :mod:`pinchpoint.service.sessions`)."""
+
+    @property
+    def assessment_id(self) -> str | None:
+        """The id of the assessment that finished the session, or None while it is open."""
+
+
+class InterviewStore(Protocol):
+    """Where interview sessions live between requests (:class:`Store` has these methods)."""
+
+    def create_interview(self, state: Mapping[str, Any]) -> InterviewRecordLike:
+        """Save a new session and return its record (with a new id)."""
+
+    def update_interview(self, interview_id: str, state: Mapping[str, Any]) -> InterviewRecordLike:
+        """Replace the state of a session."""
+
+    def get_interview(self, interview_id: str) -> InterviewRecordLike | None:
+        """Return the session with this id, or None."""
+
+
+class _MemoryRecord:
+    __slots__ = ("assessment_id", "id", "state")
+
+    def __init__(self, interview_id: str, state: Mapping[str, Any]) -> None:
+        self.id = interview_id
+        self.state = dict(state)
+        self.assessment_id: str | None = None
+
+
+class MemoryInterviewStore:
+    """Interview sessions in this process's memory: for the API app alone, tests and benchmarks.
+
+    Thread-safe; keeps at most ``limit`` sessions and forgets the least recently used beyond that,
+    so a long load test cannot exhaust memory. It saves no assessment, so no session is ever
+    finished with a saved result here.
+    """
+
+    def __init__(self, limit: int = _MEMORY_LIMIT) -> None:
+        self._sessions: OrderedDict[str, _MemoryRecord] = OrderedDict()
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    def create_interview(self, state: Mapping[str, Any]) -> _MemoryRecord:
+        """Save a new session under a random id."""
+        record = _MemoryRecord(uuid.uuid4().hex, state)
+        with self._lock:
+            self._sessions[record.id] = record
+            while len(self._sessions) > self._limit:
+                self._sessions.popitem(last=False)
+        return record
+
+    def update_interview(self, interview_id: str, state: Mapping[str, Any]) -> _MemoryRecord:
+        """Replace a session's state (a session forgotten meanwhile is saved again)."""
+        record = _MemoryRecord(interview_id, state)
+        with self._lock:
+            self._sessions[interview_id] = record
+            self._sessions.move_to_end(interview_id)
+        return record
+
+    def get_interview(self, interview_id: str) -> _MemoryRecord | None:
+        """Return the session, or None."""
+        with self._lock:
+            record = self._sessions.get(interview_id)
+            if record is not None:
+                self._sessions.move_to_end(interview_id)
+            return record
 
 
 def sqlite_url(path: str | os.PathLike[str]) -> str:
