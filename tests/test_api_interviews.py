@@ -10,12 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pinchpoint.api.app import PROBLEM_JSON, create_api_app
-from pinchpoint.service.store import MemoryInterviewStore
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.evaluation.simulation import simulate, simulated_answer
 from pinchpoint.io.casefile import read_case
 from pinchpoint.io.knowledge.loader import load_knowledge
-from pinchpoint.service.store import Store
+from pinchpoint.service.store import MemoryInterviewStore, Store
 from tests.corpus import shared_case_params
 
 pytestmark = pytest.mark.core

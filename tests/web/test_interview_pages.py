@@ -20,9 +20,9 @@ from pinchpoint.core.interview import Interview
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.questions import Question
 from pinchpoint.io.casefile import read_case
+from pinchpoint.service.sessions import STATE_FORMAT, STATE_VERSION
 from pinchpoint.service.store import Store
 from pinchpoint.web.content import WebContent
-from pinchpoint.service.sessions import STATE_FORMAT, STATE_VERSION
 from tests.corpus import shared_case_params
 
 _SAME_ORIGIN = {"origin": "http://127.0.0.1:8000", "content-type": "application/x-www-form-urlencoded"}

@@ -5,8 +5,12 @@ A :class:`Store` keeps two kinds of record in a SQL database through SQLAlchemy 
 * an **assessment**: the case as the contract's JSON, the result as the contract's JSON,
   the knowledge version that produced it, its triage level (for the history list) and
   the time it was made;
-* an **interview session**: the JSON state of an unfinished self-check interview, so a
-  person can leave and come back (the interview itself lives in the reasoning core).
+* an **interview session**: the JSON state of a self-check interview, so a person can leave
+  and come back (in the one format of :mod:`pinchpoint.service.sessions`; the interview itself
+  lives in the reasoning core).
+
+:class:`InterviewStore` is what the session service needs of a store; :class:`Store` has it,
+and :class:`MemoryInterviewStore` keeps sessions in memory (the API app alone, tests).
 
 SQLite is the default (one file in the user's data folder); PostgreSQL works with a
 ``postgresql+psycopg://`` URL. The schema is created and upgraded by the Alembic
@@ -431,8 +435,12 @@ class Store:
             yield session
 
 
-def upgrade(engine: sa.Engine) -> None:
-    """Upgrade the schema of ``engine``'s database to the latest shipped migration.
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Upgrade the schema of ``engine``'s database to the latest shipped migration (or to ``revision``).
+
+    Every migration still to run, and the version stamp, run in one transaction: a crash or a
+    refused statement leaves the database as it was (the SQLite driver commits a schema change
+    at once, so that holds fully for the migrations that rewrite rows, such as 0002).
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: The database refused a migration (callers
@@ -442,7 +450,7 @@ def upgrade(engine: sa.Engine) -> None:
     config.set_main_option("script_location", str(resources.files("pinchpoint.service") / "migrations"))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def _engine(url: sa.URL) -> sa.Engine:
