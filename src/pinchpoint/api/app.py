@@ -7,6 +7,8 @@ Thin translators over the same functions the CLI uses:
   sites, causes, findings, sources), ``POST /text`` (free text -> proposed findings, see
   :mod:`pinchpoint.api.text`), ``POST /fhir/assess`` (a QuestionnaireResponse or Bundle ->
   RiskAssessment), ``POST /fhir/plan`` (-> CarePlan Bundle), ``GET /fhir/Questionnaire``.
+* :func:`assess_alias_router`: ``POST /api/assess``, an alias of ``POST /api/v1/assess`` served by
+  the web app (the same endpoint: body rules, limits, problem details and answer).
 * :func:`cds_router`: ``GET /cds-services`` (discovery), ``POST /cds-services/{id}`` and
   ``POST /cds-services/{id}/feedback`` (CDS Hooks 2.0; logic in :mod:`pinchpoint.api.cds_hooks`).
 * :func:`install_problem_handlers`: every error becomes an RFC 9457 ``application/problem+json``
@@ -68,8 +70,10 @@ from pinchpoint.service.values import whole_json_numbers
 
 __all__ = [
     "API_PATHS",
+    "ASSESS_ALIAS",
     "PROBLEM_JSON",
     "api_router",
+    "assess_alias_router",
     "cds_router",
     "create_api_app",
     "error_status",
@@ -80,6 +84,8 @@ __all__ = [
 PROBLEM_JSON = "application/problem+json"
 API_PATHS = ("/api/v1/", "/cds-services")
 """Path prefixes of the REST API and the CDS Hooks services: their errors are problem details."""
+ASSESS_ALIAS = "/api/assess"
+"""The path of the alias of ``POST /api/v1/assess`` (:func:`assess_alias_router`); its errors too."""
 _PROBLEM_BASE = "https://pinchpoint.example.org/problems/"
 _log = logging.getLogger(__name__)
 
@@ -394,6 +400,40 @@ def _case_model(vocabulary: Vocabulary) -> type[BaseModel]:
     )
 
 
+def _assess_endpoint(knowledge: Knowledge) -> Callable[..., dict[str, Any]]:
+    """Return the endpoint of ``POST /api/v1/assess`` (and of its alias :data:`ASSESS_ALIAS`)."""
+    vocabulary = knowledge.vocabulary
+
+    def assess_case(case: BaseModel) -> dict[str, Any]:
+        findings = whole_json_numbers(getattr(case, "findings"), vocabulary)  # noqa: B009 (a run-time model)
+        table: dict[str, Any] = {"findings": findings}
+        if getattr(case, "id") is not None:  # noqa: B009
+            table["id"] = getattr(case, "id")  # noqa: B009
+        checked = parse_case(table, vocabulary, origin="body")
+        return assess(checked, knowledge).to_contract()
+
+    # The request model is built from the vocabulary at run time, so the annotation is set here,
+    # where FastAPI reads it, instead of in the signature (which names its base class).
+    assess_case.__annotations__["case"] = _case_model(vocabulary)
+    return assess_case
+
+
+def assess_alias_router(knowledge: Knowledge) -> APIRouter:
+    """Return the router of ``POST /api/assess``: an alias of ``POST /api/v1/assess``.
+
+    The same endpoint, body rules, limits, problem details and answer; kept for clients of the
+    web app's older JSON route, and left out of the OpenAPI document (which names the one route).
+    """
+    router = APIRouter(route_class=JsonRoute)
+    router.post(
+        ASSESS_ALIAS,
+        response_model=AssessmentOut,
+        response_model_exclude_none=True,
+        include_in_schema=False,
+    )(_assess_endpoint(knowledge))
+    return router
+
+
 def _date(value: str | None, clock: Clock) -> dt.date:
     if value is None:
         return clock()
@@ -422,19 +462,7 @@ def api_router(
     router = APIRouter(prefix="/api/v1", tags=["pinchpoint"], responses=_ERRORS, route_class=JsonRoute)
     questionnaire = to_json(build_questionnaire(knowledge))
     knowledge_body = _knowledge_out(knowledge)
-    case_model = _case_model(knowledge.vocabulary)
-
-    def assess_case(case: BaseModel) -> dict[str, Any]:
-        findings = whole_json_numbers(getattr(case, "findings"), knowledge.vocabulary)  # noqa: B009 (a run-time model)
-        table: dict[str, Any] = {"findings": findings}
-        if getattr(case, "id") is not None:  # noqa: B009
-            table["id"] = getattr(case, "id")  # noqa: B009
-        checked = parse_case(table, knowledge.vocabulary, origin="body")
-        return assess(checked, knowledge).to_contract()
-
-    # The request model is built from the vocabulary at run time, so the annotation is set here,
-    # where FastAPI reads it, instead of in the signature (which names its base class).
-    assess_case.__annotations__["case"] = case_model
+    assess_case = _assess_endpoint(knowledge)
     add_interview_routes(
         router,
         knowledge,

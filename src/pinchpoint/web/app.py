@@ -11,7 +11,7 @@ knowledge and a :class:`~pinchpoint.service.store.Store`. Routes::
     GET  /clinician                     clinician mode: the examination form (?from=ID reopens)
     POST /clinician                     assess and save it; 303 to the result, or 422 with the form
     POST /api/preview?page=clinician    the live assessment of a half-filled form (JSON, not saved)
-    POST /api/assess                    assess a case given as JSON (contract shape, not saved)
+    POST /api/assess                    an alias of POST /api/v1/assess (pinchpoint.api.app)
     GET  /history                       saved assessments, newest first
     GET  /assessments/{id}              one saved assessment (reopened with the current knowledge)
     POST /assessments/{id}/delete       delete it; 303 to the history
@@ -21,7 +21,9 @@ knowledge and a :class:`~pinchpoint.service.store.Store`. Routes::
     GET  /static/...                    the local script, styles and icons
 
 Bad input is answered with a 4xx and a readable reason: an HTML page (or the form again,
-with a message at each field) for the pages, a JSON ``{"error": {...}}`` for ``/api/``.
+with a message at each field) for the pages, a JSON ``{"error": {...}}`` for the other
+``/api/`` routes, and the REST API's problem details for ``/api/v1``, ``/cds-services`` and
+the alias ``/api/assess``.
 No request ever shows a traceback. Logs hold the method, the route (never the URL with
 its values), the status and the time taken: never a finding.
 """
@@ -47,8 +49,15 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from pinchpoint import __version__
-from pinchpoint.api.app import API_PATHS, api_router, cds_router, error_status, problem_response
-from pinchpoint.api.jsonbody import read_json_body
+from pinchpoint.api.app import (
+    API_PATHS,
+    ASSESS_ALIAS,
+    api_router,
+    assess_alias_router,
+    cds_router,
+    error_status,
+    problem_response,
+)
 from pinchpoint.core.assessment import Assessment
 from pinchpoint.core.case import Case, parse_case
 from pinchpoint.core.engine import assess
@@ -139,6 +148,7 @@ def create_app(
     pages.interviews.register(app)
     TextPages(knowledge, pages.interviews, pages.render, _form_items).register(app)
     app.include_router(api_router(knowledge, sessions=store))
+    app.router.routes.extend(assess_alias_router(knowledge).routes)  # a plain route: the log names it
     app.include_router(cds_router(knowledge))
     _register_errors(app, pages)
     app.middleware("http")(_log_requests)
@@ -188,7 +198,6 @@ class _Pages:
             ("/clinician", self.clinician_form, "GET"),
             ("/clinician", self.clinician_submit, "POST"),
             ("/api/preview", self.preview, "POST"),
-            ("/api/assess", self.api_assess, "POST"),
             ("/history", self.history, "GET"),
             ("/assessments/{record_id}", self.show, "GET"),
             ("/assessments/{record_id}/delete", self.delete, "POST"),
@@ -294,22 +303,6 @@ class _Pages:
                 "site": view.site.id if view.site else None,
                 "territory": list(_territory_ids(view)),
                 "html": html,
-            }
-        )
-
-    async def api_assess(self, request: Request) -> JSONResponse:
-        """Assess a case sent as JSON (``{"findings": {...}}``) and return the contract's JSON."""
-        body = await read_json_body(request)
-        case = parse_case(body, self.knowledge.vocabulary, origin="request body")
-        assessment = assess(case, self.knowledge)
-        view = result_view(assessment, self.knowledge, self.content, findings=case.findings)
-        return JSONResponse(
-            {
-                **assessment.to_contract(),
-                "territory": {
-                    "site": view.site.id if view.site else None,
-                    "regions": list(_territory_ids(view)),
-                },
             }
         )
 
@@ -600,7 +593,7 @@ def _pages_only(
     """Leave the errors of the REST API and the CDS services to their problem details."""
 
     async def dispatch(request: Request, exc: Exception) -> Response:
-        if request.url.path.startswith(API_PATHS):
+        if request.url.path.startswith(API_PATHS) or request.url.path == ASSESS_ALIAS:
             return await problem_response(request, exc)
         return await handler(request, exc)
 
