@@ -13,7 +13,9 @@ knowledge and a :class:`~pinchpoint.service.store.Store`. Routes::
     POST /api/preview?page=clinician    the live assessment of a half-filled form (JSON, not saved)
     POST /api/assess                    an alias of POST /api/v1/assess (pinchpoint.api.app)
     GET  /history                       saved assessments, newest first
-    GET  /assessments/{id}              one saved assessment (reopened with the current knowledge)
+    GET  /assessments/{id}              one saved assessment, as it was saved
+    POST /assessments/{id}/reassess     assess its case again with the current knowledge: a new
+                                        saved result; 303 to it (the first one stays)
     POST /assessments/{id}/delete       delete it; 303 to the history
     GET  /api/assessments/{id}          a saved record as JSON
     DELETE /api/assessments/{id}        delete it
@@ -30,6 +32,7 @@ its values), the status and the time taken: never a finding.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -72,7 +75,7 @@ from pinchpoint.web.interview import InterviewPages
 from pinchpoint.web.security import SecurityMiddleware
 from pinchpoint.web.settings import Settings
 from pinchpoint.web.text import TextPages
-from pinchpoint.web.views import result_view, site_name
+from pinchpoint.web.views import result_view, saved_assessment, site_name
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -201,6 +204,7 @@ class _Pages:
             ("/history", self.history, "GET"),
             ("/assessments/{record_id}", self.show, "GET"),
             ("/assessments/{record_id}/delete", self.delete, "POST"),
+            ("/assessments/{record_id}/reassess", self.reassess, "POST"),
             ("/api/assessments/{record_id}", self.api_record, "GET"),
             ("/api/assessments/{record_id}", self.api_delete, "DELETE"),
             ("/healthz", self.health, "GET"),
@@ -245,20 +249,53 @@ class _Pages:
         return self.render("history.html", nav="history", rows=rows)
 
     async def show(self, record_id: str) -> HTMLResponse:
-        """One saved assessment, assessed again with the current knowledge."""
+        """One saved assessment as it was saved: the result the person was given."""
         record = await self._record(record_id)
         case = self._stored_case(record)
-        assessment = _with_saved_warnings(assess(case, self.knowledge), record)
         return self.render(
             "result.html",
             nav="history",
             record=record,
-            view=result_view(assessment, self.knowledge, self.content, findings=case.findings),
+            view=result_view(
+                self._as_saved(record, case), self.knowledge, self.content, findings=case.findings
+            ),
             case_findings=self._findings_in_words(case),
             edit_url=f"{_PAGE_PATH[_page_of(record)]}?from={record.id}",
             reopen_url=await self.interviews.reopen_path(record.id),
-            reassessed=record.knowledge_version != self.knowledge.version,
+            other_knowledge=record.knowledge_version != self.knowledge.version,
         )
+
+    async def reassess(self, record_id: str) -> RedirectResponse:
+        """Assess a saved case again with the current knowledge, saved as a new result (the old one stays).
+
+        The warnings saved with the old result (an interview's "don't know" red flags) are kept.
+        """
+        record = await self._record(record_id)
+        assessment = _with_saved_warnings(assess(self._stored_case(record), self.knowledge), record)
+        saved = await run_in_threadpool(
+            lambda: self.store.save_assessment(
+                case=record.case, result=assessment.to_contract(), mode=record.mode
+            )
+        )
+        return RedirectResponse(f"/assessments/{saved.id}", status_code=303)
+
+    def _as_saved(self, record: AssessmentRecord, case: Case) -> Assessment:
+        """The saved result as an assessment, for the page.
+
+        With the knowledge it was saved with, assessing the saved case gives the saved result
+        again, and with the person's wording of every reason: that assessment is shown when it
+        is equal to the saved one. Otherwise the saved JSON itself is read (:func:`saved_assessment`).
+        """
+        if record.knowledge_version == self.knowledge.version:
+            again = _with_saved_warnings(assess(case, self.knowledge), record)
+            if json.loads(json.dumps(again.to_contract())) == record.result:
+                return again
+        try:
+            return saved_assessment(record.result, self.knowledge)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise HTTPException(
+                409, "This saved result cannot be shown: it is not in the form pinchpoint saves results in."
+            ) from exc
 
     async def delete(self, record_id: str) -> RedirectResponse:
         """Delete a saved assessment and go back to the history."""
