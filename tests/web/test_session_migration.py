@@ -176,3 +176,34 @@ def test_a_migration_that_fails_half_way_changes_nothing(
     version, rows = _states(url)
     assert version == "0001"
     assert rows == old_rows
+
+
+def test_one_format_a_session_started_on_either_front_end_continues_on_the_other(
+    knowledge: Knowledge, content: WebContent
+) -> None:
+    """Web pages and REST API share the sessions of one store: each resumes what the other started."""
+    store = Store.open("sqlite://")
+    web = TestClient(
+        create_app(Settings(), knowledge=knowledge, content=content, store=store),
+        base_url="http://127.0.0.1:8000",
+    )
+    api = TestClient(create_api_app(knowledge, sessions=store))
+    started = web.post(
+        "/check/interviews",
+        content=urlencode(
+            [("mode", "self_check"), ("age", "52"), ("sex", "female"), ("pain_regions", "low_back")]
+        ),
+        headers=_SAME_ORIGIN,
+        follow_redirects=False,
+    )
+    session_id = started.headers["location"].rsplit("/", 1)[1]
+    view = api.get(f"/api/v1/interviews/{session_id}").json()
+    answered = api.post(
+        f"/api/v1/interviews/{session_id}/answers", json={"question": view["question"]["id"], "value": None}
+    ).json()
+    page = web.get(f"/check/interviews/{session_id}").text
+    assert f'name="question" value="{answered["question"]["id"]}"' in page
+    from_api = api.post("/api/v1/interviews", json={"intake": _INTAKE}).json()
+    page = web.get(f"/check/interviews/{from_api['id']}").text
+    assert f'name="question" value="{from_api["question"]["id"]}"' in page
+    store.close()
