@@ -10,13 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pinchpoint.api.app import PROBLEM_JSON, create_api_app
-from pinchpoint.api.interviews import MemoryInterviewStore
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.evaluation.simulation import simulate, simulated_answer
 from pinchpoint.io.casefile import read_case
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.service.contract import to_contract
-from pinchpoint.service.store import Store
+from pinchpoint.service.store import MemoryInterviewStore, Store
 from tests.corpus import shared_case_params
 
 pytestmark = pytest.mark.core
@@ -257,7 +256,7 @@ def test_sessions_survive_in_any_store(knowledge, tmp_path):
         assert second.get(f"/api/v1/interviews/{view['id']}").json() == answered
         record = store.get_interview(view["id"])
         assert record is not None
-        assert len(record.state["answers"]) == len(INTAKE) + 1
+        assert len(record.state["interview"]["answers"]) == len(INTAKE) + 1
     finally:
         store.close()
 

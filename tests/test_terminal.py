@@ -15,6 +15,7 @@ from pinchpoint.cli.main import main
 from pinchpoint.cli.terminal import run_interview
 from pinchpoint.core.interview import Interview
 from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.service.sessions import STATE_FORMAT
 from tests.corpus import REPO
 
 pytestmark = pytest.mark.core
@@ -60,7 +61,7 @@ def test_terminal_interview_end_to_end(tmp_path: Path) -> None:
     child.send("q")
     child.expect_exact(labels["saved"].format(path=session))
     child.expect(pexpect.EOF)
-    saved = json.loads(session.read_text(encoding="utf-8"))
+    saved = json.loads(session.read_text(encoding="utf-8"))["interview"]
     assert [a["question"] for a in saved["answers"]] == ["age", "sex", "pain_regions"]
     assert saved["answers"][1]["value"] == "male"
     assert len(saved["answers"][2]["value"]) == 2
@@ -92,7 +93,9 @@ def test_terminal_interview_end_to_end(tmp_path: Path) -> None:
     assert child.exitstatus == 0
     assert menus > 0
     finished = json.loads(session.read_text(encoding="utf-8"))
-    assert len(finished["answers"]) > len(saved["answers"])
+    assert finished["format"] == STATE_FORMAT
+    assert finished["asked"]["question"] is None  # the file says that nothing is left to ask
+    assert len(finished["interview"]["answers"]) > len(saved["answers"])
 
 
 def test_piped_interview_reports_a_red_flag(tmp_path: Path) -> None:
@@ -158,7 +161,7 @@ def test_an_emergency_answer_ends_the_piped_self_check_with_what_to_do_now(tmp_p
     labels = _labels()
     act_now = labels["emergency_now"].format(what=knowledge.vocabulary.triage["emergency"])
     assert text.index(act_now) < text.index(labels["summary"])
-    saved = Interview.from_dict(json.loads(session.read_text()), knowledge)
+    saved = Interview.from_dict(json.loads(session.read_text())["interview"], knowledge)
     assert saved.findings["urinary_retention"] is True
     assert saved.finished
     assert len(saved.answers) == asked_before + 1  # nothing was asked after the emergency answer

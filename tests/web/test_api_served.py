@@ -57,14 +57,14 @@ def test_interview_sessions_are_kept_in_the_web_apps_store(client, store):
     view = started.json()
     record = store.get_interview(view["id"])
     assert record is not None
-    assert [answer["question"] for answer in record.state["answers"]] == ["age", "sex"]
+    assert [answer["question"] for answer in record.state["interview"]["answers"]] == ["age", "sex"]
     answered = client.post(
         f"/api/v1/interviews/{view['id']}/answers", json={"question": view["question"]["id"], "value": None}
     )
     assert answered.status_code == 200
     stored = store.get_interview(view["id"])
     assert stored is not None
-    assert len(stored.state["answers"]) == 3
+    assert len(stored.state["interview"]["answers"]) == 3
     missing = client.get("/api/v1/interviews/" + "f" * 32)
     assert (missing.status_code, missing.headers["content-type"]) == (404, "application/problem+json")
     assert missing.json()["field"] == "interview_id"

@@ -122,20 +122,34 @@ def test_a_self_check_is_assessed_saved_and_shown(
 
 
 @pytest.mark.parametrize("path", shared_case_params())
-def test_the_json_api_answers_the_contract(client: TestClient, knowledge: Knowledge, path: Path) -> None:
-    """POST /api/assess gives the contract JSON of the core's assessment, with the site's territory."""
+def test_the_json_alias_answers_what_the_rest_api_answers(client: TestClient, path: Path) -> None:
+    """POST /api/assess is an alias of POST /api/v1/assess: the same answer, byte for byte."""
+    knowledge = client.app.state.knowledge  # type: ignore[attr-defined]
     case = read_case(path, knowledge.vocabulary)
     findings = {k: list(v) if isinstance(v, tuple) else v for k, v in case.findings.items()}
     response = client.post("/api/assess", json={"findings": findings}, headers=_SAME_ORIGIN)
     assert response.status_code == 200
+    assert response.content == client.post("/api/v1/assess", json={"findings": findings}).content
     expected = to_contract(assess(case, knowledge))
     body = response.json()
     assert {k: body[k] for k in ("triage", "sites", "causes", "knowledge_version")} == {
         k: expected[k] for k in ("triage", "sites", "causes", "knowledge_version")
     }
-    site = expected["sites"][0]["id"]
-    assert body["territory"]["site"] == site
-    assert set(body["territory"]["regions"]) == set(site_territory(knowledge, site))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"[1, 2]", b'{"findings": {"age": NaN}}', b'{"findings": {"exam.slr": true}}', b"{}"],
+)
+def test_the_json_alias_refuses_what_the_rest_api_refuses(client: TestClient, body: bytes) -> None:
+    """The same body rules and the same problem details (status, field, message) on both paths."""
+    headers = {"content-type": "application/json", **_SAME_ORIGIN}
+    alias = client.post("/api/assess", content=body, headers=headers)
+    rest = client.post("/api/v1/assess", content=body, headers=headers)
+    assert alias.status_code == rest.status_code
+    assert alias.status_code in {400, 422}
+    assert alias.headers["content-type"] == rest.headers["content-type"] == "application/problem+json"
+    assert alias.json() == rest.json()
 
 
 def test_the_result_page_draws_the_site_territory(client: TestClient, knowledge: Knowledge) -> None:
@@ -243,7 +257,7 @@ _BAD_REQUESTS = [
         {"content-type": "application/json"},
         b"[1, 2]",
         422,
-        "the case is not a mapping",
+        "Input should be a valid dictionary",
     ),
     (
         "POST",
@@ -307,22 +321,26 @@ def test_bad_input_gets_a_readable_4xx_never_a_500(  # noqa: PLR0917
     assert response.status_code == status
     assert reason in response.text
     assert "Traceback" not in response.text
-    if path.startswith("/api/"):
+    if path == "/api/assess":  # the alias of /api/v1/assess answers its problem details
+        assert response.json()["status"] == status
+    elif path.startswith("/api/"):
         assert response.json()["error"]["status"] == status
 
 
 def test_a_json_input_error_has_structured_fields(client: TestClient) -> None:
-    """The 422 body carries the parts of the error, so a client need not parse the message."""
+    """The 422 problem carries the parts of the error, so a client need not parse the message."""
     response = client.post("/api/assess", json={"findings": {"age": 200}}, headers=_SAME_ORIGIN)
     assert response.status_code == 422
-    assert response.json()["error"] == {
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "https://pinchpoint.example.org/problems/invalid-case",
+        "title": "Invalid case",
         "status": 422,
-        "message": "request body: findings.age: finding 'age' has a value it cannot take; "
+        "detail": "body: findings.age: finding 'age' has a value it cannot take; "
         "expected a whole number from 0 to 120 (got 200)",
-        "problem": "finding 'age' has a value it cannot take",
-        "location": "request body: findings.age",
+        "field": "findings.age",
         "expected": "a whole number from 0 to 120",
-        "got": 200,
+        "got": "200",
     }
 
 

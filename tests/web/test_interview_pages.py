@@ -21,9 +21,9 @@ from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.questions import Question
 from pinchpoint.io.casefile import read_case
 from pinchpoint.service.contract import to_contract
+from pinchpoint.service.sessions import STATE_FORMAT, STATE_VERSION
 from pinchpoint.service.store import Store
 from pinchpoint.web.content import WebContent
-from pinchpoint.web.interview import STATE_FORMAT
 from tests.corpus import shared_case_params
 
 _SAME_ORIGIN = {"origin": "http://127.0.0.1:8000", "content-type": "application/x-www-form-urlencoded"}
@@ -243,27 +243,36 @@ def test_an_unknown_session_or_mode_is_a_readable_4xx(
     assert "call your local emergency number" in response.text
 
 
+def _state(interview: object, redo: object = (), asked: object = None) -> dict[str, Any]:
+    return {
+        "format": STATE_FORMAT,
+        "version": STATE_VERSION,
+        "interview": interview,
+        "asked": asked,
+        "redo": list(redo) if isinstance(redo, tuple) else redo,
+    }
+
+
 _CORRUPT = [
     ({"nothing": "useful"}, "its saved answers are not in the expected form"),
+    ({**_state({}), "version": 99}, "its saved answers are not in the expected form"),
     (
-        {"format": STATE_FORMAT, "interview": {"format": "pinchpoint-interview"}, "redo": []},
+        _state({"format": "pinchpoint-interview"}),
         "cannot be resumed with this version of pinchpoint (session: the key &#39;version&#39; is missing",
     ),
     (
-        {
-            "format": STATE_FORMAT,
-            "interview": {
+        _state(
+            {
                 "format": "pinchpoint-interview",
                 "version": 1,
                 "mode": "self_check",
                 "knowledge_version": "0.0.1+old",
                 "answers": [{"question": "favourite_colour", "value": "blue", "phase": "intake"}],
-            },
-            "redo": [],
-        },
+            }
+        ),
         "the answer names no question of the bank",
     ),
-    ({"format": STATE_FORMAT, "interview": None, "redo": "x"}, "cannot be resumed"),
+    (_state(None, redo="x"), "cannot be resumed"),
 ]
 
 

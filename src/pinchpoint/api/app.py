@@ -7,6 +7,8 @@ Thin translators over the same functions the CLI uses:
   sites, causes, findings, sources), ``POST /text`` (free text -> proposed findings, see
   :mod:`pinchpoint.api.text`), ``POST /fhir/assess`` (a QuestionnaireResponse or Bundle ->
   RiskAssessment), ``POST /fhir/plan`` (-> CarePlan Bundle), ``GET /fhir/Questionnaire``.
+* :func:`assess_alias_router`: ``POST /api/assess``, an alias of ``POST /api/v1/assess`` served by
+  the web app (the same endpoint: body rules, limits, problem details and answer).
 * :func:`cds_router`: ``GET /cds-services`` (discovery), ``POST /cds-services/{id}`` and
   ``POST /cds-services/{id}/feedback`` (CDS Hooks 2.0; logic in :mod:`pinchpoint.api.cds_hooks`).
 * :func:`install_problem_handlers`: every error becomes an RFC 9457 ``application/problem+json``
@@ -40,12 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pinchpoint import __version__
 from pinchpoint.api.cds_hooks import SERVICES, discovery, handle_request
-from pinchpoint.api.interviews import (
-    InterviewStore,
-    MemoryInterviewStore,
-    add_interview_routes,
-    whole_json_numbers,
-)
+from pinchpoint.api.interviews import add_interview_routes
 from pinchpoint.api.jsonbody import JsonRoute, read_json_body
 from pinchpoint.api.text import add_text_routes
 from pinchpoint.core.case import parse_case
@@ -69,11 +66,15 @@ from pinchpoint.io.fhir.inputs import assess_fhir, read_fhir
 from pinchpoint.io.fhir.questionnaire import build_questionnaire
 from pinchpoint.io.fhir.results import assessment_plan_items, care_plan, care_plan_bundle, risk_assessment
 from pinchpoint.service.contract import AssessmentContract, to_contract
+from pinchpoint.service.store import InterviewStore, MemoryInterviewStore
+from pinchpoint.service.values import whole_json_numbers
 
 __all__ = [
     "API_PATHS",
+    "ASSESS_ALIAS",
     "PROBLEM_JSON",
     "api_router",
+    "assess_alias_router",
     "cds_router",
     "create_api_app",
     "error_status",
@@ -84,6 +85,8 @@ __all__ = [
 PROBLEM_JSON = "application/problem+json"
 API_PATHS = ("/api/v1/", "/cds-services")
 """Path prefixes of the REST API and the CDS Hooks services: their errors are problem details."""
+ASSESS_ALIAS = "/api/assess"
+"""The path of the alias of ``POST /api/v1/assess`` (:func:`assess_alias_router`); its errors too."""
 _PROBLEM_BASE = "https://pinchpoint.example.org/problems/"
 _log = logging.getLogger(__name__)
 
@@ -300,6 +303,39 @@ def _case_model(vocabulary: Vocabulary) -> type[BaseModel]:
     )
 
 
+def _assess_endpoint(knowledge: Knowledge) -> Callable[..., AssessmentContract]:
+    """Return the endpoint of ``POST /api/v1/assess`` (and of its alias :data:`ASSESS_ALIAS`)."""
+    vocabulary = knowledge.vocabulary
+
+    def assess_case(case: BaseModel) -> AssessmentContract:
+        findings = whole_json_numbers(getattr(case, "findings"), vocabulary)  # noqa: B009 (a run-time model)
+        table: dict[str, Any] = {"findings": findings}
+        if getattr(case, "id") is not None:  # noqa: B009
+            table["id"] = getattr(case, "id")  # noqa: B009
+        checked = parse_case(table, vocabulary, origin="body")
+        return to_contract(assess(checked, knowledge))
+
+    # The request model is built from the vocabulary at run time, so the annotation is set here,
+    # where FastAPI reads it, instead of in the signature (which names its base class).
+    assess_case.__annotations__["case"] = _case_model(vocabulary)
+    return assess_case
+
+
+def assess_alias_router(knowledge: Knowledge) -> APIRouter:
+    """Return the router of ``POST /api/assess``: an alias of ``POST /api/v1/assess``.
+
+    The same endpoint, body rules, limits, problem details and answer; kept for clients of the
+    web app's older JSON route, and left out of the OpenAPI document (which names the one route).
+    """
+    router = APIRouter(route_class=JsonRoute)
+    router.post(
+        ASSESS_ALIAS,
+        response_model=AssessmentContract,
+        include_in_schema=False,
+    )(_assess_endpoint(knowledge))
+    return router
+
+
 def _date(value: str | None, clock: Clock) -> dt.date:
     if value is None:
         return clock()
@@ -323,24 +359,12 @@ def api_router(
         knowledge: The knowledge base every endpoint uses.
         clock: Today's date, for FHIR records (ages, durations) when the request gives none.
         sessions: Where interview sessions are kept (the web app passes its SQL store); a new
-            :class:`~pinchpoint.api.interviews.MemoryInterviewStore` when omitted.
+            :class:`~pinchpoint.service.store.MemoryInterviewStore` when omitted.
     """
     router = APIRouter(prefix="/api/v1", tags=["pinchpoint"], responses=_ERRORS, route_class=JsonRoute)
     questionnaire = to_json(build_questionnaire(knowledge))
     knowledge_body = _knowledge_out(knowledge)
-    case_model = _case_model(knowledge.vocabulary)
-
-    def assess_case(case: BaseModel) -> AssessmentContract:
-        findings = whole_json_numbers(getattr(case, "findings"), knowledge.vocabulary)  # noqa: B009 (a run-time model)
-        table: dict[str, Any] = {"findings": findings}
-        if getattr(case, "id") is not None:  # noqa: B009
-            table["id"] = getattr(case, "id")  # noqa: B009
-        checked = parse_case(table, knowledge.vocabulary, origin="body")
-        return to_contract(assess(checked, knowledge))
-
-    # The request model is built from the vocabulary at run time, so the annotation is set here,
-    # where FastAPI reads it, instead of in the signature (which names its base class).
-    assess_case.__annotations__["case"] = case_model
+    assess_case = _assess_endpoint(knowledge)
     add_interview_routes(
         router,
         knowledge,

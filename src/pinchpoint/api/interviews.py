@@ -1,11 +1,11 @@
 """Interview sessions over REST (``/api/v1/interviews``): start, current question, answer, back, result.
 
-The adaptive interview of :mod:`pinchpoint.core.interview` is a value that saves itself as JSON
-(:meth:`~pinchpoint.core.interview.Interview.to_dict`); this adapter keeps that JSON in an
-:class:`InterviewStore` between requests, so any number of server processes can serve one session.
-The web app passes its SQL :class:`~pinchpoint.service.store.Store` (which has the three methods of the
-protocol); :class:`MemoryInterviewStore` serves :func:`pinchpoint.api.app.create_api_app`, the tests
-and the benchmark.
+A thin translator over :class:`~pinchpoint.service.sessions.InterviewService`, which loads, checks,
+answers and saves the session in an :class:`~pinchpoint.service.store.InterviewStore`, so any number
+of server processes can serve one session: the web app passes its SQL store (the web pages and this
+API then share the sessions), :func:`pinchpoint.api.app.create_api_app` a
+:class:`~pinchpoint.service.store.MemoryInterviewStore`. JSON values are read by
+:mod:`pinchpoint.service.values` (``3.0`` is the whole number 3).
 
 Operations (every body uses the vocabulary's and the question bank's ids):
 
@@ -30,11 +30,8 @@ red-flag screen has been answered could understate the urgency.
 
 from __future__ import annotations
 
-import threading
-import uuid
-from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
@@ -42,99 +39,15 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from pinchpoint.core.interview import Interview
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.questions import Mode, Question
-from pinchpoint.core.vocabulary import Vocabulary
-from pinchpoint.errors import (
-    InterviewConflictError,
-    InvalidAnswerError,
-    InvalidSessionError,
-    NotFoundError,
-)
+from pinchpoint.errors import InvalidAnswerError
 from pinchpoint.service.contract import AssessmentContract, to_contract
+from pinchpoint.service.sessions import InterviewService, Session
+from pinchpoint.service.store import InterviewStore
+from pinchpoint.service.values import json_answer, json_intake
 
-__all__ = [
-    "InterviewRecordLike",
-    "InterviewStore",
-    "MemoryInterviewStore",
-    "add_interview_routes",
-    "interview_view",
-]
+__all__ = ["add_interview_routes", "interview_view"]
 
 _SESSION_ID = r"^[0-9a-f]{32}$"
-_MEMORY_LIMIT = 10_000
-
-
-# --- the store ------------------------------------------------------------------------------------
-
-
-class InterviewRecordLike(Protocol):
-    """A saved session: its id and its JSON state (``Interview.to_dict()``)."""
-
-    @property
-    def id(self) -> str:
-        """The session id (32 hexadecimal digits)."""
-
-    @property
-    def state(self) -> Mapping[str, Any]:
-        """The session state as JSON-ready data."""
-
-
-class InterviewStore(Protocol):
-    """Where interview sessions live between requests (the SQL ``Store`` has these methods)."""
-
-    def create_interview(self, state: Mapping[str, Any]) -> InterviewRecordLike:
-        """Save a new session and return its record (with a new id)."""
-
-    def update_interview(self, interview_id: str, state: Mapping[str, Any]) -> InterviewRecordLike:
-        """Replace the state of a session."""
-
-    def get_interview(self, interview_id: str) -> InterviewRecordLike | None:
-        """Return the session with this id, or None."""
-
-
-class _MemoryRecord:
-    __slots__ = ("id", "state")
-
-    def __init__(self, interview_id: str, state: Mapping[str, Any]) -> None:
-        self.id = interview_id
-        self.state = dict(state)
-
-
-class MemoryInterviewStore:
-    """Interview sessions in this process's memory: for the API app alone, tests and benchmarks.
-
-    Thread-safe; keeps at most ``limit`` sessions and forgets the least recently used beyond that,
-    so a long load test cannot exhaust memory.
-    """
-
-    def __init__(self, limit: int = _MEMORY_LIMIT) -> None:
-        self._sessions: OrderedDict[str, _MemoryRecord] = OrderedDict()
-        self._lock = threading.Lock()
-        self._limit = limit
-
-    def create_interview(self, state: Mapping[str, Any]) -> _MemoryRecord:
-        """Save a new session under a random id."""
-        record = _MemoryRecord(uuid.uuid4().hex, state)
-        with self._lock:
-            self._sessions[record.id] = record
-            while len(self._sessions) > self._limit:
-                self._sessions.popitem(last=False)
-        return record
-
-    def update_interview(self, interview_id: str, state: Mapping[str, Any]) -> _MemoryRecord:
-        """Replace a session's state (a session forgotten meanwhile is saved again)."""
-        record = _MemoryRecord(interview_id, state)
-        with self._lock:
-            self._sessions[interview_id] = record
-            self._sessions.move_to_end(interview_id)
-        return record
-
-    def get_interview(self, interview_id: str) -> _MemoryRecord | None:
-        """Return the session, or None."""
-        with self._lock:
-            record = self._sessions.get(interview_id)
-            if record is not None:
-                self._sessions.move_to_end(interview_id)
-            return record
 
 
 # --- request and response models -------------------------------------------------------------------
@@ -267,15 +180,16 @@ class InterviewOut(BaseModel):
 # --- the view of a session -------------------------------------------------------------------------
 
 
-def interview_view(interview_id: str, interview: Interview) -> dict[str, Any]:
+def interview_view(session: Session) -> dict[str, Any]:
     """Return the JSON view of a session: the current question in its mode's wording, the progress."""
+    interview = session.interview
     knowledge = interview.knowledge
     bank = knowledge.questions
     mode = interview.mode
     question = interview.next_question()
     progress = interview.progress()
     body: dict[str, Any] = {
-        "id": interview_id,
+        "id": session.id,
         "mode": mode,
         "finished": question is None,
         "knowledge_version": knowledge.version,
@@ -359,6 +273,9 @@ def add_interview_routes(
 ) -> None:
     """Add the interview operations to ``router`` (whose prefix is ``/api/v1``).
 
+    Each operation reads its request, calls :class:`~pinchpoint.service.sessions.InterviewService`
+    and shapes the session with :func:`interview_view`; the service's errors are the problems.
+
     Args:
         router: The API router.
         knowledge: The knowledge base of every session.
@@ -367,6 +284,8 @@ def add_interview_routes(
             :class:`~pinchpoint.service.contract.AssessmentContract`.
         problems: The OpenAPI responses of problem details, by status.
     """
+    service = InterviewService(knowledge, store)
+    bank, vocabulary = knowledge.questions, knowledge.vocabulary
     session_errors: dict[int | str, dict[str, Any]] = {
         status: problems[status] for status in (404, 422) if status in problems
     }
@@ -374,36 +293,13 @@ def add_interview_routes(
         status: problems[status] for status in (404, 409, 422) if status in problems
     }
 
-    def load(interview_id: str) -> Interview:
-        record = store.get_interview(interview_id)
-        if record is None:
-            raise NotFoundError(
-                "there is no interview session with this id",
-                location="interview_id",
-                expected="the id returned when the interview was started",
-                got=interview_id,
-            )
-        try:
-            return Interview.from_dict(record.state, knowledge)
-        except InvalidSessionError as exc:
-            # The bank changed under a saved session so that an answer no longer fits: the
-            # session cannot be resumed, but it is not the client's request that is wrong.
-            raise InterviewConflictError(
-                "the saved session no longer fits the question bank; start a new interview",
-                location="interview_id",
-                expected=exc.expected,
-                got=interview_id,
-            ) from exc
-
     def start_interview(body: BaseModel) -> dict[str, Any]:
         mode, intake = getattr(body, "mode"), getattr(body, "intake")  # noqa: B009 (a run-time model)
-        intake = _whole_intake(intake, knowledge)
         try:
-            interview = Interview.start(knowledge, mode=mode, intake=intake)
+            session = service.start(mode=mode, intake=json_intake(intake, bank, vocabulary))
         except InvalidAnswerError as exc:
             raise _in_field(exc, "intake") from None
-        record = store.create_interview(interview.to_dict())
-        return interview_view(record.id, interview)
+        return interview_view(session)
 
     # The request models are built from the knowledge at run time, so the annotation is set here,
     # where FastAPI reads it, instead of in the signature (which names their base class).
@@ -426,35 +322,17 @@ def add_interview_routes(
         summary="The session: the question to answer now, with its wording, kind and options; progress",
     )
     def get_interview(interview_id: _InterviewId) -> dict[str, Any]:
-        return interview_view(interview_id, load(interview_id))
+        return interview_view(service.load(interview_id))
 
     def answer_interview(interview_id: _InterviewId, body: BaseModel) -> dict[str, Any]:
         question_id, value = getattr(body, "question"), getattr(body, "value")  # noqa: B009
-        interview = load(interview_id)
-        bank = knowledge.questions
-        if question_id not in bank.questions:
-            raise InvalidAnswerError(
-                "there is no question with this id",
-                location="question",
-                expected="the id of the question asked now, as GET /interviews/{id} gives it",
-                got=question_id,
-            )
-        current = interview.next_question()
-        if current is None or current.id != question_id:
-            raise InterviewConflictError(
-                "this question is not the one asked now"
-                if current is not None
-                else "the interview has finished; take an answer back to change it",
-                location="question",
-                expected=f"an answer to {current.id!r}" if current is not None else "no further answer",
-                got=question_id,
-            )
+        session = service.load(interview_id)
+        question = service.check_asked(session, question_id)
         try:
-            interview.answer(question_id, _whole_answer(bank[question_id], value, knowledge))
+            service.answer(session, question.id, json_answer(question, value, vocabulary))
         except InvalidAnswerError as exc:
             raise _in_field(exc, "value", prefix=f"{question_id}.") from None
-        store.update_interview(interview_id, interview.to_dict())
-        return interview_view(interview_id, interview)
+        return interview_view(session)
 
     answer_interview.__annotations__["body"] = _answer_model(knowledge)
     router.post(
@@ -475,17 +353,7 @@ def add_interview_routes(
         summary="Take the last answer back; that question is asked again",
     )
     def back_interview(interview_id: _InterviewId) -> dict[str, Any]:
-        interview = load(interview_id)
-        if not interview.answers:
-            raise InterviewConflictError(
-                "there is no answer to take back",
-                location="interview_id",
-                expected="a session with at least one answer",
-                got=interview_id,
-            )
-        interview.back()
-        store.update_interview(interview_id, interview.to_dict())
-        return interview_view(interview_id, interview)
+        return interview_view(service.back(service.load(interview_id)))
 
     @router.get(
         "/interviews/{interview_id}/result",
@@ -496,33 +364,8 @@ def add_interview_routes(
         summary="The assessment of a finished interview: triage, sites, causes, reasons, plan",
     )
     def interview_result(interview_id: _InterviewId) -> AssessmentContract:
-        interview = load(interview_id)
-        current = interview.next_question()
-        if current is not None:
-            raise InterviewConflictError(
-                "the interview has not finished: a result now could understate the urgency",
-                location="interview_id",
-                expected=f"an answer to {current.id!r} first (null for don't know)",
-                got=interview_id,
-            )
-        return to_contract(interview.assessment(case_id=f"interview-{interview_id}"))
-
-
-def _whole_intake(intake: Mapping[str, Any] | None, knowledge: Knowledge) -> Mapping[str, Any] | None:
-    """Read ``82.0`` as the whole number an intake question takes (see :func:`whole_json_numbers`)."""
-    if intake is None:
-        return None
-    bank = knowledge.questions
-    by_finding = {bank[q].finding: q for q in intake if q in bank.questions}
-    findings = whole_json_numbers({f: intake[q] for f, q in by_finding.items()}, knowledge.vocabulary)
-    return {**intake, **{q: findings[f] for f, q in by_finding.items()}}
-
-
-def _whole_answer(question: Question, value: Any, knowledge: Knowledge) -> Any:
-    """Read ``3.0`` as the whole number a question's finding takes (see :func:`whole_json_numbers`)."""
-    if isinstance(value, Mapping):
-        return whole_json_numbers(value, knowledge.vocabulary)
-    return whole_json_numbers({question.finding: value}, knowledge.vocabulary)[question.finding]
+        session = service.load(interview_id)
+        return to_contract(service.result(session, case_id=f"interview-{interview_id}"))
 
 
 def _conflict(problems: Mapping[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
@@ -540,17 +383,3 @@ def _in_field(error: InvalidAnswerError, field: str, prefix: str = "") -> Invali
     return InvalidAnswerError(
         error.problem, location=location, expected=error.expected, got=error.got, hint=error.hint
     )
-
-
-def whole_json_numbers(findings: Mapping[str, Any], vocabulary: Vocabulary) -> dict[str, Any]:
-    """Read a JSON number written with a zero fraction (``3.0``) as the whole number a finding takes.
-
-    JSON, and JSON Schema's ``integer``, do not tell ``3`` from ``3.0``; a case file does, and the
-    case checker refuses a float where a whole number is expected.
-    """
-    converted = dict(findings)
-    for key, value in findings.items():
-        spec = vocabulary.findings.get(key)
-        if spec is not None and spec.type == "int" and isinstance(value, float) and value.is_integer():
-            converted[key] = int(value)
-    return converted

@@ -5,10 +5,14 @@ with Space to mark each place; numbers are typed. ``b`` takes the last answer ba
 ``q`` saves and quits. When standard input is not a terminal the same questions are asked
 as numbered lists read line by line, so the command also works in a pipe.
 
-With ``--session FILE`` the session is written to FILE (JSON, :meth:`Interview.to_dict`)
-after every answer, and resumed from FILE when it exists; a corrupt file is refused with
-a message, never loaded in part. Every question and label comes from the question bank,
-and the summary ends with the disclaimer and what to do in an emergency.
+A thin translator over :class:`~pinchpoint.service.sessions.InterviewService`: it asks, reads
+the keys or lines into values (:mod:`pinchpoint.service.values`) and hands them to the
+service, which checks, answers, takes back and saves. With ``--session FILE`` the session is
+kept in FILE (the service's one state format, written atomically after every step) and
+resumed from FILE when it exists; a file saved before (a bare ``Interview.to_dict()``) is read
+too. A corrupt file is refused with a message, never loaded in part. Every question and label
+comes from the question bank, and the summary ends with the disclaimer and what to do in an
+emergency.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -25,13 +29,16 @@ from typing import IO, TYPE_CHECKING, Any
 from pinchpoint.core.interview import Interview
 from pinchpoint.core.questions import Cell, Mode, Question
 from pinchpoint.core.vocabulary import Urgency
-from pinchpoint.errors import InvalidAnswerError, InvalidSessionError
+from pinchpoint.errors import InterviewConflictError, InvalidAnswerError, InvalidSessionError
+from pinchpoint.service.sessions import InterviewService, Session, upgrade_state
+from pinchpoint.service.store import InterviewStore, MemoryInterviewStore
+from pinchpoint.service.values import number_from_text
 
 if TYPE_CHECKING:
     from pinchpoint.core.assessment import Assessment
     from pinchpoint.core.knowledge import Knowledge
 
-__all__ = ["load_session", "run_interview", "save_session"]
+__all__ = ["load_session", "run_interview"]
 
 EXIT_OK = 0
 _WINDOW = 12
@@ -56,53 +63,75 @@ class _Choice:
     value: object
 
 
-def load_session(path: Path, knowledge: Knowledge) -> Interview:
+@dataclass(frozen=True, slots=True)
+class _FileRecord:
+    id: str
+    state: Mapping[str, Any]
+    assessment_id: str | None = None
+
+
+class _SessionFile:
+    """One session kept in one JSON file: the :class:`InterviewStore` of the terminal."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def create_interview(self, state: Mapping[str, Any]) -> _FileRecord:
+        return self.update_interview(str(self.path), state)
+
+    def update_interview(self, interview_id: str, state: Mapping[str, Any]) -> _FileRecord:
+        """Write the state atomically (a temporary file, then a rename)."""
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        try:
+            temporary.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+            temporary.replace(self.path)
+        except OSError as exc:
+            raise InvalidSessionError(
+                "the session file cannot be written",
+                location=str(self.path),
+                expected="a writable path",
+                got=exc.strerror,
+            ) from exc
+        return _FileRecord(interview_id, state)
+
+    def get_interview(self, interview_id: str) -> _FileRecord:
+        """Read the file; a session saved in the format before (a bare interview) is converted."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidSessionError(
+                "the session file cannot be read",
+                location=str(self.path),
+                expected="a readable UTF-8 file",
+                got=str(exc),
+            ) from exc
+        except json.JSONDecodeError as exc:
+            raise InvalidSessionError(
+                f"the session file is not JSON (line {exc.lineno}, column {exc.colno})",
+                location=str(self.path),
+                expected="a session saved by pinchpoint interview",
+                got=exc.msg,
+            ) from exc
+        state = (upgrade_state(data) or data) if isinstance(data, dict) else {}
+        return _FileRecord(interview_id, state)
+
+
+def load_session(path: Path, knowledge: Knowledge) -> Session:
     """Read a saved session file.
 
     Raises:
         InvalidSessionError: The file cannot be read, is not JSON, or is not a valid
-            session (see :meth:`Interview.from_dict`); nothing is loaded in part.
+            session; nothing is loaded in part.
     """
+    service = InterviewService(knowledge, _SessionFile(path))
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+        return service.load(str(path))
+    except InterviewConflictError as exc:
         raise InvalidSessionError(
-            "the session file cannot be read",
+            "the session file is not a session this version of pinchpoint can resume",
             location=str(path),
-            expected="a readable UTF-8 file",
-            got=str(exc),
-        ) from exc
-    except json.JSONDecodeError as exc:
-        raise InvalidSessionError(
-            f"the session file is not JSON (line {exc.lineno}, column {exc.colno})",
-            location=str(path),
-            expected="a session saved by pinchpoint interview",
-            got=exc.msg,
-        ) from exc
-    try:
-        return Interview.from_dict(data, knowledge)
-    except InvalidSessionError as exc:
-        raise InvalidSessionError(
-            exc.problem, location=f"{path}: {exc.location}", expected=exc.expected, got=exc.got, hint=exc.hint
-        ) from exc
-
-
-def save_session(path: Path, interview: Interview) -> None:
-    """Write the session to ``path`` atomically (a temporary file, then a rename).
-
-    Raises:
-        InvalidSessionError: The file cannot be written.
-    """
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        temporary.write_text(json.dumps(interview.to_dict(), indent=1) + "\n", encoding="utf-8")
-        temporary.replace(path)
-    except OSError as exc:
-        raise InvalidSessionError(
-            "the session file cannot be written",
-            location=str(path),
-            expected="a writable path",
-            got=exc.strerror,
+            expected=exc.expected,
+            hint="start a new interview without this file, or with another --session",
         ) from exc
 
 
@@ -120,12 +149,14 @@ def run_interview(
         InvalidSessionError: The session file is corrupt or cannot be written.
     """
     mode: Mode = "clinician" if clinician else "self_check"
+    store: InterviewStore = MemoryInterviewStore() if session is None else _SessionFile(session)
+    service = InterviewService(knowledge, store)
     if session is not None and session.exists():
-        interview = load_session(session, knowledge)
+        current = load_session(session, knowledge)
     else:
-        interview = Interview.start(knowledge, mode=mode)
+        current = service.start(mode=mode)
     console = _Console(stdin or sys.stdin, stdout or sys.stdout)
-    ui = _InterviewUI(interview, console, session)
+    ui = _InterviewUI(service, current, console, session)
     with console.raw():
         finished = ui.run()
     if finished:
@@ -134,12 +165,16 @@ def run_interview(
 
 
 class _InterviewUI:
-    def __init__(self, interview: Interview, console: _Console, session: Path | None) -> None:
-        self.interview = interview
+    def __init__(
+        self, service: InterviewService, session: Session, console: _Console, path: Path | None
+    ) -> None:
+        self.service = service
+        self.current = session
+        self.interview = session.interview
         self.console = console
-        self.session = session
-        self.bank = interview.knowledge.questions
-        self.mode = interview.mode
+        self.session = path
+        self.bank = session.interview.knowledge.questions
+        self.mode = session.interview.mode
 
     def label(self, label_id: str) -> str:
         return self.bank.label(label_id, self.mode)
@@ -155,7 +190,6 @@ class _InterviewUI:
         while True:
             question = self.interview.next_question()
             if question is None:
-                self._save()
                 return True  # the summary follows, what to do now first
             if self.interview.emergency and not warned:  # a clinician's interview goes on
                 self.console.write("\n" + self._act_now() + "\n")
@@ -167,29 +201,21 @@ class _InterviewUI:
                 heading += " - " + self.label(phase)
             self.console.write("\n" + _RULE + "\n" + heading + "\n")
             try:
-                value = self.ask(question)
-                self.interview.answer(question.id, value)
+                self.service.answer(self.current, question.id, self.ask(question))
             except _Back:
                 if self.interview.answers:
-                    self.interview.back()
+                    self.service.back(self.current)
             except _Quit:
-                self._save()
                 if self.session is not None:
                     self.console.write(self.label("saved").format(path=self.session) + "\n")
                 self.console.write(self.label("disclaimer") + "\n" + self.label("emergency_advice") + "\n")
                 return False
             except InvalidAnswerError as exc:
                 self.console.write(f"{exc}\n")
-                continue
-            self._save()
 
     def _act_now(self) -> str:
         vocabulary = self.interview.knowledge.vocabulary
         return self.label("emergency_now").format(what=vocabulary.triage[Urgency.EMERGENCY.id])
-
-    def _save(self) -> None:
-        if self.session is not None:
-            save_session(self.session, self.interview)
 
     # --- questions -----------------------------------------------------------------------------------
 
@@ -223,10 +249,10 @@ class _InterviewUI:
             reply = self.console.line(shown)
             if reply == "?":
                 return None
-            try:
-                return int(reply) if kind == "int" else float(reply)
-            except ValueError:
-                self.console.write(f"'{reply}' is not a number.\n")
+            value = number_from_text(reply, whole=kind == "int")
+            if not isinstance(value, str):
+                return value
+            self.console.write(f"'{reply}' is not a number.\n")
 
     def _body_map(self, text: str) -> object:
         vocabulary = self.interview.knowledge.vocabulary
@@ -299,7 +325,7 @@ class _InterviewUI:
     # --- summary ---------------------------------------------------------------------------------------
 
     def summary(self) -> str:
-        assessment = self.interview.assessment()
+        assessment = self.service.result(self.current)
         return _summary(assessment, self.interview, self.label)
 
 

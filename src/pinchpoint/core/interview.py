@@ -246,6 +246,34 @@ class Interview:
         choice = self._chosen()
         return Progress(sum(1 for a in self._answers if a.phase != "intake"), choice.open_rules, choice.phase)
 
+    def resume_choice(self, question_id: str | None, phase: str | None, open_red_flags: int) -> bool:
+        """Take back the choice of :meth:`next_question` saved with the session, instead of making it again.
+
+        The choice is a function of the answers and the knowledge alone, so a front end that
+        saved it with the same knowledge version can hand it back and spare the computation
+        (the red-flag screen and the expected gains). It is taken only when it fits: a
+        question of the bank, asked in this mode, not answered yet and enabled by the answers,
+        in a known phase; or no question and no phase (finished). Returns whether it was taken.
+        """
+        bank = self._knowledge.questions
+        if question_id is None:
+            fits = phase is None
+        else:
+            question = bank.questions.get(question_id)
+            answered = {a.question: a for a in self._answers}
+            fits = (
+                question is not None
+                and phase in _PHASES
+                and question_id not in self.asked
+                and question.asked_in(self._mode)
+                and _enabled(question, answered, bank.questions) is True
+            )
+        if not fits or open_red_flags < 0:
+            return False
+        question = None if question_id is None else bank[question_id]
+        self._choice = _Choice(question, cast(Phase | None, phase), open_red_flags)
+        return True
+
     # --- answering -------------------------------------------------------------------------------------
 
     def answer(self, question_id: str, value: object) -> None:

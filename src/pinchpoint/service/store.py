@@ -5,8 +5,12 @@ A :class:`Store` keeps two kinds of record in a SQL database through SQLAlchemy 
 * an **assessment**: the case as the contract's JSON, the result as the contract's JSON,
   the knowledge version that produced it, its triage level (for the history list) and
   the time it was made;
-* an **interview session**: the JSON state of an unfinished self-check interview, so a
-  person can leave and come back (the interview itself lives in the reasoning core).
+* an **interview session**: the JSON state of a self-check interview, so a person can leave
+  and come back (in the one format of :mod:`pinchpoint.service.sessions`; the interview itself
+  lives in the reasoning core).
+
+:class:`InterviewStore` is what the session service needs of a store; :class:`Store` has it,
+and :class:`MemoryInterviewStore` keeps sessions in memory (the API app alone, tests).
 
 SQLite is the default (one file in the user's data folder); PostgreSQL works with a
 ``postgresql+psycopg://`` URL. The schema is created and upgraded by the Alembic
@@ -23,14 +27,16 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from alembic import command
@@ -44,12 +50,16 @@ __all__ = [
     "AssessmentRecord",
     "Clock",
     "InterviewRecord",
+    "InterviewRecordLike",
+    "InterviewStore",
+    "MemoryInterviewStore",
     "Store",
     "sqlite_url",
     "upgrade",
 ]
 
 _ID_LENGTH = 32  # uuid4().hex
+_MEMORY_LIMIT = 10_000
 
 Clock = Callable[[], datetime]
 """Returns the current time as an aware :class:`~datetime.datetime`."""
@@ -115,6 +125,83 @@ class InterviewRecord:
     updated_at: datetime
     state: Mapping[str, Any]
     assessment_id: str | None
+
+
+class InterviewRecordLike(Protocol):
+    """A saved session: its id, its JSON state and, once its result is saved, that assessment's id."""
+
+    @property
+    def id(self) -> str:
+        """The session id (32 hexadecimal digits)."""
+
+    @property
+    def state(self) -> Mapping[str, Any]:
+        """The session state as JSON-ready data (see :mod:`pinchpoint.service.sessions`)."""
+
+    @property
+    def assessment_id(self) -> str | None:
+        """The id of the assessment that finished the session, or None while it is open."""
+
+
+class InterviewStore(Protocol):
+    """Where interview sessions live between requests (:class:`Store` has these methods)."""
+
+    def create_interview(self, state: Mapping[str, Any]) -> InterviewRecordLike:
+        """Save a new session and return its record (with a new id)."""
+
+    def update_interview(self, interview_id: str, state: Mapping[str, Any]) -> InterviewRecordLike:
+        """Replace the state of a session."""
+
+    def get_interview(self, interview_id: str) -> InterviewRecordLike | None:
+        """Return the session with this id, or None."""
+
+
+class _MemoryRecord:
+    __slots__ = ("assessment_id", "id", "state")
+
+    def __init__(self, interview_id: str, state: Mapping[str, Any]) -> None:
+        self.id = interview_id
+        self.state = dict(state)
+        self.assessment_id: str | None = None
+
+
+class MemoryInterviewStore:
+    """Interview sessions in this process's memory: for the API app alone, tests and benchmarks.
+
+    Thread-safe; keeps at most ``limit`` sessions and forgets the least recently used beyond that,
+    so a long load test cannot exhaust memory. It saves no assessment, so no session is ever
+    finished with a saved result here.
+    """
+
+    def __init__(self, limit: int = _MEMORY_LIMIT) -> None:
+        self._sessions: OrderedDict[str, _MemoryRecord] = OrderedDict()
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    def create_interview(self, state: Mapping[str, Any]) -> _MemoryRecord:
+        """Save a new session under a random id."""
+        record = _MemoryRecord(uuid.uuid4().hex, state)
+        with self._lock:
+            self._sessions[record.id] = record
+            while len(self._sessions) > self._limit:
+                self._sessions.popitem(last=False)
+        return record
+
+    def update_interview(self, interview_id: str, state: Mapping[str, Any]) -> _MemoryRecord:
+        """Replace a session's state (a session forgotten meanwhile is saved again)."""
+        record = _MemoryRecord(interview_id, state)
+        with self._lock:
+            self._sessions[interview_id] = record
+            self._sessions.move_to_end(interview_id)
+        return record
+
+    def get_interview(self, interview_id: str) -> _MemoryRecord | None:
+        """Return the session, or None."""
+        with self._lock:
+            record = self._sessions.get(interview_id)
+            if record is not None:
+                self._sessions.move_to_end(interview_id)
+            return record
 
 
 def sqlite_url(path: str | os.PathLike[str]) -> str:
@@ -348,8 +435,12 @@ class Store:
             yield session
 
 
-def upgrade(engine: sa.Engine) -> None:
-    """Upgrade the schema of ``engine``'s database to the latest shipped migration.
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Upgrade the schema of ``engine``'s database to the latest shipped migration (or to ``revision``).
+
+    Every migration still to run, and the version stamp, run in one transaction: a crash or a
+    refused statement leaves the database as it was (the SQLite driver commits a schema change
+    at once, so that holds fully for the migrations that rewrite rows, such as 0002).
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: The database refused a migration (callers
@@ -359,7 +450,7 @@ def upgrade(engine: sa.Engine) -> None:
     config.set_main_option("script_location", str(resources.files("pinchpoint.service") / "migrations"))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def _engine(url: sa.URL) -> sa.Engine:

@@ -11,9 +11,11 @@ knowledge and a :class:`~pinchpoint.service.store.Store`. Routes::
     GET  /clinician                     clinician mode: the examination form (?from=ID reopens)
     POST /clinician                     assess and save it; 303 to the result, or 422 with the form
     POST /api/preview?page=clinician    the live assessment of a half-filled form (JSON, not saved)
-    POST /api/assess                    assess a case given as JSON (contract shape, not saved)
+    POST /api/assess                    an alias of POST /api/v1/assess (pinchpoint.api.app)
     GET  /history                       saved assessments, newest first
-    GET  /assessments/{id}              one saved assessment (reopened with the current knowledge)
+    GET  /assessments/{id}              one saved assessment, as it was saved
+    POST /assessments/{id}/reassess     assess its case again with the current knowledge: a new
+                                        saved result; 303 to it (the first one stays)
     POST /assessments/{id}/delete       delete it; 303 to the history
     GET  /api/assessments/{id}          a saved record as JSON
     DELETE /api/assessments/{id}        delete it
@@ -21,13 +23,16 @@ knowledge and a :class:`~pinchpoint.service.store.Store`. Routes::
     GET  /static/...                    the local script, styles and icons
 
 Bad input is answered with a 4xx and a readable reason: an HTML page (or the form again,
-with a message at each field) for the pages, a JSON ``{"error": {...}}`` for ``/api/``.
+with a message at each field) for the pages, a JSON ``{"error": {...}}`` for the other
+``/api/`` routes, and the REST API's problem details for ``/api/v1``, ``/cds-services`` and
+the alias ``/api/assess``.
 No request ever shows a traceback. Logs hold the method, the route (never the URL with
 its values), the status and the time taken: never a finding.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -47,8 +52,15 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from pinchpoint import __version__
-from pinchpoint.api.app import API_PATHS, api_router, cds_router, error_status, problem_response
-from pinchpoint.api.jsonbody import read_json_body
+from pinchpoint.api.app import (
+    API_PATHS,
+    ASSESS_ALIAS,
+    api_router,
+    assess_alias_router,
+    cds_router,
+    error_status,
+    problem_response,
+)
 from pinchpoint.core.assessment import Assessment
 from pinchpoint.core.case import Case, parse_case
 from pinchpoint.core.engine import assess
@@ -64,7 +76,7 @@ from pinchpoint.web.interview import InterviewPages
 from pinchpoint.web.security import SecurityMiddleware
 from pinchpoint.web.settings import Settings
 from pinchpoint.web.text import TextPages
-from pinchpoint.web.views import result_view, site_name
+from pinchpoint.web.views import result_view, saved_assessment, site_name
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -140,6 +152,7 @@ def create_app(
     pages.interviews.register(app)
     TextPages(knowledge, pages.interviews, pages.render, _form_items).register(app)
     app.include_router(api_router(knowledge, sessions=store))
+    app.router.routes.extend(assess_alias_router(knowledge).routes)  # a plain route: the log names it
     app.include_router(cds_router(knowledge))
     _register_errors(app, pages)
     app.middleware("http")(_log_requests)
@@ -189,10 +202,10 @@ class _Pages:
             ("/clinician", self.clinician_form, "GET"),
             ("/clinician", self.clinician_submit, "POST"),
             ("/api/preview", self.preview, "POST"),
-            ("/api/assess", self.api_assess, "POST"),
             ("/history", self.history, "GET"),
             ("/assessments/{record_id}", self.show, "GET"),
             ("/assessments/{record_id}/delete", self.delete, "POST"),
+            ("/assessments/{record_id}/reassess", self.reassess, "POST"),
             ("/api/assessments/{record_id}", self.api_record, "GET"),
             ("/api/assessments/{record_id}", self.api_delete, "DELETE"),
             ("/healthz", self.health, "GET"),
@@ -237,20 +250,53 @@ class _Pages:
         return self.render("history.html", nav="history", rows=rows)
 
     async def show(self, record_id: str) -> HTMLResponse:
-        """One saved assessment, assessed again with the current knowledge."""
+        """One saved assessment as it was saved: the result the person was given."""
         record = await self._record(record_id)
         case = self._stored_case(record)
-        assessment = _with_saved_warnings(assess(case, self.knowledge), record)
         return self.render(
             "result.html",
             nav="history",
             record=record,
-            view=result_view(assessment, self.knowledge, self.content, findings=case.findings),
+            view=result_view(
+                self._as_saved(record, case), self.knowledge, self.content, findings=case.findings
+            ),
             case_findings=self._findings_in_words(case),
             edit_url=f"{_PAGE_PATH[_page_of(record)]}?from={record.id}",
             reopen_url=await self.interviews.reopen_path(record.id),
-            reassessed=record.knowledge_version != self.knowledge.version,
+            other_knowledge=record.knowledge_version != self.knowledge.version,
         )
+
+    async def reassess(self, record_id: str) -> RedirectResponse:
+        """Assess a saved case again with the current knowledge, saved as a new result (the old one stays).
+
+        The warnings saved with the old result (an interview's "don't know" red flags) are kept.
+        """
+        record = await self._record(record_id)
+        assessment = _with_saved_warnings(assess(self._stored_case(record), self.knowledge), record)
+        saved = await run_in_threadpool(
+            lambda: self.store.save_assessment(
+                case=record.case, result=to_contract(assessment), mode=record.mode
+            )
+        )
+        return RedirectResponse(f"/assessments/{saved.id}", status_code=303)
+
+    def _as_saved(self, record: AssessmentRecord, case: Case) -> Assessment:
+        """The saved result as an assessment, for the page.
+
+        With the knowledge it was saved with, assessing the saved case gives the saved result
+        again, and with the person's wording of every reason: that assessment is shown when it
+        is equal to the saved one. Otherwise the saved JSON itself is read (:func:`saved_assessment`).
+        """
+        if record.knowledge_version == self.knowledge.version:
+            again = _with_saved_warnings(assess(case, self.knowledge), record)
+            if json.loads(json.dumps(to_contract(again))) == record.result:
+                return again
+        try:
+            return saved_assessment(record.result, self.knowledge)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise HTTPException(
+                409, "This saved result cannot be shown: it is not in the form pinchpoint saves results in."
+            ) from exc
 
     async def delete(self, record_id: str) -> RedirectResponse:
         """Delete a saved assessment and go back to the history."""
@@ -295,22 +341,6 @@ class _Pages:
                 "site": view.site.id if view.site else None,
                 "territory": list(_territory_ids(view)),
                 "html": html,
-            }
-        )
-
-    async def api_assess(self, request: Request) -> JSONResponse:
-        """Assess a case sent as JSON (``{"findings": {...}}``) and return the contract's JSON."""
-        body = await read_json_body(request)
-        case = parse_case(body, self.knowledge.vocabulary, origin="request body")
-        assessment = assess(case, self.knowledge)
-        view = result_view(assessment, self.knowledge, self.content, findings=case.findings)
-        return JSONResponse(
-            {
-                **to_contract(assessment),
-                "territory": {
-                    "site": view.site.id if view.site else None,
-                    "regions": list(_territory_ids(view)),
-                },
             }
         )
 
@@ -601,7 +631,7 @@ def _pages_only(
     """Leave the errors of the REST API and the CDS services to their problem details."""
 
     async def dispatch(request: Request, exc: Exception) -> Response:
-        if request.url.path.startswith(API_PATHS):
+        if request.url.path.startswith(API_PATHS) or request.url.path == ASSESS_ALIAS:
             return await problem_response(request, exc)
         return await handler(request, exc)
 

@@ -2,15 +2,18 @@
 
 The triage banner, the reasons in plain words, the likely site with its territory on the
 body map, the causes as bars, the investigations, the staged plan and the safety net.
+:func:`saved_assessment` reads a saved result (the contract JSON) back into an assessment, so
+that a saved result page shows what was saved, not a new assessment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from pinchpoint.core.assessment import Assessment, Evidence, Hypothesis
-from pinchpoint.core.careplan import Plan, PlanItem
+from pinchpoint.core.assessment import Assessment, Evidence, Hypothesis, TriageReason
+from pinchpoint.core.careplan import Plan, PlanItem, PlanStage, Verdict
 from pinchpoint.core.case import FindingValue
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.triage import triage, unanswered_signs
@@ -18,10 +21,11 @@ from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.web.bodymap import MapView, render_map, site_territory
 from pinchpoint.web.content import Level, WebContent
 
-__all__ = ["Ranked", "ResultView", "Unasked", "result_view", "site_name"]
+__all__ = ["Ranked", "ResultView", "Unasked", "result_view", "saved_assessment", "site_name"]
 
 _SHOWN = 5
 _REASONS_SHOWN = 4
+_PLAN_GROUPS = ("actions", "self_help", "safety_net", "prevention", "complications", "avoid", "unproven")
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,3 +208,84 @@ def _other_warnings(
     causes = {hypothesis.id: hypothesis.p for hypothesis in assessment.causes}
     own = frozenset(triage(findings, knowledge, causes).warnings)
     return tuple(dict.fromkeys(warning for warning in assessment.warnings if warning not in own))
+
+
+def saved_assessment(result: Mapping[str, Any], knowledge: Knowledge) -> Assessment:
+    """Read a saved result (the contract JSON of :meth:`Assessment.to_contract`) back into an assessment.
+
+    Everything comes from what was saved: the triage, its reasons and sources, the sites and
+    causes with their probabilities and reasons, the warnings, investigations and plan with
+    their wording. The saved JSON keeps a reason's clinician wording only; the person's wording
+    is taken from the knowledge when a rule of the same id still says the same to a clinician.
+
+    Raises:
+        KeyError, ValueError, TypeError: The result is not the contract JSON of an assessment.
+    """
+    rules = {rule.id: rule for rule in knowledge.triage.rules}
+    reasons = []
+    for rule, text in zip(result["triage_rules"], result["triage_reasons"], strict=True):
+        known = rules.get(rule["rule"])
+        patient = known.patient if known is not None and known.clinician == text else text
+        reasons.append(
+            TriageReason(rule["rule"], Urgency.from_id(rule["level"]), patient, text, rule["source"])
+        )
+    explained = result.get("explanations", {})
+    plan = result["plan"]
+    return Assessment(
+        case_id=str(result["case"]),
+        triage=Urgency.from_id(result["triage"]),
+        triage_reasons=tuple(reasons),
+        sites=_saved_ranked(result["sites"], explained.get("sites", [])),
+        causes=_saved_ranked(result["causes"], explained.get("causes", [])),
+        knowledge_version=str(result["knowledge_version"]),
+        warnings=tuple(str(w) for w in result.get("warnings", [])),
+        investigations=tuple(_saved_item(item) for item in result.get("investigations", [])),
+        plan=Plan(
+            stages=tuple(
+                PlanStage(
+                    stage["stage"],
+                    stage.get("title", ""),
+                    stage.get("clinician", ""),
+                    tuple(_saved_item(i) for i in stage["items"]),
+                )
+                for stage in plan["stages"]
+            ),
+            **{group: tuple(_saved_item(i) for i in plan[group]) for group in _PLAN_GROUPS},
+        ),
+    )
+
+
+def _saved_ranked(
+    ranked: list[Mapping[str, Any]], explained: list[Mapping[str, Any]]
+) -> tuple[Hypothesis, ...]:
+    reasons = {entry["id"]: entry for entry in explained}
+
+    def evidence(rows: list[Mapping[str, Any]]) -> tuple[Evidence, ...]:
+        return tuple(Evidence(r["finding"], r["value"], float(r["weight"]), r["why"], r["why"]) for r in rows)
+
+    return tuple(
+        Hypothesis(
+            h["id"],
+            float(h["p"]),
+            "",
+            evidence(reasons.get(h["id"], {}).get("for", [])),
+            evidence(reasons.get(h["id"], {}).get("against", [])),
+        )
+        for h in ranked
+    )
+
+
+def _saved_item(item: Mapping[str, Any]) -> PlanItem:
+    return PlanItem(
+        id=item["id"],
+        kind=item["kind"],
+        title=item.get("title", item["id"]),
+        verdict=Verdict(item["verdict"]),
+        source=item["source"],
+        patient=item.get("patient", ""),
+        clinician=item.get("clinician", ""),
+        stage=item.get("stage"),
+        due=item.get("due"),
+        due_text=item.get("due_text", ""),
+        modality=item.get("modality"),
+    )
