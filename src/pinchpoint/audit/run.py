@@ -22,7 +22,7 @@ from typing import Any
 from pinchpoint.audit.definition import AuditDefinition, load_definition
 from pinchpoint.audit.engines import Engine, make_engine, queries
 from pinchpoint.audit.source import DEFAULT_MAX_LINE_BYTES, SourceFile, scan_source
-from pinchpoint.audit.verdicts import verdicts_of
+from pinchpoint.audit.verdicts import value_bands, verdicts_of
 from pinchpoint.core.knowledge import Knowledge
 
 __all__ = ["OUTPUT_TABLES", "AuditResult", "parameters", "run_audit", "run_queries"]
@@ -33,7 +33,7 @@ OUTPUT_TABLES: Mapping[str, str] = {
     "warning_signs": "patient_id, warning",
     "rates": "dimension, value",
     "funnel": "step",
-    "agreement": "measure_class, verdict, card_warns",
+    "agreement": "measure_class, pinchpoint, verdict, card_warns",
     "refusals": "file, line_no",
     "reconciliation": "file, status, reason",
 }
@@ -64,6 +64,7 @@ def parameters(definition: AuditDefinition, as_of: dt.date) -> dict[str, object]
         "min_age": definition.min_age,
         "max_age": definition.max_age,
         "mri_lookback_days": definition.mri_lookback_days,
+        "later_days": definition.later_days,
         "z": repr(statistics.NormalDist().inv_cdf(0.5 + definition.confidence / 2)),
     }
 
@@ -100,14 +101,24 @@ def run_queries(
         [("key", "VARCHAR"), ("demands", "VARCHAR"), ("max_days", "BIGINT"), ("neurology_within", "BIGINT")],
         [(w.id, w.demands, w.max_days, w.neurology_within_days) for w in definition.warning_signs],
     )
-    steps = queries(engine.dialect, parameters(definition, as_of))
+    steps = queries(engine.dialect, parameters(definition, as_of), value_bands(knowledge))
     for query in (q for q in steps if q.stage == 1):
         (engine.view if query.view else engine.materialise)(query.name, query.sql)
-    signatures = [row[0] for row in engine.fetch("SELECT DISTINCT signature FROM orders")]
+    # The distinct signatures are few (their numbers are banded), whatever the population's size.
+    signatures = [row[0] for row in engine.fetch("SELECT DISTINCT signature FROM order_signatures")]
     engine.register(
         "verdicts",
-        [("signature", "VARCHAR"), ("verdict", "VARCHAR"), ("card_warns", "BOOLEAN"), ("reasons", "VARCHAR")],
-        [(v.signature, v.verdict, v.card_warns, v.reasons) for v in verdicts_of(signatures, knowledge)],
+        [
+            ("signature", "VARCHAR"),
+            ("verdict", "VARCHAR"),
+            ("card_warns", "BOOLEAN"),
+            ("plan_offers", "BOOLEAN"),
+            ("reasons", "VARCHAR"),
+        ],
+        [
+            (v.signature, v.verdict, v.card_warns, v.plan_offers, v.reasons)
+            for v in verdicts_of(signatures, knowledge)
+        ],
     )
     for query in (q for q in steps if q.stage == 2):
         (engine.view if query.view else engine.materialise)(query.name, query.sql)
