@@ -78,12 +78,21 @@ SELECT c.*,
        END AS problem
 FROM coded c WHERE ok
 
--- name: ranked
+-- name: copies
 -- Copies of one resource (same type and id): the first in file and line order is read, the rest are refused.
-SELECT s.*,
-       row_number() OVER (PARTITION BY rtype, id ORDER BY file, line_no) AS copy_no,
-       first_value(concat(file, ':', CAST(line_no AS STRING))) OVER (PARTITION BY rtype, id ORDER BY file, line_no) AS first_copy
-FROM screened s WHERE problem IS NULL
+-- Only resources with more than one copy are ranked (a hash aggregate finds them; no sort of every line).
+SELECT s.file, s.line_no,
+       row_number() OVER (PARTITION BY s.rtype, s.id ORDER BY s.file, s.line_no) AS copy_no,
+       first_value(concat(s.file, ':', CAST(s.line_no AS STRING))) OVER (PARTITION BY s.rtype, s.id ORDER BY s.file, s.line_no) AS first_copy
+FROM screened s
+JOIN (SELECT rtype, id FROM screened WHERE problem IS NULL GROUP BY rtype, id HAVING count(*) > 1) d
+  ON d.rtype = s.rtype AND d.id = s.id
+WHERE s.problem IS NULL
+
+-- name: ranked
+SELECT s.*, coalesce(c.copy_no, 1) AS copy_no, c.first_copy
+FROM screened s LEFT JOIN copies c ON c.file = s.file AND c.line_no = s.line_no
+WHERE s.problem IS NULL
 
 -- name: patients
 SELECT id AS patient_id, d AS birth_date, gender, organisation FROM ranked WHERE rtype = 'Patient' AND copy_no = 1
@@ -100,7 +109,12 @@ WHERE r.copy_no = 1 AND r.rtype <> 'Patient'
 -- entered in error, and an order or study entered in error or cancelled, count for nothing.
 SELECT DISTINCT r.rtype, r.id, r.patient_id, r.d, r.onset, r.end_d, r.clinical, r.verification, r.performer,
        k.role, k.key, k.system, k.code
-FROM records r JOIN codes k ON (k.system = r.system0 AND k.code = r.code0) OR (k.system = r.system1 AND k.code = r.code1)
+FROM (SELECT rtype, id, patient_id, d, onset, end_d, clinical, verification, status, performer, system0 AS system, code0 AS code
+      FROM records WHERE code0 IS NOT NULL
+      UNION ALL
+      SELECT rtype, id, patient_id, d, onset, end_d, clinical, verification, status, performer, system1, code1
+      FROM records WHERE code1 IS NOT NULL) r
+JOIN codes k ON k.system = r.system AND k.code = r.code
 WHERE (r.rtype = 'Condition' AND k.role IN ('index', 'exclusion', 'warning', 'neurology', 'card')
        AND coalesce(r.verification, '') <> 'entered-in-error')
    OR (r.rtype IN ('ServiceRequest', 'ImagingStudy') AND k.role IN ('imaging', 'mri')
