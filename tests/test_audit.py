@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import itertools
 import json
 from pathlib import Path
 
@@ -22,10 +23,10 @@ pytestmark = pytest.mark.filterwarnings(
 )  # py4j leaves sockets to the garbage collector
 
 from pinchpoint.api.cds_hooks import handle_request  # noqa: E402
+from pinchpoint.audit import run as audit_run  # noqa: E402
 from pinchpoint.audit.definition import load_definition  # noqa: E402
 from pinchpoint.audit.engines import queries  # noqa: E402
 from pinchpoint.audit.engines import spark_session as start  # noqa: E402
-from pinchpoint.audit import run as audit_run  # noqa: E402
 from pinchpoint.audit.run import OUTPUT_TABLES, parameters, run_audit  # noqa: E402
 from pinchpoint.audit.source import scan_source  # noqa: E402
 from pinchpoint.audit.synth import SYNTH_AS_OF, iter_truth_refusals, synthesize  # noqa: E402
@@ -361,7 +362,12 @@ def _card_codes(knowledge):
     """A few Condition codes the card reads: presentations, findings (current and ever), diagnoses."""
     terms = knowledge.tables["terminology"]
     url = {name: system.url for name, system in terms.systems.items()}
-    rows = [*terms.presentations, *terms.conditions[:6], *terms.sites["cauda_equina"], *next(iter(terms.causes.values()))]
+    rows = [
+        *terms.presentations,
+        *terms.conditions[:6],
+        *terms.sites["cauda_equina"],
+        *next(iter(terms.causes.values())),
+    ]
     presentations = {(url[r.system], r.code) for r in terms.presentations}
     return [(url[r.system], r.code, (url[r.system], r.code) in presentations) for r in rows]
 
@@ -408,14 +414,16 @@ def test_bands_cover_every_number_once(knowledge):
     for finding in {b.finding for b in bands}:
         mine = sorted((b for b in bands if b.finding == finding), key=lambda b: b.low)
         assert all(b.low <= b.representative <= b.high or b.low < 0 for b in mine)
-        assert all(a.high + 1 == b.low for a, b in zip(mine, mine[1:], strict=False)), finding
+        assert all(a.high + 1 == b.low for a, b in itertools.pairwise(mine)), finding
     ages = [b for b in bands if b.finding == "age"]
     assert len(ages) < 20  # the knowledge's age thresholds, not one band per year
 
 
 def test_signatures_hold_only_band_representatives(export, knowledge, tmp_path, monkeypatch):
-    """The numbers of every signature the card reviews are representatives of their bands, so the
-    distinct signatures are bounded by the codes and the knowledge, not by the population."""
+    """Every number of every signature the card reviews is the representative of its band.
+
+    So the distinct signatures are bounded by the codes and the knowledge, not by the population.
+    """
     folder, _ = export
     seen: list[str] = []
 
@@ -427,7 +435,8 @@ def test_signatures_hold_only_band_representatives(export, knowledge, tmp_path, 
     run_audit(folder, tmp_path, knowledge, as_of=SYNTH_AS_OF, max_line_bytes=LIMIT, report=False)
     representatives = {(b.finding, b.representative) for b in value_bands(knowledge)}
     orders = duckdb.sql(f"SELECT count(*) FROM '{tmp_path}/tables/order_verdicts.parquet'").fetchall()[0][0]
-    assert seen and len(seen) < orders
+    assert seen
+    assert len(seen) < orders
     for signature in seen:
         age, _, conditions = signature.split("#", 2)
         assert ("age", int(age)) in representatives, signature
@@ -442,7 +451,11 @@ def _review_on(day, order_id, folder, knowledge, cache={}):  # noqa: B006 (a cac
         conditions: dict[str, list[dict]] = {}
         for resource in _by_id(folder / "Condition.ndjson").values():
             conditions.setdefault(resource["subject"]["reference"].split("/", 1)[1], []).append(resource)
-        cache[folder] = (_by_id(folder / "Patient.ndjson"), conditions, _by_id(folder / "ServiceRequest.ndjson"))
+        cache[folder] = (
+            _by_id(folder / "Patient.ndjson"),
+            conditions,
+            _by_id(folder / "ServiceRequest.ndjson"),
+        )
     patients, conditions, requests = cache[folder]
     patient_id = requests[order_id]["subject"]["reference"].split("/", 1)[1]
     seen = [
@@ -465,7 +478,7 @@ def _expected_class(on_order, later):
 
 
 def test_every_orders_verdict_is_the_cards_review_on_both_dates(duck, export, knowledge, definition):
-    """pinchpoint's class of each order, from the card's review of the export's own resources.
+    """The class of each order is the card's review of the export's own resources, on both dates.
 
     Read independently of the signatures: the patient and the Conditions recorded by the order
     date, then by the later date, each reviewed by service.orders as the CDS card reviews them.
@@ -490,9 +503,12 @@ def _resource_line(resource):
 
 
 def test_an_order_is_indicated_later_when_a_red_flag_is_recorded_after_it(knowledge, tmp_path):
-    """Low back pain without red flags: imaging not indicated on the order date. Urinary retention
+    """A red flag recorded within 28 days after an order makes it "indicated later".
+
+    Low back pain without red flags: imaging is not indicated on the order date. Urinary retention
     recorded 10 days later makes the order "indicated later"; recorded 40 days later (beyond the
-    28 days looked at), or never, it stays "not indicated"."""
+    28 days looked at), or never, it stays "not indicated".
+    """
     terms = knowledge.tables["terminology"]
     url = {name: system.url for name, system in terms.systems.items()}
     lbp = next(r for r in terms.presentations if r.presentation == "nonspecific_low_back_pain")
@@ -503,7 +519,9 @@ def test_an_order_is_indicated_later_when_a_red_flag_is_recorded_after_it(knowle
     order_day = dt.date(2024, 3, 1)
     patients, conditions, orders = [], [], []
     for name, flag_after in (("soon", 10), ("late", 40), ("never", None)):
-        patients.append({"resourceType": "Patient", "id": name, "gender": "female", "birthDate": "1980-05-05"})
+        patients.append(
+            {"resourceType": "Patient", "id": name, "gender": "female", "birthDate": "1980-05-05"}
+        )
         conditions.append(
             {
                 "resourceType": "Condition",
@@ -544,4 +562,8 @@ def test_an_order_is_indicated_later_when_a_red_flag_is_recorded_after_it(knowle
             f"SELECT order_id, pinchpoint FROM '{tmp_path}/out/tables/order_verdicts.parquet'"
         ).fetchall()
     )
-    assert got == {"soon-order": "indicated later", "late-order": "not indicated", "never-order": "not indicated"}
+    assert got == {
+        "soon-order": "indicated later",
+        "late-order": "not indicated",
+        "never-order": "not indicated",
+    }

@@ -120,7 +120,9 @@ def _expand(sql: str, dialect: str, parameters: Mapping[str, object], bands: Seq
 def _band(bands: Sequence[Band], finding: str, x: str) -> str:
     """A CASE expression that writes ``x`` as its band's representative (``x`` itself if no band holds it)."""
     cases = " ".join(
-        f"WHEN ({x}) BETWEEN {b.low} AND {b.high} THEN {b.representative}" for b in bands if b.finding == finding
+        f"WHEN ({x}) BETWEEN {b.low} AND {b.high} THEN {b.representative}"
+        for b in bands
+        if b.finding == finding
     )
     return f"(CASE {cases} ELSE ({x}) END)" if cases else f"({x})"
 

@@ -250,8 +250,14 @@ def _html(
         "<h2>2. pinchpoint's verdict on each lumbar imaging order</h2>",
         "<p>The verdict is the CDS order card's own review (the same function) of the record "
         "as it stood on the order date; <em>card_warns</em> is whether the card would advise "
-        "removing the order.</p>",
-        _table(result.tables["agreement"], ["measure_class", "verdict", "card_warns", "orders"]),
+        "removing the order. <em>pinchpoint</em> sums it up: <em>indicated</em> (the imaging rules "
+        "or pinchpoint's plan call for it), <em>undetermined</em> (left to the clinician), "
+        "<em>not indicated</em> (the card warns), or <em>indicated later</em> (the card warns on "
+        f"the order date, but its review of the record {definition.later_days} days later finds "
+        "imaging indicated: the indication was written down after the order).</p>",
+        _table(
+            result.tables["agreement"], ["measure_class", "pinchpoint", "verdict", "card_warns", "orders"]
+        ),
         "<h2>3. Warning signs: time from the first record to MRI</h2>",
         _table(
             [{"warning": w, "outcome": o, "patients": n} for (w, o), n in sorted(outcomes.items())],

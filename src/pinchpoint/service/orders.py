@@ -126,7 +126,10 @@ def _review(questions: Sequence[_Question], knowledge: Knowledge) -> list[OrderR
     offered: set[tuple[tuple[tuple[str, FindingValue], ...], frozenset[str]]] = set()
     for start in range(0, len(plans), _PLAN_CHUNK):
         chunk = plans[start : start + _PLAN_CHUNK]
-        cases = [Case(id="order-review", findings=dict(findings), recorded=recorded) for findings, recorded in chunk]
+        cases = [
+            Case(id="order-review", findings=dict(findings), recorded=recorded)
+            for findings, recorded in chunk
+        ]
         offers = _plan_offers_lumbar_imaging(cases, knowledge)
         offered |= {plan for plan, offer in zip(chunk, offers, strict=True) if offer}
     return [
