@@ -27,7 +27,7 @@ from pinchpoint.audit import run as audit_run  # noqa: E402
 from pinchpoint.audit.definition import load_definition  # noqa: E402
 from pinchpoint.audit.engines import queries  # noqa: E402
 from pinchpoint.audit.engines import spark_session as start  # noqa: E402
-from pinchpoint.audit.run import OUTPUT_TABLES, parameters, run_audit  # noqa: E402
+from pinchpoint.audit.run import OUTPUT_TABLES, REPORT_ROWS, parameters, run_audit  # noqa: E402
 from pinchpoint.audit.source import scan_source  # noqa: E402
 from pinchpoint.audit.synth import SYNTH_AS_OF, iter_truth_refusals, synthesize  # noqa: E402
 from pinchpoint.audit.verdicts import value_bands, verdict_of, verdicts_of  # noqa: E402
@@ -112,11 +112,12 @@ def test_rates_per_organisation_equal_truth(duck, export):
 def test_warning_sign_outcomes_equal_truth(duck, export):
     result, _ = duck
     _, truth = export
-    counts: dict[tuple[str, str], int] = {}
-    for row in _rows(result, "warning_signs"):
-        key = (row["warning"], row["outcome"])
-        counts[key] = counts.get(key, 0) + 1
-    assert sorted([w, o, n] for (w, o), n in counts.items()) == truth["warning_outcomes"]
+    got = sorted([r["warning"], r["outcome"], int(r["patients"])] for r in _rows(result, "warning_outcomes"))
+    assert got == truth["warning_outcomes"]
+    late = _rows(result, "late_warnings")
+    missed = sum(n for _, outcome, n in truth["warning_outcomes"] if outcome in ("late", "missed: no MRI"))
+    assert len(late) == min(missed, REPORT_ROWS)
+    assert {r["outcome"] for r in late} <= {"late", "missed: no MRI"}
 
 
 def test_every_order_has_a_verdict(duck, export):

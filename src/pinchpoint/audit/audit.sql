@@ -341,6 +341,15 @@ LEFT JOIN (
   GROUP BY f2.patient_id, f2.warning
 ) m ON m.patient_id = f.patient_id AND m.warning = f.warning
 
+-- view: warning_outcomes
+-- How many patients had each warning sign, by outcome.
+SELECT warning, outcome, CAST(count(*) AS BIGINT) AS patients FROM warning_signs GROUP BY warning, outcome
+
+-- view: late_warnings
+-- The first {report_rows} late or missed warning signs for the report (all of them are in warning_signs).
+SELECT * FROM warning_signs WHERE outcome IN ('late', 'missed: no MRI')
+ORDER BY first_date, patient_id, warning LIMIT {report_rows}
+
 -- name: rates
 -- Imaging rate (numerator / denominator) with Wilson score intervals, overall and per organisation,
 -- practitioner, month and age band.
@@ -385,3 +394,8 @@ UNION ALL
 SELECT concat('excluded: ', k.key), CAST(count(*) AS BIGINT)
 FROM episode_exclusion_keys k JOIN episode_measure m ON m.episode_id = k.episode_id
 WHERE m.eligible AND m.window_complete GROUP BY k.key
+
+
+-- view: report_rates
+-- The rates the report and the MeasureReport show (per practitioner: in the rates table only).
+SELECT * FROM rates WHERE dimension <> 'practitioner'

@@ -44,9 +44,7 @@ DIALECTS: Mapping[str, Mapping[str, Callable[..., str]]] = {
             f"(from_json({x}, 'map<string,string>') IS NOT NULL AND substr(ltrim({x}), 1, 1) = '{{')"
         ),
         "json_object": lambda x: "true",  # json_valid already holds only an object
-        "json_fields": lambda x, *paths: (
-            "array(" + ", ".join(f"get_json_object({x}, {path})" for path in paths) + ")"
-        ),
+        "json_fields": lambda x, *paths: _spark_fields(x, paths),
         "at": lambda x, index: f"element_at({x}, {index})",
         "date": lambda x: f"TRY_CAST(substr({x}, 1, 10) AS DATE)",
         "days": lambda a, b: f"CAST(datediff({b}, {a}) AS BIGINT)",
@@ -115,6 +113,26 @@ def _expand(sql: str, dialect: str, parameters: Mapping[str, object], bands: Seq
         arguments.append(sql[start : index - 1].strip())
         sql = sql[: match.start()] + functions[match.group(1)](*arguments) + sql[index:]
     return sql
+
+
+def _spark_fields(x: str, paths: Sequence[str]) -> str:
+    """Spark: every path's value, the line parsed once into a map of its top-level fields.
+
+    ``from_json(x, 'map<string,string>')`` keeps a nested object or array as its JSON text, so a
+    longer path reads the rest of itself from that (short) text with ``get_json_object``; Spark
+    computes the repeated ``from_json`` of one row once. The values are those ``get_json_object``
+    would read from the whole line.
+    """
+    parsed = f"from_json({x}, 'map<string,string>')"
+    values = []
+    for quoted in paths:
+        path = quoted.strip("'")
+        match = re.fullmatch(r"\$\.([A-Za-z_][A-Za-z0-9_]*)(.*)", path)
+        if match is None:
+            raise ValueError(f"a path of @json_fields must start with a field name: {path}")
+        top = f"{parsed}['{match.group(1)}']"
+        values.append(f"get_json_object({top}, '${match.group(2)}')" if match.group(2) else top)
+    return "array(" + ", ".join(values) + ")"
 
 
 def _band(bands: Sequence[Band], finding: str, x: str) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from fhir.resources.R4B.measurereport import MeasureReport
 
+from pinchpoint.audit.run import REPORT_ROWS
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.io.fhir.terminology import CANONICAL_BASE
 from pinchpoint.knowledge import schema as s
@@ -222,11 +223,8 @@ def _html(
     overall = float(total["rate"]) if total else 0.0
     organisations = [r for r in rates if r["dimension"] == "organisation"]
     months = [r for r in rates if r["dimension"] == "month"]
-    warnings = result.tables["warning_signs"]
-    outcomes: dict[tuple[str, str], int] = {}
-    for row in warnings:
-        outcomes[(row["warning"], row["outcome"])] = outcomes.get((row["warning"], row["outcome"]), 0) + 1
-    late = [r for r in warnings if r["outcome"] in ("late", "missed: no MRI")]
+    outcomes = result.tables["warning_outcomes"]
+    late = result.tables["late_warnings"]
     reconciled = "every line is counted once" if result.reconciled else "THE COUNTS DO NOT RECONCILE"
     sections = [
         f"<h1>Population audit: {html.escape(definition.title)}</h1>",
@@ -259,11 +257,8 @@ def _html(
             result.tables["agreement"], ["measure_class", "pinchpoint", "verdict", "card_warns", "orders"]
         ),
         "<h2>3. Warning signs: time from the first record to MRI</h2>",
-        _table(
-            [{"warning": w, "outcome": o, "patients": n} for (w, o), n in sorted(outcomes.items())],
-            ["warning", "outcome", "patients"],
-        ),
-        "<h3>Late or missed</h3>",
+        _table(outcomes, ["warning", "outcome", "patients"]),
+        f"<h3>Late or missed (the first {REPORT_ROWS} by date; all of them: tables/warning_signs.csv)</h3>",
         _table(
             late, ["patient_id", "warning", "first_date", "demands", "max_days", "days_to_mri", "outcome"]
         ),
