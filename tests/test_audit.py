@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import itertools
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 duckdb = pytest.importorskip("duckdb")
 
@@ -20,15 +23,19 @@ pytestmark = pytest.mark.filterwarnings(
 )  # py4j leaves sockets to the garbage collector
 
 from pinchpoint.api.cds_hooks import handle_request  # noqa: E402
+from pinchpoint.audit import run as audit_run  # noqa: E402
 from pinchpoint.audit.definition import load_definition  # noqa: E402
 from pinchpoint.audit.engines import queries  # noqa: E402
 from pinchpoint.audit.engines import spark_session as start  # noqa: E402
-from pinchpoint.audit.run import OUTPUT_TABLES, parameters, run_audit  # noqa: E402
+from pinchpoint.audit.run import OUTPUT_TABLES, REPORT_ROWS, parameters, run_audit  # noqa: E402
 from pinchpoint.audit.source import scan_source  # noqa: E402
 from pinchpoint.audit.synth import SYNTH_AS_OF, iter_truth_refusals, synthesize  # noqa: E402
+from pinchpoint.audit.verdicts import value_bands, verdict_of, verdicts_of  # noqa: E402
 from pinchpoint.cli.main import main  # noqa: E402
 from pinchpoint.errors import SchemaError  # noqa: E402
+from pinchpoint.io.fhir.record import read_resources  # noqa: E402
 from pinchpoint.io.knowledge.loader import load_knowledge  # noqa: E402
+from pinchpoint.service.orders import review_lumbar_order  # noqa: E402
 
 PATIENTS = 3000
 LIMIT = 2000  # bytes: the synthetic over-long line is longer
@@ -105,11 +112,12 @@ def test_rates_per_organisation_equal_truth(duck, export):
 def test_warning_sign_outcomes_equal_truth(duck, export):
     result, _ = duck
     _, truth = export
-    counts: dict[tuple[str, str], int] = {}
-    for row in _rows(result, "warning_signs"):
-        key = (row["warning"], row["outcome"])
-        counts[key] = counts.get(key, 0) + 1
-    assert sorted([w, o, n] for (w, o), n in counts.items()) == truth["warning_outcomes"]
+    got = sorted([r["warning"], r["outcome"], int(r["patients"])] for r in _rows(result, "warning_outcomes"))
+    assert got == truth["warning_outcomes"]
+    late = _rows(result, "late_warnings")
+    missed = sum(n for _, outcome, n in truth["warning_outcomes"] if outcome in ("late", "missed: no MRI"))
+    assert len(late) == min(missed, REPORT_ROWS)
+    assert {r["outcome"] for r in late} <= {"late", "missed: no MRI"}
 
 
 def test_every_order_has_a_verdict(duck, export):
@@ -346,3 +354,217 @@ def test_the_command_line_writes_an_export_and_audits_it(tmp_path, capsys):
 def test_a_missing_source_is_a_clear_error(tmp_path, capsys):
     assert main(["audit", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# --- the review scales: each distinct question once, numbers in bands -------------------------------
+
+
+def _card_codes(knowledge):
+    """A few Condition codes the card reads: presentations, findings (current and ever), diagnoses."""
+    terms = knowledge.tables["terminology"]
+    url = {name: system.url for name, system in terms.systems.items()}
+    rows = [
+        *terms.presentations,
+        *terms.conditions[:6],
+        *terms.sites["cauda_equina"],
+        *next(iter(terms.causes.values())),
+    ]
+    presentations = {(url[r.system], r.code) for r in terms.presentations}
+    return [(url[r.system], r.code, (url[r.system], r.code) in presentations) for r in rows]
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_every_number_of_a_band_gets_its_representatives_review(data):
+    """The review of a signature with raw ages and days equals the review with their bands' representatives.
+
+    Fails if a threshold of the knowledge is missing from value_bands (two numbers of one band
+    reviewed differently).
+    """
+    knowledge = load_knowledge()
+    bands = value_bands(knowledge)
+    codes = _card_codes(knowledge)
+    age = data.draw(st.integers(-3, 130), label="age")
+    sex = data.draw(st.sampled_from(["female", "male", ""]), label="sex")
+    chosen = data.draw(st.lists(st.sampled_from(codes), min_size=1, max_size=3, unique=True), label="codes")
+    status = data.draw(st.sampled_from(["active", "resolved"]), label="status")
+    days = [data.draw(st.integers(-3, 400), label="days") for _ in chosen]
+
+    def represent(finding, value):
+        return next(b.representative for b in bands if b.finding == finding and b.low <= value <= b.high)
+
+    def signature(number):
+        elements = [
+            f"{system}|{code}|{status}||{number('duration_days', d) if presentation else ''}"
+            for (system, code, presentation), d in zip(chosen, days, strict=True)
+        ]
+        return f"{number('age', age)}#{sex}#{';'.join(sorted(elements))}"
+
+    raw, banded = signature(lambda _, v: v), signature(represent)
+    one, other = verdict_of(raw, knowledge), verdict_of(banded, knowledge)
+    assert (one.verdict, one.card_warns, one.plan_offers, one.reasons) == (
+        other.verdict,
+        other.card_warns,
+        other.plan_offers,
+        other.reasons,
+    ), (raw, banded)
+
+
+def test_bands_cover_every_number_once(knowledge):
+    bands = value_bands(knowledge)
+    for finding in {b.finding for b in bands}:
+        mine = sorted((b for b in bands if b.finding == finding), key=lambda b: b.low)
+        assert all(b.low <= b.representative <= b.high or b.low < 0 for b in mine)
+        assert all(a.high + 1 == b.low for a, b in itertools.pairwise(mine)), finding
+    ages = [b for b in bands if b.finding == "age"]
+    assert len(ages) < 20  # the knowledge's age thresholds, not one band per year
+
+
+def test_signatures_hold_only_band_representatives(export, knowledge, tmp_path, monkeypatch):
+    """Every number of every signature the card reviews is the representative of its band.
+
+    So the distinct signatures are bounded by the codes and the knowledge, not by the population.
+    """
+    folder, _ = export
+    seen: list[str] = []
+
+    def record(signatures, knowledge):
+        seen.extend(signatures)
+        return verdicts_of(signatures, knowledge)
+
+    monkeypatch.setattr(audit_run, "verdicts_of", record)
+    run_audit(folder, tmp_path, knowledge, as_of=SYNTH_AS_OF, max_line_bytes=LIMIT, report=False)
+    representatives = {(b.finding, b.representative) for b in value_bands(knowledge)}
+    orders = duckdb.sql(f"SELECT count(*) FROM '{tmp_path}/tables/order_verdicts.parquet'").fetchall()[0][0]
+    assert seen
+    assert len(seen) < orders
+    for signature in seen:
+        age, _, conditions = signature.split("#", 2)
+        assert ("age", int(age)) in representatives, signature
+        for element in filter(None, conditions.split(";")):
+            days = element.rsplit("|", 1)[1]
+            assert not days or ("duration_days", int(days)) in representatives, signature
+
+
+def _review_on(day, order_id, folder, knowledge, cache={}):  # noqa: B006 (a cache of the export's files)
+    """The card's review of an order on ``day``: the patient and every Condition recorded by then."""
+    if folder not in cache:
+        conditions: dict[str, list[dict]] = {}
+        for resource in _by_id(folder / "Condition.ndjson").values():
+            conditions.setdefault(resource["subject"]["reference"].split("/", 1)[1], []).append(resource)
+        cache[folder] = (
+            _by_id(folder / "Patient.ndjson"),
+            conditions,
+            _by_id(folder / "ServiceRequest.ndjson"),
+        )
+    patients, conditions, requests = cache[folder]
+    patient_id = requests[order_id]["subject"]["reference"].split("/", 1)[1]
+    seen = [
+        c
+        for c in conditions.get(patient_id, [])
+        if dt.date.fromisoformat(c.get("recordedDate") or c["onsetDateTime"]) <= day
+    ]
+    resources = [("Patient", patients[patient_id])] + [(f"Condition[{i}]", c) for i, c in enumerate(seen)]
+    return review_lumbar_order(read_resources(resources, knowledge, today=day, origin="test"), knowledge)
+
+
+def _expected_class(on_order, later):
+    if on_order.decision.verdict == "indicated" or on_order.plan_offers_imaging:
+        return "indicated"
+    if not on_order.warns:
+        return "undetermined"
+    if later.decision.verdict == "indicated" or later.plan_offers_imaging:
+        return "indicated later"
+    return "not indicated"
+
+
+def test_every_orders_verdict_is_the_cards_review_on_both_dates(duck, export, knowledge, definition):
+    """The class of each order is the card's review of the export's own resources, on both dates.
+
+    Read independently of the signatures: the patient and the Conditions recorded by the order
+    date, then by the later date, each reviewed by service.orders as the CDS card reviews them.
+    """
+    folder, _ = export
+    _, out = duck
+    rows = duckdb.sql(
+        "SELECT order_id, order_date, later_date, verdict_later, pinchpoint "
+        f"FROM '{out}/tables/order_verdicts.parquet' ORDER BY 1"
+    ).fetchall()
+    assert {row[4] for row in rows} >= {"indicated", "not indicated", "indicated later", "undetermined"}
+    for order_id, order_date, later_date, verdict_later, pinchpoint in rows:
+        assert later_date == min(order_date + dt.timedelta(days=definition.later_days), SYNTH_AS_OF)
+        on_order = _review_on(order_date, order_id, folder, knowledge)
+        later = _review_on(later_date, order_id, folder, knowledge)
+        assert pinchpoint == _expected_class(on_order, later), order_id
+        assert verdict_later == later.decision.verdict, order_id
+
+
+def _resource_line(resource):
+    return json.dumps(resource, separators=(",", ":"))
+
+
+def test_an_order_is_indicated_later_when_a_red_flag_is_recorded_after_it(knowledge, tmp_path):
+    """A red flag recorded within 28 days after an order makes it "indicated later".
+
+    Low back pain without red flags: imaging is not indicated on the order date. Urinary retention
+    recorded 10 days later makes the order "indicated later"; recorded 40 days later (beyond the
+    28 days looked at), or never, it stays "not indicated".
+    """
+    terms = knowledge.tables["terminology"]
+    url = {name: system.url for name, system in terms.systems.items()}
+    lbp = next(r for r in terms.presentations if r.presentation == "nonspecific_low_back_pain")
+    retention = next(r for r in terms.conditions if r.finding == "urinary_retention")
+    xray = next(r for r in terms.imaging_orders if r.region == "lumbar")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    order_day = dt.date(2024, 3, 1)
+    patients, conditions, orders = [], [], []
+    for name, flag_after in (("soon", 10), ("late", 40), ("never", None)):
+        patients.append(
+            {"resourceType": "Patient", "id": name, "gender": "female", "birthDate": "1980-05-05"}
+        )
+        conditions.append(
+            {
+                "resourceType": "Condition",
+                "id": f"{name}-lbp",
+                "subject": {"reference": f"Patient/{name}"},
+                "code": {"coding": [{"system": url[lbp.system], "code": lbp.code}]},
+                "recordedDate": (order_day - dt.timedelta(days=5)).isoformat(),
+                "onsetDateTime": (order_day - dt.timedelta(days=7)).isoformat(),
+            }
+        )
+        if flag_after is not None:
+            conditions.append(
+                {
+                    "resourceType": "Condition",
+                    "id": f"{name}-flag",
+                    "subject": {"reference": f"Patient/{name}"},
+                    "code": {"coding": [{"system": url[retention.system], "code": retention.code}]},
+                    "recordedDate": (order_day + dt.timedelta(days=flag_after)).isoformat(),
+                }
+            )
+        orders.append(
+            {
+                "resourceType": "ServiceRequest",
+                "id": f"{name}-order",
+                "status": "active",
+                "intent": "order",
+                "subject": {"reference": f"Patient/{name}"},
+                "code": {"coding": [{"system": url[xray.system], "code": xray.code}]},
+                "authoredOn": order_day.isoformat(),
+            }
+        )
+    for kind, resources in (("Patient", patients), ("Condition", conditions), ("ServiceRequest", orders)):
+        (folder / f"{kind}.ndjson").write_text("".join(_resource_line(r) + "\n" for r in resources))
+    result = run_audit(folder, tmp_path / "out", knowledge, as_of=dt.date(2025, 1, 1), report=False)
+    assert result.reconciled
+    got = dict(
+        duckdb.sql(
+            f"SELECT order_id, pinchpoint FROM '{tmp_path}/out/tables/order_verdicts.parquet'"
+        ).fetchall()
+    )
+    assert got == {
+        "soon-order": "indicated later",
+        "late-order": "not indicated",
+        "never-order": "not indicated",
+    }

@@ -9,46 +9,61 @@
 -- Inputs from the engine: raw_lines(file, expected_type, line_no, line), set_aside(file, line_no,
 -- reason), codes(system, code, role, key), exclusion_windows(key, before_days, after_days, min_days),
 -- warning_defs(key, demands, max_days, neurology_within); between stage 1 and stage 2 the verdicts
--- table (signature, verdict, card_warns, reasons) from pinchpoint's own imaging rules.
+-- table (signature, verdict, card_warns, plan_offers, reasons) from the CDS order card's review.
+-- `@band(finding, x)` writes a number as the representative of its band (pinchpoint.audit.verdicts.value_bands).
 
 -- stage: 1
 -- name: coded
--- One row per input line: whether it is a JSON object, and the fields the audit reads.
+-- One row per input line: whether it is a JSON object, and the fields the audit reads. Each line is
+-- parsed once for all its fields (@json_fields), and the code of its concept once more.
 SELECT file, expected_type, line_no, ok, blank, set_aside_reason, rtype, id, subject, clinical, verification, status, performer,
        organisation, gender, date_text, onset_text, end_text,
-       CASE WHEN concept LIKE '{%' THEN @json(concept, '$.coding[0].system') END AS system0,
-       CASE WHEN concept LIKE '{%' THEN @json(concept, '$.coding[0].code') END AS code0,
-       CASE WHEN concept LIKE '{%' THEN @json(concept, '$.coding[1].system') END AS system1,
-       CASE WHEN concept LIKE '{%' THEN @json(concept, '$.coding[1].code') END AS code1,
+       @at(cf, 1) AS system0, @at(cf, 2) AS code0, @at(cf, 3) AS system1, @at(cf, 4) AS code1,
        @date(date_text) AS d, @date(onset_text) AS onset, @date(end_text) AS end_d
 FROM (
-  SELECT file, expected_type, line_no, ok, blank, set_aside_reason,
-         CASE WHEN ok THEN @json(line, '$.resourceType') END AS rtype,
-         CASE WHEN ok THEN @json(line, '$.id') END AS id,
-         CASE WHEN ok THEN coalesce(@json(line, '$.subject.reference'), @json(line, '$.patient.reference')) END AS subject,
-         CASE WHEN ok THEN coalesce(@json(line, '$.code'), @json(line, '$.procedureCode[0]'),
-                                    @json(line, '$.medicationCodeableConcept')) END AS concept,
-         CASE WHEN ok THEN coalesce(@json(line, '$.recordedDate'), @json(line, '$.authoredOn'),
-                                    @json(line, '$.started'), @json(line, '$.effectivePeriod.start'),
-                                    @json(line, '$.effectiveDateTime'), @json(line, '$.performedDateTime'),
-                                    @json(line, '$.period.start'), @json(line, '$.issued'),
-                                    @json(line, '$.birthDate')) END AS date_text,
-         CASE WHEN ok THEN @json(line, '$.onsetDateTime') END AS onset_text,
-         CASE WHEN ok THEN @json(line, '$.effectivePeriod.end') END AS end_text,
-         CASE WHEN ok THEN @json(line, '$.clinicalStatus.coding[0].code') END AS clinical,
-         CASE WHEN ok THEN @json(line, '$.verificationStatus.coding[0].code') END AS verification,
-         CASE WHEN ok THEN @json(line, '$.status') END AS status,
-         CASE WHEN ok THEN coalesce(@json(line, '$.asserter.reference'), @json(line, '$.requester.reference')) END AS performer,
-         CASE WHEN ok THEN @json(line, '$.managingOrganization.reference') END AS organisation,
-         CASE WHEN ok THEN @json(line, '$.gender') END AS gender
+  SELECT file, expected_type, line_no, ok, blank, set_aside_reason, rtype, id, subject, clinical, verification, status,
+         performer, organisation, gender, date_text, onset_text, end_text,
+         CASE WHEN concept LIKE '{%' THEN @json_fields(concept, '$.coding[0].system', '$.coding[0].code',
+                                                      '$.coding[1].system', '$.coding[1].code') END AS cf
   FROM (
-    SELECT r.file, r.expected_type, r.line_no, r.line, s.reason AS set_aside_reason,
-           (r.line IS NULL OR trim(r.line) = '') AS blank,
-           CASE WHEN s.line_no IS NOT NULL OR r.line IS NULL OR trim(r.line) = '' THEN false
-                ELSE @json_ok(r.line) END AS ok
-    FROM raw_lines r LEFT JOIN set_aside s ON s.file = r.file AND s.line_no = r.line_no
-  ) parsed
-) fields
+    SELECT file, expected_type, line_no, ok, blank, set_aside_reason,
+           CASE WHEN ok THEN @at(f, 1) END AS rtype,
+           CASE WHEN ok THEN @at(f, 2) END AS id,
+           CASE WHEN ok THEN coalesce(@at(f, 3), @at(f, 4)) END AS subject,
+           CASE WHEN ok THEN coalesce(@at(f, 5), @at(f, 6), @at(f, 7)) END AS concept,
+           CASE WHEN ok THEN coalesce(@at(f, 8), @at(f, 9), @at(f, 10), @at(f, 11), @at(f, 12), @at(f, 13), @at(f, 14),
+                                      @at(f, 15), @at(f, 16)) END AS date_text,
+           CASE WHEN ok THEN @at(f, 17) END AS onset_text,
+           CASE WHEN ok THEN @at(f, 18) END AS end_text,
+           CASE WHEN ok THEN @at(f, 19) END AS clinical,
+           CASE WHEN ok THEN @at(f, 20) END AS verification,
+           CASE WHEN ok THEN @at(f, 21) END AS status,
+           CASE WHEN ok THEN coalesce(@at(f, 22), @at(f, 23)) END AS performer,
+           CASE WHEN ok THEN @at(f, 24) END AS organisation,
+           CASE WHEN ok THEN @at(f, 25) END AS gender
+    FROM (
+      SELECT file, expected_type, line_no, line, set_aside_reason, blank, f,
+             CASE WHEN NOT valid THEN false WHEN @at(f, 1) IS NOT NULL THEN true ELSE @json_object(line) END AS ok
+      FROM (
+        SELECT file, expected_type, line_no, line, set_aside_reason, blank, valid,
+               CASE WHEN valid THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference',
+                   '$.patient.reference', '$.code', '$.procedureCode[0]', '$.medicationCodeableConcept',
+                   '$.recordedDate', '$.authoredOn', '$.started', '$.effectivePeriod.start', '$.effectiveDateTime',
+                   '$.performedDateTime', '$.period.start', '$.issued', '$.birthDate', '$.onsetDateTime',
+                   '$.effectivePeriod.end', '$.clinicalStatus.coding[0].code', '$.verificationStatus.coding[0].code',
+                   '$.status', '$.asserter.reference', '$.requester.reference', '$.managingOrganization.reference',
+                   '$.gender') END AS f
+        FROM (
+          SELECT r.file, r.expected_type, r.line_no, r.line, s.reason AS set_aside_reason,
+                 (r.line IS NULL OR trim(r.line) = '') AS blank,
+                 CASE WHEN s.line_no IS NOT NULL OR r.line IS NULL OR trim(r.line) = '' THEN false
+                      ELSE @json_valid(r.line) END AS valid
+          FROM raw_lines r LEFT JOIN set_aside s ON s.file = r.file AND s.line_no = r.line_no
+        ) checked
+      ) extracted
+    ) objects
+  ) fields
+) concepts
 
 -- view: screened
 -- The first check each JSON object fails, before duplicates and references are looked at.
@@ -63,12 +78,21 @@ SELECT c.*,
        END AS problem
 FROM coded c WHERE ok
 
--- name: ranked
+-- name: copies
 -- Copies of one resource (same type and id): the first in file and line order is read, the rest are refused.
-SELECT s.*,
-       row_number() OVER (PARTITION BY rtype, id ORDER BY file, line_no) AS copy_no,
-       first_value(concat(file, ':', CAST(line_no AS STRING))) OVER (PARTITION BY rtype, id ORDER BY file, line_no) AS first_copy
-FROM screened s WHERE problem IS NULL
+-- Only resources with more than one copy are ranked (a hash aggregate finds them; no sort of every line).
+SELECT s.file, s.line_no,
+       row_number() OVER (PARTITION BY s.rtype, s.id ORDER BY s.file, s.line_no) AS copy_no,
+       first_value(concat(s.file, ':', CAST(s.line_no AS STRING))) OVER (PARTITION BY s.rtype, s.id ORDER BY s.file, s.line_no) AS first_copy
+FROM screened s
+JOIN (SELECT rtype, id FROM screened WHERE problem IS NULL GROUP BY rtype, id HAVING count(*) > 1) d
+  ON d.rtype = s.rtype AND d.id = s.id
+WHERE s.problem IS NULL
+
+-- name: ranked
+SELECT s.*, coalesce(c.copy_no, 1) AS copy_no, c.first_copy
+FROM screened s LEFT JOIN copies c ON c.file = s.file AND c.line_no = s.line_no
+WHERE s.problem IS NULL
 
 -- name: patients
 SELECT id AS patient_id, d AS birth_date, gender, organisation FROM ranked WHERE rtype = 'Patient' AND copy_no = 1
@@ -85,7 +109,12 @@ WHERE r.copy_no = 1 AND r.rtype <> 'Patient'
 -- entered in error, and an order or study entered in error or cancelled, count for nothing.
 SELECT DISTINCT r.rtype, r.id, r.patient_id, r.d, r.onset, r.end_d, r.clinical, r.verification, r.performer,
        k.role, k.key, k.system, k.code
-FROM records r JOIN codes k ON (k.system = r.system0 AND k.code = r.code0) OR (k.system = r.system1 AND k.code = r.code1)
+FROM (SELECT rtype, id, patient_id, d, onset, end_d, clinical, verification, status, performer, system0 AS system, code0 AS code
+      FROM records WHERE code0 IS NOT NULL
+      UNION ALL
+      SELECT rtype, id, patient_id, d, onset, end_d, clinical, verification, status, performer, system1, code1
+      FROM records WHERE code1 IS NOT NULL) r
+JOIN codes k ON k.system = r.system AND k.code = r.code
 WHERE (r.rtype = 'Condition' AND k.role IN ('index', 'exclusion', 'warning', 'neurology', 'card')
        AND coalesce(r.verification, '') <> 'entered-in-error')
    OR (r.rtype IN ('ServiceRequest', 'ImagingStudy') AND k.role IN ('imaging', 'mri')
@@ -208,35 +237,65 @@ LEFT JOIN (SELECT DISTINCT id, system, code FROM record_codes WHERE role = 'inde
   ON i.id = r.id AND i.system = r.system AND i.code = r.code
 WHERE r.role = 'card'
 
--- name: orders
--- Lumbar imaging orders with the episode they fall in and the signature of what the CDS order card
--- would read: the age and sex, and every Condition it knows recorded by the order date, with its
--- statuses and, for a presentation, the days from its onset to the order.
-SELECT o.order_id, o.patient_id, o.order_date, o.practitioner, o.modality, o.episode_id,
-       concat(coalesce(CAST(o.age AS STRING), ''), '#', coalesce(o.gender, ''), '#',
+-- name: order_dates
+-- Lumbar imaging orders with the episode they fall in, and the two dates they are reviewed on: the
+-- order date, and {later_days} days later (or the audit date, if sooner) for "indicated later".
+SELECT r.id AS order_id, r.patient_id, r.d AS order_date,
+       least(@add_days(r.d, {later_days}), DATE '{as_of}') AS later_date,
+       coalesce(min(r.performer), 'unknown') AS practitioner, min(r.key) AS modality, min(e.episode_id) AS episode_id,
+       min(p.gender) AS gender, min(p.birth_date) AS birth_date
+FROM record_codes r
+JOIN patients p ON p.patient_id = r.patient_id
+LEFT JOIN episodes e ON e.patient_id = r.patient_id AND e.index_date <= r.d
+     AND (e.next_index_date IS NULL OR r.d < e.next_index_date)
+WHERE r.rtype = 'ServiceRequest' AND r.role = 'imaging' AND r.d IS NOT NULL
+GROUP BY r.id, r.patient_id, r.d
+
+-- name: order_signatures
+-- The signature of what the CDS order card would read on each review date: the age and sex, and
+-- every Condition it knows recorded by then, with its statuses and, for a presentation, the days
+-- from its onset. Ages and days are written as the representative of their band (value_bands).
+SELECT o.order_id, o.moment,
+       concat(coalesce(CAST(@band(age, o.age) AS STRING), ''), '#', coalesce(o.gender, ''), '#',
               coalesce(@sorted_join(CASE WHEN c.stem IS NOT NULL THEN concat(c.stem,
-                  CASE WHEN c.presentation AND c.onset IS NOT NULL THEN CAST(@days(c.onset, o.order_date) AS STRING)
+                  CASE WHEN c.presentation AND c.onset IS NOT NULL
+                       THEN CAST(@band(duration_days, @days(c.onset, o.on_date)) AS STRING)
                        ELSE '' END) END), '')) AS signature
 FROM (
-  SELECT r.id AS order_id, r.patient_id, r.d AS order_date, coalesce(min(r.performer), 'unknown') AS practitioner,
-         min(r.key) AS modality, min(e.episode_id) AS episode_id, min(p.gender) AS gender,
-         min(year(r.d) - year(p.birth_date)
-             - CASE WHEN month(r.d) * 100 + day(r.d) < month(p.birth_date) * 100 + day(p.birth_date) THEN 1 ELSE 0 END) AS age
-  FROM record_codes r
-  JOIN patients p ON p.patient_id = r.patient_id
-  LEFT JOIN episodes e ON e.patient_id = r.patient_id AND e.index_date <= r.d
-       AND (e.next_index_date IS NULL OR r.d < e.next_index_date)
-  WHERE r.rtype = 'ServiceRequest' AND r.role = 'imaging' AND r.d IS NOT NULL
-  GROUP BY r.id, r.patient_id, r.d
+  SELECT order_id, patient_id, moment, on_date, gender,
+         year(on_date) - year(birth_date)
+           - CASE WHEN month(on_date) * 100 + day(on_date) < month(birth_date) * 100 + day(birth_date) THEN 1 ELSE 0 END AS age
+  FROM (
+    SELECT order_id, patient_id, 'order' AS moment, order_date AS on_date, gender, birth_date FROM order_dates
+    UNION ALL
+    SELECT order_id, patient_id, 'later', later_date, gender, birth_date FROM order_dates
+  ) both_dates
 ) o
-LEFT JOIN card_conditions c ON c.patient_id = o.patient_id AND c.d <= o.order_date
-GROUP BY o.order_id, o.patient_id, o.order_date, o.practitioner, o.modality, o.episode_id, o.age, o.gender
+LEFT JOIN card_conditions c ON c.patient_id = o.patient_id AND c.d <= o.on_date
+GROUP BY o.order_id, o.moment, o.age, o.gender
+
+-- name: orders
+SELECT o.order_id, o.patient_id, o.order_date, o.later_date, o.practitioner, o.modality, o.episode_id,
+       s.signature, l.signature AS later_signature
+FROM order_dates o
+JOIN order_signatures s ON s.order_id = o.order_id AND s.moment = 'order'
+JOIN order_signatures l ON l.order_id = o.order_id AND l.moment = 'later'
 
 -- stage: 2
 -- name: order_verdicts
 -- Part 2: pinchpoint's verdict on each lumbar imaging order beside what the measure says of it.
+-- verdict and card_warns are the CDS order card's review on the order date; verdict_later and
+-- card_warns_later its review of the record {later_days} days later. pinchpoint says: indicated (the
+-- imaging rules or the plan call for it on the order date), undetermined (left to the clinician),
+-- not indicated (the card warns, and still does not find it indicated later), indicated later (the
+-- card warns on the order date, but the record {later_days} days later makes it indicated).
 SELECT o.order_id, o.patient_id, o.order_date, o.practitioner, o.modality, o.episode_id,
-       v.verdict, v.card_warns, v.reasons,
+       v.verdict, v.card_warns, v.reasons, o.later_date, l.verdict AS verdict_later, l.card_warns AS card_warns_later,
+       CASE WHEN v.verdict = 'unreadable' THEN 'unreadable'
+            WHEN v.verdict = 'indicated' OR v.plan_offers THEN 'indicated'
+            WHEN NOT v.card_warns THEN 'undetermined'
+            WHEN l.verdict = 'indicated' OR l.plan_offers THEN 'indicated later'
+            ELSE 'not indicated' END AS pinchpoint,
        CASE WHEN o.episode_id IS NULL THEN 'no episode'
             WHEN NOT m.eligible THEN 'age outside the measure'
             WHEN NOT m.window_complete THEN 'window not complete'
@@ -244,11 +303,12 @@ SELECT o.order_id, o.patient_id, o.order_date, o.practitioner, o.modality, o.epi
             WHEN @days(m.index_date, o.order_date) > {imaging_window_days} THEN 'after the window'
             ELSE 'low value by the measure' END AS measure_class
 FROM orders o JOIN verdicts v ON v.signature = o.signature
+JOIN verdicts l ON l.signature = o.later_signature
 LEFT JOIN episode_measure m ON m.episode_id = o.episode_id
 
 -- view: agreement
-SELECT measure_class, verdict, card_warns, CAST(count(*) AS BIGINT) AS orders
-FROM order_verdicts GROUP BY measure_class, verdict, card_warns
+SELECT measure_class, pinchpoint, verdict, card_warns, CAST(count(*) AS BIGINT) AS orders
+FROM order_verdicts GROUP BY measure_class, pinchpoint, verdict, card_warns
 
 -- view: warning_first
 -- Part 3: the first record of each warning sign per patient (for cancer with new neurology, the later
@@ -280,6 +340,15 @@ LEFT JOIN (
   WHERE @days(f2.first_date, r.d) >= -{mri_lookback_days}
   GROUP BY f2.patient_id, f2.warning
 ) m ON m.patient_id = f.patient_id AND m.warning = f.warning
+
+-- view: warning_outcomes
+-- How many patients had each warning sign, by outcome.
+SELECT warning, outcome, CAST(count(*) AS BIGINT) AS patients FROM warning_signs GROUP BY warning, outcome
+
+-- view: late_warnings
+-- The first {report_rows} late or missed warning signs for the report (all of them are in warning_signs).
+SELECT * FROM warning_signs WHERE outcome IN ('late', 'missed: no MRI')
+ORDER BY first_date, patient_id, warning LIMIT {report_rows}
 
 -- name: rates
 -- Imaging rate (numerator / denominator) with Wilson score intervals, overall and per organisation,
@@ -325,3 +394,8 @@ UNION ALL
 SELECT concat('excluded: ', k.key), CAST(count(*) AS BIGINT)
 FROM episode_exclusion_keys k JOIN episode_measure m ON m.episode_id = k.episode_id
 WHERE m.eligible AND m.window_complete GROUP BY k.key
+
+
+-- view: report_rates
+-- The rates the report and the MeasureReport show (per practitioner: in the rates table only).
+SELECT * FROM rates WHERE dimension <> 'practitioner'

@@ -97,6 +97,15 @@ class _Mri(_CodeSet):
     lookback_days: int = Field(ge=0)
 
 
+class _Later(_Strict):
+    days: int = Field(ge=0)
+    source: str
+
+
+class _Verdict(_Strict):
+    later: _Later
+
+
 class _Level(_Strict):
     max_days: int = Field(ge=0)
     source: str
@@ -119,6 +128,7 @@ class _File(_Strict):
     exclusions: list[_Exclusion]
     warning_signs: list[_WarningSign]
     mri: _Mri
+    verdict: _Verdict
     levels: dict[Literal["emergency", "urgent", "soon"], _Level]
     systems: dict[str, _System] = {}
     sources: dict[str, _Source] = {}
@@ -170,6 +180,7 @@ class AuditDefinition:
     negative_history_days: int
     confidence: float
     mri_lookback_days: int
+    later_days: int
     exclusions: tuple[Exclusion, ...]
     warning_signs: tuple[WarningSign, ...]
     codes: tuple[CodeRow, ...]
@@ -218,6 +229,7 @@ def load_definition(knowledge: Knowledge, text: str | None = None) -> AuditDefin
         *(w.source for w in data.warning_signs),
     ]
     cited += [level.source for level in data.levels.values()]
+    cited.append(data.verdict.later.source)
     cited += [system.source for system in data.systems.values()]
     cited += [code.source for part in (*data.exclusions, *data.warning_signs) for code in part.codes]
     for source in cited:
@@ -238,6 +250,7 @@ def load_definition(knowledge: Knowledge, text: str | None = None) -> AuditDefin
         negative_history_days=data.measure.negative_history_days,
         confidence=data.measure.confidence,
         mri_lookback_days=data.mri.lookback_days,
+        later_days=data.verdict.later.days,
         exclusions=tuple(
             Exclusion(
                 e.id,

@@ -14,10 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pinchpoint.audit.source import SourceFile
 from pinchpoint.errors import InputError
+
+if TYPE_CHECKING:
+    from pinchpoint.audit.verdicts import Band
 
 __all__ = ["DIALECTS", "DuckDBEngine", "Engine", "Query", "SparkEngine", "make_engine", "queries"]
 
@@ -25,21 +28,27 @@ Row = tuple[Any, ...]
 
 DIALECTS: Mapping[str, Mapping[str, Callable[..., str]]] = {
     "duckdb": {
-        "json_ok": lambda x: f"(CASE WHEN json_valid({x}) THEN json_type({x}) = 'OBJECT' ELSE false END)",
-        "json": lambda x, path: f"json_extract_string({x}, {path})",
+        "json_valid": lambda x: f"json_valid({x})",
+        "json_object": lambda x: f"(json_type({x}) = 'OBJECT')",
+        "json_fields": lambda x, *paths: f"json_extract_string({x}, [{', '.join(paths)}])",
+        "at": lambda x, index: f"{x}[{index}]",
         "date": lambda x: f"TRY_CAST(substr({x}, 1, 10) AS DATE)",
         "days": lambda a, b: f"CAST(({b}) - ({a}) AS BIGINT)",
+        "add_days": lambda d, n: f"CAST(({d}) + CAST({n} AS INTEGER) AS DATE)",
         "sorted_join": lambda x: (
             f"array_to_string(list_sort(list({x}) FILTER (WHERE ({x}) IS NOT NULL)), ';')"
         ),
     },
     "spark": {
-        "json_ok": lambda x: (
+        "json_valid": lambda x: (
             f"(from_json({x}, 'map<string,string>') IS NOT NULL AND substr(ltrim({x}), 1, 1) = '{{')"
         ),
-        "json": lambda x, path: f"get_json_object({x}, {path})",
+        "json_object": lambda x: "true",  # json_valid already holds only an object
+        "json_fields": lambda x, *paths: _spark_fields(x, paths),
+        "at": lambda x, index: f"element_at({x}, {index})",
         "date": lambda x: f"TRY_CAST(substr({x}, 1, 10) AS DATE)",
         "days": lambda a, b: f"CAST(datediff({b}, {a}) AS BIGINT)",
+        "add_days": lambda d, n: f"date_add({d}, {n})",
         "sorted_join": lambda x: f"array_join(sort_array(collect_list({x})), ';')",
     },
 }
@@ -56,8 +65,12 @@ class Query:
     view: bool = False
 
 
-def queries(dialect: str, parameters: Mapping[str, object]) -> list[Query]:
-    """Read ``audit.sql`` and return its queries in this dialect, with the definition's numbers filled in."""
+def queries(dialect: str, parameters: Mapping[str, object], bands: Sequence[Band] = ()) -> list[Query]:
+    """Read ``audit.sql`` and return its queries in this dialect, with the definition's numbers filled in.
+
+    ``bands`` are the value bands of :func:`pinchpoint.audit.verdicts.value_bands` that ``@band``
+    writes as plain SQL (the same in every dialect).
+    """
     text = resources.files("pinchpoint.audit").joinpath("audit.sql").read_text("utf-8")
     found: list[Query] = []
     stage = 0
@@ -66,7 +79,7 @@ def queries(dialect: str, parameters: Mapping[str, object]) -> list[Query]:
     body: list[str] = []
     for line in [*text.splitlines(), "-- name: <end>"]:
         if line.startswith(("-- stage:", "-- name:", "-- view:")) and name is not None:
-            found.append(Query(stage, name, _expand("\n".join(body), dialect, parameters), view))
+            found.append(Query(stage, name, _expand("\n".join(body), dialect, parameters, bands), view))
             name, body = None, []
         if line.startswith("-- stage:"):
             stage = int(line.split(":", 1)[1])
@@ -78,9 +91,9 @@ def queries(dialect: str, parameters: Mapping[str, object]) -> list[Query]:
     return found
 
 
-def _expand(sql: str, dialect: str, parameters: Mapping[str, object]) -> str:
+def _expand(sql: str, dialect: str, parameters: Mapping[str, object], bands: Sequence[Band]) -> str:
     sql = re.sub(r"\{([a-z_]+)\}", lambda m: str(parameters[m.group(1)]), sql)
-    functions = DIALECTS[dialect]
+    functions = {**DIALECTS[dialect], "band": lambda finding, x: _band(bands, finding, x)}
     while (match := re.search(r"@([a-z_]+)\(", sql)) is not None:
         start, depth, index = match.end(), 1, match.end()
         arguments: list[str] = []
@@ -100,6 +113,36 @@ def _expand(sql: str, dialect: str, parameters: Mapping[str, object]) -> str:
         arguments.append(sql[start : index - 1].strip())
         sql = sql[: match.start()] + functions[match.group(1)](*arguments) + sql[index:]
     return sql
+
+
+def _spark_fields(x: str, paths: Sequence[str]) -> str:
+    """Spark: every path's value, the line parsed once into a map of its top-level fields.
+
+    ``from_json(x, 'map<string,string>')`` keeps a nested object or array as its JSON text, so a
+    longer path reads the rest of itself from that (short) text with ``get_json_object``; Spark
+    computes the repeated ``from_json`` of one row once. The values are those ``get_json_object``
+    would read from the whole line.
+    """
+    parsed = f"from_json({x}, 'map<string,string>')"
+    values = []
+    for quoted in paths:
+        path = quoted.strip("'")
+        match = re.fullmatch(r"\$\.([A-Za-z_][A-Za-z0-9_]*)(.*)", path)
+        if match is None:
+            raise ValueError(f"a path of @json_fields must start with a field name: {path}")
+        top = f"{parsed}['{match.group(1)}']"
+        values.append(f"get_json_object({top}, '${match.group(2)}')" if match.group(2) else top)
+    return "array(" + ", ".join(values) + ")"
+
+
+def _band(bands: Sequence[Band], finding: str, x: str) -> str:
+    """A CASE expression that writes ``x`` as its band's representative (``x`` itself if no band holds it)."""
+    cases = " ".join(
+        f"WHEN ({x}) BETWEEN {b.low} AND {b.high} THEN {b.representative}"
+        for b in bands
+        if b.finding == finding
+    )
+    return f"(CASE {cases} ELSE ({x}) END)" if cases else f"({x})"
 
 
 class Engine(Protocol):

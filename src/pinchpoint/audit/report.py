@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from fhir.resources.R4B.measurereport import MeasureReport
 
+from pinchpoint.audit.run import REPORT_ROWS
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.io.fhir.terminology import CANONICAL_BASE
 from pinchpoint.knowledge import schema as s
@@ -222,11 +223,8 @@ def _html(
     overall = float(total["rate"]) if total else 0.0
     organisations = [r for r in rates if r["dimension"] == "organisation"]
     months = [r for r in rates if r["dimension"] == "month"]
-    warnings = result.tables["warning_signs"]
-    outcomes: dict[tuple[str, str], int] = {}
-    for row in warnings:
-        outcomes[(row["warning"], row["outcome"])] = outcomes.get((row["warning"], row["outcome"]), 0) + 1
-    late = [r for r in warnings if r["outcome"] in ("late", "missed: no MRI")]
+    outcomes = result.tables["warning_outcomes"]
+    late = result.tables["late_warnings"]
     reconciled = "every line is counted once" if result.reconciled else "THE COUNTS DO NOT RECONCILE"
     sections = [
         f"<h1>Population audit: {html.escape(definition.title)}</h1>",
@@ -250,14 +248,17 @@ def _html(
         "<h2>2. pinchpoint's verdict on each lumbar imaging order</h2>",
         "<p>The verdict is the CDS order card's own review (the same function) of the record "
         "as it stood on the order date; <em>card_warns</em> is whether the card would advise "
-        "removing the order.</p>",
-        _table(result.tables["agreement"], ["measure_class", "verdict", "card_warns", "orders"]),
-        "<h2>3. Warning signs: time from the first record to MRI</h2>",
+        "removing the order. <em>pinchpoint</em> sums it up: <em>indicated</em> (the imaging rules "
+        "or pinchpoint's plan call for it), <em>undetermined</em> (left to the clinician), "
+        "<em>not indicated</em> (the card warns), or <em>indicated later</em> (the card warns on "
+        f"the order date, but its review of the record {definition.later_days} days later finds "
+        "imaging indicated: the indication was written down after the order).</p>",
         _table(
-            [{"warning": w, "outcome": o, "patients": n} for (w, o), n in sorted(outcomes.items())],
-            ["warning", "outcome", "patients"],
+            result.tables["agreement"], ["measure_class", "pinchpoint", "verdict", "card_warns", "orders"]
         ),
-        "<h3>Late or missed</h3>",
+        "<h2>3. Warning signs: time from the first record to MRI</h2>",
+        _table(outcomes, ["warning", "outcome", "patients"]),
+        f"<h3>Late or missed (the first {REPORT_ROWS} by date; all of them: tables/warning_signs.csv)</h3>",
         _table(
             late, ["patient_id", "warning", "first_date", "demands", "max_days", "days_to_mri", "outcome"]
         ),

@@ -22,27 +22,47 @@ from typing import Any
 from pinchpoint.audit.definition import AuditDefinition, load_definition
 from pinchpoint.audit.engines import Engine, make_engine, queries
 from pinchpoint.audit.source import DEFAULT_MAX_LINE_BYTES, SourceFile, scan_source
-from pinchpoint.audit.verdicts import verdicts_of
+from pinchpoint.audit.verdicts import value_bands, verdicts_of
 from pinchpoint.core.knowledge import Knowledge
 
-__all__ = ["OUTPUT_TABLES", "AuditResult", "parameters", "run_audit", "run_queries"]
+__all__ = ["OUTPUT_TABLES", "REPORT_ROWS", "AuditResult", "parameters", "run_audit", "run_queries"]
 
 OUTPUT_TABLES: Mapping[str, str] = {
     "episode_measure": "episode_id",
     "order_verdicts": "order_id",
     "warning_signs": "patient_id, warning",
+    "warning_outcomes": "warning, outcome",
     "rates": "dimension, value",
     "funnel": "step",
-    "agreement": "measure_class, verdict, card_warns",
+    "agreement": "measure_class, pinchpoint, verdict, card_warns",
     "refusals": "file, line_no",
     "reconciliation": "file, status, reason",
 }
 """The tables the audit writes, with the columns that order their rows."""
 
+REPORT_ROWS = 200
+"""The most late or missed warning signs the report lists (all of them are in the warning_signs table)."""
+
+_SMALL: Mapping[str, tuple[str, str]] = {
+    "rates": ("report_rates", "dimension, value"),
+    "funnel": ("funnel", "step"),
+    "agreement": ("agreement", "measure_class, pinchpoint, verdict, card_warns"),
+    "reconciliation": ("reconciliation", "file, status, reason"),
+    "warning_outcomes": ("warning_outcomes", "warning, outcome"),
+    "late_warnings": ("late_warnings", "first_date, patient_id, warning"),
+}
+"""What the audit reads back into Python for the report, each bounded by the codes, the organisations
+and months, not by the number of patients: name, table or view, order."""
+
 
 @dataclass
 class AuditResult:
-    """What an audit produced: the small tables (as rows of dicts), the line totals, the files written."""
+    """What an audit produced: the small tables (as rows of dicts), the line totals, the files written.
+
+    The small tables are the rates (without the per-practitioner rows), the funnel, the agreement,
+    the reconciliation, the warning-sign outcomes and the first late or missed warning signs: their
+    size does not grow with the number of patients, so neither does the memory they take.
+    """
 
     tables: dict[str, list[dict[str, Any]]]
     lines_per_file: dict[str, int]
@@ -64,6 +84,8 @@ def parameters(definition: AuditDefinition, as_of: dt.date) -> dict[str, object]
         "min_age": definition.min_age,
         "max_age": definition.max_age,
         "mri_lookback_days": definition.mri_lookback_days,
+        "later_days": definition.later_days,
+        "report_rows": REPORT_ROWS,
         "z": repr(statistics.NormalDist().inv_cdf(0.5 + definition.confidence / 2)),
     }
 
@@ -100,14 +122,24 @@ def run_queries(
         [("key", "VARCHAR"), ("demands", "VARCHAR"), ("max_days", "BIGINT"), ("neurology_within", "BIGINT")],
         [(w.id, w.demands, w.max_days, w.neurology_within_days) for w in definition.warning_signs],
     )
-    steps = queries(engine.dialect, parameters(definition, as_of))
+    steps = queries(engine.dialect, parameters(definition, as_of), value_bands(knowledge))
     for query in (q for q in steps if q.stage == 1):
         (engine.view if query.view else engine.materialise)(query.name, query.sql)
-    signatures = [row[0] for row in engine.fetch("SELECT DISTINCT signature FROM orders")]
+    # The distinct signatures are few (their numbers are banded), whatever the population's size.
+    signatures = [row[0] for row in engine.fetch("SELECT DISTINCT signature FROM order_signatures")]
     engine.register(
         "verdicts",
-        [("signature", "VARCHAR"), ("verdict", "VARCHAR"), ("card_warns", "BOOLEAN"), ("reasons", "VARCHAR")],
-        [(v.signature, v.verdict, v.card_warns, v.reasons) for v in verdicts_of(signatures, knowledge)],
+        [
+            ("signature", "VARCHAR"),
+            ("verdict", "VARCHAR"),
+            ("card_warns", "BOOLEAN"),
+            ("plan_offers", "BOOLEAN"),
+            ("reasons", "VARCHAR"),
+        ],
+        [
+            (v.signature, v.verdict, v.card_warns, v.plan_offers, v.reasons)
+            for v in verdicts_of(signatures, knowledge)
+        ],
     )
     for query in (q for q in steps if q.stage == 2):
         (engine.view if query.view else engine.materialise)(query.name, query.sql)
@@ -156,8 +188,7 @@ def run_audit(
             (out / "tables").mkdir(parents=True, exist_ok=True)
             for name, order in OUTPUT_TABLES.items():
                 written += engine.write(name, order, out / "tables")
-            small = ("rates", "funnel", "agreement", "reconciliation", "warning_signs")
-            tables = {name: _fetch_dicts(engine, name, OUTPUT_TABLES[name]) for name in small}
+            tables = {name: _fetch_dicts(engine, view, order) for name, (view, order) in _SMALL.items()}
         finally:
             engine.close()
         counted: dict[str, int] = {}

@@ -67,27 +67,75 @@ def review_lumbar_orders(
 
     Each order is its record's facts, the findings of its reason codes and the presentations
     they name. The population audit reviews every distinct order of an export here, so its
-    verdict and the card's can never differ; the plans are assessed together in chunks.
+    verdict and the card's can never differ. Orders that state the same question (the same
+    findings, presentations and recorded diagnoses, however the record coded them) are
+    reviewed once; the plans are assessed together in chunks.
     """
-    findings = [{**reasons, **facts.findings} for facts, reasons, _ in orders]
+    questions: dict[_Question, int] = {}
+    asked: list[int] = []
+    for facts, reasons, presentations in orders:
+        question = _Question.of(facts, reasons, presentations)
+        asked.append(questions.setdefault(question, len(questions)))
+    reviews = _review(list(questions), knowledge)
+    return [reviews[index] for index in asked]
+
+
+@dataclass(frozen=True, slots=True)
+class _Question:
+    """What the review reads of one order: all it decides from, and nothing else."""
+
+    findings: tuple[tuple[str, FindingValue], ...]
+    presentations: frozenset[str]
+    recorded_sites: frozenset[str]
+    recorded_causes: frozenset[str]
+    recorded: frozenset[str]
+
+    @classmethod
+    def of(
+        cls, facts: RecordFacts, reasons: Mapping[str, FindingValue], presentations: frozenset[str]
+    ) -> _Question:
+        found = {**reasons, **facts.findings}
+        return cls(
+            tuple(sorted(found.items(), key=lambda item: item[0])),
+            frozenset(facts.presentations) | presentations,
+            facts.recorded_sites,
+            facts.recorded_causes,
+            facts.recorded,
+        )
+
+
+def _review(questions: Sequence[_Question], knowledge: Knowledge) -> list[OrderReview]:
     decisions = [
         imaging_decision(
-            found,
+            dict(question.findings),
             knowledge,
-            presentations=set(facts.presentations) | set(presentations),
-            recorded_sites=facts.recorded_sites,
-            recorded_causes=facts.recorded_causes,
+            presentations=question.presentations,
+            recorded_sites=question.recorded_sites,
+            recorded_causes=question.recorded_causes,
         )
-        for found, (facts, _, presentations) in zip(findings, orders, strict=True)
+        for question in questions
     ]
-    asked = [index for index, decision in enumerate(decisions) if decision.verdict == "not_indicated"]
-    offered = set()
-    for start in range(0, len(asked), _PLAN_CHUNK):
-        chunk = asked[start : start + _PLAN_CHUNK]
-        cases = [Case(id="order-review", findings=findings[i], recorded=orders[i][0].recorded) for i in chunk]
+    # The plan reads only the findings and the recorded diagnoses (not the presentations): one plan each.
+    plans = list(
+        dict.fromkeys(
+            (question.findings, question.recorded)
+            for question, decision in zip(questions, decisions, strict=True)
+            if decision.verdict == "not_indicated"
+        )
+    )
+    offered: set[tuple[tuple[tuple[str, FindingValue], ...], frozenset[str]]] = set()
+    for start in range(0, len(plans), _PLAN_CHUNK):
+        chunk = plans[start : start + _PLAN_CHUNK]
+        cases = [
+            Case(id="order-review", findings=dict(findings), recorded=recorded)
+            for findings, recorded in chunk
+        ]
         offers = _plan_offers_lumbar_imaging(cases, knowledge)
-        offered |= {index for index, offer in zip(chunk, offers, strict=True) if offer}
-    return [OrderReview(decision, index in offered) for index, decision in enumerate(decisions)]
+        offered |= {plan for plan, offer in zip(chunk, offers, strict=True) if offer}
+    return [
+        OrderReview(decision, decision.verdict == "not_indicated" and (q.findings, q.recorded) in offered)
+        for q, decision in zip(questions, decisions, strict=True)
+    ]
 
 
 def _plan_offers_lumbar_imaging(cases: Sequence[Case], knowledge: Knowledge) -> list[bool]:
