@@ -30,7 +30,10 @@ class TextIn(BaseModel):
         description=f"What the person or clinician wrote: plain text, at most {MAX_TEXT_CHARS} characters",
         json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT_CHARS},
     )
-    mode: Literal["self_check", "clinician"] = "self_check"
+    mode: Literal["self_check", "clinician"] = Field(
+        default="self_check",
+        description="clinician: a note, read with examination notation (EHL 4/5 L, AJ absent R, 3/52), reasons worded for a clinician",
+    )
 
 
 class CueOut(BaseModel):
@@ -88,4 +91,4 @@ def add_text_routes(
         responses=dict(problems),
     )
     def post_text(body: TextIn) -> dict[str, Any]:
-        return read_text(body.text, knowledge).to_dict(knowledge, body.mode)
+        return read_text(body.text, knowledge, mode=body.mode).to_dict(knowledge, body.mode)

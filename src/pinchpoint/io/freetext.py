@@ -319,6 +319,8 @@ _SYMPTOM_WINDOW = 12
 """How many words away a symptom word may stand from the body part it describes (same sentence)."""
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([a-z0-9]+))?\}")
 _DIGITS = r"\d{1,4}(?:\.\d{1,2})?"
+_UNIT_GROUPS = ("unit", "recent_unit")
+"""Pattern groups whose term is a number of days that multiplies the number before it."""
 
 
 def _stem(word: str, forms: Mapping[str, str]) -> str:
@@ -641,16 +643,17 @@ class _Reader:
             value = self._term(target.from_, groups)
             return value if isinstance(value, str) and (not spec.values or value in spec.values) else None
         raw = groups.get("number")
+        unit = next((name for name in _UNIT_GROUPS if name in groups), None)
         number: float
         if raw is None:
-            if "unit" not in groups:
+            if unit is None:
                 return None
             number = 1
         else:
             word = self._term("number", groups)
             number = float(word) if isinstance(word, int) else float(raw) if _is_float(raw) else -1
-        if "unit" in groups:
-            days = self._term("unit", groups)
+        if unit is not None:
+            days = self._term(unit, groups)
             number = number * days if isinstance(days, int) else -1
         low = spec.minimum if spec.minimum is not None else 0
         high = spec.maximum if spec.maximum is not None else float("inf")
@@ -733,7 +736,7 @@ def _is_float(raw: str) -> bool:
 
 def _measure_span(match: re.Match[str], row: s.MeasureRow, groups: Mapping[str, str]) -> tuple[int, int]:
     """The characters a measure mention covers: the groups its targets read, or the whole match."""
-    used = {t.from_ for t in row.targets} | {t.item for t in row.targets} | {"side", "unit"}
+    used = {t.from_ for t in row.targets} | {t.item for t in row.targets} | {"side", *_UNIT_GROUPS}
     named = [name for name in groups if name in used]
     if not named or any(t.from_ is None for t in row.targets):
         return match.span()
