@@ -283,14 +283,32 @@ def add_evaluate_text_command(commands: Any) -> None:
     command = commands.add_parser(
         "evaluate-text", help="score free-text reading on annotated corpora: recall and precision per finding"
     )
-    command.add_argument("paths", metavar="CORPUS", nargs="+", type=Path, help="corpus YAML files")
+    command.add_argument("paths", metavar="CORPUS", nargs="*", type=Path, help="corpus YAML files")
     command.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     command.add_argument("--misses", action="store_true", help="also list every missed and extra unit")
+    command.add_argument(
+        "--narratives",
+        metavar="CASES",
+        type=Path,
+        help="instead, interview the cases of CASES that have a narrative story first and plainly, and compare",
+    )
+    command.add_argument(
+        "--mode",
+        choices=("self-check", "clinician"),
+        default="self-check",
+        help="with --narratives: who answers the interview (default: self-check)",
+    )
     command.set_defaults(command=_evaluate_text_command)
 
 
 def _evaluate_text_command(args: argparse.Namespace) -> int:
     knowledge = load_knowledge()
+    if args.narratives is not None:
+        return _story_first(args, knowledge)
+    if not args.paths:
+        raise InvalidCaseError(
+            "nothing to evaluate", location="evaluate-text", expected="corpus files, or --narratives CASES"
+        )
     items: list[CorpusItem] = []
     red_flags: set[str] = set()
     for path in args.paths:
@@ -303,6 +321,30 @@ def _evaluate_text_command(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write("\n".join(summary_lines(data, misses=args.misses)) + "\n")
     return 1 if data["unsafe"] else 0
+
+
+def _story_first(args: argparse.Namespace, knowledge: Knowledge) -> int:
+    """Compare story-first and plain simulated interviews on the narratives of a case folder."""
+    from pinchpoint.evaluation.narrative import compare_story_first  # noqa: PLC0415 (only this option needs it)
+    from pinchpoint.io.casefile import read_cases  # noqa: PLC0415
+
+    mode: Mode = "clinician" if args.mode == "clinician" else "self_check"
+    data = compare_story_first(read_cases(args.narratives, knowledge.vocabulary), knowledge, mode=mode).to_json()
+    if args.json:
+        sys.stdout.write(json.dumps(data) + "\n")
+        return 0
+    lines = [f"{data['cases']} cases with a narrative, interviewed in {data['mode']} mode", ""]
+    lines.append("| | questions | under-triage | over-triage | emergency sensitivity | triage exact |")
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for name in ("plain", "story_first"):
+        row = data[name]
+        lines.append(
+            f"| {name.replace('_', ' ')} | {row['questions_total']} | {_pct(row['under_triage'])} "
+            f"| {_pct(row['over_triage'])} | {_pct(row['emergency_sensitivity'])} | {_pct(row['triage_exact'])} |"
+        )
+    lines += ["", f"questions saved by the story: {_pct(data['questions_saved'])}"]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
 
 
 def _pct(value: float | None) -> str:
