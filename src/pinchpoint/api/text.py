@@ -49,7 +49,7 @@ class MentionOut(BaseModel):
     """One phrase found in the text, with its span and what it proposes (``value`` null: nothing)."""
 
     finding: str
-    value: bool | str | list[str] | None
+    value: bool | int | float | str | list[str] | None
     phrase: str
     text: str
     start: int = Field(ge=0)
@@ -69,7 +69,7 @@ class TextReadingOut(BaseModel):
     proposed: list[MentionOut]
     left_for_interview: list[MentionOut]
     not_proposed: list[MentionOut]
-    findings: dict[str, bool | str | list[str]]
+    findings: dict[str, bool | int | float | str | list[str]]
 
 
 def add_text_routes(

@@ -319,6 +319,9 @@ _SYMPTOM_WINDOW = 12
 """How many words away a symptom word may stand from the body part it describes (same sentence)."""
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([a-z0-9]+))?\}")
 _DIGITS = r"\d{1,4}(?:\.\d{1,2})?"
+_QUERY = re.compile(r"(?:(?<=^)|(?<=[\s(,;:/]))\?(?=\w)")
+_QUERY_MARK = "\u00bf"
+"""An inverted question mark: not a sentence end for spaCy, and a doubt cue of the lexicon."""
 _UNIT_GROUPS = ("unit", "recent_unit")
 """Pattern groups whose term is a number of days that multiplies the number before it."""
 
@@ -421,7 +424,9 @@ class _Reader:
     # --- reading -------------------------------------------------------------------------------------
 
     def read(self, text: str, mode: Mode = "self_check") -> tuple[Mention, ...]:
-        normalised = text.translate(_QUOTES)
+        # A clinician's query ("?CES", "?saddle numbness") doubts what follows: it is read as a cue of
+        # its own, one character for one so that every span still points into the text as written.
+        normalised = _QUERY.sub(_QUERY_MARK, text.translate(_QUOTES))
         doc = self._norm_doc(self.nlp.make_doc(normalised))
         matches: dict[tuple[int, int], tuple[str, dict[str, str]]] = {}
         for name, component in self.nlp.pipeline:
@@ -464,13 +469,13 @@ class _Reader:
         doc.ents = filter_spans([*doc.ents, *found])
         return doc
 
-    def _context(self, span: Span) -> tuple[tuple[Cue, ...], set[str]]:
-        doc = span.doc
-        cues = tuple(
-            Cue(m.category, doc[m.modifier_span[0] : m.modifier_span[1]].text, *_chars(doc, m.modifier_span))
-            for m in span._.modifiers
-        )
-        return cues, {c.category for c in cues}
+    def _context(self, span: Span, text: str) -> tuple[tuple[Cue, ...], set[str]]:
+        """The ConText cues of a mention, each with its words as written in ``text``."""
+        cues = []
+        for modifier in span._.modifiers:
+            start, end = _chars(span.doc, modifier.modifier_span)
+            cues.append(Cue(modifier.category, text[start:end], start, end))
+        return tuple(cues), {c.category for c in cues}
 
     def _mentions(self, doc: Doc, span: Span, row: s.PhraseRow, text: str) -> list[Mention]:
         vocabulary = self.knowledge.vocabulary
@@ -478,7 +483,7 @@ class _Reader:
         base = target.finding
         spec = self.bases[base]
         red_flag = base in self.red_flags
-        cues, categories = self._context(span)
+        cues, categories = self._context(span, text)
         reason = _context_reason(categories, row.past_counts)
         value: FindingValue | None = None
         negated = "NEGATED_EXISTENCE" in categories or target.value is False
@@ -529,7 +534,7 @@ class _Reader:
         if finding is None:
             return []
         regions = self.knowledge.vocabulary.regions
-        cues, categories = self._context(span)
+        cues, categories = self._context(span, text)
         red_flag = finding in self.red_flags
         reason = _context_reason(categories, past_counts=False)
         if reason is None and "NEGATED_EXISTENCE" in categories:
@@ -578,7 +583,7 @@ class _Reader:
         self, doc: Doc, span: Span, row: s.MeasureRow, groups: Mapping[str, str], text: str
     ) -> list[Mention]:
         """A number, grade or notation match: one mention per target (and side) it fills."""
-        cues, categories = self._context(span)
+        cues, categories = self._context(span, text)
         out: list[Mention] = []
         for target in row.targets:
             value = self._measure_value(target, groups)
