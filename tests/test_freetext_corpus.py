@@ -65,7 +65,8 @@ def test_recall_and_precision_hold(scored: tuple[str, dict[str, object]]) -> Non
     part, data = scored
     floors = _FLOORS[part]
     overall, red = data["overall"], data["red_flags"]
-    assert isinstance(overall, dict) and isinstance(red, dict)
+    assert isinstance(overall, dict)
+    assert isinstance(red, dict)
     assert overall["recall"] >= floors["recall"], overall
     assert overall["precision"] >= floors["precision"], overall
     assert red["recall"] >= floors["red_recall"], red
@@ -90,7 +91,11 @@ def test_recall_and_precision_hold(scored: tuple[str, dict[str, object]]) -> Non
             "clinician",
             {"exam.reflex.achilles.left": "absent", "exam.reflex.achilles.right": "absent"},
         ),
-        ("plantars upgoing", "clinician", {"exam.plantar.left": "extensor", "exam.plantar.right": "extensor"}),
+        (
+            "plantars upgoing",
+            "clinician",
+            {"exam.plantar.left": "extensor", "exam.plantar.right": "extensor"},
+        ),
         ("saddle anaesthesia", "clinician", {"saddle_numbness": True}),
         ("PR: reduced tone", "clinician", {"exam.anal_tone_reduced": True}),
         ("PVR 600 ml", "clinician", {"exam.post_void_residual_ml": 600}),
@@ -124,7 +129,11 @@ def test_recall_and_precision_hold(scored: tuple[str, dict[str, object]]) -> Non
             "self_check",
             {"numbness_regions": ("leg_anterolateral.left", "foot_dorsum.left")},
         ),
-        ("siatica with numbnes in my big toe on the left", "self_check", {"numbness_regions": ("big_toe.left",)}),
+        (
+            "siatica with numbnes in my big toe on the left",
+            "self_check",
+            {"numbness_regions": ("big_toe.left",)},
+        ),
     ],
 )
 def test_notation_and_lay_words_are_read(text: str, mode: str, expected: dict[str, object]) -> None:
@@ -192,7 +201,8 @@ def test_evaluate_text_prints_the_table(capsys: pytest.CaptureFixture[str]) -> N
     """``evaluate-text`` prints a Markdown table with overall and red-flag rows; exit 0 when safe."""
     assert main(["evaluate-text", str(_PARTS["development"])]) == 0
     out = capsys.readouterr().out
-    assert "| **overall** |" in out and "| **red flags** |" in out
+    assert "| **overall** |" in out
+    assert "| **red flags** |" in out
     assert "safety failures: 0" in out
 
 
@@ -213,7 +223,10 @@ def test_the_api_reads_a_clinician_note() -> None:
     client = TestClient(create_api_app(_KNOWLEDGE))
     response = client.post("/api/v1/text", json={"text": "EHL 4/5 L. T 38.2.", "mode": "clinician"})
     assert response.status_code == 200
-    assert response.json()["findings"] == {"exam.power.great_toe_extension.left": 4, "exam.temperature_c": 38.2}
+    assert response.json()["findings"] == {
+        "exam.power.great_toe_extension.left": 4,
+        "exam.temperature_c": 38.2,
+    }
 
 
 def test_the_cli_reads_a_clinician_note(capsys: pytest.CaptureFixture[str]) -> None:

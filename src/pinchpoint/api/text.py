@@ -32,7 +32,8 @@ class TextIn(BaseModel):
     )
     mode: Literal["self_check", "clinician"] = Field(
         default="self_check",
-        description="clinician: a note, read with examination notation (EHL 4/5 L, AJ absent R, 3/52), reasons worded for a clinician",
+        description="clinician: a note, read with examination notation (EHL 4/5 L, AJ absent R, 3/52)"
+        " and reasons worded for a clinician",
     )
 
 

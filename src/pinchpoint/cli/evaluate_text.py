@@ -146,15 +146,22 @@ def load_corpus(path: Path, knowledge: Knowledge) -> tuple[list[CorpusItem], fro
 def _item(raw: object, index: int, path: Path, knowledge: Knowledge) -> CorpusItem:
     where = f"{path}: items[{index}]"
     if not isinstance(raw, dict) or not isinstance(raw.get("text"), str) or "id" not in raw:
-        raise InvalidCaseError("a corpus item is malformed", location=where, expected="a mapping with id and text")
+        raise InvalidCaseError(
+            "a corpus item is malformed", location=where, expected="a mapping with id and text"
+        )
     unknown = set(raw) - _ITEM_KEYS
     if unknown:
         raise InvalidCaseError(
-            "a corpus item has unknown keys", location=where, expected=", ".join(sorted(_ITEM_KEYS)), got=sorted(unknown)
+            "a corpus item has unknown keys",
+            location=where,
+            expected=", ".join(sorted(_ITEM_KEYS)),
+            got=sorted(unknown),
         )
     mode = _MODES.get(str(raw.get("mode", "self_check")))
     if mode is None:
-        raise InvalidCaseError("a corpus item's mode is unknown", location=where, expected="self_check or clinician")
+        raise InvalidCaseError(
+            "a corpus item's mode is unknown", location=where, expected="self_check or clinician"
+        )
     findings = dict(raw.get("findings") or {})
     _check_ids(findings, knowledge, where, base=False)
     _check_regions(findings, knowledge, where)
@@ -259,9 +266,7 @@ def summary(scores: TextScores, knowledge: Knowledge) -> dict[str, Any]:
             "precision": _ratio(hits, hits + extra),
         }
 
-    bases = sorted(
-        {base_of[u[0]] for s in scores.items for u in (*s.hits, *s.missed, *s.extra)}
-    )
+    bases = sorted({base_of[u[0]] for s in scores.items for u in (*s.hits, *s.missed, *s.extra)})
     seconds = [s.seconds for s in scores.items]
     proposals = [len(s.hits) + len(s.extra) for s in scores.items]
     return {
@@ -290,7 +295,7 @@ def add_evaluate_text_command(commands: Any) -> None:
         "--narratives",
         metavar="CASES",
         type=Path,
-        help="instead, interview the cases of CASES that have a narrative story first and plainly, and compare",
+        help="instead, interview the cases of CASES with a narrative story first and plainly, and compare",
     )
     command.add_argument(
         "--mode",
@@ -329,7 +334,9 @@ def _story_first(args: argparse.Namespace, knowledge: Knowledge) -> int:
     from pinchpoint.io.casefile import read_cases  # noqa: PLC0415
 
     mode: Mode = "clinician" if args.mode == "clinician" else "self_check"
-    data = compare_story_first(read_cases(args.narratives, knowledge.vocabulary), knowledge, mode=mode).to_json()
+    data = compare_story_first(
+        read_cases(args.narratives, knowledge.vocabulary), knowledge, mode=mode
+    ).to_json()
     if args.json:
         sys.stdout.write(json.dumps(data) + "\n")
         return 0
@@ -340,7 +347,8 @@ def _story_first(args: argparse.Namespace, knowledge: Knowledge) -> int:
         row = data[name]
         lines.append(
             f"| {name.replace('_', ' ')} | {row['questions_total']} | {_pct(row['under_triage'])} "
-            f"| {_pct(row['over_triage'])} | {_pct(row['emergency_sensitivity'])} | {_pct(row['triage_exact'])} |"
+            f"| {_pct(row['over_triage'])} | {_pct(row['emergency_sensitivity'])} "
+            f"| {_pct(row['triage_exact'])} |"
         )
     lines += ["", f"questions saved by the story: {_pct(data['questions_saved'])}"]
     sys.stdout.write("\n".join(lines) + "\n")

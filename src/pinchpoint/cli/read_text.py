@@ -41,7 +41,7 @@ def add_read_text_command(commands: Any) -> None:
     command.add_argument(
         "--clinician",
         action="store_true",
-        help="read a clinician's note (examination notation such as 'EHL 4/5 L', '3/52') and word the reasons for a clinician",
+        help="read a clinician's note (notation such as 'EHL 4/5 L', '3/52'), reasons for a clinician",
     )
     command.set_defaults(command=_read_text_command)
 

@@ -38,7 +38,9 @@ def confirmed_by(mention: Mention, findings: Mapping[str, FindingValue]) -> bool
     return truth is not None and truth == mention.value
 
 
-def simulate_from_narrative(case: Case, knowledge: Knowledge, *, mode: Mode = "self_check") -> SimulatedInterview:
+def simulate_from_narrative(
+    case: Case, knowledge: Knowledge, *, mode: Mode = "self_check"
+) -> SimulatedInterview:
     """Interview the person of ``case`` story first: only what the narrative did not settle is asked.
 
     Raises:
@@ -92,7 +94,9 @@ class StoryFirstComparison:
         }
 
 
-def compare_story_first(cases: Iterable[Case], knowledge: Knowledge, *, mode: Mode = "self_check") -> StoryFirstComparison:
+def compare_story_first(
+    cases: Iterable[Case], knowledge: Knowledge, *, mode: Mode = "self_check"
+) -> StoryFirstComparison:
     """Interview every case with a narrative and an expected answer both ways, and score both.
 
     Raises:

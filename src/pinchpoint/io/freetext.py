@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pinchpoint.core.case import FindingValue
     from pinchpoint.core.knowledge import Knowledge
     from pinchpoint.core.questions import Mode
+    from pinchpoint.core.vocabulary import FindingSpec
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -336,23 +337,27 @@ def _stem(word: str, forms: Mapping[str, str]) -> str:
     word = forms.get(word, word)
     if not word.isalpha() or len(word) <= 3:
         return word
-    if word.endswith(("ss", "us", "is")):
-        pass
-    elif word.endswith("ies") and len(word) > 4:
-        word = word[:-3] + "y"
-    elif word.endswith("ing") and len(word) >= 6:
-        word = word[:-3]
-    elif word.endswith("ed") and len(word) >= 5:
-        word = word[:-2]
-    elif word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh")):
-        word = word[:-2]
-    elif word.endswith("s"):
-        word = word[:-1]
+    word = _without_suffix(word)
     if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
         word = word[:-1]
     if len(word) > 3 and word.endswith("e"):
         word = word[:-1]
     return word
+
+
+def _without_suffix(word: str) -> str:
+    """``word`` without one inflection ending (-ies, -ing, -ed, -es, -s), keeping at least three letters."""
+    if word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("ing") and len(word) >= 6:
+        return word[:-3]
+    if (word.endswith("ed") and len(word) >= 5) or (
+        word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh"))
+    ):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") else word
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,7 +378,7 @@ class _Reader:
         self.parts = {row.id: row for row in self.table.body_parts}
         self.red_flags = red_flag_findings(knowledge)
         self.forms = {k.lower(): v.lower() for k, v in self.table.word_forms.items()}
-        self.bases = {}
+        self.bases: dict[str, FindingSpec] = {}
         for spec in knowledge.vocabulary.findings.values():
             self.bases.setdefault(spec.base, spec)
         sides = self.table.sides
@@ -440,7 +445,9 @@ class _Reader:
                 row_id, groups = matches[(span.start_char, span.end_char)]
                 mentions.extend(self._measure_mentions(doc, span, self.measures[row_id].row, groups, text))
             elif label.startswith(_PART_PREFIX):
-                mentions.extend(self._part_mentions(doc, span, self.parts[label.removeprefix(_PART_PREFIX)], text))
+                mentions.extend(
+                    self._part_mentions(doc, span, self.parts[label.removeprefix(_PART_PREFIX)], text)
+                )
             else:
                 row = self.rows[label.removeprefix(_TARGET_LABEL_PREFIX)]
                 mentions.extend(self._mentions(doc, span, row, text))
@@ -450,7 +457,6 @@ class _Reader:
         self, doc: Doc, text: str, mode: Mode, matches: dict[tuple[int, int], tuple[str, dict[str, str]]]
     ) -> Doc:
         """Add the matches of the ``measures`` rows to the document's entities (longest spans win)."""
-        from spacy.tokens import Span  # noqa: PLC0415 (spaCy is imported on first use)
         from spacy.util import filter_spans  # noqa: PLC0415
 
         found: list[Span] = []
@@ -461,7 +467,9 @@ class _Reader:
                 for match in pattern.finditer(text):
                     groups = {k: v for k, v in match.groupdict().items() if v is not None}
                     start, end = _measure_span(match, measure.row, groups)
-                    span = doc.char_span(start, end, label=_MEASURE_PREFIX + measure.row.id, alignment_mode="expand")
+                    span = doc.char_span(
+                        start, end, label=_MEASURE_PREFIX + measure.row.id, alignment_mode="expand"
+                    )
                     if span is None or (span.start_char, span.end_char) in matches:
                         continue
                     matches[(span.start_char, span.end_char)] = (measure.row.id, groups)
@@ -639,7 +647,9 @@ class _Reader:
         words = self.terms.get(group.split("__")[0], {})
         return words.get(" ".join(groups[group].lower().split()))
 
-    def _measure_value(self, target: s.MeasureTarget, groups: Mapping[str, str]) -> bool | str | int | float | None:
+    def _measure_value(
+        self, target: s.MeasureTarget, groups: Mapping[str, str]
+    ) -> bool | str | int | float | None:
         """The value a target reads from a match, checked against the finding's type and range."""
         spec = self.bases[target.finding]
         if target.from_ is None:
@@ -811,8 +821,9 @@ def _build_pipeline(table: s.PhrasesTable) -> Language:
         ) from exc
     nlp = spacy.blank("en")
     # A single letter and a full stop ("R.", "L.") is a side ending a sentence in a note, not an initial.
+    tokenizer: Any = nlp.tokenizer  # spaCy types it as any callable
     for letter in string.ascii_letters:
-        nlp.tokenizer.add_special_case(f"{letter}.", [{"ORTH": letter}, {"ORTH": "."}])
+        tokenizer.add_special_case(f"{letter}.", [{"ORTH": letter}, {"ORTH": "."}])
     nlp.add_pipe("sentencizer")
     matcher: Any = nlp.add_pipe("medspacy_target_matcher")  # medspaCy components are untyped
     context: Any = nlp.add_pipe("medspacy_context", config={"prune_on_target_overlap": True})
