@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pinchpoint.api.app import create_api_app
 from pinchpoint.cli.evaluate_text import load_corpus, score_corpus, summary
 from pinchpoint.cli.main import main
+from pinchpoint.core.case import check_value
 from pinchpoint.errors import InvalidCaseError, InvalidTextError, UnresolvedReferenceError
 from pinchpoint.evaluation.narrative import compare_story_first
 from pinchpoint.io.casefile import read_cases
@@ -134,6 +137,7 @@ def test_recall_and_precision_hold(scored: tuple[str, dict[str, object]]) -> Non
             "self_check",
             {"numbness_regions": ("big_toe.left",)},
         ),
+        ("EHL 7/5 L, I am 150", "clinician", {}),  # no grade above 5, no age above 120
     ],
 )
 def test_notation_and_lay_words_are_read(text: str, mode: str, expected: dict[str, object]) -> None:
@@ -287,3 +291,30 @@ def test_story_first_is_as_safe_and_asks_fewer_questions() -> None:
     assert comparison.story_first.emergency_sensitivity >= comparison.plain.emergency_sensitivity
     assert sum(comparison.story_questions) < sum(comparison.plain_questions)
     assert all(s <= p for s, p in zip(comparison.story_questions, comparison.plain_questions, strict=True))
+
+
+_NOTE_WORDS = st.sampled_from(
+    [
+        *("SLR", "+ve", "-ve", "40°", "EHL", "4/5", "0/5", "7/5", "AJ", "KJ", "absent", "brisk", "reduced"),
+        *("L", "R", "bilaterally", "plantars", "upgoing", "PR:", "normal", "tone", "PVR", "600", "ml"),
+        *("T", "38.5", "x", "3/52", "2/7", "62F", "?CES", "?", "no", "not", "denies", "nil", "neg"),
+        *("saddle", "anaesthesia", "retention", "numb", "big", "toe", "my", "mother", "had", "cancer"),
+        *(".", ",", "I", "can't", "pee", "foot", "slaps", "left", "right", "pain", "in", "calf"),
+    ]
+)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(words=st.lists(_NOTE_WORDS, min_size=1, max_size=16))
+def test_no_note_yields_an_absent_red_flag_or_an_impossible_value(words: list[str]) -> None:
+    """Whatever notation and negations are mixed, no red flag is proposed absent and every value fits."""
+    reading = read_text(" ".join(words), _KNOWLEDGE, mode="clinician")
+    red = red_flag_findings(_KNOWLEDGE)
+    vocabulary = _KNOWLEDGE.vocabulary
+    for finding, value in reading.findings().items():
+        spec = vocabulary.findings[finding]
+        assert not (spec.base in red and value is False), (reading.text, finding)
+        check_value(spec, value, vocabulary, location=finding)  # raises when the value does not fit
+    for mention in reading.proposals:
+        categories = {c.category for c in mention.cues}
+        assert not categories & {"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "FAMILY", "HYPOTHETICAL"}, mention
