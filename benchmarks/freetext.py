@@ -45,7 +45,7 @@ def main() -> None:
             times.append((time.perf_counter() - begin) * 1000)
     times.sort()
     p90 = times[int(len(times) * 90 / _PERCENT)]
-    print(f"{len(items)} descriptions x {args.rounds} rounds; first pass with the pipeline build {warm:.2f} s")
+    print(f"{len(items)} descriptions x {args.rounds} rounds; first pass (builds the pipeline) {warm:.2f} s")
     print(f"one reading: median {statistics.median(times):.2f} ms, p90 {p90:.2f} ms, max {times[-1]:.2f} ms")
 
 
