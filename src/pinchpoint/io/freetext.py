@@ -6,6 +6,16 @@ spaCy pipeline with medspaCy's TargetMatcher (the wordings of ``phrases.yaml``) 
 cues of ``phrases.yaml``) and returns a :class:`TextReading`: every mention with its span, the
 row it matched, the ConText cues that touched it and what it proposes.
 
+What the lexicon gives the reader, all of it data:
+
+* ``phrases``: wordings of one finding value each, matched on plain word forms (spaCy's norm,
+  the lexicon's ``word_forms``, then :func:`_stem`), a side word allowed between two words;
+* ``body_parts``: parts of the leg and back naming regions; the nearest ``symptoms`` word of the
+  sentence says whether they hurt, are numb, or (in a note) show the examiner's sensory loss;
+* ``measures``: regular expressions over ``terms`` for numbers and notation (ages, durations,
+  pain scores, MRC grades, reflex grades, "SLR +ve 40° L"), some only in a clinician's note;
+* ``implies``: findings a careful reader takes from others (pain in the calf is below the knee).
+
 Safety rules, enforced here and tested over the whole lexicon:
 
 * Only an explicit, affirmed mention proposes a present finding.
