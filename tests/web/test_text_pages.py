@@ -45,7 +45,7 @@ def test_a_description_is_shown_as_proposals_to_tick(client: TestClient) -> None
     response = client.post("/check/text", data={"text": _STORY, "mode": "self_check"})
     assert response.status_code == 200
     page = response.text
-    assert page.count('name="accept"') == 3
+    assert page.count('name="accept"') == 4  # foot drop, shooting, where (thigh and calf), below the knee
     assert "from “foot slaps”" in page
     proposals, left = page.split("Warning signs we will ask you about")
     assert "bladder" not in proposals.split("Tick what is right")[1]
@@ -99,7 +99,7 @@ def test_a_server_without_the_reader_says_so_on_the_first_page(
 ) -> None:
     """Without the free-text extra, the page says descriptions cannot be read and keeps the words."""
 
-    def missing(text: str, knowledge: Knowledge) -> None:
+    def missing(text: str, knowledge: Knowledge, **_: object) -> None:
         raise AdapterError("free text cannot be read: medspaCy is not installed")
 
     monkeypatch.setattr("pinchpoint.web.text.read_text", missing)
@@ -126,7 +126,7 @@ def test_an_emergency_in_the_description_is_said_at_once_and_kept(
     assert response.headers["location"].startswith("/assessments/")  # no question before it
     saved = client.get("/api" + response.headers["location"]).json()
     assert saved["result"]["triage"] == "emergency"
-    assert saved["case"]["findings"] == {"urinary_retention": True}
+    assert saved["case"]["findings"] == {"saddle_numbness": True}  # the first proposal: "bottom feel numb"
 
 
 def test_a_description_without_an_emergency_says_none(client: TestClient) -> None:

@@ -30,7 +30,11 @@ class TextIn(BaseModel):
         description=f"What the person or clinician wrote: plain text, at most {MAX_TEXT_CHARS} characters",
         json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT_CHARS},
     )
-    mode: Literal["self_check", "clinician"] = "self_check"
+    mode: Literal["self_check", "clinician"] = Field(
+        default="self_check",
+        description="clinician: a note, read with examination notation (EHL 4/5 L, AJ absent R, 3/52)"
+        " and reasons worded for a clinician",
+    )
 
 
 class CueOut(BaseModel):
@@ -46,7 +50,7 @@ class MentionOut(BaseModel):
     """One phrase found in the text, with its span and what it proposes (``value`` null: nothing)."""
 
     finding: str
-    value: bool | str | list[str] | None
+    value: bool | int | float | str | list[str] | None
     phrase: str
     text: str
     start: int = Field(ge=0)
@@ -66,7 +70,7 @@ class TextReadingOut(BaseModel):
     proposed: list[MentionOut]
     left_for_interview: list[MentionOut]
     not_proposed: list[MentionOut]
-    findings: dict[str, bool | str | list[str]]
+    findings: dict[str, bool | int | float | str | list[str]]
 
 
 def add_text_routes(
@@ -88,4 +92,4 @@ def add_text_routes(
         responses=dict(problems),
     )
     def post_text(body: TextIn) -> dict[str, Any]:
-        return read_text(body.text, knowledge).to_dict(knowledge, body.mode)
+        return read_text(body.text, knowledge, mode=body.mode).to_dict(knowledge, body.mode)

@@ -11,6 +11,7 @@ A thin translator over :func:`pinchpoint.core.assessment.assess`::
     pinchpoint example [NAME] [--list]     assess a bundled example case
     pinchpoint knowledge article [--json]  every claim of the source article, graded
     pinchpoint read-text "TEXT" [--json]   propose findings from free text (- reads stdin); no assessment
+    pinchpoint evaluate-text CORPUS...     recall and precision of free-text reading on annotated corpora
     pinchpoint serve [--host H] [--port N] [--database URL]   run the web app
 
 Errors pinchpoint raises on purpose (:class:`~pinchpoint.errors.PinchpointError`) are
@@ -36,6 +37,7 @@ import orjson
 
 from pinchpoint import Assessment, Evidence, Hypothesis, assess, assess_many
 from pinchpoint.cli.audit import add_audit_commands
+from pinchpoint.cli.evaluate_text import add_evaluate_text_command
 from pinchpoint.cli.knowledge import add_knowledge_command, plan_lines
 from pinchpoint.cli.read_text import add_read_text_command
 from pinchpoint.cli.terminal import run_interview
@@ -181,6 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     example_command.set_defaults(command=_example)
     add_knowledge_command(commands)
     add_read_text_command(commands)
+    add_evaluate_text_command(commands)
     add_audit_commands(commands)
     serve_command = commands.add_parser("serve", help="run the web app (self-check, clinician mode, history)")
     serve_command.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")

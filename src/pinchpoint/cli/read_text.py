@@ -37,7 +37,11 @@ def add_read_text_command(commands: Any) -> None:
     )
     command.add_argument("text", metavar="TEXT", help="the words to read, or - to read standard input")
     command.add_argument("--json", action="store_true", help="print the reading as one JSON object")
-    command.add_argument("--clinician", action="store_true", help="word the reasons for a clinician")
+    command.add_argument(
+        "--clinician",
+        action="store_true",
+        help="read a clinician's note (notation such as 'EHL 4/5 L', '3/52'), reasons for a clinician",
+    )
     command.set_defaults(command=_read_text_command)
 
 
@@ -47,8 +51,8 @@ def _read_text_command(args: argparse.Namespace) -> int:
 
     text = sys.stdin.read() if args.text == "-" else args.text
     knowledge = load_knowledge()
-    reading = read_text(text, knowledge)
     mode: Mode = "clinician" if args.clinician else "self_check"
+    reading = read_text(text, knowledge, mode=mode)
     data = {**reading.to_dict(knowledge, mode), "emergency": emergency_in_text(reading, knowledge, mode)}
     if args.json:
         sys.stdout.write(json.dumps(data) + "\n")

@@ -6,6 +6,16 @@ spaCy pipeline with medspaCy's TargetMatcher (the wordings of ``phrases.yaml``) 
 cues of ``phrases.yaml``) and returns a :class:`TextReading`: every mention with its span, the
 row it matched, the ConText cues that touched it and what it proposes.
 
+What the lexicon gives the reader, all of it data:
+
+* ``phrases``: wordings of one finding value each, matched on plain word forms (spaCy's norm,
+  the lexicon's ``word_forms``, then :func:`_stem`), a side word allowed between two words;
+* ``body_parts``: parts of the leg and back naming regions; the nearest ``symptoms`` word of the
+  sentence says whether they hurt, are numb, or (in a note) show the examiner's sensory loss;
+* ``measures``: regular expressions over ``terms`` for numbers and notation (ages, durations,
+  pain scores, MRC grades, reflex grades, "SLR +ve 40° L"), some only in a clinician's note;
+* ``implies``: findings a careful reader takes from others (pain in the calf is below the knee).
+
 Safety rules, enforced here and tested over the whole lexicon:
 
 * Only an explicit, affirmed mention proposes a present finding.
@@ -21,6 +31,8 @@ process and knowledge version.
 
 from __future__ import annotations
 
+import re
+import string
 import unicodedata
 import warnings
 from collections.abc import Collection, Iterable, Mapping
@@ -40,6 +52,7 @@ if TYPE_CHECKING:
     from pinchpoint.core.case import FindingValue
     from pinchpoint.core.knowledge import Knowledge
     from pinchpoint.core.questions import Mode
+    from pinchpoint.core.vocabulary import FindingSpec
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -57,7 +70,6 @@ MAX_TEXT_CHARS = 5000
 _ALLOWED_CONTROLS = frozenset("\n\r\t")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})  # same length
 _TARGET_LABEL_PREFIX = "pinchpoint:"
-_INSERT_SIDE_AFTER = frozenset({"my", "the"})
 _LEFT, _RIGHT = "left", "right"
 
 
@@ -213,12 +225,13 @@ def red_flag_findings(knowledge: Knowledge) -> frozenset[str]:
     )
 
 
-def read_text(text: str, knowledge: Knowledge) -> TextReading:
+def read_text(text: str, knowledge: Knowledge, *, mode: Mode = "self_check") -> TextReading:
     """Read free text into proposed findings (see the module docstring for the safety rules).
 
     Args:
         text: What the person or clinician wrote, at most :data:`MAX_TEXT_CHARS` characters.
         knowledge: The knowledge base whose lexicon, vocabulary and triage rules are used.
+        mode: ``"clinician"`` also reads the notation only notes use (``EHL 4/5 L``, ``30/40``).
 
     Raises:
         InvalidTextError: The text is not a string, is empty, too long, or holds control
@@ -227,7 +240,7 @@ def read_text(text: str, knowledge: Knowledge) -> TextReading:
     """
     _check_text(text)
     reader = _reader(knowledge)
-    return TextReading(text=text, mentions=reader.read(text), knowledge_version=knowledge.version)
+    return TextReading(text=text, mentions=reader.read(text, mode), knowledge_version=knowledge.version)
 
 
 def interview_from_findings(
@@ -310,6 +323,60 @@ def _check_text(text: object) -> None:
 # --- the pipeline (spaCy and medspaCy are imported here, on first use) ---------------------------------
 
 
+_PART_PREFIX = "pinchpoint-part:"
+_MEASURE_PREFIX = "pinchpoint-measure:"
+_SYMPTOM_WINDOW = 12
+"""How many words away a symptom word may stand from the body part it describes (same sentence)."""
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([a-z0-9]+))?\}")
+_DIGITS = r"\d{1,4}(?:\.\d{1,2})?"
+_QUERY = re.compile(r"(?:(?<=^)|(?<=[\s(,;:/]))\?(?=\w)")
+_QUERY_MARK = "\u00bf"
+"""An inverted question mark: not a sentence end for spaCy, and a doubt cue of the lexicon."""
+_UNIT_GROUPS = ("unit", "recent_unit")
+"""Pattern groups whose term is a number of days that multiplies the number before it."""
+
+
+def _stem(word: str, forms: Mapping[str, str]) -> str:
+    """The plain form of one lower-case word: the lexicon's word forms, then a light suffix rule.
+
+    Generic English morphology, not clinical knowledge: the same rule reads the phrases and the
+    text, so "slaps", "slapping" and "slapped" all meet "slap". Words of three letters or fewer,
+    and words with digits or signs, are kept as they are.
+    """
+    word = forms.get(word, word)
+    if not word.isalpha() or len(word) <= 3:
+        return word
+    word = _without_suffix(word)
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+        word = word[:-1]
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+def _without_suffix(word: str) -> str:
+    """``word`` without one inflection ending (-ies, -ing, -ed, -es, -s), keeping at least three letters."""
+    if word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("ing") and len(word) >= 6:
+        return word[:-3]
+    if (word.endswith("ed") and len(word) >= 5) or (
+        word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh"))
+    ):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") else word
+
+
+@dataclass(frozen=True, slots=True)
+class _Measure:
+    """A compiled ``measures`` row: its patterns and what a match proposes."""
+
+    row: s.MeasureRow
+    patterns: tuple[re.Pattern[str], ...]
+
+
 class _Reader:
     """A built pipeline and what it needs to interpret the mentions it finds."""
 
@@ -317,7 +384,12 @@ class _Reader:
         self.knowledge = knowledge
         self.table = phrase_table(knowledge)
         self.rows = {row.id: row for row in self.table.phrases}
+        self.parts = {row.id: row for row in self.table.body_parts}
         self.red_flags = red_flag_findings(knowledge)
+        self.forms = {k.lower(): v.lower() for k, v in self.table.word_forms.items()}
+        self.bases: dict[str, FindingSpec] = {}
+        for spec in knowledge.vocabulary.findings.values():
+            self.bases.setdefault(spec.base, spec)
         sides = self.table.sides
         self.side_words: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
             (tuple(word.lower().split()), named)
@@ -329,32 +401,113 @@ class _Reader:
             for word in words
         )
         self.nlp = _build_pipeline(self.table)
+        self.symptoms: tuple[tuple[tuple[str, ...], str], ...] = tuple(
+            (tuple(self._stems(word)), row.finding) for row in self.table.symptoms for word in row.words
+        )
+        self.terms = {
+            name: {" ".join(str(k).lower().split()): v for k, v in words.items()}
+            for name, words in self.table.terms.items()
+        }
+        self.measures = {row.id: _Measure(row, self._compile(row)) for row in self.table.measures}
 
-    def read(self, text: str) -> tuple[Mention, ...]:
-        doc = self.nlp(text.translate(_QUOTES))
+    # --- words ---------------------------------------------------------------------------------------
+
+    def _stems(self, phrase: str) -> list[str]:
+        return [_stem(t.norm_, self.forms) for t in self.nlp.make_doc(phrase.translate(_QUOTES))]
+
+    def _norm_doc(self, doc: Doc) -> Doc:
+        for token in doc:
+            token.norm_ = _stem(token.norm_, self.forms)
+        return doc
+
+    def _compile(self, row: s.MeasureRow) -> tuple[re.Pattern[str], ...]:
+        def expand(match: re.Match[str]) -> str:
+            name, tag = match.group(1), match.group(2)
+            group = f"{name}__{tag}" if tag else name
+            words = sorted(self.table.terms.get(name, {}), key=len, reverse=True)
+            alternatives = [r"\s+".join(map(re.escape, str(w).split())) for w in words]
+            if name == "number":
+                alternatives.append(_DIGITS)
+            return f"(?P<{group}>{'|'.join(alternatives)})"
+
+        return tuple(
+            re.compile(rf"(?<![\w]){_PLACEHOLDER.sub(expand, pattern)}(?![\w])", re.IGNORECASE)
+            for pattern in row.patterns
+        )
+
+    # --- reading -------------------------------------------------------------------------------------
+
+    def read(self, text: str, mode: Mode = "self_check") -> tuple[Mention, ...]:
+        # A clinician's query ("?CES", "?saddle numbness") doubts what follows: it is read as a cue of
+        # its own, one character for one so that every span still points into the text as written.
+        normalised = _QUERY.sub(_QUERY_MARK, text.translate(_QUOTES))
+        doc = self._norm_doc(self.nlp.make_doc(normalised))
+        matches: dict[tuple[int, int], tuple[str, dict[str, str]]] = {}
+        for name, component in self.nlp.pipeline:
+            doc = component(doc)
+            if name == "medspacy_target_matcher":
+                doc = self._add_measures(doc, normalised, mode, matches)
         mentions: list[Mention] = []
         for span in sorted(doc.ents, key=lambda e: e.start_char):
-            row = self.rows[span.label_.removeprefix(_TARGET_LABEL_PREFIX)]
-            mentions.extend(self._mentions(doc, span, row, text))
-        return tuple(mentions)
+            label = span.label_
+            if label.startswith(_MEASURE_PREFIX):
+                row_id, groups = matches[(span.start_char, span.end_char)]
+                mentions.extend(self._measure_mentions(doc, span, self.measures[row_id].row, groups, text))
+            elif label.startswith(_PART_PREFIX):
+                mentions.extend(
+                    self._part_mentions(doc, span, self.parts[label.removeprefix(_PART_PREFIX)], text)
+                )
+            else:
+                row = self.rows[label.removeprefix(_TARGET_LABEL_PREFIX)]
+                mentions.extend(self._mentions(doc, span, row, text))
+        return tuple(mentions) + self._implied(mentions)
+
+    def _add_measures(
+        self, doc: Doc, text: str, mode: Mode, matches: dict[tuple[int, int], tuple[str, dict[str, str]]]
+    ) -> Doc:
+        """Add the matches of the ``measures`` rows to the document's entities (longest spans win)."""
+        from spacy.util import filter_spans  # noqa: PLC0415
+
+        found: list[Span] = []
+        for measure in self.measures.values():
+            if measure.row.mode == "clinician" and mode != "clinician":
+                continue
+            for pattern in measure.patterns:
+                for match in pattern.finditer(text):
+                    groups = {k: v for k, v in match.groupdict().items() if v is not None}
+                    start, end = _measure_span(match, measure.row, groups)
+                    span = doc.char_span(
+                        start, end, label=_MEASURE_PREFIX + measure.row.id, alignment_mode="expand"
+                    )
+                    if span is None or (span.start_char, span.end_char) in matches:
+                        continue
+                    matches[(span.start_char, span.end_char)] = (measure.row.id, groups)
+                    found.append(span)
+        doc.ents = filter_spans([*doc.ents, *found])
+        return doc
+
+    def _context(self, span: Span, text: str) -> tuple[tuple[Cue, ...], set[str]]:
+        """The ConText cues of a mention, each with its words as written in ``text``."""
+        cues = []
+        for modifier in span._.modifiers:
+            start, end = _chars(span.doc, modifier.modifier_span)
+            cues.append(Cue(modifier.category, text[start:end], start, end))
+        return tuple(cues), {c.category for c in cues}
 
     def _mentions(self, doc: Doc, span: Span, row: s.PhraseRow, text: str) -> list[Mention]:
         vocabulary = self.knowledge.vocabulary
         target = row.target
         base = target.finding
-        spec = next(f for f in vocabulary.findings.values() if f.base == base)
+        spec = self.bases[base]
         red_flag = base in self.red_flags
-        cues = tuple(
-            Cue(m.category, doc[m.modifier_span[0] : m.modifier_span[1]].text, *_chars(doc, m.modifier_span))
-            for m in span._.modifiers
-        )
-        categories = {c.category for c in cues}
+        cues, categories = self._context(span, text)
         reason = _context_reason(categories, row.past_counts)
         value: FindingValue | None = None
-        if reason is None and "NEGATED_EXISTENCE" in categories:
+        negated = "NEGATED_EXISTENCE" in categories or target.value is False
+        if reason is None and negated:
             if red_flag:
                 reason = "negated_red_flag"
-            elif spec.type == "bool" and target.value is True:
+            elif spec.type == "bool" and target.value in (True, False):
                 value = False
             else:
                 reason = "negated_value"
@@ -392,28 +545,226 @@ class _Reader:
             )
         return out
 
-    def _sides(self, doc: Doc, span: Span) -> tuple[str, ...] | None:
-        """The side named nearest the span in its sentence, within the window; None if none or a tie."""
+    def _part_mentions(self, doc: Doc, span: Span, part: s.BodyPartRow, text: str) -> list[Mention]:
+        """A body part: the regions it names, in the list its nearest symptom word chooses."""
+        finding = self._symptom(doc, span)
+        if finding is None:
+            return []
+        regions = self.knowledge.vocabulary.regions
+        cues, categories = self._context(span, text)
+        red_flag = finding in self.red_flags
+        reason = _context_reason(categories, past_counts=False)
+        if reason is None and "NEGATED_EXISTENCE" in categories:
+            reason = "negated_red_flag" if red_flag else "negated_value"
+        sided = any(not regions[r].midline for r in part.regions)
+        sides: tuple[str | None, ...] = (self._sides(doc, span) or (None,)) if sided else (None,)
+        out: list[Mention] = []
+        for side in sides:
+            named = tuple(r if regions[r].midline else f"{r}.{side}" for r in part.regions)
+            side_reason = "no_side" if sided and side is None else None
+            out.append(
+                Mention(
+                    phrase=part.id,
+                    text=text[span.start_char : span.end_char],
+                    start=span.start_char,
+                    end=span.end_char,
+                    finding=finding,
+                    value=None if reason or side_reason else named,
+                    red_flag=red_flag,
+                    cues=cues,
+                    reason=reason or side_reason,
+                    source=part.source,
+                )
+            )
+        return out
+
+    def _symptom(self, doc: Doc, span: Span) -> str | None:
+        """The region list named by the symptom word nearest ``span`` in its sentence, if any."""
         sentence = span.sent
-        words = [t.lower_ for t in sentence]
-        offset = sentence.start
-        best: dict[int, set[tuple[str, ...]]] = {}
+        words = [t.norm_ for t in sentence]
+        best: tuple[int, str] | None = None
+        for cue, finding in self.symptoms:
+            for i in range(len(words) - len(cue) + 1):
+                if tuple(words[i : i + len(cue)]) != cue:
+                    continue
+                first, last = sentence.start + i, sentence.start + i + len(cue)
+                if first >= span.start and last <= span.end:
+                    distance = 0
+                else:
+                    distance = min(abs(span.start - last), abs(first - span.end))
+                if distance <= _SYMPTOM_WINDOW and (best is None or distance < best[0]):
+                    best = (distance, finding)
+        return None if best is None else best[1]
+
+    def _measure_mentions(
+        self, doc: Doc, span: Span, row: s.MeasureRow, groups: Mapping[str, str], text: str
+    ) -> list[Mention]:
+        """A number, grade or notation match: one mention per target (and side) it fills."""
+        cues, categories = self._context(span, text)
+        out: list[Mention] = []
+        for target in row.targets:
+            value = self._measure_value(target, groups)
+            if value is None:
+                continue
+            base = target.finding
+            item = self._term(target.item, groups) if target.item else None
+            if target.item and item is None:
+                continue
+            spec = self.bases[base]
+            red_flag = base in self.red_flags
+            reason = _context_reason(categories, row.past_counts)
+            if reason is None and ("NEGATED_EXISTENCE" in categories or value is False):
+                if red_flag:
+                    reason = "negated_red_flag"
+                elif spec.type != "bool":
+                    reason = "negated_value"
+                value = False
+            named_side = self._term("side", groups) if "side" in groups else None
+            sides: tuple[str | None, ...] = (None,)
+            if spec.side is not None:
+                if named_side == "both" or (named_side is None and row.side == "both"):
+                    sides = (_LEFT, _RIGHT)
+                elif isinstance(named_side, str):
+                    sides = (named_side,)
+                # Notation states its side beside the value ("EHL 4/5 L"); a side further away
+                # belongs to the next item of the note, so none here leaves the side to be asked.
+            for side in sides:
+                parts = [base, *([str(item)] if item else []), *([side] if side else [])]
+                finding = ".".join(parts)
+                side_reason = "no_side" if spec.side is not None and side is None else None
+                if finding not in self.knowledge.vocabulary.findings and side_reason is None:
+                    continue
+                out.append(
+                    Mention(
+                        phrase=row.id,
+                        text=text[span.start_char : span.end_char],
+                        start=span.start_char,
+                        end=span.end_char,
+                        finding=finding,
+                        value=None if reason or side_reason else cast("FindingValue", value),
+                        red_flag=red_flag,
+                        cues=cues,
+                        reason=reason or side_reason,
+                        source=row.source,
+                    )
+                )
+        return out
+
+    def _term(self, group: str | None, groups: Mapping[str, str]) -> str | int | None:
+        if group is None or group not in groups:
+            return None
+        words = self.terms.get(group.split("__")[0], {})
+        return words.get(" ".join(groups[group].lower().split()))
+
+    def _measure_value(
+        self, target: s.MeasureTarget, groups: Mapping[str, str]
+    ) -> bool | str | int | float | None:
+        """The value a target reads from a match, checked against the finding's type and range."""
+        spec = self.bases[target.finding]
+        if target.from_ is None:
+            return target.value
+        if target.from_ != "number":
+            value = self._term(target.from_, groups)
+            return value if isinstance(value, str) and (not spec.values or value in spec.values) else None
+        raw = groups.get("number")
+        unit = next((name for name in _UNIT_GROUPS if name in groups), None)
+        number: float
+        if raw is None:
+            if unit is None:
+                return None
+            number = 1
+        else:
+            word = self._term("number", groups)
+            number = float(word) if isinstance(word, int) else float(raw) if _is_float(raw) else -1
+        if unit is not None:
+            days = self._term(unit, groups)
+            number = number * days if isinstance(days, int) else -1
+        low = spec.minimum if spec.minimum is not None else 0
+        high = spec.maximum if spec.maximum is not None else float("inf")
+        if not low <= number <= high:
+            return None
+        return round(number) if spec.type == "int" else number
+
+    def _implied(self, mentions: Iterable[Mention]) -> tuple[Mention, ...]:
+        """Findings a careful reader takes from others (``implies``): pain in the calf is below the knee."""
+        out: list[Mention] = []
+        for rule in self.table.implies:
+            wanted = set(rule.regions)
+            for mention in mentions:
+                if mention.finding != rule.when or not isinstance(mention.value, tuple):
+                    continue
+                if any(region.split(".")[0] in wanted for region in mention.value):
+                    out.append(
+                        Mention(
+                            phrase=rule.id,
+                            text=mention.text,
+                            start=mention.start,
+                            end=mention.end,
+                            finding=rule.then.finding,
+                            value=rule.then.value,
+                            red_flag=rule.then.finding in self.red_flags,
+                            cues=(),
+                            reason=None,
+                            source=rule.source,
+                        )
+                    )
+                    break
+        return tuple(out)
+
+    def _sides(self, doc: Doc, span: Span) -> tuple[str, ...] | None:
+        """The side named nearest the span in its sentence, within the window; else the one side of the text.
+
+        None if no side is named near and the text names more than one, or if the nearest is a tie.
+        """
+        near = self._named_sides(span.sent, span, window=self.table.sides.window)
+        if near is not None:
+            return near or None
+        anywhere = {named for _, named in self._side_hits(doc[:], span)}
+        return next(iter(anywhere)) if len(anywhere) == 1 else None
+
+    def _side_hits(self, part: Span, span: Span) -> list[tuple[int, tuple[str, ...]]]:
+        words = [t.lower_ for t in part]
+        hits: list[tuple[int, tuple[str, ...]]] = []
         for cue, named in self.side_words:
             for i in range(len(words) - len(cue) + 1):
                 if tuple(words[i : i + len(cue)]) != cue:
                     continue
-                first, last = offset + i, offset + i + len(cue)
+                first, last = part.start + i, part.start + i + len(cue)
                 distance = (
                     0
                     if first >= span.start and last <= span.end
                     else min(abs(span.start - last), abs(first - span.end))
                 )
-                if distance <= self.table.sides.window:
-                    best.setdefault(distance, set()).add(named)
+                hits.append((distance, named))
+        return hits
+
+    def _named_sides(self, sentence: Span, span: Span, window: int) -> tuple[str, ...] | None:
+        """The nearest side within ``window`` words; () for a tie; None for none."""
+        best: dict[int, set[tuple[str, ...]]] = {}
+        for distance, named in self._side_hits(sentence, span):
+            if distance <= window:
+                best.setdefault(distance, set()).add(named)
         if not best:
             return None
         nearest = best[min(best)]
-        return next(iter(nearest)) if len(nearest) == 1 else None
+        return next(iter(nearest)) if len(nearest) == 1 else ()
+
+
+def _is_float(raw: str) -> bool:
+    try:
+        float(raw)
+    except ValueError:
+        return False
+    return True
+
+
+def _measure_span(match: re.Match[str], row: s.MeasureRow, groups: Mapping[str, str]) -> tuple[int, int]:
+    """The characters a measure mention covers: the groups its targets read, or the whole match."""
+    used = {t.from_ for t in row.targets} | {t.item for t in row.targets} | {"side", *_UNIT_GROUPS}
+    named = [name for name in groups if name in used]
+    if not named or any(t.from_ is None for t in row.targets):
+        return match.span()
+    return min(match.start(n) for n in named), max(match.end(n) for n in named)
 
 
 def _context_reason(categories: set[str], past_counts: bool) -> str | None:
@@ -449,6 +800,11 @@ def _reader(knowledge: Knowledge) -> _Reader:
 
 
 def _build_pipeline(table: s.PhrasesTable) -> Language:
+    """Build the pipeline: plain word forms, the lexicon's phrases and body parts, sentences, ConText.
+
+    The components run in order from :meth:`_Reader.read`, which adds the ``measures`` matches after
+    the target matcher so that ConText reads them too.
+    """
     try:
         # spaCy's command-line helpers import a deprecated click name; that warning is not ours to fix.
         with warnings.catch_warnings():
@@ -465,6 +821,10 @@ def _build_pipeline(table: s.PhrasesTable) -> Language:
             hint="install pinchpoint with its free-text extra: pip install 'pinchpoint[text]'",
         ) from exc
     nlp = spacy.blank("en")
+    # A single letter and a full stop ("R.", "L.") is a side ending a sentence in a note, not an initial.
+    tokenizer: Any = nlp.tokenizer  # spaCy types it as any callable
+    for letter in string.ascii_letters:
+        tokenizer.add_special_case(f"{letter}.", [{"ORTH": letter}, {"ORTH": "."}])
     nlp.add_pipe("sentencizer")
     matcher: Any = nlp.add_pipe("medspacy_target_matcher")  # medspaCy components are untyped
     context: Any = nlp.add_pipe("medspacy_context", config={"prune_on_target_overlap": True})
@@ -477,22 +837,27 @@ def _build_pipeline(table: s.PhrasesTable) -> Language:
             if " " not in w
         }
     )
+    forms = {k.lower(): v.lower() for k, v in table.word_forms.items()}
+    wordings = [(row.id, _TARGET_LABEL_PREFIX, phrase) for row in table.phrases for phrase in row.phrases]
+    wordings += [(row.id, _PART_PREFIX, phrase) for row in table.body_parts for phrase in row.phrases]
     rules = [
-        TargetRule(phrase, _TARGET_LABEL_PREFIX + row.id, pattern=_pattern(nlp, phrase, sides))
-        for row in table.phrases
-        for phrase in row.phrases
+        TargetRule(phrase, prefix + row_id, pattern=_pattern(nlp, phrase, sides, forms))
+        for row_id, prefix, phrase in wordings
     ]
     matcher.add(rules)
     return nlp
 
 
-def _pattern(nlp: Language, phrase: str, sides: Iterable[str]) -> list[dict[str, Any]]:
-    """A token pattern for ``phrase``: its words ignoring case, with an optional side after my/the."""
+def _pattern(
+    nlp: Language, phrase: str, sides: Iterable[str], forms: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """A token pattern for ``phrase``: its words in plain form, a side word allowed between two words."""
     side_set = list(sides)
     pattern: list[dict[str, Any]] = []
-    for token in nlp.make_doc(phrase.translate(_QUOTES)):
-        pattern.append({"LOWER": token.lower_})
-        if token.lower_ in _INSERT_SIDE_AFTER and side_set:
+    tokens = list(nlp.make_doc(phrase.translate(_QUOTES)))
+    for index, token in enumerate(tokens):
+        pattern.append({"NORM": _stem(token.norm_, forms)})
+        if index < len(tokens) - 1 and side_set and token.lower_ not in side_set:
             pattern.append({"LOWER": {"IN": side_set}, "OP": "?"})
     return pattern
 

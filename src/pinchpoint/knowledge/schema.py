@@ -1152,6 +1152,70 @@ class SideWords(Strict):
     source: str
 
 
+class BodyPartRow(Strict):
+    """Words for a part of the leg or back and the regions they name (``whole leg``: several).
+
+    Which region list a mention fills (pain, numbness, the examiner's sensory loss) is read from
+    the nearest :class:`SymptomWords` in its sentence; a body part with none near proposes nothing.
+    """
+
+    id: str
+    phrases: list[str] = Field(min_length=1)
+    regions: list[str] = Field(min_length=1)
+    source: str
+
+
+class SymptomWords(Strict):
+    """Words that say what a body part named near them has: they choose the region list."""
+
+    finding: str
+    words: list[str] = Field(min_length=1)
+    source: str
+
+
+class MeasureTarget(Strict):
+    """What one regular-expression match proposes.
+
+    ``from_`` names the pattern group whose text gives the value: ``number`` (digits or a
+    number word, times the ``unit`` group's days when there is one) or a ``terms`` table of the
+    same name; without it the fixed ``value`` is proposed. ``item`` names the group whose term
+    gives the per-item part of the id (``exam.power.<movement>``).
+    """
+
+    finding: str
+    from_: str | None = Field(default=None, alias="from")
+    value: bool | str | int | None = None
+    item: str | None = None
+
+
+class MeasureRow(Strict):
+    """Numbers, grades and examination notation, read by regular expressions.
+
+    A ``{name}`` in a pattern stands for the words of the ``terms`` table ``name`` (or, for
+    ``{number}``, digits and number words) as a named group. The mention spans the groups its
+    targets read (the whole match when they read none), so that words around a number such as
+    "temperature" stay free for their own phrase. ``mode: clinician`` rows read only notes.
+    """
+
+    id: str
+    patterns: list[str] = Field(min_length=1)
+    targets: list[MeasureTarget] = Field(min_length=1)
+    past_counts: bool = False
+    mode: Literal["any", "clinician"] = "any"
+    side: Literal["both"] | None = None
+    source: str
+
+
+class Implication(Strict):
+    """A finding a careful reader takes from another: pain in ``regions`` of ``when`` implies ``then``."""
+
+    id: str
+    when: str
+    regions: list[str] = Field(min_length=1)
+    then: PhraseTarget
+    source: str
+
+
 class PhrasesTable(Table):
     """phrases.yaml: the free-text lexicon, its side words, extra ConText cues and reason wording."""
 
@@ -1160,6 +1224,12 @@ class PhrasesTable(Table):
     context: list[ContextRow]
     reasons: dict[TextReason, Wording]
     phrases: list[PhraseRow]
+    word_forms: dict[str, str] = Field(default_factory=dict)
+    body_parts: list[BodyPartRow] = Field(default_factory=list)
+    symptoms: list[SymptomWords] = Field(default_factory=list)
+    terms: dict[str, dict[str, str | int]] = Field(default_factory=dict)
+    measures: list[MeasureRow] = Field(default_factory=list)
+    implies: list[Implication] = Field(default_factory=list)
 
 
 TABLES.update({"phrases": PhrasesTable})

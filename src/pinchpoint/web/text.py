@@ -89,7 +89,7 @@ class TextPages:
     def _reading(self, text: str, mode: Mode) -> TextReading | HTMLResponse:
         """Read ``text``; refused or unreadable text comes back to the first page with why."""
         try:
-            return read_text(text, self.knowledge)
+            return read_text(text, self.knowledge, mode=mode)
         except InputError as exc:
             problem = f"{exc.problem[:1].upper()}{exc.problem[1:]}" + (
                 f"; expected {exc.expected}" if exc.expected else ""

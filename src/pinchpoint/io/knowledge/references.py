@@ -702,6 +702,43 @@ def check_phrases(table: s.PhrasesTable, vocabulary: Vocabulary) -> None:
                 )
             seen_phrases[key] = row.id
         _check_phrase_target(row.target, bases, vocabulary, f"{where}.target")
+    _check_text_tables(table, bases, vocabulary)
+
+
+def _check_text_tables(
+    table: s.PhrasesTable, bases: Mapping[str, FindingSpec], vocabulary: Vocabulary
+) -> None:
+    """Check the free-text tables beyond the phrases: everything they name exists.
+
+    Body parts name regions, symptom words and implications name region lists, measures name
+    findings and terms tables (the free-text reader relies on all of them).
+    """
+    regions_lists = [base for base, spec in bases.items() if spec.type == "regions"]
+    for index, part in enumerate(table.body_parts):
+        _known(
+            part.regions,
+            vocabulary.regions,
+            f"phrases.yaml: body_parts[{index}] ({part.id})",
+            "a vocabulary region",
+        )
+    for index, words in enumerate(table.symptoms):
+        _known([words.finding], regions_lists, f"phrases.yaml: symptoms[{index}]", "a region-list finding")
+    for index, rule in enumerate(table.implies):
+        where = f"phrases.yaml: implies[{index}] ({rule.id})"
+        _known([rule.when], regions_lists, where, "a region-list finding")
+        _known(rule.regions, vocabulary.regions, where, "a vocabulary region")
+        _check_phrase_target(rule.then, bases, vocabulary, f"{where}.then")
+    for index, row in enumerate(table.measures):
+        where = f"phrases.yaml: measures[{index}] ({row.id})"
+        for target in row.targets:
+            _known([target.finding], bases, where, "a finding (base id) of the vocabulary")
+            groups = {target.from_, target.item} - {None, "number"}
+            _known(
+                {str(g).split("__")[0] for g in groups}, table.terms, where, "a terms table of phrases.yaml"
+            )
+            if target.value is not None:
+                spec = bases[target.finding]
+                _check_finding_value(spec.id, [target.value], vocabulary, where)
 
 
 def _check_phrase_target(
