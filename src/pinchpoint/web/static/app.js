@@ -106,6 +106,16 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-map]").forEach(setUpMap);
+    /* "Skip the map": open the list of places and put the keyboard on it. */
+    document.querySelectorAll("a[data-open-list]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var list = document.getElementById(link.getAttribute("href").slice(1));
+        if (!list) { return; }
+        event.preventDefault();
+        list.open = true;
+        list.querySelector("summary").focus();
+      });
+    });
     document.querySelectorAll("form[data-live]").forEach(setUpLive);
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.addEventListener("click", function () { window.print(); });
