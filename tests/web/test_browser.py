@@ -6,45 +6,16 @@ missing; in CI (``CI=true``) a missing browser fails them instead, so they alway
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.web.livebrowser import CHROMIUM, chromium, live_server
 
 pytestmark = pytest.mark.browser
 
-_MISSING = [
-    reason
-    for reason, missing in (
-        (f"{CHROMIUM} is not installed (apt-get install chromium)", not CHROMIUM.exists()),
-        ("the playwright package is not installed", importlib.util.find_spec("playwright") is None),
-    )
-    if missing
-]
 _MAP_WIDTH = 660  # the body map's viewBox width
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, for the test session."""
-    if _MISSING:
-        if os.environ.get("CI") == "true":
-            pytest.fail("browser tests must run in CI: " + "; ".join(_MISSING))
-        pytest.skip("; ".join(_MISSING))
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="session")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A live pinchpoint server on a free loopback port, with its own SQLite file."""
-    with live_server(tmp_path_factory.mktemp("browser") / "pinchpoint.sqlite3") as url:
-        yield url
 
 
 @pytest.fixture
