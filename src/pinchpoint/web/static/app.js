@@ -117,6 +117,17 @@
       });
     });
     document.querySelectorAll("form[data-live]").forEach(setUpLive);
+    /* A printed result is whole: open the folded parts while printing (browsers without
+       ::details-content), and fold them again afterwards. */
+    var opened = [];
+    window.addEventListener("beforeprint", function () {
+      opened = Array.prototype.filter.call(document.querySelectorAll("details.fold:not([open])"),
+        function (fold) { fold.open = true; return true; });
+    });
+    window.addEventListener("afterprint", function () {
+      opened.forEach(function (fold) { fold.open = false; });
+      opened = [];
+    });
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.addEventListener("click", function () { window.print(); });
     });
