@@ -166,7 +166,9 @@ def _interview_pages(web: TestClient, knowledge: Knowledge, mode: str, findings:
         if asked is None:  # "all questions answered": finish
             location = _post(web, session + "/finish", []).headers["location"]
             break
-        answered = _post(web, session + "/answer", _answer_items(knowledge.questions[asked.group(1)], findings))
+        answered = _post(
+            web, session + "/answer", _answer_items(knowledge.questions[asked.group(1)], findings)
+        )
         assert answered.status_code == 303, answered.text
         location = answered.headers["location"]
         if location != session:
@@ -177,7 +179,9 @@ def _interview_pages(web: TestClient, knowledge: Knowledge, mode: str, findings:
 
 
 @pytest.mark.parametrize("path", shared_case_params())
-def test_every_clinician_interview_page_is_in_words(knowledge: Knowledge, web: TestClient, path: Path) -> None:
+def test_every_clinician_interview_page_is_in_words(
+    knowledge: Knowledge, web: TestClient, path: Path
+) -> None:
     """Each question page of the clinician interview, and its result, show no id.
 
     The self-check interview's pages are checked in ``tests/web/test_interview_pages.py``, on
@@ -221,13 +225,16 @@ def test_the_clinician_pages_are_in_words_and_read_as_a_clinicians(
         assert "pinchpoint supports" in shown
         assert ids_in(shown) == []
     assert "<h1>Assessment</h1>" in result
-    assert "Your result" not in result and "Your plan" not in result
+    assert "Your result" not in result
+    assert "Your plan" not in result
     site = re.search(r'class="site-lead" data-site="([^"]+)"', result).group(1)  # type: ignore[union-attr]
     assert html.escape(knowledge.names.site(site, "clinician"), quote=False) in result
-    assert 'data-no-assessment' not in reopened  # a filled form shows its assessment
+    assert "data-no-assessment" not in reopened  # a filled form shows its assessment
 
 
-@pytest.mark.parametrize("path", ["/", "/check", "/check?mode=clinician", "/check/form", "/clinician", "/history", "/nowhere"])
+@pytest.mark.parametrize(
+    "path", ["/", "/check", "/check?mode=clinician", "/check/form", "/clinician", "/history", "/nowhere"]
+)
 def test_the_other_pages_are_in_words(web: TestClient, path: str) -> None:
     """The start pages, the forms, the history and an error page show no id."""
     shown = shown_text(web.get(path).text)

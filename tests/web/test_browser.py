@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-
 pytestmark = pytest.mark.browser
 
 _MAP_WIDTH = 660  # the body map's viewBox width

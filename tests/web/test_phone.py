@@ -93,10 +93,12 @@ def check_page(page: Any) -> None:
     where = page.url
     violations = page.evaluate(
         """async (tags) => {
-            const result = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+            const result = await axe.run(
+                document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
             return result.violations
                 .filter(v => v.impact === "serious" || v.impact === "critical")
-                .map(v => v.impact + " " + v.id + ": " + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(" | "));
+                .map(v => v.impact + " " + v.id + ": "
+                          + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(" | "));
         }""",
         AXE_TAGS,
     )
@@ -104,7 +106,10 @@ def check_page(page: Any) -> None:
     measured = page.evaluate(
         """() => {
             window.scrollTo(0, 0);
-            const height = sel => { const el = document.querySelector(sel); return el ? el.getBoundingClientRect().height : 0; };
+            const height = sel => {
+                const el = document.querySelector(sel);
+                return el ? el.getBoundingClientRect().height : 0;
+            };
             return {
                 scroll: document.documentElement.scrollWidth, width: document.documentElement.clientWidth,
                 h1: document.querySelectorAll("h1").length,
@@ -147,9 +152,10 @@ def _answers_for(question: Any, findings: dict[str, Any]) -> tuple[str, list[tup
 _FILL = """(items) => {
     for (const [name, value] of items) {
         const fields = [...document.getElementsByName(name)];
-        const field = fields.find(f => (f.type === "radio" || f.type === "checkbox") ? f.value === value : true);
+        const ticked = f => f.type === "radio" || f.type === "checkbox";
+        const field = fields.find(f => ticked(f) ? f.value === value : true);
         if (!field) { throw new Error("no field " + name + " = " + value); }
-        if (field.type === "radio" || field.type === "checkbox") { field.checked = true; } else { field.value = value; }
+        if (ticked(field)) { field.checked = true; } else { field.value = value; }
         field.dispatchEvent(new Event("change", {bubbles: true}));
     }
 }"""
@@ -182,8 +188,14 @@ def check_first_screen(page: Any) -> dict[str, str]:
     page.evaluate("window.scrollTo(0, 0)")
     first = page.evaluate(
         """() => {
-            const bottom = sel => { const el = document.querySelector(sel); return el ? el.getBoundingClientRect().bottom : null; };
-            const text = sel => { const el = document.querySelector(sel); return el ? el.innerText : null; };
+            const bottom = sel => {
+                const el = document.querySelector(sel);
+                return el ? el.getBoundingClientRect().bottom : null;
+            };
+            const text = sel => {
+                const el = document.querySelector(sel);
+                return el ? el.innerText : null;
+            };
             return {
                 level: text(".banner .level-word"), level_at: bottom(".banner .level-word"),
                 now: text(".banner ul.now"), now_at: bottom(".banner ul.now"),
@@ -208,7 +220,15 @@ def _plan_text(page: Any) -> str:
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/check", "/check?mode=clinician", "/check/form", "/history", "/no-such-page", "/assessments/" + "0" * 32],
+    [
+        "/",
+        "/check",
+        "/check?mode=clinician",
+        "/check/form",
+        "/history",
+        "/no-such-page",
+        "/assessments/" + "0" * 32,
+    ],
 )
 def test_the_start_pages_and_the_error_pages_pass_on_a_phone(phone: Any, path: str) -> None:
     """The start pages, the one-page form, the history and the 404 pages pass on a phone."""
@@ -216,7 +236,9 @@ def test_the_start_pages_and_the_error_pages_pass_on_a_phone(phone: Any, path: s
     check_page(phone)
 
 
-def test_an_s1_sciatica_walked_on_a_phone_is_named_on_the_first_screen(phone: Any, knowledge: Knowledge) -> None:
+def test_an_s1_sciatica_walked_on_a_phone_is_named_on_the_first_screen(
+    phone: Any, knowledge: Knowledge
+) -> None:
     """An S1 sciatica answered page by page: every page passes; the result names S1 sciatica first."""
     phone.goto("/check")
     check_page(phone)
@@ -248,14 +270,18 @@ def test_a_meralgia_walked_on_a_phone_is_named_in_plain_words(phone: Any, knowle
     reason="advice.yaml has one 'take the pressure off' row for every compressed nerve (peroneal "
     "wording: roomy shoes, a dropped foot); per-site advice is being restructured in advice.yaml",
 )
-def test_a_meralgia_gets_meralgia_advice_and_not_the_peroneal_nerves(phone: Any, knowledge: Knowledge) -> None:
+def test_a_meralgia_gets_meralgia_advice_and_not_the_peroneal_nerves(
+    phone: Any, knowledge: Knowledge
+) -> None:
     """The meralgia plan speaks of the thigh, belts and weight; never of shoes or a dropped foot."""
     phone.goto("/check")
     phone.click("text=Start the questions")
     walk_interview(phone, knowledge, _case_findings("dev-18-meralgia-paresthetica", knowledge))
     plan = _plan_text(phone).lower()
-    assert "belt" in plan and "weight" in plan
-    assert "shoe" not in plan and "dropped foot" not in plan
+    assert "belt" in plan
+    assert "weight" in plan
+    assert "shoe" not in plan
+    assert "dropped foot" not in plan
 
 
 def test_dont_know_to_everything_on_a_phone_is_not_self_care(phone: Any, knowledge: Knowledge) -> None:
@@ -285,7 +311,9 @@ def test_an_emergency_in_free_text_on_a_phone(phone: Any) -> None:
 def test_a_description_on_a_phone_is_confirmed_and_asked_on(phone: Any) -> None:
     """A description without an emergency: the confirmation and the next question pass on a phone."""
     phone.goto("/check")
-    phone.fill("#q-text", "My left foot slaps when I walk and I get shooting pain down the back of my left leg.")
+    phone.fill(
+        "#q-text", "My left foot slaps when I walk and I get shooting pain down the back of my left leg."
+    )
     with phone.expect_navigation():
         phone.click("text=Read my description")
     check_page(phone)
@@ -296,7 +324,7 @@ def test_a_description_on_a_phone_is_confirmed_and_asked_on(phone: Any) -> None:
 
 
 def test_the_clinician_form_empty_then_filled_on_a_phone(phone: Any) -> None:
-    """Empty: no assessment at all. Filled for an S1 lesion: the live panel, then the result, in clinician words."""
+    """Empty: no assessment. Filled for an S1 lesion: the live panel, then the result, in clinician words."""
     phone.goto("/clinician")
     check_page(phone)
     panel = phone.locator("#live-panel")
@@ -354,7 +382,8 @@ def test_every_place_on_the_body_map_has_a_target_of_24_px(phone: Any) -> None:
     assert phone.locator(f"#list-{map_name}").get_attribute("open") is not None
     boxes = phone.eval_on_selector_all(
         f'#list-{map_name} input[type="checkbox"]',
-        "boxes => boxes.map(b => { const r = b.getBoundingClientRect(); return [b.value, r.width, r.height]; })",
+        "boxes => boxes.map(b => { const r = b.getBoundingClientRect();"
+        " return [b.value, r.width, r.height]; })",
     )
     listed = {value: (width, height) for value, width, height in boxes}
     assert {region for region, _, _ in drawn} <= listed.keys()
