@@ -33,7 +33,7 @@ _ID = re.compile(r"\b(?:root|nerve|exam|plexus)\.[A-Za-z]|\b[a-z]+_[a-z_]+\b")
 _WORDED_KEYS = frozenset({"display", "text", "rationale", "description", "title", "div"})
 
 
-def _ids_in(text: str) -> list[str]:
+def ids_in(text: str) -> list[str]:
     return _ID.findall(text)
 
 
@@ -52,9 +52,9 @@ def _worded(document: Any) -> Iterator[str]:
 
 def test_the_id_pattern_finds_ids() -> None:
     """The check can fail: it recognises each kind of id and passes plain words."""
-    assert _ids_in("root.L5.left and exam.power.knee") == ["root.L", "exam.p"]
-    assert _ids_in("urinary_retention, hip_joint") == ["urinary_retention", "hip_joint"]
-    assert _ids_in("an L5 radiculopathy (left), self care, non-neural leg pain") == []
+    assert ids_in("root.L5.left and exam.power.knee") == ["root.L", "exam.p"]
+    assert ids_in("urinary_retention, hip_joint") == ["urinary_retention", "hip_joint"]
+    assert ids_in("an L5 radiculopathy (left), self care, non-neural leg pain") == []
 
 
 @pytest.mark.parametrize("path", shared_case_params())
@@ -62,7 +62,7 @@ def test_the_cli_report_is_in_words(path: Path, capsys: pytest.CaptureFixture[st
     """`pinchpoint assess CASE` names sites, causes, findings and warnings in words."""
     assert main(["assess", str(path)]) == 0
     report = capsys.readouterr().out
-    assert _ids_in(report) == []
+    assert ids_in(report) == []
 
 
 @pytest.mark.parametrize("path", shared_case_params())
@@ -73,7 +73,7 @@ def test_fhir_display_text_is_in_words(knowledge: Knowledge, path: Path) -> None
     documents = [risk_assessment(assessment, knowledge), plan, *requests]
     shown = [text for document in documents for text in _worded(json.loads(json.dumps(to_json(document))))]
     assert shown
-    assert [ids for text in shown if (ids := _ids_in(text))] == []
+    assert [ids for text in shown if (ids := ids_in(text))] == []
 
 
 @pytest.fixture(scope="module")
@@ -109,4 +109,134 @@ def test_the_web_result_page_is_in_words(knowledge: Knowledge, web: TestClient, 
     visible = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", page, flags=re.S)
     visible = html.unescape(re.sub(r"<[^>]+>", " ", visible))
     assert "pinchpoint supports" in visible
-    assert _ids_in(visible) == []
+    assert ids_in(visible) == []
+
+
+# --- every HTML page a development case produces -----------------------------------------------
+
+_SESSION = re.compile(r"^/check/interviews/[0-9a-f]{32}$")
+_RESULT = re.compile(r"^/assessments/[0-9a-f]{32}$")
+_SHOWN_ATTRIBUTES = re.compile(r'\s(?:aria-label|title|alt|placeholder)="([^"]*)"')
+_MAX_STEPS = 80
+
+
+def shown_text(page: str) -> str:
+    """What a reader or a screen reader meets on a page: its text and its naming attributes."""
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", page, flags=re.S)
+    named = " ".join(_SHOWN_ATTRIBUTES.findall(body))
+    return html.unescape(re.sub(r"<[^>]+>", " ", body) + " " + named)
+
+
+def _post(web: TestClient, path: str, items: list[tuple[str, str]]) -> Any:
+    return web.post(path, content=urlencode(items), headers=_SAME_ORIGIN, follow_redirects=False)
+
+
+def _answer_text(value: object) -> list[str]:
+    if value is None:
+        return ["dont_know"]
+    if isinstance(value, bool):
+        return ["yes" if value else "no"]
+    if isinstance(value, tuple | list):
+        return [str(item) for item in value] or ["none"]
+    return [str(value)]
+
+
+def _answer_items(question: Any, findings: dict[str, Any]) -> list[tuple[str, str]]:
+    """The form a person who knows ``findings`` sends for ``question`` (what is unknown: don't know)."""
+    items = [("question", question.id), ("action", "answer")]
+    if question.single:
+        if question.finding not in findings:
+            return [("question", question.id), ("action", "dont_know")]
+        return items + [(question.finding, text) for text in _answer_text(findings[question.finding])]
+    return items + [(cell.finding, _answer_text(findings.get(cell.finding))[0]) for cell in question.cells]
+
+
+def _interview_pages(web: TestClient, knowledge: Knowledge, mode: str, findings: dict[str, Any]) -> list[str]:
+    """Walk the interview answering from ``findings``; return every page shown, the result last."""
+    started = _post(web, "/check/interviews", [("mode", mode)])
+    assert started.status_code == 303, started.text
+    session = started.headers["location"]
+    assert _SESSION.match(session)
+    pages = [web.get(f"/check?mode={mode}").text]
+    location = session
+    for _ in range(_MAX_STEPS):
+        page = web.get(session).text
+        pages.append(page)
+        asked = re.search(r'name="question" value="([^"]+)"', page)
+        if asked is None:  # "all questions answered": finish
+            location = _post(web, session + "/finish", []).headers["location"]
+            break
+        answered = _post(
+            web, session + "/answer", _answer_items(knowledge.questions[asked.group(1)], findings)
+        )
+        assert answered.status_code == 303, answered.text
+        location = answered.headers["location"]
+        if location != session:
+            break
+    assert _RESULT.match(location), location
+    pages.append(web.get(location).text)
+    return pages
+
+
+@pytest.mark.parametrize("path", shared_case_params())
+def test_every_clinician_interview_page_is_in_words(
+    knowledge: Knowledge, web: TestClient, path: Path
+) -> None:
+    """Each question page of the clinician interview, and its result, show no id.
+
+    The self-check interview's pages are checked in ``tests/web/test_interview_pages.py``, on
+    the walk that already answers every development case page by page.
+    """
+    case = read_case(path, knowledge.vocabulary)
+    pages = _interview_pages(web, knowledge, "clinician", dict(case.findings))
+    assert len(pages) > 3
+    for number, page in enumerate(pages):
+        shown = shown_text(page)
+        assert "pinchpoint supports" in shown
+        assert ids_in(shown) == [], f"page {number} of the clinician interview"
+
+
+@pytest.mark.parametrize("path", shared_case_params())
+def test_the_clinician_pages_are_in_words_and_read_as_a_clinicians(
+    knowledge: Knowledge, web: TestClient, path: Path
+) -> None:
+    """The clinician form's result, the form reopened with its live panel, and the history: no id.
+
+    The result of a clinician's examination is headed for the clinician ("Assessment"), never
+    "Your result", and names the site by its medical term.
+    """
+    case = read_case(path, knowledge.vocabulary)
+    form = web.get("/clinician").text
+    fields = set(re.findall(r'name="([^"]+)"', form))
+    items = [
+        (name, item)
+        for name, value in findings_to_form(case.findings).items()
+        if name in fields
+        for item in (value if isinstance(value, tuple) else (value,))
+    ]
+    posted = _post(web, "/clinician", items)
+    assert posted.status_code == 303, posted.text
+    location = posted.headers["location"]
+    result = web.get(location).text
+    reopened = web.get(f"/clinician?from={location.rsplit('/', 1)[1]}").text
+    history = web.get("/history").text
+    for page in (form, result, reopened, history):
+        shown = shown_text(page)
+        assert "pinchpoint supports" in shown
+        assert ids_in(shown) == []
+    assert "<h1>Assessment</h1>" in result
+    assert "Your result" not in result
+    assert "Your plan" not in result
+    site = re.search(r'class="site-lead" data-site="([^"]+)"', result).group(1)  # type: ignore[union-attr]
+    assert html.escape(knowledge.names.site(site, "clinician"), quote=False) in result
+    assert "data-no-assessment" not in reopened  # a filled form shows its assessment
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/check", "/check?mode=clinician", "/check/form", "/clinician", "/history", "/nowhere"]
+)
+def test_the_other_pages_are_in_words(web: TestClient, path: str) -> None:
+    """The start pages, the forms, the history and an error page show no id."""
+    shown = shown_text(web.get(path).text)
+    assert "pinchpoint supports" in shown
+    assert ids_in(shown) == []

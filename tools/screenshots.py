@@ -7,7 +7,8 @@ Run from the repository root (needs Debian's chromium and Playwright, as the bro
 It serves pinchpoint on a free loopback port with a temporary database, goes through a
 self-check interview (a cauda equina presentation, one question per page) and fills in a
 clinician examination (an L5 lesion), and saves PNGs of one interview question, the result
-page, clinician mode and a description in the person's own words read back for confirming.
+page (whole, on a desktop; and its first screen on a 390 x 844 phone), clinician mode and a
+description in the person's own words read back for confirming.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.web.livebrowser import chromium, live_server
 
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 SIDES = ("left", "right")
 YES = ("urinary_retention", "saddle_numbness", "pain_below_knee", "pain_shooting", "worsening")
 WEAK = (("ankle_dorsiflexion", "3"), ("great_toe_extension", "3"), ("hip_abduction", "4"))
@@ -67,6 +69,11 @@ def main() -> int:
                 page.click('button[value="dont_know"]')
         page.wait_for_url(re.compile(r"/assessments/[0-9a-f]{32}$"))
         page.screenshot(path=str(OUTPUT / "result.png"), full_page=True)
+        # The same result's first screen on a phone: the level, what to do now, the condition.
+        phone = b.new_page(viewport=PHONE, device_scale_factor=1)
+        phone.goto(page.url)
+        phone.screenshot(path=str(OUTPUT / "result-phone.png"))
+        phone.close()
 
         page.goto(url + "/clinician")
         page.fill('input[name="age"]', "42")
@@ -88,7 +95,7 @@ def main() -> int:
         page.click("text=Read my description")
         page.wait_for_url(re.compile(r"/check/text$"))
         page.screenshot(path=str(OUTPUT / "free-text.png"))
-    for name in ("self-check.png", "result.png", "clinician.png", "free-text.png"):
+    for name in ("self-check.png", "result.png", "result-phone.png", "clinician.png", "free-text.png"):
         print(f"wrote {OUTPUT / name}")
     return 0
 

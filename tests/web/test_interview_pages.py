@@ -25,6 +25,7 @@ from pinchpoint.service.sessions import STATE_FORMAT, STATE_VERSION
 from pinchpoint.service.store import Store
 from pinchpoint.web.content import WebContent
 from tests.corpus import shared_case_params
+from tests.test_plain_words import ids_in, shown_text
 
 _SAME_ORIGIN = {"origin": "http://127.0.0.1:8000", "content-type": "application/x-www-form-urlencoded"}
 _SESSION = re.compile(r"^/check/interviews/([0-9a-f]{32})$")
@@ -74,6 +75,7 @@ def _start(client: TestClient, items: list[tuple[str, str]] | None = None) -> st
 def _current(client: TestClient, session: str) -> str:
     page = client.get(session)
     assert page.status_code == 200
+    assert ids_in(shown_text(page.text)) == []  # every question page speaks in words
     found = re.search(r'name="question" value="([^"]+)"', page.text)
     assert found is not None
     return found.group(1)
@@ -107,6 +109,7 @@ def test_a_case_answered_page_by_page_gives_the_cores_interview_assessment(
     assert record is not None
     assert record.triage == expected.triage.id
     assert record.result == to_contract(expected)
+    assert ids_in(shown_text(client.get(location).text)) == []  # and so does the result
     assert store.get_interview(session_id).assessment_id == record_id  # type: ignore[union-attr]
     assert client.get(session, follow_redirects=False).headers["location"] == location
 

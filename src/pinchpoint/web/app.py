@@ -178,6 +178,7 @@ class _Pages:
             ui=content.ui,
             knowledge_version=knowledge.version,
             vocabulary=knowledge.vocabulary,
+            names=knowledge.names,
             verdict_words=content.ui.verdicts,
             source_title=self.source_title,
         )

@@ -106,7 +106,28 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-map]").forEach(setUpMap);
+    /* "Skip the map": open the list of places and put the keyboard on it. */
+    document.querySelectorAll("a[data-open-list]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var list = document.getElementById(link.getAttribute("href").slice(1));
+        if (!list) { return; }
+        event.preventDefault();
+        list.open = true;
+        list.querySelector("summary").focus();
+      });
+    });
     document.querySelectorAll("form[data-live]").forEach(setUpLive);
+    /* A printed result is whole: open the folded parts while printing (browsers without
+       ::details-content), and fold them again afterwards. */
+    var opened = [];
+    window.addEventListener("beforeprint", function () {
+      opened = Array.prototype.filter.call(document.querySelectorAll("details.fold:not([open])"),
+        function (fold) { fold.open = true; return true; });
+    });
+    window.addEventListener("afterprint", function () {
+      opened.forEach(function (fold) { fold.open = false; });
+      opened = [];
+    });
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.addEventListener("click", function () { window.print(); });
     });
