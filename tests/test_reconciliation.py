@@ -88,12 +88,7 @@ def knowledge() -> Knowledge:
 # other findings drawn at random beside the flag, every rule below and several others still lose
 # their cause from the top 3 on some case: the model does not hold the stronger property yet.
 _CAUSE_NOT_YET_RANKED = {
-    "cancer-with-neurology": "past cancer with a new deficit leaves tumour outside the top 3",
-    "suspected-spinal-metastasis": "cancer history with spinal pain leaves tumour outside the top 3",
     "fracture-with-neurology": "a minor fall, fragile bone and a deficit leave fracture outside the top 3",
-    "acute-limb-ischaemia": "sudden onset with an absent pulse leaves vascular outside the top 3",
-    "suspected-dvt": "one-sided swelling alone leaves venous_thrombosis outside the top 3",
-    "motor-deficit-after-neuraxial-block": "a neuraxial block does not raise haematoma or infection",
     "infection-with-neurology": "infective feature, risk and deficit leave infection outside the top 3",
     "suspected-spinal-infection": "fever alone leaves infection outside the top 3",
     "anticoagulated-bleed-with-nerve-deficit": "anticoagulated with a deficit: haematoma outside the top 3",
