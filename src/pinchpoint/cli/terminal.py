@@ -31,12 +31,12 @@ from pinchpoint.core.questions import Cell, Mode, Question
 from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InterviewConflictError, InvalidAnswerError, InvalidSessionError
 from pinchpoint.service.sessions import InterviewService, Session, upgrade_state
-from pinchpoint.service.store import InterviewStore, MemoryInterviewStore
 from pinchpoint.service.values import number_from_text
 
 if TYPE_CHECKING:
     from pinchpoint.core.assessment import Assessment
     from pinchpoint.core.knowledge import Knowledge
+    from pinchpoint.service.store import InterviewStore
 
 __all__ = ["load_session", "run_interview"]
 
@@ -149,7 +149,14 @@ def run_interview(
         InvalidSessionError: The session file is corrupt or cannot be written.
     """
     mode: Mode = "clinician" if clinician else "self_check"
-    store: InterviewStore = MemoryInterviewStore() if session is None else _SessionFile(session)
+    store: InterviewStore
+    if session is None:
+        # Imported here: the store module brings SQLAlchemy, which `pinchpoint assess` never needs.
+        from pinchpoint.service.store import MemoryInterviewStore  # noqa: PLC0415
+
+        store = MemoryInterviewStore()
+    else:
+        store = _SessionFile(session)
     service = InterviewService(knowledge, store)
     if session is not None and session.exists():
         current = load_session(session, knowledge)
