@@ -77,7 +77,7 @@ class Reading:
         self.features: dict[str, bool | int] = {}
         """Each sided cause feature, combined over the legs (see :func:`combine_sides`)."""
         self.undefined: tuple[int, ...] = ()
-        """The causes with defining findings none of which is present (see :class:`~pinchpoint.core.likelihood.Defining`)."""
+        """The causes with defining findings none of which is present (causes.yaml ``defining``)."""
 
     def observe(self, finding: str, value: object, key: object = None) -> None:
         """Use a finding whose value (or, for a binned number, bin ``key``) the model weighs."""
