@@ -76,6 +76,8 @@ class Reading:
         """Rows used without an observation to explain (the absent regions of a region list)."""
         self.features: dict[str, bool | int] = {}
         """Each sided cause feature, combined over the legs (see :func:`combine_sides`)."""
+        self.undefined: tuple[int, ...] = ()
+        """The causes with defining findings none of which is present (causes.yaml ``defining``)."""
 
     def observe(self, finding: str, value: object, key: object = None) -> None:
         """Use a finding whose value (or, for a binned number, bin ``key``) the model weighs."""
@@ -153,8 +155,9 @@ def _read(findings: Mapping[str, FindingValue], model: LikelihoodModel) -> Readi
             reading.observe(finding, value)
     for feature, present in features.items():
         reading.observe(feature, present, model.key_of(feature, present))
+    reading.undefined = model.undefined_causes(findings)
     undefined = reading.stacked.undefined
-    reading.background.extend(undefined[cause] for cause in model.undefined_causes(findings))
+    reading.background.extend(undefined[cause] for cause in reading.undefined)
     return reading
 
 

@@ -330,7 +330,9 @@ class Predictor:
     def state(self, findings: Findings) -> State:
         """Return the evidence of ``findings``, read as :func:`pinchpoint.core.posterior.infer` reads it."""
         evidence, (reading,) = weigh([findings], self.model)
-        return State(evidence, dict(reading.features), self.model.undefined_vector(findings))
+        undefined = np.zeros(self.causes)
+        undefined[list(reading.undefined)] = self.model.undefined_log_weight
+        return State(evidence, dict(reading.features), undefined)
 
     def log_joint(self, state: State) -> Vector:
         """Return the unnormalised log posterior over hypotheses (cause, site unit)."""
