@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from pinchpoint.core.case import FindingValue
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.posterior import infer
-from pinchpoint.core.selection import predictor_for, screen_for
+from pinchpoint.core.screen import screen_for
+from pinchpoint.core.selection import predictor_for
 from pinchpoint.errors import UnresolvedReferenceError
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.io.knowledge.references import check_questions
