@@ -279,13 +279,15 @@ class Node:
         """
         raise NotImplementedError
 
-    def ways(self, findings: Findings, answerable: frozenset[str] | None) -> set[Way]:
+    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
         """Every way the condition could come to hold: the leaves still unmet in it.
 
         Each way is a set of leaves that fail now but read some unknown finding of
         ``answerable`` (all findings when it is None); the empty way means it holds as it
-        stands. No way at all means no answer could make it hold. Only conditions without
-        ``not`` and without assessment leaves (triage conditions) have ways.
+        stands. No way at all means no answer could make it hold. With ``least``, only the
+        ways that hold no other way are kept (at every node, which keeps the sets small).
+        Only conditions without ``not`` and without assessment leaves (triage conditions)
+        have ways.
         """
         raise NotImplementedError
 
@@ -336,16 +338,18 @@ class FindingLeaf(Node):
     unless: bool = False
     id_set: frozenset[str] = field(init=False, repr=False)
     only: str | None = field(init=False, repr=False)
+    hashed: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "id_set", frozenset(self.ids))
         object.__setattr__(self, "only", self.ids[0] if len(self.ids) == 1 else None)
+        object.__setattr__(self, "hashed", hash((self.id_set, self.test)))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FindingLeaf) and (self.id_set, self.test) == (other.id_set, other.test)
 
     def __hash__(self) -> int:
-        return hash((self.id_set, self.test))
+        return self.hashed
 
     def holds(self, findings: Findings, facts: Facts | None = None) -> bool:
         """See :meth:`Node.holds`."""
@@ -386,7 +390,7 @@ class FindingLeaf(Node):
             return TRUE
         return result
 
-    def ways(self, findings: Findings, answerable: frozenset[str] | None) -> set[Way]:
+    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
         """See :meth:`Node.ways`."""
         known = False
         for finding in self.ids:
@@ -517,15 +521,17 @@ class All(Node):
             lowest = min(lowest, value)
         return ASK if ask else lowest
 
-    def ways(self, findings: Findings, answerable: frozenset[str] | None) -> set[Way]:
+    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
         """See :meth:`Node.ways`."""
         combined = {_NONE}
         for part in self.parts:
-            found = part.ways(findings, answerable)
+            found = part.ways(findings, answerable, least)
             if not found:
                 return found
             if found != {_NONE}:
                 combined = {a | b for a in combined for b in found}
+                if least:
+                    combined = _least(combined)
         return combined
 
     def children(self) -> tuple[Node, ...]:
@@ -554,12 +560,12 @@ class Any(Node):
         """See :meth:`Node.value`."""
         return max((part.value(findings, open_ids, maybe_ids) for part in self.parts), default=FALSE)
 
-    def ways(self, findings: Findings, answerable: frozenset[str] | None) -> set[Way]:
+    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
         """See :meth:`Node.ways`."""
         found: set[Way] = set()
         for part in self.parts:
-            found |= part.ways(findings, answerable)
-        return found
+            found |= part.ways(findings, answerable, least)
+        return _least(found) if least and len(found) > 1 else found
 
     def children(self) -> tuple[Node, ...]:
         """See :meth:`Node.children`."""
@@ -610,9 +616,9 @@ class Ref(Node):
         """See :meth:`Node.value`."""
         return self.body.value(findings, open_ids, maybe_ids)
 
-    def ways(self, findings: Findings, answerable: frozenset[str] | None) -> set[Way]:
+    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
         """See :meth:`Node.ways`."""
-        return self.body.ways(findings, answerable)
+        return self.body.ways(findings, answerable, least)
 
     def children(self) -> tuple[Node, ...]:
         """See :meth:`Node.children`."""
@@ -621,6 +627,15 @@ class Ref(Node):
     def describe(self) -> str:
         """The test in words."""
         return self.name
+
+
+def _least(ways: set[Way]) -> set[Way]:
+    """The ways that contain no other way."""
+    kept: list[Way] = []
+    for way in sorted(ways, key=len):
+        if not any(other <= way for other in kept):
+            kept.append(way)
+    return set(kept)
 
 
 # --- compiling the schema's conditions --------------------------------------------------------------

@@ -252,7 +252,10 @@ class TriageRules:
         """
         found: list[OpenWay] = []
         for rule in self._emergency_rules:
-            ways = _unmet(rule.when.ways(findings, answerable), findings, answerable)
+            # Only the least ways are kept in the end, so each node keeps only its least ways,
+            # except in a rule that already holds (its empty way would hide every other).
+            least = not rule.when.holds(findings)
+            ways = _unmet(rule.when.ways(findings, answerable, least), findings, answerable)
             if ways:
                 minimal = _minimal(ways)
                 found += [(rule, way) for way in sorted(ways, key=_order) if way in minimal]
@@ -296,27 +299,43 @@ def _unmet(
     ways: Iterable[Way], findings: Findings, answerable: frozenset[str] | None
 ) -> set[tuple[frozenset[str], ...]]:
     """Each way that is not yet met, as the unknown answerable findings of its leaves, sorted."""
-    return {
-        tuple(sorted((leaf.unknown(findings, answerable) for leaf in way), key=sorted)) for way in ways if way
-    }
+    keys: dict[FindingLeaf, frozenset[str]] = {}
+    unmet: set[tuple[frozenset[str], ...]] = set()
+    for way in ways:
+        if not way:
+            continue
+        found = []
+        for leaf in way:
+            key = keys.get(leaf)
+            if key is None:
+                key = keys[leaf] = leaf.unknown(findings, answerable)
+            found.append(key)
+        unmet.add(tuple(sorted(found, key=_sort_key)))
+    return unmet
 
 
 def _minimal(ways: set[tuple[frozenset[str], ...]]) -> set[tuple[frozenset[str], ...]]:
     """Return the ways whose set of unmet leaves contains no other way's set as a proper part."""
-    keys = {frozenset(way) for way in ways}
+    sets = {way: frozenset(way) for way in ways}
+    keys = set(sets.values())
     return {
         way
-        for way in ways
+        for way, whole in sets.items()
         if not any(
             frozenset(part) in keys
-            for size in range(1, len(frozenset(way)))
-            for part in itertools.combinations(frozenset(way), size)
+            for size in range(1, len(whole))
+            for part in itertools.combinations(whole, size)
         )
     }
 
 
-def _order(way: tuple[frozenset[str], ...]) -> list[list[str]]:
-    return [sorted(leaf) for leaf in way]
+def _order(way: tuple[frozenset[str], ...]) -> tuple[tuple[str, ...], ...]:
+    return tuple(_sort_key(leaf) for leaf in way)
+
+
+def _sort_key(leaf: frozenset[str]) -> tuple[str, ...]:
+    """A leaf's unknown findings in order (ways are sorted by them)."""
+    return tuple(sorted(leaf))
 
 
 def _never(value: object) -> bool:
