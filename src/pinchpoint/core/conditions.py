@@ -339,11 +339,14 @@ class FindingLeaf(Node):
     id_set: frozenset[str] = field(init=False, repr=False)
     only: str | None = field(init=False, repr=False)
     hashed: int = field(init=False, repr=False)
+    alone: Way = field(init=False, repr=False)
+    """The way that needs only this leaf."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "id_set", frozenset(self.ids))
         object.__setattr__(self, "only", self.ids[0] if len(self.ids) == 1 else None)
         object.__setattr__(self, "hashed", hash((self.id_set, self.test)))
+        object.__setattr__(self, "alone", frozenset((self,)))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FindingLeaf) and (self.id_set, self.test) == (other.id_set, other.test)
@@ -392,16 +395,17 @@ class FindingLeaf(Node):
 
     def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
         """See :meth:`Node.ways`."""
-        known = False
+        known = openable = False
+        test = self.test
         for finding in self.ids:
             value = findings.get(finding)
-            if value is not None:
-                if self.test(value):
-                    return {_NONE}
+            if value is None:
+                openable = openable or answerable is None or finding in answerable
+            elif test(value):
+                return {_NONE}
+            else:
                 known = True
-        found: set[Way] = set()
-        if self.unknown(findings, answerable):
-            found.add(frozenset((self,)))
+        found: set[Way] = {self.alone} if openable else set()
         if self.unless and not known:
             found.add(_NONE)
         return found
@@ -528,7 +532,7 @@ class All(Node):
             found = part.ways(findings, answerable, least)
             if not found:
                 return found
-            if found != {_NONE}:
+            if len(found) > 1 or _NONE not in found:
                 combined = {a | b for a in combined for b in found}
                 if least:
                     combined = _least(combined)
