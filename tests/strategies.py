@@ -20,20 +20,20 @@ The knowledge base is loaded lazily (``st.deferred``), on the first draw, not at
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Sequence
 from functools import cache
 from types import MappingProxyType
 from typing import cast
 
 from hypothesis import strategies as st
 
+from pinchpoint.core import conditions as c
 from pinchpoint.core.case import Case, FindingValue, parse_case
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.triage import CompiledRule
 from pinchpoint.core.vocabulary import FindingSpec, Urgency, Vocabulary
 from pinchpoint.io.casefile import read_cases
 from pinchpoint.io.knowledge.loader import load_knowledge
-from pinchpoint.knowledge import schema as s
 from tests.corpus import SHARED_CASES
 
 __all__ = [
@@ -179,108 +179,79 @@ def _flag_findings(rule: CompiledRule) -> st.SearchStrategy[Findings]:
 
 
 def rule_witnesses(rule: CompiledRule) -> st.SearchStrategy[Findings]:
-    """Return a strategy of findings derived from ``rule``'s condition tree (not yet checked to fire)."""
-    knowledge = _knowledge()
-    table = cast(s.TriageTable, knowledge.tables["triage"])
-    (source_rule,) = [candidate for candidate in table.rules if candidate.id == rule.id]
-    return _Deriver(table.definitions, knowledge.vocabulary).satisfy(source_rule.when)
+    """Return a strategy of findings derived from ``rule``'s compiled condition (not yet checked to fire)."""
+    return _Deriver(_knowledge().vocabulary).satisfy(rule.when)
 
 
 def condition_findings(rule: CompiledRule) -> frozenset[str]:
-    """Return the concrete finding ids that the strategy reads ``rule``'s leaves as testing."""
-    knowledge = _knowledge()
-    table = cast(s.TriageTable, knowledge.tables["triage"])
-    (source_rule,) = [candidate for candidate in table.rules if candidate.id == rule.id]
-    return _Deriver(table.definitions, knowledge.vocabulary).leaf_ids(source_rule.when)
+    """Return the concrete finding ids that ``rule``'s leaves test."""
+    return rule.when.findings()
 
 
 class _Deriver:
-    """Derive satisfying findings from a condition of triage.yaml's condition language."""
+    """Derive satisfying findings from a compiled condition (:mod:`pinchpoint.core.conditions`)."""
 
-    def __init__(self, definitions: Mapping[str, s.Condition], vocabulary: Vocabulary) -> None:
-        self.definitions = definitions
+    def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
 
-    def leaf_ids(self, condition: s.Condition) -> frozenset[str]:
-        if condition.ref is not None:
-            return self.leaf_ids(self.definitions[condition.ref])
-        children = [*(condition.all or []), *(condition.any or [])]
-        if children:
-            return frozenset().union(*(self.leaf_ids(child) for child in children))
-        return frozenset(spec.id for spec in self._matching(condition.finding or ""))
-
-    def satisfy(self, condition: s.Condition) -> st.SearchStrategy[Findings]:
-        if condition.ref is not None:
-            return self.satisfy(self.definitions[condition.ref])
-        if condition.all is not None:
-            return st.tuples(*(self.satisfy(child) for child in condition.all)).map(_merge)
-        if condition.any is not None:
-            return st.one_of(*(self.satisfy(child) for child in condition.any))
-        specs = self._matching(condition.finding or "")
-        if condition.side == "both":
-            per_side = [
-                self._one_of_specs([spec for spec in specs if spec.side == side], condition)
-                for side in self.vocabulary.sides
-            ]
-            return st.tuples(*per_side).map(_merge)
-        passing = self._one_of_specs(specs, condition)
-        if condition.unless_known_otherwise is not None:
+    def satisfy(self, node: c.Node) -> st.SearchStrategy[Findings]:
+        if isinstance(node, c.Ref):
+            return self.satisfy(node.body)
+        if isinstance(node, c.All):
+            return st.tuples(*(self.satisfy(part) for part in node.parts)).map(_merge)
+        if isinstance(node, c.Any):
+            return st.one_of(*(self.satisfy(part) for part in node.parts))
+        if not isinstance(node, c.FindingLeaf):
+            raise TypeError(f"a triage condition holds only all, any, ref and finding leaves, not {node!r}")
+        passing = self._one_of_specs([self.vocabulary.findings[f] for f in node.ids], node.test)
+        if node.unless:
             # Unknown satisfies the leaf too, and is what a red flag leaves it.
             return st.just({}) | passing
         return passing
 
-    def _one_of_specs(self, specs: list[FindingSpec], condition: s.Condition) -> st.SearchStrategy[Findings]:
+    def _one_of_specs(self, specs: list[FindingSpec], test: c.Test) -> st.SearchStrategy[Findings]:
         if not specs:
             return st.nothing()
         return st.sampled_from(specs).flatmap(
-            lambda spec: self._passing(spec, condition).map(lambda value: {spec.id: value})
+            lambda spec: self._passing(spec, test).map(lambda value: {spec.id: value})
         )
 
-    def _matching(self, pattern: str) -> list[FindingSpec]:
-        """Concrete ids a leaf names: the id itself, a base (either side), ``base.*`` or ``base.item``."""
-        wildcard = pattern.removesuffix(".*") if pattern.endswith(".*") else None
-        return [
-            spec
-            for spec in self.vocabulary.findings.values()
-            if pattern in {spec.id, spec.base}
-            or (wildcard is not None and spec.base == wildcard)
-            or (spec.item is not None and f"{spec.base}.{spec.item}" == pattern)
-        ]
-
-    def _passing(self, spec: FindingSpec, condition: s.Condition) -> st.SearchStrategy[FindingValue]:
+    def _passing(self, spec: FindingSpec, test: c.Test) -> st.SearchStrategy[FindingValue]:
         """Values of ``spec`` that pass the leaf's test (nothing when the test cannot pass)."""
-        if condition.is_ is not None:
-            return st.just(cast(FindingValue, condition.is_))
-        if condition.at_least is not None or condition.at_most is not None:
+        if isinstance(test, c.Is):
+            return st.just(cast(FindingValue, test.expected))
+        if isinstance(test, c.AtLeast | c.AtMost):
             if spec.type not in {"int", "number"}:
                 return st.nothing()
             low = spec.minimum if spec.minimum is not None else -float(_UNBOUNDED_SPAN)
             high = spec.maximum if spec.maximum is not None else low + _UNBOUNDED_SPAN
-            if condition.at_least is not None:
-                low = max(low, condition.at_least)
-            if condition.at_most is not None:
-                high = min(high, condition.at_most)
+            if isinstance(test, c.AtLeast):
+                low = max(low, test.bound)
+            else:
+                high = min(high, test.bound)
             return _numbers(spec, low, high)
         if spec.type != "regions":
             return st.nothing()
-        return cast(st.SearchStrategy[FindingValue], self._passing_regions(condition))
+        return cast(st.SearchStrategy[FindingValue], self._passing_regions(test))
 
-    def _passing_regions(self, condition: s.Condition) -> st.SearchStrategy[tuple[str, ...]]:
+    def _passing_regions(self, test: c.Test) -> st.SearchStrategy[tuple[str, ...]]:
         everything = sorted(self.vocabulary.region_ids)
         extra = st.lists(st.sampled_from(everything), max_size=_MAX_EXTRA_REGIONS)
-        if condition.not_empty is not None:
+        if isinstance(test, c.NotEmpty):
             return st.tuples(st.sampled_from(everything), extra).map(lambda t: _regions([t[0], *t[1]]))
-        if condition.includes_any is not None:
-            wanted = self._region_ids(condition.includes_any)
+        if isinstance(test, c.IncludesAny):
+            wanted = self._region_ids(test.regions)
             return st.tuples(st.sampled_from(wanted), extra).map(lambda t: _regions([t[0], *t[1]]))
-        wanted_both = self._region_ids(condition.both_sides_any or [])
+        if not isinstance(test, c.BothSidesAny):
+            return st.nothing()
+        wanted_both = self._region_ids(test.regions)
         per_side = [
             st.sampled_from([region for region in wanted_both if region.endswith(f".{side}")])
             for side in self.vocabulary.sides
         ]
         return st.tuples(st.tuples(*per_side), extra).map(lambda t: _regions([*t[0], *t[1]]))
 
-    def _region_ids(self, bases: list[str]) -> list[str]:
+    def _region_ids(self, bases: Sequence[str]) -> list[str]:
         return sorted(region for base in bases for region in self.vocabulary.sides_of(base))
 
 

@@ -13,7 +13,7 @@ from pinchpoint.core.case import FindingValue
 from pinchpoint.core.interview import Interview
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.questions import Mode
-from pinchpoint.core.selection import screen_for
+from pinchpoint.core.screen import screen_for
 from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InvalidAnswerError, InvalidSessionError
 from pinchpoint.evaluation.simulation import simulated_answer

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from pinchpoint import Assessment, assess
 from pinchpoint.core.careplan import Plan, PlanItem, Verdict
 from pinchpoint.core.case import Case, FindingValue
+from pinchpoint.core.conditions import matching_findings
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.plan import PlanContext
-from pinchpoint.core.triage import matching_findings
 from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import SchemaError, UnresolvedReferenceError
 from pinchpoint.io.casefile import read_case

@@ -13,7 +13,7 @@ from pinchpoint.core.case import FindingValue
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.posterior import infer
 from pinchpoint.core.questions import Question
-from pinchpoint.core.selection import screen_for
+from pinchpoint.core.screen import screen_for
 from pinchpoint.errors import UnresolvedReferenceError
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.io.knowledge.references import check_questions

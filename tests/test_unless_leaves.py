@@ -1,9 +1,9 @@
-"""The ``unless_known_otherwise`` leaf option, read alike by every interpreter of conditions.
+"""The ``unless_known_otherwise`` leaf option, read alike by every decider of the condition engine.
 
 A leaf so marked holds on a known value that passes its test, or while its one finding is
-unknown. The rule predicates, the normal-form decider and the interview's three-valued
-screen must read it alike (the predicates and the decider are compared on every case in
-``test_normalform``); the screen may leave it open only while its finding can still be asked.
+unknown. The rules' ``holds`` and the interview's three-valued screen must read it alike (the
+deciders are compared on every case in ``test_conditions``); the screen may leave it open
+only while its finding can still be asked.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pinchpoint.core.case import FindingValue
+from pinchpoint.core.conditions import Compiler
 from pinchpoint.core.knowledge import Knowledge
-from pinchpoint.core.selection import screen_for
-from pinchpoint.core.triage import compile_condition
+from pinchpoint.core.screen import screen_for
 from pinchpoint.errors import KnowledgeError
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
@@ -40,8 +40,8 @@ def test_an_unless_leaf_holds_until_its_finding_is_known_otherwise(
     known: dict[str, FindingValue], holds: bool, knowledge: Knowledge
 ) -> None:
     """The leaf "not improving" holds while improving is unknown or false, and fails once it is true."""
-    predicate = compile_condition(_NOT_IMPROVING, {}, knowledge.vocabulary)
-    assert predicate(MappingProxyType(known)) is holds
+    leaf = Compiler(knowledge.vocabulary, {}).compile(_NOT_IMPROVING)
+    assert leaf.holds(MappingProxyType(known)) is holds
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

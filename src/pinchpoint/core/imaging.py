@@ -26,7 +26,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, cast
 
-from pinchpoint.core.triage import compile_condition
 from pinchpoint.knowledge import schema as s
 
 if TYPE_CHECKING:
@@ -110,8 +109,7 @@ def imaging_decision(
     uncomplicated = {rule.id for rule in table.uncomplicated_rules}
     open_rules = tuple(sorted(rule_id for rule_id in fired if rule_id not in uncomplicated))
     risk = table.open_when
-    definitions = cast(s.TriageTable, knowledge.tables["triage"]).definitions
-    if compile_condition(risk.when, definitions, knowledge.vocabulary)(findings):
+    if knowledge.triage.condition(risk.when).holds(findings):
         open_rules = (*open_rules, risk.id)
     if open_rules:
         return ImagingDecision("undetermined", (), open_rules=open_rules)

@@ -45,14 +45,14 @@ import numpy as np
 from pinchpoint.core.case import Case, FindingValue
 from pinchpoint.core.engine import assess
 from pinchpoint.core.questions import MODES, Mode, Question
-from pinchpoint.core.selection import screen_for
+from pinchpoint.core.screen import screen_for
 from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InvalidAnswerError, InvalidSessionError, PinchpointError
 
 if TYPE_CHECKING:
     from pinchpoint.core.assessment import Assessment
     from pinchpoint.core.knowledge import Knowledge
-    from pinchpoint.core.selection import ScreenRule
+    from pinchpoint.core.screen import ScreenRule
 
 __all__ = ["SESSION_FORMAT", "SESSION_VERSION", "Answer", "Interview", "Phase", "Progress", "UnknownRedFlag"]
 

@@ -25,7 +25,8 @@ from pinchpoint.core.likelihood import LikelihoodModel, compile_model
 from pinchpoint.core.names import Names, compile_names
 from pinchpoint.core.plan import PlanRules, compile_plan
 from pinchpoint.core.questions import QuestionBank, compile_questions
-from pinchpoint.core.selection import Predictor, RuleScreen, compile_screen
+from pinchpoint.core.screen import RuleScreen
+from pinchpoint.core.selection import Predictor
 from pinchpoint.core.triage import TriageRules, UnansweredSigns, compile_rules
 from pinchpoint.core.vocabulary import Urgency, Vocabulary
 from pinchpoint.knowledge import schema as s
@@ -124,7 +125,7 @@ class Knowledge:
 
 
 def _screen(knowledge: Knowledge) -> RuleScreen:
-    return compile_screen(cast(s.TriageTable, knowledge.tables["triage"]), knowledge.vocabulary)
+    return RuleScreen(knowledge.triage.rules)
 
 
 def _wordings(_knowledge: Knowledge) -> Wordings:

@@ -32,8 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pinchpoint.core.careplan import Plan, PlanItem, PlanStage, Verdict
-from pinchpoint.core.normalform import ALWAYS, Decider, Terms, conjoin, disjoin, literal
-from pinchpoint.core.triage import compile_condition, matching_findings
+from pinchpoint.core.conditions import Compiler, Node
 from pinchpoint.core.vocabulary import Urgency, Vocabulary
 from pinchpoint.knowledge import schema as s
 
@@ -67,6 +66,16 @@ class PlanContext:
     site_probability: npt.NDArray[np.float64]
     cause_probability: npt.NDArray[np.float64]
 
+    @cached_property
+    def probabilities(self) -> list[float]:
+        """The cause probabilities, then the site probabilities (where probability leaves read)."""
+        return [*self.cause_probability.tolist(), *self.site_probability.tolist()]
+
+    @cached_property
+    def memo(self) -> dict[str, bool]:
+        """Whether each definition of the plan tables holds for this assessment (a cache)."""
+        return {}
+
 
 @dataclass(frozen=True)
 class CompiledItem:
@@ -80,73 +89,12 @@ class CompiledItem:
 
 
 @dataclass(frozen=True)
-class _ProbabilityLeaf:
-    """The probability that the cause, site or kind of site is one of ``names`` reaches ``threshold``."""
-
-    reads: str
-    names: tuple[str, ...]
-    threshold: float
-
-
-@dataclass(frozen=True)
-class _LevelLeaf:
-    """The triage level is one of ``levels``."""
-
-    levels: frozenset[Urgency]
-
-
-_Leaf = _ProbabilityLeaf | _LevelLeaf | frozenset[str] | s.PlanCondition
-"""A leaf: a probability, a triage level, triage rules that fired (a set), or a finding condition."""
-
-
-@dataclass(frozen=True)
-class _Atoms:
-    """The leaves of every condition, grouped by what they read, each evaluated once per plan.
-
-    Probability leaves are rows of ``weights`` over the causes then the concrete sites,
-    compared with ``thresholds``; level leaves are looked up by triage level; rule leaves
-    test the fired rules; finding leaves test the findings.
-    """
-
-    weights: npt.NDArray[np.float64]
-    thresholds: npt.NDArray[np.float64]
-    by_level: Mapping[Urgency, tuple[bool, ...]]
-    rules: tuple[frozenset[str], ...]
-    findings: tuple[Callable[[Mapping[str, FindingValue]], bool], ...]
-
-    def truth(self, contexts: Sequence[PlanContext]) -> npt.NDArray[np.bool_]:
-        """Return whether each leaf holds for each context: probability, level, rule, finding."""
-        probabilities = np.array(
-            [np.concatenate((context.cause_probability, context.site_probability)) for context in contexts]
-        )
-        return np.concatenate(
-            (
-                probabilities @ self.weights.T >= self.thresholds,
-                np.array([self._rest(context) for context in contexts], dtype=bool).reshape(
-                    len(contexts), -1
-                ),
-            ),
-            axis=1,
-        )
-
-    def _rest(self, context: PlanContext) -> list[bool]:
-        fired, findings = context.rules, context.findings
-        return [
-            *self.by_level[context.level],
-            *(not wanted.isdisjoint(fired) for wanted in self.rules),
-            *(holds(findings) for holds in self.findings),
-        ]
-
-
-@dataclass(frozen=True)
 class PlanRules:
     """The compiled advice and investigation tables, ready to make plans.
 
-    Every condition is compiled to disjunctive normal form over the leaves of
-    :class:`_Atoms`: ``terms`` has one row per AND-term, counting the literals it needs
-    (leaves that hold, then leaves that fail); ``members`` maps each row of
-    ``investigations + advice`` and, last, the pregnancy condition to its terms. Deciding
-    every condition of one assessment is then two matrix products.
+    Every condition is compiled once to a tree of :mod:`pinchpoint.core.conditions`:
+    ``conditions`` holds one per row of ``investigations + advice`` and, last, the
+    pregnancy condition. A definition that many rows name is decided once per assessment.
     """
 
     advice: tuple[CompiledItem, ...]
@@ -157,8 +105,7 @@ class PlanRules:
     site_kinds: Mapping[str, str]
     site_ids: tuple[str, ...]
     causes: tuple[str, ...]
-    atoms: _Atoms
-    decider: Decider
+    conditions: tuple[Node, ...]
     masks: Mapping[str, npt.NDArray[np.bool_]] = field(repr=False)
     """Per row of ``investigations + advice``, the flags the safety promises are enforced with."""
 
@@ -189,9 +136,12 @@ class PlanRules:
 
     def applies(self, context: PlanContext) -> frozenset[str]:
         """Return the ids of the advice and investigation rows whose condition holds."""
-        (holds,) = self.decider.decide(self.atoms.truth([context]))
-        rows = (*self.investigations, *self.advice)
-        return frozenset(row.item.id for row, held in zip(rows, holds, strict=False) if held)
+        findings = context.findings
+        return frozenset(
+            row.item.id
+            for row, when in zip(self.rows, self.conditions, strict=False)
+            if when.holds(findings, context)
+        )
 
     def make(self, context: PlanContext) -> tuple[tuple[PlanItem, ...], Plan]:
         """Return the investigations (soonest first) and the plan for one assessment."""
@@ -201,7 +151,10 @@ class PlanRules:
         """Return :meth:`make` for each context, deciding every condition of all of them at once."""
         if not contexts:
             return []
-        holds = self.decider.decide(self.atoms.truth(contexts))
+        holds = np.array(
+            [[when.holds(context.findings, context) for when in self.conditions] for context in contexts],
+            dtype=bool,
+        )
         masks = self.masks
         rows, pregnant = holds[:, :-1], holds[:, -1:]
         self_care = np.array([[context.level == Urgency.SELF_CARE] for context in contexts])
@@ -298,10 +251,13 @@ def compile_plan(
         site_ids: The model's concrete site ids, in the order of its site probabilities.
         causes: The model's causes, in the order of its cause probabilities.
 
-    Raises:
-        SchemaError: A condition expands to too many AND-terms (see :mod:`pinchpoint.core.normalform`).
     """
-    compiler = _PlanConditionCompiler(advice, vocabulary, site_kinds, site_ids, causes)
+    compiler = Compiler(
+        vocabulary,
+        advice.definitions,
+        threshold=advice.threshold,
+        columns=_Columns(site_kinds, tuple(site_ids), tuple(causes)),
+    )
     timings = advice.timings
 
     def item(row: s.AdviceItem | s.InvestigationItem, kind: str, stage: int | None = None) -> PlanItem:
@@ -334,12 +290,11 @@ def compile_plan(
     )
     advice_rules = tuple(CompiledItem(item(row, row.kind, row.stage), row.pregnancy) for row in advice_rows)
     conditions = [
-        *((f"investigations.yaml: {row.id}", row.when) for row in investigations.items),
-        *((f"advice.yaml: {row.id}", row.when) for row in advice_rows),
-        ("advice.yaml: pregnant", advice.pregnant),
+        *(row.when for row in investigations.items),
+        *(row.when for row in advice_rows),
+        advice.pregnant,
     ]
-    terms_of_rows = [compiler.terms(condition, where) for where, condition in conditions]
-    atoms, decider = compiler.matrices(terms_of_rows)
+    compiled = tuple(compiler.compile(condition) for condition in conditions if condition is not None)
     rows = (*test_rules, *advice_rules)
     by_id = {row.id: row for row in advice.items}
     return PlanRules(
@@ -354,8 +309,7 @@ def compile_plan(
         site_kinds=dict(site_kinds),
         site_ids=tuple(site_ids),
         causes=tuple(causes),
-        atoms=atoms,
-        decider=decider,
+        conditions=compiled,
         masks=_masks(rows),
     )
 
@@ -375,137 +329,23 @@ def _masks(rows: Sequence[CompiledItem]) -> dict[str, npt.NDArray[np.bool_]]:
     }
 
 
-class _PlanConditionCompiler:
-    """Turns plan conditions into terms over shared leaves (each distinct leaf is evaluated once)."""
+@dataclass(frozen=True)
+class _Columns:
+    """Where a probability leaf reads: its causes, or its concrete sites, among the causes then the sites."""
 
-    def __init__(
-        self,
-        advice: s.AdviceTable,
-        vocabulary: Vocabulary,
-        site_kinds: Mapping[str, str],
-        site_ids: Sequence[str],
-        causes: Sequence[str],
-    ) -> None:
-        self.definitions = advice.definitions
-        self.threshold = advice.threshold
-        self.vocabulary = vocabulary
-        self.site_kinds = site_kinds
-        self.site_ids = tuple(site_ids)
-        self.causes = tuple(causes)
-        self._keys: dict[object, int] = {}
-        self._leaves: list[_Leaf] = []
+    site_kinds: Mapping[str, str]
+    site_ids: tuple[str, ...]
+    causes: tuple[str, ...]
 
-    def terms(self, condition: s.PlanCondition | None, where: str, *, negated: bool = False) -> Terms:
-        """Return ``condition`` (or its negation) in disjunctive normal form; no condition always holds."""
-        if condition is None:
-            return [] if negated else ALWAYS
-        if condition.ref is not None:
-            return self.terms(self.definitions[condition.ref], where, negated=negated)
-        if condition.not_ is not None:
-            return self.terms(condition.not_, where, negated=not negated)
-        if condition.all is not None or condition.any is not None:
-            children = [
-                self.terms(child, where, negated=negated) for child in condition.all or condition.any or []
-            ]
-            conjunction = (condition.all is not None) != negated
-            return conjoin(children, where=where) if conjunction else disjoin(children)
-        return literal(self._leaf(condition), holds=not negated)
-
-    def _leaf(self, condition: s.PlanCondition) -> int:
-        leaf = self._as_leaf(condition)
-        key = condition.model_dump_json() if isinstance(leaf, s.PlanCondition) else leaf
-        if key not in self._keys:
-            self._keys[key] = len(self._leaves)
-            self._leaves.append(leaf)
-        return self._keys[key]
-
-    def _as_leaf(self, condition: s.PlanCondition) -> _Leaf:
-        threshold = self.threshold if condition.p_at_least is None else condition.p_at_least
-        for reads, names in (
-            ("cause", condition.cause),
-            ("site", condition.site),
-            ("site_kind", condition.site_kind),
-        ):
-            if names is not None:
-                return _ProbabilityLeaf(reads, tuple(names), threshold)
-        if condition.rule is not None:
-            return frozenset(condition.rule)
-        if condition.finding is not None:
-            return condition
-        return _LevelLeaf(frozenset(level for level in Urgency if _level_holds(condition, level)))
-
-    def matrices(self, rows: list[Terms]) -> tuple[_Atoms, Decider]:
-        """Return the leaves, tested in the order of :meth:`_Atoms.truth`, and the rows' decider."""
-        order = sorted(range(len(self._leaves)), key=lambda i: _group(self._leaves[i]))
-        column = {leaf: position for position, leaf in enumerate(order)}
-        atoms = self._atoms([self._leaves[i] for i in order])
-        return atoms, Decider.build(rows, len(order), column)
-
-    def _atoms(self, leaves: list[_Leaf]) -> _Atoms:
-        probability = [leaf for leaf in leaves if isinstance(leaf, _ProbabilityLeaf)]
-        levels = [leaf for leaf in leaves if isinstance(leaf, _LevelLeaf)]
-        return _Atoms(
-            weights=np.array([self._weights(leaf) for leaf in probability]).reshape(
-                len(probability), len(self.causes) + len(self.site_ids)
-            ),
-            thresholds=np.array([leaf.threshold for leaf in probability]),
-            by_level={level: tuple(level in leaf.levels for leaf in levels) for level in Urgency},
-            rules=tuple(leaf for leaf in leaves if isinstance(leaf, frozenset)),
-            findings=tuple(self._finding(leaf) for leaf in leaves if isinstance(leaf, s.PlanCondition)),
-        )
-
-    def _weights(self, leaf: _ProbabilityLeaf) -> list[float]:
-        """Return which causes and concrete sites a leaf sums (the hypotheses exclude each other)."""
-        wanted = set(leaf.names)
+    def __call__(self, reads: str, names: Sequence[str]) -> tuple[int, ...]:
+        wanted = set(names)
+        if reads == "cause":
+            return tuple(i for i, cause in enumerate(self.causes) if cause in wanted)
+        offset = len(self.causes)
         bases = [_site_base(site_id, self.site_kinds) for site_id in self.site_ids]
-        if leaf.reads == "cause":
-            return [float(cause in wanted) for cause in self.causes] + [0.0] * len(bases)
-        if leaf.reads == "site_kind":
-            return [0.0] * len(self.causes) + [float(self.site_kinds.get(base) in wanted) for base in bases]
-        return [0.0] * len(self.causes) + [float(base in wanted) for base in bases]
-
-    def _finding(self, condition: s.PlanCondition) -> Callable[[Mapping[str, FindingValue]], bool]:
-        pattern = condition.finding or ""
-        if condition.unknown:
-            ids = matching_findings(pattern, self.vocabulary)
-            return lambda findings: all(finding_id not in findings for finding_id in ids)
-        leaf = s.Condition.model_validate(
-            {
-                key: value
-                for key, value in {
-                    "finding": pattern,
-                    "is": condition.is_,
-                    "at_least": condition.at_least,
-                    "at_most": condition.at_most,
-                    "includes_any": condition.includes_any,
-                    "not_empty": condition.not_empty,
-                    "side": condition.side,
-                    "unless_known_otherwise": condition.unless_known_otherwise,
-                }.items()
-                if value is not None
-            }
-        )
-        return compile_condition(leaf, {}, self.vocabulary)
-
-
-def _group(leaf: _Leaf) -> int:
-    """The position of a leaf's group in :meth:`_Atoms.truth`: probability, level, rule, finding."""
-    if isinstance(leaf, _ProbabilityLeaf):
-        return 0
-    if isinstance(leaf, _LevelLeaf):
-        return 1
-    return 2 if isinstance(leaf, frozenset) else 3
-
-
-def _level_holds(condition: s.PlanCondition, level: Urgency) -> bool:
-    """Whether a leaf on the triage level (``triage``, ``triage_at_least``, ...) holds at ``level``."""
-    if condition.triage is not None:
-        return level in {Urgency.from_id(one) for one in condition.triage}
-    if condition.triage_at_least is not None:
-        return level >= Urgency.from_id(condition.triage_at_least)
-    if condition.triage_at_most is not None:
-        return level <= Urgency.from_id(condition.triage_at_most)
-    raise AssertionError(f"unreachable: the schema admits no other plan condition ({condition!r})")
+        if reads == "site_kind":
+            return tuple(offset + i for i, base in enumerate(bases) if self.site_kinds.get(base) in wanted)
+        return tuple(offset + i for i, base in enumerate(bases) if base in wanted)
 
 
 def _indices(mask: npt.NDArray[np.bool_]) -> list[list[int]]:

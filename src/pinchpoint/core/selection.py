@@ -1,14 +1,8 @@
 """Choosing the next interview question: red flags first, then expected information gain.
 
-Two tools serve :mod:`pinchpoint.core.interview`:
+:class:`Predictor` serves :mod:`pinchpoint.core.interview` (the red-flag screen, which reads
+every triage rule in three-valued logic, is :mod:`pinchpoint.core.screen`):
 
-* :class:`RuleScreen` reads every triage rule in three-valued logic. A rule *fires*
-  (its condition holds on the known findings), is *ruled out* (no answer still to be asked
-  could make it hold), or is *open*. A finding that is unknown and can no longer be asked
-  (answered "don't know", or an examination finding in self-check mode) is read as
-  :mod:`pinchpoint.core.triage` reads it: it fails a plain leaf (the interview reports it as a
-  warning rather than letting it pass silently) and holds an ``unless_known_otherwise``
-  leaf. While it may still be asked, a leaf that it alone could settle is open.
 * :class:`Predictor` scores a question by the expected fall in uncertainty (entropy, in
   nats) over the lesion site plus the cause. It reads the answers so far as an assessment
   does (:func:`pinchpoint.core.posterior.weigh`), and gives each possible answer's vectors to
@@ -24,7 +18,7 @@ Nothing here reads files or prints.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
 from typing import TYPE_CHECKING
@@ -34,202 +28,18 @@ import numpy.typing as npt
 
 from pinchpoint.core.likelihood import MODALITIES, Evidence, StackedRegionList, Vector
 from pinchpoint.core.posterior import weigh
-from pinchpoint.core.triage import leaf_test, matching_specs
-from pinchpoint.core.vocabulary import Urgency
 
 if TYPE_CHECKING:
     from pinchpoint.core.case import FindingValue
     from pinchpoint.core.knowledge import Knowledge
     from pinchpoint.core.questions import Question
-    from pinchpoint.core.vocabulary import Vocabulary
-    from pinchpoint.knowledge import schema as s
 
-__all__ = ["Predictor", "RuleScreen", "State", "Truth", "compile_screen", "screen_for"]
+__all__ = ["Predictor", "State"]
 
 Matrix = npt.NDArray[np.float64]
 Findings = Mapping[str, "FindingValue"]
-Truth = bool | None
-"""Three-valued truth: True (fires), False (ruled out), None (open)."""
 
 _SEED = 20240601
-
-
-# --- red-flag screening ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Leaf:
-    ids_by_side: tuple[tuple[str, ...], ...]
-    test: Callable[[object], bool]
-    unknown_holds: bool = False
-
-    @property
-    def ids(self) -> frozenset[str]:
-        return frozenset(i for ids in self.ids_by_side for i in ids)
-
-
-@dataclass(frozen=True)
-class _Node:
-    kind: str  # "all", "any" or "leaf"
-    children: tuple[_Node, ...] = ()
-    leaf: _Leaf | None = None
-
-
-@dataclass(frozen=True)
-class ScreenRule:
-    """A triage rule in the form the screen evaluates."""
-
-    id: str
-    level: Urgency
-    root: _Node
-    findings: frozenset[str]
-
-
-@dataclass(frozen=True)
-class RuleScreen:
-    """Every triage rule compiled for three-valued evaluation."""
-
-    rules: tuple[ScreenRule, ...]
-
-    def truth(
-        self,
-        rule: ScreenRule,
-        findings: Findings,
-        open_ids: frozenset[str],
-        maybe_ids: frozenset[str] = frozenset(),
-    ) -> Truth:
-        """Return whether ``rule`` fires (True), is settled (False) or asking could still fire it (None).
-
-        Args:
-            rule: The rule.
-            findings: The known findings.
-            open_ids: Unknown findings that may still be asked.
-            maybe_ids: Unknown findings that will not be asked again but may be present (answered
-                "don't know"). A rule that they alone keep open is not worth asking about
-                (False), but one that needs them *and* a question still to ask is (None): the
-                triage counts an unknown warning sign as possibly present
-                (:func:`pinchpoint.core.triage.unanswered_signs`), so the interview asks the rest
-                rather than leave it open.
-        """
-        value = _evaluate(rule.root, findings, open_ids, maybe_ids)
-        return True if value == _TRUE else None if value == _ASK else False
-
-    def open_rules(
-        self,
-        findings: Findings,
-        open_ids: frozenset[str],
-        above: Urgency,
-        always: Urgency,
-        maybe_ids: frozenset[str] = frozenset(),
-    ) -> list[ScreenRule]:
-        """Return the rules that could still fire and are more urgent than ``above``, or at least ``always``.
-
-        Rules of level ``always`` and above stay open even when the triage already
-        reaches their level, because what they would name (a suspected abscess rather than
-        a disc) changes what is done, not only how soon.
-        """
-        return [
-            rule
-            for rule in self.rules
-            if (rule.level > above or rule.level >= always)
-            and rule.findings & open_ids
-            and self.truth(rule, findings, open_ids, maybe_ids) is None
-        ]
-
-
-# A rule or condition in four values, combined like three-valued logic with "maybe" between
-# "ask" and "false": it can hold only through a finding that will not be asked again.
-_FALSE, _MAYBE, _ASK, _TRUE = 0, 1, 2, 3
-
-
-def _evaluate(node: _Node, findings: Findings, open_ids: frozenset[str], maybe_ids: frozenset[str]) -> int:
-    if node.leaf is not None:
-        leaf = node.leaf
-        sides = [_leaf_side(ids, leaf, findings, open_ids, maybe_ids) for ids in leaf.ids_by_side]
-        return _all(sides)
-    values = [_evaluate(child, findings, open_ids, maybe_ids) for child in node.children]
-    return _all(values) if node.kind == "all" else max(values, default=_FALSE)
-
-
-def _leaf_side(
-    ids: Sequence[str],
-    leaf: _Leaf,
-    findings: Findings,
-    open_ids: frozenset[str],
-    maybe_ids: frozenset[str],
-) -> int:
-    """Return one side of a leaf in four values.
-
-    True if a known finding passes; else "ask" while some finding may be asked; an
-    ``unless_known_otherwise`` leaf whose findings are all unknown then holds, as the triage
-    reads it; else "maybe" while a finding answered "don't know" may be present; else false.
-    """
-    result = _FALSE
-    known = False
-    for finding_id in ids:
-        value = findings.get(finding_id)
-        if value is not None:
-            if leaf.test(value):
-                return _TRUE
-            known = True
-        elif finding_id in open_ids:
-            result = _ASK
-        elif finding_id in maybe_ids and result == _FALSE:
-            result = _MAYBE
-    if result != _ASK and leaf.unknown_holds and not known:
-        return _TRUE
-    return result
-
-
-def _all(values: Iterable[int]) -> int:
-    """All of them: false if one is, else "ask" if one needs asking, else "maybe" if one may hold."""
-    values = list(values)
-    if not values:
-        return _TRUE
-    if min(values) == _FALSE:
-        return _FALSE
-    if _ASK in values:
-        return _ASK
-    return min(values)
-
-
-def compile_screen(table: s.TriageTable, vocabulary: Vocabulary) -> RuleScreen:
-    """Compile the rules of triage.yaml for three-valued evaluation (same reading as :mod:`triage`)."""
-    compiler = _ScreenCompiler(table.definitions, vocabulary)
-    rules = []
-    for rule in table.rules:
-        root = compiler.compile(rule.when)
-        rules.append(ScreenRule(rule.id, Urgency.from_id(rule.level), root, frozenset(_ids(root))))
-    return RuleScreen(tuple(rules))
-
-
-def _ids(node: _Node) -> set[str]:
-    if node.leaf is not None:
-        return set(node.leaf.ids)
-    return set().union(*(_ids(child) for child in node.children))
-
-
-class _ScreenCompiler:
-    def __init__(self, definitions: Mapping[str, s.Condition], vocabulary: Vocabulary) -> None:
-        self.definitions = definitions
-        self.vocabulary = vocabulary
-
-    def compile(self, condition: s.Condition) -> _Node:
-        if condition.ref is not None:
-            return self.compile(self.definitions[condition.ref])
-        if condition.all is not None:
-            return _Node("all", tuple(self.compile(child) for child in condition.all))
-        if condition.any is not None:
-            return _Node("any", tuple(self.compile(child) for child in condition.any))
-        specs = matching_specs(condition.finding or "", self.vocabulary)
-        if condition.side == "both":
-            by_side = tuple(
-                tuple(spec.id for spec in specs if spec.side == side) for side in self.vocabulary.sides
-            )
-        else:
-            by_side = (tuple(spec.id for spec in specs),)
-        unknown_holds = condition.unless_known_otherwise is not None
-        return _Node("leaf", leaf=_Leaf(by_side, leaf_test(condition), unknown_holds))
 
 
 # --- information gain -------------------------------------------------------------------------------
@@ -618,8 +428,3 @@ def _entropy(p: Matrix) -> Vector:
     safe = np.where(p > 0.0, p, 1.0)
     result: Vector = -(p * np.log(safe)).sum(axis=1)
     return result
-
-
-def screen_for(knowledge: Knowledge) -> RuleScreen:
-    """Return the :class:`RuleScreen` of ``knowledge`` (its :attr:`~Knowledge.screen`, built once)."""
-    return knowledge.screen

@@ -26,17 +26,14 @@ properties above still hold.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, cast
 
-import numpy as np
-import numpy.typing as npt
-
 from pinchpoint.core.assessment import TriageReason
-from pinchpoint.core.normalform import Decider, Terms, conjoin, disjoin, literal
-from pinchpoint.core.vocabulary import FindingSpec, Urgency, Vocabulary
+from pinchpoint.core.conditions import Compiler, FindingLeaf, Node, Way
+from pinchpoint.core.vocabulary import Urgency, Vocabulary
 
 if TYPE_CHECKING:
     from pinchpoint.core.case import FindingValue
@@ -46,14 +43,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UNANSWERED_RULE",
+    "CompiledRule",
     "Decision",
     "TriageRules",
     "UnansweredSigns",
-    "compile_condition",
     "compile_rules",
-    "leaf_test",
-    "matching_findings",
-    "matching_specs",
     "recorded_floors",
     "triage",
     "triage_many",
@@ -64,16 +58,17 @@ UNANSWERED_RULE = "unanswered-warning-signs"
 """The rule id of the reason the ``unanswered`` floor gives (triage.yaml ``unanswered``)."""
 
 Findings = Mapping[str, "FindingValue"]
-Predicate = Callable[[Findings], bool]
+OpenWay = tuple["CompiledRule", tuple[frozenset[str], ...]]
+"""An emergency rule, and the unknown findings of each leaf still unmet in one way of meeting it."""
 
 
 @dataclass(frozen=True)
 class CompiledRule:
-    """A triage rule with its condition compiled to a predicate over findings."""
+    """A triage rule with its condition compiled (:mod:`pinchpoint.core.conditions`)."""
 
     id: str
     level: Urgency
-    holds: Predicate
+    when: Node
     findings: frozenset[str]
     qualifiers: frozenset[str]
     """The findings the rule reads through ``unless_known_otherwise`` leaves."""
@@ -84,6 +79,10 @@ class CompiledRule:
     patient: str
     clinician: str
     source: str
+
+    def holds(self, findings: Findings) -> bool:
+        """Whether the rule fires on the known findings."""
+        return self.when.holds(findings)
 
 
 @dataclass(frozen=True)
@@ -105,34 +104,31 @@ class TriageRules:
     care: s.CauseCare
     cause_care: Mapping[str, Urgency]
     vocabulary: Vocabulary
-    leaves: _Leaves
-    """Every distinct leaf of the rules' conditions, found from the findings that it reads."""
-    decider: Decider
-    """The rules' conditions in disjunctive normal form over ``leaves``."""
-    terms: tuple[Terms, ...] = ()
-    """Each rule's condition in disjunctive normal form (the rows of ``decider``), in rule order."""
+    literals: tuple[FindingLeaf, ...] = ()
+    """Every distinct finding leaf of the rules (findings and test), in the order the rules name them."""
+    plain: frozenset[FindingLeaf] = frozenset()
+    """Leaves that some rule needs to pass (a value passing one is a red flag)."""
+    unless: frozenset[FindingLeaf] = frozenset()
+    """Leaves that some rule reads ``unless_known_otherwise`` (a value failing one is an explanation)."""
+    compiler: Compiler | None = field(default=None, repr=False, compare=False)
+    """The compiler of the rules, for other conditions in their language (imaging.yaml ``open_when``)."""
+
+    def condition(self, condition: s.Condition) -> Node:
+        """Return a condition of the triage language (and its definitions), compiled once."""
+        if self.compiler is None:
+            raise ValueError("these triage rules were built without their compiler")
+        return self.compiler.compiled(condition)
 
     def evaluate(self, findings: Findings) -> tuple[Urgency, tuple[TriageReason, ...]]:
-        """Return the most urgent level any rule demands, with the rules that fired.
-
-        The same decision as every rule's ``holds``, made for all rules at once: only the
-        leaves that read a known finding are tested, and an unknown finding never makes a
-        leaf hold.
-        """
-        return self.evaluate_many([findings])[0]
-
-    def evaluate_many(self, cases: Sequence[Findings]) -> list[tuple[Urgency, tuple[TriageReason, ...]]]:
-        """Return :meth:`evaluate` for each case, deciding all of them in one matrix product."""
-        if not cases:
-            return []
-        fires = self.decider.decide(np.array([self.leaves.truth(findings) for findings in cases], dtype=bool))
-        return [self._fired(row) for row in fires]
-
-    def _fired(self, fires: npt.NDArray[np.bool_]) -> tuple[Urgency, tuple[TriageReason, ...]]:
-        fired = [self.rules[i] for i in np.flatnonzero(fires).tolist()]
+        """Return the most urgent level any rule demands, with the rules that fired (most urgent first)."""
+        fired = [rule for rule in self.rules if rule.when.holds(findings)]
         fired.sort(key=lambda rule: -rule.level)
         level = max((rule.level for rule in fired), default=Urgency.SELF_CARE)
         return level, tuple(TriageReason(r.id, r.level, r.patient, r.clinician, r.source) for r in fired)
+
+    def evaluate_many(self, cases: Sequence[Findings]) -> list[tuple[Urgency, tuple[TriageReason, ...]]]:
+        """Return :meth:`evaluate` for each case."""
+        return [self.evaluate(findings) for findings in cases]
 
     def care_reason(self, cause_probabilities: Mapping[str, float]) -> TriageReason | None:
         """Return the reason the likely causes raise the triage most, if any.
@@ -194,21 +190,32 @@ class TriageRules:
         Making any other finding unknown never lowers what the rules demand: it fails no
         plain leaf that its value passed, and holds every ``unless_known_otherwise`` leaf.
         """
-        return self.leaves.findings_passing(findings, self.leaves.plain, passing=True)
+        return self._passing(findings, self.plain, passing=True)
 
     def explanations_in(self, findings: Findings) -> frozenset[str]:
         """Return the findings whose value fails an ``unless_known_otherwise`` leaf (an explanation).
 
         Adding findings none of which is an explanation never lowers what the rules demand.
         """
-        return self.leaves.findings_passing(findings, self.leaves.unless, passing=False)
+        return self._passing(findings, self.unless, passing=False)
+
+    def _passing(
+        self, findings: Findings, leaves: frozenset[FindingLeaf], *, passing: bool
+    ) -> frozenset[str]:
+        """The findings whose value passes (or, with ``passing=False``, fails) one of ``leaves``."""
+        by_finding = self._by_finding
+        return frozenset(
+            finding
+            for finding, value in findings.items()
+            if any(leaf in leaves and leaf.test(value) == passing for leaf in by_finding.get(finding, ()))
+        )
 
     def unasked_emergency_flags(
         self, findings: Findings, answerable: frozenset[str] | None = None
     ) -> tuple[str, ...]:
         """Return the bases of the unknown findings that could still make an emergency rule fire.
 
-        Only the findings of :meth:`open_emergency_terms` count: a finding that an emergency
+        Only the findings of :meth:`open_emergency_ways` count: a finding that an emergency
         rule tests but that the known answers already rule out of it (shooting pain when the
         pain is in one leg only) is not a warning sign. A finding's variants share its base
         (``exam.power`` for every muscle and side).
@@ -220,84 +227,59 @@ class TriageRules:
         base_of = self._base_of
         bases = {
             base_of[finding]
-            for _, unmet in self.open_emergency_terms(findings, answerable)
+            for _, unmet in self.open_emergency_ways(findings, answerable)
             for leaf in unmet
             for finding in leaf
         }
         return tuple(sorted(bases))
 
-    def open_emergency_terms(
+    def open_emergency_ways(
         self, findings: Findings, answerable: frozenset[str] | None = None
-    ) -> list[tuple[CompiledRule, tuple[frozenset[str], ...]]]:
+    ) -> list[OpenWay]:
         """Return the ways of meeting an emergency rule that only unknown findings now stand between.
 
-        Each is a term of the rule's normal form whose every leaf either holds on the known
-        findings or reads some unknown finding of ``answerable``; it comes with those unmet
-        leaves, each as its unknown answerable findings (one of which would have to be present).
+        Each is a set of leaves of the rule that fail on the known findings but read some
+        unknown finding of ``answerable``, such that the rule would hold if they all passed
+        (:meth:`pinchpoint.core.conditions.Node.ways`); it comes as those leaves' unknown
+        answerable findings (one of which would have to be present), sorted. A way that needs
+        more than another way of the same rule adds no warning sign (with age 70 already
+        fragile bone, osteoporosis is not what stands between it and the rule), so only the
+        least ways are kept, in sorted order, rule by rule.
 
         Args:
             findings: The known findings.
             answerable: The findings that may still be answered (all when omitted).
         """
-        truth = self.leaves.truth(findings)
-        ids_of = self.leaf_ids
-        satisfied = np.array(
-            [
-                holds
-                or any(f not in findings and (answerable is None or f in answerable) for f in ids_of[leaf])
-                for leaf, holds in enumerate(truth)
-            ],
-            dtype=bool,
-        )
-        rules, terms, needs, owner = self._emergency_terms
-        # Only the terms whose every leaf holds or may still be answered are worth reading.
-        candidates = np.flatnonzero(~needs[:, ~satisfied].any(axis=1)).tolist()
-        ways: dict[int, set[tuple[frozenset[str], ...]]] = {}
-        for i in candidates:
-            unmet = _unmet(terms[i], truth, ids_of, findings, answerable)
-            if unmet:
-                ways.setdefault(owner[i], set()).add(unmet)
-        found: list[tuple[CompiledRule, tuple[frozenset[str], ...]]] = []
-        for index, rule in enumerate(rules):
-            rule_ways = ways.get(index, set())
-            # A way that needs more than another way of the same rule adds no warning sign: with
-            # age 70 already fragile bone, osteoporosis is not what stands between it and the rule.
-            minimal = _minimal(rule_ways)
-            found += [(rule, way) for way in sorted(rule_ways, key=_order) if way in minimal]
+        found: list[OpenWay] = []
+        for rule in self._emergency_rules:
+            # Only the least ways are kept in the end, so each node keeps only its least ways,
+            # except in a rule that already holds (its empty way would hide every other).
+            least = not rule.when.holds(findings)
+            ways = _unmet(rule.when.ways(findings, answerable, least), findings, answerable)
+            if ways:
+                minimal = _minimal(ways)
+                found += [(rule, way) for way in sorted(ways, key=_order) if way in minimal]
         return found
 
     @cached_property
-    def _emergency_terms(
-        self,
-    ) -> tuple[tuple[CompiledRule, ...], Terms, npt.NDArray[np.bool_], tuple[int, ...]]:
-        """The emergency rules and all their terms, stacked for one reading per case.
-
-        With the terms come a term-by-leaf matrix of the leaves each term needs and the index
-        of the rule that owns each term.
-        """
-        rules: list[CompiledRule] = []
-        terms: Terms = []
-        owner: list[int] = []
-        for rule, rule_terms in zip(self.rules, self.terms, strict=True):
-            if rule.level < Urgency.EMERGENCY:
-                continue
-            owner += [len(rules)] * len(rule_terms)
-            terms += list(rule_terms)
-            rules.append(rule)
-        needs = np.zeros((len(terms), self.leaves.count), dtype=bool)
-        for row, term in enumerate(terms):
-            for leaf, holds in term:
-                needs[row, leaf] = holds
-        return tuple(rules), terms, needs, tuple(owner)
+    def _emergency_rules(self) -> tuple[CompiledRule, ...]:
+        return tuple(rule for rule in self.rules if rule.level >= Urgency.EMERGENCY)
 
     @cached_property
-    def leaf_ids(self) -> tuple[frozenset[str], ...]:
-        """The finding ids each leaf reads, by leaf index."""
-        ids: list[set[str]] = [set() for _ in range(self.leaves.count)]
-        for finding, leaves in self.leaves.by_finding.items():
-            for leaf, _ in leaves:
-                ids[leaf].add(finding)
-        return tuple(frozenset(found) for found in ids)
+    def _by_finding(self) -> Mapping[str, tuple[FindingLeaf, ...]]:
+        """The distinct leaves that read each finding, in the order the rules name them."""
+        found: dict[str, list[FindingLeaf]] = {}
+        for leaf in self.literals:
+            for finding in leaf.ids:
+                found.setdefault(finding, []).append(leaf)
+        return {finding: tuple(leaves) for finding, leaves in found.items()}
+
+    def test_of(self, finding: str, unknown: frozenset[str]) -> Callable[[object], bool]:
+        """The test of the first leaf that reads ``finding`` and all of ``unknown`` (to word a sign)."""
+        for leaf in self._by_finding.get(finding, ()):
+            if unknown <= leaf.id_set:
+                return leaf.test
+        return _never
 
     @cached_property
     def emergency_findings(self) -> frozenset[str]:
@@ -314,44 +296,46 @@ class TriageRules:
 
 
 def _unmet(
-    term: frozenset[tuple[int, bool]],
-    truth: Sequence[bool],
-    ids_of: Sequence[frozenset[str]],
-    findings: Findings,
-    answerable: frozenset[str] | None,
-) -> tuple[frozenset[str], ...]:
-    """The unknown answerable findings of each unmet leaf of ``term``; () if it holds or cannot."""
-    unmet: list[frozenset[str]] = []
-    for leaf, holds in term:
-        if truth[leaf] == holds:
+    ways: Iterable[Way], findings: Findings, answerable: frozenset[str] | None
+) -> set[tuple[frozenset[str], ...]]:
+    """Each way that is not yet met, as the unknown answerable findings of its leaves, sorted."""
+    keys: dict[FindingLeaf, frozenset[str]] = {}
+    unmet: set[tuple[frozenset[str], ...]] = set()
+    for way in ways:
+        if not way:
             continue
-        if not holds:  # triage conditions have no negation; a failing leaf cannot be made to hold
-            return ()
-        unknown = frozenset(
-            f for f in ids_of[leaf] if f not in findings and (answerable is None or f in answerable)
-        )
-        if not unknown:
-            return ()
-        unmet.append(unknown)
-    return tuple(sorted(unmet, key=sorted))
+        found = []
+        for leaf in way:
+            key = keys.get(leaf)
+            if key is None:
+                key = keys[leaf] = leaf.unknown(findings, answerable)
+            found.append(key)
+        unmet.add(tuple(sorted(found, key=_sort_key)))
+    return unmet
 
 
 def _minimal(ways: set[tuple[frozenset[str], ...]]) -> set[tuple[frozenset[str], ...]]:
     """Return the ways whose set of unmet leaves contains no other way's set as a proper part."""
-    keys = {frozenset(way) for way in ways}
+    sets = {way: frozenset(way) for way in ways}
+    keys = set(sets.values())
     return {
         way
-        for way in ways
+        for way, whole in sets.items()
         if not any(
             frozenset(part) in keys
-            for size in range(1, len(frozenset(way)))
-            for part in itertools.combinations(frozenset(way), size)
+            for size in range(1, len(whole))
+            for part in itertools.combinations(whole, size)
         )
     }
 
 
-def _order(way: tuple[frozenset[str], ...]) -> list[list[str]]:
-    return [sorted(leaf) for leaf in way]
+def _order(way: tuple[frozenset[str], ...]) -> tuple[tuple[str, ...], ...]:
+    return tuple(_sort_key(leaf) for leaf in way)
+
+
+def _sort_key(leaf: frozenset[str]) -> tuple[str, ...]:
+    """A leaf's unknown findings in order (ways are sorted by them)."""
+    return tuple(sorted(leaf))
 
 
 def _never(value: object) -> bool:
@@ -439,14 +423,16 @@ class UnansweredSigns:
         self.answerable = frozenset(
             finding for q in bank.questions.values() if not q.needs_examiner for finding in q.findings
         )
+        self._worded: dict[tuple[frozenset[str], str], str] = {}
+        """Each leaf's unknown findings in words, per audience, as met so far (a cache)."""
 
     def unanswered(self, findings: Findings) -> tuple[str, ...]:
         """Return the open warning signs: unknown findings a person can answer that could fire one."""
-        return _signs_of(self.rules.open_emergency_terms(findings, self.answerable))
+        return _signs_of(self.rules.open_emergency_ways(findings, self.answerable))
 
     def decide(self, findings: Findings, level: Urgency, reasons: tuple[TriageReason, ...]) -> Decision:
         """Apply the floor to a level below emergency; word the signs that hold it there."""
-        terms = self.rules.open_emergency_terms(findings, self.answerable)
+        terms = self.rules.open_emergency_ways(findings, self.answerable)
         if not terms:
             return Decision(level, reasons, ())
         unanswered = _signs_of(terms)
@@ -476,8 +462,13 @@ class UnansweredSigns:
     def _words(self, leaves: Sequence[frozenset[str]], audience: str) -> list[str]:
         """Each leaf in words: one of its findings would have to be present ("x or y")."""
         words: list[str] = []
+        worded = self._worded
         for leaf in leaves:
-            text = " or ".join(dict.fromkeys(self._finding_words(f, leaf, audience) for f in sorted(leaf)))
+            text = worded.get((leaf, audience))
+            if text is None:
+                text = worded[leaf, audience] = " or ".join(
+                    dict.fromkeys(self._finding_words(f, leaf, audience) for f in sorted(leaf))
+                )
             if text not in words:
                 words.append(text)
         return words
@@ -492,7 +483,7 @@ class UnansweredSigns:
         for cell in question.cells:
             if cell.finding == finding:
                 return _unquoted(_pick(cell.wording, audience))
-        test = self._test(finding, leaf)
+        test = self.rules.test_of(finding, leaf)
         chosen = [_pick(option.wording, audience) for option in question.options if test(option.value)]
         if chosen:
             return _unquoted(" or ".join(chosen))
@@ -504,13 +495,6 @@ class UnansweredSigns:
         if named and len(named) < len(regions):
             return f"{described} ({'; '.join(named)})"
         return described
-
-    def _test(self, finding: str, leaf: frozenset[str]) -> Callable[[object], bool]:
-        ids_of = self.rules.leaf_ids
-        for index, test in self.rules.leaves.by_finding.get(finding, ()):
-            if ids_of[index] == leaf or leaf <= ids_of[index]:
-                return test
-        return _never
 
 
 def _signs_of(terms: Sequence[tuple[CompiledRule, tuple[frozenset[str], ...]]]) -> tuple[str, ...]:
@@ -567,317 +551,39 @@ def recorded_floors(
 def compile_rules(
     table: s.TriageTable, vocabulary: Vocabulary, cause_care: Mapping[str, Urgency]
 ) -> TriageRules:
-    """Compile the rules of triage.yaml into predicates over findings.
+    """Compile the rules of triage.yaml into condition trees (:mod:`pinchpoint.core.conditions`).
 
     Args:
         table: The validated triage table.
         vocabulary: The vocabulary whose finding ids the conditions name.
         cause_care: The level of care each cause needs once suspected (causes.yaml).
     """
-    compiler = _ConditionCompiler(table.definitions, vocabulary)
-    leaves = _LeafIndex(vocabulary)
-    terms = [
-        leaves.terms(compiler.resolved(rule.when), where=f"triage.yaml: {rule.id}") for rule in table.rules
-    ]
-    rules = tuple(
-        CompiledRule(
-            id=rule.id,
-            level=Urgency.from_id(rule.level),
-            holds=compiler.compile(rule.when),
-            findings=compiler.findings_of(rule.when),
-            qualifiers=compiler.findings_of(rule.when, unless=True),
-            flags=compiler.findings_of(rule.when, unless=False),
-            causes=tuple(rule.causes),
-            patient=rule.patient,
-            clinician=rule.clinician,
-            source=rule.source,
+    compiler = Compiler(vocabulary, table.definitions)
+    rules = []
+    for rule in table.rules:
+        when = compiler.compile(rule.when)
+        rules.append(
+            CompiledRule(
+                id=rule.id,
+                level=Urgency.from_id(rule.level),
+                when=when,
+                findings=when.findings(),
+                qualifiers=when.findings(unless=True),
+                flags=when.findings(unless=False),
+                causes=tuple(rule.causes),
+                patient=rule.patient,
+                clinician=rule.clinician,
+                source=rule.source,
+            )
         )
-        for rule in table.rules
-    )
+    leaves = [leaf for rule in rules for leaf in rule.when.finding_leaves()]
     return TriageRules(
-        rules,
+        tuple(rules),
         table.cause_care,
         cause_care,
         vocabulary,
-        leaves=leaves.freeze(),
-        decider=Decider.build(terms, leaves.count),
-        terms=tuple(terms),
+        literals=tuple(dict.fromkeys(leaves)),
+        plain=frozenset(leaf for leaf in leaves if not leaf.unless),
+        unless=frozenset(leaf for leaf in leaves if leaf.unless),
+        compiler=compiler,
     )
-
-
-class _ConditionCompiler:
-    def __init__(self, definitions: Mapping[str, s.Condition], vocabulary: Vocabulary) -> None:
-        self.definitions = definitions
-        self.vocabulary = vocabulary
-
-    def compile(self, condition: s.Condition) -> Predicate:
-        if condition.ref is not None:
-            return self.compile(self.definitions[condition.ref])
-        if condition.all is not None:
-            return _all_of([self.compile(child) for child in condition.all])
-        if condition.any is not None:
-            return _any_of([self.compile(child) for child in condition.any])
-        return self._leaf(condition)
-
-    def resolved(self, condition: s.Condition) -> s.Condition:
-        """Return ``condition`` with every ``ref`` replaced by its definition."""
-        if condition.ref is not None:
-            return self.resolved(self.definitions[condition.ref])
-        if condition.all is not None:
-            return condition.model_copy(update={"all": [self.resolved(child) for child in condition.all]})
-        if condition.any is not None:
-            return condition.model_copy(update={"any": [self.resolved(child) for child in condition.any]})
-        return condition
-
-    def findings_of(self, condition: s.Condition, *, unless: bool | None = None) -> frozenset[str]:
-        """Return the findings the condition reads.
-
-        With ``unless``, only those read by leaves that are (True) or are not (False)
-        ``unless_known_otherwise``.
-        """
-        if condition.ref is not None:
-            return self.findings_of(self.definitions[condition.ref], unless=unless)
-        children = [*(condition.all or []), *(condition.any or [])]
-        if children:
-            return frozenset().union(*(self.findings_of(child, unless=unless) for child in children))
-        if unless is not None and unless != (condition.unless_known_otherwise is not None):
-            return frozenset()
-        return frozenset(spec.id for spec in self._specs(condition.finding or ""))
-
-    def _specs(self, pattern: str) -> list[FindingSpec]:
-        exact = self.vocabulary.findings.get(pattern)
-        if exact is not None:
-            return [exact]
-        base, _, rest = pattern.partition(".*")
-        return [
-            spec
-            for spec in self.vocabulary.findings.values()
-            if (spec.base == pattern)
-            or (rest == "" and pattern.endswith(".*") and spec.base == base)
-            or (spec.item is not None and f"{spec.base}.{spec.item}" == pattern)
-        ]
-
-    def _leaf(self, condition: s.Condition) -> Predicate:
-        specs = self._specs(condition.finding or "")
-        test = leaf_test(condition)
-        unknown_holds = condition.unless_known_otherwise is not None
-        if condition.side == "both":
-            by_side = [
-                _any_known(frozenset(spec.id for spec in specs if spec.side == side), test, unknown_holds)
-                for side in self.vocabulary.sides
-            ]
-            return _all_of(by_side)
-        return _any_known(frozenset(spec.id for spec in specs), test, unknown_holds)
-
-
-# The loops below stand where all() and any() of a generator would read better: they run for
-# every rule a caller tests, and a generator costs more than the test it drives.
-
-
-@dataclass(frozen=True)
-class _Leaves:
-    """The leaves of the triage rules, indexed by the findings they read."""
-
-    count: int
-    by_finding: Mapping[str, tuple[tuple[int, Callable[[object], bool]], ...]]
-    plain: frozenset[int] = frozenset()
-    """Leaves that some rule needs to pass (a value passing one is a red flag)."""
-    unless: frozenset[int] = frozenset()
-    """Leaves that some rule reads ``unless_known_otherwise`` (a value failing one is an explanation)."""
-
-    def findings_passing(
-        self, findings: Findings, leaves: frozenset[int], *, passing: bool
-    ) -> frozenset[str]:
-        """Return the findings whose value passes (or, with ``passing=False``, fails) one of ``leaves``."""
-        return frozenset(
-            finding
-            for finding, value in findings.items()
-            if any(
-                leaf in leaves and test(value) == passing for leaf, test in self.by_finding.get(finding, ())
-            )
-        )
-
-    def truth(self, findings: Findings) -> list[bool]:
-        """Return whether each leaf holds: some finding it reads is known and passes its test."""
-        truth = [False] * self.count
-        by_finding = self.by_finding
-        for finding, value in findings.items():
-            for leaf, test in by_finding.get(finding, ()):
-                if not truth[leaf] and test(value):
-                    truth[leaf] = True
-        return truth
-
-
-class _LeafIndex:
-    """Gives each distinct leaf of the rules an index while their conditions are put in normal form."""
-
-    def __init__(self, vocabulary: Vocabulary) -> None:
-        self.vocabulary = vocabulary
-        self._index: dict[tuple[frozenset[str], str], int] = {}
-        self._by_finding: dict[str, list[tuple[int, Callable[[object], bool]]]] = {}
-        self._plain: set[int] = set()
-        self._unless: set[int] = set()
-
-    @property
-    def count(self) -> int:
-        return len(self._index)
-
-    def terms(self, condition: s.Condition, *, where: str) -> Terms:
-        """Return a condition (without ``ref``) in disjunctive normal form over the leaves."""
-        if condition.all is not None:
-            return conjoin((self.terms(child, where=where) for child in condition.all), where=where)
-        if condition.any is not None:
-            return disjoin(self.terms(child, where=where) for child in condition.any)
-        specs = matching_specs(condition.finding or "", self.vocabulary)
-        if condition.side == "both":
-            sided = [
-                frozenset(spec.id for spec in specs if spec.side == side) for side in self.vocabulary.sides
-            ]
-            return conjoin((self._leaf(ids, condition) for ids in sided), where=where)
-        return self._leaf(frozenset(spec.id for spec in specs), condition)
-
-    def _leaf(self, ids: frozenset[str], condition: s.Condition) -> Terms:
-        passes = self._indexed(ids, condition.model_dump_json(exclude=_NOT_THE_TEST), leaf_test(condition))
-        if condition.unless_known_otherwise is None:
-            self._plain.add(passes)
-            return literal(passes)
-        self._unless.add(passes)
-        # "Passes, or nothing it reads is known": the second literal is a leaf that holds when
-        # any finding of ``ids`` is known, needed to fail.
-        known = self._indexed(ids, "known", _known)
-        return disjoin([literal(passes), literal(known, holds=False)])
-
-    def _indexed(self, ids: frozenset[str], test_key: str, test: Callable[[object], bool]) -> int:
-        key = (ids, test_key)
-        if key not in self._index:
-            leaf = self._index[key] = len(self._index)
-            for finding in ids:
-                self._by_finding.setdefault(finding, []).append((leaf, test))
-        return self._index[key]
-
-    def freeze(self) -> _Leaves:
-        return _Leaves(
-            self.count,
-            {finding: tuple(leaves) for finding, leaves in self._by_finding.items()},
-            plain=frozenset(self._plain),
-            unless=frozenset(self._unless),
-        )
-
-
-_NOT_THE_TEST = {"finding", "side", "unless_known_otherwise"}
-"""Fields of a leaf that do not change the test it applies to one value."""
-
-
-def _known(value: object) -> bool:
-    """The test of a leaf that holds when the finding is known at all."""
-    return value is not None
-
-
-def _all_of(parts: list[Predicate]) -> Predicate:
-    def holds(findings: Findings) -> bool:
-        for part in parts:  # noqa: SIM110 (hot path, see above)
-            if not part(findings):
-                return False
-        return True
-
-    return holds
-
-
-def _any_of(parts: list[Predicate]) -> Predicate:
-    def holds(findings: Findings) -> bool:
-        for part in parts:  # noqa: SIM110 (hot path, see above)
-            if part(findings):
-                return True
-        return False
-
-    return holds
-
-
-def _any_known(ids: frozenset[str], test: Callable[[object], bool], unknown_holds: bool = False) -> Predicate:
-    """Return a predicate: some finding of ``ids`` is known and passes ``test``.
-
-    With ``unknown_holds`` it also holds when no finding of ``ids`` is known
-    (``unless_known_otherwise``).
-    """
-    if len(ids) == 1:
-        (only,) = ids
-
-        def one_holds(findings: Findings) -> bool:
-            value = findings.get(only)
-            return unknown_holds if value is None else test(value)
-
-        return one_holds
-
-    # A pattern such as exam.power.* names dozens of ids; a case states a few findings,
-    # so intersecting with the case's keys visits only those.
-    def some_holds(findings: Findings) -> bool:
-        known = ids.intersection(findings)
-        if not known:
-            return unknown_holds
-        return any(test(findings[finding_id]) for finding_id in known)
-
-    return some_holds
-
-
-def leaf_test(condition: s.Condition) -> Callable[[object], bool]:
-    """Return the test a leaf condition applies to one known value (``is``, ``at_least``, ...).
-
-    The interview's rule screen (:mod:`pinchpoint.core.selection`) applies the same tests, so a
-    leaf means the same there as here.
-    """
-    if condition.is_ is not None:
-        expected = condition.is_
-        return lambda value: value == expected and type(value) is type(expected)
-    if condition.at_least is not None:
-        low = condition.at_least
-        return lambda value: _is_number(value) and value >= low  # type: ignore[operator]
-    if condition.at_most is not None:
-        high = condition.at_most
-        return lambda value: _is_number(value) and value <= high  # type: ignore[operator]
-    if condition.includes_any is not None:
-        wanted = frozenset(condition.includes_any)
-        return lambda value: isinstance(value, tuple) and any(_region_base(r) in wanted for r in value)
-    if condition.not_empty is not None:
-        return lambda value: isinstance(value, tuple) and len(value) > 0
-    wanted_both = frozenset(condition.both_sides_any or ())
-    return lambda value: isinstance(value, tuple) and _on_both_sides(value, wanted_both)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _region_base(region: str) -> str:
-    return region.split(".", maxsplit=1)[0]
-
-
-def _on_both_sides(regions: tuple[str, ...], wanted: frozenset[str]) -> bool:
-    sides = {r.split(".")[1] for r in regions if "." in r and _region_base(r) in wanted}
-    return len(sides) >= 2
-
-
-def matching_findings(pattern: str, vocabulary: Vocabulary) -> tuple[str, ...]:
-    """Return the concrete finding ids a condition's ``finding`` pattern names (both sides, ``*``)."""
-    return tuple(spec.id for spec in matching_specs(pattern, vocabulary))
-
-
-def matching_specs(pattern: str, vocabulary: Vocabulary) -> list[FindingSpec]:
-    """Return the findings a condition's ``finding`` pattern names (both sides, ``*``)."""
-    return _ConditionCompiler({}, vocabulary)._specs(pattern)
-
-
-def compile_condition(
-    condition: s.Condition, definitions: Mapping[str, s.Condition], vocabulary: Vocabulary
-) -> Predicate:
-    """Compile one condition of the triage language into a predicate over findings.
-
-    Other rule tables (imaging.yaml, the finding leaves of advice.yaml) state their conditions
-    in the same language, so that a finding named there means exactly what it means in
-    triage.yaml and shares its safety property: an unknown finding never makes one hold.
-
-    Args:
-        condition: The condition.
-        definitions: Named conditions that ``ref`` may point to (triage.yaml ``definitions``).
-        vocabulary: The vocabulary whose finding ids the condition names.
-    """
-    return _ConditionCompiler(definitions, vocabulary).compile(condition)

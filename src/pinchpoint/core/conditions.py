@@ -1,0 +1,786 @@
+"""One condition engine for every rule table: a typed tree, printable leaf tests, three deciders.
+
+The triage rules (triage.yaml), the plan (advice.yaml, investigations.yaml), the imaging
+decision (imaging.yaml) and the interview's red-flag screen all state conditions in one
+language: leaves combined with ``all``, ``any``, ``ref`` and, in the plan tables only,
+``not``. :class:`Compiler` turns a validated condition of the schema into a tree of
+:class:`Node` once, when the knowledge is built:
+
+* :class:`All`, :class:`Any`, :class:`Not` and :class:`Ref` (a named definition, kept so
+  that the tree prints with the name the table gave it);
+* :class:`FindingLeaf`: a frozen test (:class:`Is`, :class:`AtLeast`, :class:`AtMost`,
+  :class:`IncludesAny`, :class:`NotEmpty`, :class:`BothSidesAny`) applied to the findings a
+  pattern names; with ``unless_known_otherwise`` it also holds while all of them are unknown;
+* plan leaves on the assessment: :class:`Unknown`, :class:`Level`, :class:`Fired` and
+  :class:`Probability`.
+
+Every node answers three questions, each decided over the same tree:
+
+* :meth:`Node.holds`: does it hold on the known findings (and, for plan leaves, on the
+  assessment)? An unknown finding fails a plain leaf and holds an ``unless_known_otherwise``
+  leaf, so the triage never rises when a warning sign is taken away.
+* :meth:`Node.value`: in four values (:data:`FALSE`, :data:`MAYBE`, :data:`ASK`,
+  :data:`TRUE`), could it still come to hold if findings that may still be asked (or that
+  were answered "don't know") turned out to pass? The interview's screen reads rules this way.
+* :meth:`Node.ways`: which sets of unmet leaves, each reading some unknown finding that may
+  still be answered, would make it hold? The unanswered-warning-sign floor of the triage
+  reads emergency rules this way.
+
+A batch decider (a matrix form of all conditions) is not kept: measured on the development
+cases, one case at a time it was slower than walking the tree, and in a batch it saved about
+3% of an assessment.
+
+This is a core module: it reads no files and imports no adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from pinchpoint.core.vocabulary import FindingSpec, Urgency, Vocabulary
+
+if TYPE_CHECKING:
+    from pinchpoint.core.case import FindingValue
+    from pinchpoint.knowledge import schema as s
+
+__all__ = [
+    "ASK",
+    "FALSE",
+    "MAYBE",
+    "TRUE",
+    "All",
+    "Any",
+    "AtLeast",
+    "AtMost",
+    "BothSidesAny",
+    "Compiler",
+    "Facts",
+    "FindingLeaf",
+    "Fired",
+    "IncludesAny",
+    "Is",
+    "Level",
+    "Node",
+    "Not",
+    "NotEmpty",
+    "Probability",
+    "Ref",
+    "Test",
+    "Unknown",
+    "Way",
+    "matching_findings",
+    "matching_specs",
+]
+
+Findings = Mapping[str, "FindingValue"]
+
+FALSE, MAYBE, ASK, TRUE = 0, 1, 2, 3
+"""Four values, ordered: ruled out; may hold only through an answer that will not be asked again
+("don't know"); may hold once a question still to ask is answered; holds."""
+
+
+# --- leaf tests: what a leaf asks of one known value -----------------------------------------------
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _region_base(region: str) -> str:
+    return region.split(".", maxsplit=1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Is:
+    """The value is ``expected`` (of the same type: ``True`` is not ``"true"``)."""
+
+    expected: bool | str
+
+    def __call__(self, value: object) -> bool:
+        """Whether one known value passes."""
+        return value == self.expected and type(value) is type(self.expected)
+
+    def describe(self) -> str:
+        """The test in words."""
+        return f"is {_word(self.expected)}"
+
+    def __repr__(self) -> str:
+        return f"Is({self.expected!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class AtLeast:
+    """The value is a number of at least ``bound``."""
+
+    bound: float
+
+    def __call__(self, value: object) -> bool:
+        """Whether one known value passes."""
+        return _is_number(value) and value >= self.bound  # type: ignore[operator]
+
+    def describe(self) -> str:
+        """The test in words."""
+        return f"at least {self.bound:g}"
+
+    def __repr__(self) -> str:
+        return f"AtLeast({self.bound:g})"
+
+
+@dataclass(frozen=True, slots=True)
+class AtMost:
+    """The value is a number of at most ``bound``."""
+
+    bound: float
+
+    def __call__(self, value: object) -> bool:
+        """Whether one known value passes."""
+        return _is_number(value) and value <= self.bound  # type: ignore[operator]
+
+    def describe(self) -> str:
+        """The test in words."""
+        return f"at most {self.bound:g}"
+
+    def __repr__(self) -> str:
+        return f"AtMost({self.bound:g})"
+
+
+@dataclass(frozen=True, slots=True)
+class IncludesAny:
+    """The value is a list of regions holding one of ``regions`` (either side)."""
+
+    regions: tuple[str, ...]
+    wanted: frozenset[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wanted", frozenset(self.regions))
+
+    def __call__(self, value: object) -> bool:
+        """Whether one known value passes."""
+        wanted = self.wanted
+        return isinstance(value, tuple) and any(_region_base(r) in wanted for r in value)
+
+    def describe(self) -> str:
+        """The test in words."""
+        return f"includes any of {', '.join(self.regions)}"
+
+    def __repr__(self) -> str:
+        return f"IncludesAny({self.regions!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class NotEmpty:
+    """The value is a list of regions holding at least one."""
+
+    def __call__(self, value: object) -> bool:
+        """Whether one known value passes."""
+        return isinstance(value, tuple) and len(value) > 0
+
+    def describe(self) -> str:
+        """The test in words."""
+        return "is not empty"
+
+    def __repr__(self) -> str:
+        return "NotEmpty()"
+
+
+@dataclass(frozen=True, slots=True)
+class BothSidesAny:
+    """The value is a list of regions holding one of ``regions`` on each of two sides."""
+
+    regions: tuple[str, ...]
+    wanted: frozenset[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wanted", frozenset(self.regions))
+
+    def __call__(self, value: object) -> bool:
+        """Whether one known value passes."""
+        if not isinstance(value, tuple):
+            return False
+        sides = {r.split(".")[1] for r in value if "." in r and _region_base(r) in self.wanted}
+        return len(sides) >= 2
+
+    def describe(self) -> str:
+        """The test in words."""
+        return f"includes on both sides any of {', '.join(self.regions)}"
+
+    def __repr__(self) -> str:
+        return f"BothSidesAny({self.regions!r})"
+
+
+Test = Is | AtLeast | AtMost | IncludesAny | NotEmpty | BothSidesAny
+"""A frozen test of one known value: callable, comparable, printable."""
+
+
+def _word(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# --- what plan leaves read of an assessment --------------------------------------------------------
+
+
+class Facts(Protocol):
+    """What the plan's assessment leaves read: the level, the fired rules, the probabilities.
+
+    ``probabilities`` are the model's causes, then its concrete sites (the columns a
+    :class:`Probability` leaf sums); ``memo`` keeps each definition's truth for one assessment.
+    """
+
+    @property
+    def level(self) -> Urgency:
+        """The triage level."""
+        ...
+
+    @property
+    def rules(self) -> frozenset[str]:
+        """The triage rules that fired."""
+        ...
+
+    @property
+    def probabilities(self) -> Sequence[float]:
+        """The causes, then the concrete sites."""
+        ...
+
+    @property
+    def memo(self) -> dict[str, bool]:
+        """The truth of each definition met so far."""
+        ...
+
+
+Way = frozenset["FindingLeaf"]
+"""The unmet leaves that would all have to pass for a condition to hold (see :meth:`Node.ways`)."""
+
+_NONE: Way = frozenset()
+
+
+# --- the tree ---------------------------------------------------------------------------------------
+
+
+class Node:
+    """A compiled condition."""
+
+    __slots__ = ()
+
+    def holds(self, findings: Findings, facts: Facts | None = None) -> bool:
+        """Whether the condition holds on the known findings (and the assessment, for plan leaves)."""
+        raise NotImplementedError
+
+    def value(self, findings: Findings, open_ids: frozenset[str], maybe_ids: frozenset[str]) -> int:
+        """The condition in four values (module docstring), for findings that may still be answered.
+
+        Args:
+            findings: The known findings.
+            open_ids: Unknown findings that may still be asked.
+            maybe_ids: Unknown findings that will not be asked again but may be present.
+        """
+        raise NotImplementedError
+
+    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
+        """Every way the condition could come to hold: the leaves still unmet in it.
+
+        Each way is a set of leaves that fail now but read some unknown finding of
+        ``answerable`` (all findings when it is None); the empty way means it holds as it
+        stands. No way at all means no answer could make it hold. With ``least``, only the
+        ways that hold no other way are kept (at every node, which keeps the sets small).
+        Only conditions without ``not`` and without assessment leaves (triage conditions)
+        have ways.
+        """
+        raise NotImplementedError
+
+    def children(self) -> tuple[Node, ...]:
+        """The nodes this one combines (a definition's body for :class:`Ref`)."""
+        return ()
+
+    def describe(self) -> str:
+        """The condition in words, as the tables state it."""
+        raise NotImplementedError
+
+    def leaves(self) -> Iterator[Node]:
+        """Every leaf, depth first in the order the table writes them (definitions expanded)."""
+        kids = self.children()
+        if not kids:
+            yield self
+            return
+        for child in kids:
+            yield from child.leaves()
+
+    def finding_leaves(self) -> Iterator[FindingLeaf]:
+        """Every finding leaf, depth first (definitions expanded)."""
+        for leaf in self.leaves():
+            if isinstance(leaf, FindingLeaf):
+                yield leaf
+
+    def findings(self, *, unless: bool | None = None) -> frozenset[str]:
+        """The findings the condition reads; with ``unless``, only through (non-)qualifier leaves."""
+        return frozenset(
+            f for leaf in self.finding_leaves() if unless is None or leaf.unless == unless for f in leaf.ids
+        )
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FindingLeaf(Node):
+    """``test`` passes for some known finding of ``ids`` (or, ``unless``, none of them is known).
+
+    Two leaves with the same findings and the same test are equal: they are one literal,
+    whether or not they are qualifiers, which :meth:`Node.ways` relies on.
+    """
+
+    pattern: str
+    ids: tuple[str, ...]
+    test: Test
+    unless: bool = False
+    id_set: frozenset[str] = field(init=False, repr=False)
+    only: str | None = field(init=False, repr=False)
+    hashed: int = field(init=False, repr=False)
+    alone: Way = field(init=False, repr=False)
+    """The way that needs only this leaf."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id_set", frozenset(self.ids))
+        object.__setattr__(self, "only", self.ids[0] if len(self.ids) == 1 else None)
+        object.__setattr__(self, "hashed", hash((self.id_set, self.test)))
+        object.__setattr__(self, "alone", frozenset((self,)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FindingLeaf) and (self.id_set, self.test) == (other.id_set, other.test)
+
+    def __hash__(self) -> int:
+        return self.hashed
+
+    def holds(self, findings: Findings, facts: Facts | None = None) -> bool:
+        """See :meth:`Node.holds`."""
+        only = self.only
+        if only is not None:
+            value = findings.get(only)
+            return self.unless if value is None else self.test(value)
+        # A pattern such as exam.power.* names dozens of ids; a case states a few findings,
+        # so intersecting with the case's keys visits only those.
+        known = self.id_set.intersection(findings)
+        if not known:
+            return self.unless
+        test = self.test
+        for finding in known:  # noqa: SIM110 (hot path: a generator costs more than the test)
+            if test(findings[finding]):
+                return True
+        return False
+
+    def value(self, findings: Findings, open_ids: frozenset[str], maybe_ids: frozenset[str]) -> int:
+        """True if a known finding passes; else "ask" while one may be asked; else ...
+
+        ... an ``unless`` leaf whose findings are all unknown holds; else "maybe" while a
+        "don't know" may be present; else false.
+        """
+        result = FALSE
+        known = False
+        for finding in self.ids:
+            value = findings.get(finding)
+            if value is not None:
+                if self.test(value):
+                    return TRUE
+                known = True
+            elif finding in open_ids:
+                result = ASK
+            elif finding in maybe_ids and result == FALSE:
+                result = MAYBE
+        if result != ASK and self.unless and not known:
+            return TRUE
+        return result
+
+    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
+        """See :meth:`Node.ways`."""
+        known = openable = False
+        test = self.test
+        for finding in self.ids:
+            value = findings.get(finding)
+            if value is None:
+                openable = openable or answerable is None or finding in answerable
+            elif test(value):
+                return {_NONE}
+            else:
+                known = True
+        found: set[Way] = {self.alone} if openable else set()
+        if self.unless and not known:
+            found.add(_NONE)
+        return found
+
+    def unknown(self, findings: Findings, answerable: frozenset[str] | None) -> frozenset[str]:
+        """The findings of the leaf that are unknown and may be answered (all when ``answerable`` is None)."""
+        return frozenset(f for f in self.ids if f not in findings and (answerable is None or f in answerable))
+
+    def describe(self) -> str:
+        """The test in words."""
+        text = f"{self.pattern} {self.test.describe()}"
+        return f"{text} (or unknown)" if self.unless else text
+
+    def __repr__(self) -> str:
+        unless = ", unless_known_otherwise" if self.unless else ""
+        return f"FindingLeaf({self.pattern!r}, {self.test!r}{unless})"
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown(Node):
+    """None of the findings of ``ids`` is known (plan tables: ``unknown: true``)."""
+
+    pattern: str
+    ids: tuple[str, ...]
+
+    def holds(self, findings: Findings, facts: Facts | None = None) -> bool:
+        """See :meth:`Node.holds`."""
+        for finding in self.ids:  # noqa: SIM110 (hot path)
+            if finding in findings:
+                return False
+        return True
+
+    def describe(self) -> str:
+        """The test in words."""
+        return f"{self.pattern} is unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Level(Node):
+    """The triage level is one of ``levels`` (plan tables: ``triage``, ``triage_at_least``, ...)."""
+
+    levels: frozenset[Urgency]
+
+    def holds(self, findings: Findings, facts: Facts | None = None) -> bool:
+        """See :meth:`Node.holds`."""
+        return facts is not None and facts.level in self.levels
+
+    def describe(self) -> str:
+        """The test in words."""
+        return "triage is " + " or ".join(level.id for level in sorted(self.levels))
+
+
+@dataclass(frozen=True, slots=True)
+class Fired(Node):
+    """One of the triage rules ``rules`` fired (plan tables: ``rule``)."""
+
+    rules: frozenset[str]
+
+    def holds(self, findings: Findings, facts: Facts | None = None) -> bool:
+        """See :meth:`Node.holds`."""
+        return facts is not None and not self.rules.isdisjoint(facts.rules)
+
+    def describe(self) -> str:
+        """The test in words."""
+        return "triage rule " + " or ".join(sorted(self.rules)) + " fired"
+
+
+@dataclass(frozen=True, slots=True)
+class Probability(Node):
+    """The probability that the cause, site or kind of site is one of ``names`` reaches ``threshold``.
+
+    ``columns`` are the positions of those causes or concrete sites in :attr:`Facts.probabilities`
+    (the hypotheses exclude each other, so their probabilities add).
+    """
+
+    reads: str
+    names: tuple[str, ...]
+    threshold: float
+    columns: tuple[int, ...]
+
+    def holds(self, findings: Findings, facts: Facts | None = None) -> bool:
+        """See :meth:`Node.holds`."""
+        if facts is None:
+            return False
+        probabilities = facts.probabilities
+        total = 0.0
+        for column in self.columns:
+            total += probabilities[column]
+        return total >= self.threshold
+
+    def describe(self) -> str:
+        """The test in words."""
+        return f"P({self.reads} in {', '.join(self.names)}) >= {self.threshold:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class All(Node):
+    """Every part holds."""
+
+    parts: tuple[Node, ...]
+
+    def holds(self, findings: Findings, facts: Facts | None = None) -> bool:
+        """See :meth:`Node.holds`."""
+        for part in self.parts:  # noqa: SIM110 (hot path)
+            if not part.holds(findings, facts):
+                return False
+        return True
+
+    def value(self, findings: Findings, open_ids: frozenset[str], maybe_ids: frozenset[str]) -> int:
+        """False if one part is, else "ask" if one needs asking, else "maybe" if one may hold."""
+        lowest, ask = TRUE, False
+        for part in self.parts:
+            value = part.value(findings, open_ids, maybe_ids)
+            if value == FALSE:
+                return FALSE
+            ask = ask or value == ASK
+            lowest = min(lowest, value)
+        return ASK if ask else lowest
+
+    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
+        """See :meth:`Node.ways`."""
+        combined = {_NONE}
+        for part in self.parts:
+            found = part.ways(findings, answerable, least)
+            if not found:
+                return found
+            if len(found) > 1 or _NONE not in found:
+                combined = {a | b for a in combined for b in found}
+                if least:
+                    combined = _least(combined)
+        return combined
+
+    def children(self) -> tuple[Node, ...]:
+        """See :meth:`Node.children`."""
+        return self.parts
+
+    def describe(self) -> str:
+        """The test in words."""
+        return "(" + " and ".join(part.describe() for part in self.parts) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class Any(Node):
+    """Some part holds."""
+
+    parts: tuple[Node, ...]
+
+    def holds(self, findings: Findings, facts: Facts | None = None) -> bool:
+        """See :meth:`Node.holds`."""
+        for part in self.parts:  # noqa: SIM110 (hot path)
+            if part.holds(findings, facts):
+                return True
+        return False
+
+    def value(self, findings: Findings, open_ids: frozenset[str], maybe_ids: frozenset[str]) -> int:
+        """See :meth:`Node.value`."""
+        return max((part.value(findings, open_ids, maybe_ids) for part in self.parts), default=FALSE)
+
+    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
+        """See :meth:`Node.ways`."""
+        found: set[Way] = set()
+        for part in self.parts:
+            found |= part.ways(findings, answerable, least)
+        return _least(found) if least and len(found) > 1 else found
+
+    def children(self) -> tuple[Node, ...]:
+        """See :meth:`Node.children`."""
+        return self.parts
+
+    def describe(self) -> str:
+        """The test in words."""
+        return "(" + " or ".join(part.describe() for part in self.parts) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Node):
+    """The part fails (plan tables only: triage conditions have no negation)."""
+
+    part: Node
+
+    def holds(self, findings: Findings, facts: Facts | None = None) -> bool:
+        """See :meth:`Node.holds`."""
+        return not self.part.holds(findings, facts)
+
+    def children(self) -> tuple[Node, ...]:
+        """See :meth:`Node.children`."""
+        return (self.part,)
+
+    def describe(self) -> str:
+        """The test in words."""
+        return f"not {self.part.describe()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Ref(Node):
+    """A named definition of the table; holds when its body does."""
+
+    name: str
+    body: Node
+
+    def holds(self, findings: Findings, facts: Facts | None = None) -> bool:
+        """See :meth:`Node.holds`."""
+        if facts is None:
+            return self.body.holds(findings)
+        memo = facts.memo
+        held = memo.get(self.name)
+        if held is None:
+            held = memo[self.name] = self.body.holds(findings, facts)
+        return held
+
+    def value(self, findings: Findings, open_ids: frozenset[str], maybe_ids: frozenset[str]) -> int:
+        """See :meth:`Node.value`."""
+        return self.body.value(findings, open_ids, maybe_ids)
+
+    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
+        """See :meth:`Node.ways`."""
+        return self.body.ways(findings, answerable, least)
+
+    def children(self) -> tuple[Node, ...]:
+        """See :meth:`Node.children`."""
+        return (self.body,)
+
+    def describe(self) -> str:
+        """The test in words."""
+        return self.name
+
+
+def _least(ways: set[Way]) -> set[Way]:
+    """The ways that contain no other way."""
+    kept: list[Way] = []
+    for way in sorted(ways, key=len):
+        if not any(other <= way for other in kept):
+            kept.append(way)
+    return set(kept)
+
+
+# --- compiling the schema's conditions --------------------------------------------------------------
+
+
+Columns = Callable[[str, Sequence[str]], tuple[int, ...]]
+"""The positions in :attr:`Facts.probabilities` of the causes, sites or kinds of site named."""
+
+
+class Compiler:
+    """Compiles conditions of one table (triage or plan language) into :class:`Node` trees.
+
+    Definitions are compiled once and shared by every condition that names them.
+
+    Args:
+        vocabulary: The vocabulary whose finding ids the conditions name.
+        definitions: The table's named conditions (``ref``).
+        threshold: The plan table's default probability threshold (plan tables only).
+        columns: Where the plan's probability leaves read (plan tables only).
+    """
+
+    def __init__(
+        self,
+        vocabulary: Vocabulary,
+        definitions: Mapping[str, s.Condition] | Mapping[str, s.PlanCondition],
+        *,
+        threshold: float | None = None,
+        columns: Columns | None = None,
+    ) -> None:
+        self.vocabulary = vocabulary
+        self.definitions = definitions
+        self.threshold = threshold
+        self.columns = columns
+        self._refs: dict[str, Ref] = {}
+        self._compiled: dict[int, tuple[object, Node]] = {}
+
+    def compiled(self, condition: s.Condition | s.PlanCondition) -> Node:
+        """Return the tree of a condition of the tables, compiled on first use only."""
+        cached = self._compiled.get(id(condition))
+        if cached is not None and cached[0] is condition:
+            return cached[1]
+        node = self.compile(condition)
+        self._compiled[id(condition)] = (condition, node)
+        return node
+
+    def compile(self, condition: s.Condition | s.PlanCondition) -> Node:
+        """Return the tree of a condition."""
+        if condition.ref is not None:
+            return self._ref(condition.ref)
+        if condition.all is not None:
+            return All(tuple(self.compile(part) for part in condition.all))
+        if condition.any is not None:
+            return Any(tuple(self.compile(part) for part in condition.any))
+        not_ = getattr(condition, "not_", None)
+        if not_ is not None:
+            return Not(self.compile(not_))
+        if condition.finding is not None:
+            return self._finding(condition)
+        return self._assessment(condition)  # type: ignore[arg-type]
+
+    def _ref(self, name: str) -> Ref:
+        ref = self._refs.get(name)
+        if ref is None:
+            ref = self._refs[name] = Ref(name, self.compile(self.definitions[name]))
+        return ref
+
+    def _finding(self, condition: s.Condition | s.PlanCondition) -> Node:
+        pattern = condition.finding or ""
+        specs = matching_specs(pattern, self.vocabulary)
+        if getattr(condition, "unknown", None):
+            return Unknown(pattern, tuple(spec.id for spec in specs))
+        test = leaf_test(condition)
+        unless = condition.unless_known_otherwise is not None
+        if condition.side == "both":
+            return All(
+                tuple(
+                    FindingLeaf(pattern, tuple(spec.id for spec in specs if spec.side == side), test, unless)
+                    for side in self.vocabulary.sides
+                )
+            )
+        return FindingLeaf(pattern, tuple(spec.id for spec in specs), test, unless)
+
+    def _assessment(self, condition: s.PlanCondition) -> Node:
+        for reads, names in (
+            ("cause", condition.cause),
+            ("site", condition.site),
+            ("site_kind", condition.site_kind),
+        ):
+            if names is not None:
+                if self.columns is None or self.threshold is None:
+                    raise AssertionError(
+                        f"unreachable: a probability leaf outside a plan table ({condition!r})"
+                    )
+                threshold = self.threshold if condition.p_at_least is None else condition.p_at_least
+                return Probability(reads, tuple(names), threshold, self.columns(reads, names))
+        if condition.rule is not None:
+            return Fired(frozenset(condition.rule))
+        return Level(frozenset(level for level in Urgency if _level_holds(condition, level)))
+
+
+def leaf_test(condition: s.Condition | s.PlanCondition) -> Test:
+    """Return the test a finding leaf applies to one known value (``is``, ``at_least``, ...)."""
+    if condition.is_ is not None:
+        return Is(condition.is_)
+    if condition.at_least is not None:
+        return AtLeast(condition.at_least)
+    if condition.at_most is not None:
+        return AtMost(condition.at_most)
+    if condition.includes_any is not None:
+        return IncludesAny(tuple(condition.includes_any))
+    if condition.not_empty is not None:
+        return NotEmpty()
+    return BothSidesAny(tuple(getattr(condition, "both_sides_any", None) or ()))
+
+
+def _level_holds(condition: s.PlanCondition, level: Urgency) -> bool:
+    """Whether a leaf on the triage level (``triage``, ``triage_at_least``, ...) holds at ``level``."""
+    if condition.triage is not None:
+        return level in {Urgency.from_id(one) for one in condition.triage}
+    if condition.triage_at_least is not None:
+        return level >= Urgency.from_id(condition.triage_at_least)
+    if condition.triage_at_most is not None:
+        return level <= Urgency.from_id(condition.triage_at_most)
+    raise AssertionError(f"unreachable: the schema admits no other plan condition ({condition!r})")
+
+
+def matching_specs(pattern: str, vocabulary: Vocabulary) -> list[FindingSpec]:
+    """Return the findings a condition's ``finding`` pattern names (both sides, ``*``)."""
+    exact = vocabulary.findings.get(pattern)
+    if exact is not None:
+        return [exact]
+    base, _, rest = pattern.partition(".*")
+    return [
+        spec
+        for spec in vocabulary.findings.values()
+        if (spec.base == pattern)
+        or (rest == "" and pattern.endswith(".*") and spec.base == base)
+        or (spec.item is not None and f"{spec.base}.{spec.item}" == pattern)
+    ]
+
+
+def matching_findings(pattern: str, vocabulary: Vocabulary) -> tuple[str, ...]:
+    """Return the concrete finding ids a condition's ``finding`` pattern names (both sides, ``*``)."""
+    return tuple(spec.id for spec in matching_specs(pattern, vocabulary))
