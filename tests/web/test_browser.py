@@ -400,7 +400,7 @@ def test_a_description_in_own_words_is_confirmed_and_the_questions_go_on(page: A
     page.click("text=Read my description")
     page.wait_for_load_state()
     boxes = page.locator('input[name="accept"]')
-    assert boxes.count() == 3
+    assert boxes.count() == 4  # foot drop, shooting, where (thigh and calf), below the knee
     assert all(boxes.nth(i).is_checked() for i in range(boxes.count()))
     assert "foot slaps" in page.locator(".proposals").inner_text()
     boxes.nth(1).uncheck()
