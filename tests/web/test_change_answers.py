@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 
+from pinchpoint.service.sessions import STATE_FORMAT
 from pinchpoint.service.store import Store
-from pinchpoint.web.interview import STATE_FORMAT
 
 _SAME_ORIGIN = {"origin": "http://127.0.0.1:8000", "content-type": "application/x-www-form-urlencoded"}
 _SESSION = re.compile(r"^/check/interviews/([0-9a-f]{32})$")
@@ -189,4 +189,4 @@ def test_each_mode_links_its_form_and_its_interview(
     assert link in alternative.group(1)
     current = re.search(r'<a href="[^"]+" aria-current="page">(.*?)</a>', page)
     assert current is not None
-    assert re.sub(r"<[^>]+>", "", current.group(1)) == nav  # a phone shows "Clinician" alone
+    assert re.sub(r"<[^>]+>", "", current.group(1)) == nav
