@@ -125,6 +125,14 @@ def _leading_site(*sites: str) -> Callable[[Assessment], bool]:
     return lambda assessment: assessment.sites[0].id in sites
 
 
+_PERONEAL = frozenset({"nerve.common_peroneal", "nerve.deep_peroneal", "nerve.superficial_peroneal"})
+
+
+def _site_nerve(assessment: Assessment) -> str:
+    """The leading site without its side (``nerve.tibial.left`` -> ``nerve.tibial``)."""
+    return assessment.sites[0].id.removesuffix(".left").removesuffix(".right")
+
+
 _BRANCHES: list[_Branch] = [
     # (what, when it applies, the stage-3 item, investigations of which at least one must be there)
     (
@@ -159,10 +167,22 @@ _BRANCHES: list[_Branch] = [
         ("polyneuropathy-bloods",),
     ),
     (
-        "external compression: relieve the pressure",
-        _leading_cause("external_compression"),
-        "relieve-external-pressure",
+        "peroneal compression: take the pressure off at the knee",
+        lambda a: a.causes[0].id == "external_compression" and _site_nerve(a) in _PERONEAL,
+        "relieve-pressure-fibular-head",
         ("nerve-conduction-emg",),
+    ),
+    (
+        "tarsal tunnel compression: footwear",
+        lambda a: a.causes[0].id == "external_compression" and _site_nerve(a) == "nerve.tibial",
+        "relieve-pressure-tarsal-tunnel",
+        ("nerve-conduction-emg",),
+    ),
+    (
+        "meralgia: belts, waistbands and weight",
+        lambda a: _site_nerve(a) == "nerve.lateral_femoral_cutaneous",
+        "relieve-pressure-inguinal-ligament",
+        (),
     ),
     (
         "disc sciatica at a root: decompression if it persists",
@@ -446,7 +466,7 @@ def test_plan_item_json_leaves_out_what_it_lacks() -> None:
             "  - id: bed-rest\n    kind: self_help\n",
             "  - id: bed-rest\n    kind: self_help\n    stage: 1\n",
             SchemaError,
-            "advice.yaml: items.45: 1 schema error(s); first; expected Value error, a treatment has a stage "
+            "advice.yaml: items.48: 1 schema error(s); first; expected Value error, a treatment has a stage "
             "(1, 2 or 3) and nothing else has one (got {'id': 'bed-rest', 'kind': 'self_help', 'stage': 1, "
             "'title': 'Bed rest and cu...)",
             id="stage-on-self-help",
@@ -456,7 +476,7 @@ def test_plan_item_json_leaves_out_what_it_lacks() -> None:
             "    when: {cause: [piriformis]}\n",
             "    when: {cause: [piriformis], colour: red}\n",
             SchemaError,
-            "advice.yaml: items.37.when.colour: 1 schema error(s); first; expected only the keys all, any, "
+            "advice.yaml: items.40.when.colour: 1 schema error(s); first; expected only the keys all, any, "
             "at_least, at_most, cause, finding, includes_any, is, not, not_empty, p_at_least, ref, rule, "
             "side, "
             "site, site_kind, triage, triage_at_least, triage_at_most, unknown, unless_known_otherwise "

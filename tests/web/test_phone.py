@@ -265,11 +265,6 @@ def test_a_meralgia_walked_on_a_phone_is_named_in_plain_words(phone: Any, knowle
     assert "left leg" in first["condition"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="advice.yaml has one 'take the pressure off' row for every compressed nerve (peroneal "
-    "wording: roomy shoes, a dropped foot); per-site advice is being restructured in advice.yaml",
-)
 def test_a_meralgia_gets_meralgia_advice_and_not_the_peroneal_nerves(
     phone: Any, knowledge: Knowledge
 ) -> None:
