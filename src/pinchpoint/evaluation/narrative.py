@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pinchpoint.core.interview import Interview
 from pinchpoint.evaluation.metrics import EvaluationReport, score
-from pinchpoint.evaluation.simulation import SimulatedInterview, simulate, simulated_answer
+from pinchpoint.evaluation.simulation import SimulatedInterview, answer_to_the_end, simulate, simulated_answer
 from pinchpoint.io.freetext import Mention, interview_from_findings, read_text
 
 if TYPE_CHECKING:
@@ -58,13 +58,7 @@ def simulate_from_narrative(
         if question_id not in told and value is not None:
             intake.append({"question": question_id, "value": value, "phase": "intake"})
     interview = Interview.from_dict({**story, "answers": [*intake, *story["answers"]]}, knowledge)
-    asked: list[str] = []
-    question = interview.next_question()
-    while question is not None:
-        interview.answer(question.id, simulated_answer(question, findings))
-        asked.append(question.id)
-        question = interview.next_question()
-    return SimulatedInterview(case.id, tuple(asked), interview.assessment(case.id))
+    return answer_to_the_end(interview, case)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     from pinchpoint.core.knowledge import Knowledge
     from pinchpoint.core.questions import Mode, Question
 
-__all__ = ["InterviewEvaluation", "SimulatedInterview", "evaluate_interviews", "simulate", "simulated_answer"]
+__all__ = [
+    "InterviewEvaluation",
+    "SimulatedInterview",
+    "answer_to_the_end",
+    "evaluate_interviews",
+    "simulate",
+    "simulated_answer",
+]
 
 _P90 = 90
 _DIGITS = 4
@@ -99,10 +106,19 @@ def simulate(case: Case, knowledge: Knowledge, *, mode: Mode = "clinician") -> S
         mode=mode,
         intake={question_id: simulated_answer(bank[question_id], findings) for question_id in bank.intake},
     )
+    return answer_to_the_end(interview, case)
+
+
+def answer_to_the_end(interview: Interview, case: Case) -> SimulatedInterview:
+    """Answer every question ``interview`` asks from ``case``'s findings, then assess.
+
+    The simulated patient is handed the findings, never ``expect``; a finding it does not
+    have is "don't know".
+    """
     asked: list[str] = []
     question = interview.next_question()
     while question is not None:
-        interview.answer(question.id, simulated_answer(question, findings))
+        interview.answer(question.id, simulated_answer(question, case.findings))
         asked.append(question.id)
         question = interview.next_question()
     return SimulatedInterview(case.id, tuple(asked), interview.assessment(case.id))
