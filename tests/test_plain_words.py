@@ -28,6 +28,7 @@ from pinchpoint.web import Settings, create_app
 from pinchpoint.web.content import load_content
 from pinchpoint.web.forms import findings_to_form
 from tests.corpus import shared_case_params
+from tests.web.answering import form_for
 
 _ID = re.compile(r"\b(?:root|nerve|exam|plexus)\.[A-Za-z]|\b[a-z]+_[a-z_]+\b")
 _WORDED_KEYS = frozenset({"display", "text", "rationale", "description", "title", "div"})
@@ -131,26 +132,6 @@ def _post(web: TestClient, path: str, items: list[tuple[str, str]]) -> Any:
     return web.post(path, content=urlencode(items), headers=_SAME_ORIGIN, follow_redirects=False)
 
 
-def _answer_text(value: object) -> list[str]:
-    if value is None:
-        return ["dont_know"]
-    if isinstance(value, bool):
-        return ["yes" if value else "no"]
-    if isinstance(value, tuple | list):
-        return [str(item) for item in value] or ["none"]
-    return [str(value)]
-
-
-def _answer_items(question: Any, findings: dict[str, Any]) -> list[tuple[str, str]]:
-    """The form a person who knows ``findings`` sends for ``question`` (what is unknown: don't know)."""
-    items = [("question", question.id), ("action", "answer")]
-    if question.single:
-        if question.finding not in findings:
-            return [("question", question.id), ("action", "dont_know")]
-        return items + [(question.finding, text) for text in _answer_text(findings[question.finding])]
-    return items + [(cell.finding, _answer_text(findings.get(cell.finding))[0]) for cell in question.cells]
-
-
 def _interview_pages(web: TestClient, knowledge: Knowledge, mode: str, findings: dict[str, Any]) -> list[str]:
     """Walk the interview answering from ``findings``; return every page shown, the result last."""
     started = _post(web, "/check/interviews", [("mode", mode)])
@@ -166,9 +147,7 @@ def _interview_pages(web: TestClient, knowledge: Knowledge, mode: str, findings:
         if asked is None:  # "all questions answered": finish
             location = _post(web, session + "/finish", []).headers["location"]
             break
-        answered = _post(
-            web, session + "/answer", _answer_items(knowledge.questions[asked.group(1)], findings)
-        )
+        answered = _post(web, session + "/answer", form_for(knowledge.questions[asked.group(1)], findings))
         assert answered.status_code == 303, answered.text
         location = answered.headers["location"]
         if location != session:

@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 
-from pinchpoint.core.case import FindingValue
 from pinchpoint.core.interview import Interview
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.questions import Question
@@ -26,6 +25,7 @@ from pinchpoint.service.store import Store
 from pinchpoint.web.content import WebContent
 from tests.corpus import shared_case_params
 from tests.test_plain_words import ids_in, shown_text
+from tests.web.answering import form_for
 
 _SAME_ORIGIN = {"origin": "http://127.0.0.1:8000", "content-type": "application/x-www-form-urlencoded"}
 _SESSION = re.compile(r"^/check/interviews/([0-9a-f]{32})$")
@@ -35,26 +35,6 @@ _MAX_STEPS = 80
 
 def _post(client: TestClient, path: str, items: list[tuple[str, str]]) -> Any:
     return client.post(path, content=urlencode(items), headers=_SAME_ORIGIN, follow_redirects=False)
-
-
-def _text(value: FindingValue | None) -> list[str]:
-    if value is None:
-        return ["dont_know"]
-    if isinstance(value, bool):
-        return ["yes" if value else "no"]
-    if isinstance(value, tuple):
-        return list(value) or ["none"]
-    return [str(value)]
-
-
-def _form_for(question: Question, findings: dict[str, Any]) -> list[tuple[str, str]]:
-    """The form a person who knows ``findings`` sends for ``question`` (unknown: don't know)."""
-    items = [("question", question.id), ("action", "answer")]
-    if question.single:
-        if question.finding not in findings:
-            return [("question", question.id), ("action", "dont_know")]
-        return items + [(question.finding, text) for text in _text(findings[question.finding])]
-    return items + [(cell.finding, _text(findings.get(cell.finding))[0]) for cell in question.cells]
 
 
 def _answer_of(question: Question, findings: dict[str, Any]) -> object:
@@ -96,7 +76,7 @@ def test_a_case_answered_page_by_page_gives_the_cores_interview_assessment(
         question = core.next_question()
         assert question is not None
         assert _current(client, session) == question.id
-        response = _post(client, session + "/answer", _form_for(question, findings))
+        response = _post(client, session + "/answer", form_for(question, findings))
         assert response.status_code == 303, response.text
         core.answer(question.id, _answer_of(question, findings))
         location = response.headers["location"]

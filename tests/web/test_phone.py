@@ -30,6 +30,7 @@ from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.io.casefile import read_case
 from tests.corpus import SHARED_CASES
 from tests.test_plain_words import ids_in
+from tests.web.answering import answer_fields
 
 pytestmark = pytest.mark.browser
 
@@ -130,25 +131,6 @@ def _current_question(page: Any) -> str | None:
     return str(page.locator('input[name="question"]').get_attribute("value"))
 
 
-def _answer_text(value: object) -> list[str]:
-    if value is None:
-        return ["dont_know"]
-    if isinstance(value, bool):
-        return ["yes" if value else "no"]
-    if isinstance(value, tuple | list):
-        return [str(item) for item in value] or ["none"]
-    return [str(value)]
-
-
-def _answers_for(question: Any, findings: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
-    """The button and the fields a person who knows ``findings`` uses for ``question``."""
-    if question.single:
-        if question.finding not in findings:
-            return "dont_know", []
-        return "answer", [(question.finding, text) for text in _answer_text(findings[question.finding])]
-    return "answer", [(cell.finding, _answer_text(findings.get(cell.finding))[0]) for cell in question.cells]
-
-
 _FILL = """(items) => {
     for (const [name, value] of items) {
         const fields = [...document.getElementsByName(name)];
@@ -170,7 +152,7 @@ def walk_interview(page: Any, knowledge: Knowledge, findings: dict[str, Any]) ->
             break
         check_page(page)
         checked += 1
-        action, items = _answers_for(knowledge.questions[question], findings)
+        action, items = answer_fields(knowledge.questions[question], findings)
         page.evaluate(_FILL, items)
         with page.expect_navigation():
             page.click(f'button[name="action"][value="{action}"]')
