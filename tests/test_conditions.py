@@ -121,11 +121,14 @@ def test_triage_conditions_have_no_negation(knowledge: Knowledge) -> None:
 
 def _agree(knowledge: Knowledge, findings: MappingProxyType[str, FindingValue]) -> None:
     fired = {reason.rule for reason in knowledge.triage.evaluate(findings)[1]}
-    for rule in knowledge.triage.rules:
+    finder = c.WayFinder([rule.when for rule in knowledge.triage.rules])
+    reading = finder.read(findings, None)
+    for position, rule in enumerate(knowledge.triage.rules):
         holds = rule.holds(findings)
         assert (rule.id in fired) is holds, rule.id
         assert (rule.when.value(findings, frozenset(), frozenset()) == c.TRUE) is holds, rule.id
-        assert (frozenset() in rule.when.ways(findings, None)) is holds, rule.id
+        assert finder.holds(position, reading) is holds, rule.id
+        assert (frozenset() in finder.ways(position, reading, least=False)) is holds, rule.id
 
 
 @pytest.mark.parametrize("case", development_cases(), ids=lambda case: case.id)

@@ -22,13 +22,16 @@ Every node answers three questions, each decided over the same tree:
 * :meth:`Node.value`: in four values (:data:`FALSE`, :data:`MAYBE`, :data:`ASK`,
   :data:`TRUE`), could it still come to hold if findings that may still be asked (or that
   were answered "don't know") turned out to pass? The interview's screen reads rules this way.
-* :meth:`Node.ways`: which sets of unmet leaves, each reading some unknown finding that may
-  still be answered, would make it hold? The unanswered-warning-sign floor of the triage
-  reads emergency rules this way.
+* the open ways (:class:`WayFinder`): which sets of unmet leaves, each reading some unknown
+  finding that may still be answered, would make it hold? The unanswered-warning-sign floor
+  of the triage reads emergency rules this way. The tree is turned once into its terms
+  (:meth:`Node.terms`, the disjunctive normal form) held as bit masks over the distinct
+  leaves, so a case costs one test per leaf and a few integer operations per term: walking
+  the tree for every case was half the time of a batch assessment.
 
-A batch decider (a matrix form of all conditions) is not kept: measured on the development
-cases, one case at a time it was slower than walking the tree, and in a batch it saved about
-3% of an assessment.
+A batch decider for ``holds`` (a matrix form of all conditions) is not kept: measured on the
+development cases, one case at a time it was slower than walking the tree, and in a batch it
+saved about 3% of an assessment.
 
 This is a core module: it reads no files and imports no adapter.
 """
@@ -70,6 +73,9 @@ __all__ = [
     "Test",
     "Unknown",
     "Way",
+    "WayFinder",
+    "bits_of",
+    "least_masks",
     "matching_findings",
     "matching_specs",
 ]
@@ -252,9 +258,13 @@ class Facts(Protocol):
 
 
 Way = frozenset["FindingLeaf"]
-"""The unmet leaves that would all have to pass for a condition to hold (see :meth:`Node.ways`)."""
+"""The unmet leaves that would all have to pass for a condition to hold (see :class:`WayFinder`)."""
 
 _NONE: Way = frozenset()
+
+SHUT, OPEN, PASSES = 0, 1, 2
+"""Where a leaf stands on a case (:meth:`FindingLeaf.standing`): fails with nothing left to ask;
+fails, but reads an unknown finding that may still be answered; holds."""
 
 
 # --- the tree ---------------------------------------------------------------------------------------
@@ -279,17 +289,19 @@ class Node:
         """
         raise NotImplementedError
 
-    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
-        """Every way the condition could come to hold: the leaves still unmet in it.
+    def terms(self, definitions: dict[str, set[Way]]) -> set[Way]:
+        """The condition as its terms: sets of leaves, each of which makes it hold when all its leaves pass.
 
-        Each way is a set of leaves that fail now but read some unknown finding of
-        ``answerable`` (all findings when it is None); the empty way means it holds as it
-        stands. No way at all means no answer could make it hold. With ``least``, only the
-        ways that hold no other way are kept (at every node, which keeps the sets small).
-        Only conditions without ``not`` and without assessment leaves (triage conditions)
-        have ways.
+        This is the disjunctive normal form; a term that holds another term is dropped, since
+        whenever it could be met the smaller one could be met with fewer leaves. Only
+        conditions without ``not`` and without assessment leaves (triage conditions) have
+        terms.
+
+        Args:
+            definitions: The terms of each definition met so far, by name (filled as it goes;
+                a definition named by several rules is expanded once).
         """
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} has no terms: only triage conditions do")
 
     def children(self) -> tuple[Node, ...]:
         """The nodes this one combines (a definition's body for :class:`Ref`)."""
@@ -329,7 +341,7 @@ class FindingLeaf(Node):
     """``test`` passes for some known finding of ``ids`` (or, ``unless``, none of them is known).
 
     Two leaves with the same findings and the same test are equal: they are one literal,
-    whether or not they are qualifiers, which :meth:`Node.ways` relies on.
+    whether or not they are qualifiers, which :meth:`Node.terms` relies on.
     """
 
     pattern: str
@@ -393,22 +405,29 @@ class FindingLeaf(Node):
             return TRUE
         return result
 
-    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
-        """See :meth:`Node.ways`."""
-        known = openable = False
-        test = self.test
-        for finding in self.ids:
-            value = findings.get(finding)
+    def terms(self, definitions: dict[str, set[Way]]) -> set[Way]:
+        """See :meth:`Node.terms`."""
+        return {self.alone}
+
+    def standing(self, findings: Findings, openable: frozenset[str]) -> int:
+        """Where the leaf stands on the case: :data:`PASSES`, :data:`OPEN` or :data:`SHUT`.
+
+        It is open while it fails but a finding of ``openable`` is unknown.
+        """
+        only = self.only
+        if only is not None:
+            value = findings.get(only)
             if value is None:
-                openable = openable or answerable is None or finding in answerable
-            elif test(value):
-                return {_NONE}
-            else:
-                known = True
-        found: set[Way] = {self.alone} if openable else set()
+                return PASSES if self.unless else OPEN if openable else SHUT
+            return PASSES if self.test(value) else SHUT
+        known = self.id_set.intersection(findings)
+        test = self.test
+        for finding in known:
+            if test(findings[finding]):
+                return PASSES
         if self.unless and not known:
-            found.add(_NONE)
-        return found
+            return PASSES
+        return SHUT if openable.issubset(known) else OPEN
 
     def unknown(self, findings: Findings, answerable: frozenset[str] | None) -> frozenset[str]:
         """The findings of the leaf that are unknown and may be answered (all when ``answerable`` is None)."""
@@ -525,17 +544,12 @@ class All(Node):
             lowest = min(lowest, value)
         return ASK if ask else lowest
 
-    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
-        """See :meth:`Node.ways`."""
+    def terms(self, definitions: dict[str, set[Way]]) -> set[Way]:
+        """See :meth:`Node.terms`."""
         combined = {_NONE}
         for part in self.parts:
-            found = part.ways(findings, answerable, least)
-            if not found:
-                return found
-            if len(found) > 1 or _NONE not in found:
-                combined = {a | b for a in combined for b in found}
-                if least:
-                    combined = _least(combined)
+            found = part.terms(definitions)
+            combined = _least({a | b for a in combined for b in found})
         return combined
 
     def children(self) -> tuple[Node, ...]:
@@ -564,12 +578,9 @@ class Any(Node):
         """See :meth:`Node.value`."""
         return max((part.value(findings, open_ids, maybe_ids) for part in self.parts), default=FALSE)
 
-    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
-        """See :meth:`Node.ways`."""
-        found: set[Way] = set()
-        for part in self.parts:
-            found |= part.ways(findings, answerable, least)
-        return _least(found) if least and len(found) > 1 else found
+    def terms(self, definitions: dict[str, set[Way]]) -> set[Way]:
+        """See :meth:`Node.terms`."""
+        return _least(set().union(*(part.terms(definitions) for part in self.parts)))
 
     def children(self) -> tuple[Node, ...]:
         """See :meth:`Node.children`."""
@@ -620,9 +631,12 @@ class Ref(Node):
         """See :meth:`Node.value`."""
         return self.body.value(findings, open_ids, maybe_ids)
 
-    def ways(self, findings: Findings, answerable: frozenset[str] | None, least: bool = False) -> set[Way]:
-        """See :meth:`Node.ways`."""
-        return self.body.ways(findings, answerable, least)
+    def terms(self, definitions: dict[str, set[Way]]) -> set[Way]:
+        """See :meth:`Node.terms`."""
+        found = definitions.get(self.name)
+        if found is None:
+            found = definitions[self.name] = self.body.terms(definitions)
+        return found
 
     def children(self) -> tuple[Node, ...]:
         """See :meth:`Node.children`."""
@@ -639,6 +653,97 @@ def _least(ways: set[Way]) -> set[Way]:
     for way in sorted(ways, key=len):
         if not any(other <= way for other in kept):
             kept.append(way)
+    return set(kept)
+
+
+class WayFinder:
+    """The open ways of several triage conditions, decided together for one case.
+
+    Each condition is held as its terms (:meth:`Node.terms`), each term a bit mask over the
+    distinct leaves of all the conditions. :meth:`read` tests every leaf once; a term is still
+    possible when none of its leaves is shut, and its way is its leaves that do not pass. A
+    condition holds when some term has no such leaf.
+
+    Args:
+        conditions: The compiled conditions (finding leaves, ``all``, ``any`` and ``ref`` only).
+    """
+
+    def __init__(self, conditions: Sequence[Node]) -> None:
+        positions: dict[FindingLeaf, int] = {}
+        definitions: dict[str, set[Way]] = {}
+        self._terms: list[tuple[int, ...]] = []
+        for condition in conditions:
+            masks = []
+            for term in condition.terms(definitions):
+                mask = 0
+                for leaf in sorted(term, key=repr):
+                    mask |= 1 << positions.setdefault(leaf, len(positions))
+                masks.append(mask)
+            self._terms.append(tuple(sorted(masks)))
+        self.leaves: tuple[FindingLeaf, ...] = tuple(positions)
+        self._openable: dict[frozenset[str] | None, tuple[frozenset[str], ...]] = {}
+
+    def read(self, findings: Findings, answerable: frozenset[str] | None) -> tuple[int, int]:
+        """Where every leaf stands on the case: the masks of the leaves that pass and of those shut.
+
+        Args:
+            findings: The known findings.
+            answerable: The findings that may still be answered (all when None).
+        """
+        openable = self._openable.get(answerable)
+        if openable is None:
+            openable = self._openable[answerable] = tuple(
+                leaf.id_set if answerable is None else leaf.id_set & answerable for leaf in self.leaves
+            )
+        passing = shut = 0
+        bit = 1
+        for leaf, ids in zip(self.leaves, openable, strict=True):
+            standing = leaf.standing(findings, ids)
+            if standing == PASSES:
+                passing |= bit
+            elif standing == SHUT:
+                shut |= bit
+            bit <<= 1
+        return passing, shut
+
+    def holds(self, position: int, reading: tuple[int, int]) -> bool:
+        """Whether condition ``position`` holds on the case :meth:`read` read."""
+        return 0 in self.unmet(position, reading)
+
+    def ways(self, position: int, reading: tuple[int, int], *, least: bool = True) -> set[Way]:
+        """Every way condition ``position`` could come to hold on the case :meth:`read` read.
+
+        Each way is the set of a possible term's leaves that do not pass yet, each reading an
+        unknown finding that may be answered; the empty way means it holds as it stands, no
+        way at all that no answer could make it hold. With ``least``, only the ways that hold
+        no other way are kept.
+        """
+        masks = self.unmet(position, reading)
+        if least and len(masks) > 1:
+            masks = least_masks(masks)
+        leaves = self.leaves
+        return {frozenset(leaves[i] for i in bits_of(mask)) for mask in masks}
+
+    def unmet(self, position: int, reading: tuple[int, int]) -> set[int]:
+        """:meth:`ways` without ``least``, each way as the mask of its leaves' positions in :attr:`leaves`."""
+        passing, shut = reading
+        return {term & ~passing for term in self._terms[position] if not term & shut}
+
+
+def bits_of(mask: int) -> Iterator[int]:
+    """The positions of the bits set in ``mask``, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def least_masks(masks: set[int]) -> set[int]:
+    """The masks that hold no other mask's bits."""
+    kept: list[int] = []
+    for mask in sorted(masks, key=int.bit_count):
+        if not any(other & mask == other for other in kept):
+            kept.append(mask)
     return set(kept)
 
 

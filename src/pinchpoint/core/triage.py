@@ -25,14 +25,13 @@ properties above still hold.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, cast
 
 from pinchpoint.core.assessment import TriageReason
-from pinchpoint.core.conditions import Compiler, FindingLeaf, Node, Way
+from pinchpoint.core.conditions import Compiler, FindingLeaf, Node, WayFinder, bits_of, least_masks
 from pinchpoint.core.vocabulary import Urgency, Vocabulary
 
 if TYPE_CHECKING:
@@ -240,7 +239,7 @@ class TriageRules:
 
         Each is a set of leaves of the rule that fail on the known findings but read some
         unknown finding of ``answerable``, such that the rule would hold if they all passed
-        (:meth:`pinchpoint.core.conditions.Node.ways`); it comes as those leaves' unknown
+        (:class:`pinchpoint.core.conditions.WayFinder`); it comes as those leaves' unknown
         answerable findings (one of which would have to be present), sorted. A way that needs
         more than another way of the same rule adds no warning sign (with age 70 already
         fragile bone, osteoporosis is not what stands between it and the rule), so only the
@@ -250,20 +249,26 @@ class TriageRules:
             findings: The known findings.
             answerable: The findings that may still be answered (all when omitted).
         """
+        finder = self._emergency_ways
+        reading = finder.read(findings, answerable)
+        passing, shut = reading
+        everything = (1 << len(finder.leaves)) - 1
+        signs = _OpenSigns(finder.leaves, everything & ~(passing | shut), findings, answerable)
         found: list[OpenWay] = []
-        for rule in self._emergency_rules:
-            # Only the least ways are kept in the end, so each node keeps only its least ways,
-            # except in a rule that already holds (its empty way would hide every other).
-            least = not rule.when.holds(findings)
-            ways = _unmet(rule.when.ways(findings, answerable, least), findings, answerable)
+        for position, rule in enumerate(self._emergency_rules):
+            ways = finder.unmet(position, reading)
+            ways.discard(0)  # the rule holds already: no warning sign in that
             if ways:
-                minimal = _minimal(ways)
-                found += [(rule, way) for way in sorted(ways, key=_order) if way in minimal]
+                found += [(rule, way) for way in signs.least(ways)]
         return found
 
     @cached_property
     def _emergency_rules(self) -> tuple[CompiledRule, ...]:
         return tuple(rule for rule in self.rules if rule.level >= Urgency.EMERGENCY)
+
+    @cached_property
+    def _emergency_ways(self) -> WayFinder:
+        return WayFinder([rule.when for rule in self._emergency_rules])
 
     @cached_property
     def _by_finding(self) -> Mapping[str, tuple[FindingLeaf, ...]]:
@@ -295,47 +300,56 @@ class TriageRules:
         return {finding: spec.base for finding, spec in self.vocabulary.findings.items()}
 
 
-def _unmet(
-    ways: Iterable[Way], findings: Findings, answerable: frozenset[str] | None
-) -> set[tuple[frozenset[str], ...]]:
-    """Each way that is not yet met, as the unknown answerable findings of its leaves, sorted."""
-    keys: dict[FindingLeaf, frozenset[str]] = {}
-    unmet: set[tuple[frozenset[str], ...]] = set()
-    for way in ways:
-        if not way:
-            continue
-        found = []
-        for leaf in way:
-            key = keys.get(leaf)
-            if key is None:
-                key = keys[leaf] = leaf.unknown(findings, answerable)
-            found.append(key)
-        unmet.add(tuple(sorted(found, key=_sort_key)))
-    return unmet
+class _OpenSigns:
+    """The unknown answerable findings of each open leaf of one case, one bit per distinct set.
 
+    Leaves that read the same unknown findings (two tests of one finding) share the bit of the
+    first of them, so a way of leaves becomes a way of warning signs by moving a few bits.
 
-def _minimal(ways: set[tuple[frozenset[str], ...]]) -> set[tuple[frozenset[str], ...]]:
-    """Return the ways whose set of unmet leaves contains no other way's set as a proper part."""
-    sets = {way: frozenset(way) for way in ways}
-    keys = set(sets.values())
-    return {
-        way
-        for way, whole in sets.items()
-        if not any(
-            frozenset(part) in keys
-            for size in range(1, len(whole))
-            for part in itertools.combinations(whole, size)
-        )
-    }
+    Args:
+        leaves: The leaves of the ways' masks (:attr:`WayFinder.leaves`).
+        open_mask: The leaves that fail but read an unknown finding that may be answered.
+        findings: The known findings.
+        answerable: The findings that may still be answered (all when None).
+    """
 
+    def __init__(
+        self,
+        leaves: Sequence[FindingLeaf],
+        open_mask: int,
+        findings: Findings,
+        answerable: frozenset[str] | None,
+    ) -> None:
+        first: dict[frozenset[str], int] = {}
+        self.signs: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
+        """Each sign's bit position: its findings in order (ways are sorted by them), and as a set."""
+        self.moves: list[tuple[int, int]] = []
+        for position in bits_of(open_mask):
+            unknown = leaves[position].unknown(findings, answerable)
+            bit = 1 << position
+            kept = first.setdefault(unknown, bit)
+            if kept == bit:
+                self.signs[position] = (tuple(sorted(unknown)), unknown)
+            else:
+                self.moves.append((bit, kept))
 
-def _order(way: tuple[frozenset[str], ...]) -> tuple[tuple[str, ...], ...]:
-    return tuple(_sort_key(leaf) for leaf in way)
+    def least(self, ways: set[int]) -> list[tuple[frozenset[str], ...]]:
+        """A rule's unmet ways as warning signs, the least only, in sorted order.
 
+        A way that needs more than another way of the same rule adds no warning sign: with
+        age 70 already fragile bone, osteoporosis is not what stands between it and the rule.
+        """
+        if self.moves:
+            ways = {self._moved(way) for way in ways}
+        signs = self.signs
+        worded = sorted(sorted(signs[position] for position in bits_of(way)) for way in least_masks(ways))
+        return [tuple(unknown for _, unknown in way) for way in worded]
 
-def _sort_key(leaf: frozenset[str]) -> tuple[str, ...]:
-    """A leaf's unknown findings in order (ways are sorted by them)."""
-    return tuple(sorted(leaf))
+    def _moved(self, way: int) -> int:
+        for bit, kept in self.moves:
+            if way & bit:
+                way = (way & ~bit) | kept
+        return way
 
 
 def _never(value: object) -> bool:
