@@ -100,6 +100,15 @@ class PinchpointError(Exception):
     def __str__(self) -> str:
         return self._compose()
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle by the parts, so an error raised in a worker process reaches the parent whole."""
+        parts = {"location": self.location, "expected": self.expected, "got": self.got, "hint": self.hint}
+        return (_rebuilt, (type(self), self.problem, parts))
+
+
+def _rebuilt(kind: type[PinchpointError], problem: str, parts: dict[str, object]) -> PinchpointError:
+    return kind(problem, **parts)  # type: ignore[arg-type]
+
 
 class _Shown(reprlib.Repr):
     """A ``repr`` that stops early: a deeply shared structure or a huge body is never expanded.

@@ -26,17 +26,16 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
-
 from pinchpoint import Assessment, Evidence, Hypothesis, assess, assess_many
 from pinchpoint.cli.audit import add_audit_commands
+from pinchpoint.cli.batch import PARALLEL_FROM, available_cores, write_json_lines
 from pinchpoint.cli.evaluate_text import add_evaluate_text_command
 from pinchpoint.cli.knowledge import add_knowledge_command, plan_lines
 from pinchpoint.cli.read_text import add_read_text_command
@@ -70,8 +69,6 @@ _DEFAULT_EXAMPLE = "l5-foot-drop"
 _SHOWN = 5
 _BAR_WIDTH = 20
 _RULE = "-" * 72
-_CHUNK = 256
-"""How many cases a batch run assesses together."""
 _METRICS = (
     ("triage_exact", "triage exact"),
     ("under_triage", "under-triage (unsafe)"),
@@ -146,6 +143,14 @@ def _parser() -> argparse.ArgumentParser:
         help="with --json, add the findings for and against the leading sites and causes,"
         " and the wording of every plan item",
     )
+    assess_command.add_argument(
+        "--jobs",
+        type=_positive,
+        default=available_cores(),
+        metavar="N",
+        help=f"with --json, assess a folder of {PARALLEL_FROM} files or more in N processes"
+        " (default: every core of this machine; 1 keeps it in one process)",
+    )
     assess_command.set_defaults(command=_assess, resident=True)
     evaluate_command = commands.add_parser("evaluate", help="score the cases that state an expected answer")
     evaluate_command.add_argument("path", metavar="DIR", type=Path)
@@ -198,15 +203,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return number
+
+
 def _assess(args: argparse.Namespace) -> int:
     knowledge = load_knowledge()
     if is_fhir_file(args.path):
         return _assess_fhir(args, knowledge)
-    cases = read_cases(args.path, knowledge.vocabulary)
     if args.json:
-        _write_json_lines(cases, knowledge, detail=args.detail)
+        write_json_lines(args.path, knowledge, detail=args.detail, jobs=args.jobs)
     else:
-        _write_reports(cases, knowledge)
+        _write_reports(read_cases(args.path, knowledge.vocabulary), knowledge)
     return EXIT_OK
 
 
@@ -298,39 +313,6 @@ def _examples() -> dict[str, Traversable]:
     folder = resources.files("pinchpoint").joinpath("examples")
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name)
     return {file.name.removesuffix(".yaml"): file for file in files}
-
-
-def _write_json_lines(cases: Iterable[Case], knowledge: Knowledge, *, detail: bool) -> None:
-    """Write one contract JSON object per case, a line each, as UTF-8 bytes.
-
-    orjson writes the same JSON as the standard library, several times faster, and each
-    chunk goes to the byte stream in one write: at batch scale, encoding and writing cost
-    about as much as the reasoning they report.
-    """
-    sys.stdout.flush()
-    out = getattr(sys.stdout, "buffer", None)
-    for chunk in _chunks(cases):
-        lines = b"".join(
-            orjson.dumps(to_contract(assessment, detail=detail), option=orjson.OPT_APPEND_NEWLINE)
-            for assessment in assess_many(chunk, knowledge, explain_findings=detail)
-        )
-        if out is None:  # a text-only stream (a test's StringIO)
-            sys.stdout.write(lines.decode())
-        else:
-            out.write(lines)
-    sys.stdout.flush()
-
-
-def _chunks(cases: Iterable[Case]) -> Iterator[list[Case]]:
-    """Yield the cases in lists of ``_CHUNK``: assessed together, their array work is shared."""
-    chunk: list[Case] = []
-    for case in cases:
-        chunk.append(case)
-        if len(chunk) == _CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _write_reports(cases: Iterable[Case], knowledge: Knowledge) -> None:

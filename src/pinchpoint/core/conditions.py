@@ -742,7 +742,10 @@ def least_masks(masks: set[int]) -> set[int]:
     """The masks that hold no other mask's bits."""
     kept: list[int] = []
     for mask in sorted(masks, key=int.bit_count):
-        if not any(other & mask == other for other in kept):
+        for other in kept:  # a plain loop: this runs for every way of every case
+            if other & mask == other:
+                break
+        else:
             kept.append(mask)
     return set(kept)
 

@@ -51,17 +51,26 @@ def read_cases(path: str | os.PathLike[str], vocabulary: Vocabulary) -> list[Cas
     root = Path(path)
     if not root.is_dir():
         return [read_case(root, vocabulary)]
+    return [read_case(file, vocabulary) for file in case_files(root)]
+
+
+def case_files(folder: Path) -> list[Path]:
+    """The case files of a folder, in file-name order: every ``*.yaml`` and ``*.yml`` not hidden.
+
+    Raises:
+        InvalidCaseError: The folder holds no case file.
+    """
     files = sorted(
-        (file for file in root.iterdir() if file.suffix in CASE_SUFFIXES and file.name[:1] != "."),
+        (file for file in folder.iterdir() if file.suffix in CASE_SUFFIXES and file.name[:1] != "."),
         key=lambda file: file.name,
     )
     if not files:
         raise InvalidCaseError(
             "the directory holds no case files",
-            location=str(root),
+            location=str(folder),
             expected="one or more *.yaml or *.yml case files",
         )
-    return [read_case(file, vocabulary) for file in files]
+    return files
 
 
 def read_case(path: str | os.PathLike[str], vocabulary: Vocabulary) -> Case:
