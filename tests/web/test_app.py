@@ -192,7 +192,7 @@ def test_a_bad_form_comes_back_with_messages_and_the_answers_kept(client: TestCl
     assert response.status_code == 422
     assert "Some answers need another look" in response.text
     assert (
-        "Age in years: enter a whole number (a whole number from 0 to 120), or leave it empty."
+        "Age in years: enter a whole number from 0 to 120, or leave it empty. You entered two hundred."
         in response.text
     )
     assert 'aria-invalid="true"' in response.text

@@ -52,18 +52,17 @@ def test_self_check_answers_become_findings(
         (
             [("age", "abc")],
             "age",
-            "Age in years: enter a whole number (a whole number from 0 to 120), or leave it empty.",
+            "Age in years: enter a whole number from 0 to 120, or leave it empty. You entered abc.",
         ),
         (
             [("age", "200")],
             "age",
-            "Age in years: this answer cannot be used; expected a whole number from 0 to 120. "
-            "You entered 200.",
+            "Age in years: enter a whole number from 0 to 120, or leave it empty. You entered 200.",
         ),
         (
             [("bmi", "inf")],
             "bmi",
-            "Body mass index: enter a number (a number from 8 to 90), or leave it empty.",
+            "Body mass index: enter a number from 8 to 90, or leave it empty. You entered inf.",
         ),
         (
             [("fever", "maybe")],

@@ -16,8 +16,7 @@ triage.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,6 +24,7 @@ from pinchpoint.core.case import Case, FindingValue, parse_case
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.vocabulary import FindingSpec
 from pinchpoint.errors import InputError
+from pinchpoint.service.values import NONE, from_text, to_text
 from pinchpoint.web.content import WebContent
 
 __all__ = [
@@ -46,10 +46,7 @@ FieldKind = Literal["yesno", "yesno_sided", "number", "choice", "choice_sided", 
 FORM_LEVEL = "_form"
 """The error key of a problem with the form as a whole rather than one field."""
 
-_YES = "yes"
-_NO = "no"
-_UNKNOWN = ("", "unknown")
-NO_REGION = "none"
+NO_REGION = NONE
 """The body map's answer "nowhere": an empty region list, which means asked and none."""
 
 
@@ -152,7 +149,7 @@ def parse_form(
     allowed = page_ids(page, knowledge, content)
     raw, errors = _collect(items, allowed)
     values: dict[str, str | tuple[str, ...]] = {}
-    findings: dict[str, FindingValue] = {}
+    findings: dict[str, object] = {}
     for name, texts in raw.items():
         spec = allowed[name]
         values[name] = tuple(texts) if spec.type == "regions" else texts[-1]
@@ -192,7 +189,7 @@ def _collect(
 
 
 def _core_errors(
-    findings: Mapping[str, FindingValue],
+    findings: Mapping[str, object],
     errors: Mapping[str, str],
     allowed: Mapping[str, FindingSpec],
     knowledge: Knowledge,
@@ -211,15 +208,7 @@ def _core_errors(
 
 def findings_to_form(findings: Mapping[str, Any]) -> dict[str, str | tuple[str, ...]]:
     """Return the form values that show ``findings`` again (to reopen a saved case)."""
-    values: dict[str, str | tuple[str, ...]] = {}
-    for name, value in findings.items():
-        if isinstance(value, bool):
-            values[name] = _YES if value else _NO
-        elif isinstance(value, list | tuple):
-            values[name] = tuple(str(region) for region in value) or (NO_REGION,)
-        else:
-            values[name] = str(value)
-    return values
+    return {name: to_text(value) for name, value in findings.items()}
 
 
 _KINDS: dict[tuple[str, bool], FieldKind] = {
@@ -237,54 +226,26 @@ class _Problem:
     message: str
 
 
-def _convert(spec: FindingSpec, texts: list[str]) -> FindingValue | _Problem | None:
-    """Convert submitted text to the finding's type; None means unknown (left out)."""
+def _convert(spec: FindingSpec, texts: list[str]) -> object:
+    """Read submitted text as the service reads every front end's answers; None means unknown.
+
+    Text that is not of the finding's type comes back as it is, and the core's check of the
+    case says what was expected.
+    """
     if spec.type == "regions":
         if NO_REGION in texts:
             return () if set(texts) == {NO_REGION} else _Problem('mark the places, or "nowhere", not both.')
         return tuple(texts)
-    text = texts[-1].strip()
-    if text in _UNKNOWN:
-        return None
-    return _CONVERTERS.get(spec.type, _as_text)(spec, text)
-
-
-def _as_text(_spec: FindingSpec, text: str) -> FindingValue | _Problem:
-    return text
-
-
-def _as_bool(_spec: FindingSpec, text: str) -> FindingValue | _Problem:
-    if text in (_YES, _NO):
-        return text == _YES
-    return _Problem("choose yes, no or don't know.")
-
-
-def _as_int(spec: FindingSpec, text: str) -> FindingValue | _Problem:
-    try:
-        return int(text)
-    except ValueError:
-        return _Problem(f"enter a whole number ({spec.describe_expected()}), or leave it empty.")
-
-
-def _as_number(spec: FindingSpec, text: str) -> FindingValue | _Problem:
-    try:
-        number = float(text.replace(",", "."))
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number):
-        return _Problem(f"enter a number ({spec.describe_expected()}), or leave it empty.")
-    return number
-
-
-_CONVERTERS: dict[str, Callable[[FindingSpec, str], FindingValue | _Problem]] = {
-    "bool": _as_bool,
-    "int": _as_int,
-    "number": _as_number,
-}
+    return from_text(spec.type, texts[-1].strip())
 
 
 def _message(spec: FindingSpec, exc: InputError) -> str:
+    """The core's refusal of one answer, worded for the field a person filled in."""
     got = "" if exc.got is None else f" You entered {_clip(str(exc.got))}."
+    if spec.type == "bool":
+        return f"{_label(spec)}: choose yes, no or don't know."
+    if spec.type in ("int", "number") and spec.item is None:  # a box to type in (a grid has selects)
+        return f"{_label(spec)}: enter {spec.describe_expected()}, or leave it empty.{got}"
     expected = exc.expected or "a valid answer"
     return f"{_label(spec)}: this answer cannot be used; expected {expected}.{got}"
 
