@@ -98,8 +98,9 @@ _CAUSE_NOT_YET_RANKED = {
         "leaves infection fourth or fifth behind non-specific pain, disc, fracture and tumour"
     ),
     "anticoagulated-bleed-with-nerve-deficit": (
-        "anticoagulated with groin pain but a deficit or further pain elsewhere (the other leg, the "
-        "feet) reads as a root, canal or polyneuropathy picture, and haematoma falls to fourth"
+        "anticoagulated with groin pain but further pain and a reflex change elsewhere (the other leg, "
+        "both feet) reads as a nerve entrapment or polyneuropathy picture, and haematoma falls to fourth "
+        "(one drawn case of 60)"
     ),
 }
 
