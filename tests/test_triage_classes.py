@@ -224,6 +224,49 @@ _ROWS: list[Row] = [
         ("neurological-deficit",),
         ("severe-motor-deficit",),
     ),
+    # (1) fever with spinal pain and a new neurological symptom, no risk factor reported
+    (
+        "fever-back-pain-numb-leg-no-risk-reported",
+        {"fever": True, "pain_regions": ("low_back",), "numbness_regions": ("thigh_anterior.left",)},
+        Urgency.EMERGENCY,
+        ("infection-with-neurology",),
+        (),
+    ),
+    (
+        "fever-numb-leg-without-spinal-pain",
+        {"fever": True, "pain_regions": ("calf_posterior.left",), "numbness_regions": ("sole.left",)},
+        Urgency.URGENT,
+        ("suspected-spinal-infection",),
+        ("infection-with-neurology",),
+    ),
+    # (3) a foot drop on both sides is major weakness of dorsiflexion in both legs (CKS, GIRFT)
+    (
+        "new-foot-drop-on-both-sides",
+        {"duration_days": 5, "foot_drop.left": True, "foot_drop.right": True},
+        Urgency.EMERGENCY,
+        ("ces-bilateral-severe-weakness",),
+        (),
+    ),
+    (
+        "foot-drop-on-both-sides-examined-at-four",
+        {
+            "duration_days": 5,
+            "foot_drop.left": True,
+            "foot_drop.right": True,
+            "exam.power.ankle_dorsiflexion.left": 4,
+            "exam.power.ankle_dorsiflexion.right": 2,
+        },
+        Urgency.URGENT,
+        ("new-bilateral-leg-weakness",),
+        ("ces-bilateral-severe-weakness",),
+    ),
+    (
+        "foot-drop-on-both-sides-for-years",
+        {"duration_days": 2000, "worsening": False, "foot_drop.left": True, "foot_drop.right": True},
+        Urgency.SOON,
+        ("neurological-deficit",),
+        ("ces-bilateral-severe-weakness", "new-bilateral-leg-weakness"),
+    ),
     # a new weakness after an operation or a procedure near the nerves: perioperative nerve injury
     (
         "knee-gives-way-the-day-after-pelvic-surgery",
