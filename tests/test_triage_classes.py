@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from pinchpoint import assess
 from pinchpoint.core.case import FindingValue, parse_case
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.vocabulary import Urgency
@@ -223,6 +224,83 @@ _ROWS: list[Row] = [
         ("neurological-deficit",),
         ("severe-motor-deficit",),
     ),
+    # (1) fever with spinal pain and a new neurological symptom, no risk factor reported
+    (
+        "fever-back-pain-numb-leg-no-risk-reported",
+        {"fever": True, "pain_regions": ("low_back",), "numbness_regions": ("thigh_anterior.left",)},
+        Urgency.EMERGENCY,
+        ("infection-with-neurology",),
+        (),
+    ),
+    (
+        "fever-numb-leg-without-spinal-pain",
+        {"fever": True, "pain_regions": ("calf_posterior.left",), "numbness_regions": ("sole.left",)},
+        Urgency.URGENT,
+        ("suspected-spinal-infection",),
+        ("infection-with-neurology",),
+    ),
+    # (3) a foot drop on both sides is major weakness of dorsiflexion in both legs (CKS, GIRFT)
+    (
+        "new-foot-drop-on-both-sides",
+        {"duration_days": 5, "foot_drop.left": True, "foot_drop.right": True},
+        Urgency.EMERGENCY,
+        ("ces-bilateral-severe-weakness",),
+        (),
+    ),
+    (
+        "foot-drop-on-both-sides-examined-at-four",
+        {
+            "duration_days": 5,
+            "foot_drop.left": True,
+            "foot_drop.right": True,
+            "exam.power.ankle_dorsiflexion.left": 4,
+            "exam.power.ankle_dorsiflexion.right": 2,
+        },
+        Urgency.URGENT,
+        ("new-bilateral-leg-weakness",),
+        ("ces-bilateral-severe-weakness",),
+    ),
+    (
+        "foot-drop-on-both-sides-for-years",
+        {"duration_days": 2000, "worsening": False, "foot_drop.left": True, "foot_drop.right": True},
+        Urgency.SOON,
+        ("neurological-deficit",),
+        ("ces-bilateral-severe-weakness", "new-bilateral-leg-weakness"),
+    ),
+    # a new weakness after an operation or a procedure near the nerves: perioperative nerve injury
+    (
+        "knee-gives-way-the-day-after-pelvic-surgery",
+        {"duration_days": 1, "recent_hip_pelvic_surgery": True, "knee_buckling.right": True},
+        Urgency.URGENT,
+        ("new-motor-deficit-after-procedure",),
+        (),
+    ),
+    (
+        "weak-leg-after-a-buttock-injection-duration-unknown",
+        {"buttock_injection": True, "exam.power.ankle_dorsiflexion.left": 4},
+        Urgency.URGENT,
+        ("new-motor-deficit-after-procedure",),
+        (),
+    ),
+    (
+        "numb-thigh-after-pelvic-surgery-without-weakness",
+        {"duration_days": 2, "recent_hip_pelvic_surgery": True, "numbness_regions": ("thigh_lateral.left",)},
+        Urgency.SOON,
+        ("neurological-symptoms",),
+        ("new-motor-deficit-after-procedure",),
+    ),
+    (
+        "weakness-of-months-after-surgery-not-worsening",
+        {
+            "duration_days": 70,
+            "worsening": False,
+            "recent_hip_pelvic_surgery": True,
+            "exam.power.knee_extension.left": 4,
+        },
+        Urgency.SOON,
+        ("neurological-deficit",),
+        ("new-motor-deficit-after-procedure",),
+    ),
     # cardinal flags stay emergency however the rest reads
     (
         "retention-in-a-chronic-improving-case",
@@ -258,3 +336,30 @@ def test_triage_class(
     got, reasons = knowledge.triage.evaluate(case.findings)
     fired = {reason.rule for reason in reasons}
     assert (got, sorted(set(fires) - fired), sorted(set(silent) & fired)) == (level, [], []), name
+
+
+# A painful calf with a Wells risk (active cancer, major surgery within 12 weeks) and no nerve
+# picture: deep vein thrombosis leads the causes, and its care lifts the triage to same day
+# (nice-ng158); a radicular picture with the same risk does not propose it first.
+_CALF = {"pain_regions": ("calf_posterior.left",), "duration_days": 3, "age": 60}
+
+
+@pytest.mark.parametrize("risk", ["cancer_history", "recent_hip_pelvic_surgery"])
+def test_a_painful_calf_with_a_wells_risk_is_a_suspected_dvt(knowledge: Knowledge, risk: str) -> None:
+    """The not-a-nerve vessel alternative leads and is seen the same day."""
+    case = parse_case({"id": "painful-calf", "findings": {**_CALF, risk: True}}, knowledge.vocabulary)
+    assessment = assess(case, knowledge)
+    assert assessment.causes[0].id == "venous_thrombosis"
+    assert assessment.triage >= Urgency.URGENT
+
+
+def test_a_radicular_calf_pain_with_cancer_is_not_read_as_a_dvt(knowledge: Knowledge) -> None:
+    """Shooting pain from the back to the calf is a nerve picture, whatever the clot risk."""
+    findings = {
+        **_CALF,
+        "cancer_history": True,
+        "pain_regions": ("low_back", "buttock.left", "thigh_posterior.left", "calf_posterior.left"),
+        "pain_shooting": True,
+    }
+    case = parse_case({"id": "radicular", "findings": findings}, knowledge.vocabulary)
+    assert assess(case, knowledge).causes[0].id != "venous_thrombosis"
