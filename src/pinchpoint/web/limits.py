@@ -272,11 +272,10 @@ def _handler_for(app: Any, error: Exception) -> Callable[..., Any] | None:
 
 def _route_template(scope: Scope) -> str:
     """Return the template of the route that answered (``/assessments/{record_id}``), never its values."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str):
-        return path + "/{file}" if path == "/static" else path
-    return "(no route)"
+    if scope["path"].startswith("/static/"):
+        return "/static/{file}"
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else "(no route)"
 
 
 class GuardedH11Protocol(H11Protocol):
