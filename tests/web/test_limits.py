@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,16 @@ _ORIGIN = {"origin": "http://127.0.0.1:8000"}
 _JSON = {**_ORIGIN, "content-type": "application/json"}
 _FORM = {**_ORIGIN, "content-type": "application/x-www-form-urlencoded"}
 _PROBLEM = "application/problem+json"
+
+
+def _run_async(coroutine: Any) -> Any:
+    """Run ``coroutine`` to its end in a new event loop of its own thread, and return its result.
+
+    A thread of its own, because the browser tests' Playwright keeps an event loop running in
+    the main thread for the whole session, where ``asyncio.run`` is refused.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 # --- which class each route is in ---------------------------------------------------------------
@@ -170,7 +181,7 @@ def test_a_declared_size_is_refused_before_a_byte_is_read() -> None:
         events.append("receive")
         return {"type": "http.request", "body": b"x", "more_body": False}
 
-    sent = asyncio.run(_call(app, "/held", receive, headers=[(b"content-length", b"100000000")]))
+    sent = _run_async(_call(app, "/held", receive, headers=[(b"content-length", b"100000000")]))
     assert sent[0]["status"] == 413
     assert events == []
 
@@ -264,7 +275,7 @@ def test_a_class_at_its_limit_answers_503_with_retry_after_while_healthz_answers
         assert app.in_flight["held"] == 0  # the slot is given back
         assert (await _call(app, "/held"))[0]["status"] == 200
 
-    asyncio.run(scenario())
+    _run_async(scenario())
 
 
 def test_the_slot_is_given_back_when_the_route_fails() -> None:
@@ -279,7 +290,7 @@ def test_the_slot_is_given_back_when_the_route_fails() -> None:
             await _call(app, "/held")
         assert app.in_flight["held"] == 0
 
-    asyncio.run(scenario())
+    _run_async(scenario())
 
 
 def test_the_real_apps_503_is_a_problem_on_the_api_and_a_page_on_the_pages(
@@ -323,7 +334,7 @@ def test_a_body_that_stops_arriving_is_answered_408() -> None:
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")
 
-    sent = asyncio.run(_call(app, "/held", stalled, headers=[(b"content-length", b"10")]))
+    sent = _run_async(_call(app, "/held", stalled, headers=[(b"content-length", b"10")]))
     assert sent[0]["status"] == 408
     assert app.in_flight["held"] == 0
 
@@ -405,6 +416,7 @@ def test_serve_starts_uvicorn_with_the_limits_and_blas_on_one_thread(
     def fake_run(app: Any, **options: Any) -> None:
         seen["options"] = options
         seen["blas_threads"] = [pool["num_threads"] for pool in threadpool_info()]
+        app.state.store.close()  # the server would close it when it stops
 
     original = threadpool_info()
     monkeypatch.setattr(server_module.uvicorn, "run", fake_run)
@@ -446,3 +458,40 @@ def test_each_request_is_logged_once_by_its_route_template(
     assert len(lines) == 1
     assert lines[0].startswith(f"{method} {template} {response.status_code} ")
     assert "0" * 32 not in lines[0]
+
+
+# --- CPU work runs in the CPU pool, not on the event loop ------------------------------------------
+
+
+def test_the_pages_assess_and_read_text_in_the_cpu_pool_off_the_event_loop(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pinchpoint.api import app as api_app  # noqa: PLC0415
+    from pinchpoint.api import cpu  # noqa: PLC0415
+    from pinchpoint.web import app as web_app  # noqa: PLC0415
+    from pinchpoint.web import text as web_text  # noqa: PLC0415
+
+    calls: list[tuple[str, int, int]] = []  # (work, event-loop thread, worker thread)
+
+    async def recorded(work: Callable[..., Any], *args: Any) -> Any:
+        loop_thread = threading.get_ident()
+
+        def traced(*inner: Any) -> Any:
+            calls.append((getattr(work, "__name__", "?"), loop_thread, threading.get_ident()))
+            return work(*inner)
+
+        return await cpu.run_cpu(traced, *args)
+
+    for module in (web_app, web_text, api_app):
+        monkeypatch.setattr(module, "run_cpu", recorded)
+    form = {"age": "73", "urinary_retention": "yes"}
+    assert client.post("/check/form", data=form, headers=_ORIGIN, follow_redirects=False).status_code == 303
+    assert client.post("/api/preview?page=clinician", data=form, headers=_ORIGIN).status_code == 200
+    client.post(
+        "/check/text",
+        data={"text": "Pain down the back of my left leg.", "mode": "self_check"},
+        headers=_ORIGIN,
+    )
+    assert client.post("/api/v1/assess", json={"findings": {"age": 40}}, headers=_ORIGIN).status_code == 200
+    assert [name for name, _, _ in calls] == ["assess", "assess", "_reading", "answer"]
+    assert all(worker != loop for _, loop, worker in calls)

@@ -92,7 +92,7 @@ class RouteClass:
 
 HEALTH = RouteClass("health", 1 * KIB, None, "a health check")
 STATIC = RouteClass("static", 1 * KIB, None, "a static file")
-JSON_API = RouteClass("json", 256 * KIB, 16, "a case or an answer as JSON")
+JSON_API = RouteClass("json", 256 * KIB, 32, "a case or an answer as JSON")
 FHIR = RouteClass("fhir", 1024 * KIB, 8, "a FHIR resource or a CDS Hooks request")
 TEXT = RouteClass("text", 128 * KIB, 4, "a free-text description")
 FORMS = RouteClass("forms", 256 * KIB, 32, "a form")
