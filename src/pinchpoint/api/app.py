@@ -31,17 +31,20 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError, ResponseValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pinchpoint import __version__
 from pinchpoint.api.cds_hooks import SERVICES, discovery, handle_request
+from pinchpoint.api.cpu import run_cpu
 from pinchpoint.api.interviews import add_interview_routes
 from pinchpoint.api.jsonbody import JsonRoute, read_json_body
 from pinchpoint.api.text import add_text_routes
@@ -306,19 +309,88 @@ def _case_model(vocabulary: Vocabulary) -> type[BaseModel]:
 def _assess_endpoint(knowledge: Knowledge) -> Callable[..., AssessmentContract]:
     """Return the endpoint of ``POST /api/v1/assess`` (and of its alias :data:`ASSESS_ALIAS`)."""
     vocabulary = knowledge.vocabulary
+    assess_table = _assess_table(knowledge)
 
     def assess_case(case: BaseModel) -> AssessmentContract:
-        findings = whole_json_numbers(getattr(case, "findings"), vocabulary)  # noqa: B009 (a run-time model)
-        table: dict[str, Any] = {"findings": findings}
-        if getattr(case, "id") is not None:  # noqa: B009
-            table["id"] = getattr(case, "id")  # noqa: B009
-        checked = parse_case(table, vocabulary, origin="body")
-        return to_contract(assess(checked, knowledge))
+        return assess_table(getattr(case, "id"), getattr(case, "findings"))  # noqa: B009 (a run-time model)
 
     # The request model is built from the vocabulary at run time, so the annotation is set here,
     # where FastAPI reads it, instead of in the signature (which names its base class).
     assess_case.__annotations__["case"] = _case_model(vocabulary)
     return assess_case
+
+
+def _assess_table(knowledge: Knowledge) -> Callable[[str | None, dict[str, Any]], AssessmentContract]:
+    """Return the work of ``POST /api/v1/assess``: a case's id and findings -> its contract JSON."""
+    vocabulary = knowledge.vocabulary
+
+    def assess_table(case_id: str | None, findings: dict[str, Any]) -> AssessmentContract:
+        table: dict[str, Any] = {"findings": whole_json_numbers(findings, vocabulary)}
+        if case_id is not None:
+            table["id"] = case_id
+        checked = parse_case(table, vocabulary, origin="body")
+        return to_contract(assess(checked, knowledge))
+
+    return assess_table
+
+
+def _assess_route(knowledge: Knowledge) -> type[APIRoute]:
+    """Return the route class of ``POST /assess``: the usual body answered without FastAPI's machinery.
+
+    FastAPI would build the request model, run the endpoint in its thread pool, and check and
+    serialise the answer in further steps; for the one route every client calls most, that costs
+    more than the assessment. A body of the usual shape (an object with ``findings``, an object,
+    and perhaps an ``id`` of the allowed form) is read by the same strict reader, assessed, checked
+    against the response model and serialised exactly as FastAPI does (the same bytes), all in one
+    step in the CPU pool (:func:`~pinchpoint.api.cpu.run_cpu`). Any other body goes to FastAPI's
+    handler, so that its refusals stay exactly FastAPI's; the OpenAPI document is unchanged.
+    """
+    assess_table = _assess_table(knowledge)
+
+    class AssessRoute(JsonRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            fastapi_handler = APIRoute.get_route_handler(self)
+            field = self.response_field
+            assert field is not None  # the route declares response_model=AssessmentContract
+
+            def answer(case_id: str | None, findings: dict[str, Any]) -> bytes:
+                contract = assess_table(case_id, findings)
+                value, errors = field.validate(contract, {}, loc=("response",))
+                if errors:
+                    raise ResponseValidationError(errors=errors, body=contract)
+                return field.serialize_json(value)
+
+            async def handle(request: Request) -> Response:
+                if _announces_body(request):
+                    case = _usual_case(await read_json_body(request))
+                    if case is not None:
+                        return Response(await run_cpu(answer, *case), media_type="application/json")
+                return await fastapi_handler(request)
+
+            return handle
+
+    return AssessRoute
+
+
+_CASE_ID_FORM = re.compile(_CASE_ID.removeprefix("^").removesuffix("$"))
+
+
+def _usual_case(body: Any) -> tuple[str | None, dict[str, Any]] | None:
+    """Return the id and findings of a body the request model would accept as it is; else ``None``."""
+    if type(body) is not dict or "findings" not in body or not body.keys() <= {"id", "findings"}:
+        return None
+    findings, case_id = body["findings"], body.get("id")
+    if type(findings) is not dict:
+        return None
+    if case_id is not None and (type(case_id) is not str or _CASE_ID_FORM.fullmatch(case_id) is None):
+        return None
+    return case_id, findings
+
+
+def _announces_body(request: Request) -> bool:
+    """Whether the request announces a body (a length above zero, or a chunked one)."""
+    declared = request.headers.get("content-length")
+    return declared != "0" if declared is not None else "transfer-encoding" in request.headers
 
 
 def assess_alias_router(knowledge: Knowledge) -> APIRouter:
@@ -327,7 +399,7 @@ def assess_alias_router(knowledge: Knowledge) -> APIRouter:
     The same endpoint, body rules, limits, problem details and answer; kept for clients of the
     web app's older JSON route, and left out of the OpenAPI document (which names the one route).
     """
-    router = APIRouter(route_class=JsonRoute)
+    router = APIRouter(route_class=_assess_route(knowledge))
     router.post(
         ASSESS_ALIAS,
         response_model=AssessmentContract,
@@ -373,11 +445,14 @@ def api_router(
         _SESSION_ERRORS,
     )
     add_text_routes(router, knowledge, _ERRORS)
-    router.post(
+    router.add_api_route(
         "/assess",
+        assess_case,
+        methods=["POST"],
         response_model=AssessmentContract,
         summary="Assess a case given as vocabulary ids",
-    )(assess_case)
+        route_class_override=_assess_route(knowledge),
+    )
 
     @router.get(
         "/knowledge", response_model=KnowledgeOut, summary="The knowledge base: ids, version, sources"
@@ -472,7 +547,7 @@ def cds_router(knowledge: Knowledge, *, clock: Clock = dt.date.today) -> APIRout
     async def call_service(service_id: str, request: Request) -> dict[str, Any]:
         _known_service(service_id)
         body = await read_json_body(request)
-        return handle_request(service_id, body, knowledge, today=clock())
+        return await run_cpu(partial(handle_request, service_id, body, knowledge, today=clock()))
 
     @router.post(
         "/cds-services/{service_id}/feedback",

@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -61,6 +60,7 @@ from pinchpoint.api.app import (
     error_status,
     problem_response,
 )
+from pinchpoint.api.cpu import run_cpu
 from pinchpoint.core.assessment import Assessment
 from pinchpoint.core.case import Case, parse_case
 from pinchpoint.core.engine import assess
@@ -73,6 +73,7 @@ from pinchpoint.web.bodymap import region_label, render_map
 from pinchpoint.web.content import WebContent, load_content
 from pinchpoint.web.forms import FORM_LEVEL, FormResult, Page, build_page, findings_to_form, parse_form
 from pinchpoint.web.interview import InterviewPages
+from pinchpoint.web.limits import LimitsMiddleware
 from pinchpoint.web.security import SecurityMiddleware
 from pinchpoint.web.settings import Settings
 from pinchpoint.web.text import TextPages
@@ -155,7 +156,7 @@ def create_app(
     app.router.routes.extend(assess_alias_router(knowledge).routes)  # a plain route: the log names it
     app.include_router(cds_router(knowledge))
     _register_errors(app, pages)
-    app.middleware("http")(_log_requests)
+    app.add_middleware(LimitsMiddleware)  # inside the security middleware: its refusals get the headers
     app.add_middleware(SecurityMiddleware, allowed_hosts=settings.resolved_allowed_hosts())
     return app
 
@@ -332,7 +333,7 @@ class _Pages:
                     "html": self.templates.get_template("partials/live_empty.html").render(),
                 }
             )
-        assessment = assess(result.case, self.knowledge)
+        assessment = await run_cpu(assess, result.case, self.knowledge)
         view = result_view(assessment, self.knowledge, self.content, findings=result.case.findings)
         html = self.templates.get_template("partials/live.html").render(view=view)
         return JSONResponse(
@@ -410,7 +411,7 @@ class _Pages:
         if result.case is None:
             live = self._live_for(result.values) if page == "clinician" else None
             return self.render_form(page, values=result.values, errors=result.errors, live=live, status=422)
-        assessment = assess(result.case, self.knowledge)
+        assessment = await run_cpu(assess, result.case, self.knowledge)
         record = await run_in_threadpool(self._save, result, assessment, page)
         return RedirectResponse(f"/assessments/{record.id}", status_code=303)
 
@@ -648,16 +649,3 @@ def _route_of(request: Request) -> str:
         if match == Match.FULL:
             return str(getattr(route, "path", "?"))
     return "(no route)"
-
-
-async def _log_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    log.info(
-        "%s %s %d %.1f ms",
-        request.method,
-        _route_of(request),
-        response.status_code,
-        (time.perf_counter() - started) * 1000,
-    )
-    return response

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
+from pinchpoint.api.cpu import run_cpu
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.questions import Mode
 from pinchpoint.errors import AdapterError, InputError
@@ -84,7 +85,7 @@ class TextPages:
         """Read the form and its description: the form, the mode, and the reading or the refusal page."""
         items = await self.read_form(request)
         mode = self.interviews.mode_of(items)
-        return items, mode, self._reading(_text(items), mode)
+        return items, mode, await run_cpu(self._reading, _text(items), mode)  # off the event loop
 
     def _reading(self, text: str, mode: Mode) -> TextReading | HTMLResponse:
         """Read ``text``; refused or unreadable text comes back to the first page with why."""
