@@ -36,7 +36,7 @@ from pinchpoint.io.freetext import read_text, red_flag_findings
 from pinchpoint.io.knowledge.loader import load_knowledge
 
 if TYPE_CHECKING:
-    from pinchpoint.core.case import FindingValue
+    from pinchpoint.core.case import Case, FindingValue
     from pinchpoint.core.knowledge import Knowledge
     from pinchpoint.core.questions import Mode
 
@@ -48,6 +48,7 @@ __all__ = [
     "load_corpus",
     "score_corpus",
     "score_item",
+    "story_first_report",
     "units",
 ]
 
@@ -330,14 +331,21 @@ def _evaluate_text_command(args: argparse.Namespace) -> int:
 
 def _story_first(args: argparse.Namespace, knowledge: Knowledge) -> int:
     """Compare story-first and plain simulated interviews on the narratives of a case folder."""
-    from pinchpoint.evaluation.narrative import compare_story_first  # noqa: PLC0415 (only this option needs it)
-    from pinchpoint.io.casefile import read_cases  # noqa: PLC0415
+    from pinchpoint.io.casefile import read_cases  # noqa: PLC0415 (only this option needs it)
 
     mode: Mode = "clinician" if args.mode == "clinician" else "self_check"
-    data = compare_story_first(
-        read_cases(args.narratives, knowledge.vocabulary), knowledge, mode=mode
-    ).to_json()
-    if args.json:
+    return story_first_report(read_cases(args.narratives, knowledge.vocabulary), knowledge, mode, args.json)
+
+
+def story_first_report(cases: Iterable[Case], knowledge: Knowledge, mode: Mode, as_json: bool) -> int:
+    """Print the story-first comparison of ``cases``; return the exit status.
+
+    ``evaluate-text --narratives`` and ``evaluate --interview --from-narrative`` both print through here.
+    """
+    from pinchpoint.evaluation.narrative import compare_story_first  # noqa: PLC0415 (only this report needs it)
+
+    data = compare_story_first(cases, knowledge, mode=mode).to_json()
+    if as_json:
         sys.stdout.write(json.dumps(data) + "\n")
         return 0
     lines = [f"{data['cases']} cases with a narrative, interviewed in {data['mode']} mode", ""]

@@ -1201,6 +1201,10 @@ class MeasureRow(Strict):
     patterns: list[str] = Field(min_length=1)
     targets: list[MeasureTarget] = Field(min_length=1)
     past_counts: bool = False
+    about: list[str] = Field(default_factory=list)
+    """When given, a match counts only in a sentence that names a symptom: a ``symptoms`` word, a
+    body part, or a phrase of one of these findings (base ids). A duration of diabetes or of
+    physiotherapy is not how long the leg has hurt."""
     mode: Literal["any", "clinician"] = "any"
     side: Literal["both"] | None = None
     source: str
