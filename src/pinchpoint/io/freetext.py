@@ -61,6 +61,8 @@ __all__ = [
     "TextReading",
     "emergency_in_text",
     "interview_from_findings",
+    "interview_from_story",
+    "is_warning_sign",
     "read_text",
 ]
 
@@ -71,6 +73,8 @@ _ALLOWED_CONTROLS = frozenset("\n\r\t")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})  # same length
 _TARGET_LABEL_PREFIX = "pinchpoint:"
 _LEFT, _RIGHT = "left", "right"
+_WARNING_SIGNS = "red_flags"
+"""The question group of the warning signs (questions.yaml)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +295,45 @@ def interview_from_findings(
     return Interview.from_dict(session, knowledge)
 
 
+def interview_from_story(
+    reading: TextReading,
+    knowledge: Knowledge,
+    *,
+    mode: Mode = "self_check",
+    accepted: Collection[int] | None = None,
+) -> Interview:
+    """Start an interview from a story: the proposals the person confirmed are already answered.
+
+    Args:
+        reading: The story as read (:func:`read_text`).
+        knowledge: The knowledge base.
+        mode: ``"self_check"`` or ``"clinician"``.
+        accepted: Indexes of the proposals the person confirmed. When omitted (nobody has seen
+            the proposals, as when a story comes with the REST API's start), every proposal that
+            is not a warning sign (:func:`is_warning_sign`) is taken, and the warning signs the
+            story states are left to their questions, which confirm them. A red flag the story
+            denies or doubts is never taken either way (:attr:`TextReading.left_for_interview`):
+            its question asks it.
+
+    Raises:
+        InvalidAnswerError: An accepted index names no proposal.
+    """
+    if accepted is None:
+        accepted = [i for i, m in enumerate(reading.proposals) if not is_warning_sign(m.finding, knowledge)]
+    return interview_from_findings(reading.findings(accepted), knowledge, mode=mode)
+
+
+def is_warning_sign(finding: str, knowledge: Knowledge) -> bool:
+    """Whether a finding is asked among the warning signs (the question bank's ``red_flags`` group).
+
+    Such a finding read from a story nobody has confirmed is left to its question: the interview
+    asks it, and the answer, not the words, counts.
+    """
+    bank = knowledge.questions
+    question = bank.by_finding.get(finding)
+    return question is not None and bank[question].group == _WARNING_SIGNS
+
+
 def _check_text(text: object) -> None:
     if not isinstance(text, str):
         raise InvalidTextError(
@@ -504,8 +547,16 @@ class _Reader:
         return tuple(cues), {c.category for c in cues}
 
     def _mentions(self, doc: Doc, span: Span, row: s.PhraseRow, text: str, *, note: bool) -> list[Mention]:
+        """The mentions of one wording: its target's, and those of the findings it ``also`` states."""
+        targets = [row.target, *(row.target.model_copy(update={"finding": f}) for f in row.also)]
+        return [
+            m for target in targets for m in self._target_mentions(doc, span, row, target, text, note=note)
+        ]
+
+    def _target_mentions(
+        self, doc: Doc, span: Span, row: s.PhraseRow, target: s.PhraseTarget, text: str, *, note: bool
+    ) -> list[Mention]:
         vocabulary = self.knowledge.vocabulary
-        target = row.target
         base = target.finding
         spec = self.bases[base]
         red_flag = base in self.red_flags
@@ -620,18 +671,21 @@ class _Reader:
         return None if best is None else best[1]
 
     def _about_symptoms(self, doc: Doc, span: Span, findings: frozenset[str]) -> bool:
-        """Whether the sentence of ``span`` names a symptom within the symptom window.
+        """Whether the sentence of ``span`` names a symptom.
 
         A symptom is a ``symptoms`` word, a body part, or a phrase of one of ``findings``.
         """
-        if self._symptom(doc, span) is not None:
-            return True
         sentence = span.sent
+        if any(
+            tuple(t.norm_ for t in sentence[i : i + len(cue)]) == cue
+            for cue, _ in self.symptoms
+            for i in range(len(sentence))
+        ):
+            return True
         return any(
-            self._names_symptom(ent.label_, findings)
-            and ent.start >= sentence.start
+            ent.start >= sentence.start
             and ent.end <= sentence.end
-            and min(abs(span.start - ent.end), abs(ent.start - span.end)) <= _SYMPTOM_WINDOW
+            and self._names_symptom(ent.label_, findings)
             for ent in doc.ents
         )
 

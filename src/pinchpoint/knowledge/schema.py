@@ -1128,6 +1128,9 @@ class PhraseRow(Strict):
     id: str
     phrases: list[str] = Field(min_length=1)
     target: PhraseTarget
+    also: list[str] = Field(default_factory=list)
+    """More yes/no findings (base ids) the wording states with the target's value, as "my bladder and
+    bowels are normal" speaks of the bladder and the bowels at once."""
     past_counts: bool = False
     source: str
     note: str = ""
