@@ -33,9 +33,10 @@ _KNOWLEDGE = load_knowledge()
 _CORPUS = REPO / "validation" / "text"
 _PARTS = {"development": _CORPUS / "development.yaml", "heldout": _CORPUS / "heldout.yaml"}
 # Floors below the figures measured when the corpus was written (docs/freetext.md): a drop is a regression.
+# Held-out precision is the issue's 95%, reached in session 7 by general fixes found on the development part.
 _FLOORS = {
-    "development": {"recall": 0.93, "precision": 0.95, "red_recall": 0.93},
-    "heldout": {"recall": 0.88, "precision": 0.92, "red_recall": 0.92},
+    "development": {"recall": 0.95, "precision": 0.97, "red_recall": 0.95},
+    "heldout": {"recall": 0.90, "precision": 0.95, "red_recall": 0.92},
 }
 
 
@@ -55,6 +56,16 @@ def test_the_corpus_is_large_and_mixed() -> None:
     assert sum(1 for item in items if item.denied) >= 20
     assert sum(1 for item in items if item.others) >= 5
     assert (_CORPUS / "README.md").is_file()
+
+
+def test_a_corpus_folder_is_scored_per_part(capsys: pytest.CaptureFixture[str]) -> None:
+    """``evaluate-text validation/text`` scores each part apart and both together."""
+    assert main(["evaluate-text", str(_CORPUS), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["parts"]) == set(_PARTS)
+    assert data["descriptions"] == sum(part["descriptions"] for part in data["parts"].values())
+    assert main(["evaluate-text", str(_CORPUS)]) == 0
+    assert "| heldout | 55 |" in capsys.readouterr().out
 
 
 def test_no_safety_failure_on_the_corpus(scored: tuple[str, dict[str, object]]) -> None:
