@@ -793,9 +793,9 @@ class _Reader:
         for rule in self.table.implies:
             wanted = set(rule.regions)
             for mention in mentions:
-                if mention.finding != rule.when or not isinstance(mention.value, tuple):
+                if mention.finding != rule.when or not self._named_regions(mention):
                     continue
-                if any(region.split(".")[0] in wanted for region in mention.value):
+                if any(region.split(".")[0] in wanted for region in self._named_regions(mention)):
                     out.append(
                         Mention(
                             phrase=rule.id,
@@ -812,6 +812,17 @@ class _Reader:
                     )
                     break
         return tuple(out)
+
+    def _named_regions(self, mention: Mention) -> tuple[str, ...]:
+        """The regions a mention names: its value, or a body part's regions when its side is not known.
+
+        Pain in "the calf" is below the knee on either side, so what a region implies does not wait
+        for the side.
+        """
+        if isinstance(mention.value, tuple):
+            return tuple(str(region) for region in mention.value)
+        part = self.parts.get(mention.phrase)
+        return tuple(part.regions) if part is not None and mention.reason == "no_side" else ()
 
     def _sides(self, doc: Doc, span: Span, *, note: bool = False) -> tuple[str, ...] | None:
         """The side named nearest the span in its sentence, within the window; else the one side of the text.
