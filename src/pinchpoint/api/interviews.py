@@ -44,7 +44,7 @@ from pinchpoint.core.interview import Interview
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.questions import Mode, Question
 from pinchpoint.errors import InvalidAnswerError, InvalidTextError
-from pinchpoint.io.freetext import TextReading, emergency_in_text, is_warning_sign
+from pinchpoint.io.freetext import MAX_TEXT_CHARS, TextReading, emergency_in_text, is_warning_sign
 from pinchpoint.service.contract import AssessmentContract, to_contract
 from pinchpoint.service.sessions import InterviewService, Session
 from pinchpoint.service.store import InterviewStore
@@ -106,7 +106,9 @@ def _start_model(knowledge: Knowledge) -> type[BaseModel]:
             str | None,
             Field(
                 None,
-                description="The person's own description (at most 5000 characters): what it states "
+                min_length=1,
+                max_length=MAX_TEXT_CHARS,
+                description="The person's own description: what it states "
                 "answers its questions, a red flag it states is confirmed by its question, and one it "
                 "denies or doubts is still asked",
             ),
