@@ -47,7 +47,7 @@ def simulate_from_narrative(
         InvalidTextError: The case has no narrative.
     """
     findings = case.findings  # the simulated person is handed the findings, never `expect`
-    reading = read_text(case.narrative, knowledge, mode=mode)
+    reading = read_text(case.narrative, knowledge)  # a narrative is the person's own words, in either mode
     kept = [index for index, mention in enumerate(reading.proposals) if confirmed_by(mention, findings)]
     story = interview_from_story(reading, knowledge, mode=mode, accepted=kept).to_dict()
     told = {answer["question"] for answer in story["answers"]}
