@@ -33,9 +33,10 @@ _KNOWLEDGE = load_knowledge()
 _CORPUS = REPO / "validation" / "text"
 _PARTS = {"development": _CORPUS / "development.yaml", "heldout": _CORPUS / "heldout.yaml"}
 # Floors below the figures measured when the corpus was written (docs/freetext.md): a drop is a regression.
+# Held-out precision is the issue's 95%, reached in session 7 by general fixes found on the development part.
 _FLOORS = {
-    "development": {"recall": 0.93, "precision": 0.95, "red_recall": 0.93},
-    "heldout": {"recall": 0.88, "precision": 0.92, "red_recall": 0.92},
+    "development": {"recall": 0.95, "precision": 0.97, "red_recall": 0.95},
+    "heldout": {"recall": 0.90, "precision": 0.95, "red_recall": 0.92},
 }
 
 
@@ -55,6 +56,16 @@ def test_the_corpus_is_large_and_mixed() -> None:
     assert sum(1 for item in items if item.denied) >= 20
     assert sum(1 for item in items if item.others) >= 5
     assert (_CORPUS / "README.md").is_file()
+
+
+def test_a_corpus_folder_is_scored_per_part(capsys: pytest.CaptureFixture[str]) -> None:
+    """``evaluate-text validation/text`` scores each part apart and both together."""
+    assert main(["evaluate-text", str(_CORPUS), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["parts"]) == set(_PARTS)
+    assert data["descriptions"] == sum(part["descriptions"] for part in data["parts"].values())
+    assert main(["evaluate-text", str(_CORPUS)]) == 0
+    assert "| heldout | 55 |" in capsys.readouterr().out
 
 
 def test_no_safety_failure_on_the_corpus(scored: tuple[str, dict[str, object]]) -> None:
@@ -106,8 +117,30 @@ def test_recall_and_precision_hold(scored: tuple[str, dict[str, object]]) -> Non
         ("62F, sciatica x 3/52", "clinician", {"age": 62, "sex": "female", "duration_days": 21}),
         ("30/40 pregnant", "clinician", {"pregnancy_weeks": 30, "pregnant": True}),
         ("I am 84 and on warfarin", "self_check", {"age": 84, "anticoagulants": True}),
-        ("for two years", "self_check", {"duration_days": 730}),
-        ("three days ago", "self_check", {"duration_days": 3}),
+        (
+            "my back has ached for two years",
+            "self_check",
+            {"duration_days": 730, "pain_regions": ("low_back",)},
+        ),
+        ("it started hurting three days ago", "self_check", {"duration_days": 3}),
+        ("I have been diabetic for twenty years", "self_check", {"diabetes": True}),  # not the leg's duration
+        ("physiotherapy for six weeks has not helped", "self_check", {"failed_treatment": True}),
+        (
+            "numbness over the front of my left shin, the top of the foot and the big toe",
+            "self_check",
+            {"numbness_regions": ("leg_anterolateral.left", "foot_dorsum.left", "big_toe.left")},
+        ),
+        (
+            "tingling down the outer side of the right lower leg to the sole",
+            "self_check",
+            {"numbness_regions": ("leg_anterolateral.right", "sole.right")},
+        ),
+        ("the front of my left thigh is numb", "self_check", {"numbness_regions": ("thigh_anterior.left",)}),
+        (
+            "pain runs down the front of my right thigh",
+            "self_check",
+            {"pain_regions": ("thigh_anterior.right",)},
+        ),
         ("it is 8 out of 10", "self_check", {"pain_severity": 8}),
         ("I'm 34 weeks pregnant", "self_check", {"pregnancy_weeks": 34, "pregnant": True}),
         ("my left foot slaps and I keep tripping over my toes", "self_check", {"foot_drop.left": True}),
@@ -137,6 +170,8 @@ def test_recall_and_precision_hold(scored: tuple[str, dict[str, object]]) -> Non
             "self_check",
             {"numbness_regions": ("big_toe.left",)},
         ),
+        # A note states each item's side beside it: no side is carried into the next sentence.
+        ("Wasting of the left calf. Crossed SLR positive.", "clinician", {"exam.wasting.left": True}),
         ("EHL 7/5 L, I am 150", "clinician", {}),  # no grade above 5, no age above 120
     ],
 )
@@ -291,6 +326,30 @@ def test_story_first_is_as_safe_and_asks_fewer_questions() -> None:
     assert comparison.story_first.emergency_sensitivity >= comparison.plain.emergency_sensitivity
     assert sum(comparison.story_questions) < sum(comparison.plain_questions)
     assert all(s <= p for s, p in zip(comparison.story_questions, comparison.plain_questions, strict=True))
+
+
+@pytest.mark.skipif(not SHARED_CASES.is_dir(), reason="the development cases of ../shared are absent")
+def test_evaluate_from_narrative_is_the_story_first_simulation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``evaluate --interview --from-narrative`` prints what ``evaluate-text --narratives`` prints."""
+    for path in sorted(SHARED_CASES.glob("dev-0[1-3]-*.yaml")):
+        shutil.copy(path, tmp_path / path.name)
+    assert (
+        main(["evaluate", str(tmp_path), "--interview", "--from-narrative", "--mode", "self-check", "--json"])
+        == 0
+    )
+    wired = json.loads(capsys.readouterr().out)
+    assert main(["evaluate-text", "--narratives", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == wired
+    assert wired["cases"] == 3
+    assert wired["mode"] == "self_check"
+
+
+def test_from_narrative_without_interview_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--from-narrative`` is an option of the simulated interview: alone it is a clear error."""
+    assert main(["evaluate", str(REPO), "--from-narrative"]) != 0
+    assert "--from-narrative needs --interview" in capsys.readouterr().err
 
 
 _NOTE_WORDS = st.sampled_from(

@@ -11,7 +11,11 @@ Operations (every body uses the vocabulary's and the question bank's ids):
 
 * ``POST /interviews`` ``{"mode": "self_check" | "clinician", "intake": {"age": 44, ...}}`` -> 201
   and the session view: its id, whether it is finished, the question to answer now (wording for
-  the mode, kind, options or cells, range) and the progress.
+  the mode, kind, options or cells, range) and the progress. With ``"story": "..."`` (the person's
+  own words) the interview starts story first: what the story states answers its questions, a red
+  flag it states or denies is asked by its question (never taken as "no"), and the view's ``story``
+  says what was answered, what is still asked and, if the red flags it states make it an
+  emergency, what to do now.
 * ``GET /interviews/{id}``: the session view.
 * ``POST /interviews/{id}/answers`` ``{"question": id, "value": ...}``: answer the current
   question; ``null`` is "don't know" (for a form or grid, a finding left out or ``null`` is not known).
@@ -39,13 +43,14 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from pinchpoint.core.interview import Interview
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.questions import Mode, Question
-from pinchpoint.errors import InvalidAnswerError
+from pinchpoint.errors import InvalidAnswerError, InvalidTextError
+from pinchpoint.io.freetext import MAX_TEXT_CHARS, TextReading, emergency_in_text, is_warning_sign
 from pinchpoint.service.contract import AssessmentContract, to_contract
 from pinchpoint.service.sessions import InterviewService, Session
 from pinchpoint.service.store import InterviewStore
 from pinchpoint.service.values import json_answer, json_intake
 
-__all__ = ["add_interview_routes", "interview_view"]
+__all__ = ["add_interview_routes", "interview_view", "story_view"]
 
 _SESSION_ID = r"^[0-9a-f]{32}$"
 
@@ -97,6 +102,25 @@ def _start_model(knowledge: Knowledge) -> type[BaseModel]:
         __doc__="Start an interview: who answers, and the intake answers already known (null: don't know).",
         mode=(Mode, "self_check"),
         intake=(intake, None),
+        story=(
+            str | None,
+            Field(
+                None,
+                min_length=1,
+                max_length=MAX_TEXT_CHARS,
+                description="The person's own description: what it states "
+                "answers its questions, a red flag it states is confirmed by its question, and one it "
+                "denies or doubts is still asked",
+            ),
+        ),
+        accepted=(
+            list[int] | None,
+            Field(
+                None,
+                description="With story: the indexes of the proposals (as POST /api/v1/text lists them) "
+                "that the person confirmed; omitted, every proposal that is not a red flag is taken",
+            ),
+        ),
     )
 
 
@@ -163,6 +187,26 @@ class ProgressOut(BaseModel):
     phase: Literal["intake", "screening", "diagnostic"] | None = None
 
 
+class StoryFindingOut(BaseModel):
+    """One finding read from the story: its id, the value proposed (none when left to ask), the words."""
+
+    finding: str
+    value: Any = None
+    text: str
+
+
+class StoryOut(BaseModel):
+    """What the story of a story-first start answered, and what the interview still asks of it."""
+
+    answered: list[StoryFindingOut] = Field(description="Findings the story answered before the interview")
+    asked: list[StoryFindingOut] = Field(
+        description="Red flags the story states, denies or doubts: asked by their questions, never as no",
+    )
+    emergency: list[str] = Field(
+        description="What to do now if the red flags the story states are right and make it an emergency"
+    )
+
+
 class InterviewOut(BaseModel):
     """An interview session: its id, the question to answer now (none when finished), the progress."""
 
@@ -175,6 +219,7 @@ class InterviewOut(BaseModel):
     answers: int = Field(ge=0, description="Answers given so far, intake included")
     disclaimer: str
     emergency_advice: str
+    story: StoryOut | None = None
 
 
 # --- the view of a session -------------------------------------------------------------------------
@@ -205,6 +250,37 @@ def interview_view(session: Session) -> dict[str, Any]:
     if question is not None and progress.phase is not None:
         body["question"] = _question_out(question, progress.phase, interview)
     return body
+
+
+def story_view(reading: TextReading, interview: Interview) -> dict[str, Any]:
+    """Return what a story answered and what its red flags leave to the interview's questions."""
+    known = interview.findings
+
+    def row(finding: str, value: object, text: str) -> dict[str, Any]:
+        return {"finding": finding, "value": list(value) if isinstance(value, tuple) else value, "text": text}
+
+    answered = [
+        row(m.finding, m.value, m.text) for m in reading.proposals if _holds(m.value, known.get(m.finding))
+    ]
+    knowledge = interview.knowledge
+    asked = [
+        row(m.finding, None, m.text)
+        for m in reading.mentions
+        if m.finding not in known
+        and (is_warning_sign(m.finding, knowledge) or m in reading.left_for_interview)
+    ]
+    return {
+        "answered": answered,
+        "asked": asked,
+        "emergency": emergency_in_text(reading, knowledge, interview.mode),
+    }
+
+
+def _holds(proposed: object, known: object) -> bool:
+    """Whether the interview holds a proposed value (one region of a region list is held in the list)."""
+    if isinstance(proposed, tuple):
+        return isinstance(known, tuple) and set(proposed) <= set(known)
+    return known is not None and known == proposed
 
 
 def _question_out(question: Question, phase: str, interview: Interview) -> dict[str, Any]:
@@ -295,11 +371,23 @@ def add_interview_routes(
 
     def start_interview(body: BaseModel) -> dict[str, Any]:
         mode, intake = getattr(body, "mode"), getattr(body, "intake")  # noqa: B009 (a run-time model)
+        story, accepted = getattr(body, "story"), getattr(body, "accepted")  # noqa: B009
+        if story is None and accepted is not None:
+            raise InvalidAnswerError(
+                "accepted proposals need a story", location="accepted", expected="a story beside them"
+            )
         try:
-            session = service.start(mode=mode, intake=json_intake(intake, bank, vocabulary))
+            answers = json_intake(intake, bank, vocabulary)
+            if story is None:
+                return interview_view(service.start(mode=mode, intake=answers))
+            session, reading = service.start_from_story(story, mode=mode, intake=answers, accepted=accepted)
+        except InvalidTextError as exc:
+            raise InvalidTextError(
+                exc.problem, location="story", expected=exc.expected, got=exc.got
+            ) from None
         except InvalidAnswerError as exc:
-            raise _in_field(exc, "intake") from None
-        return interview_view(session)
+            raise _in_field(exc, "accepted" if exc.location == "accepted proposals" else "intake") from None
+        return {**interview_view(session), "story": story_view(reading, session.interview)}
 
     # The request models are built from the knowledge at run time, so the annotation is set here,
     # where FastAPI reads it, instead of in the signature (which names their base class).

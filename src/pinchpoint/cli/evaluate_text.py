@@ -36,7 +36,7 @@ from pinchpoint.io.freetext import read_text, red_flag_findings
 from pinchpoint.io.knowledge.loader import load_knowledge
 
 if TYPE_CHECKING:
-    from pinchpoint.core.case import FindingValue
+    from pinchpoint.core.case import Case, FindingValue
     from pinchpoint.core.knowledge import Knowledge
     from pinchpoint.core.questions import Mode
 
@@ -45,9 +45,12 @@ __all__ = [
     "ItemScore",
     "TextScores",
     "add_evaluate_text_command",
+    "corpus_files",
     "load_corpus",
+    "part_lines",
     "score_corpus",
     "score_item",
+    "story_first_report",
     "units",
 ]
 
@@ -288,7 +291,13 @@ def add_evaluate_text_command(commands: Any) -> None:
     command = commands.add_parser(
         "evaluate-text", help="score free-text reading on annotated corpora: recall and precision per finding"
     )
-    command.add_argument("paths", metavar="CORPUS", nargs="*", type=Path, help="corpus YAML files")
+    command.add_argument(
+        "paths",
+        metavar="CORPUS",
+        nargs="*",
+        type=Path,
+        help="corpus YAML files, or a folder of them (one part each)",
+    )
     command.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     command.add_argument("--misses", action="store_true", help="also list every missed and extra unit")
     command.add_argument(
@@ -316,28 +325,79 @@ def _evaluate_text_command(args: argparse.Namespace) -> int:
         )
     items: list[CorpusItem] = []
     red_flags: set[str] = set()
-    for path in args.paths:
+    parts: dict[str, Any] = {}
+    for path in corpus_files(args.paths):
         more, flags = load_corpus(path, knowledge)
         items.extend(more)
         red_flags |= flags
-    data = summary(score_corpus(items, knowledge, frozenset(red_flags)), knowledge)
+        part = summary(score_corpus(more, knowledge, flags), knowledge)
+        parts[path.stem] = {k: part[k] for k in ("descriptions", "overall", "red_flags", "unsafe")}
+    data = {**summary(score_corpus(items, knowledge, frozenset(red_flags)), knowledge), "parts": parts}
     if args.json:
         sys.stdout.write(json.dumps(data) + "\n")
     else:
-        sys.stdout.write("\n".join(summary_lines(data, misses=args.misses)) + "\n")
+        lines = part_lines(parts) if len(parts) > 1 else []
+        sys.stdout.write("\n".join([*lines, *summary_lines(data, misses=args.misses)]) + "\n")
     return 1 if data["unsafe"] else 0
+
+
+def corpus_files(paths: Iterable[Path]) -> list[Path]:
+    """The corpus files named: a folder stands for its ``*.yaml`` files (``validation/text``: both parts).
+
+    Raises:
+        InvalidCaseError: A folder holds no corpus file.
+    """
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(path.glob("*.yaml"))
+        if not found:
+            raise InvalidCaseError(
+                "the folder holds no corpus file",
+                location=str(path),
+                expected="one or more *.yaml corpus files",
+            )
+        files.extend(found)
+    return files
+
+
+def part_lines(parts: Mapping[str, Any]) -> list[str]:
+    """A table of recall and precision per corpus part (file), overall and for the red flags."""
+    lines = [
+        "| part | descriptions | recall | precision | red-flag recall | red-flag precision"
+        " | safety failures |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, part in parts.items():
+        overall, red = part["overall"], part["red_flags"]
+        found = overall["found"]
+        lines.append(
+            f"| {name} | {part['descriptions']} | {_pct(overall['recall'])} ({found}/{overall['stated']})"
+            f" | {_pct(overall['precision'])} ({found}/{overall['proposed']}) | {_pct(red['recall'])}"
+            f" | {_pct(red['precision'])} | {len(part['unsafe'])} |"
+        )
+    return [*lines, ""]
 
 
 def _story_first(args: argparse.Namespace, knowledge: Knowledge) -> int:
     """Compare story-first and plain simulated interviews on the narratives of a case folder."""
-    from pinchpoint.evaluation.narrative import compare_story_first  # noqa: PLC0415 (only this option needs it)
-    from pinchpoint.io.casefile import read_cases  # noqa: PLC0415
+    from pinchpoint.io.casefile import read_cases  # noqa: PLC0415 (only this option needs it)
 
     mode: Mode = "clinician" if args.mode == "clinician" else "self_check"
-    data = compare_story_first(
-        read_cases(args.narratives, knowledge.vocabulary), knowledge, mode=mode
-    ).to_json()
-    if args.json:
+    return story_first_report(read_cases(args.narratives, knowledge.vocabulary), knowledge, mode, args.json)
+
+
+def story_first_report(cases: Iterable[Case], knowledge: Knowledge, mode: Mode, as_json: bool) -> int:
+    """Print the story-first comparison of ``cases``; return the exit status.
+
+    ``evaluate-text --narratives`` and ``evaluate --interview --from-narrative`` both print through here.
+    """
+    from pinchpoint.evaluation.narrative import compare_story_first  # noqa: PLC0415 (only this report needs it)
+
+    data = compare_story_first(cases, knowledge, mode=mode).to_json()
+    if as_json:
         sys.stdout.write(json.dumps(data) + "\n")
         return 0
     lines = [f"{data['cases']} cases with a narrative, interviewed in {data['mode']} mode", ""]

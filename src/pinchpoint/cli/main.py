@@ -7,6 +7,7 @@ A thin translator over :func:`pinchpoint.core.assessment.assess`::
     pinchpoint assess CASE.yaml --json --detail    the same with the reasons and the plan's wording
     pinchpoint evaluate CASES/ [--json]    the scores of shared/contract/CASES.md
     pinchpoint evaluate CASES/ --interview the same through simulated interviews, with question counts
+    pinchpoint evaluate CASES/ --interview --from-narrative   story first against plain, questions saved
     pinchpoint interview [--session FILE]  a terminal interview, saved and resumed with --session
     pinchpoint example [NAME] [--list]     assess a bundled example case
     pinchpoint knowledge article [--json]  every claim of the source article, graded
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING
 from pinchpoint import Assessment, Evidence, Hypothesis, assess, assess_many
 from pinchpoint.cli.audit import add_audit_commands
 from pinchpoint.cli.batch import PARALLEL_FROM, available_cores, write_json_lines
-from pinchpoint.cli.evaluate_text import add_evaluate_text_command
+from pinchpoint.cli.evaluate_text import add_evaluate_text_command, story_first_report
 from pinchpoint.cli.knowledge import add_knowledge_command, plan_lines
 from pinchpoint.cli.read_text import add_read_text_command
 from pinchpoint.cli.terminal import run_interview
@@ -166,6 +167,12 @@ def _parser() -> argparse.ArgumentParser:
         default="clinician",
         help="with --interview: who answers (default: clinician, who can report examination findings)",
     )
+    evaluate_command.add_argument(
+        "--from-narrative",
+        action="store_true",
+        help="with --interview: start each case with a narrative from its story, and compare with the"
+        " plain interview (questions asked, triage safety)",
+    )
     evaluate_command.set_defaults(command=_evaluate, resident=True)
     interview_command = commands.add_parser(
         "interview", help="answer questions in the terminal to assess a case"
@@ -240,10 +247,18 @@ def _assess_fhir(args: argparse.Namespace, knowledge: Knowledge) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.from_narrative and not args.interview:
+        raise InputError(
+            "--from-narrative needs --interview",
+            location="evaluate",
+            expected="evaluate DIR --interview --from-narrative",
+        )
     knowledge = load_knowledge()
     cases = read_cases(args.path, knowledge.vocabulary)
     if args.interview:
         mode: Mode = "self_check" if args.mode == "self-check" else "clinician"
+        if args.from_narrative:
+            return story_first_report(cases, knowledge, mode, args.json)
         return _evaluate_interviews(cases, knowledge, mode, args.json)
     report = score(zip(cases, assess_many(cases, knowledge, explain_findings=False), strict=True))
     text = json.dumps(report.to_json()) if args.json else _render_evaluation(report)

@@ -578,12 +578,32 @@ class Interview:
     def _gains(self, questions: Sequence[Question]) -> np.ndarray[Any, np.dtype[np.float64]]:
         predictor = self._knowledge.predictor
         settings = self._knowledge.questions.settings
+        findings = self.findings
         return predictor.expected_gains(
-            predictor.state(self.findings),
-            questions,
+            predictor.state(findings),
+            [_rest_of(question, findings) for question in questions],
             max_enumerated=settings.max_enumerated_answers,
             samples=settings.samples,
         )
+
+
+def _rest_of(question: Question, findings: Mapping[str, FindingValue]) -> Question:
+    """The part of a question still open: a form stated in part before the interview is scored on the rest.
+
+    What the question would tell is what its answer adds; findings already known add nothing, so
+    a form half answered by a confirmed story is not chosen for the half it already has. A
+    question with nothing known is itself (a plain interview never has a stated form).
+    """
+    known = [f for f in question.findings if f in findings]
+    if not known or question.single:
+        return question
+    rest = tuple(f for f in question.findings if f not in findings)
+    return replace(
+        question,
+        id=f"{question.id}:{'+'.join(rest)}",
+        findings=rest,
+        cells=tuple(c for c in question.cells if c.finding in rest),
+    )
 
 
 def _enabled(

@@ -3,7 +3,7 @@
 :func:`simulate_from_narrative` reads a case's ``narrative`` with :func:`pinchpoint.io.freetext.read_text`;
 the simulated person confirms each proposal that is true of them (it agrees with the case's findings)
 and drops the rest, as the self-check's confirmation page lets them. The interview starts from the
-confirmed findings (:func:`pinchpoint.io.freetext.interview_from_findings`) plus the intake answers the
+confirmed findings (:func:`pinchpoint.io.freetext.interview_from_story`) plus the intake answers the
 plain simulation is given (age, sex, pain regions), and every question it still asks is answered from
 the case, as in :func:`pinchpoint.evaluation.simulation.simulate`. :func:`compare_story_first` runs
 both ways on every case with a narrative and an expected answer, so that the questions saved and the
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pinchpoint.core.interview import Interview
 from pinchpoint.evaluation.metrics import EvaluationReport, score
 from pinchpoint.evaluation.simulation import SimulatedInterview, answer_to_the_end, simulate, simulated_answer
-from pinchpoint.io.freetext import Mention, interview_from_findings, read_text
+from pinchpoint.io.freetext import Mention, interview_from_story, read_text
 
 if TYPE_CHECKING:
     from pinchpoint.core.assessment import Assessment
@@ -47,9 +47,9 @@ def simulate_from_narrative(
         InvalidTextError: The case has no narrative.
     """
     findings = case.findings  # the simulated person is handed the findings, never `expect`
-    reading = read_text(case.narrative, knowledge)
+    reading = read_text(case.narrative, knowledge)  # a narrative is the person's own words, in either mode
     kept = [index for index, mention in enumerate(reading.proposals) if confirmed_by(mention, findings)]
-    story = interview_from_findings(reading.findings(kept), knowledge, mode=mode).to_dict()
+    story = interview_from_story(reading, knowledge, mode=mode, accepted=kept).to_dict()
     told = {answer["question"] for answer in story["answers"]}
     bank = knowledge.questions
     intake: list[dict[str, Any]] = []

@@ -61,6 +61,8 @@ __all__ = [
     "TextReading",
     "emergency_in_text",
     "interview_from_findings",
+    "interview_from_story",
+    "is_warning_sign",
     "read_text",
 ]
 
@@ -71,6 +73,8 @@ _ALLOWED_CONTROLS = frozenset("\n\r\t")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})  # same length
 _TARGET_LABEL_PREFIX = "pinchpoint:"
 _LEFT, _RIGHT = "left", "right"
+_WARNING_SIGNS = "red_flags"
+"""The question group of the warning signs (questions.yaml)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +295,45 @@ def interview_from_findings(
     return Interview.from_dict(session, knowledge)
 
 
+def interview_from_story(
+    reading: TextReading,
+    knowledge: Knowledge,
+    *,
+    mode: Mode = "self_check",
+    accepted: Collection[int] | None = None,
+) -> Interview:
+    """Start an interview from a story: the proposals the person confirmed are already answered.
+
+    Args:
+        reading: The story as read (:func:`read_text`).
+        knowledge: The knowledge base.
+        mode: ``"self_check"`` or ``"clinician"``.
+        accepted: Indexes of the proposals the person confirmed. When omitted (nobody has seen
+            the proposals, as when a story comes with the REST API's start), every proposal that
+            is not a warning sign (:func:`is_warning_sign`) is taken, and the warning signs the
+            story states are left to their questions, which confirm them. A red flag the story
+            denies or doubts is never taken either way (:attr:`TextReading.left_for_interview`):
+            its question asks it.
+
+    Raises:
+        InvalidAnswerError: An accepted index names no proposal.
+    """
+    if accepted is None:
+        accepted = [i for i, m in enumerate(reading.proposals) if not is_warning_sign(m.finding, knowledge)]
+    return interview_from_findings(reading.findings(accepted), knowledge, mode=mode)
+
+
+def is_warning_sign(finding: str, knowledge: Knowledge) -> bool:
+    """Whether a finding is asked among the warning signs (the question bank's ``red_flags`` group).
+
+    Such a finding read from a story nobody has confirmed is left to its question: the interview
+    asks it, and the answer, not the words, counts.
+    """
+    bank = knowledge.questions
+    question = bank.by_finding.get(finding)
+    return question is not None and bank[question].group == _WARNING_SIGNS
+
+
 def _check_text(text: object) -> None:
     if not isinstance(text, str):
         raise InvalidTextError(
@@ -333,6 +376,7 @@ _QUERY = re.compile(r"(?:(?<=^)|(?<=[\s(,;:/]))\?(?=\w)")
 _QUERY_MARK = "\u00bf"
 """An inverted question mark: not a sentence end for spaCy, and a doubt cue of the lexicon."""
 _UNIT_GROUPS = ("unit", "recent_unit")
+_DETERMINERS = ("my", "the", "your", "his", "her", "this", "that")
 """Pattern groups whose term is a number of days that multiplies the number before it."""
 
 
@@ -448,6 +492,7 @@ class _Reader:
             if name == "medspacy_target_matcher":
                 doc = self._add_measures(doc, normalised, mode, matches)
         mentions: list[Mention] = []
+        listed: dict[int, str] = {}  # body parts by their last token: the list each was read into
         for span in sorted(doc.ents, key=lambda e: e.start_char):
             label = span.label_
             if label.startswith(_MEASURE_PREFIX):
@@ -455,11 +500,18 @@ class _Reader:
                 mentions.extend(self._measure_mentions(doc, span, self.measures[row_id].row, groups, text))
             elif label.startswith(_PART_PREFIX):
                 mentions.extend(
-                    self._part_mentions(doc, span, self.parts[label.removeprefix(_PART_PREFIX)], text)
+                    self._part_mentions(
+                        doc,
+                        span,
+                        self.parts[label.removeprefix(_PART_PREFIX)],
+                        text,
+                        note=mode == "clinician",
+                        listed=listed,
+                    )
                 )
             else:
                 row = self.rows[label.removeprefix(_TARGET_LABEL_PREFIX)]
-                mentions.extend(self._mentions(doc, span, row, text))
+                mentions.extend(self._mentions(doc, span, row, text, note=mode == "clinician"))
         return tuple(mentions) + self._implied(mentions)
 
     def _add_measures(
@@ -494,9 +546,17 @@ class _Reader:
             cues.append(Cue(modifier.category, text[start:end], start, end))
         return tuple(cues), {c.category for c in cues}
 
-    def _mentions(self, doc: Doc, span: Span, row: s.PhraseRow, text: str) -> list[Mention]:
+    def _mentions(self, doc: Doc, span: Span, row: s.PhraseRow, text: str, *, note: bool) -> list[Mention]:
+        """The mentions of one wording: its target's, and those of the findings it ``also`` states."""
+        targets = [row.target, *(row.target.model_copy(update={"finding": f}) for f in row.also)]
+        return [
+            m for target in targets for m in self._target_mentions(doc, span, row, target, text, note=note)
+        ]
+
+    def _target_mentions(
+        self, doc: Doc, span: Span, row: s.PhraseRow, target: s.PhraseTarget, text: str, *, note: bool
+    ) -> list[Mention]:
         vocabulary = self.knowledge.vocabulary
-        target = row.target
         base = target.finding
         spec = self.bases[base]
         red_flag = base in self.red_flags
@@ -522,7 +582,7 @@ class _Reader:
             found: tuple[str, ...] | None = (target.side,) if target.side in (_LEFT, _RIGHT) else None
             if target.side == "both":
                 found = (_LEFT, _RIGHT)
-            sides = found or self._sides(doc, span) or (None,)
+            sides = found or self._sides(doc, span, note=note) or (None,)
         out: list[Mention] = []
         for side in sides:
             finding, side_reason = _finding_id(base, target, side, has_sides)
@@ -545,11 +605,25 @@ class _Reader:
             )
         return out
 
-    def _part_mentions(self, doc: Doc, span: Span, part: s.BodyPartRow, text: str) -> list[Mention]:
-        """A body part: the regions it names, in the list its nearest symptom word chooses."""
-        finding = self._symptom(doc, span)
+    def _part_mentions(
+        self,
+        doc: Doc,
+        span: Span,
+        part: s.BodyPartRow,
+        text: str,
+        *,
+        note: bool,
+        listed: dict[int, str],
+    ) -> list[Mention]:
+        """A body part: the regions it names, in the list its nearest symptom word chooses.
+
+        A part too far from any symptom word, named in a list right after another part ("numb over
+        the front of the shin, the top of the foot and the big toe"), is read into that part's list.
+        """
+        finding = self._symptom(doc, span) or _listed_after(doc, span, listed)
         if finding is None:
             return []
+        listed[span.end - 1] = finding
         regions = self.knowledge.vocabulary.regions
         cues, categories = self._context(span, text)
         red_flag = finding in self.red_flags
@@ -557,7 +631,7 @@ class _Reader:
         if reason is None and "NEGATED_EXISTENCE" in categories:
             reason = "negated_red_flag" if red_flag else "negated_value"
         sided = any(not regions[r].midline for r in part.regions)
-        sides: tuple[str | None, ...] = (self._sides(doc, span) or (None,)) if sided else (None,)
+        sides: tuple[str | None, ...] = (self._sides(doc, span, note=note) or (None,)) if sided else (None,)
         out: list[Mention] = []
         for side in sides:
             named = tuple(r if regions[r].midline else f"{r}.{side}" for r in part.regions)
@@ -596,10 +670,38 @@ class _Reader:
                     best = (distance, finding)
         return None if best is None else best[1]
 
+    def _about_symptoms(self, doc: Doc, span: Span, findings: frozenset[str]) -> bool:
+        """Whether the sentence of ``span`` names a symptom.
+
+        A symptom is a ``symptoms`` word, a body part, or a phrase of one of ``findings``.
+        """
+        sentence = span.sent
+        if any(
+            tuple(t.norm_ for t in sentence[i : i + len(cue)]) == cue
+            for cue, _ in self.symptoms
+            for i in range(len(sentence))
+        ):
+            return True
+        return any(
+            ent.start >= sentence.start
+            and ent.end <= sentence.end
+            and self._names_symptom(ent.label_, findings)
+            for ent in doc.ents
+        )
+
+    def _names_symptom(self, label: str, findings: frozenset[str]) -> bool:
+        if label.startswith(_PART_PREFIX):
+            return True
+        if not label.startswith(_TARGET_LABEL_PREFIX):
+            return False
+        return self.rows[label.removeprefix(_TARGET_LABEL_PREFIX)].target.finding in findings
+
     def _measure_mentions(
         self, doc: Doc, span: Span, row: s.MeasureRow, groups: Mapping[str, str], text: str
     ) -> list[Mention]:
         """A number, grade or notation match: one mention per target (and side) it fills."""
+        if row.about and not self._about_symptoms(doc, span, frozenset(row.about)):
+            return []
         cues, categories = self._context(span, text)
         out: list[Mention] = []
         for target in row.targets:
@@ -691,9 +793,9 @@ class _Reader:
         for rule in self.table.implies:
             wanted = set(rule.regions)
             for mention in mentions:
-                if mention.finding != rule.when or not isinstance(mention.value, tuple):
+                if mention.finding != rule.when or not self._named_regions(mention):
                     continue
-                if any(region.split(".")[0] in wanted for region in mention.value):
+                if any(region.split(".")[0] in wanted for region in self._named_regions(mention)):
                     out.append(
                         Mention(
                             phrase=rule.id,
@@ -711,14 +813,29 @@ class _Reader:
                     break
         return tuple(out)
 
-    def _sides(self, doc: Doc, span: Span) -> tuple[str, ...] | None:
+    def _named_regions(self, mention: Mention) -> tuple[str, ...]:
+        """The regions a mention names: its value, or a body part's regions when its side is not known.
+
+        Pain in "the calf" is below the knee on either side, so what a region implies does not wait
+        for the side.
+        """
+        if isinstance(mention.value, tuple):
+            return tuple(str(region) for region in mention.value)
+        part = self.parts.get(mention.phrase)
+        return tuple(part.regions) if part is not None and mention.reason == "no_side" else ()
+
+    def _sides(self, doc: Doc, span: Span, *, note: bool = False) -> tuple[str, ...] | None:
         """The side named nearest the span in its sentence, within the window; else the one side of the text.
 
         None if no side is named near and the text names more than one, or if the nearest is a tie.
+        A clinician's note states each item's side beside it ("Wasting L calf. Crossed SLR positive."):
+        there a side is never taken from another sentence.
         """
         near = self._named_sides(span.sent, span, window=self.table.sides.window)
         if near is not None:
             return near or None
+        if note:
+            return None
         anywhere = {named for _, named in self._side_hits(doc[:], span)}
         return next(iter(anywhere)) if len(anywhere) == 1 else None
 
@@ -748,6 +865,17 @@ class _Reader:
             return None
         nearest = best[min(best)]
         return next(iter(nearest)) if len(nearest) == 1 else ()
+
+
+_LIST_WORDS = frozenset({",", "and", "or", "to", "into", "down", "&", *_DETERMINERS})
+
+
+def _listed_after(doc: Doc, span: Span, listed: Mapping[int, str]) -> str | None:
+    """The list of the body part just before ``span`` in its sentence, joined to it by list words only."""
+    index = span.start - 1
+    while index >= span.sent.start and doc[index].lower_ in _LIST_WORDS:
+        index -= 1
+    return listed.get(index) if index >= span.sent.start and index < span.start - 1 else None
 
 
 def _is_float(raw: str) -> bool:
@@ -856,7 +984,10 @@ def _pattern(
     pattern: list[dict[str, Any]] = []
     tokens = list(nlp.make_doc(phrase.translate(_QUOTES)))
     for index, token in enumerate(tokens):
-        pattern.append({"NORM": _stem(token.norm_, forms)})
+        norm = _stem(token.norm_, forms)
+        # "the outside of my shin" and "the outside of the shin" name one place: a determiner of a
+        # wording stands for any of them (English grammar, not clinical knowledge).
+        pattern.append({"NORM": {"IN": list(_DETERMINERS)}} if norm in _DETERMINERS else {"NORM": norm})
         if index < len(tokens) - 1 and side_set and token.lower_ not in side_set:
             pattern.append({"LOWER": {"IN": side_set}, "OP": "?"})
     return pattern

@@ -1128,6 +1128,9 @@ class PhraseRow(Strict):
     id: str
     phrases: list[str] = Field(min_length=1)
     target: PhraseTarget
+    also: list[str] = Field(default_factory=list)
+    """More yes/no findings (base ids) the wording states with the target's value, as "my bladder and
+    bowels are normal" speaks of the bladder and the bowels at once."""
     past_counts: bool = False
     source: str
     note: str = ""
@@ -1201,6 +1204,10 @@ class MeasureRow(Strict):
     patterns: list[str] = Field(min_length=1)
     targets: list[MeasureTarget] = Field(min_length=1)
     past_counts: bool = False
+    about: list[str] = Field(default_factory=list)
+    """When given, a match counts only in a sentence that names a symptom: a ``symptoms`` word, a
+    body part, or a phrase of one of these findings (base ids). A duration of diabetes or of
+    physiotherapy is not how long the leg has hurt."""
     mode: Literal["any", "clinician"] = "any"
     side: Literal["both"] | None = None
     source: str

@@ -30,7 +30,7 @@ each front end words it its own way); a value that does not fit its question is
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -43,6 +43,7 @@ from pinchpoint.errors import (
     NotFoundError,
     StoreError,
 )
+from pinchpoint.io.freetext import TextReading, interview_from_story, read_text
 from pinchpoint.service.contract import to_contract
 from pinchpoint.service.values import saved_value
 
@@ -226,6 +227,46 @@ class InterviewService:
             InvalidAnswerError: The mode is unknown, or an intake answer does not fit its question.
         """
         return self.begin(Interview.start(self.knowledge, mode=mode, intake=intake))
+
+    def start_from_story(
+        self,
+        story: str,
+        *,
+        mode: Mode = "self_check",
+        intake: Mapping[str, object] | None = None,
+        accepted: Collection[int] | None = None,
+    ) -> tuple[Session, TextReading]:
+        """Start and save a session from the person's story: the interview asks only what is still open.
+
+        The story is read (:func:`pinchpoint.io.freetext.read_text`) and its proposals answer their
+        questions (:func:`pinchpoint.io.freetext.interview_from_story`): the ``accepted`` ones, or
+        without them every proposal that is not a red flag. A red flag the story states is asked by
+        its question, which confirms it; one the story denies or doubts is never taken as "no".
+        The ``intake`` answers given beside the story come first and win over the story's.
+
+        Returns:
+            The session and the reading of the story (what was proposed and what is left to ask).
+
+        Raises:
+            InvalidTextError: The story is empty, too long or binary.
+            InvalidAnswerError: The mode is unknown, an intake answer does not fit its question, or
+                an accepted index names no proposal.
+        """
+        reading = read_text(story, self.knowledge, mode=mode)
+        told = interview_from_story(reading, self.knowledge, mode=mode, accepted=accepted).to_dict()
+        given = Interview.start(self.knowledge, mode=mode, intake=intake).to_dict()["answers"]
+        answers = list(given)
+        values = {answer["question"]: answer["value"] for answer in given}
+        bank = self.knowledge.questions
+        for answer in told["answers"]:
+            condition = bank[answer["question"]].enable_when
+            if answer["question"] in values:
+                continue  # the intake given beside the story wins
+            if condition is not None and values.get(condition.question) != condition.answer:
+                continue  # e.g. a pregnancy read from a story whose intake says male: the interview asks
+            answers.append(answer)
+            values[answer["question"]] = answer["value"]
+        return self.begin(Interview.from_dict({**told, "answers": answers}, self.knowledge)), reading
 
     def begin(self, interview: Interview, redo: Sequence[Redo] = ()) -> Session:
         """Save a new session for an interview already under way (e.g. one built from a description)."""

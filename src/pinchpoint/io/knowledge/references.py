@@ -702,6 +702,16 @@ def check_phrases(table: s.PhrasesTable, vocabulary: Vocabulary) -> None:
                 )
             seen_phrases[key] = row.id
         _check_phrase_target(row.target, bases, vocabulary, f"{where}.target")
+        for finding in row.also:
+            if row.target.region is not None or not isinstance(row.target.value, bool):
+                raise UnresolvedReferenceError(
+                    "only a yes/no wording can state more findings",
+                    location=f"{where}.also",
+                    expected="a target with value true or false",
+                )
+            _check_phrase_target(
+                row.target.model_copy(update={"finding": finding}), bases, vocabulary, f"{where}.also"
+            )
     _check_text_tables(table, bases, vocabulary)
 
 
