@@ -8,8 +8,9 @@ it before it proposes one.
 
 The decision has three outcomes, and only one of them speaks against imaging:
 
-* ``indicated``: a listed triage rule fires (red flags, severe or progressive deficit, persistent
-  radicular pain), or the record holds a diagnosis of serious spinal pathology;
+* ``indicated``: a triage rule of a listed family fires (red flags of cauda equina, cord, cancer,
+  infection, fracture), or a listed rule (severe or progressive deficit, persistent radicular
+  pain), or the record holds a diagnosis of serious spinal pathology;
 * ``not_indicated``: nothing of the above, no other triage rule fires except those that leave the
   presentation uncomplicated, no risk factor of a serious cause is known (``open_when``), and the
   presentation (non-specific low back pain, or sciatica within its time limit) is one where
@@ -89,11 +90,11 @@ def imaging_decision(
     """
     table = cast(s.ImagingTable, knowledge.tables["imaging"])
     fired = {rule.id: rule for rule in knowledge.triage.rules if rule.holds(findings)}
+    families = cast(s.TriageTable, knowledge.tables["triage"]).families()
     reasons = [
         ImagingReason(rule_id, f"{indication.clinician} ({fired[rule_id].clinician})", indication.source)
         for indication in table.indicated
-        for rule_id in indication.triage_rules
-        if rule_id in fired
+        for rule_id in _indicating(indication, families, fired)
     ]
     recorded = table.recorded
     diagnoses = sorted(
@@ -123,6 +124,15 @@ def imaging_decision(
                 "not_indicated", (ImagingReason(row.id, row.clinician, row.source),), row.summary
             )
     return ImagingDecision("undetermined", ())
+
+
+def _indicating(
+    indication: s.ImagingIndication, families: Mapping[str, frozenset[str]], fired: Mapping[str, object]
+) -> list[str]:
+    """The fired rules that an indication names: by family (``suspects``) or by id, in rule order."""
+    named = {rule for family in indication.suspects for rule in families.get(family, ())}
+    named |= set(indication.triage_rules)
+    return [rule_id for rule_id in fired if rule_id in named]
 
 
 def presentations_of(causes: Sequence[Hypothesis], knowledge: Knowledge) -> frozenset[str]:
