@@ -774,7 +774,7 @@ class Compiler:
     def __init__(
         self,
         vocabulary: Vocabulary,
-        definitions: Mapping[str, s.Condition] | Mapping[str, s.PlanCondition],
+        definitions: Mapping[str, s.Condition | s.PlanCondition],
         *,
         threshold: float | None = None,
         columns: Columns | None = None,

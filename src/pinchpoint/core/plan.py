@@ -256,9 +256,11 @@ def compile_plan(
         causes: The model's causes, in the order of its cause probabilities.
 
     """
+    # One namespace: references.py refuses a plan definition that reuses a triage definition's name.
+    definitions: dict[str, s.Condition | s.PlanCondition] = {**triage.definitions, **advice.definitions}
     compiler = Compiler(
         vocabulary,
-        {**triage.definitions, **advice.definitions},
+        definitions,
         threshold=advice.threshold,
         columns=_Columns(site_kinds, tuple(site_ids), tuple(causes)),
         families=triage.families(),

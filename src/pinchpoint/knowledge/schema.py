@@ -550,7 +550,8 @@ class TriageTable(Table):
     def families(self) -> dict[str, frozenset[str]]:
         """Return the ids of the rules and floors of each family they suspect (``suspects``)."""
         members: dict[str, set[str]] = {}
-        for row in (*self.rules, *self.recorded):
+        rows: list[Rule | RecordedFloor] = [*self.rules, *self.recorded]
+        for row in rows:
             for family in row.suspects:
                 members.setdefault(family, set()).add(row.id)
         return {family: frozenset(ids) for family, ids in members.items()}

@@ -673,8 +673,11 @@ def _check_imaging_families(triage: s.TriageTable, imaging: s.ImagingTable) -> N
             expected="each family in indicated or in not_spinal, not both",
             got=both,
         )
-    floors = [(f"triage.yaml: recorded.{floor.id}", floor) for floor in triage.recorded]
-    for where, row in (*((f"triage.yaml: {rule.id}", rule) for rule in triage.rules), *floors):
+    rows: list[tuple[str, s.Rule | s.RecordedFloor]] = [
+        (f"triage.yaml: {rule.id}", rule) for rule in triage.rules
+    ]
+    rows += [(f"triage.yaml: recorded.{floor.id}", floor) for floor in triage.recorded]
+    for where, row in rows:
         if row.level != "emergency":
             continue
         if not row.suspects:
