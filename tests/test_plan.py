@@ -488,7 +488,8 @@ def test_plan_item_json_leaves_out_what_it_lacks() -> None:
             "advice.yaml: items.40.when.colour: 1 schema error(s); first; expected only the keys all, any, "
             "at_least, at_most, cause, finding, includes_any, is, not, not_empty, p_at_least, ref, rule, "
             "side, "
-            "site, site_kind, triage, triage_at_least, triage_at_most, unknown, unless_known_otherwise "
+            "site, site_kind, suspected, triage, triage_at_least, triage_at_most, unknown, "
+            "unless_known_otherwise "
             "(got 'red')",
             id="unknown-condition-key",
         ),
