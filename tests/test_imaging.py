@@ -30,7 +30,13 @@ from tests.strategies import findings, red_flags, rule_witnesses
 pytestmark = pytest.mark.core
 
 _IMAGING = yaml.safe_load((PACKAGED_VOCABULARY.parent / "imaging.yaml").read_text(encoding="utf-8"))
-_INDICATING_RULES = [rule for row in _IMAGING["indicated"] for rule in row["triage_rules"]]
+_TRIAGE = yaml.safe_load((PACKAGED_VOCABULARY.parent / "triage.yaml").read_text(encoding="utf-8"))
+_INDICATING_FAMILIES = {family for row in _IMAGING["indicated"] for family in row.get("suspects", [])}
+# The rules imaging.yaml names one by one, and every rule of a family it names (triage.yaml suspects).
+_INDICATING_RULES = sorted(
+    {rule for row in _IMAGING["indicated"] for rule in row.get("triage_rules", [])}
+    | {rule["id"] for rule in _TRIAGE["rules"] if _INDICATING_FAMILIES & set(rule.get("suspects", []))}
+)
 _PRESENTATIONS = sorted(_IMAGING["presentations"])
 _UNCOMPLICATED = frozenset(row["id"] for row in _IMAGING["uncomplicated_rules"])
 _PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,4 +1,9 @@
-"""The plan's lumbar imaging and the CDS Hooks order review never contradict each other.
+"""The plan's lumbar imaging and the CDS Hooks order review never contradict each other, end to end.
+
+The agreement is structural: the core's imaging decision reads the plan's lumbar imaging
+(:func:`pinchpoint.core.imaging.offered_imaging`) and is never "not indicated" while the plan
+offers it, and the order review warns exactly when the decision is "not indicated"
+(tests/test_definitions.py). These tests check the whole path a CDS Hooks client takes.
 
 For the same person, when the plan offers lumbar imaging (an investigation that an imaging order of
 terminology.yaml carries out, as something to do), the order-sign service does not warn against a
@@ -21,6 +26,7 @@ from hypothesis import strategies as st
 from pinchpoint import assess
 from pinchpoint.api.cds_hooks import handle_request
 from pinchpoint.core.case import Case
+from pinchpoint.core.imaging import lumbar_imaging, offered_imaging
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import FhirMappingError
 from pinchpoint.io.casefile import read_case
@@ -46,16 +52,8 @@ def knowledge() -> Knowledge:
     return load_knowledge()
 
 
-def _lumbar_imaging(knowledge: Knowledge) -> frozenset[str]:
-    table = knowledge.tables["terminology"]
-    return frozenset(
-        test for order in table.imaging_orders if order.region == "lumbar" for test in order.investigations
-    )
-
-
-def _offered(case: Case, knowledge: Knowledge) -> list[str]:
-    lumbar = _lumbar_imaging(knowledge)
-    return [t.id for t in assess(case, knowledge).investigations if t.verdict.to_do and t.id in lumbar]
+def _offered(case: Case, knowledge: Knowledge) -> tuple[str, ...]:
+    return offered_imaging(assess(case, knowledge).investigations, knowledge)
 
 
 def _order_sign(case: Case, knowledge: Knowledge, presentation: str | None) -> dict[str, Any]:
@@ -121,7 +119,7 @@ def test_the_lumbar_imaging_investigations_exist_and_are_imaging(knowledge):
     """Every investigation an imaging order names is an imaging investigation of the plan."""
     table = knowledge.tables["investigations"]
     rows = {row.id: row for row in table.items}
-    lumbar = _lumbar_imaging(knowledge)
+    lumbar = lumbar_imaging(knowledge)
     assert lumbar
     for test in lumbar:
         assert table.modalities[rows[test].modality].imaging

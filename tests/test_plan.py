@@ -352,11 +352,18 @@ def test_adding_a_red_flag_never_removes_the_hospital_item(
 # --- the advice and investigation tables -------------------------------------------------------------
 
 
-def _witness(condition: s.PlanCondition, knowledge: Knowledge, ctx: dict[str, object]) -> None:
-    """Set, in a context under construction, what makes ``condition`` hold (best effort, no negation)."""
+def _witness(condition: s.PlanCondition | s.Condition, knowledge: Knowledge, ctx: dict[str, object]) -> None:
+    """Set, in a context under construction, what makes ``condition`` hold (best effort, no negation).
+
+    A ``ref`` names a plan definition or a triage one (one namespace); a triage definition has
+    only finding leaves, so it is witnessed as a plan condition made of those leaves.
+    """
     advice = cast(s.AdviceTable, knowledge.tables["advice"])
+    triage = cast(s.TriageTable, knowledge.tables["triage"])
+    if isinstance(condition, s.Condition):
+        condition = s.PlanCondition.model_validate(condition.model_dump(by_alias=True, exclude_none=True))
     if condition.ref is not None:
-        _witness(advice.definitions[condition.ref], knowledge, ctx)
+        _witness({**triage.definitions, **advice.definitions}[condition.ref], knowledge, ctx)
     for child in condition.all or []:
         _witness(child, knowledge, ctx)
     if condition.any:
@@ -366,6 +373,8 @@ def _witness(condition: s.PlanCondition, knowledge: Knowledge, ctx: dict[str, ob
         ctx["level"] = Urgency.from_id(level)
     if condition.rule:
         cast(set[str], ctx["rules"]).add(condition.rule[0])
+    if condition.suspected:
+        cast(set[str], ctx["rules"]).add(min(triage.families()[condition.suspected[0]]))
     if condition.cause:
         ctx["causes"] = {condition.cause[0]: 1.0}
     if condition.site or condition.site_kind:
@@ -479,7 +488,8 @@ def test_plan_item_json_leaves_out_what_it_lacks() -> None:
             "advice.yaml: items.40.when.colour: 1 schema error(s); first; expected only the keys all, any, "
             "at_least, at_most, cause, finding, includes_any, is, not, not_empty, p_at_least, ref, rule, "
             "side, "
-            "site, site_kind, triage, triage_at_least, triage_at_most, unknown, unless_known_otherwise "
+            "site, site_kind, suspected, triage, triage_at_least, triage_at_most, unknown, "
+            "unless_known_otherwise "
             "(got 'red')",
             id="unknown-condition-key",
         ),

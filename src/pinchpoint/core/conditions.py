@@ -767,20 +767,24 @@ class Compiler:
         definitions: The table's named conditions (``ref``).
         threshold: The plan table's default probability threshold (plan tables only).
         columns: Where the plan's probability leaves read (plan tables only).
+        families: The rule ids of each family of triage rules (triage.yaml ``suspects``), which
+            a plan's ``suspected`` leaf reads as the rules that fired (plan tables only).
     """
 
     def __init__(
         self,
         vocabulary: Vocabulary,
-        definitions: Mapping[str, s.Condition] | Mapping[str, s.PlanCondition],
+        definitions: Mapping[str, s.Condition | s.PlanCondition],
         *,
         threshold: float | None = None,
         columns: Columns | None = None,
+        families: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.vocabulary = vocabulary
         self.definitions = definitions
         self.threshold = threshold
         self.columns = columns
+        self.families = families or {}
         self._refs: dict[str, Ref] = {}
         self._compiled: dict[int, tuple[object, Node]] = {}
 
@@ -845,6 +849,8 @@ class Compiler:
                 return Probability(reads, tuple(names), threshold, self.columns(reads, names))
         if condition.rule is not None:
             return Fired(frozenset(condition.rule))
+        if condition.suspected is not None:
+            return Fired(frozenset(rule for name in condition.suspected for rule in self.families[name]))
         return Level(frozenset(level for level in Urgency if _level_holds(condition, level)))
 
 

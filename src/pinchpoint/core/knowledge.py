@@ -179,6 +179,7 @@ def build_knowledge(
         plan=compile_plan(
             cast(s.AdviceTable, tables["advice"]),
             cast(s.InvestigationsTable, tables["investigations"]),
+            cast(s.TriageTable, tables["triage"]),
             vocabulary,
             {name: site.kind for name, site in cast(s.SitesTable, tables["sites"]).sites.items()},
             site_ids=model.site_ids,

@@ -235,6 +235,7 @@ def _site_base(site_id: str, site_kinds: Mapping[str, str]) -> str:
 def compile_plan(
     advice: s.AdviceTable,
     investigations: s.InvestigationsTable,
+    triage: s.TriageTable,
     vocabulary: Vocabulary,
     site_kinds: Mapping[str, str],
     *,
@@ -246,17 +247,23 @@ def compile_plan(
     Args:
         advice: The validated advice table.
         investigations: The validated investigations table.
+        triage: The validated triage table: its definitions, which plan conditions name like their
+            own (one namespace, references.py refuses a plan definition that reuses a name), and
+            its families of rules (``suspects``), which ``suspected`` leaves read.
         vocabulary: The vocabulary whose finding ids the conditions name.
         site_kinds: The kind of each site of sites.yaml (``root.L5`` -> ``root``).
         site_ids: The model's concrete site ids, in the order of its site probabilities.
         causes: The model's causes, in the order of its cause probabilities.
 
     """
+    # One namespace: references.py refuses a plan definition that reuses a triage definition's name.
+    definitions: dict[str, s.Condition | s.PlanCondition] = {**triage.definitions, **advice.definitions}
     compiler = Compiler(
         vocabulary,
-        advice.definitions,
+        definitions,
         threshold=advice.threshold,
         columns=_Columns(site_kinds, tuple(site_ids), tuple(causes)),
+        families=triage.families(),
     )
     timings = advice.timings
 

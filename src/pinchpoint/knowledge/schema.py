@@ -509,6 +509,12 @@ class Rule(Strict):
     when: Condition
     causes: list[str] = []
     """The causes the rule suspects by name (suspected-dvt: venous_thrombosis)."""
+    suspects: list[str] = []
+    """The families of serious condition the rule stands for (``cauda_equina``, ``cord``, ...).
+
+    Plan conditions (``suspected``) and imaging.yaml (``indicated``) name families, not rule
+    ids, so a new rule of a family is covered by being in it; every emergency rule names one.
+    """
     patient: str
     clinician: str
     source: str
@@ -525,6 +531,8 @@ class RecordedFloor(Strict):
     id: str
     diagnosis: str
     level: Level
+    suspects: list[str] = []
+    """The families the floor stands for, as for a rule (``recorded-cauda-equina``: cauda_equina)."""
     patient: str
     clinician: str
     source: str
@@ -538,6 +546,15 @@ class TriageTable(Table):
     definitions: dict[str, Condition]
     rules: list[Rule]
     recorded: list[RecordedFloor]
+
+    def families(self) -> dict[str, frozenset[str]]:
+        """Return the ids of the rules and floors of each family they suspect (``suspects``)."""
+        members: dict[str, set[str]] = {}
+        rows: list[Rule | RecordedFloor] = [*self.rules, *self.recorded]
+        for row in rows:
+            for family in row.suspects:
+                members.setdefault(family, set()).add(row.id)
+        return {family: frozenset(ids) for family, ids in members.items()}
 
 
 # --- questions ------------------------------------------------------------------------------------
@@ -674,10 +691,30 @@ class TerminologyTable(Table):
 
 
 class ImagingIndication(Strict):
-    """Triage rules whose firing makes lumbar imaging indicated."""
+    """Triage rules whose firing makes lumbar imaging indicated: by family, or one by one.
+
+    ``suspects`` names families of triage rules (triage.yaml ``suspects``), so a new rule of
+    a listed family is an indication without being listed here; ``triage_rules`` names rules
+    that belong to no such family (persistent radicular pain).
+    """
 
     id: str
-    triage_rules: list[str] = Field(min_length=1)
+    suspects: list[str] = []
+    triage_rules: list[str] = []
+    clinician: str
+    source: str
+
+    @model_validator(mode="after")
+    def _names_rules(self) -> ImagingIndication:
+        if not self.suspects and not self.triage_rules:
+            raise ValueError("an indication names families (suspects) or triage_rules, or both")
+        return self
+
+
+class NotSpinal(Strict):
+    """Families of emergency rules that are not a question of spinal imaging (an occluded artery)."""
+
+    suspects: list[str] = Field(min_length=1)
     clinician: str
     source: str
 
@@ -729,6 +766,7 @@ class ImagingTable(Table):
     """imaging.yaml."""
 
     indicated: list[ImagingIndication]
+    not_spinal: NotSpinal
     recorded: RecordedIndication
     open_when: OpenWhen
     uncomplicated_rules: list[UncomplicatedRule]
@@ -853,7 +891,8 @@ class PlanCondition(Strict):
     """A plan condition: a leaf on the assessment or on one finding, or a combination.
 
     Assessment leaves test the triage level (``triage``, ``triage_at_least``,
-    ``triage_at_most``), a triage rule that fired (``rule``), or the posterior probability
+    ``triage_at_most``), a triage rule that fired (``rule``), a fired rule of a family
+    (``suspected``: triage.yaml ``suspects``), or the posterior probability
     that the cause, the site or the kind of site is one of a list (``cause``, ``site``,
     ``site_kind``, compared with ``p_at_least`` or the table's threshold). Finding leaves
     read as in triage.yaml, plus ``unknown: true``. Unlike triage conditions, plan
@@ -868,6 +907,7 @@ class PlanCondition(Strict):
     triage_at_least: Level | None = None
     triage_at_most: Level | None = None
     rule: list[str] | None = None
+    suspected: list[str] | None = None
     cause: list[str] | None = None
     site: list[str] | None = None
     site_kind: list[SiteKind] | None = None
@@ -895,6 +935,7 @@ class PlanCondition(Strict):
             "triage_at_least": self.triage_at_least,
             "triage_at_most": self.triage_at_most,
             "rule": self.rule,
+            "suspected": self.suspected,
             "cause": self.cause,
             "site": self.site,
             "site_kind": self.site_kind,

@@ -1,23 +1,23 @@
 """Review a lumbar imaging order against the record and pinchpoint's own plan.
 
 The CDS Hooks order-select and order-sign services and the population audit both decide
-here, so a card and an audit verdict can never differ: imaging is questioned only when the
-guidance in imaging.yaml says it is not indicated *and* the core's plan for the same
-findings and recorded diagnoses does not offer lumbar imaging.
+here, so a card and an audit verdict can never differ. The decision is the core's
+(:func:`pinchpoint.core.imaging.imaging_decision`): it reads the plan's lumbar imaging for the
+same findings and recorded diagnoses, so it is never ``not_indicated`` while the plan offers
+lumbar imaging, and the card warns exactly when it is ``not_indicated``. One assessment is made
+per distinct question, and only for questions that the guidance alone calls not indicated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from pinchpoint.core.case import Case, FindingValue
 from pinchpoint.core.engine import assess_many
-from pinchpoint.core.imaging import ImagingDecision, imaging_decision
+from pinchpoint.core.imaging import ImagingDecision, imaging_decision, offered_imaging
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.io.fhir.record import RecordFacts
-from pinchpoint.knowledge import schema as s
 
 __all__ = ["OrderReview", "review_lumbar_order", "review_lumbar_orders"]
 
@@ -28,8 +28,8 @@ _PLAN_CHUNK = 256
 class OrderReview:
     """What the order review decides of one lumbar imaging order.
 
-    ``warns`` is true exactly when the service returns its card: guidance says imaging is not
-    indicated and pinchpoint's own plan for the same findings does not offer lumbar imaging.
+    ``warns`` is true exactly when the service returns its card: the decision is
+    ``not_indicated``, which the core never decides while the plan offers lumbar imaging.
     """
 
     decision: ImagingDecision
@@ -38,7 +38,7 @@ class OrderReview:
     @property
     def warns(self) -> bool:
         """Whether the order card advises removing the order."""
-        return self.decision.verdict == "not_indicated" and not self.plan_offers_imaging
+        return self.decision.verdict == "not_indicated"
 
 
 def review_lumbar_order(
@@ -105,17 +105,9 @@ class _Question:
 
 
 def _review(questions: Sequence[_Question], knowledge: Knowledge) -> list[OrderReview]:
-    decisions = [
-        imaging_decision(
-            dict(question.findings),
-            knowledge,
-            presentations=question.presentations,
-            recorded_sites=question.recorded_sites,
-            recorded_causes=question.recorded_causes,
-        )
-        for question in questions
-    ]
-    # The plan reads only the findings and the recorded diagnoses (not the presentations): one plan each.
+    decisions = [_decision(question, knowledge) for question in questions]
+    # Only guidance that says "not indicated" can be changed by the plan, and the plan reads only
+    # the findings and the recorded diagnoses (not the presentations): one plan each.
     plans = list(
         dict.fromkeys(
             (question.findings, question.recorded)
@@ -123,33 +115,31 @@ def _review(questions: Sequence[_Question], knowledge: Knowledge) -> list[OrderR
             if decision.verdict == "not_indicated"
         )
     )
-    offered: set[tuple[tuple[tuple[str, FindingValue], ...], frozenset[str]]] = set()
+    offered: dict[tuple[tuple[tuple[str, FindingValue], ...], frozenset[str]], tuple[str, ...]] = {}
     for start in range(0, len(plans), _PLAN_CHUNK):
         chunk = plans[start : start + _PLAN_CHUNK]
         cases = [
             Case(id="order-review", findings=dict(findings), recorded=recorded)
             for findings, recorded in chunk
         ]
-        offers = _plan_offers_lumbar_imaging(cases, knowledge)
-        offered |= {plan for plan, offer in zip(chunk, offers, strict=True) if offer}
-    return [
-        OrderReview(decision, decision.verdict == "not_indicated" and (q.findings, q.recorded) in offered)
-        for q, decision in zip(questions, decisions, strict=True)
-    ]
+        assessments = assess_many(cases, knowledge, explain_findings=False)
+        offered |= {
+            plan: offered_imaging(assessment.investigations, knowledge)
+            for plan, assessment in zip(chunk, assessments, strict=True)
+        }
+    reviews = []
+    for question, decision in zip(questions, decisions, strict=True):
+        tests = offered.get((question.findings, question.recorded), ())
+        reviews.append(OrderReview(_decision(question, knowledge, tests) if tests else decision, bool(tests)))
+    return reviews
 
 
-def _plan_offers_lumbar_imaging(cases: Sequence[Case], knowledge: Knowledge) -> list[bool]:
-    """For each case: whether its plan offers, as something to do, an investigation of lumbar imaging.
-
-    The plan is the core's, made from the same findings and recorded diagnoses as the card's
-    imaging decision; nothing here changes an assessment.
-    """
-    table = cast(s.TerminologyTable, knowledge.tables["terminology"])
-    lumbar = {
-        test for order in table.imaging_orders if order.region == "lumbar" for test in order.investigations
-    }
-    assessments = assess_many(cases, knowledge, explain_findings=False)
-    return [
-        any(test.verdict.to_do and test.id in lumbar for test in assessment.investigations)
-        for assessment in assessments
-    ]
+def _decision(question: _Question, knowledge: Knowledge, offered: Sequence[str] = ()) -> ImagingDecision:
+    return imaging_decision(
+        dict(question.findings),
+        knowledge,
+        presentations=question.presentations,
+        recorded_sites=question.recorded_sites,
+        recorded_causes=question.recorded_causes,
+        offered=offered,
+    )

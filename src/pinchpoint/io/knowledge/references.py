@@ -428,8 +428,10 @@ def _check_plan(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> None:
     advice = cast(s.AdviceTable, tables["advice"])
     tests = cast(s.InvestigationsTable, tables["investigations"])
     article = cast(s.ArticleTable, tables["article"])
-    rules = triage_rule_ids(cast(s.TriageTable, tables["triage"]))
-    names = _PlanNames(set(advice.definitions), rules, vocabulary)
+    triage = cast(s.TriageTable, tables["triage"])
+    rules = triage_rule_ids(triage)
+    _check_one_namespace(advice, triage)
+    names = _PlanNames({*advice.definitions, *triage.definitions}, rules, set(triage.families()), vocabulary)
     rows: dict[str, s.AdviceItem] = {}
     for row in advice.items:
         _unique_id(row.id, rows, f"advice.yaml: items.{row.id}")
@@ -460,6 +462,25 @@ def _check_plan(tables: Mapping[str, s.Table], vocabulary: Vocabulary) -> None:
     _complete({"1", "2", "3"}, {str(k) for k in advice.stages}, "advice.yaml: stages", "stages 1, 2 and 3")
     _check_investigations(tests, advice, names, rows)
     _check_article(article, vocabulary, rules, rows, {row.id for row in tests.items})
+
+
+def _check_one_namespace(advice: s.AdviceTable, triage: s.TriageTable) -> None:
+    """Refuse a plan definition that reuses the name of a triage definition.
+
+    Plan conditions name triage definitions like their own, so a clinical definition
+    (``motor_deficit``) is written once; a second one of the same name would silently differ.
+    """
+    for name in advice.definitions:
+        if name in triage.definitions:
+            raise UnresolvedReferenceError(
+                f"the plan definition {name!r} redefines the triage definition of that name",
+                location=f"advice.yaml: definitions.{name}",
+                expected=(
+                    f"no second definition: delete it here and let plan conditions use {{ref: {name}}}, "
+                    "which reads triage.yaml's, or give a definition that means something else another name"
+                ),
+                got=name,
+            )
 
 
 def _check_investigations(
@@ -513,9 +534,12 @@ def _check_article(
 class _PlanNames:
     """Checks the names a plan condition uses: definitions, triage rules, causes, sites, findings."""
 
-    def __init__(self, definitions: set[str], rules: set[str], vocabulary: Vocabulary) -> None:
+    def __init__(
+        self, definitions: set[str], rules: set[str], families: set[str], vocabulary: Vocabulary
+    ) -> None:
         self.definitions = definitions
         self.rules = rules
+        self.families = families
         self.vocabulary = vocabulary
         bases = {f.base for f in vocabulary.findings.values()}
         self.patterns = bases | set(vocabulary.findings) | {f"{base}.*" for base in bases}
@@ -528,8 +552,9 @@ class _PlanNames:
         for child in children:
             self.check(child, where)
         if condition.ref is not None:
-            _known([condition.ref], self.definitions, where, "a definition of advice.yaml")
+            _known([condition.ref], self.definitions, where, "a definition of advice.yaml or triage.yaml")
         _known(condition.rule or [], self.rules, where, "a rule of triage.yaml")
+        _known(condition.suspected or [], self.families, where, "a family that a triage rule suspects")
         _known(condition.cause or [], self.vocabulary.causes, where, "a vocabulary cause")
         _known(condition.site or [], self.vocabulary.sites, where, "a vocabulary site (without side)")
         if condition.finding is not None:
@@ -611,6 +636,7 @@ def check_interop_references(tables: Mapping[str, s.Table], vocabulary: Vocabula
             _known(order.investigations, tests, where, "an investigation id of investigations.yaml")
     for indication in imaging.indicated:
         _known(indication.triage_rules, rule_ids, f"imaging.yaml: {indication.id}", "a triage rule id")
+    _check_imaging_families(cast(s.TriageTable, tables["triage"]), imaging)
     _known(
         [r.id for r in imaging.uncomplicated_rules], rule_ids, "imaging.yaml: uncomplicated_rules", "a rule"
     )
@@ -622,6 +648,59 @@ def check_interop_references(tables: Mapping[str, s.Table], vocabulary: Vocabula
         _known([advice.presentation], imaging.presentations, f"imaging.yaml: {advice.id}", "a presentation")
     _known(interop.levels, vocabulary.triage, "interop.yaml: levels", "a triage level")
     _complete(set(vocabulary.triage), interop.levels, "interop.yaml: levels", "every triage level")
+
+
+def _check_imaging_families(triage: s.TriageTable, imaging: s.ImagingTable) -> None:
+    """Every emergency rule names a family, and imaging.yaml says of each such family what it means.
+
+    A family of an emergency rule is either an indication of spinal imaging (``indicated``) or
+    explicitly not a question of spinal imaging (``not_spinal``): a new emergency rule, or a
+    new family, cannot silently lose the emergency MRI or the imaging indication.
+    """
+    families = triage.families()
+    indicated = {family for row in imaging.indicated for family in row.suspects}
+    not_spinal = set(imaging.not_spinal.suspects)
+    for where, named in (
+        *((f"imaging.yaml: {row.id}.suspects", row.suspects) for row in imaging.indicated),
+        ("imaging.yaml: not_spinal.suspects", imaging.not_spinal.suspects),
+    ):
+        _known(named, families, where, "a family that a triage rule suspects (triage.yaml suspects)")
+    both = sorted(indicated & not_spinal)
+    if both:
+        raise UnresolvedReferenceError(
+            "a family is both an indication of spinal imaging and not a spinal imaging question",
+            location="imaging.yaml: not_spinal.suspects",
+            expected="each family in indicated or in not_spinal, not both",
+            got=both,
+        )
+    rows: list[tuple[str, s.Rule | s.RecordedFloor]] = [
+        (f"triage.yaml: {rule.id}", rule) for rule in triage.rules
+    ]
+    rows += [(f"triage.yaml: recorded.{floor.id}", floor) for floor in triage.recorded]
+    for where, row in rows:
+        if row.level != "emergency":
+            continue
+        if not row.suspects:
+            raise UnresolvedReferenceError(
+                "an emergency rule names no family of serious condition that it suspects",
+                location=f"{where}.suspects",
+                expected=(
+                    "suspects: [FAMILY], e.g. cauda_equina or cord, so that the plan's emergency "
+                    "investigations and imaging.yaml cover it"
+                ),
+                got=[],
+            )
+        unclassified = sorted(set(row.suspects) - indicated - not_spinal)
+        if unclassified:
+            raise UnresolvedReferenceError(
+                f"emergency rule {row.id} suspects a family that imaging.yaml does not classify",
+                location=f"{where}.suspects",
+                expected=(
+                    "a family listed in imaging.yaml indicated[].suspects (spinal imaging is indicated) "
+                    "or in not_spinal.suspects (not a question of spinal imaging)"
+                ),
+                got=unclassified,
+            )
 
 
 def triage_rule_ids(table: s.TriageTable) -> set[str]:
