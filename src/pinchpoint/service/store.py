@@ -438,9 +438,15 @@ class Store:
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Upgrade the schema of ``engine``'s database to the latest shipped migration (or to ``revision``).
 
-    Every migration still to run, and the version stamp, run in one transaction: a crash or a
-    refused statement leaves the database as it was (the SQLite driver commits a schema change
-    at once, so that holds fully for the migrations that rewrite rows, such as 0002).
+    Every migration still to run, and the version stamp, run in one transaction: a crash (even
+    ``kill -9``) or a refused statement leaves the database as it was, never a table without
+    its version stamp, which the next start would try to create again. PostgreSQL's DDL is
+    transactional as it stands. Python's SQLite driver opens a transaction only before a row is
+    written and runs ``CREATE TABLE`` outside any, committing it at once; so on SQLite the
+    driver's own transaction handling is switched off for this one connection and the
+    transaction is opened explicitly (``BEGIN IMMEDIATE``: also the write lock, so two first
+    starts at once run one after the other), as SQLAlchemy's documentation of the pysqlite
+    driver advises for transactional DDL.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: The database refused a migration (callers
@@ -448,9 +454,32 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """
     config = Config()
     config.set_main_option("script_location", str(resources.files("pinchpoint.service") / "migrations"))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+        return
+    with engine.connect() as connection, _explicit_transactions(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+
+
+@contextmanager
+def _explicit_transactions(connection: sa.Connection) -> Iterator[None]:
+    """Let the statements on a pysqlite connection open and close its transactions themselves."""
+    driver = connection.connection.driver_connection
+    before = driver.isolation_level  # type: ignore[union-attr]
+    driver.isolation_level = None  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        driver.isolation_level = before  # type: ignore[union-attr]
 
 
 def _engine(url: sa.URL) -> sa.Engine:
