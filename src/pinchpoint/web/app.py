@@ -126,7 +126,9 @@ def create_app(
     knowledge = knowledge or load_knowledge()
     content = content or load_content(knowledge)
     owns_store = store is None
-    store = store or Store.open(settings.resolved_database_url())
+    store = store or Store.open(
+        settings.resolved_database_url(), session_idle_limit=settings.session_idle_limit
+    )
     pages = _Pages(knowledge, content, store)
 
     @asynccontextmanager
