@@ -47,11 +47,11 @@ from sqlalchemy.pool import StaticPool
 from pinchpoint.errors import StoreError
 
 __all__ = [
+    "SESSION_IDLE_LIMIT",
     "AssessmentRecord",
     "Clock",
     "InterviewRecord",
     "InterviewRecordLike",
-    "SESSION_IDLE_LIMIT",
     "InterviewStore",
     "MemoryInterviewStore",
     "Store",

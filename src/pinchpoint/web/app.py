@@ -58,6 +58,7 @@ from pinchpoint.api.app import (
     api_router,
     assess_alias_router,
     cds_router,
+    describe_bug,
     error_status,
     problem_response,
 )
@@ -607,7 +608,12 @@ def _register_errors(app: FastAPI, pages: _Pages) -> None:
         return error(request, 422, "The request cannot be read", "The request's parameters are not valid.")
 
     async def bug(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error while answering %s %s", request.method, _route_of(request))
+        log.error(
+            "unexpected error while answering %s %s: %s",
+            request.method,
+            _route_of(request),
+            describe_bug(exc),
+        )
         return error(
             request,
             500,
@@ -622,10 +628,12 @@ def _register_errors(app: FastAPI, pages: _Pages) -> None:
         (_BadRequestError, bad_request),
         (HTTPException, http_error),
         (RequestValidationError, validation_error),
-        (Exception, bug),
     ]
     for kind, handler in handlers:
         app.add_exception_handler(kind, _pages_only(handler))
+    # Any other error is answered inside the middleware (see _log_requests), not by Starlette's
+    # outermost error handler, so that its 500 carries the security headers and is logged once.
+    app.state.answer_bug = _pages_only(bug)
 
 
 def _pages_only(
@@ -645,6 +653,9 @@ def _route_of(request: Request) -> str:
     """Return the route template that matches the request (``/assessments/{record_id}``), never its values."""
     if request.url.path.startswith("/static/"):
         return "/static/{file}"
+    template = getattr(request.scope.get("route"), "path", None)  # set by the router, included ones too
+    if isinstance(template, str):
+        return template
     for route in request.app.router.routes:
         match, _ = route.matches(request.scope)
         if match == Match.FULL:
@@ -654,7 +665,10 @@ def _route_of(request: Request) -> str:
 
 async def _log_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     started = time.perf_counter()
-    response = await call_next(request)
+    try:
+        response = await call_next(request)
+    except Exception as exc:
+        response = await request.app.state.answer_bug(request, exc)
     log.info(
         "%s %s %d %.1f ms",
         request.method,
