@@ -3,8 +3,8 @@
 Examples are bounded (``max_examples``) so that the suite stays fast; the generated bodies exercise
 every finding id with valid and invalid values, and arbitrary JSON for the FHIR and CDS Hooks
 endpoints. Every check runs on every operation, except that a schema-valid body must be accepted
-only where the schema is the whole contract (``/api/v1/assess``, ``/api/v1/text``): a FHIR resource or a CDS Hooks
-request is documented as an object with its type and required keys, and the rest of its validity
+only where the schema is the whole contract (``/api/v1/assess``, ``/api/v1/text``): a FHIR
+resource or a CDS Hooks request is documented as an object with its type and required keys, and the rest of its validity
 (FHIR R4, the hook's context) is checked by the service and answered with a 4xx problem.
 """
 
