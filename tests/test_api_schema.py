@@ -4,8 +4,9 @@ Examples are bounded (``max_examples``) so that the suite stays fast; the genera
 every finding id with valid and invalid values, and arbitrary JSON for the FHIR and CDS Hooks
 endpoints. Every check runs on every operation, except that a schema-valid body must be accepted
 only where the schema is the whole contract (``/api/v1/assess``, ``/api/v1/text``): a FHIR
-resource or a CDS Hooks request is documented as an object with its type and required keys, and the rest of its validity
-(FHIR R4, the hook's context) is checked by the service and answered with a 4xx problem.
+resource or a CDS Hooks request is documented as an object with its type and required keys, and
+the rest of its validity (FHIR R4, the hook's context) is checked by the service and answered
+with a 4xx problem.
 """
 
 from __future__ import annotations
