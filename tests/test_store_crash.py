@@ -4,7 +4,8 @@ The audit of issue 14 killed the first start of a server 0-12 ms into Alembic an
 SQLite files that never opened again ("table assessments already exists"): each ``CREATE TABLE``
 was committed on its own, before the version stamp. Here a subprocess opens a new database (all
 migrations) and is killed with SIGKILL after a random delay; the database must then open, hold
-every table at the latest revision, and save. A second test kills a process that saves
+every table at the latest revision, and save (on SQLite, and on PostgreSQL where a server can
+be run; see :mod:`tests.postgres`). A second test kills a process that saves
 assessments as fast as it can and prints each id once the save returned: every id it printed
 (every acknowledged save) must be found afterwards, whole.
 """
@@ -18,12 +19,16 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from pinchpoint.service.store import Store, sqlite_url
+from tests.postgres import REQUIRED, missing, postgres_server
 
 pytestmark = [pytest.mark.core, pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")]
 
@@ -31,10 +36,10 @@ _SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 _FIRST_START = """
 import sys
-from pinchpoint.service.store import Store, sqlite_url
+from pinchpoint.service.store import Store
 Store.open("sqlite://").close()  # imports and reads the migrations first, so the kill lands in the work
 print("ready", flush=True)
-Store.open(sqlite_url(sys.argv[1])).close()
+Store.open(sys.argv[1]).close()
 print("done", flush=True)
 """
 
@@ -50,12 +55,30 @@ while True:
     print(record.id, flush=True)
 """
 
-_KILLS = 25
-_MAX_DELAY_S = 0.06
-"""Longer than a warm first migration of a new SQLite file takes on the test machine (20-90 ms)."""
+_KILLS = {"sqlite": 25, "postgresql": 12}
+"""SQLite is where the audit found the defect; PostgreSQL's DDL was transactional already."""
+_MAX_DELAY_S = {"sqlite": 0.06, "postgresql": 0.25}
+"""Longer than a warm first start takes on the test machine (SQLite 20-90 ms, PostgreSQL 180-240 ms)."""
+_ALL_TABLES = {"assessments", "interview_sessions", "alembic_version"}
 
 
-def _start(script: str, database: Path) -> subprocess.Popen[str]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def new_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Makes the URL of a new, empty database: a SQLite file, or a database on a private PostgreSQL."""
+    if request.param == "sqlite":
+        folder = tmp_path_factory.mktemp("first-start")
+        yield lambda: sqlite_url(folder / f"{uuid.uuid4().hex}.sqlite3")
+        return
+    reasons = missing()
+    if reasons:
+        if REQUIRED:
+            pytest.fail("PINCHPOINT_TEST_POSTGRES=1 but " + "; ".join(reasons))
+        pytest.skip("; ".join(reasons))
+    with postgres_server() as server:
+        yield server.new_database
+
+
+def _start(script: str, database: Path | str) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-c", script, str(database)],
         stdout=subprocess.PIPE,
@@ -67,8 +90,8 @@ def _start(script: str, database: Path) -> subprocess.Popen[str]:
     return process
 
 
-def _tables(database: Path) -> tuple[set[str], list[str]]:
-    engine = sa.create_engine(sqlite_url(database))
+def _tables(url: str) -> tuple[set[str], list[str]]:
+    engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
             tables = set(sa.inspect(connection).get_table_names())
@@ -82,23 +105,25 @@ def _tables(database: Path) -> tuple[set[str], list[str]]:
     return tables, versions
 
 
-def test_a_first_start_killed_at_any_point_leaves_a_database_that_starts(tmp_path: Path) -> None:
-    """SIGKILL 0-60 ms into the first migration, 25 times: each database then opens whole and saves."""
+def test_a_first_start_killed_at_any_point_leaves_a_database_that_starts(new_database: Any) -> None:
+    """SIGKILL at random points of the first start, 25 (PostgreSQL 12) times: each then opens whole."""
     randomness = random.Random(14)
+    url = new_database()
+    backend = sa.make_url(url).get_backend_name()
     outcomes = {"empty": 0, "migrated": 0}
-    for attempt in range(_KILLS):
-        database = tmp_path / f"first-start-{attempt}.sqlite3"
-        process = _start(_FIRST_START, database)
-        time.sleep(randomness.uniform(0, _MAX_DELAY_S))
+    for attempt in range(_KILLS[backend]):
+        url = new_database()
+        process = _start(_FIRST_START, url)
+        time.sleep(randomness.uniform(0, _MAX_DELAY_S[backend]))
         process.send_signal(signal.SIGKILL)
         process.communicate()
-        tables, versions = _tables(database)
+        tables, versions = _tables(url)
         # Nothing in between: either no migration had committed, or all of them had.
-        assert tables in ({"assessments", "interview_sessions", "alembic_version"}, set()), (attempt, tables)
+        assert tables in (_ALL_TABLES, set()), (attempt, tables)
         outcomes["migrated" if tables else "empty"] += 1
-        store = Store.open(sqlite_url(database))  # the next start finishes the migration
+        store = Store.open(url)  # the next start finishes the migration
         try:
-            assert len(_tables(database)[1]) == 1
+            assert len(_tables(url)[1]) == 1
             saved = store.save_assessment(
                 case={"id": "c", "findings": {}},
                 result={"triage": "routine", "knowledge_version": "k"},
@@ -107,8 +132,8 @@ def test_a_first_start_killed_at_any_point_leaves_a_database_that_starts(tmp_pat
             assert store.get_assessment(saved.id) == saved
         finally:
             store.close()
-        assert versions in ([], _tables(database)[1])
-    assert sum(outcomes.values()) == _KILLS
+        assert versions in ([], _tables(url)[1])
+    assert sum(outcomes.values()) == _KILLS[backend]
 
 
 def test_acknowledged_saves_survive_kill_9(tmp_path: Path) -> None:
