@@ -10,9 +10,11 @@ the CLI, with the status (or exit code) and a fragment of the message it must ge
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +41,13 @@ _HOOK_TWICE = b'{"hook": "patient-view", "hook": "order-sign", "hookInstance": "
 _SURROGATE = b'{"id": "a", "findings": {"sex": "\\ud800"}}'
 _HUGE = b'{"findings": {"duration_days": 1' + b"0" * 4000 + b"}}"
 _ANSWERS = "/api/v1/interviews/" + "0" * 32 + "/answers"
+_ANCIENT_ONSET = (
+    b'{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Condition",'
+    b' "id": "c1", "subject": {"reference": "Patient/p1"}, "code": {"coding": [{"system":'
+    b' "http://snomed.info/sct", "code": "23056005"}]}, "clinicalStatus": {"coding": [{"system":'
+    b' "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},'
+    b' "onsetDateTime": "1800-01-01"}}]}'
+)
 _JSON_ROUTES = ["/api/v1/assess", "/api/assess", "/api/v1/fhir/assess", "/api/v1/fhir/plan", _CDS,
                 "/api/v1/text", "/api/v1/interviews", _ANSWERS]  # fmt: skip
 
@@ -73,6 +82,31 @@ _API_ROWS = [
      422, "date"),
     ("GET", "/api/v1/interviews/%ED%A0%80", {}, b"", 422, "interview_id"),
     ("GET", "/assessments/%ED%A0%80", {}, b"", 404, "no saved assessment"),
+    # A finite duration beyond any life (the maximum is 120 years, 43830 days; vocabulary.yaml says why).
+    *(("POST", route, _JSON, b'{"findings": {"duration_days": %d}}' % days, 422, "from 0 to 43830")
+      for route in ("/api/v1/assess", "/api/assess") for days in (43831, 10**12)),
+    *(("POST", route, _FORM, b"duration_days=1000000000000", 422, "43830")
+      for route in ("/check/form", "/clinician")),
+    ("POST", "/check/form", _FORM, b"duration_days=1" + b"0" * 4000, 422, "duration_days"),
+    ("POST", "/check/form", _FORM, b"exam.temperature_c=1e400", 422, "exam.temperature_c"),
+    ("POST", "/check/form", _FORM, b"exam.temperature_c=nan", 422, "exam.temperature_c"),
+    ("POST", "/api/v1/fhir/assess", _JSON, _ANCIENT_ONSET, 200, "from 0 to 43830, got"),  # warned, not used
+    # Lone surrogates on the other text paths: JSON escapes, and their UTF-8 form in forms.
+    ("POST", "/api/v1/text", _JSON, b'{"text": "leg pain \\ud800"}', 400, "a string holds a lone surrogate"),
+    ("POST", "/api/v1/text", _JSON, b'{"\\udfff": "a"}', 400, "a string holds a lone surrogate"),
+    (
+        "POST", _CDS, _JSON,
+        b'{"hook": "patient-view", "hookInstance": "x", "context": {"userId": "u", "patientId": "p"},'
+        b' "prefetch": {"patient": {"resourceType": "Patient", "id": "\\ud800"}}}',
+        400, "a string holds a lone surrogate",
+    ),
+    *(("POST", route, _FORM, body, 400, "not UTF-8")
+      for route, body in [("/clinician", b"age=%ED%A0%80"), ("/check/text", b"text=%ED%A0%80"),
+                          ("/check/text/confirm", b"text=%ED%A0%80")]),
+    # Schema-valid free text is read; text the schema excludes is a 422 naming the character.
+    ("POST", "/api/v1/text", _JSON, b'{"text": "my left foot slaps\\u3000when I walk"}', 200, "proposed"),
+    ("POST", "/api/v1/text", _JSON, b'{"text": "leg\\u0004pain"}', 422, "character 3"),
+    ("POST", "/api/v1/text", _JSON, b'{"text": " \\t "}', 422, "the text to read is empty"),
 ]  # fmt: skip
 
 
@@ -214,3 +248,123 @@ def test_plain_scalars_are_read_as_yaml_1_2_core(text: str, value: object) -> No
     which the case's checks then refuse for a number or yes/no finding, naming the field.
     """
     assert load_yaml(f"key: {text}\n", origin="x", error=InvalidCaseError, expected="YAML") == {"key": value}
+
+
+# --- every command that reads a file, with every kind of path that is not a readable file ---------
+
+_NOT_A_FILE = "the path is not a regular file"
+# (command with {path}, what the path is, message fragment); each exits 2 at once, without a traceback.
+_COMMAND_ROWS = [
+    *((command, kind, fragment)
+      for command in ("assess {path}", "evaluate {path}", "evaluate-text {path}",
+                      "interview --session {path}",
+                      "evaluate-text --narratives {path}")
+      for kind, fragment in [("fifo", f"{_NOT_A_FILE} (it is a named pipe)"),
+                             ("device", f"{_NOT_A_FILE} (it is a character device)"),
+                             ("unreadable", "cannot be read"),
+                             ("laughs", "an anchor is used again through an alias")]
+      if not (command.startswith("interview") and kind == "laughs")),
+    ("assess {path}", "fifo.json", f"{_NOT_A_FILE} (it is a named pipe)"),
+    ("interview --session {path}", "laughs.json", "the text is not valid JSON"),
+    *((command, "missing-dir", "does not exist")
+      for command in ("assess {path}", "evaluate {path}", "evaluate-text {path}",
+                      "evaluate-text --narratives {path}")),
+    ("assess {path}", "unreadable-dir", "the directory cannot be read"),
+]  # fmt: skip
+
+
+def _path_of_kind(tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Make a path of the given kind: a named pipe, a device, an unreadable file or folder, and so on."""
+    if kind.startswith("fifo"):
+        path = tmp_path / ("case.json" if kind.endswith(".json") else "case.yaml")
+        os.mkfifo(path)
+        return str(path)
+    if kind == "device":
+        return "/dev/zero"  # never ends: read, it would fill the memory
+    if kind.startswith("laughs"):
+        path = tmp_path / ("case.json" if kind.endswith(".json") else "case.yaml")
+        path.write_bytes(_LAUGHS if path.suffix == ".yaml" else b"{" + _LAUGHS)
+        return str(path)
+    if kind == "missing-dir":
+        return str(tmp_path / "no-such-folder")
+    # Unreadable: permission bits do not stop the superuser the tests may run as, so the refusal of
+    # the operating system is what the test stands in for (the same PermissionError, errno 13).
+    path = tmp_path / ("cases" if kind == "unreadable-dir" else "case.yaml")
+    if kind == "unreadable-dir":
+        path.mkdir()
+        (path / "a.yaml").write_text("findings: {age: 40}\n", encoding="utf-8")
+        real_iterdir = Path.iterdir
+
+        def iterdir(self: Path) -> Iterator[Path]:
+            if self == path:
+                raise PermissionError(13, "Permission denied", str(self))
+            return real_iterdir(self)
+
+        monkeypatch.setattr(Path, "iterdir", iterdir)
+        return str(path)
+    path.write_text("findings: {age: 40}\n", encoding="utf-8")
+    real_open = os.open
+
+    def refusing_open(name: str | os.PathLike[str], flags: int, *args: int, **kwargs: int) -> int:
+        if os.fspath(name) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(name, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    return str(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize(
+    ("command", "kind", "fragment"), _COMMAND_ROWS, ids=[f"{r[0]} {r[1]}" for r in _COMMAND_ROWS]
+)
+def test_every_command_refuses_what_is_not_a_readable_file(  # noqa: PLR0917 (one table row)
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    kind: str,
+    fragment: str,
+) -> None:
+    """A pipe, a device, an unreadable or missing path, an alias bomb: exit 2 at once, naming the path."""
+    path = _path_of_kind(tmp_path, kind, monkeypatch)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    started = time.perf_counter()
+    assert _run_cli(command.format(path=path).split(), seconds=30) == 2
+    assert time.perf_counter() - started < 10
+    error = capsys.readouterr().err
+    assert error.startswith(f"pinchpoint: error: {path}"), error
+    assert fragment in error
+    assert "Traceback" not in error
+
+
+def test_billion_laughs_is_refused_fast_in_little_memory() -> None:
+    """The 488-byte alias bomb that took 48 s and 2.3 GB is refused in well under a second and 5 MB."""
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(InvalidCaseError) as caught:
+        load_yaml(_LAUGHS, origin="laughs.yaml", error=InvalidCaseError, expected="YAML")
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert (seconds < 1, peak < 5 * 1024 * 1024) == (True, True), (seconds, peak)
+    assert len(str(caught.value)) < 300  # the message names the place; it never expands the aliases
+    assert "lol" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("stdin", "fragment"),
+    [(b"leg pain \xed\xa0\x80", "character 9"), (b"\xff\xfe", "character 0"), (b"foot\x00drop", "U+0000")],
+)
+def test_read_text_refuses_undecodable_standard_input(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], stdin: bytes, fragment: str
+) -> None:
+    """`read-text -` given bytes that are not text exits 2 naming the place, under any locale.
+
+    Standard input is decoded strictly under a UTF-8 locale (the stand-in here): a traceback before.
+    """
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8", errors="strict"))
+    assert _run_cli(["read-text", "-"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("pinchpoint: error: text, character"), error
+    assert fragment in error

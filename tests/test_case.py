@@ -47,7 +47,11 @@ def test_packaged_vocabulary_accepts_every_contract_id(kind: str) -> None:
 
 @pytest.mark.skipif(not SHARED_VOCABULARY.is_file(), reason=f"{SHARED_VOCABULARY} is absent")
 def test_packaged_findings_take_the_contract_values() -> None:
-    """Each contract finding has the same type, range and values in the packaged vocabulary."""
+    """Each contract finding has the same type, range and values in the packaged vocabulary.
+
+    The one exception is a maximum the contract leaves open and pinchpoint closes (see
+    :data:`_NARROWED`): the type and the minimum stay the contract's, and the maximum is stated.
+    """
     contract = load_vocabulary(SHARED_VOCABULARY)
     packaged = load_vocabulary(PACKAGED_VOCABULARY)
     differing = [
@@ -55,7 +59,19 @@ def test_packaged_findings_take_the_contract_values() -> None:
         for finding_id, spec in contract.findings.items()
         if packaged.findings[finding_id].describe_expected() != spec.describe_expected()
     ]
-    assert differing == []
+    assert differing == sorted(_NARROWED)
+    for finding_id, maximum in _NARROWED.items():
+        spec, ours = contract.findings[finding_id], packaged.findings[finding_id]
+        assert (spec.maximum, ours.maximum, ours.minimum, ours.type) == (
+            None,
+            maximum,
+            spec.minimum,
+            spec.type,
+        )
+
+
+_NARROWED = {"duration_days": 43830.0}
+"""Open maxima of the contract that the packaged vocabulary closes (vocabulary.yaml says why)."""
 
 
 _BAD_CASES: list[Any] = [

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from pinchpoint.core.case import Case
 from pinchpoint.core.vocabulary import Vocabulary
 from pinchpoint.errors import InputError, InvalidCaseError
-from pinchpoint.io.casefile import _file_errors, read_case, read_cases
+from pinchpoint.io import readers
+from pinchpoint.io.casefile import read_case, read_cases, read_file
 from pinchpoint.io.readers import _yaml_errors
 
 _EXPECTED_YAML = "expected a YAML mapping of case keys as in shared/contract/CASES.md"
@@ -139,8 +140,8 @@ def test_merge_key_is_refused(tmp_path: Path, vocabulary: Vocabulary) -> None:
     assert caught.value.problem == "a merge key (<<) is not read"
 
 
-def _raiser(error: BaseException) -> Callable[[], None]:
-    def raise_it() -> None:
+def _raiser(error: BaseException) -> Callable[..., None]:
+    def raise_it(*_: object) -> None:
         raise error
 
     return raise_it
@@ -203,10 +204,13 @@ def test_every_foreign_error_has_a_mapping(foreign: BaseException, message: str)
         ),
     ],
 )
-def test_every_file_error_has_a_mapping(foreign: BaseException, message: str) -> None:
+def test_every_file_error_has_a_mapping(
+    monkeypatch: pytest.MonkeyPatch, foreign: BaseException, message: str
+) -> None:
     """Each foreign error of opening and reading a case file becomes an InvalidCaseError chained to it."""
-    with pytest.raises(InvalidCaseError) as caught, _file_errors("case.yaml"):
-        _raiser(foreign)()
+    monkeypatch.setattr(readers.os, "open", _raiser(foreign))
+    with pytest.raises(InvalidCaseError) as caught:
+        read_file(Path("case.yaml"))
     assert caught.value.problem == message
     assert caught.value.__cause__ is foreign
 

@@ -43,7 +43,8 @@ def test_an_assessment_round_trips(store: Store) -> None:
 
 def test_history_lists_newest_first_and_deletes(tmp_path: Path) -> None:
     """The list is ordered by time, newest first; a deleted record is gone and deleting it again says so."""
-    times = iter([datetime(2026, 1, day, tzinfo=UTC) for day in (1, 3, 2)])
+    # The first reading of the clock is the store's start-up (it deletes expired interview sessions).
+    times = iter([datetime(2026, 1, day, tzinfo=UTC) for day in (1, 1, 3, 2)])
     store = Store.open(sqlite_url(tmp_path / "h.sqlite3"), clock=lambda: next(times))
     first, second, third = (
         store.save_assessment(case=_CASE, result=_RESULT, mode="clinician") for _ in range(3)

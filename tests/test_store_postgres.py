@@ -44,8 +44,12 @@ def url(server: PostgresServer) -> str:
 
 @pytest.fixture
 def store(url: str) -> Iterator[Store]:
-    """A store on a fresh database, migrated, with a clock that advances a minute per call."""
-    ticks = iter(_START + timedelta(minutes=n) for n in range(10_000))
+    """A store on a fresh database, migrated, with a clock that advances a minute per call.
+
+    The first reading is the store's start-up (it deletes expired interview sessions); the first
+    record is made at ``_START``.
+    """
+    ticks = iter(_START + timedelta(minutes=n) for n in range(-1, 10_000))
     opened = Store.open(url, clock=lambda: next(ticks))
     yield opened
     opened.close()

@@ -135,8 +135,8 @@ def test_corrupt_session_file_is_refused(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["interview", "--session", str(session)]) == 2
     captured = capsys.readouterr()
     assert captured.err == (
-        f"pinchpoint: error: {session}: the session file is not JSON (line 1, column 2); expected a session "
-        "saved by pinchpoint interview (got 'Expecting property name enclosed in double quotes')\n"
+        f"pinchpoint: error: {session}: line 1, column 2: the text is not valid JSON: Expecting property"
+        " name enclosed in double quotes; expected a session saved by pinchpoint interview\n"
     )
     assert session.read_text(encoding="utf-8") == "{not json"
 

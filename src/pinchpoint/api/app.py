@@ -31,8 +31,10 @@ import datetime as dt
 import json
 import logging
 import re
+import traceback
 from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, FastAPI, Query, Request
@@ -80,6 +82,7 @@ __all__ = [
     "assess_alias_router",
     "cds_router",
     "create_api_app",
+    "describe_bug",
     "error_status",
     "install_problem_handlers",
     "problem_response",
@@ -659,7 +662,7 @@ async def problem_response(_: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, PinchpointError):
         status = error_status(exc)
         if status == 500:
-            _log.error("knowledge error while answering a request", exc_info=exc)
+            _log.error("knowledge error while answering a request: %s", describe_bug(exc))
             return problem(500, "Internal error", "pinchpoint could not answer; the error is logged")
         got = None if exc.got is None else str(exc.got)
         title = re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__.removesuffix("Error")).capitalize()
@@ -675,8 +678,31 @@ async def problem_response(_: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, StarletteHTTPException):
         title = "Not found" if exc.status_code == 404 else "HTTP error"
         return problem(exc.status_code, title, str(exc.detail), headers=exc.headers)
-    _log.error("unexpected error while answering a request", exc_info=exc)
+    _log.error("unexpected error while answering a request: %s", describe_bug(exc))
     return problem(500, "Internal error", "pinchpoint could not answer; the error is logged")
+
+
+def describe_bug(exc: BaseException) -> str:
+    """Describe an unexpected error for the log by its kind and where it was raised, never its message.
+
+    The message of an error raised while answering may hold what the request said (a finding
+    and its value, free text); the log of a clinic's server must not. The kind of each error
+    chained by ``raise ... from`` and the last frames of the traceback (file, line, function)
+    locate the bug.
+    """
+    kinds: list[str] = []
+    error: BaseException | None = exc
+    while error is not None and len(kinds) < 5:
+        kinds.append(type(error).__name__)
+        error = error.__cause__
+    frames = traceback.extract_tb(exc.__traceback__)[-_FRAMES_LOGGED:]
+    where = " < ".join(
+        f"{Path(frame.filename).name}:{frame.lineno} {frame.name}" for frame in reversed(frames)
+    )
+    return f"{' from '.join(kinds)} at {where or 'an unknown place'}"
+
+
+_FRAMES_LOGGED = 8
 
 
 def create_api_app(

@@ -16,7 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.io.freetext import MAX_TEXT_CHARS, read_text
 
-__all__ = ["TextIn", "TextReadingOut", "add_text_routes"]
+__all__ = ["TEXT_PATTERN", "TextIn", "TextReadingOut", "add_text_routes"]
+
+_PLAIN = r"[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffd]"
+_WORD = r"[^\s\u0000-\u001f\u007f-\u009f\ufffd]"
+TEXT_PATTERN = f"^{_PLAIN}*{_WORD}{_PLAIN}*$"
+"""The text :func:`~pinchpoint.io.freetext.read_text` reads, as a JSON Schema (ECMA-262) pattern.
+
+Characters other than C0 and C1 controls (tab, line feed and carriage return allowed) and the
+replacement character U+FFFD (the trace of undecodable bytes), at least one of them not a space.
+"""
 
 
 class TextIn(BaseModel):
@@ -27,8 +36,10 @@ class TextIn(BaseModel):
     # The limits are documented here and enforced by read_text, so that every refusal of bad text
     # (empty, too long, binary) is the same InvalidTextError problem.
     text: str = Field(
-        description=f"What the person or clinician wrote: plain text, at most {MAX_TEXT_CHARS} characters",
-        json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT_CHARS},
+        description=f"What the person or clinician wrote: plain text of at most {MAX_TEXT_CHARS} characters,"
+        " not only spaces, with no control character but tab and line breaks (no U+0000-U+001F,"
+        " U+007F-U+009F or U+FFFD otherwise)",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT_CHARS, "pattern": TEXT_PATTERN},
     )
     mode: Literal["self_check", "clinician"] = Field(
         default="self_check",

@@ -29,11 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import yaml
-
 from pinchpoint.errors import InvalidCaseError
 from pinchpoint.io.freetext import read_text, red_flag_findings
 from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.io.readers import load_yaml, read_regular_file
 
 if TYPE_CHECKING:
     from pinchpoint.core.case import Case, FindingValue
@@ -55,6 +54,8 @@ __all__ = [
 ]
 
 _FORMAT = "pinchpoint-text-corpus"
+_MAX_BYTES = 16 * 1024 * 1024
+"""The largest corpus file read (the largest shipped corpus is some tens of kilobytes)."""
 _ITEM_KEYS = frozenset({"id", "source", "mode", "text", "findings", "denied", "others", "note"})
 _MODES: dict[str, Mode] = {"self_check": "self_check", "clinician": "clinician"}
 
@@ -129,12 +130,19 @@ def load_corpus(path: Path, knowledge: Knowledge) -> tuple[list[CorpusItem], fro
         InvalidCaseError: The file is not a corpus, or an item is malformed or names a finding
             that is not in the vocabulary.
     """
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InvalidCaseError(
-            "the text corpus cannot be read", location=str(path), expected="a YAML corpus file", got=str(exc)
-        ) from exc
+    data = load_yaml(
+        read_regular_file(
+            path,
+            error=InvalidCaseError,
+            what="the text corpus",
+            expected="a YAML corpus file",
+            limit=_MAX_BYTES,
+        ),
+        origin=str(path),
+        error=InvalidCaseError,
+        expected="a YAML corpus file",
+        what="the text corpus",
+    )
     if not isinstance(data, dict) or data.get("format") != _FORMAT or not isinstance(data.get("items"), list):
         raise InvalidCaseError(
             "the file is not a free-text corpus",

@@ -49,7 +49,7 @@ def _read_text_command(args: argparse.Namespace) -> int:
     # Imported here: the lexicon's module is large, and the other commands never read free text.
     from pinchpoint.io.freetext import emergency_in_text, read_text  # noqa: PLC0415
 
-    text = sys.stdin.read() if args.text == "-" else args.text
+    text = _standard_input() if args.text == "-" else args.text
     knowledge = load_knowledge()
     mode: Mode = "clinician" if args.clinician else "self_check"
     reading = read_text(text, knowledge, mode=mode)
@@ -59,6 +59,17 @@ def _read_text_command(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write("\n".join(reading_lines(data, knowledge)) + "\n")
     return 0
+
+
+def _standard_input() -> str:
+    """Read standard input as UTF-8 whatever the locale; bytes that are not UTF-8 become U+FFFD.
+
+    Decoding strictly would end in a traceback under a UTF-8 locale (Python decodes standard
+    input strictly there); :func:`~pinchpoint.io.freetext.read_text` refuses the replacement
+    character by its place, as it refuses any undecodable text.
+    """
+    stream = getattr(sys.stdin, "buffer", None)
+    return sys.stdin.read() if stream is None else stream.read().decode("utf-8", errors="replace")
 
 
 def reading_lines(data: dict[str, Any], knowledge: Knowledge) -> list[str]:

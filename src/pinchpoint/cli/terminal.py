@@ -30,6 +30,7 @@ from pinchpoint.core.interview import Interview
 from pinchpoint.core.questions import Cell, Mode, Question
 from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InterviewConflictError, InvalidAnswerError, InvalidSessionError
+from pinchpoint.io.readers import load_json, read_regular_file
 from pinchpoint.service.sessions import InterviewService, Session, upgrade_state
 from pinchpoint.service.values import number_from_text
 
@@ -42,6 +43,8 @@ __all__ = ["load_session", "run_interview"]
 
 EXIT_OK = 0
 _WINDOW = 12
+_MAX_SESSION_BYTES = 1024 * 1024
+"""The largest session file read: a session is a few kilobytes."""
 _KEY_HELP = "  (arrows or number: choose, Enter: confirm, b: back, q: save and quit)"
 _MAP_HELP = "  (arrows: move, Space: mark or unmark, Enter: confirm, b: back, q: save and quit)"
 _LINE_HELP = "  (type the answer and Enter; ?: don't know, b: back, q: save and quit)"
@@ -83,7 +86,11 @@ class _SessionFile:
         """Write the state atomically (a temporary file, then a rename)."""
         temporary = self.path.with_name(self.path.name + ".tmp")
         try:
-            temporary.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+            # Readable by the owner only, as the database is: the file holds health data.
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(descriptor, 0o600)  # a temporary file left by an earlier crash keeps its mode
+            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+                stream.write(json.dumps(state, indent=1) + "\n")
             temporary.replace(self.path)
         except OSError as exc:
             raise InvalidSessionError(
@@ -96,22 +103,18 @@ class _SessionFile:
 
     def get_interview(self, interview_id: str) -> _FileRecord:
         """Read the file; a session saved in the format before (a bare interview) is converted."""
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidSessionError(
-                "the session file cannot be read",
-                location=str(self.path),
-                expected="a readable UTF-8 file",
-                got=str(exc),
-            ) from exc
-        except json.JSONDecodeError as exc:
-            raise InvalidSessionError(
-                f"the session file is not JSON (line {exc.lineno}, column {exc.colno})",
-                location=str(self.path),
+        data = load_json(
+            read_regular_file(
+                self.path,
+                error=InvalidSessionError,
+                what="the session file",
                 expected="a session saved by pinchpoint interview",
-                got=exc.msg,
-            ) from exc
+                limit=_MAX_SESSION_BYTES,
+            ),
+            origin=str(self.path),
+            error=InvalidSessionError,
+            expected="a session saved by pinchpoint interview",
+        )
         state = (upgrade_state(data) or data) if isinstance(data, dict) else {}
         return _FileRecord(interview_id, state)
 

@@ -16,15 +16,12 @@ must not be read as either.
 from __future__ import annotations
 
 import os
-import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from pinchpoint.core.case import Case, parse_case
 from pinchpoint.core.vocabulary import Vocabulary
 from pinchpoint.errors import InvalidCaseError
-from pinchpoint.io.readers import load_yaml
+from pinchpoint.io.readers import load_yaml, read_regular_file
 
 __all__ = ["CASE_SUFFIXES", "parse_case_yaml", "read_case", "read_cases", "read_file"]
 
@@ -32,6 +29,7 @@ CASE_SUFFIXES = (".yaml", ".yml")
 """The file names a directory of cases is read from; both spellings of YAML are cases."""
 
 _EXPECTED_YAML = "a YAML mapping of case keys as in shared/contract/CASES.md"
+_EXPECTED_FILE = "a YAML case file or a directory of them"
 _MAX_FILE_BYTES = 1024 * 1024
 """The largest case file read: a case is a few kilobytes; a larger file is not a case."""
 
@@ -58,12 +56,15 @@ def case_files(folder: Path) -> list[Path]:
     """The case files of a folder, in file-name order: every ``*.yaml`` and ``*.yml`` not hidden.
 
     Raises:
-        InvalidCaseError: The folder holds no case file.
+        InvalidCaseError: The folder cannot be listed, or holds no case file.
     """
-    files = sorted(
-        (file for file in folder.iterdir() if file.suffix in CASE_SUFFIXES and file.name[:1] != "."),
-        key=lambda file: file.name,
-    )
+    try:
+        names = [file for file in folder.iterdir() if file.suffix in CASE_SUFFIXES and file.name[:1] != "."]
+    except OSError as exc:  # no permission to list the folder, an I/O failure
+        raise InvalidCaseError(
+            "the directory cannot be read", location=str(folder), expected=_EXPECTED_FILE, got=exc.strerror
+        ) from exc
+    files = sorted(names, key=lambda file: file.name)
     if not files:
         raise InvalidCaseError(
             "the directory holds no case files",
@@ -93,40 +94,15 @@ def read_file(file: Path, *, limit: int = _MAX_FILE_BYTES) -> bytes:
     """Read the bytes of a regular file, refusing a pipe, a device or a socket, and a huge file.
 
     A named pipe would block the reader until someone writes to it, and a device may never
-    end; neither is a case file.
+    end; neither is a case file (see :func:`pinchpoint.io.readers.read_regular_file`).
 
     Raises:
         InvalidCaseError: The file does not exist, is not a regular file, is larger than
             ``limit`` bytes, or cannot be read.
     """
-    with _file_errors(str(file)):
-        mode = file.stat().st_mode
-        if not stat.S_ISREG(mode):
-            raise InvalidCaseError(
-                f"the path is not a regular file (it is {_kind(mode)})",
-                location=str(file),
-                expected="a YAML case file or a directory of them",
-            )
-        with file.open("rb") as stream:
-            data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidCaseError(
-            "the file is too large to be a case",
-            location=str(file),
-            expected=f"a case file of at most {limit // 1024} KiB",
-        )
-    return data
-
-
-def _kind(mode: int) -> str:
-    kinds = (
-        (stat.S_ISFIFO, "a named pipe"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISDIR, "a directory"),
+    return read_regular_file(
+        file, error=InvalidCaseError, what="the case file", expected=_EXPECTED_FILE, limit=limit
     )
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def parse_case_yaml(data: bytes, vocabulary: Vocabulary, *, origin: str, default_id: str) -> Case:
@@ -149,27 +125,3 @@ def parse_case_yaml(data: bytes, vocabulary: Vocabulary, *, origin: str, default
     if table is None:
         raise InvalidCaseError("the case file is empty", location=origin, expected=_EXPECTED_YAML)
     return parse_case(table, vocabulary, origin=origin, default_id=default_id)
-
-
-@contextmanager
-def _file_errors(origin: str) -> Iterator[None]:
-    """Translate the errors of opening and reading a case file into :class:`InvalidCaseError`.
-
-    Raises:
-        InvalidCaseError: For every foreign error this boundary expects, chained to it.
-    """
-    try:
-        yield
-    except FileNotFoundError as exc:
-        raise InvalidCaseError(
-            "the case file does not exist",
-            location=origin,
-            expected="a YAML case file or a directory of them",
-        ) from exc
-    except OSError as exc:  # no permission, an I/O failure
-        raise InvalidCaseError(
-            "the case file cannot be read",
-            location=origin,
-            expected="a readable YAML case file",
-            got=exc.strerror,
-        ) from exc

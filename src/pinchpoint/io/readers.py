@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,7 +44,7 @@ try:  # libyaml's parser is several times faster than the pure-Python one
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
-__all__ = ["load_json", "load_yaml"]
+__all__ = ["load_json", "load_yaml", "read_regular_file"]
 
 _MAX_DEPTH = 64
 """Deeper nesting than any file or request of pinchpoint has; refused before it costs a stack."""
@@ -53,6 +55,72 @@ _FLOAT_TAG = "tag:yaml.org,2002:float"
 _NUMBER_EXPECTED = f"a finite number of at most {MAX_SAFE_INTEGER} in size"
 
 Error = type[PinchpointError]
+
+
+# --- files ----------------------------------------------------------------------------------------
+
+
+def read_regular_file(
+    path: str | os.PathLike[str], *, error: Error, what: str, expected: str, limit: int
+) -> bytes:
+    """Read the bytes of a regular file, refusing a pipe, a device, a socket, a folder or a huge file.
+
+    The file is opened without waiting (``O_NONBLOCK``: opening a named pipe otherwise waits for
+    a writer) and checked on the open descriptor, so nothing can be swapped in between the check
+    and the read; a device such as ``/dev/zero`` never ends and is refused before a byte is read.
+
+    Args:
+        path: The file.
+        error: The error class to raise.
+        what: What the file is, in the messages ("the case file").
+        expected: What the path should be ("a YAML case file or a directory of them").
+        limit: The largest size read, in bytes.
+
+    Raises:
+        PinchpointError: Of class ``error``: the path does not exist, is not a regular file, is
+            larger than ``limit`` bytes, or cannot be read (no permission, an I/O failure).
+    """
+    origin = os.fspath(path)
+    try:
+        descriptor = os.open(origin, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError as exc:
+        raise error(f"{what} does not exist", location=origin, expected=expected) from exc
+    except IsADirectoryError as exc:  # Windows; on POSIX a folder opens and fstat names it
+        raise error(
+            "the path is not a regular file (it is a directory)", location=origin, expected=expected
+        ) from exc
+    except OSError as exc:
+        raise error(f"{what} cannot be read", location=origin, expected=expected, got=exc.strerror) from exc
+    with os.fdopen(descriptor, "rb", closefd=True) as stream:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise error(
+                f"the path is not a regular file (it is {_file_kind(mode)})",
+                location=origin,
+                expected=expected,
+            )
+        try:
+            data = stream.read(limit + 1)
+        except OSError as exc:
+            raise error(
+                f"{what} cannot be read", location=origin, expected=expected, got=exc.strerror
+            ) from exc
+    if len(data) > limit:
+        raise error(
+            f"{what} is too large", location=origin, expected=f"{expected} of at most {limit // 1024} KiB"
+        )
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 # --- YAML -----------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,6 +47,7 @@ from sqlalchemy.pool import StaticPool
 from pinchpoint.errors import StoreError
 
 __all__ = [
+    "SESSION_IDLE_LIMIT",
     "AssessmentRecord",
     "Clock",
     "InterviewRecord",
@@ -60,6 +61,17 @@ __all__ = [
 
 _ID_LENGTH = 32  # uuid4().hex
 _MEMORY_LIMIT = 10_000
+
+SESSION_IDLE_LIMIT = timedelta(days=30)
+"""How long an unfinished interview session is kept after its last answer (pinchpoint-design).
+
+Long enough to come back to a self-check after a weekend away or an appointment weeks later;
+short enough that answers about someone's health that were never finished do not stay on the
+server for good. A finished session stays as long as the saved assessment it belongs to (the
+record the user keeps or deletes in the history).
+"""
+_PURGE_EVERY = timedelta(hours=1)
+"""How often a running store deletes expired sessions again, on its next write of a session."""
 
 Clock = Callable[[], datetime]
 """Returns the current time as an aware :class:`~datetime.datetime`."""
@@ -220,22 +232,34 @@ class Store:
         clock: Returns the current time (tests pass a fixed clock).
     """
 
-    def __init__(self, engine: sa.Engine, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        clock: Clock | None = None,
+        session_idle_limit: timedelta = SESSION_IDLE_LIMIT,
+    ) -> None:
         self._engine = engine
         self._sessions = orm.sessionmaker(engine, expire_on_commit=False)
         self._clock = clock or _utc_now
+        self._idle_limit = session_idle_limit
+        self._purged_at: datetime | None = None
 
     @classmethod
-    def open(cls, url: str, *, clock: Clock | None = None) -> Store:
-        """Connect to the database at ``url`` and upgrade its schema to the latest migration.
+    def open(
+        cls, url: str, *, clock: Clock | None = None, session_idle_limit: timedelta = SESSION_IDLE_LIMIT
+    ) -> Store:
+        """Connect to the database at ``url``, upgrade its schema and delete expired sessions.
 
         A SQLite file and its folder are created when missing, readable by the owner only
-        (the file holds health data).
+        (the file holds health data); an existing file readable by others is made private.
 
         Args:
             url: A SQLAlchemy URL: ``sqlite:///path/to/file.sqlite3``, ``sqlite://`` (in
                 memory) or ``postgresql+psycopg://user@host/db``.
             clock: Returns the current time; UTC now when omitted.
+            session_idle_limit: How long an unfinished interview session is kept after its
+                last change (:data:`SESSION_IDLE_LIMIT` by default).
 
         Raises:
             StoreError: The URL is malformed, its driver is missing, the database cannot
@@ -245,7 +269,9 @@ class Store:
             parsed = sa.make_url(url)
             engine = _engine(parsed)
             upgrade(engine)
-        return cls(engine, clock=clock)
+        store = cls(engine, clock=clock, session_idle_limit=session_idle_limit)
+        store.delete_expired_interviews()
+        return store
 
     @property
     def engine(self) -> sa.Engine:
@@ -364,6 +390,24 @@ class Store:
 
     # --- interview sessions ------------------------------------------------------------------
 
+    def delete_expired_interviews(self) -> int:
+        """Delete the unfinished sessions idle longer than the store's limit; return how many.
+
+        A session is unfinished when no saved assessment links to it (never finished, or its
+        assessment was deleted). Runs when the store opens and then, at most once an hour, when
+        a session is created.
+
+        Raises:
+            StoreError: The database refused the delete.
+        """
+        now = self._clock()
+        self._purged_at = now
+        query = sa.delete(_InterviewRow).where(
+            _InterviewRow.assessment_id.is_(None), _InterviewRow.updated_at < now - self._idle_limit
+        )
+        with self._transaction("deleting expired interview sessions") as session:
+            return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+
     def create_interview(self, state: Mapping[str, Any]) -> InterviewRecord:
         """Save the state of a new interview session and return the record.
 
@@ -371,6 +415,8 @@ class Store:
             StoreError: The state is not JSON, or the database refused the write.
         """
         now = self._clock()
+        if self._purged_at is None or now - self._purged_at >= _PURGE_EVERY:
+            self.delete_expired_interviews()
         row = _InterviewRow(
             id=uuid.uuid4().hex, created_at=now, updated_at=now, state_json=_dumps(state, "state")
         )
@@ -402,7 +448,13 @@ class Store:
         """
         with self._transaction("reading an interview session") as session:
             row = session.get(_InterviewRow, interview_id)
-            return None if row is None else _interview_record(row)
+            if row is None or self._expired(row):
+                return None
+            return _interview_record(row)
+
+    def _expired(self, row: _InterviewRow) -> bool:
+        """Whether an unfinished session is past its idle limit (deleted at the next purge)."""
+        return row.assessment_id is None and _aware(row.updated_at) < self._clock() - self._idle_limit
 
     def interview_of_assessment(self, assessment_id: str) -> InterviewRecord | None:
         """Return the interview session that an assessment finished, or None (a form's result).
@@ -438,9 +490,15 @@ class Store:
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Upgrade the schema of ``engine``'s database to the latest shipped migration (or to ``revision``).
 
-    Every migration still to run, and the version stamp, run in one transaction: a crash or a
-    refused statement leaves the database as it was (the SQLite driver commits a schema change
-    at once, so that holds fully for the migrations that rewrite rows, such as 0002).
+    Every migration still to run, and the version stamp, run in one transaction: a crash (even
+    ``kill -9``) or a refused statement leaves the database as it was, never a table without
+    its version stamp, which the next start would try to create again. PostgreSQL's DDL is
+    transactional as it stands. Python's SQLite driver opens a transaction only before a row is
+    written and runs ``CREATE TABLE`` outside any, committing it at once; so on SQLite the
+    driver's own transaction handling is switched off for this one connection and the
+    transaction is opened explicitly (``BEGIN IMMEDIATE``: also the write lock, so two first
+    starts at once run one after the other), as SQLAlchemy's documentation of the pysqlite
+    driver advises for transactional DDL.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: The database refused a migration (callers
@@ -448,9 +506,32 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """
     config = Config()
     config.set_main_option("script_location", str(resources.files("pinchpoint.service") / "migrations"))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+        return
+    with engine.connect() as connection, _explicit_transactions(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+
+
+@contextmanager
+def _explicit_transactions(connection: sa.Connection) -> Iterator[None]:
+    """Let the statements on a pysqlite connection open and close its transactions themselves."""
+    driver = connection.connection.driver_connection
+    before = driver.isolation_level  # type: ignore[union-attr]
+    driver.isolation_level = None  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        driver.isolation_level = before  # type: ignore[union-attr]
 
 
 def _engine(url: sa.URL) -> sa.Engine:
@@ -473,10 +554,22 @@ def _sqlite_pragmas(connection: Any, _record: object) -> None:
 
 
 def _create_private_file(path: Path) -> None:
-    """Create the SQLite file and its folder, readable and writable by the owner only."""
+    """Create the SQLite file and its folder, readable and writable by the owner only.
+
+    A file that exists already (made by an older version, copied, restored from a backup) is
+    made private too, with SQLite's ``-wal`` and ``-shm`` files beside it: they hold the same
+    health data. A file owned by another user is left as it is (only its owner may change it).
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            status = file.stat()
+        except FileNotFoundError:
+            continue
+        if status.st_mode & 0o077 and status.st_uid == os.geteuid():
+            file.chmod(0o600)
 
 
 @contextmanager

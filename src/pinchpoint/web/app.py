@@ -57,6 +57,7 @@ from pinchpoint.api.app import (
     api_router,
     assess_alias_router,
     cds_router,
+    describe_bug,
     error_status,
     problem_response,
 )
@@ -127,7 +128,9 @@ def create_app(
     knowledge = knowledge or load_knowledge()
     content = content or load_content(knowledge)
     owns_store = store is None
-    store = store or Store.open(settings.resolved_database_url())
+    store = store or Store.open(
+        settings.resolved_database_url(), session_idle_limit=settings.session_idle_limit
+    )
     pages = _Pages(knowledge, content, store)
 
     @asynccontextmanager
@@ -606,7 +609,12 @@ def _register_errors(app: FastAPI, pages: _Pages) -> None:
         return error(request, 422, "The request cannot be read", "The request's parameters are not valid.")
 
     async def bug(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error while answering %s %s", request.method, _route_of(request))
+        log.error(
+            "unexpected error while answering %s %s: %s",
+            request.method,
+            _route_of(request),
+            describe_bug(exc),
+        )
         return error(
             request,
             500,
@@ -621,10 +629,12 @@ def _register_errors(app: FastAPI, pages: _Pages) -> None:
         (_BadRequestError, bad_request),
         (HTTPException, http_error),
         (RequestValidationError, validation_error),
-        (Exception, bug),
     ]
     for kind, handler in handlers:
         app.add_exception_handler(kind, _pages_only(handler))
+    # Any other error is answered inside the limits middleware (web/limits.py), not by Starlette's
+    # outermost error handler, so that its 500 carries the security headers and is logged once.
+    app.state.answer_bug = _pages_only(bug)
 
 
 def _pages_only(
@@ -644,6 +654,9 @@ def _route_of(request: Request) -> str:
     """Return the route template that matches the request (``/assessments/{record_id}``), never its values."""
     if request.url.path.startswith("/static/"):
         return "/static/{file}"
+    template = getattr(request.scope.get("route"), "path", None)  # set by the router, included ones too
+    if isinstance(template, str):
+        return template
     for route in request.app.router.routes:
         match, _ = route.matches(request.scope)
         if match == Match.FULL:

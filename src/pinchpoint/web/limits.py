@@ -158,6 +158,14 @@ class LimitsMiddleware:
 
         try:
             await self._serve(scope, receive, send_noting_status, kind)
+        except Exception as exc:
+            # A bug: answered here, inside the security middleware, so that its 500 carries the
+            # headers and is logged once (by the app's ``answer_bug``), unless a response began.
+            answer = getattr(getattr(scope.get("app"), "state", None), "answer_bug", None)
+            if status or answer is None:
+                raise
+            response = await answer(Request(scope, receive), exc)
+            await response(scope, receive, send_noting_status)
         finally:
             if log.isEnabledFor(logging.INFO):
                 log.info(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import platformdirs
 
-from pinchpoint.service.store import sqlite_url
+from pinchpoint.service.store import SESSION_IDLE_LIMIT, sqlite_url
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "LOOPBACK_HOSTS", "Settings", "default_database_url"]
 
@@ -32,12 +33,15 @@ class Settings:
         database_url: A SQLAlchemy URL; the user's SQLite file when empty.
         allowed_hosts: The ``Host`` header values the app answers to (protection against
             DNS rebinding); derived from ``host`` when empty.
+        session_idle_limit: How long an unfinished interview session is kept after its last
+            answer (30 days; see :data:`~pinchpoint.service.store.SESSION_IDLE_LIMIT`).
     """
 
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     database_url: str = ""
     allowed_hosts: tuple[str, ...] = field(default=())
+    session_idle_limit: timedelta = SESSION_IDLE_LIMIT
 
     def resolved_database_url(self) -> str:
         """Return ``database_url``, or the default SQLite file when it is empty."""

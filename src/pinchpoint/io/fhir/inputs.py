@@ -22,6 +22,7 @@ from pinchpoint.errors import FhirMappingError
 from pinchpoint.io.fhir._boundary import load_json
 from pinchpoint.io.fhir.record import RecordFacts, read_bundle, record_to_case
 from pinchpoint.io.fhir.response import response_to_case
+from pinchpoint.io.readers import read_regular_file
 
 __all__ = [
     "READABLE_TYPES",
@@ -30,6 +31,9 @@ __all__ = [
     "read_fhir",
     "read_fhir_file",
 ]
+
+_MAX_FILE_BYTES = 16 * 1024 * 1024
+"""The largest FHIR file read: a patient's record Bundle is some hundreds of kilobytes."""
 
 READABLE_TYPES = ("QuestionnaireResponse", "Bundle")
 """The resource types pinchpoint assesses."""
@@ -53,15 +57,9 @@ def read_fhir_file(path: Path, knowledge: Knowledge, *, today: dt.date) -> FhirI
         FhirMappingError: The file cannot be read, or is not a readable FHIR resource.
         InvalidCaseError: An answer is out of range or names a region that does not exist.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise FhirMappingError(
-            "the FHIR file cannot be read",
-            location=str(path),
-            expected="a readable JSON file",
-            got=exc.strerror,
-        ) from exc
+    data = read_regular_file(
+        path, error=FhirMappingError, what="the FHIR file", expected="a FHIR JSON file", limit=_MAX_FILE_BYTES
+    )
     return read_fhir(data, knowledge, today=today, origin=str(path), default_id=path.stem)
 
 

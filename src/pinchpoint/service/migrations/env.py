@@ -15,6 +15,10 @@ if connection is None or context.is_offline_mode():
         "pinchpoint's migrations run through pinchpoint.service.store.upgrade(engine), "
         "which passes an open connection; they cannot run from the alembic command line"
     )
-context.configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+# Every pending migration and its version stamp run in the caller's one transaction (DDL is
+# transactional on SQLite and PostgreSQL alike; store.upgrade opens SQLite's explicitly).
+context.configure(
+    connection=connection, render_as_batch=connection.dialect.name == "sqlite", transactional_ddl=True
+)
 with context.begin_transaction():
     context.run_migrations()
