@@ -41,7 +41,7 @@ _LEVELS = (Urgency.SELF_CARE, Urgency.SOON, Urgency.URGENT)
 
 @dataclass(frozen=True)
 class Belongs:
-    """One kind of case a term belongs to: a site (id or kind) among ``sites`` and a cause among ``causes``."""
+    """A kind of case a term belongs to: a site (id or kind) among ``sites`` and a cause among ``causes``."""
 
     sites: frozenset[str] | None
     causes: frozenset[str] | None
@@ -144,7 +144,7 @@ def _matches(belongs: Belongs, site: str, cause: str, site_kinds: Mapping[str, s
 
 
 def _has_finding(findings: Mapping[str, FindingValue], wanted: Mapping[str, FindingValue]) -> bool:
-    """Whether the person has one of the findings (either side): the value, or for a number at most it (power)."""
+    """Whether the person has one of the findings (either side): the value, or a number at most it."""
     vocabulary = _knowledge().vocabulary
     for pattern, value in wanted.items():
         for finding in matching_findings(pattern, vocabulary):
@@ -192,7 +192,7 @@ def test_no_shown_item_names_a_place_or_mechanism_foreign_to_the_case(cause_id: 
 
 
 _PLAUSIBLE = 0.1
-"""A site or cause at least this probable is one of the case's (the lowest ``p_at_least`` of the plan tables)."""
+"""A site or cause at least this probable is the case's (the lowest ``p_at_least`` of the plan tables)."""
 
 
 def _base_site(site_id: str) -> str:
@@ -253,7 +253,8 @@ def test_every_term_row_is_named_by_some_advice() -> None:
     """Each row's words occur in the wording of at least one advice or investigation item (no dead row)."""
     advice = cast(s.AdviceTable, _knowledge().tables["advice"])
     tests = cast(s.InvestigationsTable, _knowledge().tables["investigations"])
-    texts = [" ".join((row.title, row.patient, row.clinician)) for row in [*advice.items, *tests.items]]
+    rows: list[s.AdviceItem | s.InvestigationItem] = [*advice.items, *tests.items]
+    texts = [" ".join((row.title, row.patient, row.clinician)) for row in rows]
     assert [row.name for row in _rows() if not any(row.pattern.search(text) for text in texts)] == []
 
 
@@ -265,7 +266,8 @@ def test_a_foreign_word_is_found() -> None:
     }
     meralgia = PlanCase("nerve.lateral_femoral_cutaneous", "external_compression", {}, Urgency.SOON)
     faults = foreign_terms(items["relieve-pressure-tarsal-tunnel"], meralgia, _rows())
-    assert faults and "tarsal tunnel" in faults[0]
+    assert faults
+    assert "tarsal tunnel" in faults[0]
     (splint_row,) = [row for row in advice.items if row.id == "foot-drop-support"]
     splint = PlanItem(
         id=splint_row.id,
