@@ -110,3 +110,89 @@ def test_the_live_panel_speaks_to_the_clinician(client: TestClient, knowledge: K
     assert preview["triage"] == "emergency"
     banner = _banner(preview["html"])
     assert str(escape(_actions(knowledge)["emergency"].clinician)) in banner
+
+
+# --- a pasted clinical note read into the form -------------------------------------------------
+
+_NOTE = (
+    "45M, left leg pain for 3 weeks, shooting below the knee. EHL 4/5 L. Ankle jerk absent L. "
+    "SLR positive L at 40 degrees. No saddle anaesthesia, bladder and bowels normal."
+)
+
+
+def _live_panel(page: str) -> str:
+    return page.split('id="live-panel"', 1)[1].split("</aside>", 1)[0]
+
+
+def test_a_note_fills_the_form_marks_each_field_and_assesses_nothing(client: TestClient) -> None:
+    """The fields read from the note are filled and marked; no level is shown and nothing is saved."""
+    response = _post(client, "/clinician/note", [("note", _NOTE)])
+    assert response.status_code == 200
+    page = response.text
+    marked = set(re.findall(r'data-from-note="([^"]+)"', page))
+    assert {
+        "age",
+        "exam.power.great_toe_extension.left",
+        "exam.reflex.achilles.left",
+        "exam.slr.left",
+    } <= marked
+    assert 'name="age" type="text" inputmode="numeric" autocomplete="off" value="45"' in page
+    assert re.search(r'<option value="4" selected>4</option>', page)
+    assert "data-note-read" in page
+    assert "data-triage" not in _live_panel(page), "nothing is assessed until the clinician checks"
+    assert "data-note-unchecked" in _live_panel(page)
+    assert "data-emergency" not in page
+    assert "data-record=" not in client.get("/history").text, "nothing is saved"
+
+
+def test_the_fields_read_from_a_note_submit_as_they_stand(client: TestClient) -> None:
+    """Pressing "Assess and save" on the filled form, unchanged, gives a saved assessment."""
+    page = _post(client, "/clinician/note", [("note", _NOTE)]).text
+    form = page.split('class="exam-form"', 1)[1].split("</form>", 1)[0]
+    items = re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]+)"[^>]*\schecked', form)
+    items += [
+        (name, value)
+        for name, value in re.findall(
+            r'<input id="[^"]+" name="([^"]+)" type="text"[^>]*value="([^"]*)"', form
+        )
+        if value
+    ]
+    for name, body in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', form, flags=re.S):
+        chosen = re.search(r'<option value="([^"]+)" selected>', body)
+        if chosen:
+            items.append((name, chosen.group(1)))
+    assert ("exam.power.great_toe_extension.left", "4") in items
+    saved = _post(client, "/clinician", items, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    result = client.get(saved.headers["location"]).text
+    assert "<h1>Assessment</h1>" in result
+
+
+def test_a_red_flag_in_a_note_acts_at_once(client: TestClient, knowledge: Knowledge) -> None:
+    """Urinary retention in the note: the emergency message heads the page before anything is saved."""
+    note = "Unable to pass urine since this morning, saddle anaesthesia, bilateral leg pain."
+    page = _post(client, "/clinician/note", [("note", note)]).text
+    emergency = page.split("data-emergency", 1)[1].split("</section>", 1)[0]
+    assert page.index("data-emergency") < page.index('class="exam-form"')
+    assert 'role="alert"' in page.split("data-emergency", 1)[0].rsplit("<section", 1)[1]
+    assert knowledge.vocabulary.triage["emergency"] in emergency
+    assert "urinary_retention" in set(re.findall(r'data-from-note="([^"]+)"', page))
+    assert "data-triage" not in _live_panel(page)
+
+
+@pytest.mark.parametrize(("note", "status"), [("", 422), ("x" * 100_000, 422)])
+def test_an_unreadable_note_is_refused_on_the_form(client: TestClient, note: str, status: int) -> None:
+    """An empty or overlong note comes back on the form with why, and nothing is filled."""
+    response = _post(client, "/clinician/note", [("note", note)])
+    assert response.status_code == status
+    assert 'id="err-note"' in response.text
+    assert "data-from-note=" not in response.text
+    assert "data-no-assessment" in _live_panel(response.text)
+
+
+def test_the_empty_form_still_shows_nothing(client: TestClient) -> None:
+    """The clinician form with no finding: the note box is there, no level, no site."""
+    page = client.get("/clinician").text
+    assert 'action="/clinician/note"' in page
+    assert "data-triage" not in _live_panel(page)
+    assert "data-no-assessment" in _live_panel(page)
