@@ -11,6 +11,7 @@ knowledge and a :class:`~pinchpoint.service.store.Store`. Routes::
     GET  /clinician                     clinician mode: the examination form (?from=ID reopens)
     POST /clinician                     assess and save it; 303 to the result, or 422 with the form
     POST /api/preview?page=clinician    the live assessment of a half-filled form (JSON, not saved)
+    POST /clinician/note                a pasted clinical note read into the clinician form, to check
     POST /api/assess                    an alias of POST /api/v1/assess (pinchpoint.api.app)
     GET  /history                       saved assessments, newest first
     GET  /assessments/{id}              one saved assessment, as it was saved
@@ -75,6 +76,7 @@ from pinchpoint.web.content import WebContent, load_content
 from pinchpoint.web.forms import FORM_LEVEL, FormResult, Page, build_page, findings_to_form, parse_form
 from pinchpoint.web.interview import InterviewPages
 from pinchpoint.web.limits import LimitsMiddleware
+from pinchpoint.web.note import NotePage
 from pinchpoint.web.security import SecurityMiddleware
 from pinchpoint.web.settings import Settings
 from pinchpoint.web.text import TextPages
@@ -155,6 +157,8 @@ def create_app(
     pages.register(app)
     pages.interviews.register(app)
     TextPages(knowledge, pages.interviews, pages.render, _form_items).register(app)
+    # Clinician mode: POST /clinician/note reads a pasted note into the clinician form (web/note.py).
+    NotePage(knowledge, content, pages.render_form, _form_items).register(app)
     app.include_router(api_router(knowledge, sessions=store))
     app.router.routes.extend(assess_alias_router(knowledge).routes)  # a plain route: the log names it
     app.include_router(cds_router(knowledge))
@@ -383,8 +387,9 @@ class _Pages:
         errors: Mapping[str, str],
         live: Any = None,
         status: int = 200,
+        **extra: Any,
     ) -> HTMLResponse:
-        """Render a page's form with its values and errors."""
+        """Render a page's form with its values and errors (``extra``: more for the template)."""
         maps = {
             field.base: render_map(self.knowledge, self.content, selected=values.get(field.base, ()))
             for section in self.sections[page]
@@ -406,6 +411,7 @@ class _Pages:
                 r: region_label(self.knowledge, self.content, r) for r in self.knowledge.vocabulary.region_ids
             },
             live=live,
+            **extra,
         )
 
     async def _submit(self, request: Request, page: Page) -> Response:

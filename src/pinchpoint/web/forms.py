@@ -36,6 +36,7 @@ __all__ = [
     "Page",
     "SectionView",
     "build_page",
+    "finding_labels",
     "findings_to_form",
     "parse_form",
 ]
@@ -204,6 +205,27 @@ def _core_errors(
         except InputError as exc:
             problems[name] = _message(allowed[name], exc)
     return problems
+
+
+def finding_labels(knowledge: Knowledge, content: WebContent) -> dict[str, str]:
+    """Each concrete finding id of the forms with the words its field shows (a grid's: row, side).
+
+    The self-check's words first, then the clinician page's for what only it asks; a sided
+    finding is also named without its side (``exam.slr``), as text read before the side is
+    known names it. Text read into a form (a pasted note, a description) names each finding
+    as the form does, never by id.
+    """
+    labels: dict[str, str] = {}
+    for page in ("self_check", "clinician"):
+        for section in build_page(page, knowledge, content):
+            for shown in section.fields:
+                rows = [(row.label, row.ids) for row in shown.rows] or [(shown.label, shown.ids)]
+                for label, ids in rows:
+                    for finding, side in ids:
+                        labels.setdefault(finding, f"{label}, {side}" if side else label)
+                        if side:  # a side not yet known: the finding named without it
+                            labels.setdefault(finding.rpartition(".")[0], label)
+    return labels
 
 
 def findings_to_form(findings: Mapping[str, Any]) -> dict[str, str | tuple[str, ...]]:

@@ -28,6 +28,7 @@ from pinchpoint.io.freetext import (
     phrase_table,
     read_text,
 )
+from pinchpoint.web.forms import finding_labels
 from pinchpoint.web.interview import FormReader, InterviewPages, Items, form_values
 
 __all__ = ["TextPages"]
@@ -49,6 +50,7 @@ class TextPages:
         self.interviews = interviews
         self.render = render
         self.read_form = read_form
+        self.labels = finding_labels(knowledge, interviews.content)
 
     def register(self, app: FastAPI) -> None:
         """Add the routes to ``app`` (kept out of the API's OpenAPI document)."""
@@ -110,7 +112,9 @@ class TextPages:
     def _worded(self, mention: Mention) -> str:
         """The finding a mention names, in words, with its proposed value."""
         spec = self.knowledge.vocabulary.findings.get(mention.finding)
-        subject = spec.description if spec is not None else mention.finding.replace("_", " ")
+        subject = self.labels.get(mention.finding) or (
+            spec.description if spec is not None else mention.finding.replace("_", " ")
+        )
         value = mention.value
         if value is None:
             return subject

@@ -9,8 +9,8 @@ that a saved result page shows what was saved, not a new assessment.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from pinchpoint.core.assessment import Assessment, Evidence, Hypothesis, TriageReason
 from pinchpoint.core.careplan import Plan, PlanItem, PlanStage, Verdict
@@ -18,6 +18,7 @@ from pinchpoint.core.case import FindingValue
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.triage import triage, unanswered_signs
 from pinchpoint.core.vocabulary import Urgency
+from pinchpoint.knowledge import schema as s
 from pinchpoint.web.bodymap import MapView, render_map, site_territory
 from pinchpoint.web.content import Level, WebContent
 
@@ -82,6 +83,8 @@ class ResultView:
     bodymap: tuple[MapView, ...]
     plan: Plan
     investigations: tuple[PlanItem, ...]
+    clinician_due: Mapping[str, str] = field(default_factory=dict)
+    """How soon each timing of advice.yaml is, in a clinician's words (``emergency`` -> "immediately ...")."""
 
 
 def site_name(site_id: str, knowledge: Knowledge, content: WebContent) -> str:
@@ -135,7 +138,14 @@ def result_view(
         bodymap=render_map(knowledge, content, territory=territory),
         plan=assessment.plan,
         investigations=assessment.investigations,
+        clinician_due=_clinician_due(knowledge),
     )
+
+
+def _clinician_due(knowledge: Knowledge) -> dict[str, str]:
+    """Return each timing of advice.yaml in a clinician's words, for a clinician's record."""
+    advice = cast(s.AdviceTable, knowledge.tables["advice"])
+    return {timing_id: timing.clinician for timing_id, timing in advice.timings.items()}
 
 
 def _territory_words(
