@@ -107,7 +107,7 @@ def route_class(path: str) -> RouteClass:
         return HEALTH
     if path.startswith("/static/"):
         return STATIC
-    if path == "/api/v1/text" or path.startswith("/check/text"):
+    if path in ("/api/v1/text", "/clinician/note") or path.startswith("/check/text"):
         return TEXT
     if path.startswith(("/api/v1/fhir/", "/cds-services")):
         return FHIR

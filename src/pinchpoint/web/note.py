@@ -12,11 +12,13 @@ the emergency rules it fires head the page (:func:`pinchpoint.io.freetext.emerge
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
+from pinchpoint.api.cpu import run_cpu
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import AdapterError, InputError
 from pinchpoint.io.freetext import Mention, emergency_in_text, read_text
@@ -55,7 +57,7 @@ class NotePage:
         sent = form_values(await self.read_form(request), "note")
         text = sent[-1] if sent else ""
         try:
-            reading = read_text(text, self.knowledge, mode="clinician")
+            reading = await run_cpu(partial(read_text, mode="clinician"), text, self.knowledge)
         except InputError as exc:
             problem = f"{exc.problem[:1].upper()}{exc.problem[1:]}" + (
                 f"; expected {exc.expected}" if exc.expected else ""
