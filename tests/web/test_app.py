@@ -57,7 +57,7 @@ def test_every_page_says_what_pinchpoint_is_and_what_to_do_in_an_emergency(
 
 @pytest.mark.parametrize("path", [*_PAGES, "/static/app.css", "/static/app.js", "/healthz"])
 def test_every_response_carries_the_security_headers(client: TestClient, path: str) -> None:
-    """CSP without inline script or style and no framing, no sniffing, no referrer to other sites, on every response.
+    """CSP without inline script or style, no framing, no sniffing, no referrer elsewhere, on every response.
 
     ``same-origin`` rather than ``no-referrer``: under ``no-referrer`` a browser sends ``Origin: null``
     with the pages' own forms, and the CSRF check must refuse ``null``.

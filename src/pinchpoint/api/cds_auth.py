@@ -37,7 +37,7 @@ from pinchpoint.errors import InputError
 __all__ = ["ALGORITHMS", "LEEWAY", "MAX_AGE", "CdsAuthError", "CdsIssuer", "CdsVerifier"]
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
-"""Signature algorithms accepted: CDS Hooks requires ES384 and RS384; the other asymmetric ones are as safe."""
+"""Accepted signature algorithms: CDS Hooks requires ES384 and RS384; other asymmetric ones are as safe."""
 MAX_AGE = 300
 """Seconds a token may live (``iat`` to now, and now to ``exp``): CDS Hooks recommends five minutes."""
 LEEWAY = 30
@@ -146,7 +146,9 @@ class CdsVerifier:
             raise _refused("the token is not a JWT") from exc
         algorithm = header.get("alg")
         if algorithm not in ALGORITHMS:
-            raise _refused(f"the signature algorithm {algorithm!r} is not accepted", expected=", ".join(ALGORITHMS))
+            raise _refused(
+                f"the signature algorithm {algorithm!r} is not accepted", expected=", ".join(ALGORITHMS)
+            )
         issuer = claims.get("iss")
         keys = self._keys.get(issuer) if isinstance(issuer, str) else None
         if keys is None:
@@ -168,7 +170,9 @@ class CdsVerifier:
         except jwt.InvalidAudienceError as exc:
             raise _refused("the token is for another audience (aud)", expected=audience) from exc
         except jwt.MissingRequiredClaimError as exc:
-            raise _refused(f"the token lacks the claim {exc.claim!r}", expected="iss, aud, exp, iat, jti") from exc
+            raise _refused(
+                f"the token lacks the claim {exc.claim!r}", expected="iss, aud, exp, iat, jti"
+            ) from exc
         except jwt.PyJWTError as exc:
             raise _refused(f"the token is not valid: {type(exc).__name__}") from exc
         self._check_times(verified)

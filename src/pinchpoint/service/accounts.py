@@ -172,14 +172,14 @@ class Accounts:
         """Return every account, by name."""
         query = sa.select(_users.c.id, _users.c.name, _users.c.role, _users.c.created_at)
         with database_errors("reading the accounts"), self._engine.connect() as connection:
-            return [_user(row) for row in connection.execute(query.order_by(_users.c.name))]
+            return [_user(row._mapping) for row in connection.execute(query.order_by(_users.c.name))]
 
     def user(self, name: str) -> User | None:
         """Return the account with this name, or None."""
         query = sa.select(_users.c.id, _users.c.name, _users.c.role, _users.c.created_at)
         with database_errors("reading the accounts"), self._engine.connect() as connection:
             row = connection.execute(query.where(_users.c.name == name)).first()
-        return None if row is None else _user(row)
+        return None if row is None else _user(row._mapping)
 
     def any(self) -> bool:
         """Whether at least one account exists (then every request must say who it comes from)."""
@@ -207,9 +207,11 @@ class Accounts:
         if self._hasher.check_needs_rehash(stored):
             with database_errors("changing the accounts"), self._engine.begin() as connection:
                 connection.execute(
-                    _users.update().where(_users.c.id == row.id).values(password_hash=self._hasher.hash(password))
+                    _users.update()
+                    .where(_users.c.id == row.id)
+                    .values(password_hash=self._hasher.hash(password))
                 )
-        return _user(row)
+        return _user(row._mapping)
 
     # --- tokens --------------------------------------------------------------------------------
 
@@ -249,7 +251,7 @@ class Accounts:
             return None
         if row.expires_at is not None and _aware(row.expires_at) <= self._clock():
             return None
-        return _user(row)
+        return _user(row._mapping)
 
     def revoke_token(self, token: str) -> None:
         """Forget a token (logout)."""
@@ -268,8 +270,7 @@ class Accounts:
             return int(result.rowcount or 0)
 
 
-def _user(row: sa.Row[tuple[object, ...]]) -> User:
-    mapping = row._mapping
+def _user(mapping: sa.RowMapping) -> User:
     role = str(mapping["role"])
     return User(
         id=str(mapping["id"]),

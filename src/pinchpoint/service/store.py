@@ -429,7 +429,9 @@ class Store:
             self._log(session, accessor, "C", _ASSESSMENT, row.id)
         return _assessment_record(row)
 
-    def get_assessment(self, assessment_id: str, *, accessor: Accessor | None = None) -> AssessmentRecord | None:
+    def get_assessment(
+        self, assessment_id: str, *, accessor: Accessor | None = None
+    ) -> AssessmentRecord | None:
         """Return the assessment with this id, or None when there is none (for ``accessor``).
 
         Raises:
@@ -496,7 +498,9 @@ class Store:
 
     # --- interview sessions ------------------------------------------------------------------
 
-    def create_interview(self, state: Mapping[str, Any], *, accessor: Accessor | None = None) -> InterviewRecord:
+    def create_interview(
+        self, state: Mapping[str, Any], *, accessor: Accessor | None = None
+    ) -> InterviewRecord:
         """Save the state of a new interview session (``accessor``'s) and return the record.
 
         Raises:

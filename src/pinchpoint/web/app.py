@@ -70,15 +70,15 @@ from pinchpoint.api.app import (
     error_status,
     problem_response,
 )
+from pinchpoint.api.cds_auth import CdsIssuer, CdsVerifier
 from pinchpoint.core.assessment import Assessment
 from pinchpoint.core.case import Case, parse_case
 from pinchpoint.core.engine import assess
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import InputError, InvalidRequestError, PinchpointError, StoreError
 from pinchpoint.io.knowledge.loader import load_knowledge
-from pinchpoint.service.contract import to_contract
-from pinchpoint.api.cds_auth import CdsIssuer, CdsVerifier
 from pinchpoint.service.accounts import Accounts
+from pinchpoint.service.contract import to_contract
 from pinchpoint.service.store import AssessmentRecord, OwnedStore, Store
 from pinchpoint.web.auth import AuthMiddleware, Gate, LoginPages, owned_store, principal_context
 from pinchpoint.web.bodymap import region_label, render_map
@@ -305,9 +305,7 @@ class _Pages:
         assessment = _with_saved_warnings(assess(self._stored_case(record), self.knowledge), record)
         store = self.store_for(request)
         saved = await run_in_threadpool(
-            lambda: store.save_assessment(
-                case=record.case, result=to_contract(assessment), mode=record.mode
-            )
+            lambda: store.save_assessment(case=record.case, result=to_contract(assessment), mode=record.mode)
         )
         return RedirectResponse(f"/assessments/{saved.id}", status_code=303)
 

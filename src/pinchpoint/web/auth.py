@@ -49,7 +49,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pinchpoint.api.app import PROBLEM_JSON
-from pinchpoint.api.cds_auth import CdsAuthError, CdsIssuer, CdsVerifier
+from pinchpoint.api.cds_auth import CdsAuthError, CdsVerifier
 from pinchpoint.service.accounts import SESSION_LIFETIME, Accounts, User
 from pinchpoint.service.store import LOCAL_OWNER, Accessor, OwnedStore, Store
 from pinchpoint.web.settings import Settings, load_secret
@@ -88,7 +88,9 @@ class Principal:
     session_token: str | None = None
 
 
-_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("pinchpoint_principal", default=None)
+_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "pinchpoint_principal", default=None
+)
 
 
 def current_principal() -> Principal | None:
@@ -180,7 +182,9 @@ class Gate:
 
     def clear_cookie(self, response: Response) -> None:
         """Remove the session cookie."""
-        response.delete_cookie(self.cookie_name, path="/", secure=self.secure, httponly=True, samesite="strict")
+        response.delete_cookie(
+            self.cookie_name, path="/", secure=self.secure, httponly=True, samesite="strict"
+        )
 
     # --- who is it ---------------------------------------------------------------------------
 
@@ -240,9 +244,7 @@ class Gate:
         """Whether logins for this name or from this address are refused for now."""
         now = time.monotonic()
         with self._lock:
-            return any(
-                len(self._recent(key, now)) >= MAX_FAILURES for key in _failure_keys(name, address)
-            )
+            return any(len(self._recent(key, now)) >= MAX_FAILURES for key in _failure_keys(name, address))
 
     def failed(self, name: str, address: str | None) -> None:
         """Count a failed login for this name and this address."""
@@ -419,10 +421,9 @@ def _safe_next(target: str) -> str:
     """Return ``target`` when it is a path on this server, else ``/`` (no open redirect)."""
     if (
         not target.startswith("/")
-        or target.startswith(("//", "/\\"))
+        or target.startswith(("//", "/\\", "/login", "/logout"))
         or len(target) > 2000
         or any(ord(c) < 0x20 or c == "\\" for c in target)
-        or target.startswith(("/login", "/logout"))
     ):
         return "/"
     return target

@@ -123,6 +123,11 @@ class Settings:
             problems.append("--allowed-host '*' is refused: name the host names clients use")
         if bool(self.tls_cert) != bool(self.tls_key):
             problems.append("--tls-cert and --tls-key go together: give both")
+        problems += [
+            f"{option} {path!r} is not a readable file"
+            for option, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key))
+            if path and not os.access(path, os.R_OK)
+        ]
         if self.loopback:
             return problems
         if not accounts:
@@ -189,6 +194,6 @@ def load_secret(path: Path) -> bytes:
         raise UnsafeServeError(
             "the session key is too short",
             location=str(path),
-            expected=f"at least {_SECRET_BYTES} characters of random text (delete the file to make a new one)",
+            expected=f"at least {_SECRET_BYTES} random characters (delete the file to make a new one)",
         )
     return text.encode("ascii")

@@ -64,9 +64,7 @@ def upgrade() -> None:
     op.create_index("ix_access_log_recorded", "access_log", ["recorded"])
     for table in ("assessments", "interview_sessions"):
         with op.batch_alter_table(table) as batch:
-            batch.add_column(
-                sa.Column("owner", sa.String(32), nullable=False, server_default=_LOCAL_OWNER)
-            )
+            batch.add_column(sa.Column("owner", sa.String(32), nullable=False, server_default=_LOCAL_OWNER))
         op.create_index(f"ix_{table}_owner", table, ["owner"])
 
 
