@@ -177,8 +177,8 @@ def create_app(
     app.router.routes.extend(assess_alias_router(knowledge).routes)  # a plain route: the log names it
     app.include_router(cds_router(knowledge))
     _register_errors(app, pages)
-    app.middleware("http")(_log_requests)
     app.add_middleware(AuthMiddleware, gate=gate)
+    app.middleware("http")(_log_requests)  # outside the login check: refused requests are logged too
     app.add_middleware(SecurityMiddleware, allowed_hosts=settings.resolved_allowed_hosts(), tls=settings.tls)
     return app
 
