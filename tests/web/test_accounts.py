@@ -419,6 +419,11 @@ def test_the_cli_adds_lists_and_removes_users(
         (["--host", "0.0.0.0", "--allowed-host", _HOST, "--behind-tls-proxy"], False, ["no account"]),
         (["--host", "0.0.0.0", "--allowed-host", _HOST], True, ["no TLS"]),
         (["--host", "192.0.2.7", "--behind-tls-proxy"], True, ["no --allowed-host"]),
+        (
+            ["--behind-tls-proxy"],
+            False,
+            ["no account", "no --allowed-host"],
+        ),  # a proxy forwards others' requests
         (["--host", "0.0.0.0", "--allowed-host", "*", "--behind-tls-proxy"], True, ["'*' is refused"]),
         (
             ["--host", "0.0.0.0", "--allowed-host", _HOST, "--tls-cert", "/no/such.pem"],

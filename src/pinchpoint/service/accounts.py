@@ -122,7 +122,7 @@ class Accounts:
         self._engine = engine
         self._clock = clock or (lambda: datetime.now(UTC))
         self._hasher = hasher or PasswordHasher()
-        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+        self._dummy: str | None = None
 
     # --- users ---------------------------------------------------------------------------------
 
@@ -197,7 +197,7 @@ class Accounts:
         query = sa.select(_users).where(_users.c.name == name)
         with database_errors("reading the accounts"), self._engine.connect() as connection:
             row = connection.execute(query).first() if _NAME.match(name) else None
-        stored = self._dummy_hash if row is None else str(row.password_hash)
+        stored = self._dummy_hash() if row is None else str(row.password_hash)
         try:
             self._hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
@@ -212,6 +212,12 @@ class Accounts:
                     .values(password_hash=self._hasher.hash(password))
                 )
         return _user(row._mapping)
+
+    def _dummy_hash(self) -> str:
+        """A hash of a random password, made on first use, to check unknown names against."""
+        if self._dummy is None:
+            self._dummy = self._hasher.hash(secrets.token_hex(16))
+        return self._dummy
 
     # --- tokens --------------------------------------------------------------------------------
 

@@ -4,9 +4,10 @@ Every request but ``/healthz``, ``/login`` and the static files passes :class:`A
 which finds its :class:`Principal` or refuses it, before any route runs (so a route added later
 is covered without a line of its own):
 
-* **The local owner.** On a server bound to loopback with no account configured, a request from
-  this computer is the one local owner (:data:`~pinchpoint.service.store.LOCAL_OWNER`), as
-  before accounts existed: nothing to log in to. Once one account exists, everyone logs in.
+* **The local owner.** On a server bound to loopback, with no proxy in front and no account
+  configured, a request from this computer is the one local owner
+  (:data:`~pinchpoint.service.store.LOCAL_OWNER`), as before accounts existed: nothing to log
+  in to. Once one account exists, everyone logs in.
 * **Pages** need the session cookie set at login: a random token (only its SHA-256 is stored,
   :mod:`pinchpoint.service.accounts`) with an HMAC-SHA256 signature under the server's secret
   key, ``HttpOnly``, ``SameSite=Strict``, ``Path=/``, and ``Secure`` with the ``__Host-`` prefix
@@ -63,6 +64,7 @@ __all__ = [
     "Principal",
     "current_principal",
     "owned_store",
+    "principal_context",
 ]
 
 MAX_FAILURES = 10
@@ -142,8 +144,8 @@ class Gate:
         return self._accounts_seen
 
     def open_to(self, scope: Scope) -> bool:
-        """Whether this request is the local owner's: loopback server, no account, local client."""
-        return self.settings.loopback and _local_client(scope) and not self.accounts_exist()
+        """Whether this request is the local owner's: loopback server, no proxy, no account, local client."""
+        return not self.settings.exposed and _local_client(scope) and not self.accounts_exist()
 
     # --- cookies -----------------------------------------------------------------------------
 

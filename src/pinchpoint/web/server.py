@@ -5,7 +5,7 @@ the user's data folder unless given a database URL, and logs no request bodies, 
 with values and no findings: uvicorn's access log is off and the app logs the route
 template only (:mod:`pinchpoint.web.app`).
 
-On any address other than loopback it refuses to start (exit 2, every reason named) unless
+On any address other than loopback, or behind a proxy, it refuses to start (exit 2, every reason named) unless
 health data is protected on the way: at least one account, TLS (its own certificate, or a
 reverse proxy in front that serves HTTPS) and the host names it answers to
 (:meth:`~pinchpoint.web.settings.Settings.check_safe_to_serve`).
@@ -73,7 +73,7 @@ def _announce(settings: Settings) -> None:
     sys.stderr.write(
         f"pinchpoint: serving on {scheme}://{url_host}:{settings.port}/ (press Ctrl+C to stop)\n"
     )
-    if not settings.loopback:
+    if settings.exposed:
         sys.stderr.write(
             "pinchpoint: answering the host names "
             + ", ".join(settings.resolved_allowed_hosts())

@@ -107,6 +107,15 @@ class Settings:
         return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
 
     @property
+    def exposed(self) -> bool:
+        """Whether other computers' requests reach the server: a network address, or a proxy in front.
+
+        A proxy on this computer forwards other computers' requests from a loopback address,
+        so a server behind one is exposed even when it binds to loopback.
+        """
+        return not self.loopback or self.behind_tls_proxy
+
+    @property
     def tls(self) -> bool:
         """Whether clients reach the server over TLS (its own certificate, or a proxy in front)."""
         return bool(self.tls_cert) or self.behind_tls_proxy
@@ -114,9 +123,10 @@ class Settings:
     def refusals(self, *, accounts: bool) -> list[str]:
         """Return why serving with these settings would be unsafe (empty: it is safe to start).
 
-        On loopback anything goes. On any other address health data crosses a network, so the
-        server needs: at least one account (``accounts``), TLS (a certificate and its key, or a
-        proxy in front that terminates TLS), and the host names it answers to (never ``*``).
+        On loopback anything goes. On any other address (or behind a proxy) health data crosses a
+        network, so the server needs: at least one account (``accounts``), TLS (a certificate and
+        its key, or a proxy in front that terminates TLS), and the host names it answers to
+        (never ``*``).
         """
         problems = []
         if "*" in self.allowed_hosts:
@@ -128,7 +138,7 @@ class Settings:
             for option, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key))
             if path and not os.access(path, os.R_OK)
         ]
-        if self.loopback:
+        if not self.exposed:
             return problems
         if not accounts:
             problems.append(
