@@ -47,7 +47,8 @@ def server(tmp_path: Path) -> Iterator[str]:
     thread.start()
     deadline = time.monotonic() + 20
     while not live.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        assert time.monotonic() < deadline, "the server did not start"
+        assert thread.is_alive(), "the server stopped"
         time.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}"
