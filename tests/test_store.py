@@ -169,7 +169,7 @@ def test_migrations_run_once_and_reopening_keeps_the_data(tmp_path: Path) -> Non
     first.close()
     second = Store.open(url)
     with second.engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
     assert second.get_assessment(saved.id) == saved
     second.close()
 

@@ -68,7 +68,7 @@ def test_opening_migrates_to_head_once_and_keeps_the_data(url: str) -> None:
     first.close()
     second = Store.open(url)
     with second.engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
     assert second.get_assessment(saved.id) == saved
     second.close()
 

@@ -32,25 +32,27 @@ def test_the_defaults_bind_loopback_and_use_the_user_data_folder() -> None:
 
 
 @pytest.mark.parametrize(
-    ("host", "loopback", "answers_any_name"),
+    ("host", "loopback", "names_host"),
     [
-        ("127.0.0.1", True, False),
-        ("::1", True, False),
-        ("192.0.2.7", False, False),  # a LAN address the user asked for: answered by that name too
-        ("0.0.0.0", False, True),  # every interface: any host name
+        ("127.0.0.1", True, True),
+        ("::1", True, True),
+        ("192.0.2.7", False, True),  # a LAN address the user asked for: answered by that name too
+        ("0.0.0.0", False, False),  # every interface: only this computer's names, never any name
     ],
 )
 def test_the_host_decides_loopback_and_the_names_answered(
-    host: str, loopback: bool, answers_any_name: bool
+    host: str, loopback: bool, names_host: bool
 ) -> None:
-    """Only loopback addresses count as loopback; a chosen address is added to the names answered."""
+    """Only loopback addresses count as loopback; a chosen address is a name answered too; never ``*``."""
     settings = Settings(host=host)
     assert settings.loopback is loopback
     names = settings.resolved_allowed_hosts()
-    assert (names == ("*",)) is answers_any_name
-    if not answers_any_name:
-        assert host in names
-        assert "127.0.0.1" in names
+    assert "*" not in names
+    assert (host in names) is names_host
+    assert "127.0.0.1" in names
+    assert Settings(host=host, allowed_hosts=("Clinic.Example",)).resolved_allowed_hosts() == (
+        "clinic.example",
+    )
 
 
 def test_a_port_out_of_range_is_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,7 +47,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pinchpoint import __version__
 from pinchpoint.api.cds_hooks import SERVICES, discovery, handle_request
 from pinchpoint.api.cpu import run_cpu
-from pinchpoint.api.interviews import add_interview_routes
+from pinchpoint.api.interviews import StoreFor, add_interview_routes
 from pinchpoint.api.jsonbody import JsonRoute, read_json_body
 from pinchpoint.api.text import add_text_routes
 from pinchpoint.core.case import parse_case
@@ -426,27 +426,33 @@ def _date(value: str | None, clock: Clock) -> dt.date:
 
 
 def api_router(
-    knowledge: Knowledge, *, clock: Clock = dt.date.today, sessions: InterviewStore | None = None
+    knowledge: Knowledge,
+    *,
+    clock: Clock = dt.date.today,
+    sessions: InterviewStore | None = None,
+    sessions_for: StoreFor | None = None,
 ) -> APIRouter:
     """Return the ``/api/v1`` router over one knowledge base.
 
     Args:
         knowledge: The knowledge base every endpoint uses.
         clock: Today's date, for FHIR records (ages, durations) when the request gives none.
-        sessions: Where interview sessions are kept (the web app passes its SQL store); a new
+        sessions: Where interview sessions are kept; a new
             :class:`~pinchpoint.service.store.MemoryInterviewStore` when omitted.
+        sessions_for: Where one request's sessions are kept, when that depends on who asks (the
+            web app passes its SQL store as the request's user sees it); ``sessions`` otherwise.
     """
     router = APIRouter(prefix="/api/v1", tags=["pinchpoint"], responses=_ERRORS, route_class=JsonRoute)
     questionnaire = to_json(build_questionnaire(knowledge))
     knowledge_body = _knowledge_out(knowledge)
     assess_case = _assess_endpoint(knowledge)
-    add_interview_routes(
-        router,
-        knowledge,
-        sessions if sessions is not None else MemoryInterviewStore(),
-        AssessmentContract,
-        _SESSION_ERRORS,
-    )
+    if sessions_for is None:
+        shared = sessions if sessions is not None else MemoryInterviewStore()
+
+        def sessions_for(_request: Request) -> InterviewStore:
+            return shared
+
+    add_interview_routes(router, knowledge, sessions_for, AssessmentContract, _SESSION_ERRORS)
     add_text_routes(router, knowledge, _ERRORS)
     router.add_api_route(
         "/assess",

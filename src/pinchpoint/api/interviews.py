@@ -34,10 +34,10 @@ red-flag screen has been answered could understate the urgency.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from pinchpoint.core.interview import Interview
@@ -50,7 +50,11 @@ from pinchpoint.service.sessions import InterviewService, Session
 from pinchpoint.service.store import InterviewStore
 from pinchpoint.service.values import json_answer, json_intake
 
-__all__ = ["add_interview_routes", "interview_view", "story_view"]
+__all__ = ["StoreFor", "add_interview_routes", "interview_view", "story_view"]
+
+StoreFor = Callable[[Request], InterviewStore]
+"""Returns where a request's sessions are kept: the web app's store as the request's user sees it
+(another user's session is then unknown, 404), or one store for every request (the API alone)."""
 
 _SESSION_ID = r"^[0-9a-f]{32}$"
 
@@ -343,7 +347,7 @@ _InterviewId = Annotated[str, Path(pattern=_SESSION_ID, description="The intervi
 def add_interview_routes(
     router: APIRouter,
     knowledge: Knowledge,
-    store: InterviewStore,
+    store_for: StoreFor,
     assessment_model: Any,
     problems: Mapping[int | str, dict[str, Any]],
 ) -> None:
@@ -355,12 +359,15 @@ def add_interview_routes(
     Args:
         router: The API router.
         knowledge: The knowledge base of every session.
-        store: Where sessions are kept between requests.
+        store_for: Where a request's sessions are kept between requests.
         assessment_model: The response model of an assessment: the wire contract's
             :class:`~pinchpoint.service.contract.AssessmentContract`.
         problems: The OpenAPI responses of problem details, by status.
     """
-    service = InterviewService(knowledge, store)
+
+    def service_for(request: Request) -> InterviewService:
+        return InterviewService(knowledge, store_for(request))
+
     bank, vocabulary = knowledge.questions, knowledge.vocabulary
     session_errors: dict[int | str, dict[str, Any]] = {
         status: problems[status] for status in (404, 422) if status in problems
@@ -369,7 +376,7 @@ def add_interview_routes(
         status: problems[status] for status in (404, 409, 422) if status in problems
     }
 
-    def start_interview(body: BaseModel) -> dict[str, Any]:
+    def start_interview(request: Request, body: BaseModel) -> dict[str, Any]:
         mode, intake = getattr(body, "mode"), getattr(body, "intake")  # noqa: B009 (a run-time model)
         story, accepted = getattr(body, "story"), getattr(body, "accepted")  # noqa: B009
         if story is None and accepted is not None:
@@ -378,6 +385,7 @@ def add_interview_routes(
             )
         try:
             answers = json_intake(intake, bank, vocabulary)
+            service = service_for(request)
             if story is None:
                 return interview_view(service.start(mode=mode, intake=answers))
             session, reading = service.start_from_story(story, mode=mode, intake=answers, accepted=accepted)
@@ -409,11 +417,12 @@ def add_interview_routes(
         tags=["interview"],
         summary="The session: the question to answer now, with its wording, kind and options; progress",
     )
-    def get_interview(interview_id: _InterviewId) -> dict[str, Any]:
-        return interview_view(service.load(interview_id))
+    def get_interview(request: Request, interview_id: _InterviewId) -> dict[str, Any]:
+        return interview_view(service_for(request).load(interview_id))
 
-    def answer_interview(interview_id: _InterviewId, body: BaseModel) -> dict[str, Any]:
+    def answer_interview(request: Request, interview_id: _InterviewId, body: BaseModel) -> dict[str, Any]:
         question_id, value = getattr(body, "question"), getattr(body, "value")  # noqa: B009
+        service = service_for(request)
         session = service.load(interview_id)
         question = service.check_asked(session, question_id)
         try:
@@ -440,7 +449,8 @@ def add_interview_routes(
         tags=["interview"],
         summary="Take the last answer back; that question is asked again",
     )
-    def back_interview(interview_id: _InterviewId) -> dict[str, Any]:
+    def back_interview(request: Request, interview_id: _InterviewId) -> dict[str, Any]:
+        service = service_for(request)
         return interview_view(service.back(service.load(interview_id)))
 
     @router.get(
@@ -451,7 +461,8 @@ def add_interview_routes(
         tags=["interview"],
         summary="The assessment of a finished interview: triage, sites, causes, reasons, plan",
     )
-    def interview_result(interview_id: _InterviewId) -> AssessmentContract:
+    def interview_result(request: Request, interview_id: _InterviewId) -> AssessmentContract:
+        service = service_for(request)
         session = service.load(interview_id)
         return to_contract(service.result(session, case_id=f"interview-{interview_id}"))
 

@@ -14,6 +14,8 @@ A thin translator over :func:`pinchpoint.core.assessment.assess`::
     pinchpoint read-text "TEXT" [--json]   propose findings from free text (- reads stdin); no assessment
     pinchpoint evaluate-text CORPUS...     recall and precision of free-text reading on annotated corpora
     pinchpoint serve [--host H] [--port N] [--database URL]   run the web app
+                     [--allowed-host NAME] [--tls-cert F --tls-key F | --behind-tls-proxy]
+    pinchpoint users add|list|remove|token|revoke-tokens|log    accounts and the access log
 
 Errors pinchpoint raises on purpose (:class:`~pinchpoint.errors.PinchpointError`) are
 printed as one line without a traceback, with exit code 2. Anything else is a bug and
@@ -41,6 +43,7 @@ from pinchpoint.cli.evaluate_text import add_evaluate_text_command, story_first_
 from pinchpoint.cli.knowledge import add_knowledge_command, plan_lines
 from pinchpoint.cli.read_text import add_read_text_command
 from pinchpoint.cli.terminal import run_interview
+from pinchpoint.cli.users import add_users_command
 from pinchpoint.core.questions import Mode
 from pinchpoint.errors import InputError, PinchpointError
 from pinchpoint.evaluation import EvaluationReport, score
@@ -206,7 +209,45 @@ def _parser() -> argparse.ArgumentParser:
         default="",
         help="SQLAlchemy URL (default: a SQLite file in the user data folder)",
     )
+    serve_command.add_argument(
+        "--allowed-host",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="a host name clients use (repeatable); needed on an address other than loopback; never '*'",
+    )
+    serve_command.add_argument(
+        "--tls-cert", metavar="FILE", default="", help="serve HTTPS with this PEM certificate"
+    )
+    serve_command.add_argument(
+        "--tls-key", metavar="FILE", default="", help="the PEM private key of --tls-cert"
+    )
+    serve_command.add_argument(
+        "--behind-tls-proxy",
+        action="store_true",
+        help="a reverse proxy in front serves HTTPS (cookies are marked Secure)",
+    )
+    serve_command.add_argument(
+        "--secret-file",
+        metavar="FILE",
+        default="",
+        help="the key that signs session cookies (made, mode 0600, when missing; default: user data folder)",
+    )
+    serve_command.add_argument(
+        "--cds-issuer",
+        metavar="ISSUER=JWKS",
+        action="append",
+        default=[],
+        help="a CDS client allowed to call /cds-services: its iss and JWK Set (file or https URL)",
+    )
+    serve_command.add_argument(
+        "--public-url",
+        metavar="URL",
+        default="",
+        help="the address clients reach this server at (the audience of CDS clients' JWTs)",
+    )
     serve_command.set_defaults(command=_serve)
+    add_users_command(commands)
     return parser
 
 
@@ -319,7 +360,30 @@ def _serve(args: argparse.Namespace) -> int:
             expected="1 to 65535",
             got=args.port,
         )
-    serve(Settings(host=args.host, port=args.port, database_url=args.database))
+    issuers = []
+    for value in args.cds_issuer:
+        issuer, separator, jwks = value.partition("=")
+        if not separator or not issuer or not jwks:
+            raise InputError(
+                "a CDS issuer is not ISSUER=JWKS",
+                location="pinchpoint serve --cds-issuer",
+                expected="the issuer's iss, '=', then its JWK Set file or https:// URL",
+                got=value,
+            )
+        issuers.append((issuer, jwks))
+    settings = Settings(
+        host=args.host,
+        port=args.port,
+        database_url=args.database,
+        allowed_hosts=tuple(args.allowed_host),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        behind_tls_proxy=args.behind_tls_proxy,
+        secret_file=args.secret_file,
+        cds_issuers=tuple(issuers),
+        public_url=args.public_url,
+    )
+    serve(settings)
     return EXIT_OK
 
 

@@ -9,6 +9,14 @@ A :class:`Store` keeps two kinds of record in a SQL database through SQLAlchemy 
   and come back (in the one format of :mod:`pinchpoint.service.sessions`; the interview itself
   lives in the reasoning core).
 
+Every record carries its **owner**: the id of the user who made it, or :data:`LOCAL_OWNER` when
+no account is configured (one person on their own computer). The web app reaches the store only
+through :meth:`Store.as_user`, an :class:`OwnedStore` that lists, reads, changes and deletes the
+records of one :class:`Accessor` only (an admin reads every assessment, never another user's
+interview), and writes every access to the **access log** in the same transaction as the access
+itself: what was created, read, updated or deleted, by whom, and whether it was allowed, shaped
+as a FHIR ``AuditEvent`` (:class:`AccessEvent`). The log holds record ids, never a finding.
+
 :class:`InterviewStore` is what the session service needs of a store; :class:`Store` has it,
 and :class:`MemoryInterviewStore` keeps sessions in memory (the API app alone, tests).
 
@@ -36,7 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 from alembic import command
@@ -44,23 +52,36 @@ from alembic.config import Config
 from sqlalchemy import orm
 from sqlalchemy.pool import StaticPool
 
-from pinchpoint.errors import StoreError
+from pinchpoint.errors import PinchpointError, StoreError
 
 __all__ = [
+    "LOCAL_OWNER",
     "SESSION_IDLE_LIMIT",
+    "AccessEvent",
+    "Accessor",
     "AssessmentRecord",
     "Clock",
     "InterviewRecord",
     "InterviewRecordLike",
     "InterviewStore",
     "MemoryInterviewStore",
+    "OwnedStore",
     "Store",
+    "database_errors",
     "sqlite_url",
     "upgrade",
 ]
 
 _ID_LENGTH = 32  # uuid4().hex
 _MEMORY_LIMIT = 10_000
+LOCAL_OWNER = "local"
+"""The owner of every record saved while no account is configured (and of every record saved before
+accounts existed): the one person using pinchpoint on their own computer."""
+
+Action = Literal["C", "R", "U", "D", "E"]
+"""FHIR ``AuditEvent.action``: create, read, update, delete, execute (a search: the history list)."""
+_SUCCESS = "0"
+_REFUSED = "4"  # FHIR AuditEvent.outcome "minor failure": no such record for this user
 
 SESSION_IDLE_LIMIT = timedelta(days=30)
 """How long an unfinished interview session is kept after its last answer (pinchpoint-design).
@@ -91,6 +112,7 @@ class _AssessmentRow(_Base):
     knowledge_version: orm.Mapped[str] = orm.mapped_column(sa.String(200))
     case_json: orm.Mapped[str] = orm.mapped_column(sa.Text)
     result_json: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    owner: orm.Mapped[str] = orm.mapped_column(sa.String(_ID_LENGTH), index=True, default=LOCAL_OWNER)
 
 
 class _InterviewRow(_Base):
@@ -103,6 +125,91 @@ class _InterviewRow(_Base):
     assessment_id: orm.Mapped[str | None] = orm.mapped_column(
         sa.String(_ID_LENGTH), sa.ForeignKey("assessments.id", ondelete="SET NULL"), nullable=True
     )
+    owner: orm.Mapped[str] = orm.mapped_column(sa.String(_ID_LENGTH), index=True, default=LOCAL_OWNER)
+
+
+class _AccessRow(_Base):
+    __tablename__ = "access_log"
+
+    id: orm.Mapped[int] = orm.mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    recorded: orm.Mapped[datetime] = orm.mapped_column(sa.DateTime(timezone=True), index=True)
+    action: orm.Mapped[str] = orm.mapped_column(sa.String(1))
+    agent_id: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    agent_name: orm.Mapped[str] = orm.mapped_column(sa.String(200))
+    address: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), nullable=True)
+    entity_type: orm.Mapped[str] = orm.mapped_column(sa.String(32))
+    entity_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), nullable=True)
+    outcome: orm.Mapped[str] = orm.mapped_column(sa.String(2))
+
+
+@dataclass(frozen=True, slots=True)
+class Accessor:
+    """Who reads or writes records: the owner id their records carry, and what the access log names.
+
+    Attributes:
+        owner: The user's id (:data:`LOCAL_OWNER` for the one local user without accounts).
+        name: The name the access log records as the agent (a user name, ``local``, a CDS client).
+        reads_all: Whether this accessor lists, reads and deletes every assessment (an admin);
+            interview sessions in progress stay their owner's alone whatever the role.
+        address: The network address the request came from, for the access log (None: unknown).
+    """
+
+    owner: str
+    name: str
+    reads_all: bool = False
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEvent:
+    """One row of the access log: a FHIR ``AuditEvent`` without a finding or value in it.
+
+    Attributes:
+        recorded: When the access happened (UTC).
+        action: ``C``, ``R``, ``U``, ``D``, or ``E`` for a search (listing the history).
+        agent_id: The owner id of the accessor.
+        agent_name: The accessor's name.
+        address: The network address of the request, when known.
+        entity_type: ``assessment`` or ``interview_session``.
+        entity_id: The record's id (None for a search).
+        outcome: FHIR ``AuditEvent.outcome``: ``"0"`` success, ``"4"`` refused (no such record
+            for this accessor: missing, or someone else's).
+    """
+
+    recorded: datetime
+    action: str
+    agent_id: str
+    agent_name: str
+    address: str | None
+    entity_type: str
+    entity_id: str | None
+    outcome: str
+
+    def to_fhir(self) -> dict[str, Any]:
+        """Return the event as a FHIR R4 ``AuditEvent`` resource (JSON), for export."""
+        agent: dict[str, Any] = {
+            "who": {"identifier": {"value": self.agent_id}, "display": self.agent_name},
+            "requestor": True,
+        }
+        if self.address is not None:
+            agent["network"] = {"address": self.address, "type": "2"}
+        entity: dict[str, Any] = {"type": {"code": self.entity_type}}
+        if self.entity_id is not None:
+            entity["what"] = {"identifier": {"value": self.entity_id}}
+        return {
+            "resourceType": "AuditEvent",
+            "type": {
+                "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+                "code": "rest",
+                "display": "RESTful Operation",
+            },
+            "action": self.action,
+            "recorded": self.recorded.isoformat(),
+            "outcome": self.outcome,
+            "agent": [agent],
+            "source": {"observer": {"display": "pinchpoint"}},
+            "entity": [entity],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +224,7 @@ class AssessmentRecord:
         knowledge_version: The knowledge version the result was computed with.
         case: The case as the contract's JSON (``{"id": ..., "findings": {...}}``).
         result: The assessment as :func:`pinchpoint.service.contract.to_contract` gives it.
+        owner: The id of the user it belongs to (:data:`LOCAL_OWNER` without accounts).
     """
 
     id: str
@@ -126,6 +234,7 @@ class AssessmentRecord:
     knowledge_version: str
     case: Mapping[str, Any]
     result: Mapping[str, Any]
+    owner: str = LOCAL_OWNER
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +246,7 @@ class InterviewRecord:
     updated_at: datetime
     state: Mapping[str, Any]
     assessment_id: str | None
+    owner: str = LOCAL_OWNER
 
 
 class InterviewRecordLike(Protocol):
@@ -284,6 +394,10 @@ class Store:
 
     # --- assessments -----------------------------------------------------------------------------
 
+    def as_user(self, accessor: Accessor) -> OwnedStore:
+        """Return this store as ``accessor`` sees it: their own records only, every access logged."""
+        return OwnedStore(self, accessor)
+
     def save_assessment(
         self,
         *,
@@ -291,6 +405,7 @@ class Store:
         result: Mapping[str, Any],
         mode: str,
         interview_id: str | None = None,
+        accessor: Accessor | None = None,
     ) -> AssessmentRecord:
         """Save one assessment, in one transaction, and return the saved record.
 
@@ -301,11 +416,13 @@ class Store:
             mode: ``"self_check"`` or ``"clinician"``.
             interview_id: The interview session this assessment finishes, if any; the
                 session is linked to the assessment in the same transaction.
+            accessor: Who saves it: the record is theirs and the save is logged (the local
+                owner, unlogged, when None).
 
         Raises:
             StoreError: The result lacks ``triage`` or ``knowledge_version``, the
-                interview does not exist, or the database refused the write (nothing
-                is saved then).
+                interview does not exist (or is not the accessor's), or the database refused
+                the write (nothing is saved then).
         """
         for key in ("triage", "knowledge_version"):
             if not isinstance(result.get(key), str):
@@ -324,30 +441,38 @@ class Store:
             knowledge_version=result["knowledge_version"],
             case_json=_dumps(case, "case"),
             result_json=_dumps(result, "result"),
+            owner=_owner(accessor),
         )
         with self._transaction("saving an assessment") as session:
             session.add(row)
             if interview_id is not None:
                 interview = session.get(_InterviewRow, interview_id)
-                if interview is None:
+                if interview is None or not _owns(accessor, interview.owner):
                     raise _missing("interview session", interview_id)
                 session.flush()
                 interview.assessment_id = row.id
                 interview.updated_at = now
+            self._log(session, accessor, "C", _ASSESSMENT, row.id)
         return _assessment_record(row)
 
-    def get_assessment(self, assessment_id: str) -> AssessmentRecord | None:
-        """Return the assessment with this id, or None when there is none.
+    def get_assessment(
+        self, assessment_id: str, *, accessor: Accessor | None = None
+    ) -> AssessmentRecord | None:
+        """Return the assessment with this id, or None when there is none (for ``accessor``).
 
         Raises:
             StoreError: The database could not be read.
         """
         with self._transaction("reading an assessment") as session:
             row = session.get(_AssessmentRow, assessment_id)
-            return None if row is None else _assessment_record(row)
+            allowed = row is not None and _reads(accessor, row.owner)
+            self._log(session, accessor, "R", _ASSESSMENT, assessment_id, allowed=allowed)
+            return _assessment_record(row) if row is not None and allowed else None
 
-    def list_assessments(self, *, limit: int = 200, offset: int = 0) -> list[AssessmentRecord]:
-        """Return saved assessments, newest first.
+    def list_assessments(
+        self, *, limit: int = 200, offset: int = 0, accessor: Accessor | None = None
+    ) -> list[AssessmentRecord]:
+        """Return saved assessments (``accessor``'s own, or every one for an admin), newest first.
 
         Raises:
             StoreError: The database could not be read.
@@ -358,27 +483,36 @@ class Store:
             .limit(limit)
             .offset(offset)
         )
+        if accessor is not None and not accessor.reads_all:
+            query = query.where(_AssessmentRow.owner == accessor.owner)
         with self._transaction("listing assessments") as session:
-            return [_assessment_record(row) for row in session.scalars(query)]
+            records = [_assessment_record(row) for row in session.scalars(query)]
+            self._log(session, accessor, "E", _ASSESSMENT, None)
+            return records
 
-    def count_assessments(self) -> int:
-        """Return how many assessments are saved.
+    def count_assessments(self, *, accessor: Accessor | None = None) -> int:
+        """Return how many assessments are saved (``accessor``'s own, or all).
 
         Raises:
             StoreError: The database could not be read.
         """
+        query = sa.select(sa.func.count()).select_from(_AssessmentRow)
+        if accessor is not None and not accessor.reads_all:
+            query = query.where(_AssessmentRow.owner == accessor.owner)
         with self._transaction("counting assessments") as session:
-            return int(session.scalar(sa.select(sa.func.count()).select_from(_AssessmentRow)) or 0)
+            return int(session.scalar(query) or 0)
 
-    def delete_assessment(self, assessment_id: str) -> bool:
-        """Delete one assessment; return False when there was none with this id.
+    def delete_assessment(self, assessment_id: str, *, accessor: Accessor | None = None) -> bool:
+        """Delete one assessment; return False when there was none with this id (for ``accessor``).
 
         Raises:
             StoreError: The database refused the delete (nothing is deleted then).
         """
         with self._transaction("deleting an assessment") as session:
             row = session.get(_AssessmentRow, assessment_id)
-            if row is None:
+            allowed = row is not None and _reads(accessor, row.owner)
+            self._log(session, accessor, "D", _ASSESSMENT, assessment_id, allowed=allowed)
+            if row is None or not allowed:
                 return False
             session.execute(
                 sa.update(_InterviewRow)
@@ -408,8 +542,10 @@ class Store:
         with self._transaction("deleting expired interview sessions") as session:
             return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
 
-    def create_interview(self, state: Mapping[str, Any]) -> InterviewRecord:
-        """Save the state of a new interview session and return the record.
+    def create_interview(
+        self, state: Mapping[str, Any], *, accessor: Accessor | None = None
+    ) -> InterviewRecord:
+        """Save the state of a new interview session (``accessor``'s) and return the record.
 
         Raises:
             StoreError: The state is not JSON, or the database refused the write.
@@ -418,37 +554,47 @@ class Store:
         if self._purged_at is None or now - self._purged_at >= _PURGE_EVERY:
             self.delete_expired_interviews()
         row = _InterviewRow(
-            id=uuid.uuid4().hex, created_at=now, updated_at=now, state_json=_dumps(state, "state")
+            id=uuid.uuid4().hex,
+            created_at=now,
+            updated_at=now,
+            state_json=_dumps(state, "state"),
+            owner=_owner(accessor),
         )
         with self._transaction("saving an interview session") as session:
             session.add(row)
+            self._log(session, accessor, "C", _INTERVIEW, row.id)
         return _interview_record(row)
 
-    def update_interview(self, interview_id: str, state: Mapping[str, Any]) -> InterviewRecord:
+    def update_interview(
+        self, interview_id: str, state: Mapping[str, Any], *, accessor: Accessor | None = None
+    ) -> InterviewRecord:
         """Replace the state of an interview session.
 
         Raises:
-            StoreError: There is no session with this id, the state is not JSON, or the
-                database refused the write (the old state is kept then).
+            StoreError: There is no session with this id (of ``accessor``'s), the state is not
+                JSON, or the database refused the write (the old state is kept then).
         """
         text = _dumps(state, "state")
         with self._transaction("saving an interview session") as session:
             row = session.get(_InterviewRow, interview_id)
-            if row is None:
+            if row is None or not _owns(accessor, row.owner):
                 raise _missing("interview session", interview_id)
             row.state_json = text
             row.updated_at = self._clock()
+            self._log(session, accessor, "U", _INTERVIEW, interview_id)
             return _interview_record(row)
 
-    def get_interview(self, interview_id: str) -> InterviewRecord | None:
-        """Return the interview session with this id, or None.
+    def get_interview(self, interview_id: str, *, accessor: Accessor | None = None) -> InterviewRecord | None:
+        """Return the interview session with this id (if it is ``accessor``'s), or None.
 
         Raises:
             StoreError: The database could not be read.
         """
         with self._transaction("reading an interview session") as session:
             row = session.get(_InterviewRow, interview_id)
-            if row is None or self._expired(row):
+            allowed = row is not None and _owns(accessor, row.owner)
+            self._log(session, accessor, "R", _INTERVIEW, interview_id, allowed=allowed)
+            if row is None or not allowed or self._expired(row):
                 return None
             return _interview_record(row)
 
@@ -456,35 +602,143 @@ class Store:
         """Whether an unfinished session is past its idle limit (deleted at the next purge)."""
         return row.assessment_id is None and _aware(row.updated_at) < self._clock() - self._idle_limit
 
-    def interview_of_assessment(self, assessment_id: str) -> InterviewRecord | None:
-        """Return the interview session that an assessment finished, or None (a form's result).
+    def interview_of_assessment(
+        self, assessment_id: str, *, accessor: Accessor | None = None
+    ) -> InterviewRecord | None:
+        """Return the interview session that an assessment finished (``accessor``'s), or None.
 
         Raises:
             StoreError: The database could not be read.
         """
-        query = sa.select(_InterviewRow).where(_InterviewRow.assessment_id == assessment_id).limit(1)
+        query = sa.select(_InterviewRow).where(_InterviewRow.assessment_id == assessment_id)
+        if accessor is not None:
+            query = query.where(_InterviewRow.owner == accessor.owner)
         with self._transaction("reading an interview session") as session:
-            row = session.scalars(query).first()
+            row = session.scalars(query.limit(1)).first()
+            if row is not None:
+                self._log(session, accessor, "R", _INTERVIEW, row.id)
             return None if row is None else _interview_record(row)
 
-    def delete_interview(self, interview_id: str) -> bool:
-        """Delete an interview session; return False when there was none.
+    def delete_interview(self, interview_id: str, *, accessor: Accessor | None = None) -> bool:
+        """Delete an interview session; return False when there was none (of ``accessor``'s).
 
         Raises:
             StoreError: The database refused the delete.
         """
         with self._transaction("deleting an interview session") as session:
             row = session.get(_InterviewRow, interview_id)
-            if row is None:
+            allowed = row is not None and _owns(accessor, row.owner)
+            self._log(session, accessor, "D", _INTERVIEW, interview_id, allowed=allowed)
+            if row is None or not allowed:
                 return False
             session.delete(row)
             return True
+
+    # --- the access log ----------------------------------------------------------------------
+
+    def access_log(self, *, limit: int = 1000, entity_id: str | None = None) -> list[AccessEvent]:
+        """Return the latest rows of the access log, oldest first (those of one record if given).
+
+        Raises:
+            StoreError: The database could not be read.
+        """
+        query = sa.select(_AccessRow).order_by(_AccessRow.id.desc()).limit(limit)
+        if entity_id is not None:
+            query = query.where(_AccessRow.entity_id == entity_id)
+        with self._transaction("reading the access log") as session:
+            rows = list(session.scalars(query))
+        return [_access_event(row) for row in reversed(rows)]
+
+    def _log(
+        self,
+        session: orm.Session,
+        accessor: Accessor | None,
+        action: Action,
+        entity_type: str,
+        entity_id: str | None,
+        *,
+        allowed: bool = True,
+    ) -> None:
+        """Write one access, in the transaction of the access itself (nothing for unlogged callers)."""
+        if accessor is None:
+            return
+        session.add(
+            _AccessRow(
+                recorded=self._clock(),
+                action=action,
+                agent_id=accessor.owner,
+                agent_name=accessor.name,
+                address=accessor.address,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                outcome=_SUCCESS if allowed else _REFUSED,
+            )
+        )
 
     @contextmanager
     def _transaction(self, doing: str) -> Iterator[orm.Session]:
         """Run the block in one transaction: commit at the end, roll back on any error."""
         with _database_errors(doing), self._sessions.begin() as session:
             yield session
+
+
+class OwnedStore:
+    """A :class:`Store` as one :class:`Accessor` sees it: their records only, every access logged.
+
+    It has the methods of :class:`InterviewStore` and of the session service's result store, so
+    the interview service and the pages work on it unchanged. A record of someone else is
+    answered exactly as a missing one (None, False, or "no such record"), so one user cannot
+    even learn that another's record id exists; the refusal is in the access log.
+    """
+
+    def __init__(self, store: Store, accessor: Accessor) -> None:
+        self.store = store
+        self.accessor = accessor
+
+    def save_assessment(
+        self,
+        *,
+        case: Mapping[str, Any],
+        result: Mapping[str, Any],
+        mode: str,
+        interview_id: str | None = None,
+    ) -> AssessmentRecord:
+        """Save an assessment as the accessor's (see :meth:`Store.save_assessment`)."""
+        return self.store.save_assessment(
+            case=case, result=result, mode=mode, interview_id=interview_id, accessor=self.accessor
+        )
+
+    def get_assessment(self, assessment_id: str) -> AssessmentRecord | None:
+        """Return one of the accessor's assessments (any, for an admin), or None."""
+        return self.store.get_assessment(assessment_id, accessor=self.accessor)
+
+    def list_assessments(self, *, limit: int = 200, offset: int = 0) -> list[AssessmentRecord]:
+        """Return the accessor's assessments (all, for an admin), newest first."""
+        return self.store.list_assessments(limit=limit, offset=offset, accessor=self.accessor)
+
+    def delete_assessment(self, assessment_id: str) -> bool:
+        """Delete one of the accessor's assessments (any, for an admin)."""
+        return self.store.delete_assessment(assessment_id, accessor=self.accessor)
+
+    def create_interview(self, state: Mapping[str, Any]) -> InterviewRecord:
+        """Start an interview session owned by the accessor."""
+        return self.store.create_interview(state, accessor=self.accessor)
+
+    def update_interview(self, interview_id: str, state: Mapping[str, Any]) -> InterviewRecord:
+        """Replace the state of one of the accessor's sessions."""
+        return self.store.update_interview(interview_id, state, accessor=self.accessor)
+
+    def get_interview(self, interview_id: str) -> InterviewRecord | None:
+        """Return one of the accessor's sessions, or None."""
+        return self.store.get_interview(interview_id, accessor=self.accessor)
+
+    def interview_of_assessment(self, assessment_id: str) -> InterviewRecord | None:
+        """Return the accessor's session that an assessment finished, or None."""
+        return self.store.interview_of_assessment(assessment_id, accessor=self.accessor)
+
+    def delete_interview(self, interview_id: str) -> bool:
+        """Delete one of the accessor's sessions."""
+        return self.store.delete_interview(interview_id, accessor=self.accessor)
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
@@ -581,7 +835,7 @@ def _database_errors(doing: str) -> Iterator[None]:
     """
     try:
         yield
-    except StoreError:
+    except PinchpointError:  # pinchpoint's own errors (a StoreError, an account refused) pass as they are
         raise
     except (sa.exc.NoSuchModuleError, ImportError) as exc:
         raise StoreError(
@@ -616,6 +870,10 @@ def _database_errors(doing: str) -> Iterator[None]:
         ) from exc
 
 
+database_errors = _database_errors
+"""Translate every foreign error of a database call into :class:`StoreError` (for the other store modules)."""
+
+
 def _missing(kind: str, record_id: str) -> StoreError:
     return StoreError(
         f"there is no {kind} with this id", location=kind, expected="an existing id", got=record_id
@@ -643,6 +901,7 @@ def _assessment_record(row: _AssessmentRow) -> AssessmentRecord:
         knowledge_version=row.knowledge_version,
         case=json.loads(row.case_json),
         result=json.loads(row.result_json),
+        owner=row.owner,
     )
 
 
@@ -653,7 +912,39 @@ def _interview_record(row: _InterviewRow) -> InterviewRecord:
         updated_at=_aware(row.updated_at),
         state=json.loads(row.state_json),
         assessment_id=row.assessment_id,
+        owner=row.owner,
     )
+
+
+def _access_event(row: _AccessRow) -> AccessEvent:
+    return AccessEvent(
+        recorded=_aware(row.recorded),
+        action=row.action,
+        agent_id=row.agent_id,
+        agent_name=row.agent_name,
+        address=row.address,
+        entity_type=row.entity_type,
+        entity_id=row.entity_id,
+        outcome=row.outcome,
+    )
+
+
+_ASSESSMENT = "assessment"
+_INTERVIEW = "interview_session"
+
+
+def _owner(accessor: Accessor | None) -> str:
+    return LOCAL_OWNER if accessor is None else accessor.owner
+
+
+def _owns(accessor: Accessor | None, owner: str) -> bool:
+    """Whether ``accessor`` owns a record of ``owner`` (an unscoped caller owns every record)."""
+    return accessor is None or accessor.owner == owner
+
+
+def _reads(accessor: Accessor | None, owner: str) -> bool:
+    """Whether ``accessor`` may read or delete an assessment of ``owner``: their own, or any for an admin."""
+    return accessor is None or accessor.reads_all or accessor.owner == owner
 
 
 def _aware(moment: datetime) -> datetime:

@@ -22,6 +22,15 @@ knowledge and a :class:`~pinchpoint.service.store.Store`. Routes::
     DELETE /api/assessments/{id}        delete it
     GET  /healthz                       liveness and the knowledge version
     GET  /static/...                    the local script, styles and icons
+    GET  /login, POST /login            the login form; POST /logout ends the session
+                                        (pinchpoint.web.auth)
+
+Every route but ``/healthz``, ``/login`` and the static files is behind
+:class:`~pinchpoint.web.auth.AuthMiddleware`: a request without credentials is redirected to
+the login page (pages) or answered 401 (``/api/`` and ``/cds-services``), except the one local
+owner's on a loopback server without accounts. Each route reaches the store as its principal
+(:func:`~pinchpoint.web.auth.owned_store`): a user lists, reads, re-assesses and deletes their own
+records only (an admin every assessment), and every access is in the access log.
 
 Bad input is answered with a 4xx and a readable reason: an HTML page (or the form again,
 with a message at each field) for the pages, a JSON ``{"error": {...}}`` for the other
@@ -62,6 +71,7 @@ from pinchpoint.api.app import (
     error_status,
     problem_response,
 )
+from pinchpoint.api.cds_auth import CdsIssuer, CdsVerifier
 from pinchpoint.api.cpu import run_cpu
 from pinchpoint.core.assessment import Assessment
 from pinchpoint.core.case import Case, parse_case
@@ -69,8 +79,10 @@ from pinchpoint.core.engine import assess
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import InputError, InvalidRequestError, PinchpointError, StoreError
 from pinchpoint.io.knowledge.loader import load_knowledge
+from pinchpoint.service.accounts import Accounts
 from pinchpoint.service.contract import to_contract
-from pinchpoint.service.store import AssessmentRecord, Store
+from pinchpoint.service.store import AssessmentRecord, OwnedStore, Store
+from pinchpoint.web.auth import AuthMiddleware, Gate, LoginPages, owned_store, principal_context
 from pinchpoint.web.bodymap import region_label, render_map
 from pinchpoint.web.content import WebContent, load_content
 from pinchpoint.web.forms import FORM_LEVEL, FormResult, Page, build_page, findings_to_form, parse_form
@@ -113,6 +125,7 @@ def create_app(
     knowledge: Knowledge | None = None,
     store: Store | None = None,
     content: WebContent | None = None,
+    accounts: Accounts | None = None,
 ) -> FastAPI:
     """Build the web application.
 
@@ -122,10 +135,13 @@ def create_app(
         store: The store to save to; opened from ``settings`` (and migrated) when omitted.
         content: The pages' data; read from the package and checked against
             ``knowledge`` when omitted.
+        accounts: The accounts that may log in; those of ``store``'s database when omitted
+            (tests pass cheaper password hashing).
 
     Raises:
         KnowledgeError: The knowledge or the pages' data files are broken.
         StoreError: The database cannot be opened or migrated.
+        CdsAuthError: A CDS issuer's keys cannot be read.
     """
     knowledge = knowledge or load_knowledge()
     content = content or load_content(knowledge)
@@ -133,6 +149,8 @@ def create_app(
     store = store or Store.open(
         settings.resolved_database_url(), session_idle_limit=settings.session_idle_limit
     )
+    cds = CdsVerifier([CdsIssuer(issuer, jwks) for issuer, jwks in settings.cds_issuers])
+    gate = Gate(settings, accounts or Accounts(store.engine), cds)
     pages = _Pages(knowledge, content, store)
 
     @asynccontextmanager
@@ -154,17 +172,24 @@ def create_app(
     app.state.content = content
     app.state.templates = pages.templates
     app.mount("/static", StaticFiles(packages=[("pinchpoint.web", "static")]), name="static")
+    app.state.gate = gate
     pages.register(app)
     pages.interviews.register(app)
     TextPages(knowledge, pages.interviews, pages.render, _form_items).register(app)
     # Clinician mode: POST /clinician/note reads a pasted note into the clinician form (web/note.py).
     NotePage(knowledge, content, pages.render_form, _form_items).register(app)
-    app.include_router(api_router(knowledge, sessions=store))
+    LoginPages(gate, pages.render, _form_items).register(app)
+    app.include_router(
+        api_router(knowledge, sessions=store, sessions_for=lambda request: owned_store(store, request))
+    )
     app.router.routes.extend(assess_alias_router(knowledge).routes)  # a plain route: the log names it
     app.include_router(cds_router(knowledge))
     _register_errors(app, pages)
-    app.add_middleware(LimitsMiddleware)  # inside the security middleware: its refusals get the headers
-    app.add_middleware(SecurityMiddleware, allowed_hosts=settings.resolved_allowed_hosts())
+    app.add_middleware(AuthMiddleware, gate=gate)
+    # Outside the login check, inside the security middleware: overload is refused before any
+    # credential is looked up, refused requests are logged too, and every refusal gets the headers.
+    app.add_middleware(LimitsMiddleware)
+    app.add_middleware(SecurityMiddleware, allowed_hosts=settings.resolved_allowed_hosts(), tls=settings.tls)
     return app
 
 
@@ -189,9 +214,14 @@ class _Pages:
             names=knowledge.names,
             verdict_words=content.ui.verdicts,
             source_title=self.source_title,
+            signed_in=lambda: principal_context()["signed_in"],
         )
         self.sections = {page: build_page(page, knowledge, content) for page in _PAGES}
-        self.interviews = InterviewPages(knowledge, content, store, self.render, _form_items)
+        self.interviews = InterviewPages(knowledge, content, self.store_for, self.render, _form_items)
+
+    def store_for(self, request: Request) -> OwnedStore:
+        """The store as the request's principal sees it (their records; every access logged)."""
+        return owned_store(self.store, request)
 
     def source_title(self, source: str) -> str:
         """Return the title of a source id of sources.yaml (the id itself when unknown)."""
@@ -245,9 +275,9 @@ class _Pages:
         """Assess and save a clinician examination; on bad input, the form again (422)."""
         return await self._submit(request, "clinician")
 
-    async def history(self) -> HTMLResponse:
-        """The saved assessments, newest first."""
-        records = await run_in_threadpool(self.store.list_assessments, limit=_HISTORY_LIMIT)
+    async def history(self, request: Request) -> HTMLResponse:
+        """The saved assessments (the user's own; every one for an admin), newest first."""
+        records = await run_in_threadpool(self.store_for(request).list_assessments, limit=_HISTORY_LIMIT)
         rows = [
             {
                 "record": record,
@@ -258,9 +288,9 @@ class _Pages:
         ]
         return self.render("history.html", nav="history", rows=rows)
 
-    async def show(self, record_id: str) -> HTMLResponse:
+    async def show(self, request: Request, record_id: str) -> HTMLResponse:
         """One saved assessment as it was saved: the result the person was given."""
-        record = await self._record(record_id)
+        record = await self._record(request, record_id)
         case = self._stored_case(record)
         return self.render(
             "result.html",
@@ -271,21 +301,21 @@ class _Pages:
             ),
             case_findings=self._findings_in_words(case),
             edit_url=f"{_PAGE_PATH[_page_of(record)]}?from={record.id}",
-            reopen_url=await self.interviews.reopen_path(record.id),
+            reopen_url=await self.interviews.reopen_path(request, record.id),
             other_knowledge=record.knowledge_version != self.knowledge.version,
         )
 
-    async def reassess(self, record_id: str) -> RedirectResponse:
+    async def reassess(self, request: Request, record_id: str) -> RedirectResponse:
         """Assess a saved case again with the current knowledge, saved as a new result (the old one stays).
 
         The warnings saved with the old result (an interview's "don't know" red flags) are kept.
+        The new result belongs to whoever asked (an admin re-assessing another's record gets it).
         """
-        record = await self._record(record_id)
+        record = await self._record(request, record_id)
         assessment = _with_saved_warnings(assess(self._stored_case(record), self.knowledge), record)
+        store = self.store_for(request)
         saved = await run_in_threadpool(
-            lambda: self.store.save_assessment(
-                case=record.case, result=to_contract(assessment), mode=record.mode
-            )
+            lambda: store.save_assessment(case=record.case, result=to_contract(assessment), mode=record.mode)
         )
         return RedirectResponse(f"/assessments/{saved.id}", status_code=303)
 
@@ -307,10 +337,10 @@ class _Pages:
                 409, "This saved result cannot be shown: it is not in the form pinchpoint saves results in."
             ) from exc
 
-    async def delete(self, record_id: str) -> RedirectResponse:
+    async def delete(self, request: Request, record_id: str) -> RedirectResponse:
         """Delete a saved assessment and go back to the history."""
         _check_id(record_id)
-        if not await run_in_threadpool(self.store.delete_assessment, record_id):
+        if not await run_in_threadpool(self.store_for(request).delete_assessment, record_id):
             raise HTTPException(404, "There is no saved assessment with this id; it may have been deleted.")
         return RedirectResponse("/history?deleted=1", status_code=303)
 
@@ -353,9 +383,9 @@ class _Pages:
             }
         )
 
-    async def api_record(self, record_id: str) -> JSONResponse:
+    async def api_record(self, request: Request, record_id: str) -> JSONResponse:
         """A saved record: its case and the result saved with it."""
-        record = await self._record(record_id)
+        record = await self._record(request, record_id)
         return JSONResponse(
             {
                 "id": record.id,
@@ -366,10 +396,10 @@ class _Pages:
             }
         )
 
-    async def api_delete(self, record_id: str) -> Response:
+    async def api_delete(self, request: Request, record_id: str) -> Response:
         """Delete a saved record (204), or 404."""
         _check_id(record_id)
-        if not await run_in_threadpool(self.store.delete_assessment, record_id):
+        if not await run_in_threadpool(self.store_for(request).delete_assessment, record_id):
             raise HTTPException(404, "There is no saved assessment with this id.")
         return Response(status_code=204)
 
@@ -421,11 +451,13 @@ class _Pages:
             live = self._live_for(result.values) if page == "clinician" else None
             return self.render_form(page, values=result.values, errors=result.errors, live=live, status=422)
         assessment = await run_cpu(assess, result.case, self.knowledge)
-        record = await run_in_threadpool(self._save, result, assessment, page)
+        record = await run_in_threadpool(self._save, self.store_for(request), result, assessment, page)
         return RedirectResponse(f"/assessments/{record.id}", status_code=303)
 
-    def _save(self, result: FormResult, assessment: Assessment, page: Page) -> AssessmentRecord:
-        return self.store.save_assessment(
+    def _save(
+        self, store: OwnedStore, result: FormResult, assessment: Assessment, page: Page
+    ) -> AssessmentRecord:
+        return store.save_assessment(
             case={"id": "web", "findings": _jsonable(result.findings)},
             result=to_contract(assessment),
             mode=page,
@@ -450,12 +482,12 @@ class _Pages:
         record_id = request.query_params.get("from")
         if not record_id:
             return {}
-        record = await self._record(record_id)
+        record = await self._record(request, record_id)
         return findings_to_form(self._stored_case(record).findings)
 
-    async def _record(self, record_id: str) -> AssessmentRecord:
+    async def _record(self, request: Request, record_id: str) -> AssessmentRecord:
         _check_id(record_id)
-        record = await run_in_threadpool(self.store.get_assessment, record_id)
+        record = await run_in_threadpool(self.store_for(request).get_assessment, record_id)
         if record is None:
             raise HTTPException(404, "There is no saved assessment with this id; it may have been deleted.")
         return record

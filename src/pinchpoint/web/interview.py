@@ -51,7 +51,7 @@ from pinchpoint.web.views import result_view
 
 if TYPE_CHECKING:
     from pinchpoint.core.knowledge import Knowledge
-    from pinchpoint.service.store import Store
+    from pinchpoint.service.store import OwnedStore
     from pinchpoint.web.content import WebContent
 
 __all__ = ["InterviewPages", "parse_cell", "parse_single"]
@@ -77,6 +77,8 @@ _CONFLICTS: dict[Conflict, str] = {
 
 Items = Sequence[tuple[str, str]]
 FormReader = Callable[[Request], Awaitable[list[tuple[str, str]]]]
+StoreFor = Callable[[Request], "OwnedStore"]
+"""Returns the store as a request's principal sees it: their sessions only (pinchpoint.web.auth)."""
 
 
 def form_values(items: Items, name: str) -> list[str]:
@@ -160,19 +162,23 @@ def _conflict(exc: SessionConflictError) -> NoReturn:
 
 
 class InterviewPages:
-    """The interview's route handlers, over the app's knowledge, page data, store and templates."""
+    """The interview's route handlers, over the app's knowledge, page data, store and templates.
+
+    Each request works on the store as its principal sees it (``store_for``), so a person's
+    sessions are theirs alone: another's session id is answered as an unknown one (404).
+    """
 
     def __init__(
         self,
         knowledge: Knowledge,
         content: WebContent,
-        store: Store,
+        store_for: StoreFor,
         render: Callable[..., HTMLResponse],
         read_form: FormReader,
     ) -> None:
         self.knowledge = knowledge
         self.content = content
-        self.sessions = InterviewService(knowledge, store, results=store)
+        self.store_for = store_for
         self.render = render
         self.read_form = read_form
         self.region_labels = {r: region_label(knowledge, content, r) for r in knowledge.vocabulary.region_ids}
@@ -225,12 +231,18 @@ class InterviewPages:
                 errors[question.finding] = _message(exc)
         if errors:
             return self._start_page(mode, values=_intake_values(items), errors=errors, status=422)
-        return await self.begin(Interview.start(self.knowledge, mode=mode, intake=intake))
+        return await self.begin(request, Interview.start(self.knowledge, mode=mode, intake=intake))
 
-    async def begin(self, interview: Interview) -> Response:
+    def sessions(self, request: Request) -> InterviewService:
+        """The session service over the store as the request's principal sees it."""
+        store = self.store_for(request)
+        return InterviewService(self.knowledge, store, results=store)
+
+    async def begin(self, request: Request, interview: Interview) -> Response:
         """Save a new session for ``interview``; 303 to its next question (or to its result)."""
-        session = await run_in_threadpool(self.sessions.begin, interview)
-        return await self._after_step(session)
+        service = self.sessions(request)
+        session = await run_in_threadpool(service.begin, interview)
+        return await self._after_step(service, session)
 
     def _start_page(
         self,
@@ -262,20 +274,21 @@ class InterviewPages:
 
     # --- one question ------------------------------------------------------------------------------
 
-    async def show(self, session_id: str) -> Response:
+    async def show(self, request: Request, session_id: str) -> Response:
         """The current question; a finished session goes to its result."""
-        session = await self._load(session_id)
+        session = await self._load(self.sessions(request), session_id)
         if session.assessment_id is not None:
             return RedirectResponse(f"/assessments/{session.assessment_id}", status_code=303)
         return self._question_page(session)
 
     async def answer(self, request: Request, session_id: str) -> Response:
         """Answer the current question; refused answers come back at their field (422)."""
-        session = await self._load(session_id)
+        service = self.sessions(request)
+        session = await self._load(service, session_id)
         items = await self.read_form(request)
         sent = (form_values(items, "question") or [""])[0]
         try:
-            question = self.sessions.check_asked(session, sent)
+            question = service.check_asked(session, sent)
         except InvalidAnswerError:  # no question of the bank: not the one asked now either
             raise HTTPException(409, _CONFLICTS["wrong_question"].format(got=sent)) from None
         except SessionConflictError as exc:
@@ -284,26 +297,29 @@ class InterviewPages:
         errors = self._check(question, value)
         if not errors:
             try:
-                await run_in_threadpool(self.sessions.answer, session, question.id, value)
-                return await self._after_step(session)
+                await run_in_threadpool(service.answer, session, question.id, value)
+                return await self._after_step(service, session)
             except InvalidAnswerError as exc:
                 errors = {_field_of(question, exc): _message(exc)}
         return self._question_page(session, values=_sent_values(question, items), errors=errors, status=422)
 
-    async def back(self, session_id: str) -> Response:
+    async def back(self, request: Request, session_id: str) -> Response:
         """Take the last answer back; it is kept so that "forward" can give it again."""
-        session = await self._step(self.sessions.back, session_id)
+        service = self.sessions(request)
+        session = await self._step(service, service.back, session_id)
         return RedirectResponse(f"/check/interviews/{session.id}", status_code=303)
 
-    async def forward(self, session_id: str) -> Response:
+    async def forward(self, request: Request, session_id: str) -> Response:
         """Give again the answer taken back from the current question."""
-        return await self._after_step(await self._step(self.sessions.forward, session_id))
+        service = self.sessions(request)
+        return await self._after_step(service, await self._step(service, service.forward, session_id))
 
-    async def finish(self, session_id: str) -> Response:
+    async def finish(self, request: Request, session_id: str) -> Response:
         """Save the assessment: when nothing is left to ask, or at once in an emergency."""
-        return await self._complete(await self._load(session_id))
+        service = self.sessions(request)
+        return await self._complete(service, await self._load(service, session_id))
 
-    async def reopen(self, session_id: str) -> Response:
+    async def reopen(self, request: Request, session_id: str) -> Response:
         """Change the answers of a finished interview, going back into it at its last question.
 
         A new session gets every answer; its last answer is taken back, shown again and
@@ -311,16 +327,17 @@ class InterviewPages:
         back. The finished session and its saved result are left as they are (the history
         keeps both results). A session not finished yet is simply shown.
         """
-        session = await self._step(self.sessions.reopen, session_id)
+        service = self.sessions(request)
+        session = await self._step(service, service.reopen, session_id)
         return RedirectResponse(f"/check/interviews/{session.id}", status_code=303)
 
-    async def reopen_path(self, assessment_id: str) -> str | None:
+    async def reopen_path(self, request: Request, assessment_id: str) -> str | None:
         """The address that reopens the interview an assessment finished, or None.
 
         None for a form's result, and for an interview that is gone or that this version of
         pinchpoint can no longer resume: its answers are then changed on the one-page form.
         """
-        session = await run_in_threadpool(self.sessions.reopenable, assessment_id)
+        session = await run_in_threadpool(self.sessions(request).reopenable, assessment_id)
         return None if session is None else f"/check/interviews/{session.id}/reopen"
 
     # --- helpers -----------------------------------------------------------------------------------
@@ -343,11 +360,11 @@ class InterviewPages:
                     errors[cell.finding] = _message(exc)
         return errors
 
-    async def _load(self, session_id: str) -> Session:
+    async def _load(self, service: InterviewService, session_id: str) -> Session:
         if not _SESSION_ID.match(session_id):
             raise HTTPException(404, "There is no self-check with this id (an id is 32 letters and digits).")
         try:
-            return await run_in_threadpool(self.sessions.load, session_id)
+            return await run_in_threadpool(service.load, session_id)
         except NotFoundError:
             raise HTTPException(
                 404, "There is no self-check with this id; it may have been deleted."
@@ -355,23 +372,25 @@ class InterviewPages:
         except SessionConflictError as exc:
             _conflict(exc)
 
-    async def _step(self, step: Callable[[Session], Session], session_id: str) -> Session:
+    async def _step(
+        self, service: InterviewService, step: Callable[[Session], Session], session_id: str
+    ) -> Session:
         """Load the session and run one step of the service on it; its conflicts are 409 pages."""
-        session = await self._load(session_id)
+        session = await self._load(service, session_id)
         try:
             return await run_in_threadpool(step, session)
         except SessionConflictError as exc:
             _conflict(exc)
 
-    async def _after_step(self, session: Session) -> Response:
+    async def _after_step(self, service: InterviewService, session: Session) -> Response:
         """Go to the result when nothing is left to ask (saving it), else to the next question."""
         if session.interview.finished:
-            return await self._complete(session)
+            return await self._complete(service, session)
         return RedirectResponse(f"/check/interviews/{session.id}", status_code=303)
 
-    async def _complete(self, session: Session) -> Response:
+    async def _complete(self, service: InterviewService, session: Session) -> Response:
         try:
-            assessment_id = await run_in_threadpool(self.sessions.finish, session)
+            assessment_id = await run_in_threadpool(service.finish, session)
         except SessionConflictError as exc:
             _conflict(exc)
         return RedirectResponse(f"/assessments/{assessment_id}", status_code=303)

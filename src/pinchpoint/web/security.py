@@ -5,9 +5,12 @@
   ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``, a closed
   ``Permissions-Policy`` and ``Cache-Control: no-store`` on pages (they hold health data).
 * **Hosts**: only the ``Host`` names of :meth:`Settings.resolved_allowed_hosts` are
-  answered, so a web page elsewhere cannot reach this server by DNS rebinding.
-* **Writes**: a POST or DELETE from another site (by ``Origin`` or ``Sec-Fetch-Site``) is
-  refused, so a page elsewhere cannot save or delete a person's assessments.
+  answered (never any name), so a web page elsewhere cannot reach this server by DNS rebinding.
+* **Writes**: a POST or DELETE whose ``Origin`` is not exactly this server's (scheme, host and
+  port), is ``null``, or whose ``Sec-Fetch-Site`` says another site, is refused, so a page
+  elsewhere (another port of the same host included) cannot save or delete a person's
+  assessments. The pages' ``Referrer-Policy: same-origin`` makes browsers send the real
+  ``Origin`` on the pages' own forms, so ``null`` never comes from them.
 
 Implemented as plain ASGI middleware so that it also covers error responses.
 """
@@ -38,7 +41,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-resource-policy": "same-origin",
@@ -47,6 +50,7 @@ SECURITY_HEADERS = {
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _STATIC_PREFIX = "/static/"
 _OTHER_SITES = frozenset({"cross-site", "same-site"})
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 class SecurityMiddleware:
@@ -54,12 +58,17 @@ class SecurityMiddleware:
 
     Args:
         app: The application to wrap.
-        allowed_hosts: ``Host`` names to answer (without port); ``("*",)`` answers any.
+        allowed_hosts: ``Host`` names to answer (without port); ``*`` is refused.
+        tls: Clients reach the server over TLS, possibly through a proxy: ``https`` origins
+            are this server's too.
     """
 
-    def __init__(self, app: ASGIApp, *, allowed_hosts: Iterable[str]) -> None:
+    def __init__(self, app: ASGIApp, *, allowed_hosts: Iterable[str], tls: bool = False) -> None:
         self.app = app
         self.allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
+        if "*" in self.allowed_hosts:
+            raise ValueError("allowed_hosts '*' would answer any host name (DNS rebinding)")
+        self.tls = tls
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the request, then pass it on with headers added to the response."""
@@ -85,24 +94,48 @@ class SecurityMiddleware:
         await self.app(scope, receive, send_with_headers)
 
     def _refusal(self, scope: Scope, headers: Headers) -> tuple[int, str] | None:
-        host = _hostname(headers.get("host", ""))
-        if "*" not in self.allowed_hosts and host not in self.allowed_hosts:
+        host_header = headers.get("host", "")
+        host = _hostname(host_header)
+        if host not in self.allowed_hosts:
             return 400, (
                 f"This server does not answer to the host name {host!r}. "
                 "Open it by the address it printed when it started (for example http://127.0.0.1:8000)."
             )
         if scope["method"] in _UNSAFE_METHODS:
             origin = headers.get("origin")
-            # Another port on this computer is "same-site": refused too. A same-origin form sends
-            # Origin "null" under Referrer-Policy no-referrer, so Sec-Fetch-Site decides then.
+            # Another port on this computer is "same-site": refused too. A client that is not a
+            # browser sends no Origin: it has no ambient credentials for a page to borrow.
             if headers.get("sec-fetch-site") in _OTHER_SITES or (
-                origin is not None and origin != "null" and _hostname(urlsplit(origin).netloc) != host
+                origin is not None and not self._same_origin(origin, host_header, str(scope.get("scheme")))
             ):
                 return 403, (
                     "This request came from another web site and was refused: pinchpoint only "
                     "accepts forms sent from its own pages."
                 )
         return None
+
+    def _same_origin(self, origin: str, host_header: str, scheme: str) -> bool:
+        """Whether ``origin`` is this server's: its scheme, and the host and port of ``Host``.
+
+        ``null`` (an opaque origin: a sandboxed frame, a ``data:`` page, a redirect from
+        elsewhere) is never this server's.
+        """
+        if origin.strip().lower() == "null":
+            return False
+        try:
+            parts = urlsplit(origin.strip().lower())
+            port = parts.port
+        except ValueError:
+            return False
+        schemes = {scheme, "https"} if self.tls else {scheme}
+        if parts.scheme not in schemes or parts.hostname is None or parts.path not in ("", "/"):
+            return False
+        default = _DEFAULT_PORTS.get(parts.scheme, "")
+        origin_port = str(port) if port is not None else default
+        host = _hostname(host_header)
+        host_port = host_header.strip().lower()[len(host) :].removeprefix(":") or default
+        origin_host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        return origin_host == host and origin_port == host_port
 
 
 def _hostname(netloc: str) -> str:

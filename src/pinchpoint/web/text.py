@@ -81,7 +81,9 @@ class TextPages:
         ticked = {int(value) for value in form_values(items, "accept") if value.isdigit()}
         accepted = sorted(number for number in ticked if number < len(reading.proposals))
         findings = reading.findings(accepted)
-        return await self.interviews.begin(interview_from_findings(findings, self.knowledge, mode=mode))
+        return await self.interviews.begin(
+            request, interview_from_findings(findings, self.knowledge, mode=mode)
+        )
 
     async def _read(self, request: Request) -> tuple[Items, Mode, TextReading | HTMLResponse]:
         """Read the form and its description: the form, the mode, and the reading or the refusal page."""
