@@ -40,6 +40,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
+from pinchpoint.api.text import TEXT_PATTERN
 from pinchpoint.core.interview import Interview
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.questions import Mode, Question
@@ -112,15 +113,17 @@ def _start_model(knowledge: Knowledge) -> type[BaseModel]:
                 None,
                 min_length=1,
                 max_length=MAX_TEXT_CHARS,
+                json_schema_extra={"pattern": TEXT_PATTERN},  # what read_text reads (POST /api/v1/text)
                 description="The person's own description: what it states "
                 "answers its questions, a red flag it states is confirmed by its question, and one it "
                 "denies or doubts is still asked",
             ),
         ),
         accepted=(
-            list[int] | None,
+            list[Annotated[int, Field(ge=0, le=MAX_TEXT_CHARS)]] | None,
             Field(
                 None,
+                max_length=MAX_TEXT_CHARS,
                 description="With story: the indexes of the proposals (as POST /api/v1/text lists them) "
                 "that the person confirmed; omitted, every proposal that is not a red flag is taken",
             ),

@@ -20,11 +20,13 @@ import argparse
 import getpass
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pinchpoint.errors import InputError
-from pinchpoint.service.accounts import MAX_PASSWORD, ROLES, AccountError, Accounts
-from pinchpoint.service.store import Store
+
+if TYPE_CHECKING:  # the database layers are imported by the users commands alone (assess never pays)
+    from pinchpoint.service.accounts import AccountError, Accounts
+    from pinchpoint.service.store import Store
 
 __all__ = ["add_users_command"]
 
@@ -37,9 +39,7 @@ def add_users_command(commands: Any) -> None:
     actions = users.add_subparsers(metavar="ACTION", required=True)
     add = actions.add_parser("add", help="add an account; the password is read from a prompt or stdin")
     add.add_argument("name")
-    add.add_argument(
-        "--role", choices=ROLES, required=True, help="clinician: own records; admin: all records"
-    )
+    add.add_argument("--role", required=True, help="clinician (own records) or admin (all records)")
     add.set_defaults(command=_add)
     listing = actions.add_parser("list", help="list the accounts")
     listing.set_defaults(command=_list)
@@ -66,16 +66,23 @@ def add_users_command(commands: Any) -> None:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    from pinchpoint.web.settings import default_database_url  # noqa: PLC0415 (only the users command pays)
+    from pinchpoint.service.store import Store  # noqa: PLC0415 (only the users commands pay)
+    from pinchpoint.web.settings import default_database_url  # noqa: PLC0415
 
     return Store.open(args.database or default_database_url())
+
+
+def _accounts(store: Store) -> Accounts:
+    from pinchpoint.service.accounts import Accounts  # noqa: PLC0415 (only the users commands pay)
+
+    return Accounts(store.engine)
 
 
 def _add(args: argparse.Namespace) -> int:
     password = _read_password()
     store = _store(args)
     try:
-        user = Accounts(store.engine).add_user(args.name, args.role, password)
+        user = _accounts(store).add_user(args.name, args.role, password)
     finally:
         store.close()
     sys.stdout.write(f"added {user.name} ({user.role})\n")
@@ -85,7 +92,7 @@ def _add(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
-        users = Accounts(store.engine).users()
+        users = _accounts(store).users()
     finally:
         store.close()
     for user in users:
@@ -96,7 +103,7 @@ def _list(args: argparse.Namespace) -> int:
 def _remove(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
-        removed = Accounts(store.engine).remove_user(args.name)
+        removed = _accounts(store).remove_user(args.name)
     finally:
         store.close()
     if not removed:
@@ -108,7 +115,7 @@ def _remove(args: argparse.Namespace) -> int:
 def _token(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
-        accounts = Accounts(store.engine)
+        accounts = _accounts(store)
         user = accounts.user(args.name)
         if user is None:
             raise _no_user(args.name)
@@ -123,7 +130,7 @@ def _token(args: argparse.Namespace) -> int:
 def _revoke(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
-        count = Accounts(store.engine).revoke_api_tokens(args.name)
+        count = _accounts(store).revoke_api_tokens(args.name)
     finally:
         store.close()
     sys.stdout.write(f"revoked {count} API token(s) of {args.name}\n")
@@ -147,6 +154,8 @@ def _log(args: argparse.Namespace) -> int:
 
 def _read_password() -> str:
     """Read the new password: asked twice on a terminal, else the first line of stdin."""
+    from pinchpoint.service.accounts import MAX_PASSWORD, AccountError  # noqa: PLC0415
+
     if sys.stdin.isatty():
         first = getpass.getpass("Password: ")
         if getpass.getpass("The same password again: ") != first:
@@ -159,6 +168,8 @@ def _read_password() -> str:
 
 
 def _no_user(name: str) -> AccountError:
+    from pinchpoint.service.accounts import AccountError  # noqa: PLC0415
+
     return AccountError(
         "there is no user with this name",
         location="pinchpoint users",
