@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from pinchpoint.core.vocabulary import Vocabulary
+from pinchpoint.io.knowledge.loader import data_directory
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -32,3 +34,14 @@ def shared_case_params() -> list[object]:
         reason = f"the development cases are absent: {SHARED_CASES} does not exist"
         return [pytest.param(None, id="no-shared-cases", marks=pytest.mark.skip(reason=reason))]
     return [pytest.param(path, id=path.stem) for path in sorted(SHARED_CASES.glob("*.yaml"))]
+
+
+def copy_knowledge_with(tmp_path: Path, file_name: str, old: str, new: str) -> Path:
+    """Copy the packaged data to tmp_path/data with ``old`` replaced by ``new`` (once) in one file."""
+    folder = tmp_path / "data"
+    shutil.copytree(data_directory(), folder)
+    path = folder / file_name
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{file_name} no longer holds {old!r} exactly once; update this test"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return folder

@@ -13,7 +13,6 @@ Broken knowledge is made by copying the packaged data folder and editing one pla
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,9 @@ from pinchpoint.core.case import Case
 from pinchpoint.core.imaging import imaging_decision, lumbar_imaging, offered_imaging
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import UnresolvedReferenceError
-from pinchpoint.io.knowledge.loader import data_directory, load_knowledge
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
+from tests.corpus import copy_knowledge_with
 from tests.strategies import findings
 
 pytestmark = pytest.mark.core
@@ -39,17 +39,6 @@ _EARLY_SCIATICA = {"duration_days": 10, "pain_below_knee": True}
 def knowledge() -> Knowledge:
     """The packaged knowledge base."""
     return load_knowledge()
-
-
-def _copy_with(tmp_path: Path, file_name: str, old: str, new: str) -> Path:
-    """Copy the packaged data to tmp_path/data with ``old`` replaced by ``new`` (once) in one file."""
-    folder = tmp_path / "data"
-    shutil.copytree(data_directory(), folder)
-    path = folder / file_name
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{file_name} no longer holds {old!r} exactly once; update this test"
-    path.write_text(text.replace(old, new), encoding="utf-8")
-    return folder
 
 
 # --- one namespace of definitions ----------------------------------------------------------------
@@ -69,7 +58,7 @@ def test_a_plan_definition_may_not_redefine_a_triage_definition(tmp_path: Path) 
     """A second ``motor_deficit`` in advice.yaml is refused, naming the file, the name and the fix."""
     anchor = "  not_yet_emergency: {triage_at_most: urgent}\n"
     again = anchor + "  motor_deficit:\n    any:\n      - {finding: foot_drop, is: true}\n"
-    folder = _copy_with(tmp_path, "advice.yaml", anchor, again)
+    folder = copy_knowledge_with(tmp_path, "advice.yaml", anchor, again)
     with pytest.raises(UnresolvedReferenceError) as caught:
         load_knowledge(folder)
     error = caught.value
@@ -114,7 +103,7 @@ def test_the_cauda_equina_family_holds_every_ces_rule(knowledge: Knowledge) -> N
 def test_an_emergency_rule_without_a_family_is_refused(tmp_path: Path) -> None:
     """Dropping ``suspects`` from a cauda equina rule is refused: it would lose the emergency MRI."""
     rule = "  - id: ces-bowel\n    level: emergency\n    suspects: [cauda_equina]\n"
-    folder = _copy_with(tmp_path, "triage.yaml", rule, "  - id: ces-bowel\n    level: emergency\n")
+    folder = copy_knowledge_with(tmp_path, "triage.yaml", rule, "  - id: ces-bowel\n    level: emergency\n")
     with pytest.raises(UnresolvedReferenceError) as caught:
         load_knowledge(folder)
     assert caught.value.location == "triage.yaml: ces-bowel.suspects"
@@ -125,7 +114,7 @@ def test_an_emergency_family_that_imaging_does_not_classify_is_refused(tmp_path:
     """A new family on an emergency rule must be an imaging indication or listed as not spinal."""
     old = "  - id: ces-bowel\n    level: emergency\n    suspects: [cauda_equina]\n"
     new = "  - id: ces-bowel\n    level: emergency\n    suspects: [cauda_equina, conus_lesion]\n"
-    folder = _copy_with(tmp_path, "triage.yaml", old, new)
+    folder = copy_knowledge_with(tmp_path, "triage.yaml", old, new)
     with pytest.raises(UnresolvedReferenceError) as caught:
         load_knowledge(folder)
     error = caught.value
@@ -137,7 +126,7 @@ def test_an_emergency_family_that_imaging_does_not_classify_is_refused(tmp_path:
 def test_imaging_naming_a_family_no_rule_suspects_is_refused(tmp_path: Path) -> None:
     """A misspelt family in imaging.yaml is refused rather than indicating nothing."""
     old = "suspects: [cauda_equina, cord, cancer"
-    folder = _copy_with(tmp_path, "imaging.yaml", old, "suspects: [cauda_equine, cord, cancer")
+    folder = copy_knowledge_with(tmp_path, "imaging.yaml", old, "suspects: [cauda_equine, cord, cancer")
     with pytest.raises(UnresolvedReferenceError) as caught:
         load_knowledge(folder)
     assert caught.value.location == "imaging.yaml: serious-pathology-or-severe-deficit.suspects"
@@ -146,7 +135,9 @@ def test_imaging_naming_a_family_no_rule_suspects_is_refused(tmp_path: Path) -> 
 
 def test_a_plan_leaf_naming_an_unknown_family_is_refused(tmp_path: Path) -> None:
     """``suspected`` in a plan condition must name a family that some triage rule suspects."""
-    folder = _copy_with(tmp_path, "advice.yaml", "{suspected: [cauda_equina]}", "{suspected: [cauda]}")
+    folder = copy_knowledge_with(
+        tmp_path, "advice.yaml", "{suspected: [cauda_equina]}", "{suspected: [cauda]}"
+    )
     with pytest.raises(UnresolvedReferenceError) as caught:
         load_knowledge(folder)
     assert caught.value.location == "advice.yaml: definitions.ces_suspected"
@@ -169,7 +160,7 @@ def test_a_new_rule_of_a_family_is_covered_by_being_in_it(tmp_path: Path) -> Non
         '    clinician: "Test rule."\n'
         "    source: pinchpoint-design\n"
     )
-    folder = _copy_with(tmp_path, "triage.yaml", anchor, new_rule)
+    folder = copy_knowledge_with(tmp_path, "triage.yaml", anchor, new_rule)
     edited = load_knowledge(folder)
     packaged = load_knowledge()
     case = Case(id="claudication", findings={"vascular_claudication": True})

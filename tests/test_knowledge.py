@@ -21,6 +21,7 @@ from pinchpoint.core.likelihood import SiteUnit
 from pinchpoint.errors import KnowledgeError, MissingSourceError, SchemaError, UnresolvedReferenceError
 from pinchpoint.io.knowledge.loader import KNOWLEDGE_SEMVER, data_directory, knowledge_version, load_knowledge
 from pinchpoint.knowledge import schema as s
+from tests.corpus import copy_knowledge_with
 
 pytestmark = pytest.mark.core
 
@@ -32,17 +33,6 @@ _SITE_SUM_TOLERANCE = 0.02
 def knowledge() -> Knowledge:
     """The packaged knowledge base."""
     return load_knowledge()
-
-
-def _copy_with(tmp_path: Path, file_name: str, old: str, new: str) -> Path:
-    """Copy the packaged data to tmp_path/data with ``old`` replaced by ``new`` (once) in one file."""
-    folder = tmp_path / "data"
-    shutil.copytree(data_directory(), folder)
-    path = folder / file_name
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{file_name} no longer holds {old!r} exactly once; update this test"
-    path.write_text(text.replace(old, new), encoding="utf-8")
-    return folder
 
 
 # --- loading and version ---------------------------------------------------------------------------
@@ -60,7 +50,7 @@ def test_version_changes_when_a_data_file_changes(tmp_path: Path) -> None:
     unchanged = tmp_path / "unchanged"
     shutil.copytree(data_directory(), unchanged)
     assert knowledge_version(unchanged) == knowledge_version()
-    edited = _copy_with(tmp_path, "causes.yaml", "  pain_region: 0.03\n", "  pain_region: 0.04\n")
+    edited = copy_knowledge_with(tmp_path, "causes.yaml", "  pain_region: 0.03\n", "  pain_region: 0.04\n")
     version = knowledge_version(edited)
     assert _VERSION.match(version), version
     assert version != knowledge_version()
@@ -116,7 +106,7 @@ def test_broken_knowledge_is_refused(
     tmp_path: Path, *, file_name: str, old: str, new: str, error: type[KnowledgeError], message: str
 ) -> None:
     """A broken table is refused with its own exception and a message naming the file, row and fix."""
-    folder = _copy_with(tmp_path, file_name, old, new)
+    folder = copy_knowledge_with(tmp_path, file_name, old, new)
     with pytest.raises(error) as caught:
         load_knowledge(folder)
     assert type(caught.value) is error
@@ -125,7 +115,9 @@ def test_broken_knowledge_is_refused(
 
 def test_malformed_yaml_is_refused(tmp_path: Path) -> None:
     """A file that is not valid YAML is a SchemaError naming the file, with the parser's line and column."""
-    folder = _copy_with(tmp_path, "nerves.yaml", "  lumbar_plexus:\n", "  lumbar_plexus: [unclosed\n")
+    folder = copy_knowledge_with(
+        tmp_path, "nerves.yaml", "  lumbar_plexus:\n", "  lumbar_plexus: [unclosed\n"
+    )
     with pytest.raises(SchemaError) as caught:
         load_knowledge(folder)
     error = caught.value
@@ -139,7 +131,7 @@ def test_duplicate_key_is_refused(tmp_path: Path) -> None:
     PyYAML alone keeps the last value: the rule would silently demand ``soon`` instead of emergency.
     """
     rule = "  - id: ces-urinary-retention\n    level: emergency\n"
-    folder = _copy_with(tmp_path, "triage.yaml", rule, rule + "    level: soon\n")
+    folder = copy_knowledge_with(tmp_path, "triage.yaml", rule, rule + "    level: soon\n")
     line = (folder / "triage.yaml").read_text(encoding="utf-8").splitlines().index("    level: soon") + 1
     with pytest.raises(SchemaError) as caught:
         load_knowledge(folder)
@@ -152,7 +144,9 @@ def test_duplicate_key_is_refused(tmp_path: Path) -> None:
 def test_alias_is_refused(tmp_path: Path) -> None:
     """An anchor used again through an alias is refused: every value is written out where it stands."""
     rule = "  - id: ces-bladder-change\n    level: emergency\n"
-    folder = _copy_with(tmp_path, "triage.yaml", rule, "  - id: ces-bladder-change\n    level: *urgency\n")
+    folder = copy_knowledge_with(
+        tmp_path, "triage.yaml", rule, "  - id: ces-bladder-change\n    level: *urgency\n"
+    )
     path = folder / "triage.yaml"
     path.write_text(
         path.read_text(encoding="utf-8").replace("level: emergency", "level: &urgency emergency", 1)
@@ -166,7 +160,9 @@ def test_alias_is_refused(tmp_path: Path) -> None:
 
 def test_unknown_key_message_lists_the_allowed_keys(tmp_path: Path) -> None:
     """The message for an unknown key in a row lists the keys that row accepts."""
-    folder = _copy_with(tmp_path, "muscles.yaml", "  psoas_major:\n", "  psoas_major:\n    colour: red\n")
+    folder = copy_knowledge_with(
+        tmp_path, "muscles.yaml", "  psoas_major:\n", "  psoas_major:\n    colour: red\n"
+    )
     with pytest.raises(SchemaError) as caught:
         load_knowledge(folder)
     assert all(key in str(caught.value) for key in s.allowed_keys(s.Muscle))

@@ -168,11 +168,6 @@ def _read_password() -> str:
 
 
 def _no_user(name: str) -> AccountError:
-    from pinchpoint.service.accounts import AccountError  # noqa: PLC0415
+    from pinchpoint.service.accounts import no_such_user  # noqa: PLC0415
 
-    return AccountError(
-        "there is no user with this name",
-        location="pinchpoint users",
-        expected="a name that pinchpoint users list shows",
-        got=name,
-    )
+    return no_such_user(name, location="pinchpoint users")

@@ -48,6 +48,7 @@ __all__ = [
     "Role",
     "TokenKind",
     "User",
+    "no_such_user",
 ]
 
 Role = Literal["clinician", "admin"]
@@ -269,7 +270,7 @@ class Accounts:
         with database_errors("changing the accounts"), self._engine.begin() as connection:
             user_id = connection.execute(sa.select(_users.c.id).where(_users.c.name == name)).scalar()
             if user_id is None:
-                raise _no_user(name)
+                raise no_such_user(name)
             result = connection.execute(
                 _tokens.delete().where(_tokens.c.user_id == user_id, _tokens.c.kind == "api")
             )
@@ -329,10 +330,11 @@ def _check_password(password: str) -> None:
         )
 
 
-def _no_user(name: str) -> AccountError:
+def no_such_user(name: str, *, location: str = "user name") -> AccountError:
+    """The error for a user name that has no account."""
     return AccountError(
         "there is no user with this name",
-        location="user name",
+        location=location,
         expected="a name that pinchpoint users list shows",
         got=name,
     )
