@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import UnresolvedReferenceError
 from pinchpoint.io.knowledge.loader import load_knowledge
-from tests.test_knowledge import _copy_with
+from tests.corpus import copy_knowledge_with
 
 
 @pytest.mark.parametrize(
@@ -56,6 +56,6 @@ def test_sided_sites_are_named_with_the_leg(knowledge: Knowledge) -> None:
 
 def test_a_cause_without_a_name_is_refused(tmp_path) -> None:
     """names.yaml must name every vocabulary cause; a missing one names the table and the cause."""
-    folder = _copy_with(tmp_path, "names.yaml", "  muscle_cramp: {", "  not_a_cause: {")
+    folder = copy_knowledge_with(tmp_path, "names.yaml", "  muscle_cramp: {", "  not_a_cause: {")
     with pytest.raises(UnresolvedReferenceError, match=r"names\.yaml: causes"):
         load_knowledge(folder)

@@ -29,9 +29,8 @@ from pinchpoint.io.casefile import read_case
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
 from pinchpoint.service.contract import plan_item_json, to_contract
-from tests.corpus import shared_case_params
+from tests.corpus import copy_knowledge_with, shared_case_params
 from tests.strategies import RedFlag, findings, red_flags
-from tests.test_knowledge import _copy_with
 
 pytestmark = pytest.mark.core
 
@@ -541,7 +540,7 @@ def test_broken_plan_tables_are_refused(
     tmp_path: Path, *, file_name: str, old: str, new: str, error: type[Exception], message: str
 ) -> None:
     """A broken advice or investigations table fails the load with a message naming the row."""
-    folder = _copy_with(tmp_path, file_name, old, new)
+    folder = copy_knowledge_with(tmp_path, file_name, old, new)
     with pytest.raises(error) as raised:
         load_knowledge(folder)
     assert str(raised.value) == message

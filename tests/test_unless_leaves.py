@@ -22,8 +22,8 @@ from pinchpoint.core.screen import screen_for
 from pinchpoint.errors import KnowledgeError
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
+from tests.corpus import copy_knowledge_with
 from tests.strategies import findings
-from tests.test_knowledge import _copy_with
 
 pytestmark = pytest.mark.core
 
@@ -91,7 +91,7 @@ def test_an_open_qualifier_keeps_its_rule_open(knowledge: Knowledge) -> None:
 )
 def test_misplaced_unless_leaves_are_refused(tmp_path: Path, old: str, new: str, message: str) -> None:
     """The option qualifies one concrete finding; anywhere else the knowledge base is refused."""
-    folder = _copy_with(tmp_path, "triage.yaml", old, new)
+    folder = copy_knowledge_with(tmp_path, "triage.yaml", old, new)
     with pytest.raises(KnowledgeError) as refused:
         load_knowledge(folder)
     assert message in str(refused.value)
