@@ -710,22 +710,18 @@ class WayFinder:
         """Whether condition ``position`` holds on the case :meth:`read` read."""
         return 0 in self.unmet(position, reading)
 
-    def ways(self, position: int, reading: tuple[int, int], *, least: bool = True) -> set[Way]:
+    def ways(self, position: int, reading: tuple[int, int]) -> set[Way]:
         """Every way condition ``position`` could come to hold on the case :meth:`read` read.
 
         Each way is the set of a possible term's leaves that do not pass yet, each reading an
         unknown finding that may be answered; the empty way means it holds as it stands, no
-        way at all that no answer could make it hold. With ``least``, only the ways that hold
-        no other way are kept.
+        way at all that no answer could make it hold.
         """
-        masks = self.unmet(position, reading)
-        if least and len(masks) > 1:
-            masks = least_masks(masks)
         leaves = self.leaves
-        return {frozenset(leaves[i] for i in bits_of(mask)) for mask in masks}
+        return {frozenset(leaves[i] for i in bits_of(mask)) for mask in self.unmet(position, reading)}
 
     def unmet(self, position: int, reading: tuple[int, int]) -> set[int]:
-        """:meth:`ways` without ``least``, each way as the mask of its leaves' positions in :attr:`leaves`."""
+        """:meth:`ways`, each way as the mask of its leaves' positions in :attr:`leaves`."""
         passing, shut = reading
         return {term & ~passing for term in self._terms[position] if not term & shut}
 
