@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,8 +31,9 @@ from pinchpoint.io.freetext import (
     read_text,
     red_flag_findings,
 )
-from pinchpoint.io.knowledge.loader import data_directory, load_knowledge
+from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge.schema import PhraseRow
+from tests.corpus import copy_knowledge_with
 
 pytestmark = pytest.mark.core
 
@@ -433,12 +433,7 @@ def test_a_broken_lexicon_is_refused(tmp_path: Path, old: str, new: str, message
     """A phrase row naming a finding, region, side or value that does not fit is refused by name."""
     index = {row.id: i for i, row in enumerate(_TABLE.phrases)}
     message = message.format(**{k.replace("-", "_"): v for k, v in index.items()})
-    folder = tmp_path / "data"
-    shutil.copytree(data_directory(), folder)
-    path = folder / "phrases.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    folder = copy_knowledge_with(tmp_path, "phrases.yaml", old, new)
     with pytest.raises(UnresolvedReferenceError) as caught:
         load_knowledge(folder)
     assert str(caught.value) == message

@@ -24,8 +24,8 @@ from pinchpoint.errors import InvalidCaseError, InvalidTextError, UnresolvedRefe
 from pinchpoint.evaluation.narrative import compare_story_first
 from pinchpoint.io.casefile import read_cases
 from pinchpoint.io.freetext import MAX_TEXT_CHARS, read_text, red_flag_findings
-from pinchpoint.io.knowledge.loader import data_directory, load_knowledge
-from tests.corpus import REPO, SHARED_CASES
+from pinchpoint.io.knowledge.loader import load_knowledge
+from tests.corpus import REPO, SHARED_CASES, copy_knowledge_with
 
 pytestmark = pytest.mark.core
 
@@ -303,12 +303,7 @@ def test_a_broken_text_table_is_refused(tmp_path: Path, old: str, new: str, mess
     table = _KNOWLEDGE.tables["phrases"]
     index = {row.id: i for rows in (table.measures, table.body_parts) for i, row in enumerate(rows)}  # type: ignore[attr-defined]
     message = message.format(**{k.replace("-", "_"): v for k, v in index.items()})
-    folder = tmp_path / "data"
-    shutil.copytree(data_directory(), folder)
-    path = folder / "phrases.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    folder = copy_knowledge_with(tmp_path, "phrases.yaml", old, new)
     with pytest.raises(UnresolvedReferenceError) as caught:
         load_knowledge(folder)
     assert str(caught.value) == message
