@@ -503,6 +503,9 @@ class Interview:
         if screening:
             best = self._screen_choice(screening, open_rules, findings, open_ids, maybe)
             return _Choice(best, "screening", len(open_rules))
+        raising = self._raising_cause_questions(candidates, findings)
+        if raising:
+            return _Choice(raising[0], "screening", 0)
         settings = bank.settings
         diagnostic = sum(1 for a in self._answers if a.phase == "diagnostic")
         if not candidates or diagnostic >= settings.max_diagnostic_questions:
@@ -517,6 +520,29 @@ class Interview:
         if gains[best_index] < settings.min_gain:
             return _Choice(None, None, 0)
         return _Choice(candidates[best_index], "diagnostic", 0)
+
+    def _raising_cause_questions(
+        self, candidates: Sequence[Question], findings: Mapping[str, FindingValue]
+    ) -> list[Question]:
+        """Questions one of whose answers defines a cause whose care would raise the triage.
+
+        The rules are screened above; a cause lifts the triage through its care instead
+        (triage.yaml ``cause_care``), so the interview does not stop while an answer that
+        defines such a cause (being pregnant, a rash) is still unasked.
+        """
+        now = self._level(findings)
+        defining = self._knowledge.model.defining
+        raising: list[Question] = []
+        for question in candidates:
+            answers = [
+                (finding, value)
+                for one in defining
+                for finding, value in one.positives
+                if finding in question.findings and finding not in findings
+            ]
+            if any(self._level({**findings, finding: value}) > now for finding, value in answers):
+                raising.append(question)
+        return raising
 
     def _dont_know(self, findings: Mapping[str, FindingValue]) -> frozenset[str]:
         """In a self-check, the findings answered "don't know" and not known from another answer.
