@@ -217,11 +217,17 @@ def _screened_presentation(case_findings: Mapping[str, FindingValue]) -> bool:
 @pytest.mark.parametrize(
     ("findings", "level"),
     [
-        ({"pain_regions": ("calf_posterior.left", "calf_posterior.right"), "muscle_cramps": True}, Urgency.SELF_CARE),
+        (
+            {"pain_regions": ("calf_posterior.left", "calf_posterior.right"), "muscle_cramps": True},
+            Urgency.SELF_CARE,
+        ),
         ({"pain_regions": ("hip_lateral.right",), "exam.trochanter_tender.right": True}, Urgency.SOON),
         ({"muscle_cramps": True}, Urgency.SOON),
         ({"pain_regions": ("low_back",), "duration_days": 5}, Urgency.SOON),
-        ({"pain_regions": ("calf_posterior.left",), "muscle_cramps": True, "pain_shooting": True}, Urgency.SOON),
+        (
+            {"pain_regions": ("calf_posterior.left",), "muscle_cramps": True, "pain_shooting": True},
+            Urgency.SOON,
+        ),
     ],
     ids=["calf-cramps", "outer-hip-gtps-care", "pain-location-unknown", "back-pain", "shooting-calf-pain"],
 )

@@ -299,7 +299,10 @@ _ROWS: list[Row] = [
     ),
     (
         "calf-pain-as-part-of-sciatica",
-        {"duration_days": 3, "pain_regions": ("buttock.right", "thigh_posterior.right", "calf_posterior.right")},
+        {
+            "duration_days": 3,
+            "pain_regions": ("buttock.right", "thigh_posterior.right", "calf_posterior.right"),
+        },
         Urgency.SELF_CARE,
         (),
         ("unexplained-calf-pain",),
