@@ -282,7 +282,8 @@ _ROWS: list[Row] = [
         ("new-motor-deficit-after-procedure",),
         (),
     ),
-    # a painful leg is a symptom of DVT (NG158): one calf, no other explanation known; not cramps, not sciatica
+    # a painful leg is a symptom of DVT (NG158): one calf, no other explanation known;
+    # not cramps, not sciatica
     (
         "new-pain-in-one-calf",
         {"duration_days": 3, "pain_regions": ("calf_posterior.right",)},

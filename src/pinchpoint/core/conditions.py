@@ -10,7 +10,8 @@ language: leaves combined with ``all``, ``any``, ``ref`` and, in the plan tables
   that the tree prints with the name the table gave it);
 * :class:`FindingLeaf`: a frozen test (:class:`Is`, :class:`AtLeast`, :class:`AtMost`,
   :class:`IncludesAny`, :class:`NotEmpty`, :class:`BothSidesAny`, :class:`OneSideWithin`)
-  applied to the findings a pattern names; with ``unless_known_otherwise`` it also holds while all of them are unknown;
+  applied to the findings a pattern names; with ``unless_known_otherwise`` it also holds
+  while all of them are unknown;
 * plan leaves on the assessment: :class:`Unknown`, :class:`Level`, :class:`Fired` and
   :class:`Probability`.
 

@@ -535,7 +535,7 @@ class Interview:
         raising: list[Question] = []
         for question in candidates:
             answers = [
-                (finding, value)
+                (finding, cast(FindingValue, value))
                 for one in defining
                 for finding, value in one.positives
                 if finding in question.findings and finding not in findings
