@@ -886,10 +886,15 @@ def leaf_test(condition: s.Condition | s.PlanCondition) -> Test:
         return AtLeast(condition.at_least)
     if condition.at_most is not None:
         return AtMost(condition.at_most)
-    if condition.includes_any is not None:
-        return IncludesAny(tuple(condition.includes_any))
     if condition.not_empty is not None:
         return NotEmpty()
+    return _region_test(condition)
+
+
+def _region_test(condition: s.Condition | s.PlanCondition) -> Test:
+    """The test of a leaf on a region list that names regions (plan conditions have only the first)."""
+    if condition.includes_any is not None:
+        return IncludesAny(tuple(condition.includes_any))
     one_side = getattr(condition, "one_side_within", None)
     if one_side is not None:
         return OneSideWithin(tuple(one_side))

@@ -496,16 +496,9 @@ class Interview:
                 return _Choice(bank[question_id], "intake", 0)
         findings = self.findings
         candidates, open_ids = self._candidates(asked)
-        screen = screen_for(self._knowledge)
-        maybe = self._dont_know(findings)
-        open_rules = screen.open_rules(findings, open_ids, self._level(findings), _WARNED_LEVEL, maybe)
-        screening = [q for q in candidates if any(set(q.findings) & r.findings for r in open_rules)]
-        if screening:
-            best = self._screen_choice(screening, open_rules, findings, open_ids, maybe)
-            return _Choice(best, "screening", len(open_rules))
-        raising = self._raising_cause_questions(candidates, findings)
-        if raising:
-            return _Choice(raising[0], "screening", 0)
+        screening = self._screening(candidates, findings, open_ids)
+        if screening is not None:
+            return screening
         settings = bank.settings
         diagnostic = sum(1 for a in self._answers if a.phase == "diagnostic")
         if not candidates or diagnostic >= settings.max_diagnostic_questions:
@@ -520,6 +513,22 @@ class Interview:
         if gains[best_index] < settings.min_gain:
             return _Choice(None, None, 0)
         return _Choice(candidates[best_index], "diagnostic", 0)
+
+    def _screening(
+        self, candidates: list[Question], findings: Mapping[str, FindingValue], open_ids: frozenset[str]
+    ) -> _Choice | None:
+        """The next question that could raise the triage: one settling an open rule, else a cause's care."""
+        screen = screen_for(self._knowledge)
+        maybe = self._dont_know(findings)
+        open_rules = screen.open_rules(findings, open_ids, self._level(findings), _WARNED_LEVEL, maybe)
+        screening = [q for q in candidates if any(set(q.findings) & r.findings for r in open_rules)]
+        if screening:
+            best = self._screen_choice(screening, open_rules, findings, open_ids, maybe)
+            return _Choice(best, "screening", len(open_rules))
+        raising = self._raising_cause_questions(candidates, findings)
+        if raising:
+            return _Choice(raising[0], "screening", 0)
+        return None
 
     def _raising_cause_questions(
         self, candidates: Sequence[Question], findings: Mapping[str, FindingValue]
