@@ -242,6 +242,14 @@ class _Deriver:
         if isinstance(test, c.IncludesAny):
             wanted = self._region_ids(test.regions)
             return st.tuples(st.sampled_from(wanted), extra).map(lambda t: _regions([t[0], *t[1]]))
+        if isinstance(test, c.OneSideWithin):
+            within = self._region_ids(test.regions)
+            one_side = st.sampled_from(self.vocabulary.sides).flatmap(
+                lambda side: st.lists(
+                    st.sampled_from([r for r in within if r.endswith(f".{side}")]), min_size=1, max_size=3
+                )
+            )
+            return one_side.map(_regions)
         if not isinstance(test, c.BothSidesAny):
             return st.nothing()
         wanted_both = self._region_ids(test.regions)

@@ -292,6 +292,34 @@ def test_interview_never_stops_while_an_emergency_rule_is_open(
             assert screen.truth(rule, interview.findings, left) is not None, rule.id
 
 
+@pytest.mark.parametrize("mode", ["self_check", "clinician"])
+def test_the_interview_asks_what_would_raise_the_triage_through_a_cause(
+    knowledge: Knowledge, mode: Mode
+) -> None:
+    """Sciatica in a pregnant woman: the interview asks about pregnancy, whose care lifts self-care to soon.
+
+    No rule names pregnancy; the level comes from the cause's care (causes.yaml), so the
+    interview must not stop while the answer that defines the cause is unasked.
+    """
+    patient: dict[str, FindingValue] = {
+        "age": 31,
+        "sex": "female",
+        "pregnant": True,
+        "duration_days": 14,
+        "pain_regions": ("buttock.right", "thigh_posterior.right", "calf_posterior.right"),
+        "pain_shooting": True,
+        "urinary_retention": False,
+        "bladder_change": False,
+        "bowel_incontinence": False,
+        "saddle_numbness": False,
+    }
+    interview = _run(knowledge, patient, mode)
+    assert "pregnant" in interview.asked
+    assessment = interview.assessment()
+    assert assessment.triage >= Urgency.SOON
+    assert "cause-care:pregnancy" in {reason.rule for reason in assessment.triage_reasons}
+
+
 @given(patient=findings(), steps=st.integers(min_value=0, max_value=15))
 @_PROPERTY
 def test_dont_know_never_lowers_the_triage(patient: dict[str, FindingValue], steps: int) -> None:

@@ -29,7 +29,7 @@ from pinchpoint.io.casefile import read_case
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
 from pinchpoint.service.contract import plan_item_json, to_contract
-from tests.corpus import copy_knowledge_with, shared_case_params
+from tests.corpus import SHARED_CASES, copy_knowledge_with, shared_case_params
 from tests.strategies import RedFlag, findings, red_flags
 
 pytestmark = pytest.mark.core
@@ -544,3 +544,34 @@ def test_broken_plan_tables_are_refused(
     with pytest.raises(error) as raised:
         load_knowledge(folder)
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("findings", "scan"),
+    [
+        (
+            {"hand_symptoms": True, "unsteady_gait": True, "duration_days": 200, "worsening": False},
+            "mri-spine-cord",
+        ),
+        ({"exam.plantar.left": "extensor", "duration_days": 5}, "mri-spine-cord-emergency"),
+    ],
+    ids=["myelopathy-symptoms-same-day", "extensor-plantar-emergency"],
+)
+def test_a_suspected_cord_compression_is_scanned_at_the_triage_level(
+    findings: dict[str, FindingValue], scan: str, knowledge: Knowledge
+) -> None:
+    """Cord signs bring an MRI of the spine due at the triage's own level; a cauda equina case does not."""
+    assessment = assess(
+        Case(id="cord", findings=MappingProxyType({"age": 64, "sex": "male", **findings})), knowledge
+    )
+    due = {item.id: item.due for item in assessment.investigations}
+    assert scan in due
+    assert due[scan] == assessment.triage.id
+
+
+def test_a_cauda_equina_retention_needs_no_cord_scan(knowledge: Knowledge) -> None:
+    """Retention with bilateral sciatica is answered by the lumbar MRI, not a scan of the cord."""
+    case = read_case(next(SHARED_CASES.glob("dev-07-*.yaml")), knowledge.vocabulary)
+    ids = {item.id for item in assess(case, knowledge).investigations}
+    assert "mri-emergency-cauda-equina" in ids
+    assert not ids & {"mri-spine-cord", "mri-spine-cord-emergency"}

@@ -183,6 +183,7 @@ def test_a_case_that_the_persons_own_answers_could_make_an_emergency_is_never_se
     assume(flag_findings.keys() & _screen(knowledge))
     before = {key: value for key, value in case_findings.items() if key not in flag_findings}
     assume(rule.holds(MappingProxyType({**before, **flag_findings})))
+    assume(_screened_presentation(before))
     level = _triage(before)
     assert level >= Urgency.SOON
     if level < Urgency.EMERGENCY:
@@ -201,10 +202,46 @@ def test_self_care_only_when_no_emergency_sign_a_person_can_answer_is_open(
     assert not set(signs) & frozen.keys()
     assert set(signs) <= _person_answers(knowledge)
     level = _triage(case_findings)
-    if set(signs) & _screen(knowledge):
+    screened = _screened_presentation(case_findings)
+    if set(signs) & _screen(knowledge) and screened:
         assert level >= Urgency.SOON
-    if level == Urgency.SELF_CARE:
+    if level == Urgency.SELF_CARE and screened:
         assert not set(signs) & _screen(knowledge)
+
+
+def _screened_presentation(case_findings: Mapping[str, FindingValue]) -> bool:
+    """Whether the case is back pain or sciatica, or says too little to tell (triage.yaml screen_when)."""
+    return _knowledge().unanswered.screen_applies.holds(MappingProxyType(dict(case_findings)))
+
+
+@pytest.mark.parametrize(
+    ("findings", "level"),
+    [
+        (
+            {"pain_regions": ("calf_posterior.left", "calf_posterior.right"), "muscle_cramps": True},
+            Urgency.SELF_CARE,
+        ),
+        ({"pain_regions": ("hip_lateral.right",), "exam.trochanter_tender.right": True}, Urgency.SOON),
+        ({"muscle_cramps": True}, Urgency.SOON),
+        ({"pain_regions": ("low_back",), "duration_days": 5}, Urgency.SOON),
+        (
+            {"pain_regions": ("calf_posterior.left",), "muscle_cramps": True, "pain_shooting": True},
+            Urgency.SOON,
+        ),
+    ],
+    ids=["calf-cramps", "outer-hip-gtps-care", "pain-location-unknown", "back-pain", "shooting-calf-pain"],
+)
+def test_the_cauda_equina_screen_holds_self_care_back_in_back_pain_and_sciatica(
+    knowledge: Knowledge, findings: dict[str, FindingValue], level: Urgency
+) -> None:
+    """Unanswered cauda equina questions refuse self-care where the pathway asks them, and are still named.
+
+    Calf cramps are not that presentation; a pain of unknown place, back pain or a shooting pain
+    are. Either way the open signs are among the warnings.
+    """
+    case = Case(id="screen", findings=MappingProxyType({"age": 40, "sex": "female", **findings}))
+    assert assess(case, knowledge).triage == level
+    assert {"urinary_retention", "saddle_numbness"} <= set(unanswered_signs(case.findings, knowledge))
 
 
 def _screen(knowledge: Knowledge) -> frozenset[str]:

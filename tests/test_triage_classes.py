@@ -282,11 +282,46 @@ _ROWS: list[Row] = [
         ("new-motor-deficit-after-procedure",),
         (),
     ),
+    # a painful leg is a symptom of DVT (NG158): one calf, no other explanation known;
+    # not cramps, not sciatica
+    (
+        "new-pain-in-one-calf",
+        {"duration_days": 3, "pain_regions": ("calf_posterior.right",)},
+        Urgency.URGENT,
+        ("unexplained-calf-pain",),
+        ("suspected-dvt",),
+    ),
+    (
+        "cramp-in-one-calf",
+        {"duration_days": 3, "pain_regions": ("calf_posterior.right",), "muscle_cramps": True},
+        Urgency.SELF_CARE,
+        (),
+        ("unexplained-calf-pain",),
+    ),
+    (
+        "calf-pain-as-part-of-sciatica",
+        {
+            "duration_days": 3,
+            "pain_regions": ("buttock.right", "thigh_posterior.right", "calf_posterior.right"),
+        },
+        Urgency.SELF_CARE,
+        (),
+        ("unexplained-calf-pain",),
+    ),
+    (
+        "pain-in-both-calves",
+        {"duration_days": 3, "pain_regions": ("calf_posterior.right", "calf_posterior.left")},
+        Urgency.SELF_CARE,
+        (),
+        ("unexplained-calf-pain",),
+    ),
+    # sensory symptoms alone are part of uncomplicated sciatica or a benign sensory neuropathy (NG59):
+    # no rule of their own; a new numbness is not a motor deficit
     (
         "numb-thigh-after-pelvic-surgery-without-weakness",
         {"duration_days": 2, "recent_hip_pelvic_surgery": True, "numbness_regions": ("thigh_lateral.left",)},
-        Urgency.SOON,
-        ("neurological-symptoms",),
+        Urgency.SELF_CARE,
+        (),
         ("new-motor-deficit-after-procedure",),
     ),
     (

@@ -9,8 +9,9 @@ language: leaves combined with ``all``, ``any``, ``ref`` and, in the plan tables
 * :class:`All`, :class:`Any`, :class:`Not` and :class:`Ref` (a named definition, kept so
   that the tree prints with the name the table gave it);
 * :class:`FindingLeaf`: a frozen test (:class:`Is`, :class:`AtLeast`, :class:`AtMost`,
-  :class:`IncludesAny`, :class:`NotEmpty`, :class:`BothSidesAny`) applied to the findings a
-  pattern names; with ``unless_known_otherwise`` it also holds while all of them are unknown;
+  :class:`IncludesAny`, :class:`NotEmpty`, :class:`BothSidesAny`, :class:`OneSideWithin`)
+  applied to the findings a pattern names; with ``unless_known_otherwise`` it also holds
+  while all of them are unknown;
 * plan leaves on the assessment: :class:`Unknown`, :class:`Level`, :class:`Fired` and
   :class:`Probability`.
 
@@ -68,6 +69,7 @@ __all__ = [
     "Node",
     "Not",
     "NotEmpty",
+    "OneSideWithin",
     "Probability",
     "Ref",
     "Test",
@@ -216,7 +218,33 @@ class BothSidesAny:
         return f"BothSidesAny({self.regions!r})"
 
 
-Test = Is | AtLeast | AtMost | IncludesAny | NotEmpty | BothSidesAny
+@dataclass(frozen=True, slots=True)
+class OneSideWithin:
+    """The value is a list of regions, all among ``regions`` and all on one side (a one-sided pain)."""
+
+    regions: tuple[str, ...]
+    wanted: frozenset[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wanted", frozenset(self.regions))
+
+    def __call__(self, value: object) -> bool:
+        """Whether one known value passes."""
+        if not isinstance(value, tuple) or not value:
+            return False
+        if any("." not in r or _region_base(r) not in self.wanted for r in value):
+            return False
+        return len({r.split(".")[1] for r in value}) == 1
+
+    def describe(self) -> str:
+        """The test in words."""
+        return f"only on one side, within {', '.join(self.regions)}"
+
+    def __repr__(self) -> str:
+        return f"OneSideWithin({self.regions!r})"
+
+
+Test = Is | AtLeast | AtMost | IncludesAny | NotEmpty | BothSidesAny | OneSideWithin
 """A frozen test of one known value: callable, comparable, printable."""
 
 
@@ -858,10 +886,18 @@ def leaf_test(condition: s.Condition | s.PlanCondition) -> Test:
         return AtLeast(condition.at_least)
     if condition.at_most is not None:
         return AtMost(condition.at_most)
-    if condition.includes_any is not None:
-        return IncludesAny(tuple(condition.includes_any))
     if condition.not_empty is not None:
         return NotEmpty()
+    return _region_test(condition)
+
+
+def _region_test(condition: s.Condition | s.PlanCondition) -> Test:
+    """The test of a leaf on a region list that names regions (plan conditions have only the first)."""
+    if condition.includes_any is not None:
+        return IncludesAny(tuple(condition.includes_any))
+    one_side = getattr(condition, "one_side_within", None)
+    if one_side is not None:
+        return OneSideWithin(tuple(one_side))
     return BothSidesAny(tuple(getattr(condition, "both_sides_any", None) or ()))
 
 

@@ -496,13 +496,9 @@ class Interview:
                 return _Choice(bank[question_id], "intake", 0)
         findings = self.findings
         candidates, open_ids = self._candidates(asked)
-        screen = screen_for(self._knowledge)
-        maybe = self._dont_know(findings)
-        open_rules = screen.open_rules(findings, open_ids, self._level(findings), _WARNED_LEVEL, maybe)
-        screening = [q for q in candidates if any(set(q.findings) & r.findings for r in open_rules)]
-        if screening:
-            best = self._screen_choice(screening, open_rules, findings, open_ids, maybe)
-            return _Choice(best, "screening", len(open_rules))
+        screening = self._screening(candidates, findings, open_ids)
+        if screening is not None:
+            return screening
         settings = bank.settings
         diagnostic = sum(1 for a in self._answers if a.phase == "diagnostic")
         if not candidates or diagnostic >= settings.max_diagnostic_questions:
@@ -517,6 +513,45 @@ class Interview:
         if gains[best_index] < settings.min_gain:
             return _Choice(None, None, 0)
         return _Choice(candidates[best_index], "diagnostic", 0)
+
+    def _screening(
+        self, candidates: list[Question], findings: Mapping[str, FindingValue], open_ids: frozenset[str]
+    ) -> _Choice | None:
+        """The next question that could raise the triage: one settling an open rule, else a cause's care."""
+        screen = screen_for(self._knowledge)
+        maybe = self._dont_know(findings)
+        open_rules = screen.open_rules(findings, open_ids, self._level(findings), _WARNED_LEVEL, maybe)
+        screening = [q for q in candidates if any(set(q.findings) & r.findings for r in open_rules)]
+        if screening:
+            best = self._screen_choice(screening, open_rules, findings, open_ids, maybe)
+            return _Choice(best, "screening", len(open_rules))
+        raising = self._raising_cause_questions(candidates, findings)
+        if raising:
+            return _Choice(raising[0], "screening", 0)
+        return None
+
+    def _raising_cause_questions(
+        self, candidates: Sequence[Question], findings: Mapping[str, FindingValue]
+    ) -> list[Question]:
+        """Questions one of whose answers defines a cause whose care would raise the triage.
+
+        The rules are screened above; a cause lifts the triage through its care instead
+        (triage.yaml ``cause_care``), so the interview does not stop while an answer that
+        defines such a cause (being pregnant, a rash) is still unasked.
+        """
+        now = self._level(findings)
+        defining = self._knowledge.model.defining
+        raising: list[Question] = []
+        for question in candidates:
+            answers = [
+                (finding, cast(FindingValue, value))
+                for one in defining
+                for finding, value in one.positives
+                if finding in question.findings and finding not in findings
+            ]
+            if any(self._level({**findings, finding: value}) > now for finding, value in answers):
+                raising.append(question)
+        return raising
 
     def _dont_know(self, findings: Mapping[str, FindingValue]) -> frozenset[str]:
         """In a self-check, the findings answered "don't know" and not known from another answer.

@@ -434,6 +434,7 @@ class UnansweredSigns:
         self.policy = policy
         self.floor = Urgency.from_id(policy.level)
         self.screen = frozenset(policy.screen)
+        self.screen_applies = rules.condition(policy.screen_when)
         self.answerable = frozenset(
             finding for q in bank.questions.values() if not q.needs_examiner for finding in q.findings
         )
@@ -461,7 +462,7 @@ class UnansweredSigns:
         if patient_combined:
             warnings.append(policy.also_unanswered.patient.format(signs=_listed(patient_combined)))
         screened = [leaf for leaf in (*alone, *combined) if leaf & self.screen]
-        if level < self.floor and screened:
+        if level < self.floor and screened and self.screen_applies.holds(findings):
             every = list(dict.fromkeys(screened))
             reason = TriageReason(
                 rule=UNANSWERED_RULE,

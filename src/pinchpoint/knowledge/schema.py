@@ -423,6 +423,7 @@ class Condition(Strict):
     includes_any: list[str] | None = None
     not_empty: Literal[True] | None = None
     both_sides_any: list[str] | None = None
+    one_side_within: list[str] | None = None
     side: Literal["both"] | None = None
     unless_known_otherwise: Literal[True] | None = None
     """The leaf also holds while every finding it reads is unknown (see triage.yaml's header)."""
@@ -447,11 +448,12 @@ class Condition(Strict):
                 self.includes_any is not None,
                 self.not_empty is not None,
                 self.both_sides_any is not None,
+                self.one_side_within is not None,
             ]
             if sum(tests) != 1:
                 raise ValueError(
                     "a finding leaf has exactly one test: is, at_least, at_most, includes_any, "
-                    "not_empty or both_sides_any"
+                    "not_empty, both_sides_any or one_side_within"
                 )
         return self
 
@@ -474,6 +476,8 @@ class Unanswered(Strict):
     screen: list[str] = Field(min_length=1)
     """The findings that must be answered before self-care; other open signs are only warned of."""
     screen_source: str
+    screen_when: Condition
+    """The presentations for which the screen must be answered (true or unknown: it applies)."""
     reason: UnansweredWording
     emergency_if: UnansweredWording
     also_unanswered: UnansweredWording

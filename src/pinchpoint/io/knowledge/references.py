@@ -257,7 +257,11 @@ def _check_condition(
         patterns = bases | set(vocabulary.findings) | {f"{base}.*" for base in bases}
         patterns |= {f"{f.base}.{f.item}" for f in vocabulary.findings.values() if f.item}
         _known([condition.finding], patterns, where, "a vocabulary finding, base id, base.item or base.*")
-        regions = [*(condition.includes_any or []), *(condition.both_sides_any or [])]
+        regions = [
+            *(condition.includes_any or []),
+            *(condition.both_sides_any or []),
+            *(condition.one_side_within or []),
+        ]
         _known(regions, vocabulary.regions, where, "a vocabulary region")
         if condition.unless_known_otherwise is not None and condition.finding not in vocabulary.findings:
             raise UnresolvedReferenceError(
