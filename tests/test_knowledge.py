@@ -50,7 +50,7 @@ def test_version_changes_when_a_data_file_changes(tmp_path: Path) -> None:
     unchanged = tmp_path / "unchanged"
     shutil.copytree(data_directory(), unchanged)
     assert knowledge_version(unchanged) == knowledge_version()
-    edited = copy_knowledge_with(tmp_path, "causes.yaml", "  pain_region: 0.03\n", "  pain_region: 0.04\n")
+    edited = copy_knowledge_with(tmp_path, "causes.yaml", "  pain_region: 0.05\n", "  pain_region: 0.04\n")
     version = knowledge_version(edited)
     assert _VERSION.match(version), version
     assert version != knowledge_version()
