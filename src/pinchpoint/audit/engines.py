@@ -173,7 +173,7 @@ class Engine(Protocol):
 
 
 class DuckDBEngine:
-    """The embedded default: one in-memory DuckDB database that spills to the work folder when memory runs short.
+    """The embedded default: an in-memory DuckDB database that spills to the work folder when full.
 
     The tables are intermediate and read once or twice, so an in-memory database (whose blocks the
     buffer manager writes to ``temp_directory`` beyond ``memory_limit``) spares the writes and
