@@ -17,7 +17,8 @@
 -- One row per input line: the fields the audit reads and the first check the line fails (problem,
 -- NULL when it passes every check; duplicates and references are looked at later). Each line's JSON
 -- is parsed once for all its fields (@json_fields); the concept is the first of code,
--- procedureCode[0] and medicationCodeableConcept that holds the coding's field.
+-- procedureCode[0] and medicationCodeableConcept that holds the coding's field. A line is blank when it
+-- is empty or only spaces (trimmed only when it starts with a space, so that no line is copied for it).
 SELECT file, expected_type, line_no, rtype, id, subject, clinical, verification, status, performer, organisation,
        gender, system0, code0, system1, code1, d, onset, end_d,
        CASE WHEN set_aside_reason IS NOT NULL THEN set_aside_reason
@@ -72,11 +73,14 @@ FROM (
                    '$.status', '$.asserter.reference', '$.requester.reference', '$.managingOrganization.reference',
                    '$.gender') END AS f
         FROM (
-          SELECT r.file, r.expected_type, r.line_no, r.line, s.reason AS set_aside_reason,
-                 (r.line IS NULL OR trim(r.line) = '') AS blank,
-                 CASE WHEN s.line_no IS NOT NULL OR r.line IS NULL OR trim(r.line) = '' THEN false
-                      ELSE @json_valid(r.line) END AS valid
-          FROM raw_lines r LEFT JOIN set_aside s ON s.file = r.file AND s.line_no = r.line_no
+          SELECT file, expected_type, line_no, line, set_aside_reason, blank,
+                 CASE WHEN set_aside OR blank THEN false ELSE @json_valid(line) END AS valid
+          FROM (
+            SELECT r.file, r.expected_type, r.line_no, r.line, s.reason AS set_aside_reason, s.line_no IS NOT NULL AS set_aside,
+                   CASE WHEN r.line IS NULL THEN true WHEN substr(r.line, 1, 1) = ' ' THEN trim(r.line) = ''
+                        ELSE r.line = '' END AS blank
+            FROM raw_lines r LEFT JOIN set_aside s ON s.file = r.file AND s.line_no = r.line_no
+          ) joined
         ) checked
       ) extracted
     ) objects
@@ -116,13 +120,16 @@ WHERE r.rtype <> 'Patient'
 -- name: record_codes
 -- The records' codes that the audit defines, with the part of the measure each defines. A Condition
 -- entered in error, and an order or study entered in error or cancelled, count for nothing.
-SELECT DISTINCT r.rtype, r.id, r.patient_id, r.d, r.onset, r.end_d, r.clinical, r.verification, r.performer,
+-- (A record is one row per resource, and its second coding is read only when it differs from its first,
+-- so no row repeats: no DISTINCT over every row.)
+SELECT r.rtype, r.id, r.patient_id, r.d, r.onset, r.end_d, r.clinical, r.verification, r.performer,
        k.role, k.key, k.system, k.code
 FROM (SELECT rtype, id, patient_id, d, onset, end_d, clinical, verification, status, performer, system0 AS system, code0 AS code
       FROM records WHERE code0 IS NOT NULL AND patient_id IS NOT NULL
       UNION ALL
       SELECT rtype, id, patient_id, d, onset, end_d, clinical, verification, status, performer, system1, code1
-      FROM records WHERE code1 IS NOT NULL AND patient_id IS NOT NULL) r
+      FROM records WHERE code1 IS NOT NULL AND patient_id IS NOT NULL
+        AND NOT coalesce(system1 = system0 AND code1 = code0, false)) r
 JOIN codes k ON k.system = r.system AND k.code = r.code
 WHERE (r.rtype = 'Condition' AND k.role IN ('index', 'exclusion', 'warning', 'neurology', 'card')
        AND coalesce(r.verification, '') <> 'entered-in-error')
