@@ -24,6 +24,7 @@ pytestmark = pytest.mark.filterwarnings(
 
 from pinchpoint.api.cds_hooks import handle_request  # noqa: E402
 from pinchpoint.audit import run as audit_run  # noqa: E402
+from pinchpoint.audit import source as audit_source  # noqa: E402
 from pinchpoint.audit.definition import load_definition  # noqa: E402
 from pinchpoint.audit.engines import queries  # noqa: E402
 from pinchpoint.audit.engines import spark_session as start  # noqa: E402
@@ -258,7 +259,8 @@ def test_bad_input_is_counted_with_its_reason(case, knowledge, tmp_path):
     assert refused[0]["file"] == f"{resource_type}.ndjson"
 
 
-def test_a_line_longer_than_a_block_is_found(tmp_path):
+def test_a_line_longer_than_a_block_is_found(tmp_path, monkeypatch):
+    monkeypatch.setattr(audit_source, "_BLOCK", 16)
     path = tmp_path / "Condition.ndjson"
     path.write_bytes(b'{"a":1}\n' + b"x" * 50 + b"\n" + b"y" * 7 + b"\n" + b"z" * 30)
     [scanned] = scan_source(path, tmp_path / "work", max_line_bytes=10)
@@ -266,6 +268,34 @@ def test_a_line_longer_than_a_block_is_found(tmp_path):
     assert [(r.line_no, r.size) for r in scanned.set_aside] == [(2, 50), (4, 30)]
     copy = scanned.read_path.read_bytes().split(b"\n")
     assert copy == [b'{"a":1}', b"", b"y" * 7, b""]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(st.sampled_from([b"a", b"bb", b"\n", b"\x01", b"ccc", b"\n\n"]), max_size=30).map(b"".join),
+    limit=st.integers(0, 8),
+    block=st.sampled_from([1, 2, 3, 5, 8, 64]),
+)
+def test_the_scan_finds_the_lines_a_plain_split_finds(data, limit, block, tmp_path_factory):
+    """Whatever the block size, the scan counts and sets aside the lines a split of the whole file finds."""
+    folder = tmp_path_factory.mktemp("scan")
+    path = folder / "Condition.ndjson"
+    path.write_bytes(data)
+    lines = data.split(b"\n")[:-1] if data.endswith(b"\n") or not data else data.split(b"\n")
+    expected = [
+        (number, len(line))
+        for number, line in enumerate(lines, start=1)
+        if len(line) > limit or b"\x01" in line
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit_source, "_BLOCK", block)
+        [scanned] = scan_source(path, folder / "work", max_line_bytes=limit)
+    assert scanned.lines == len(lines)
+    assert [(r.line_no, r.size) for r in scanned.set_aside] == expected
+    if expected:
+        dropped = {number for number, _ in expected}
+        kept = [b"" if number in dropped else line for number, line in enumerate(data.split(b"\n"), start=1)]
+        assert scanned.read_path.read_bytes() == b"\n".join(kept)
 
 
 def test_the_sql_is_one_text_for_both_engines(definition):

@@ -14,106 +14,122 @@
 
 -- stage: 1
 -- name: coded
--- One row per input line: whether it is a JSON object, and the fields the audit reads. Each line is
--- parsed once for all its fields (@json_fields), and the code of its concept once more.
-SELECT file, expected_type, line_no, ok, blank, set_aside_reason, rtype, id, subject, clinical, verification, status, performer,
-       organisation, gender, date_text, onset_text, end_text,
-       @at(cf, 1) AS system0, @at(cf, 2) AS code0, @at(cf, 3) AS system1, @at(cf, 4) AS code1,
-       @date(date_text) AS d, @date(onset_text) AS onset, @date(end_text) AS end_d
-FROM (
-  SELECT file, expected_type, line_no, ok, blank, set_aside_reason, rtype, id, subject, clinical, verification, status,
-         performer, organisation, gender, date_text, onset_text, end_text,
-         CASE WHEN concept LIKE '{%' THEN @json_fields(concept, '$.coding[0].system', '$.coding[0].code',
-                                                      '$.coding[1].system', '$.coding[1].code') END AS cf
-  FROM (
-    SELECT file, expected_type, line_no, ok, blank, set_aside_reason,
-           CASE WHEN ok THEN @at(f, 1) END AS rtype,
-           CASE WHEN ok THEN @at(f, 2) END AS id,
-           CASE WHEN ok THEN coalesce(@at(f, 3), @at(f, 4)) END AS subject,
-           CASE WHEN ok THEN coalesce(@at(f, 5), @at(f, 6), @at(f, 7)) END AS concept,
-           CASE WHEN ok THEN coalesce(@at(f, 8), @at(f, 9), @at(f, 10), @at(f, 11), @at(f, 12), @at(f, 13), @at(f, 14),
-                                      @at(f, 15), @at(f, 16)) END AS date_text,
-           CASE WHEN ok THEN @at(f, 17) END AS onset_text,
-           CASE WHEN ok THEN @at(f, 18) END AS end_text,
-           CASE WHEN ok THEN @at(f, 19) END AS clinical,
-           CASE WHEN ok THEN @at(f, 20) END AS verification,
-           CASE WHEN ok THEN @at(f, 21) END AS status,
-           CASE WHEN ok THEN coalesce(@at(f, 22), @at(f, 23)) END AS performer,
-           CASE WHEN ok THEN @at(f, 24) END AS organisation,
-           CASE WHEN ok THEN @at(f, 25) END AS gender
-    FROM (
-      SELECT file, expected_type, line_no, line, set_aside_reason, blank, f,
-             CASE WHEN NOT valid THEN false WHEN @at(f, 1) IS NOT NULL THEN true ELSE @json_object(line) END AS ok
-      FROM (
-        SELECT file, expected_type, line_no, line, set_aside_reason, blank, valid,
-               CASE WHEN valid THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference',
-                   '$.patient.reference', '$.code', '$.procedureCode[0]', '$.medicationCodeableConcept',
-                   '$.recordedDate', '$.authoredOn', '$.started', '$.effectivePeriod.start', '$.effectiveDateTime',
-                   '$.performedDateTime', '$.period.start', '$.issued', '$.birthDate', '$.onsetDateTime',
-                   '$.effectivePeriod.end', '$.clinicalStatus.coding[0].code', '$.verificationStatus.coding[0].code',
-                   '$.status', '$.asserter.reference', '$.requester.reference', '$.managingOrganization.reference',
-                   '$.gender') END AS f
-        FROM (
-          SELECT r.file, r.expected_type, r.line_no, r.line, s.reason AS set_aside_reason,
-                 (r.line IS NULL OR trim(r.line) = '') AS blank,
-                 CASE WHEN s.line_no IS NOT NULL OR r.line IS NULL OR trim(r.line) = '' THEN false
-                      ELSE @json_valid(r.line) END AS valid
-          FROM raw_lines r LEFT JOIN set_aside s ON s.file = r.file AND s.line_no = r.line_no
-        ) checked
-      ) extracted
-    ) objects
-  ) fields
-) concepts
-
--- view: screened
--- The first check each JSON object fails, before duplicates and references are looked at.
-SELECT c.*,
-       CASE WHEN rtype IS NULL THEN 'no resourceType'
-            WHEN rtype <> expected_type THEN 'wrong resource type'
+-- One row per input line: the fields the audit reads and the first check the line fails (problem,
+-- NULL when it passes every check; duplicates and references are looked at later). Each line's JSON
+-- is parsed once for all its fields (@json_fields); the concept is the first of code,
+-- procedureCode[0] and medicationCodeableConcept that holds the coding's field. A line is blank when it
+-- is empty or only spaces (trimmed only when it starts with a space, so that no line is copied for it).
+SELECT file, expected_type, line_no, rtype, id, subject, clinical, verification, status, performer, organisation,
+       gender, system0, code0, system1, code1, d, onset, end_d,
+       CASE WHEN set_aside_reason IS NOT NULL THEN set_aside_reason
+            WHEN blank THEN 'empty line'
+            WHEN NOT ok THEN 'not a JSON object (invalid or truncated JSON)'
+            WHEN rtype IS NULL THEN 'no resourceType'
+            WHEN rtype <> expected_type THEN concat('wrong resource type: ', rtype, ' in a file of ', expected_type)
             WHEN id IS NULL OR id = '' THEN 'no id'
             WHEN (date_text IS NOT NULL AND d IS NULL) OR (onset_text IS NOT NULL AND onset IS NULL)
                  OR (end_text IS NOT NULL AND end_d IS NULL) THEN 'invalid date'
             WHEN d > DATE '{as_of}' OR onset > DATE '{as_of}' THEN 'date in the future'
             WHEN rtype <> 'Patient' AND (subject IS NULL OR subject NOT LIKE 'Patient/%') THEN 'no patient reference'
        END AS problem
-FROM coded c WHERE ok
+FROM (
+  SELECT file, expected_type, line_no, ok, blank, set_aside_reason, rtype, id, subject, clinical, verification, status,
+         performer, organisation, gender, date_text, onset_text, end_text, system0, code0, system1, code1,
+         @date(date_text) AS d, @date(onset_text) AS onset, @date(end_text) AS end_d
+  FROM (
+    SELECT file, expected_type, line_no, ok, blank, set_aside_reason,
+           CASE WHEN ok THEN @at(f, 1) END AS rtype,
+           CASE WHEN ok THEN @at(f, 2) END AS id,
+           CASE WHEN ok THEN coalesce(@at(f, 3), @at(f, 4)) END AS subject,
+           CASE WHEN ok THEN coalesce(@at(f, 5), @at(f, 9), @at(f, 13)) END AS system0,
+           CASE WHEN ok THEN coalesce(@at(f, 6), @at(f, 10), @at(f, 14)) END AS code0,
+           CASE WHEN ok THEN coalesce(@at(f, 7), @at(f, 11), @at(f, 15)) END AS system1,
+           CASE WHEN ok THEN coalesce(@at(f, 8), @at(f, 12), @at(f, 16)) END AS code1,
+           CASE WHEN ok THEN coalesce(@at(f, 17), @at(f, 18), @at(f, 19), @at(f, 20), @at(f, 21), @at(f, 22),
+                                      @at(f, 23), @at(f, 24), @at(f, 25)) END AS date_text,
+           CASE WHEN ok THEN @at(f, 26) END AS onset_text,
+           CASE WHEN ok THEN @at(f, 27) END AS end_text,
+           CASE WHEN ok THEN @at(f, 28) END AS clinical,
+           CASE WHEN ok THEN @at(f, 29) END AS verification,
+           CASE WHEN ok THEN @at(f, 30) END AS status,
+           CASE WHEN ok THEN coalesce(@at(f, 31), @at(f, 32)) END AS performer,
+           CASE WHEN ok THEN @at(f, 33) END AS organisation,
+           CASE WHEN ok THEN @at(f, 34) END AS gender
+    FROM (
+      SELECT file, expected_type, line_no, set_aside_reason, blank, f,
+             CASE WHEN NOT valid THEN false WHEN @at(f, 1) IS NOT NULL THEN true ELSE @json_object(line) END AS ok
+      FROM (
+        SELECT file, expected_type, line_no, line, set_aside_reason, blank, valid,
+               CASE WHEN valid THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference',
+                   '$.patient.reference',
+                   '$.code.coding[0].system', '$.code.coding[0].code', '$.code.coding[1].system', '$.code.coding[1].code',
+                   '$.procedureCode[0].coding[0].system', '$.procedureCode[0].coding[0].code',
+                   '$.procedureCode[0].coding[1].system', '$.procedureCode[0].coding[1].code',
+                   '$.medicationCodeableConcept.coding[0].system', '$.medicationCodeableConcept.coding[0].code',
+                   '$.medicationCodeableConcept.coding[1].system', '$.medicationCodeableConcept.coding[1].code',
+                   '$.recordedDate', '$.authoredOn', '$.started', '$.effectivePeriod.start', '$.effectiveDateTime',
+                   '$.performedDateTime', '$.period.start', '$.issued', '$.birthDate', '$.onsetDateTime',
+                   '$.effectivePeriod.end', '$.clinicalStatus.coding[0].code', '$.verificationStatus.coding[0].code',
+                   '$.status', '$.asserter.reference', '$.requester.reference', '$.managingOrganization.reference',
+                   '$.gender') END AS f
+        FROM (
+          SELECT file, expected_type, line_no, line, set_aside_reason, blank,
+                 CASE WHEN set_aside OR blank THEN false ELSE @json_valid(line) END AS valid
+          FROM (
+            SELECT r.file, r.expected_type, r.line_no, r.line, s.reason AS set_aside_reason, s.line_no IS NOT NULL AS set_aside,
+                   CASE WHEN r.line IS NULL THEN true WHEN substr(r.line, 1, 1) = ' ' THEN trim(r.line) = ''
+                        ELSE r.line = '' END AS blank
+            FROM raw_lines r LEFT JOIN set_aside s ON s.file = r.file AND s.line_no = r.line_no
+          ) joined
+        ) checked
+      ) extracted
+    ) objects
+  ) fields
+) dated
 
--- name: copies
+-- name: duplicates
 -- Copies of one resource (same type and id): the first in file and line order is read, the rest are refused.
 -- Only resources with more than one copy are ranked (a hash aggregate finds them; no sort of every line).
-SELECT s.file, s.line_no,
-       row_number() OVER (PARTITION BY s.rtype, s.id ORDER BY s.file, s.line_no) AS copy_no,
-       first_value(concat(s.file, ':', CAST(s.line_no AS STRING))) OVER (PARTITION BY s.rtype, s.id ORDER BY s.file, s.line_no) AS first_copy
-FROM screened s
-JOIN (SELECT rtype, id FROM screened WHERE problem IS NULL GROUP BY rtype, id HAVING count(*) > 1) d
-  ON d.rtype = s.rtype AND d.id = s.id
-WHERE s.problem IS NULL
+SELECT file, line_no, expected_type, first_copy
+FROM (
+  SELECT s.file, s.line_no, s.expected_type,
+         row_number() OVER (PARTITION BY s.rtype, s.id ORDER BY s.file, s.line_no) AS copy_no,
+         first_value(concat(s.file, ':', CAST(s.line_no AS STRING))) OVER (PARTITION BY s.rtype, s.id ORDER BY s.file, s.line_no) AS first_copy
+  FROM coded s
+  JOIN (SELECT rtype, id FROM coded WHERE problem IS NULL GROUP BY rtype, id HAVING count(*) > 1) d
+    ON d.rtype = s.rtype AND d.id = s.id
+  WHERE s.problem IS NULL
+) c
+WHERE copy_no > 1
 
--- name: ranked
-SELECT s.*, coalesce(c.copy_no, 1) AS copy_no, c.first_copy
-FROM screened s LEFT JOIN copies c ON c.file = s.file AND c.line_no = s.line_no
-WHERE s.problem IS NULL
+-- view: readable
+-- The lines that pass every check and are the first copy of their resource.
+SELECT c.* FROM coded c LEFT JOIN duplicates x ON x.file = c.file AND x.line_no = c.line_no
+WHERE c.problem IS NULL AND x.line_no IS NULL
 
 -- name: patients
-SELECT id AS patient_id, d AS birth_date, gender, organisation FROM ranked WHERE rtype = 'Patient' AND copy_no = 1
+SELECT id AS patient_id, d AS birth_date, gender, organisation, file FROM readable WHERE rtype = 'Patient'
 
 -- name: records
--- Every resource that passed the checks and refers to a patient of the export.
-SELECT r.rtype, r.id, p.patient_id, r.file, r.line_no, coalesce(r.d, r.onset) AS d, r.onset, r.end_d,
-       r.clinical, r.verification, r.status, r.performer, r.system0, r.code0, r.system1, r.code1
-FROM ranked r JOIN patients p ON p.patient_id = substr(r.subject, 9)
-WHERE r.copy_no = 1 AND r.rtype <> 'Patient'
+-- Every other resource that passed the checks, with its patient (NULL: the export holds no such patient).
+SELECT r.rtype, r.id, p.patient_id, r.file, r.line_no, r.expected_type, r.subject, coalesce(r.d, r.onset) AS d, r.onset,
+       r.end_d, r.clinical, r.verification, r.status, r.performer, r.system0, r.code0, r.system1, r.code1
+FROM readable r LEFT JOIN patients p ON p.patient_id = substr(r.subject, 9)
+WHERE r.rtype <> 'Patient'
 
 -- name: record_codes
 -- The records' codes that the audit defines, with the part of the measure each defines. A Condition
 -- entered in error, and an order or study entered in error or cancelled, count for nothing.
-SELECT DISTINCT r.rtype, r.id, r.patient_id, r.d, r.onset, r.end_d, r.clinical, r.verification, r.performer,
+-- (A record is one row per resource, and its second coding is read only when it differs from its first,
+-- so no row repeats: no DISTINCT over every row.)
+SELECT r.rtype, r.id, r.patient_id, r.d, r.onset, r.end_d, r.clinical, r.verification, r.performer,
        k.role, k.key, k.system, k.code
 FROM (SELECT rtype, id, patient_id, d, onset, end_d, clinical, verification, status, performer, system0 AS system, code0 AS code
-      FROM records WHERE code0 IS NOT NULL
+      FROM records WHERE code0 IS NOT NULL AND patient_id IS NOT NULL
       UNION ALL
       SELECT rtype, id, patient_id, d, onset, end_d, clinical, verification, status, performer, system1, code1
-      FROM records WHERE code1 IS NOT NULL) r
+      FROM records WHERE code1 IS NOT NULL AND patient_id IS NOT NULL
+        AND NOT coalesce(system1 = system0 AND code1 = code0, false)) r
 JOIN codes k ON k.system = r.system AND k.code = r.code
 WHERE (r.rtype = 'Condition' AND k.role IN ('index', 'exclusion', 'warning', 'neurology', 'card')
        AND coalesce(r.verification, '') <> 'entered-in-error')
@@ -122,41 +138,34 @@ WHERE (r.rtype = 'Condition' AND k.role IN ('index', 'exclusion', 'warning', 'ne
    OR (r.rtype IN ('MedicationStatement', 'MedicationRequest') AND k.role = 'medication'
        AND coalesce(r.status, '') <> 'entered-in-error')
 
--- name: line_status
--- Every input line once: used, out of scope or refused, with the reason.
-SELECT file, line_no, expected_type AS resource_type, 'refused' AS status,
-       coalesce(set_aside_reason, CASE WHEN blank THEN 'empty line'
-                                       ELSE 'not a JSON object (invalid or truncated JSON)' END) AS reason
-FROM coded WHERE NOT ok
-UNION ALL
-SELECT file, line_no, expected_type, 'refused',
-       CASE WHEN problem = 'wrong resource type' THEN concat('wrong resource type: ', rtype, ' in a file of ', expected_type)
-            ELSE problem END
-FROM screened WHERE problem IS NOT NULL
-UNION ALL
-SELECT file, line_no, expected_type, 'refused', concat('duplicate of ', first_copy) FROM ranked WHERE copy_no > 1
-UNION ALL
-SELECT r.file, r.line_no, r.expected_type, 'refused', concat('reference to a missing patient: ', r.subject)
-FROM ranked r LEFT JOIN patients p ON p.patient_id = substr(r.subject, 9)
-WHERE r.copy_no = 1 AND r.rtype <> 'Patient' AND p.patient_id IS NULL
-UNION ALL
-SELECT file, line_no, rtype, 'used', 'patient' FROM ranked WHERE rtype = 'Patient' AND copy_no = 1
-UNION ALL
-SELECT r.file, r.line_no, r.rtype,
-       CASE WHEN u.id IS NOT NULL THEN 'used' ELSE 'out of scope' END,
-       CASE WHEN u.id IS NOT NULL THEN 'read by the audit'
-            WHEN r.rtype NOT IN ('Condition', 'ServiceRequest', 'ImagingStudy', 'MedicationStatement', 'MedicationRequest')
-                 THEN 'resource type not audited'
-            WHEN r.rtype = 'Condition' AND r.verification = 'entered-in-error' THEN 'entered in error'
-            WHEN r.status IN ('entered-in-error', 'cancelled', 'revoked') THEN concat('status ', r.status)
-            ELSE 'no code of the audit' END
-FROM records r LEFT JOIN (SELECT DISTINCT rtype, id FROM record_codes) u ON u.rtype = r.rtype AND u.id = r.id
-
 -- name: refusals
-SELECT file, line_no, resource_type, reason FROM line_status WHERE status = 'refused'
+-- Every refused line with its reason.
+SELECT file, line_no, expected_type AS resource_type, problem AS reason FROM coded WHERE problem IS NOT NULL
+UNION ALL
+SELECT file, line_no, expected_type, concat('duplicate of ', first_copy) FROM duplicates
+UNION ALL
+SELECT file, line_no, expected_type, concat('reference to a missing patient: ', subject) FROM records WHERE patient_id IS NULL
 
 -- name: reconciliation
-SELECT file, status, reason, CAST(count(*) AS BIGINT) AS lines FROM line_status GROUP BY file, status, reason
+-- Every input line counted once: used, out of scope or refused, with the reason.
+SELECT file, status, reason, CAST(count(*) AS BIGINT) AS lines
+FROM (
+  SELECT file, 'refused' AS status, reason FROM refusals
+  UNION ALL
+  SELECT file, 'used', 'patient' FROM patients
+  UNION ALL
+  SELECT r.file,
+         CASE WHEN u.id IS NOT NULL THEN 'used' ELSE 'out of scope' END,
+         CASE WHEN u.id IS NOT NULL THEN 'read by the audit'
+              WHEN r.rtype NOT IN ('Condition', 'ServiceRequest', 'ImagingStudy', 'MedicationStatement', 'MedicationRequest')
+                   THEN 'resource type not audited'
+              WHEN r.rtype = 'Condition' AND r.verification = 'entered-in-error' THEN 'entered in error'
+              WHEN r.status IN ('entered-in-error', 'cancelled', 'revoked') THEN concat('status ', r.status)
+              ELSE 'no code of the audit' END
+  FROM records r LEFT JOIN (SELECT DISTINCT rtype, id FROM record_codes) u ON u.rtype = r.rtype AND u.id = r.id
+  WHERE r.patient_id IS NOT NULL
+) l
+GROUP BY file, status, reason
 
 -- view: diagnoses
 -- Diagnoses of low back pain or leg nerve pain that can start an episode (active, not refuted).

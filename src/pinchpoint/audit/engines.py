@@ -173,7 +173,12 @@ class Engine(Protocol):
 
 
 class DuckDBEngine:
-    """The embedded default: one DuckDB connection that spills to the work folder when memory runs short."""
+    """The embedded default: an in-memory DuckDB database that spills to the work folder when full.
+
+    The tables are intermediate and read once or twice, so an in-memory database (whose blocks the
+    buffer manager writes to ``temp_directory`` beyond ``memory_limit``) spares the writes and
+    checkpoints of a database file; memory stays bounded by ``memory_limit``.
+    """
 
     dialect = "duckdb"
 
@@ -181,7 +186,7 @@ class DuckDBEngine:
         import duckdb  # noqa: PLC0415 (an optional dependency, imported only when the engine is used)
 
         work.mkdir(parents=True, exist_ok=True)
-        self.connection = duckdb.connect(str(work / "audit.duckdb"))
+        self.connection = duckdb.connect(":memory:")
         self.connection.execute(f"SET temp_directory = '{work / 'spill'}'")
         self.connection.execute("SET preserve_insertion_order = true")
         if memory_limit:

@@ -77,43 +77,40 @@ def _scan(path: Path, work: Path, limit: int) -> SourceFile:
     read_path = path
     if refused:
         read_path = work / f"clean-{path.name}"
-        _copy_without(path, read_path, {r.line_no for r in refused}, limit)
+        _copy_without(path, read_path, {r.line_no for r in refused})
     return SourceFile(path.name, path.name.split(".", 1)[0], path, read_path, lines, tuple(refused))
 
 
 def _find(path: Path, limit: int) -> tuple[int, list[SetAside]]:
-    """Count lines and find the long ones and those with 0x01, reading blocks no longer than ``limit``.
+    """Count lines and find the long ones and those with 0x01, one block at a time.
 
-    A line inside one block is shorter than the block, so only a line that spans blocks can be too
-    long: the length of the open line is carried from block to block.
+    Each block is split at its newlines and the lengths of its lines measured in C (``split`` and
+    ``map(len, ...)``); Python looks at a line only when a block holds one longer than the limit or
+    a 0x01 byte. The line left open at the end of a block carries its length into the next.
     """
-    block_size = max(1, min(_BLOCK, limit))
     refused: list[SetAside] = []
     line_no = 1
     open_length = 0
     open_separator = False
     last = b"\n"
     with path.open("rb") as stream:
-        while block := stream.read(block_size):
+        while block := stream.read(_BLOCK):
             last = block[-1:]
-            start = 0
-            newline = block.find(b"\n")
-            while newline != -1:
-                length = open_length + newline - start
-                separator = open_separator or _SEPARATOR in block[start:newline]
-                _judge(refused, line_no, length, separator, limit)
-                line_no += 1
-                open_length, open_separator = 0, False
-                start = newline + 1
-                if _SEPARATOR not in block[start:] and len(block) - start <= limit:
-                    count = block.count(b"\n", start)
-                    if count:
-                        line_no += count
-                        start = block.rfind(b"\n") + 1
-                    break
-                newline = block.find(b"\n", start)
-            open_length += len(block) - start
-            open_separator = open_separator or _SEPARATOR in block[start:]
+            parts = block.split(b"\n")
+            lengths = list(map(len, parts))
+            separators = _SEPARATOR in block
+            if len(parts) == 1:
+                open_length += lengths[0]
+                open_separator = open_separator or separators
+                continue
+            first_separator = open_separator or (separators and _SEPARATOR in parts[0])
+            _judge(refused, line_no, open_length + lengths[0], first_separator, limit)
+            inner = range(1, len(parts) - 1)
+            if separators or (len(parts) > 2 and max(lengths[1:-1]) > limit):
+                for index in inner:
+                    _judge(refused, line_no + index, lengths[index], _SEPARATOR in parts[index], limit)
+            line_no += len(parts) - 1
+            open_length, open_separator = lengths[-1], separators and _SEPARATOR in parts[-1]
     if last != b"\n":
         _judge(refused, line_no, open_length, open_separator, limit)
         line_no += 1
@@ -127,19 +124,25 @@ def _judge(refused: list[SetAside], line_no: int, length: int, separator: bool, 
         refused.append(SetAside(line_no, length, "a raw control character (0x01) in the line: not JSON"))
 
 
-def _copy_without(path: Path, target: Path, drop: set[int], limit: int) -> None:
-    block_size = max(1, min(_BLOCK, limit))
+def _copy_without(path: Path, target: Path, drop: set[int]) -> None:
+    """Copy ``path`` to ``target`` with the lines numbered in ``drop`` left empty.
+
+    A block holding no such line (nor the end of one) is written as it is.
+    """
     line_no = 1
+    dropping = 1 in drop
     with path.open("rb") as stream, target.open("wb") as out:
-        while block := stream.read(block_size):
-            start = 0
-            while True:
-                newline = block.find(b"\n", start)
-                end = len(block) if newline == -1 else newline
-                if line_no not in drop:
-                    out.write(block[start:end])
-                if newline == -1:
-                    break
-                out.write(b"\n")
-                line_no += 1
-                start = newline + 1
+        while block := stream.read(_BLOCK):
+            newlines = block.count(b"\n")
+            if not dropping and not any(line_no < n <= line_no + newlines for n in drop):
+                out.write(block)
+                line_no += newlines
+                continue
+            parts = block.split(b"\n")
+            for index, part in enumerate(parts):
+                if not dropping:
+                    out.write(part)
+                if index < len(parts) - 1:
+                    out.write(b"\n")
+                    line_no += 1
+                    dropping = line_no in drop
