@@ -99,9 +99,8 @@ def main() -> None:
         if args.questions:
             for question, asked in story_asks.most_common():
                 mark = "warning sign" if bank[question].group == "red_flags" else ""
-                print(
-                    f"  {question:32} story first {asked:3}  perfect reader {perfect_asks[question]:3}  {mark}"
-                )
+                best = perfect_asks[question]
+                print(f"  {question:32} story first {asked:3}  perfect reader {best:3}  {mark}")
 
 
 if __name__ == "__main__":
