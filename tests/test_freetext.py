@@ -51,11 +51,15 @@ _RED_FLAG_PHRASES = [
     if _ROWS[r].target.finding in _RED_FLAGS
     and not p.lower().startswith(_NEGATIVE_WORDS)
     and _ROWS[r].target.value is not False
+    and not _ROWS[r].past  # "no ex-IVDU" is not a natural phrase; a past wording proposes nothing anyway
 ]
 _PLAIN_BOOL_ROWS = [
     row
     for row in _TABLE.phrases
-    if row.target.finding not in _RED_FLAGS and row.target.value is True and row.target.side is None
+    if row.target.finding not in _RED_FLAGS
+    and row.target.value is True
+    and row.target.side is None
+    and not row.past
 ]
 
 
@@ -95,7 +99,10 @@ def test_every_phrase_is_recognised_as_its_target(row_id: str, phrase: str) -> N
     mention = _mention_of(reading, row_id)
     finding, value = _expected(_ROWS[row_id], "left")
     reason = None
-    if value is False and _ROWS[row_id].target.finding in _RED_FLAGS:
+    if _ROWS[row_id].past and not _ROWS[row_id].past_counts:
+        # A wording that itself speaks of the past ("ex-smoker") names its finding and proposes nothing.
+        value, reason = None, "historical"
+    elif value is False and _ROWS[row_id].target.finding in _RED_FLAGS:
         # A wording that itself denies a red flag ("normal anal tone") leaves it for the interview.
         value, reason = None, "negated_red_flag"
     assert (mention.finding, mention.value, mention.reason) == (finding, value, reason)
@@ -150,6 +157,71 @@ def test_context_keeps_a_mention_from_being_proposed(
     assert (mention.value, mention.reason) == (None, reason)
     assert category in {cue.category for cue in mention.cues}
     assert mention.finding not in reading.findings()
+
+
+@pytest.mark.parametrize(
+    ("text", "finding"),
+    [
+        ("Ex-smoker.", "smoker"),
+        ("I am a former smoker.", "smoker"),
+        ("I gave up smoking ten years ago.", "smoker"),
+        ("I no longer smoke.", "smoker"),
+        ("Ex-IVDU, on methadone.", "iv_drug_use"),
+        ("I stopped warfarin last year.", "anticoagulants"),
+        ("I came off steroids in the spring.", "long_term_steroids"),
+        ("I was a heavy drinker.", "alcohol_excess"),
+    ],
+)
+def test_a_past_habit_or_medicine_is_not_proposed_either_way(text: str, finding: str) -> None:
+    """A past habit or medicine proposes nothing either way: the question asks.
+
+    An ex-smoker neither smokes now nor is a never-smoker; the vocabulary's finding is current, so the
+    wording is a past mention (reason ``historical``).
+    """
+    reading = read_text(text, _KNOWLEDGE)
+    assert finding not in reading.findings()
+    mentions = [m for m in reading.mentions if m.finding == finding]
+    assert mentions, f"{text!r} names {finding}"
+    assert {m.reason for m in mentions} == {"historical"}
+
+
+@pytest.mark.parametrize(
+    ("text", "finding"),
+    [
+        ("Pins and needles in the top of my left foot, worse at night.", "night_pain"),
+        ("Tingling in my left big toe that wakes me at night.", "night_pain"),
+        ("The numbness in my left shin is worse at night and the pain is bearable.", "night_pain"),
+        ("Tingling down my left calf, worse when I cough.", "worse_cough_sneeze"),
+        ("My left outer hip goes numb when I lie on it.", "pain_lying_on_side"),
+    ],
+)
+def test_a_wording_about_another_symptom_is_not_read_as_pain(text: str, finding: str) -> None:
+    """'Worse at night' after pins and needles is paraesthesia at night, not night pain."""
+    reading = read_text(text, _KNOWLEDGE)
+    assert finding not in reading.findings()
+    assert reading.findings().get("numbness_regions"), "the paraesthesia itself is still read"
+
+
+@pytest.mark.parametrize(
+    ("text", "finding"),
+    [
+        ("The pain in my left leg is worse at night.", "night_pain"),
+        ("Both my feet are burning and numb, worse at night.", "night_pain"),
+        ("My left calf is numb and the pain is worse when I cough.", "worse_cough_sneeze"),
+        ("Worse at night.", "night_pain"),
+    ],
+)
+def test_a_wording_about_pain_is_still_read(text: str, finding: str) -> None:
+    """The same wordings beside pain, or with no symptom word in their sentence, still propose."""
+    assert read_text(text, _KNOWLEDGE).findings().get(finding) is True
+
+
+def test_every_qualified_row_names_a_symptom_list() -> None:
+    """A row's ``qualifies`` names a ``symptoms`` list of the lexicon, or the check above could never fail."""
+    lists = {row.finding for row in _TABLE.symptoms}
+    qualified = [row for row in _TABLE.phrases if row.qualifies is not None]
+    assert qualified
+    assert all(row.qualifies in lists for row in qualified)
 
 
 def test_a_history_item_counts_in_the_past() -> None:

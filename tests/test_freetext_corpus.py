@@ -321,6 +321,9 @@ def test_story_first_is_as_safe_and_asks_fewer_questions() -> None:
     assert comparison.story_first.emergency_sensitivity >= comparison.plain.emergency_sensitivity
     assert sum(comparison.story_questions) < sum(comparison.plain_questions)
     assert all(s <= p for s, p in zip(comparison.story_questions, comparison.plain_questions, strict=True))
+    # A floor below the 17.2% measured in session 8 (docs/freetext.md): a reader that loses wordings
+    # the narratives use shows here. The ceiling under the red-flag rule is 18.4% (benchmarks/story_first.py).
+    assert comparison.questions_saved >= 0.16
 
 
 @pytest.mark.skipif(not SHARED_CASES.is_dir(), reason="the development cases of ../shared are absent")

@@ -377,15 +377,58 @@ def test_a_description_in_own_words_is_confirmed_and_the_questions_go_on(page: A
     )
     page.click("text=Read my description")
     page.wait_for_load_state()
-    boxes = page.locator('input[name="accept"]')
-    assert boxes.count() == 4  # foot drop, shooting pain, where it hurts, below the knee
-    assert all(boxes.nth(i).is_checked() for i in range(boxes.count()))
+    accepts = page.locator('input[type="radio"][value="accept"]')
+    assert accepts.count() == 4  # foot drop, shooting pain, where it hurts, below the knee
+    assert all(accepts.nth(i).is_checked() for i in range(accepts.count()))
     assert "foot slaps" in page.locator(".proposals").inner_text()
-    boxes.nth(1).uncheck()
+    page.locator('input[name="proposal-1"][value="reject"]').check()
     page.click("text=Continue with the questions")
     page.wait_for_load_state()
     assert re.search(r"/check/interviews/[0-9a-f]{32}$", page.url)
     assert _current_question(page) is not None
+
+
+_STORY_FIRST = (
+    "I'm 45. For three weeks I have had shooting pain down the back of my left leg, worse when I cough. "
+    "I had a discectomy years ago."
+)
+
+
+def test_a_story_is_read_back_marked_and_the_interview_asks_only_what_is_still_open(page: Any) -> None:
+    """Story first in the browser: what was read is shown, and only what is still open is asked.
+
+    The words read are marked, each proposal is accepted or rejected, and the interview (started by
+    the one service) never asks what an accepted proposal answered; the rejected one is asked. The
+    safety notes are on the page.
+    """
+    from pinchpoint.io.knowledge.loader import load_knowledge  # noqa: PLC0415
+
+    bank = load_knowledge().questions
+    page.goto("/check")
+    page.fill("#q-text", _STORY_FIRST)
+    page.click("text=Read my description")
+    page.wait_for_load_state()
+    story = page.locator("[data-story]")
+    assert story.inner_text() == _STORY_FIRST  # the whole description, as written
+    marked = [story.locator("mark").nth(i).inner_text() for i in range(story.locator("mark").count())]
+    assert {"45", "three weeks", "shooting pain", "worse when I cough", "discectomy"} <= set(marked)
+    assert "does not replace" in page.inner_text("body")  # the disclaimer
+    assert "emergency number" in page.inner_text("body")  # what to do in an emergency
+    proposals = page.locator("[data-proposal]")
+    words = {proposals.nth(i).inner_text(): i for i in range(proposals.count())}
+    cough = next(number for text, number in words.items() if "worse when I cough" in text)
+    page.locator(f'input[name="proposal-{cough}"][value="reject"]').check()
+    page.click("text=Continue with the questions")
+    page.wait_for_load_state()
+    answered_by_story = {"age", "duration_days", "pain_shooting", "pain_below_knee"}
+    asked: list[str] = []
+    while (question := _current_question(page)) is not None and len(asked) < 120:
+        asked.append(question)
+        page.click('button[value="dont_know"]')
+        page.wait_for_load_state()
+    assert asked, "the interview asked nothing"
+    assert not answered_by_story & set(asked), asked
+    assert bank.by_finding["worse_cough_sneeze"] in asked  # rejected: its question is asked
 
 
 def test_an_emergency_stated_in_free_text_shows_the_emergency_before_any_other_question(page: Any) -> None:
@@ -398,7 +441,7 @@ def test_an_emergency_stated_in_free_text_shows_the_emergency_before_any_other_q
     assert stated.count() == 1
     assert "EMERGENCY" in stated.inner_text()
     assert stated.get_attribute("role") == "alert"
-    assert page.locator('input[name="accept"]').first.is_checked()
+    assert page.locator('input[name="proposal-0"][value="accept"]').is_checked()
     page.click("text=Continue with the questions")
     page.wait_for_load_state()
     assert _current_question(page) is None  # no question came before the emergency page

@@ -40,16 +40,26 @@ def test_the_first_page_offers_a_description_box(client: TestClient) -> None:
     assert '<label for="q-text">' in page
 
 
-def test_a_description_is_shown_as_proposals_to_tick(client: TestClient) -> None:
-    """Each proposal is a ticked box with the words it came from; a denied warning sign is listed apart."""
+def test_a_description_is_shown_as_proposals_to_accept_or_reject(client: TestClient) -> None:
+    """Each proposal offers accept (chosen) and reject, with the words it came from.
+
+    A denied warning sign is listed apart; the words read are marked in the description; the safety
+    notes are there.
+    """
     response = client.post("/check/text", data={"text": _STORY, "mode": "self_check"})
     assert response.status_code == 200
     page = response.text
-    assert page.count('name="accept"') == 4  # foot drop, shooting, where (thigh and calf), below the knee
+    # foot drop, shooting, where (thigh and calf), below the knee: each an accept and a reject choice
+    assert len(re.findall(r'name="proposal-\d+" value="accept" checked', page)) == 4
+    assert len(re.findall(r'name="proposal-\d+" value="reject">', page)) == 4
     assert "from “foot slaps”" in page
     proposals, left = page.split("Warning signs we will ask you about")
-    assert "bladder" not in proposals.split("Tick what is right")[1]
+    assert "bladder" not in proposals.split("Is this right?")[1]
     assert "“problems with my bladder”" in left
+    assert '<mark class="read-proposed">foot slaps</mark>' in page
+    assert '<mark class="read-left">problems with my bladder</mark>' in page
+    assert "does not replace" in page  # the disclaimer
+    assert "emergency number" in page  # what to do in an emergency
 
 
 def test_confirming_starts_the_interview_with_the_ticked_findings(
@@ -62,7 +72,7 @@ def test_confirming_starts_the_interview_with_the_ticked_findings(
     """
     response = client.post(
         "/check/text/confirm",
-        data={"text": _STORY, "mode": "self_check", "accept": ["0", "1"]},
+        data={"text": _STORY, "mode": "self_check", "proposal-0": "accept", "proposal-1": "accept"},
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -75,15 +85,44 @@ def test_confirming_starts_the_interview_with_the_ticked_findings(
     assert interview.next_question() is not None
 
 
-def test_nothing_ticked_starts_the_interview_empty(
-    client: TestClient, store: Store, knowledge: Knowledge
+@pytest.mark.parametrize(
+    "choices",
+    [{}, {f"proposal-{n}": "reject" for n in range(4)}],
+    ids=["no choice sent", "every proposal rejected"],
+)
+def test_nothing_accepted_starts_the_interview_empty(
+    client: TestClient, store: Store, knowledge: Knowledge, choices: dict[str, str]
 ) -> None:
-    """Unticking every proposal leaves nothing answered from the text."""
+    """Rejecting every proposal (or sending no choice) leaves nothing answered from the text."""
     response = client.post(
-        "/check/text/confirm", data={"text": _STORY, "mode": "self_check"}, follow_redirects=False
+        "/check/text/confirm", data={"text": _STORY, "mode": "self_check", **choices}, follow_redirects=False
     )
     assert response.status_code == 303
     assert dict(_stored_interview(store, knowledge, response.headers["location"]).findings) == {}
+
+
+def test_confirming_goes_through_the_one_service_story_start(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web's confirmation starts the session as the REST story-first start does.
+
+    One service call, with the story and the accepted proposals (a rejected one left out).
+    """
+    from pinchpoint.service.sessions import InterviewService  # noqa: PLC0415
+
+    calls: list[tuple[str, object, object]] = []
+    original = InterviewService.start_from_story
+
+    def spy(self: InterviewService, story: str, **kwargs: object):  # type: ignore[no-untyped-def]
+        calls.append((story, kwargs.get("mode"), list(kwargs.get("accepted") or [])))
+        return original(self, story, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(InterviewService, "start_from_story", spy)
+    data = {"text": _STORY, "mode": "self_check", "proposal-0": "accept", "proposal-1": "reject"}
+    data |= {"proposal-2": "accept", "proposal-3": "accept"}
+    response = client.post("/check/text/confirm", data=data, follow_redirects=False)
+    assert response.status_code == 303
+    assert calls == [(_STORY, "self_check", [0, 2, 3])]
 
 
 def test_blank_text_comes_back_to_the_first_page_with_why(client: TestClient) -> None:
@@ -119,7 +158,7 @@ def test_an_emergency_in_the_description_is_said_at_once_and_kept(
     assert knowledge.vocabulary.triage["emergency"] in page
     response = client.post(
         "/check/text/confirm",
-        data={"text": text, "mode": "self_check", "accept": ["0"]},
+        data={"text": text, "mode": "self_check", "proposal-0": "accept"},
         follow_redirects=False,
     )
     assert response.status_code == 303

@@ -548,6 +548,9 @@ class _Reader:
 
     def _mentions(self, doc: Doc, span: Span, row: s.PhraseRow, text: str, *, note: bool) -> list[Mention]:
         """The mentions of one wording: its target's, and those of the findings it ``also`` states."""
+        if row.qualifies is not None and not self._describes(span, row.qualifies):
+            # "Pins and needles worse at night" is not night pain: the wording describes another symptom.
+            return []
         targets = [row.target, *(row.target.model_copy(update={"finding": f}) for f in row.also)]
         return [
             m for target in targets for m in self._target_mentions(doc, span, row, target, text, note=note)
@@ -561,6 +564,8 @@ class _Reader:
         spec = self.bases[base]
         red_flag = base in self.red_flags
         cues, categories = self._context(span, text)
+        if row.past:
+            categories.add("HISTORICAL")
         reason = _context_reason(categories, row.past_counts)
         value: FindingValue | None = None
         negated = "NEGATED_EXISTENCE" in categories or target.value is False
@@ -654,21 +659,45 @@ class _Reader:
 
     def _symptom(self, doc: Doc, span: Span) -> str | None:
         """The region list named by the symptom word nearest ``span`` in its sentence, if any."""
-        sentence = span.sent
-        words = [t.norm_ for t in sentence]
         best: tuple[int, str] | None = None
-        for cue, finding in self.symptoms:
-            for i in range(len(words) - len(cue) + 1):
-                if tuple(words[i : i + len(cue)]) != cue:
-                    continue
-                first, last = sentence.start + i, sentence.start + i + len(cue)
-                if first >= span.start and last <= span.end:
-                    distance = 0
-                else:
-                    distance = min(abs(span.start - last), abs(first - span.end))
-                if distance <= _SYMPTOM_WINDOW and (best is None or distance < best[0]):
-                    best = (distance, finding)
+        for first, last, finding in self._symptom_hits(span.sent):
+            if first >= span.start and last <= span.end:
+                distance = 0
+            else:
+                distance = min(abs(span.start - last), abs(first - span.end))
+            if distance <= _SYMPTOM_WINDOW and (best is None or distance < best[0]):
+                best = (distance, finding)
         return None if best is None else best[1]
+
+    def _symptom_hits(self, sentence: Span) -> list[tuple[int, int, str]]:
+        """Every symptom word of ``sentence``: its first and end token index and the list it names."""
+        words = [t.norm_ for t in sentence]
+        return [
+            (sentence.start + i, sentence.start + i + len(cue), finding)
+            for cue, finding in self.symptoms
+            for i in range(len(words) - len(cue) + 1)
+            if tuple(words[i : i + len(cue)]) == cue
+        ]
+
+    def _describes(self, span: Span, symptom: str) -> bool:
+        """Whether a wording with no symptom of its own ("worse at night") describes ``symptom``.
+
+        It describes the symptom words just before it in its sentence (within the window, or inside
+        the wording itself), else those just after it: true if one of them names ``symptom``'s list
+        ("burning and numb, worse at night" is burning pain at night), false if all of them name
+        another ("pins and needles, worse at night"), and true if there are none (the symptom was
+        named in another sentence).
+        """
+        before: set[str] = set()
+        after: set[str] = set()
+        for first, last, finding in self._symptom_hits(span.sent):
+            inside = first >= span.start and last <= span.end
+            if inside or (last <= span.start and span.start - last <= _SYMPTOM_WINDOW):
+                before.add(finding)
+            elif first >= span.end and first - span.end <= _SYMPTOM_WINDOW:
+                after.add(finding)
+        near = before or after
+        return not near or symptom in near
 
     def _about_symptoms(self, doc: Doc, span: Span, findings: frozenset[str]) -> bool:
         """Whether the sentence of ``span`` names a symptom.

@@ -1177,6 +1177,13 @@ class PhraseRow(Strict):
     """More yes/no findings (base ids) the wording states with the target's value, as "my bladder and
     bowels are normal" speaks of the bladder and the bowels at once."""
     past_counts: bool = False
+    past: bool = False
+    """The wording itself speaks of the past ("ex-smoker", "gave up smoking"): it is read as a past
+    mention (nothing proposed unless ``past_counts``), as if a ConText history cue stood beside it."""
+    qualifies: str | None = None
+    """The symptom the wording describes (a ``symptoms`` region list, e.g. ``pain_regions``) when the
+    wording names none itself ("worse at night"): if the nearest symptom word of its sentence is of
+    another list ("pins and needles worse at night"), the wording proposes nothing."""
     source: str
     note: str = ""
 

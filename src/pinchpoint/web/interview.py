@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from fastapi import FastAPI, Request
@@ -242,6 +243,21 @@ class InterviewPages:
         """Save a new session for ``interview``; 303 to its next question (or to its result)."""
         service = self.sessions(request)
         session = await run_in_threadpool(service.begin, interview)
+        return await self._after_step(service, session)
+
+    async def begin_from_story(
+        self, request: Request, story: str, mode: Mode, accepted: Sequence[int]
+    ) -> Response:
+        """Start a session from a story and the proposals the person accepted; 303 to what is still open.
+
+        The one service's :meth:`~pinchpoint.service.sessions.InterviewService.start_from_story`
+        starts it, as the REST story-first start does; the next page is the first question still
+        open, or the result when the story settled everything (as an emergency does).
+        """
+        service = self.sessions(request)
+        session, _ = await run_in_threadpool(
+            partial(service.start_from_story, story, mode=mode, accepted=accepted)
+        )
         return await self._after_step(service, session)
 
     def _start_page(

@@ -1,11 +1,13 @@
 """Free text on the self-check's first page: described symptoms become proposals to confirm.
 
 ``POST /check/text`` reads the description (:func:`pinchpoint.io.freetext.read_text`) and shows
-every proposed finding with the words it came from, each ticked, beside the warning signs it
-left for the questions and why. ``POST /check/text/confirm`` reads the same words again, keeps
-the proposals still ticked, and starts the interview with them answered
-(:func:`pinchpoint.io.freetext.interview_from_findings`): nothing read from text counts until the
-person has confirmed it, and the interview still asks every warning sign not settled.
+the story view: the description with the words that were read marked, every proposed finding with
+the words it came from and a choice to accept or reject it (accepted unless the person says no),
+the warning signs it left for the questions and why, and what to do now if the proposals make an
+emergency. ``POST /check/text/confirm`` starts the interview from the story and the accepted
+proposals through the one service (:meth:`pinchpoint.service.sessions.InterviewService.start_from_story`,
+as the REST story-first start does): nothing read from text counts until the person has accepted
+it, and the interview asks only what is still open, every warning sign not settled included.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from pinchpoint.io.freetext import (
     Mention,
     TextReading,
     emergency_in_text,
-    interview_from_findings,
     phrase_table,
     read_text,
 )
@@ -34,6 +35,7 @@ from pinchpoint.web.interview import FormReader, InterviewPages, Items, form_val
 __all__ = ["TextPages"]
 
 _YES_NO = {True: "yes", False: "no"}
+_ACCEPT = "accept"
 
 
 class TextPages:
@@ -67,6 +69,7 @@ class TextPages:
             nav="clinician" if mode == "clinician" else "self_check",
             mode=mode,
             text=reading.text,
+            marked=_marked(reading),
             notice=getattr(phrase_table(self.knowledge).notice, _wording(mode)),
             proposals=[self._proposal(number, mention) for number, mention in enumerate(reading.proposals)],
             left=[self._left(mention, mode) for mention in reading.left_for_interview],
@@ -74,16 +77,20 @@ class TextPages:
         )
 
     async def confirm(self, request: Request) -> Response:
-        """Start the interview with the ticked proposals answered."""
+        """Start the interview from the story with the accepted proposals answered.
+
+        A proposal counts only when its choice says ``accept`` (``proposal-N=accept``); a rejected
+        one, or one with no choice sent, is not taken, and its question is asked.
+        """
         items, mode, reading = await self._read(request)
         if isinstance(reading, HTMLResponse):
             return reading
-        ticked = {int(value) for value in form_values(items, "accept") if value.isdigit()}
-        accepted = sorted(number for number in ticked if number < len(reading.proposals))
-        findings = reading.findings(accepted)
-        return await self.interviews.begin(
-            request, interview_from_findings(findings, self.knowledge, mode=mode)
-        )
+        accepted = [
+            number
+            for number in range(len(reading.proposals))
+            if form_values(items, f"proposal-{number}")[-1:] == [_ACCEPT]
+        ]
+        return await self.interviews.begin_from_story(request, reading.text, mode, accepted)
 
     async def _read(self, request: Request) -> tuple[Items, Mode, TextReading | HTMLResponse]:
         """Read the form and its description: the form, the mode, and the reading or the refusal page."""
@@ -123,6 +130,29 @@ class TextPages:
         if isinstance(value, tuple):
             return f"{subject}: " + "; ".join(self.interviews.region_labels[region] for region in value)
         return f"{subject}: {_YES_NO.get(value, str(value)) if isinstance(value, bool) else value}"
+
+
+def _marked(reading: TextReading) -> list[dict[str, Any]]:
+    """The description in pieces, the words of each mention marked: what was read, where.
+
+    Each piece is ``{"text": ..., "kind": None | "proposed" | "left" | "not_proposed"}``, in order;
+    overlapping mentions are marked once, by the first.
+    """
+    kinds = {id(m): "proposed" for m in reading.proposals}
+    kinds.update({id(m): "left" for m in reading.left_for_interview})
+    pieces: list[dict[str, Any]] = []
+    at = 0
+    for mention in sorted(reading.mentions, key=lambda m: (m.start, -m.end)):
+        if mention.start < at:
+            continue
+        if mention.start > at:
+            pieces.append({"text": reading.text[at : mention.start], "kind": None})
+        kind = kinds.get(id(mention), "not_proposed")
+        pieces.append({"text": reading.text[mention.start : mention.end], "kind": kind})
+        at = mention.end
+    if at < len(reading.text):
+        pieces.append({"text": reading.text[at:], "kind": None})
+    return pieces
 
 
 def _wording(mode: Mode) -> str:
