@@ -38,9 +38,10 @@ This is a core module: it reads no files and imports no adapter.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from pinchpoint.core.vocabulary import FindingSpec, Urgency, Vocabulary
 
@@ -70,6 +71,7 @@ __all__ = [
     "NotEmpty",
     "Probability",
     "Ref",
+    "SignWay",
     "Test",
     "Unknown",
     "Way",
@@ -656,6 +658,34 @@ def _least(ways: set[Way]) -> set[Way]:
     return set(kept)
 
 
+SignWay = tuple[frozenset[str], ...]
+"""An open way as warning signs (:meth:`WayFinder.open_ways`): the unknown answerable findings of
+each of its unmet leaves (one of which would have to be present), in sorted order."""
+
+_Sign = tuple[float, frozenset[str]]
+"""A warning sign: its rank among the signs in the order of their sorted findings, and its findings.
+
+Ways sort by their signs' findings in sorted order; a number of the same order compares faster."""
+
+
+class _Reader(NamedTuple):
+    """Where the leaves of a :class:`WayFinder` stand before a case says anything, for one ``answerable``.
+
+    A leaf of one finding stands the same whenever that finding is unknown (it passes when it
+    reads ``unless_known_otherwise``, else it is open if the finding may be answered, else
+    shut), so a case is tested only on the findings it knows. A leaf of several findings
+    (``exam.power.*``) is read whole, as :meth:`FindingLeaf.standing` reads it.
+    """
+
+    single: Mapping[str, tuple[int, tuple[tuple[int, Test], ...]]]
+    """Each finding that leaves of that finding alone read: their mask, and each one's bit and test."""
+    passing: int
+    open: int
+    shut: int
+    multi: tuple[tuple[int, FindingLeaf, frozenset[str]], ...]
+    """Each leaf of several findings: its bit, the leaf, and its findings that may be answered."""
+
+
 class WayFinder:
     """The open ways of several triage conditions, decided together for one case.
 
@@ -664,6 +694,14 @@ class WayFinder:
     possible when none of its leaves is shut, and its way is its leaves that do not pass. A
     condition holds when some term has no such leaf.
 
+    :meth:`open_ways` gives the least of those ways as warning signs without going through
+    every term: a condition that is ``all`` of parts (its definitions opened) is also held as
+    the terms of each part, and the parts' ways are multiplied only once each is read. "(An
+    infective feature and a risk, or fever with spinal pain and an acute onset) and a
+    neurological symptom" has hundreds of terms and its two parts a few tens. The least ways
+    of the product are the least ways of the whole: every way of a pair of the parts' terms
+    holds the way of some term of the whole, and that one is among the pairs.
+
     Args:
         conditions: The compiled conditions (finding leaves, ``all``, ``any`` and ``ref`` only).
     """
@@ -671,17 +709,44 @@ class WayFinder:
     def __init__(self, conditions: Sequence[Node]) -> None:
         positions: dict[FindingLeaf, int] = {}
         definitions: dict[str, set[Way]] = {}
-        self._terms: list[tuple[int, ...]] = []
-        for condition in conditions:
-            masks = []
-            for term in condition.terms(definitions):
+
+        def masks(node: Node) -> tuple[int, ...]:
+            found = []
+            for term in node.terms(definitions):
                 mask = 0
                 for leaf in sorted(term, key=repr):
                     mask |= 1 << positions.setdefault(leaf, len(positions))
-                masks.append(mask)
-            self._terms.append(tuple(sorted(masks)))
+                found.append(mask)
+            return tuple(sorted(found))
+
+        self._terms: list[tuple[int, ...]] = [masks(condition) for condition in conditions]
+        # The parts of fewest terms first: the first part that no answer can meet ends the reading.
+        parts = [sorted((masks(part) for part in _parts(condition)), key=len) for condition in conditions]
         self.leaves: tuple[FindingLeaf, ...] = tuple(positions)
-        self._openable: dict[frozenset[str] | None, tuple[frozenset[str], ...]] = {}
+        first: dict[str, int] = {}
+        for position, leaf in enumerate(self.leaves):
+            if leaf.only is not None and not leaf.unless:
+                first.setdefault(leaf.only, position)
+        self._first = {finding: 1 << position for finding, position in first.items()}
+        """The bit of the first plain leaf of each finding read alone: the one its warning sign is on."""
+        self._merge = {
+            1 << position: self._first[leaf.only]
+            for position, leaf in enumerate(self.leaves)
+            if leaf.only is not None and not leaf.unless and first[leaf.only] != position
+        }
+        """Every later plain leaf of such a finding, to the first: unknown, the two are one sign."""
+        self._order = sorted((finding,) for finding in first)
+        """The signs of the findings read alone, in order (a sign of several findings goes between)."""
+        self._signs: dict[int, _Sign] = {
+            self._first[finding]: (float(rank), frozenset((finding,)))
+            for rank, (finding,) in enumerate(self._order)
+        }
+        """The sign of each first plain leaf of a finding read alone, by its bit."""
+        self._parts = [
+            tuple(tuple((term, self._merged(term)) for term in terms) for terms in factors)
+            for factors in parts
+        ]
+        self._readers: dict[frozenset[str] | None, _Reader] = {}
 
     def read(self, findings: Findings, answerable: frozenset[str] | None) -> tuple[int, int]:
         """Where every leaf stands on the case: the masks of the leaves that pass and of those shut.
@@ -690,20 +755,7 @@ class WayFinder:
             findings: The known findings.
             answerable: The findings that may still be answered (all when None).
         """
-        openable = self._openable.get(answerable)
-        if openable is None:
-            openable = self._openable[answerable] = tuple(
-                leaf.id_set if answerable is None else leaf.id_set & answerable for leaf in self.leaves
-            )
-        passing = shut = 0
-        bit = 1
-        for leaf, ids in zip(self.leaves, openable, strict=True):
-            standing = leaf.standing(findings, ids)
-            if standing == PASSES:
-                passing |= bit
-            elif standing == SHUT:
-                shut |= bit
-            bit <<= 1
+        passing, _, shut = self._stand(findings, self._reader(answerable))
         return passing, shut
 
     def holds(self, position: int, reading: tuple[int, int]) -> bool:
@@ -724,6 +776,177 @@ class WayFinder:
         """:meth:`ways`, each way as the mask of its leaves' positions in :attr:`leaves`."""
         passing, shut = reading
         return {term & ~passing for term in self._terms[position] if not term & shut}
+
+    def open_ways(self, findings: Findings, answerable: frozenset[str] | None) -> list[list[SignWay]]:
+        """Each condition's least ways (:meth:`ways`) other than the empty one, as warning signs, sorted.
+
+        A way becomes the unknown answerable findings of each of its leaves; leaves that read
+        the same unknown findings (two tests of one finding) are one warning sign. A way that
+        needs more signs than another way of the same condition adds no warning sign (with age
+        70 already fragile bone, osteoporosis is not what stands between it and the rule), so
+        only the least are kept.
+
+        Args:
+            findings: The known findings.
+            answerable: The findings that may still be answered (all when None).
+        """
+        reader = self._reader(answerable)
+        _, open_, shut = self._stand(findings, reader)
+        signs, moves = self._open_signs(findings, answerable, reader, open_)
+        found: list[list[SignWay]] = []
+        for position, parts in enumerate(self._parts):
+            ways = _part_ways(parts, open_, shut)
+            if ways is None:  # it holds already: its other ways, from its whole terms
+                ways = {self._merged(term & open_) for term in self._terms[position] if not term & shut}
+                ways.discard(0)
+            if not ways:
+                found.append([])
+                continue
+            if moves:
+                ways = {_moved(way, moves) for way in ways}
+            found.append(_worded(least_masks(ways) if len(ways) > 1 else ways, signs))
+        return found
+
+    def _stand(self, findings: Findings, reader: _Reader) -> tuple[int, int, int]:
+        """The masks of the leaves that pass, that are open and that are shut on the case."""
+        single = reader.single
+        known = passed = 0
+        for finding, value in findings.items():
+            entry = single.get(finding)
+            if entry is None or value is None:
+                continue
+            mask, tests = entry
+            known |= mask
+            for bit, test in tests:
+                if test(value):
+                    passed |= bit
+        unknown = ~known
+        passing = (reader.passing & unknown) | passed
+        shut = (reader.shut & unknown) | (known & ~passed)
+        open_ = reader.open & unknown
+        for bit, leaf, openable in reader.multi:
+            standing = leaf.standing(findings, openable)
+            if standing == PASSES:
+                passing |= bit
+            elif standing == SHUT:
+                shut |= bit
+            else:
+                open_ |= bit
+        return passing, open_, shut
+
+    def _open_signs(
+        self, findings: Findings, answerable: frozenset[str] | None, reader: _Reader, open_: int
+    ) -> tuple[Mapping[int, _Sign], list[tuple[int, int]]]:
+        """The warning sign of each bit a way can hold on the case, and the moves of leaves onto others.
+
+        An open leaf of several findings whose unknown answerable findings are one finding read
+        alone shares that finding's sign, and one whose unknown findings are those of an earlier
+        such leaf shares that one's: it moves onto that leaf (:func:`_moved`). Any other is a
+        sign of its own, ranked between the others by its findings in sorted order.
+        """
+        moves: list[tuple[int, int]] = []
+        seen: dict[frozenset[str], int] = {}
+        own: list[tuple[tuple[str, ...], int, frozenset[str]]] = []
+        for bit, leaf, _ in reader.multi:
+            if not open_ & bit:
+                continue
+            unknown = leaf.unknown(findings, answerable)
+            if len(unknown) == 1:
+                (finding,) = unknown
+                first = self._first.get(finding)  # a plain leaf of that finding alone: open too
+                if first is not None:
+                    moves.append((bit, first))
+                    continue
+            kept = seen.setdefault(unknown, bit)
+            if kept != bit:
+                moves.append((bit, kept))
+            else:
+                own.append((tuple(sorted(unknown)), bit, unknown))
+        if not own:
+            return self._signs, moves
+        signs = dict(self._signs)
+        for index, (words, bit, unknown) in enumerate(sorted(own)):
+            # Before the sign of one finding it sorts before, after those of the signs of its own
+            # kind that sort before it (fewer than a hundred, so the offsets stay below a half).
+            signs[bit] = (bisect_left(self._order, words) - 0.5 + index / 256, unknown)
+        return signs, moves
+
+    def _merged(self, mask: int) -> int:
+        """``mask`` with each later plain leaf of a finding read alone moved to the first one."""
+        for bit, first in self._merge.items():
+            if mask & bit:
+                mask = (mask & ~bit) | first
+        return mask
+
+    def _reader(self, answerable: frozenset[str] | None) -> _Reader:
+        reader = self._readers.get(answerable)
+        if reader is None:
+            reader = self._readers[answerable] = self._new_reader(answerable)
+        return reader
+
+    def _new_reader(self, answerable: frozenset[str] | None) -> _Reader:
+        single: dict[str, tuple[int, tuple[tuple[int, Test], ...]]] = {}
+        multi: list[tuple[int, FindingLeaf, frozenset[str]]] = []
+        passing = open_ = shut = 0
+        for position, leaf in enumerate(self.leaves):
+            bit = 1 << position
+            if leaf.only is None:
+                multi.append((bit, leaf, leaf.id_set if answerable is None else leaf.id_set & answerable))
+                continue
+            mask, tests = single.get(leaf.only, (0, ()))
+            single[leaf.only] = (mask | bit, (*tests, (bit, leaf.test)))
+            if leaf.unless:
+                passing |= bit
+            elif answerable is None or leaf.only in answerable:
+                open_ |= bit
+            else:
+                shut |= bit
+        return _Reader(single, passing, open_, shut, tuple(multi))
+
+
+def _parts(condition: Node) -> list[Node]:
+    """The parts that must all hold for ``condition`` to hold (itself alone when it is no ``all``)."""
+    while isinstance(condition, Ref):
+        condition = condition.body
+    if isinstance(condition, All):
+        return [part for child in condition.parts for part in _parts(child)]
+    return [condition]
+
+
+def _part_ways(parts: Sequence[tuple[tuple[int, int], ...]], open_: int, shut: int) -> set[int] | None:
+    """The ways of a condition from its parts' terms (``(term, merged term)``), or None when it holds."""
+    ways: set[int] | None = None
+    for terms in parts:
+        found = {merged & open_ for term, merged in terms if not term & shut}
+        if not found:
+            return found
+        if 0 in found:
+            continue
+        ways = found if ways is None else {a | b for a in ways for b in found}
+    return ways
+
+
+def _worded(ways: set[int], signs: Mapping[int, _Sign]) -> list[SignWay]:
+    """The ways as their signs' findings, each way's signs in order and the ways in order."""
+    worded = []
+    for way in ways:
+        way_signs = []
+        rest = way
+        while rest:  # the bits of the way, inline: this runs for every way of every case
+            low = rest & -rest
+            way_signs.append(signs[low])
+            rest ^= low
+        way_signs.sort()
+        worded.append(way_signs)
+    worded.sort()
+    return [tuple(unknown for _, unknown in way) for way in worded]
+
+
+def _moved(way: int, moves: Sequence[tuple[int, int]]) -> int:
+    for bit, kept in moves:
+        if way & bit:
+            way = (way & ~bit) | kept
+    return way
 
 
 def bits_of(mask: int) -> Iterator[int]:

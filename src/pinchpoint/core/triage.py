@@ -31,7 +31,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, cast
 
 from pinchpoint.core.assessment import TriageReason
-from pinchpoint.core.conditions import Compiler, FindingLeaf, Node, WayFinder, bits_of, least_masks
+from pinchpoint.core.conditions import Compiler, FindingLeaf, Node, WayFinder
 from pinchpoint.core.vocabulary import Urgency, Vocabulary
 
 if TYPE_CHECKING:
@@ -249,18 +249,8 @@ class TriageRules:
             findings: The known findings.
             answerable: The findings that may still be answered (all when omitted).
         """
-        finder = self._emergency_ways
-        reading = finder.read(findings, answerable)
-        passing, shut = reading
-        everything = (1 << len(finder.leaves)) - 1
-        signs = _OpenSigns(finder.leaves, everything & ~(passing | shut), findings, answerable)
-        found: list[OpenWay] = []
-        for position, rule in enumerate(self._emergency_rules):
-            ways = finder.unmet(position, reading)
-            ways.discard(0)  # the rule holds already: no warning sign in that
-            if ways:
-                found += [(rule, way) for way in signs.least(ways)]
-        return found
+        ways = self._emergency_ways.open_ways(findings, answerable)
+        return [(rule, way) for rule, found in zip(self._emergency_rules, ways, strict=True) for way in found]
 
     @cached_property
     def _emergency_rules(self) -> tuple[CompiledRule, ...]:
@@ -298,58 +288,6 @@ class TriageRules:
     @cached_property
     def _base_of(self) -> dict[str, str]:
         return {finding: spec.base for finding, spec in self.vocabulary.findings.items()}
-
-
-class _OpenSigns:
-    """The unknown answerable findings of each open leaf of one case, one bit per distinct set.
-
-    Leaves that read the same unknown findings (two tests of one finding) share the bit of the
-    first of them, so a way of leaves becomes a way of warning signs by moving a few bits.
-
-    Args:
-        leaves: The leaves of the ways' masks (:attr:`WayFinder.leaves`).
-        open_mask: The leaves that fail but read an unknown finding that may be answered.
-        findings: The known findings.
-        answerable: The findings that may still be answered (all when None).
-    """
-
-    def __init__(
-        self,
-        leaves: Sequence[FindingLeaf],
-        open_mask: int,
-        findings: Findings,
-        answerable: frozenset[str] | None,
-    ) -> None:
-        first: dict[frozenset[str], int] = {}
-        self.signs: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
-        """Each sign's bit position: its findings in order (ways are sorted by them), and as a set."""
-        self.moves: list[tuple[int, int]] = []
-        for position in bits_of(open_mask):
-            unknown = leaves[position].unknown(findings, answerable)
-            bit = 1 << position
-            kept = first.setdefault(unknown, bit)
-            if kept == bit:
-                self.signs[position] = (tuple(sorted(unknown)), unknown)
-            else:
-                self.moves.append((bit, kept))
-
-    def least(self, ways: set[int]) -> list[tuple[frozenset[str], ...]]:
-        """A rule's unmet ways as warning signs, the least only, in sorted order.
-
-        A way that needs more than another way of the same rule adds no warning sign: with
-        age 70 already fragile bone, osteoporosis is not what stands between it and the rule.
-        """
-        if self.moves:
-            ways = {self._moved(way) for way in ways}
-        signs = self.signs
-        worded = sorted(sorted(signs[position] for position in bits_of(way)) for way in least_masks(ways))
-        return [tuple(unknown for _, unknown in way) for way in worded]
-
-    def _moved(self, way: int) -> int:
-        for bit, kept in self.moves:
-            if way & bit:
-                way = (way & ~bit) | kept
-        return way
 
 
 def _never(value: object) -> bool:
