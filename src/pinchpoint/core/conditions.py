@@ -72,6 +72,7 @@ __all__ = [
     "Probability",
     "Ref",
     "SignWay",
+    "Standing",
     "Test",
     "Unknown",
     "Way",
@@ -668,6 +669,17 @@ _Sign = tuple[float, frozenset[str]]
 Ways sort by their signs' findings in sorted order; a number of the same order compares faster."""
 
 
+class Standing(NamedTuple):
+    """Where every leaf of a :class:`WayFinder` stands on one case, as masks over :attr:`WayFinder.leaves`."""
+
+    passing: int
+    """The leaves that hold."""
+    open: int
+    """The leaves that fail but read an unknown finding that may still be answered."""
+    shut: int
+    """The leaves that fail with nothing left to ask."""
+
+
 class _Reader(NamedTuple):
     """Where the leaves of a :class:`WayFinder` stand before a case says anything, for one ``answerable``.
 
@@ -747,6 +759,14 @@ class WayFinder:
             for factors in parts
         ]
         self._readers: dict[frozenset[str] | None, _Reader] = {}
+        self._holding = [_holding(factors) for factors in parts]
+        unless: dict[FindingLeaf, set[bool]] = {}
+        for condition in conditions:
+            for leaf in condition.finding_leaves():
+                unless.setdefault(leaf, set()).add(leaf.unless)
+        self.exact = all(len(kinds) == 1 for kinds in unless.values())
+        """Whether :meth:`holding` decides as :meth:`Node.holds` does: no leaf is read both plainly and
+        ``unless_known_otherwise`` (the terms hold such two as one literal)."""
 
     def read(self, findings: Findings, answerable: frozenset[str] | None) -> tuple[int, int]:
         """Where every leaf stands on the case: the masks of the leaves that pass and of those shut.
@@ -755,8 +775,34 @@ class WayFinder:
             findings: The known findings.
             answerable: The findings that may still be answered (all when None).
         """
-        passing, _, shut = self._stand(findings, self._reader(answerable))
+        passing, _, shut = self.stand(findings, answerable)
         return passing, shut
+
+    def stand(self, findings: Findings, answerable: frozenset[str] | None) -> Standing:
+        """Where every leaf stands on the case (which leaves pass does not depend on ``answerable``).
+
+        Args:
+            findings: The known findings.
+            answerable: The findings that may still be answered (all when None).
+        """
+        return self._stand(findings, self._reader(answerable))
+
+    def holding(self, passing: int) -> list[bool]:
+        """Whether each condition holds, given the leaves that pass (:attr:`Standing.passing`).
+
+        Each condition is ``all`` of its parts, a part holds when one of its terms passes whole,
+        and the parts of one leaf (most of them) are tested together in one mask.
+        """
+        found = []
+        for required, parts in self._holding:
+            holds = passing & required == required
+            if holds:
+                for alone, terms in parts:
+                    if not passing & alone and not any(passing & term == term for term in terms):
+                        holds = False
+                        break
+            found.append(holds)
+        return found
 
     def holds(self, position: int, reading: tuple[int, int]) -> bool:
         """Whether condition ``position`` holds on the case :meth:`read` read."""
@@ -777,7 +823,13 @@ class WayFinder:
         passing, shut = reading
         return {term & ~passing for term in self._terms[position] if not term & shut}
 
-    def open_ways(self, findings: Findings, answerable: frozenset[str] | None) -> list[list[SignWay]]:
+    def open_ways(
+        self,
+        findings: Findings,
+        answerable: frozenset[str] | None,
+        positions: Sequence[int] | None = None,
+        standing: Standing | None = None,
+    ) -> list[list[SignWay]]:
         """Each condition's least ways (:meth:`ways`) other than the empty one, as warning signs, sorted.
 
         A way becomes the unknown answerable findings of each of its leaves; leaves that read
@@ -789,13 +841,15 @@ class WayFinder:
         Args:
             findings: The known findings.
             answerable: The findings that may still be answered (all when None).
+            positions: The conditions to read (all when None), in the order of the result.
+            standing: The case's :meth:`stand` with these ``answerable``, when already known.
         """
         reader = self._reader(answerable)
-        _, open_, shut = self._stand(findings, reader)
+        _, open_, shut = self._stand(findings, reader) if standing is None else standing
         signs, moves = self._open_signs(findings, answerable, reader, open_)
         found: list[list[SignWay]] = []
-        for position, parts in enumerate(self._parts):
-            ways = _part_ways(parts, open_, shut)
+        for position in range(len(self._parts)) if positions is None else positions:
+            ways = _part_ways(self._parts[position], open_, shut)
             if ways is None:  # it holds already: its other ways, from its whole terms
                 ways = {self._merged(term & open_) for term in self._terms[position] if not term & shut}
                 ways.discard(0)
@@ -807,7 +861,7 @@ class WayFinder:
             found.append(_worded(least_masks(ways) if len(ways) > 1 else ways, signs))
         return found
 
-    def _stand(self, findings: Findings, reader: _Reader) -> tuple[int, int, int]:
+    def _stand(self, findings: Findings, reader: _Reader) -> Standing:
         """The masks of the leaves that pass, that are open and that are shut on the case."""
         single = reader.single
         known = passed = 0
@@ -832,7 +886,7 @@ class WayFinder:
                 shut |= bit
             else:
                 open_ |= bit
-        return passing, open_, shut
+        return Standing(passing, open_, shut)
 
     def _open_signs(
         self, findings: Findings, answerable: frozenset[str] | None, reader: _Reader, open_: int
@@ -911,6 +965,26 @@ def _parts(condition: Node) -> list[Node]:
     if isinstance(condition, All):
         return [part for child in condition.parts for part in _parts(child)]
     return [condition]
+
+
+def _holding(parts: Sequence[tuple[int, ...]]) -> tuple[int, tuple[tuple[int, tuple[int, ...]], ...]]:
+    """A condition's parts as :meth:`WayFinder.holding` reads them.
+
+    The leaves of its parts of one term, which must all pass; and for each other part, its
+    terms of one leaf as one mask (one of which must pass) and its other terms.
+    """
+    required = 0
+    rest = []
+    for terms in parts:
+        if len(terms) == 1:
+            required |= terms[0]
+            continue
+        alone = 0
+        for term in terms:
+            if term.bit_count() == 1:
+                alone |= term
+        rest.append((alone, tuple(term for term in terms if term.bit_count() != 1)))
+    return required, tuple(rest)
 
 
 def _part_ways(parts: Sequence[tuple[tuple[int, int], ...]], open_: int, shut: int) -> set[int] | None:
