@@ -6,10 +6,14 @@ knowledge is loaded (so they share it, read-only, and never load it again) each 
 and encode a run, and this process writes the runs in file-name order. As in one process,
 nothing is written until every file has been read: a file that is not a valid case stops
 the command with its error and no output.
+
+A worker collects no garbage cycles (:func:`gc.disable`): reading and assessing a case leaves
+none, and a worker lives only as long as the command.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -90,7 +94,9 @@ def _in_workers(files: list[Path], knowledge: Knowledge, *, detail: bool, jobs: 
     _shared = knowledge
     try:
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(runs)), mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(runs)), mp_context=context, initializer=gc.disable
+        ) as pool:
             return list(pool.map(partial(_assess_run, detail=detail), runs))
     finally:
         _shared = None

@@ -499,7 +499,11 @@ class UnansweredSigns:
 
 
 def _signs_of(terms: Sequence[tuple[CompiledRule, tuple[frozenset[str], ...]]]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(f for _, unmet in terms for leaf in unmet for f in sorted(leaf)))
+    return tuple(
+        dict.fromkeys(
+            f for _, unmet in terms for leaf in unmet for f in (leaf if len(leaf) == 1 else sorted(leaf))
+        )
+    )
 
 
 def _pick(wording: Wording, audience: str) -> str:
