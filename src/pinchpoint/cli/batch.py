@@ -37,8 +37,10 @@ __all__ = ["PARALLEL_FROM", "available_cores", "json_lines", "write_json_lines"]
 
 PARALLEL_FROM = 1000
 """The fewest case files worth starting worker processes for (forking costs tens of milliseconds)."""
-_RUN = 250
-"""How many consecutive files one worker task reads and assesses."""
+_RUN = 100
+"""How many consecutive files one worker task reads and assesses: small enough that the workers
+finish together (the last task of one is all the other waits for), large enough that handing
+out tasks costs little."""
 _CHUNK = 256
 """How many cases are assessed together: their array work is shared."""
 

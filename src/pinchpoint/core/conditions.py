@@ -683,17 +683,20 @@ class Standing(NamedTuple):
 class _Reader(NamedTuple):
     """Where the leaves of a :class:`WayFinder` stand before a case says anything, for one ``answerable``.
 
-    A leaf of one finding stands the same whenever that finding is unknown (it passes when it
-    reads ``unless_known_otherwise``, else it is open if the finding may be answered, else
-    shut), so a case is tested only on the findings it knows. A leaf of several findings
-    (``exam.power.*``) is read whole, as :meth:`FindingLeaf.standing` reads it.
+    A leaf stands the same whenever none of its findings is known (it passes when it reads
+    ``unless_known_otherwise``, else it is open if one of them may be answered, else shut), so
+    a case is tested only on the findings it knows, as :meth:`FindingLeaf.standing` would.
     """
 
-    single: Mapping[str, tuple[int, tuple[tuple[int, Test], ...]]]
-    """Each finding that leaves of that finding alone read: their mask, and each one's bit and test."""
+    readers: Mapping[str, tuple[int, int, tuple[tuple[int, Test], ...]]]
+    """Each finding the leaves read: the mask of the leaves of that finding alone, the mask of the
+    leaves of several findings that read it, and each of those leaves' bit and test."""
     passing: int
     open: int
     shut: int
+    """Where each leaf stands while none of its findings is known."""
+    openable: Mapping[int, frozenset[str]]
+    """The findings that may be answered of each leaf of several findings, by its bit."""
     multi: tuple[tuple[int, FindingLeaf, frozenset[str]], ...]
     """Each leaf of several findings: its bit, the leaf, and its findings that may be answered."""
 
@@ -863,26 +866,29 @@ class WayFinder:
 
     def _stand(self, findings: Findings, reader: _Reader) -> Standing:
         """The masks of the leaves that pass, that are open and that are shut on the case."""
-        single = reader.single
-        known = passed = 0
+        readers = reader.readers
+        known = touched = passed = 0
         for finding, value in findings.items():
-            entry = single.get(finding)
-            if entry is None or value is None:
+            entry = readers.get(finding)
+            if entry is None:
                 continue
-            mask, tests = entry
-            known |= mask
+            alone, several, tests = entry
+            touched |= several  # a leaf of several findings one of which is stated
+            if value is None:  # as FindingLeaf reads it: unknown to a leaf of it alone
+                continue
+            known |= alone
             for bit, test in tests:
                 if test(value):
                     passed |= bit
-        unknown = ~known
-        passing = (reader.passing & unknown) | passed
-        shut = (reader.shut & unknown) | (known & ~passed)
-        open_ = reader.open & unknown
-        for bit, leaf, openable in reader.multi:
-            standing = leaf.standing(findings, openable)
-            if standing == PASSES:
-                passing |= bit
-            elif standing == SHUT:
+        unset = ~(known | touched)
+        passing = (reader.passing & unset) | passed
+        open_ = reader.open & unset
+        shut = (reader.shut & unset) | (known & ~passed)
+        failed = touched & ~passed
+        while failed:  # a leaf of several findings, some stated, none passing: shut once all are
+            bit = failed & -failed
+            failed ^= bit
+            if all(finding in findings for finding in reader.openable[bit]):
                 shut |= bit
             else:
                 open_ |= bit
@@ -939,23 +945,29 @@ class WayFinder:
         return reader
 
     def _new_reader(self, answerable: frozenset[str] | None) -> _Reader:
-        single: dict[str, tuple[int, tuple[tuple[int, Test], ...]]] = {}
-        multi: list[tuple[int, FindingLeaf, frozenset[str]]] = []
+        readers: dict[str, tuple[int, int, tuple[tuple[int, Test], ...]]] = {}
+        openable: dict[int, frozenset[str]] = {}
         passing = open_ = shut = 0
         for position, leaf in enumerate(self.leaves):
             bit = 1 << position
+            ids = leaf.id_set if answerable is None else leaf.id_set & answerable
             if leaf.only is None:
-                multi.append((bit, leaf, leaf.id_set if answerable is None else leaf.id_set & answerable))
-                continue
-            mask, tests = single.get(leaf.only, (0, ()))
-            single[leaf.only] = (mask | bit, (*tests, (bit, leaf.test)))
+                openable[bit] = ids
+            for finding in leaf.ids:
+                alone, several, tests = readers.get(finding, (0, 0, ()))
+                if leaf.only is None:
+                    several |= bit
+                else:
+                    alone |= bit
+                readers[finding] = (alone, several, (*tests, (bit, leaf.test)))
             if leaf.unless:
                 passing |= bit
-            elif answerable is None or leaf.only in answerable:
+            elif ids:
                 open_ |= bit
             else:
                 shut |= bit
-        return _Reader(single, passing, open_, shut, tuple(multi))
+        multi = tuple((bit, self.leaves[bit.bit_length() - 1], ids) for bit, ids in openable.items())
+        return _Reader(readers, passing, open_, shut, openable, multi)
 
 
 def _parts(condition: Node) -> list[Node]:
@@ -1002,6 +1014,10 @@ def _part_ways(parts: Sequence[tuple[tuple[int, int], ...]], open_: int, shut: i
 
 def _worded(ways: set[int], signs: Mapping[int, _Sign]) -> list[SignWay]:
     """The ways as their signs' findings, each way's signs in order and the ways in order."""
+    if len(ways) == 1:
+        (way,) = ways
+        if not way & (way - 1):  # a way of one sign, as most are
+            return [(signs[way][1],)]
     worded = []
     for way in ways:
         way_signs = []
