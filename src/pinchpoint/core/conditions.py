@@ -26,12 +26,14 @@ Every node answers three questions, each decided over the same tree:
   finding that may still be answered, would make it hold? The unanswered-warning-sign floor
   of the triage reads emergency rules this way. The tree is turned once into its terms
   (:meth:`Node.terms`, the disjunctive normal form) held as bit masks over the distinct
-  leaves, so a case costs one test per leaf and a few integer operations per term: walking
-  the tree for every case was half the time of a batch assessment.
+  leaves, and a rule that is ``all`` of parts also as its parts' terms, so a case costs one
+  test per leaf it states and a few integer operations per term: walking the tree for every
+  case was half the time of a batch assessment.
 
-A batch decider for ``holds`` (a matrix form of all conditions) is not kept: measured on the
-development cases, one case at a time it was slower than walking the tree, and in a batch it
-saved about 3% of an assessment.
+The triage decides ``holds`` for all its rules on the same masks (:meth:`WayFinder.holding`):
+each leaf is tested once a case, and that reading also gives the open ways. A matrix form of
+all conditions is not kept: measured on the development cases, one case at a time it was
+slower than walking the tree, and in a batch it saved about 3% of an assessment.
 
 This is a core module: it reads no files and imports no adapter.
 """
