@@ -129,6 +129,7 @@ def _agree(knowledge: Knowledge, findings: MappingProxyType[str, FindingValue]) 
         assert (rule.when.value(findings, frozenset(), frozenset()) == c.TRUE) is holds, rule.id
         assert finder.holds(position, reading) is holds, rule.id
         assert (frozenset() in finder.ways(position, reading)) is holds, rule.id
+        assert finder.holding(reading[0])[position] is holds, rule.id
 
 
 @pytest.mark.parametrize("case", development_cases(), ids=lambda case: case.id)
@@ -158,3 +159,61 @@ def test_an_open_way_is_only_unknown_findings(case: Case) -> None:
             assert unknown, rule.id
             assert not unknown & findings.keys(), rule.id
             assert unknown <= answerable, rule.id
+
+
+def _least_signs(
+    knowledge: Knowledge, findings: MappingProxyType[str, FindingValue], answerable: frozenset[str]
+) -> list[tuple[str, tuple[frozenset[str], ...]]]:
+    """The open emergency ways worked out plainly from every whole term (the oracle of the fast reading).
+
+    Each way's leaves become their unknown answerable findings (equal ones one sign); the ways
+    that hold another are dropped, and the rest are sorted by their signs' sorted findings.
+    """
+    rules = [rule for rule in knowledge.triage.rules if rule.level >= Urgency.EMERGENCY]
+    finder = c.WayFinder([rule.when for rule in rules])
+    reading = finder.read(findings, answerable)
+    found = []
+    for position, rule in enumerate(rules):
+        ways = {
+            frozenset(leaf.unknown(findings, answerable) for leaf in way)
+            for way in finder.ways(position, reading)
+            if way
+        }
+        least = [way for way in ways if not any(other < way for other in ways)]
+        ordered = sorted(sorted((tuple(sorted(sign)), sign) for sign in way) for way in least)
+        found += [(rule.id, tuple(sign for _, sign in way)) for way in ordered]
+    return found
+
+
+def _same_open_ways(knowledge: Knowledge, findings: MappingProxyType[str, FindingValue]) -> None:
+    answerable = knowledge.unanswered.answerable
+    for some in (answerable, frozenset(sorted(answerable)[::2])):
+        fast = [(rule.id, way) for rule, way in knowledge.triage.open_emergency_ways(findings, some)]
+        assert fast == _least_signs(knowledge, findings, some)
+
+
+@pytest.mark.parametrize("case", development_cases(), ids=lambda case: case.id)
+def test_open_ways_from_parts_are_those_of_the_whole_terms(case: Case, knowledge: Knowledge) -> None:
+    """Reading each rule's parts gives the least open ways, in order, that its whole terms give."""
+    _same_open_ways(knowledge, MappingProxyType(dict(case.findings)))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases(max_size=12))
+def test_open_ways_from_parts_agree_on_generated_cases(case: Case) -> None:
+    """On generated cases with few findings (many ways open), the parts give the whole terms' ways."""
+    _same_open_ways(load_knowledge(), MappingProxyType(dict(case.findings)))
+
+
+def test_a_leaf_read_both_ways_sends_the_triage_back_to_the_trees(knowledge: Knowledge) -> None:
+    """A finder of a plain leaf and its ``unless_known_otherwise`` twin is not exact.
+
+    The terms hold the two as one literal, so the triage then walks the trees.
+    """
+    compiler = c.Compiler(knowledge.vocabulary, {})
+    plain, unless = (
+        compiler.compile(s.Condition.model_validate({"finding": "duration_days", "at_most": 42, **extra}))
+        for extra in ({}, {"unless_known_otherwise": True})
+    )
+    assert c.WayFinder([plain]).exact
+    assert not c.WayFinder([plain, unless]).exact

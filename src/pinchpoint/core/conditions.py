@@ -27,21 +27,24 @@ Every node answers three questions, each decided over the same tree:
   finding that may still be answered, would make it hold? The unanswered-warning-sign floor
   of the triage reads emergency rules this way. The tree is turned once into its terms
   (:meth:`Node.terms`, the disjunctive normal form) held as bit masks over the distinct
-  leaves, so a case costs one test per leaf and a few integer operations per term: walking
-  the tree for every case was half the time of a batch assessment.
+  leaves, and a rule that is ``all`` of parts also as its parts' terms, so a case costs one
+  test per leaf it states and a few integer operations per term: walking the tree for every
+  case was half the time of a batch assessment.
 
-A batch decider for ``holds`` (a matrix form of all conditions) is not kept: measured on the
-development cases, one case at a time it was slower than walking the tree, and in a batch it
-saved about 3% of an assessment.
+The triage decides ``holds`` for all its rules on the same masks (:meth:`WayFinder.holding`):
+each leaf is tested once a case, and that reading also gives the open ways. A matrix form of
+all conditions is not kept: measured on the development cases, one case at a time it was
+slower than walking the tree, and in a batch it saved about 3% of an assessment.
 
 This is a core module: it reads no files and imports no adapter.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from pinchpoint.core.vocabulary import FindingSpec, Urgency, Vocabulary
 
@@ -72,6 +75,8 @@ __all__ = [
     "OneSideWithin",
     "Probability",
     "Ref",
+    "SignWay",
+    "Standing",
     "Test",
     "Unknown",
     "Way",
@@ -684,6 +689,48 @@ def _least(ways: set[Way]) -> set[Way]:
     return set(kept)
 
 
+SignWay = tuple[frozenset[str], ...]
+"""An open way as warning signs (:meth:`WayFinder.open_ways`): the unknown answerable findings of
+each of its unmet leaves (one of which would have to be present), in sorted order."""
+
+_Sign = tuple[float, frozenset[str]]
+"""A warning sign: its rank among the signs in the order of their sorted findings, and its findings.
+
+Ways sort by their signs' findings in sorted order; a number of the same order compares faster."""
+
+
+class Standing(NamedTuple):
+    """Where every leaf of a :class:`WayFinder` stands on one case, as masks over :attr:`WayFinder.leaves`."""
+
+    passing: int
+    """The leaves that hold."""
+    open: int
+    """The leaves that fail but read an unknown finding that may still be answered."""
+    shut: int
+    """The leaves that fail with nothing left to ask."""
+
+
+class _Reader(NamedTuple):
+    """Where the leaves of a :class:`WayFinder` stand before a case says anything, for one ``answerable``.
+
+    A leaf stands the same whenever none of its findings is known (it passes when it reads
+    ``unless_known_otherwise``, else it is open if one of them may be answered, else shut), so
+    a case is tested only on the findings it knows, as :meth:`FindingLeaf.standing` would.
+    """
+
+    readers: Mapping[str, tuple[int, int, tuple[tuple[int, Test], ...]]]
+    """Each finding the leaves read: the mask of the leaves of that finding alone, the mask of the
+    leaves of several findings that read it, and each of those leaves' bit and test."""
+    passing: int
+    open: int
+    shut: int
+    """Where each leaf stands while none of its findings is known."""
+    openable: Mapping[int, frozenset[str]]
+    """The findings that may be answered of each leaf of several findings, by its bit."""
+    multi: tuple[tuple[int, FindingLeaf, frozenset[str]], ...]
+    """Each leaf of several findings: its bit, the leaf, and its findings that may be answered."""
+
+
 class WayFinder:
     """The open ways of several triage conditions, decided together for one case.
 
@@ -692,6 +739,14 @@ class WayFinder:
     possible when none of its leaves is shut, and its way is its leaves that do not pass. A
     condition holds when some term has no such leaf.
 
+    :meth:`open_ways` gives the least of those ways as warning signs without going through
+    every term: a condition that is ``all`` of parts (its definitions opened) is also held as
+    the terms of each part, and the parts' ways are multiplied only once each is read. "(An
+    infective feature and a risk, or fever with spinal pain and an acute onset) and a
+    neurological symptom" has hundreds of terms and its two parts a few tens. The least ways
+    of the product are the least ways of the whole: every way of a pair of the parts' terms
+    holds the way of some term of the whole, and that one is among the pairs.
+
     Args:
         conditions: The compiled conditions (finding leaves, ``all``, ``any`` and ``ref`` only).
     """
@@ -699,17 +754,52 @@ class WayFinder:
     def __init__(self, conditions: Sequence[Node]) -> None:
         positions: dict[FindingLeaf, int] = {}
         definitions: dict[str, set[Way]] = {}
-        self._terms: list[tuple[int, ...]] = []
-        for condition in conditions:
-            masks = []
-            for term in condition.terms(definitions):
+
+        def masks(node: Node) -> tuple[int, ...]:
+            found = []
+            for term in node.terms(definitions):
                 mask = 0
                 for leaf in sorted(term, key=repr):
                     mask |= 1 << positions.setdefault(leaf, len(positions))
-                masks.append(mask)
-            self._terms.append(tuple(sorted(masks)))
+                found.append(mask)
+            return tuple(sorted(found))
+
+        self._terms: list[tuple[int, ...]] = [masks(condition) for condition in conditions]
+        # The parts of fewest terms first: the first part that no answer can meet ends the reading.
+        parts = [sorted((masks(part) for part in _parts(condition)), key=len) for condition in conditions]
         self.leaves: tuple[FindingLeaf, ...] = tuple(positions)
-        self._openable: dict[frozenset[str] | None, tuple[frozenset[str], ...]] = {}
+        first: dict[str, int] = {}
+        for position, leaf in enumerate(self.leaves):
+            if leaf.only is not None and not leaf.unless:
+                first.setdefault(leaf.only, position)
+        self._first = {finding: 1 << position for finding, position in first.items()}
+        """The bit of the first plain leaf of each finding read alone: the one its warning sign is on."""
+        self._merge = {
+            1 << position: self._first[leaf.only]
+            for position, leaf in enumerate(self.leaves)
+            if leaf.only is not None and not leaf.unless and first[leaf.only] != position
+        }
+        """Every later plain leaf of such a finding, to the first: unknown, the two are one sign."""
+        self._order = sorted((finding,) for finding in first)
+        """The signs of the findings read alone, in order (a sign of several findings goes between)."""
+        self._signs: dict[int, _Sign] = {
+            self._first[finding]: (float(rank), frozenset((finding,)))
+            for rank, (finding,) in enumerate(self._order)
+        }
+        """The sign of each first plain leaf of a finding read alone, by its bit."""
+        self._parts = [
+            tuple(tuple((term, self._merged(term)) for term in terms) for terms in factors)
+            for factors in parts
+        ]
+        self._readers: dict[frozenset[str] | None, _Reader] = {}
+        self._holding = [_holding(factors) for factors in parts]
+        unless: dict[FindingLeaf, set[bool]] = {}
+        for condition in conditions:
+            for leaf in condition.finding_leaves():
+                unless.setdefault(leaf, set()).add(leaf.unless)
+        self.exact = all(len(kinds) == 1 for kinds in unless.values())
+        """Whether :meth:`holding` decides as :meth:`Node.holds` does: no leaf is read both plainly and
+        ``unless_known_otherwise`` (the terms hold such two as one literal)."""
 
     def read(self, findings: Findings, answerable: frozenset[str] | None) -> tuple[int, int]:
         """Where every leaf stands on the case: the masks of the leaves that pass and of those shut.
@@ -718,21 +808,34 @@ class WayFinder:
             findings: The known findings.
             answerable: The findings that may still be answered (all when None).
         """
-        openable = self._openable.get(answerable)
-        if openable is None:
-            openable = self._openable[answerable] = tuple(
-                leaf.id_set if answerable is None else leaf.id_set & answerable for leaf in self.leaves
-            )
-        passing = shut = 0
-        bit = 1
-        for leaf, ids in zip(self.leaves, openable, strict=True):
-            standing = leaf.standing(findings, ids)
-            if standing == PASSES:
-                passing |= bit
-            elif standing == SHUT:
-                shut |= bit
-            bit <<= 1
+        passing, _, shut = self.stand(findings, answerable)
         return passing, shut
+
+    def stand(self, findings: Findings, answerable: frozenset[str] | None) -> Standing:
+        """Where every leaf stands on the case (which leaves pass does not depend on ``answerable``).
+
+        Args:
+            findings: The known findings.
+            answerable: The findings that may still be answered (all when None).
+        """
+        return self._stand(findings, self._reader(answerable))
+
+    def holding(self, passing: int) -> list[bool]:
+        """Whether each condition holds, given the leaves that pass (:attr:`Standing.passing`).
+
+        Each condition is ``all`` of its parts, a part holds when one of its terms passes whole,
+        and the parts of one leaf (most of them) are tested together in one mask.
+        """
+        found = []
+        for required, parts in self._holding:
+            holds = passing & required == required
+            if holds:
+                for alone, terms in parts:
+                    if not passing & alone and not any(passing & term == term for term in terms):
+                        holds = False
+                        break
+            found.append(holds)
+        return found
 
     def holds(self, position: int, reading: tuple[int, int]) -> bool:
         """Whether condition ``position`` holds on the case :meth:`read` read."""
@@ -752,6 +855,218 @@ class WayFinder:
         """:meth:`ways`, each way as the mask of its leaves' positions in :attr:`leaves`."""
         passing, shut = reading
         return {term & ~passing for term in self._terms[position] if not term & shut}
+
+    def open_ways(
+        self,
+        findings: Findings,
+        answerable: frozenset[str] | None,
+        positions: Sequence[int] | None = None,
+        standing: Standing | None = None,
+    ) -> list[list[SignWay]]:
+        """Each condition's least ways (:meth:`ways`) other than the empty one, as warning signs, sorted.
+
+        A way becomes the unknown answerable findings of each of its leaves; leaves that read
+        the same unknown findings (two tests of one finding) are one warning sign. A way that
+        needs more signs than another way of the same condition adds no warning sign (with age
+        70 already fragile bone, osteoporosis is not what stands between it and the rule), so
+        only the least are kept.
+
+        Args:
+            findings: The known findings.
+            answerable: The findings that may still be answered (all when None).
+            positions: The conditions to read (all when None), in the order of the result.
+            standing: The case's :meth:`stand` with these ``answerable``, when already known.
+        """
+        reader = self._reader(answerable)
+        _, open_, shut = self._stand(findings, reader) if standing is None else standing
+        signs, moves = self._open_signs(findings, answerable, reader, open_)
+        found: list[list[SignWay]] = []
+        for position in range(len(self._parts)) if positions is None else positions:
+            ways = _part_ways(self._parts[position], open_, shut)
+            if ways is None:  # it holds already: its other ways, from its whole terms
+                ways = {self._merged(term & open_) for term in self._terms[position] if not term & shut}
+                ways.discard(0)
+            if not ways:
+                found.append([])
+                continue
+            if moves:
+                ways = {_moved(way, moves) for way in ways}
+            found.append(_worded(least_masks(ways) if len(ways) > 1 else ways, signs))
+        return found
+
+    def _stand(self, findings: Findings, reader: _Reader) -> Standing:
+        """The masks of the leaves that pass, that are open and that are shut on the case."""
+        readers = reader.readers
+        known = touched = passed = 0
+        for finding, value in findings.items():
+            entry = readers.get(finding)
+            if entry is None:
+                continue
+            alone, several, tests = entry
+            touched |= several  # a leaf of several findings one of which is stated
+            if value is None:  # as FindingLeaf reads it: unknown to a leaf of it alone
+                continue
+            known |= alone
+            for bit, test in tests:
+                if test(value):
+                    passed |= bit
+        unset = ~(known | touched)
+        passing = (reader.passing & unset) | passed
+        open_ = reader.open & unset
+        shut = (reader.shut & unset) | (known & ~passed)
+        failed = touched & ~passed
+        while failed:  # a leaf of several findings, some stated, none passing: shut once all are
+            bit = failed & -failed
+            failed ^= bit
+            if all(finding in findings for finding in reader.openable[bit]):
+                shut |= bit
+            else:
+                open_ |= bit
+        return Standing(passing, open_, shut)
+
+    def _open_signs(
+        self, findings: Findings, answerable: frozenset[str] | None, reader: _Reader, open_: int
+    ) -> tuple[Mapping[int, _Sign], list[tuple[int, int]]]:
+        """The warning sign of each bit a way can hold on the case, and the moves of leaves onto others.
+
+        An open leaf of several findings whose unknown answerable findings are one finding read
+        alone shares that finding's sign, and one whose unknown findings are those of an earlier
+        such leaf shares that one's: it moves onto that leaf (:func:`_moved`). Any other is a
+        sign of its own, ranked between the others by its findings in sorted order.
+        """
+        moves: list[tuple[int, int]] = []
+        seen: dict[frozenset[str], int] = {}
+        own: list[tuple[tuple[str, ...], int, frozenset[str]]] = []
+        for bit, leaf, _ in reader.multi:
+            if not open_ & bit:
+                continue
+            unknown = leaf.unknown(findings, answerable)
+            if len(unknown) == 1:
+                (finding,) = unknown
+                first = self._first.get(finding)  # a plain leaf of that finding alone: open too
+                if first is not None:
+                    moves.append((bit, first))
+                    continue
+            kept = seen.setdefault(unknown, bit)
+            if kept != bit:
+                moves.append((bit, kept))
+            else:
+                own.append((tuple(sorted(unknown)), bit, unknown))
+        if not own:
+            return self._signs, moves
+        signs = dict(self._signs)
+        for index, (words, bit, unknown) in enumerate(sorted(own)):
+            # Before the sign of one finding it sorts before, after those of the signs of its own
+            # kind that sort before it (fewer than a hundred, so the offsets stay below a half).
+            signs[bit] = (bisect_left(self._order, words) - 0.5 + index / 256, unknown)
+        return signs, moves
+
+    def _merged(self, mask: int) -> int:
+        """``mask`` with each later plain leaf of a finding read alone moved to the first one."""
+        for bit, first in self._merge.items():
+            if mask & bit:
+                mask = (mask & ~bit) | first
+        return mask
+
+    def _reader(self, answerable: frozenset[str] | None) -> _Reader:
+        reader = self._readers.get(answerable)
+        if reader is None:
+            reader = self._readers[answerable] = self._new_reader(answerable)
+        return reader
+
+    def _new_reader(self, answerable: frozenset[str] | None) -> _Reader:
+        readers: dict[str, tuple[int, int, tuple[tuple[int, Test], ...]]] = {}
+        openable: dict[int, frozenset[str]] = {}
+        passing = open_ = shut = 0
+        for position, leaf in enumerate(self.leaves):
+            bit = 1 << position
+            ids = leaf.id_set if answerable is None else leaf.id_set & answerable
+            if leaf.only is None:
+                openable[bit] = ids
+            for finding in leaf.ids:
+                alone, several, tests = readers.get(finding, (0, 0, ()))
+                if leaf.only is None:
+                    several |= bit
+                else:
+                    alone |= bit
+                readers[finding] = (alone, several, (*tests, (bit, leaf.test)))
+            if leaf.unless:
+                passing |= bit
+            elif ids:
+                open_ |= bit
+            else:
+                shut |= bit
+        multi = tuple((bit, self.leaves[bit.bit_length() - 1], ids) for bit, ids in openable.items())
+        return _Reader(readers, passing, open_, shut, openable, multi)
+
+
+def _parts(condition: Node) -> list[Node]:
+    """The parts that must all hold for ``condition`` to hold (itself alone when it is no ``all``)."""
+    while isinstance(condition, Ref):
+        condition = condition.body
+    if isinstance(condition, All):
+        return [part for child in condition.parts for part in _parts(child)]
+    return [condition]
+
+
+def _holding(parts: Sequence[tuple[int, ...]]) -> tuple[int, tuple[tuple[int, tuple[int, ...]], ...]]:
+    """A condition's parts as :meth:`WayFinder.holding` reads them.
+
+    The leaves of its parts of one term, which must all pass; and for each other part, its
+    terms of one leaf as one mask (one of which must pass) and its other terms.
+    """
+    required = 0
+    rest = []
+    for terms in parts:
+        if len(terms) == 1:
+            required |= terms[0]
+            continue
+        alone = 0
+        for term in terms:
+            if term.bit_count() == 1:
+                alone |= term
+        rest.append((alone, tuple(term for term in terms if term.bit_count() != 1)))
+    return required, tuple(rest)
+
+
+def _part_ways(parts: Sequence[tuple[tuple[int, int], ...]], open_: int, shut: int) -> set[int] | None:
+    """The ways of a condition from its parts' terms (``(term, merged term)``), or None when it holds."""
+    ways: set[int] | None = None
+    for terms in parts:
+        found = {merged & open_ for term, merged in terms if not term & shut}
+        if not found:
+            return found
+        if 0 in found:
+            continue
+        ways = found if ways is None else {a | b for a in ways for b in found}
+    return ways
+
+
+def _worded(ways: set[int], signs: Mapping[int, _Sign]) -> list[SignWay]:
+    """The ways as their signs' findings, each way's signs in order and the ways in order."""
+    if len(ways) == 1:
+        (way,) = ways
+        if not way & (way - 1):  # a way of one sign, as most are
+            return [(signs[way][1],)]
+    worded = []
+    for way in ways:
+        way_signs = []
+        rest = way
+        while rest:  # the bits of the way, inline: this runs for every way of every case
+            low = rest & -rest
+            way_signs.append(signs[low])
+            rest ^= low
+        way_signs.sort()
+        worded.append(way_signs)
+    worded.sort()
+    return [tuple(unknown for _, unknown in way) for way in worded]
+
+
+def _moved(way: int, moves: Sequence[tuple[int, int]]) -> int:
+    for bit, kept in moves:
+        if way & bit:
+            way = (way & ~bit) | kept
+    return way
 
 
 def bits_of(mask: int) -> Iterator[int]:

@@ -31,7 +31,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, cast
 
 from pinchpoint.core.assessment import TriageReason
-from pinchpoint.core.conditions import Compiler, FindingLeaf, Node, WayFinder, bits_of, least_masks
+from pinchpoint.core.conditions import Compiler, FindingLeaf, Node, Standing, WayFinder
 from pinchpoint.core.vocabulary import Urgency, Vocabulary
 
 if TYPE_CHECKING:
@@ -83,6 +83,11 @@ class CompiledRule:
         """Whether the rule fires on the known findings."""
         return self.when.holds(findings)
 
+    @cached_property
+    def reason(self) -> TriageReason:
+        """The reason the rule gives when it fires."""
+        return TriageReason(self.id, self.level, self.patient, self.clinician, self.source)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -118,12 +123,33 @@ class TriageRules:
             raise ValueError("these triage rules were built without their compiler")
         return self.compiler.compiled(condition)
 
-    def evaluate(self, findings: Findings) -> tuple[Urgency, tuple[TriageReason, ...]]:
-        """Return the most urgent level any rule demands, with the rules that fired (most urgent first)."""
-        fired = [rule for rule in self.rules if rule.when.holds(findings)]
+    def evaluate(
+        self, findings: Findings, standing: Standing | None = None
+    ) -> tuple[Urgency, tuple[TriageReason, ...]]:
+        """Return the most urgent level any rule demands, with the rules that fired (most urgent first).
+
+        Every leaf of the rules is tested once (:meth:`standing`), and each rule is decided on
+        those results as its parts' masks (:meth:`pinchpoint.core.conditions.WayFinder.holding`),
+        which is what walking its tree would answer; where a leaf is read both plainly and
+        ``unless_known_otherwise`` the trees are walked instead.
+
+        Args:
+            findings: The known findings.
+            standing: The case's :meth:`standing`, when already read.
+        """
+        finder = self._finder
+        if finder.exact:
+            passing = (finder.stand(findings, None) if standing is None else standing).passing
+            fired = [rule for rule, holds in zip(self.rules, finder.holding(passing), strict=True) if holds]
+        else:
+            fired = [rule for rule in self.rules if rule.when.holds(findings)]
         fired.sort(key=lambda rule: -rule.level)
         level = max((rule.level for rule in fired), default=Urgency.SELF_CARE)
-        return level, tuple(TriageReason(r.id, r.level, r.patient, r.clinician, r.source) for r in fired)
+        return level, tuple(rule.reason for rule in fired)
+
+    def standing(self, findings: Findings, answerable: frozenset[str] | None) -> Standing:
+        """Where every leaf of the rules stands on the case, for :meth:`evaluate` and the open ways."""
+        return self._finder.stand(findings, answerable)
 
     def evaluate_many(self, cases: Sequence[Findings]) -> list[tuple[Urgency, tuple[TriageReason, ...]]]:
         """Return :meth:`evaluate` for each case."""
@@ -233,7 +259,10 @@ class TriageRules:
         return tuple(sorted(bases))
 
     def open_emergency_ways(
-        self, findings: Findings, answerable: frozenset[str] | None = None
+        self,
+        findings: Findings,
+        answerable: frozenset[str] | None = None,
+        standing: Standing | None = None,
     ) -> list[OpenWay]:
         """Return the ways of meeting an emergency rule that only unknown findings now stand between.
 
@@ -248,27 +277,23 @@ class TriageRules:
         Args:
             findings: The known findings.
             answerable: The findings that may still be answered (all when omitted).
+            standing: The case's :meth:`standing` with these ``answerable``, when already read.
         """
-        finder = self._emergency_ways
-        reading = finder.read(findings, answerable)
-        passing, shut = reading
-        everything = (1 << len(finder.leaves)) - 1
-        signs = _OpenSigns(finder.leaves, everything & ~(passing | shut), findings, answerable)
-        found: list[OpenWay] = []
-        for position, rule in enumerate(self._emergency_rules):
-            ways = finder.unmet(position, reading)
-            ways.discard(0)  # the rule holds already: no warning sign in that
-            if ways:
-                found += [(rule, way) for way in signs.least(ways)]
-        return found
+        positions = self._emergency_positions
+        ways = self._finder.open_ways(findings, answerable, positions, standing)
+        rules = self.rules
+        return [
+            (rules[position], way) for position, found in zip(positions, ways, strict=True) for way in found
+        ]
 
     @cached_property
-    def _emergency_rules(self) -> tuple[CompiledRule, ...]:
-        return tuple(rule for rule in self.rules if rule.level >= Urgency.EMERGENCY)
+    def _emergency_positions(self) -> tuple[int, ...]:
+        return tuple(position for position, rule in enumerate(self.rules) if rule.level >= Urgency.EMERGENCY)
 
     @cached_property
-    def _emergency_ways(self) -> WayFinder:
-        return WayFinder([rule.when for rule in self._emergency_rules])
+    def _finder(self) -> WayFinder:
+        """Every rule's condition as terms over the rules' distinct leaves, each leaf tested once a case."""
+        return WayFinder([rule.when for rule in self.rules])
 
     @cached_property
     def _by_finding(self) -> Mapping[str, tuple[FindingLeaf, ...]]:
@@ -298,58 +323,6 @@ class TriageRules:
     @cached_property
     def _base_of(self) -> dict[str, str]:
         return {finding: spec.base for finding, spec in self.vocabulary.findings.items()}
-
-
-class _OpenSigns:
-    """The unknown answerable findings of each open leaf of one case, one bit per distinct set.
-
-    Leaves that read the same unknown findings (two tests of one finding) share the bit of the
-    first of them, so a way of leaves becomes a way of warning signs by moving a few bits.
-
-    Args:
-        leaves: The leaves of the ways' masks (:attr:`WayFinder.leaves`).
-        open_mask: The leaves that fail but read an unknown finding that may be answered.
-        findings: The known findings.
-        answerable: The findings that may still be answered (all when None).
-    """
-
-    def __init__(
-        self,
-        leaves: Sequence[FindingLeaf],
-        open_mask: int,
-        findings: Findings,
-        answerable: frozenset[str] | None,
-    ) -> None:
-        first: dict[frozenset[str], int] = {}
-        self.signs: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
-        """Each sign's bit position: its findings in order (ways are sorted by them), and as a set."""
-        self.moves: list[tuple[int, int]] = []
-        for position in bits_of(open_mask):
-            unknown = leaves[position].unknown(findings, answerable)
-            bit = 1 << position
-            kept = first.setdefault(unknown, bit)
-            if kept == bit:
-                self.signs[position] = (tuple(sorted(unknown)), unknown)
-            else:
-                self.moves.append((bit, kept))
-
-    def least(self, ways: set[int]) -> list[tuple[frozenset[str], ...]]:
-        """A rule's unmet ways as warning signs, the least only, in sorted order.
-
-        A way that needs more than another way of the same rule adds no warning sign: with
-        age 70 already fragile bone, osteoporosis is not what stands between it and the rule.
-        """
-        if self.moves:
-            ways = {self._moved(way) for way in ways}
-        signs = self.signs
-        worded = sorted(sorted(signs[position] for position in bits_of(way)) for way in least_masks(ways))
-        return [tuple(unknown for _, unknown in way) for way in worded]
-
-    def _moved(self, way: int) -> int:
-        for bit, kept in self.moves:
-            if way & bit:
-                way = (way & ~bit) | kept
-        return way
 
 
 def _never(value: object) -> bool:
@@ -383,13 +356,17 @@ def triage_many(
 ) -> list[Decision]:
     """Decide the triage for each case (its findings, its posterior over causes, its record) at once."""
     rules = knowledge.triage
-    fired = rules.evaluate_many(cases)
+    signs = knowledge.unanswered
+    # One reading of every leaf per case serves the rules and the open warning signs alike.
+    standings = [rules.standing(findings, signs.answerable) for findings in cases]
+    fired = [rules.evaluate(findings, standing) for findings, standing in zip(cases, standings, strict=True)]
     if recorded is not None:
         fired = recorded_floors(fired, recorded, knowledge)
-    signs = knowledge.unanswered
     return [
-        _decision(rules, findings, level, reasons, causes, signs=signs)
-        for findings, (level, reasons), causes in zip(cases, fired, cause_probabilities, strict=True)
+        _decision(rules, findings, level, reasons, causes, signs=signs, standing=standing)
+        for findings, (level, reasons), causes, standing in zip(
+            cases, fired, cause_probabilities, standings, strict=True
+        )
     ]
 
 
@@ -401,13 +378,14 @@ def _decision(
     cause_probabilities: Mapping[str, float],
     *,
     signs: UnansweredSigns,
+    standing: Standing,
 ) -> Decision:
     care = rules.care_reason(cause_probabilities)
     if care is not None and care.level > level:
         level, reasons = care.level, (*reasons, care)
     if level >= Urgency.EMERGENCY:
         return Decision(level, reasons, ())
-    return signs.decide(findings, level, reasons)
+    return signs.decide(findings, level, reasons, standing)
 
 
 def unanswered_signs(findings: Findings, knowledge: Knowledge) -> tuple[str, ...]:
@@ -445,9 +423,18 @@ class UnansweredSigns:
         """Return the open warning signs: unknown findings a person can answer that could fire one."""
         return _signs_of(self.rules.open_emergency_ways(findings, self.answerable))
 
-    def decide(self, findings: Findings, level: Urgency, reasons: tuple[TriageReason, ...]) -> Decision:
-        """Apply the floor to a level below emergency; word the signs that hold it there."""
-        terms = self.rules.open_emergency_ways(findings, self.answerable)
+    def decide(
+        self,
+        findings: Findings,
+        level: Urgency,
+        reasons: tuple[TriageReason, ...],
+        standing: Standing | None = None,
+    ) -> Decision:
+        """Apply the floor to a level below emergency; word the signs that hold it there.
+
+        ``standing`` is the case's :meth:`TriageRules.standing` with :attr:`answerable`, when already read.
+        """
+        terms = self.rules.open_emergency_ways(findings, self.answerable, standing)
         if not terms:
             return Decision(level, reasons, ())
         unanswered = _signs_of(terms)
@@ -513,7 +500,11 @@ class UnansweredSigns:
 
 
 def _signs_of(terms: Sequence[tuple[CompiledRule, tuple[frozenset[str], ...]]]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(f for _, unmet in terms for leaf in unmet for f in sorted(leaf)))
+    return tuple(
+        dict.fromkeys(
+            f for _, unmet in terms for leaf in unmet for f in (leaf if len(leaf) == 1 else sorted(leaf))
+        )
+    )
 
 
 def _pick(wording: Wording, audience: str) -> str:
