@@ -525,15 +525,13 @@ class Interview:
         if screening:
             best = self._screen_choice(screening, open_rules, findings, open_ids, maybe)
             return _Choice(best, "screening", len(open_rules))
-        raising = self._raising_cause_questions(candidates, findings)
-        if raising:
-            return _Choice(raising[0], "screening", 0)
-        return None
+        raising = self._raising_cause_question(candidates, findings)
+        return None if raising is None else _Choice(raising, "screening", 0)
 
-    def _raising_cause_questions(
+    def _raising_cause_question(
         self, candidates: Sequence[Question], findings: Mapping[str, FindingValue]
-    ) -> list[Question]:
-        """Questions one of whose answers defines a cause whose care would raise the triage.
+    ) -> Question | None:
+        """The first question one of whose answers defines a cause whose care would raise the triage.
 
         The rules are screened above; a cause lifts the triage through its care instead
         (triage.yaml ``cause_care``), so the interview does not stop while an answer that
@@ -541,7 +539,6 @@ class Interview:
         """
         now = self._level(findings)
         defining = self._knowledge.model.defining
-        raising: list[Question] = []
         for question in candidates:
             answers = [
                 (finding, cast(FindingValue, value))
@@ -550,8 +547,8 @@ class Interview:
                 if finding in question.findings and finding not in findings
             ]
             if any(self._level({**findings, finding: value}) > now for finding, value in answers):
-                raising.append(question)
-        return raising
+                return question
+        return None
 
     def _dont_know(self, findings: Mapping[str, FindingValue]) -> frozenset[str]:
         """In a self-check, the findings answered "don't know" and not known from another answer.
