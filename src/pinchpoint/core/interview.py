@@ -538,13 +538,16 @@ class Interview:
         defines such a cause (being pregnant, a rash) is still unasked.
         """
         now = self._level(findings)
-        defining = self._knowledge.model.defining
+        defining: dict[str, list[FindingValue]] = {}
+        for one in self._knowledge.model.defining:
+            for finding, value in one.positives:
+                defining.setdefault(finding, []).append(cast(FindingValue, value))
         for question in candidates:
             answers = [
-                (finding, cast(FindingValue, value))
-                for one in defining
-                for finding, value in one.positives
-                if finding in question.findings and finding not in findings
+                (finding, value)
+                for finding in question.findings
+                if finding not in findings
+                for value in defining.get(finding, ())
             ]
             if any(self._level({**findings, finding: value}) > now for finding, value in answers):
                 return question
