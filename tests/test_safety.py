@@ -221,7 +221,7 @@ def _screened_presentation(case_findings: Mapping[str, FindingValue]) -> bool:
             {"pain_regions": ("calf_posterior.left", "calf_posterior.right"), "muscle_cramps": True},
             Urgency.SELF_CARE,
         ),
-        ({"pain_regions": ("hip_lateral.right",), "exam.trochanter_tender.right": True}, Urgency.SOON),
+        ({"pain_regions": ("hip_lateral.right",), "exam.trochanter_tender.right": True}, Urgency.SELF_CARE),
         ({"muscle_cramps": True}, Urgency.SOON),
         ({"pain_regions": ("low_back",), "duration_days": 5}, Urgency.SOON),
         (
@@ -229,15 +229,15 @@ def _screened_presentation(case_findings: Mapping[str, FindingValue]) -> bool:
             Urgency.SOON,
         ),
     ],
-    ids=["calf-cramps", "outer-hip-gtps-care", "pain-location-unknown", "back-pain", "shooting-calf-pain"],
+    ids=["calf-cramps", "outer-hip-trochanteric", "pain-location-unknown", "back-pain", "shooting-calf-pain"],
 )
 def test_the_cauda_equina_screen_holds_self_care_back_in_back_pain_and_sciatica(
     knowledge: Knowledge, findings: dict[str, FindingValue], level: Urgency
 ) -> None:
     """Unanswered cauda equina questions refuse self-care where the pathway asks them, and are still named.
 
-    Calf cramps are not that presentation; a pain of unknown place, back pain or a shooting pain
-    are. Either way the open signs are among the warnings.
+    Calf cramps and outer hip pain over a tender trochanter are not that presentation; a pain of
+    unknown place, back pain or a shooting pain are. Either way the open signs are among the warnings.
     """
     case = Case(id="screen", findings=MappingProxyType({"age": 40, "sex": "female", **findings}))
     assert assess(case, knowledge).triage == level
