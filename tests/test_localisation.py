@@ -228,6 +228,56 @@ def test_a_bilateral_variant_is_one_unit_under_a_vocabulary_id(knowledge: Knowle
             assert units[0].site_id in knowledge.vocabulary.site_ids
 
 
+def _acute_flaccid_paraplegia() -> dict[str, FindingValue]:
+    """A sudden, dense, areflexic weakness of both legs with retention: cord in shock or cauda equina."""
+    findings: dict[str, FindingValue] = {
+        "onset_sudden": True,
+        "duration_days": 0,
+        "urinary_retention": True,
+        "exam.sensory_loss_regions": tuple(
+            f"{region}.{side}"
+            for region in ("thigh_anterior", "leg_anterolateral", "foot_dorsum", "sole")
+            for side in ("left", "right")
+        ),
+    }
+    for side in ("left", "right"):
+        for movement in ("hip_flexion", "knee_extension", "ankle_dorsiflexion", "ankle_plantarflexion"):
+            findings[f"exam.power.{movement}.{side}"] = 0
+        for reflex in ("patellar", "achilles"):
+            findings[f"exam.reflex.{reflex}.{side}"] = "absent"
+        findings[f"exam.plantar.{side}"] = "flexor"
+    return findings
+
+
+def test_an_acute_areflexic_paraplegia_may_be_a_cord_lesion_in_spinal_shock(knowledge: Knowledge) -> None:
+    """Jerks lost in both legs within a day of a sudden paraplegia do not rule out the cord.
+
+    In the spinal shock of an acute cord lesion the jerks below it are lost (ditunno-2004), so
+    the findings cannot tell the cord from the cauda equina: both stay leading, neither certain.
+    """
+    probabilities = _posterior(knowledge, _acute_flaccid_paraplegia()).site_probabilities()
+    assert set(_ranked(probabilities)[:2]) == {"spinal_cord", "cauda_equina"}
+    assert 0.1 < probabilities["spinal_cord"] < 0.95
+    assert probabilities["cauda_equina"] > 0.05
+
+
+def test_a_variant_reads_its_own_kind_of_lesion(knowledge: Knowledge) -> None:
+    """A variant that names a kind (the cord in spinal shock) is compiled with that kind's likelihoods."""
+    sites = cast(s.SitesTable, knowledge.tables["sites"]).sites
+    named = [
+        (base, name, variant.kind)
+        for base, site in sites.items()
+        for name, variant in site.variants.items()
+        if variant.kind
+    ]
+    assert named
+    for base, name, kind in named:
+        units = [unit for unit in knowledge.model.units if unit.base == base and unit.variant == name]
+        assert units and all(unit.kind == kind for unit in units)
+        others = [unit for unit in knowledge.model.units if unit.base == base and unit.variant != name]
+        assert all(unit.kind == sites[base].kind for unit in others)
+
+
 # --- class 11: defining findings ---------------------------------------------------------------
 
 _DEFINED: dict[str, tuple[Findings, str]] = {

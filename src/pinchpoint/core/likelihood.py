@@ -519,7 +519,8 @@ class _Compiler:
                         continue
                     for variant_side in variant_sides:
                         territory = self.anatomy.territory(variant, variant_side)
-                        units.append(SiteUnit(site_id, base, name, site.kind, territory))
+                        kind = variant.kind or site.kind
+                        units.append(SiteUnit(site_id, base, name, kind, territory))
         return units
 
     def _pairs(self) -> tuple[list[int], list[int], list[int], list[float], list[str]]:

@@ -42,7 +42,16 @@ Degree = Literal["major", "minor"]
 Level = Literal["self_care", "soon", "urgent", "emergency"]
 Distribution = dict[str, Probability]
 SiteKind = Literal[
-    "root", "canal", "cauda_equina", "conus", "cord", "plexus", "nerve", "polyneuropathy", "non_neural"
+    "root",
+    "canal",
+    "cauda_equina",
+    "conus",
+    "cord",
+    "cord_shock",
+    "plexus",
+    "nerve",
+    "polyneuropathy",
+    "non_neural",
 ]
 
 
@@ -201,6 +210,10 @@ class Variant(Strict):
     """Skin regions (without side) where this lesion's pain is typically felt most, beside the course
     of the nerves it names (``likelihoods.yaml`` ``lesion_site_pain``)."""
     weight: Annotated[float, Field(gt=0.0)] = 1.0
+    kind: SiteKind | None = None
+    """The kind of lesion whose likelihoods this variant reads, when not its site's: a cord lesion in
+    the spinal shock of its first days reads as ``cord_shock`` (areflexic), not as an established
+    ``cord`` lesion (brisk jerks). The site keeps its own kind for triage and plans."""
 
 
 class Site(Strict):
