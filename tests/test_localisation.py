@@ -302,6 +302,37 @@ _DEFINED: dict[str, tuple[Findings, str]] = {
         {"pain_regions": ("calf_posterior.left",), "leg_swelling.left": True},
         "venous_thrombosis",
     ),
+    # Iliac disease hurts in the back, buttock and thigh rather than the calf (mahe-2015-iliac).
+    "buttock and thigh claudication with back pain, a foot pulse absent: arterial": (
+        {
+            "age": 62,
+            "pain_regions": ("low_back", "buttock.left", "thigh_posterior.left"),
+            "vascular_claudication": True,
+            "exam.foot_pulses_absent.left": True,
+        },
+        "vascular",
+    ),
+    # Lumbosacral zoster hurts in the back and down the leg, which is why it is taken for a disc
+    # (zoster-sciatica): the rash decides.
+    "a blistering band with back and leg pain: zoster": (
+        {
+            "pain_regions": ("low_back", "buttock.left", "thigh_posterior.left", "calf_posterior.left"),
+            "rash": True,
+        },
+        "herpes_zoster",
+    ),
+    # Vitamin B12 deficiency, as from nitrous oxide, damages the cord as well as the nerves (yu-2022-n2o).
+    "a cord picture after a toxic exposure: toxic or metabolic": (
+        {
+            "age": 30,
+            "toxin_exposure": True,
+            "unsteady_gait": True,
+            "numbness_regions": ("sole.left", "sole.right", "foot_dorsum.left", "foot_dorsum.right"),
+            "exam.plantar.left": "extensor",
+            "exam.plantar.right": "extensor",
+        },
+        "toxic_metabolic",
+    ),
 }
 
 
@@ -335,6 +366,23 @@ def test_past_cancer_with_radicular_pain_makes_tumour_a_leading_cause(knowledge:
     causes = infer({**findings, "cancer_history": True}, knowledge).cause_probabilities()
     assert causes["tumour"] > 10 * without
     assert "tumour" in _ranked(causes)[:3]
+
+
+def test_failed_treatment_weighs_for_tumour_as_its_study_found(knowledge: Knowledge) -> None:
+    """Failure to improve with treatment: sensitivity 0.31, specificity 0.90 for cancer (deyo-diehl-1988).
+
+    So it multiplies the odds of tumour against any other cause by 0.31 / 0.10 and leaves the
+    odds between the other causes as they were.
+    """
+    findings = {"age": 60, "pain_regions": ("low_back", "buttock.left", "thigh_posterior.left")}
+    before = _posterior(knowledge, findings).cause_probabilities()
+    after = _posterior(knowledge, {**findings, "failed_treatment": True}).cause_probabilities()
+    for other in ("disc_herniation", "degenerative", "nonspecific"):
+        odds_ratio = (after["tumour"] / after[other]) / (before["tumour"] / before[other])
+        assert odds_ratio == pytest.approx(0.31 / 0.10)
+    assert after["degenerative"] / after["disc_herniation"] == pytest.approx(
+        before["degenerative"] / before["disc_herniation"]
+    )
 
 
 def _defined_causes(knowledge: Knowledge) -> list[str]:
