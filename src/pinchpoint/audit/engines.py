@@ -236,9 +236,14 @@ class DuckDBEngine:
     def write(self, name: str, order_by: str, folder: Path) -> list[Path]:
         """See :meth:`Engine.write`."""
         paths = [folder / f"{name}.csv", folder / f"{name}.parquet"]
-        query = f"SELECT * FROM {name} ORDER BY {order_by}"
-        self.connection.execute(f"COPY ({query}) TO {_literal(str(paths[0]))} (HEADER, DELIMITER ',')")
-        self.connection.execute(f"COPY ({query}) TO {_literal(str(paths[1]))} (FORMAT PARQUET)")
+        # Sorted once into a table that keeps its insertion order (preserve_insertion_order), then
+        # copied twice in that order: one sort, not one per format.
+        self.connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE _sorted AS SELECT * FROM {name} ORDER BY {order_by}"
+        )
+        self.connection.execute(f"COPY _sorted TO {_literal(str(paths[0]))} (HEADER, DELIMITER ',')")
+        self.connection.execute(f"COPY _sorted TO {_literal(str(paths[1]))} (FORMAT PARQUET)")
+        self.connection.execute("DROP TABLE _sorted")
         return paths
 
     def close(self) -> None:
