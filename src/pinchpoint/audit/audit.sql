@@ -268,12 +268,13 @@ FROM (
 ) m
 
 -- view: card_conditions
--- The Conditions the CDS order card would read (codes of terminology.yaml), with their statuses.
-SELECT r.patient_id, r.d, r.onset, (i.id IS NOT NULL) AS presentation,
+-- The Conditions the CDS order card would read (codes of terminology.yaml), with their statuses. A
+-- presentation is a Condition whose coding is also an index code (record_codes keeps a Condition for
+-- the index and card roles alike, so the codes table alone says it).
+SELECT r.patient_id, r.d, r.onset, (i.code IS NOT NULL) AS presentation,
        concat(r.system, '|', r.code, '|', coalesce(r.clinical, ''), '|', coalesce(r.verification, ''), '|') AS stem
 FROM record_codes r
-LEFT JOIN (SELECT DISTINCT id, system, code FROM record_codes WHERE role = 'index') i
-  ON i.id = r.id AND i.system = r.system AND i.code = r.code
+LEFT JOIN (SELECT DISTINCT system, code FROM codes WHERE role = 'index') i ON i.system = r.system AND i.code = r.code
 WHERE r.role = 'card'
 
 -- name: order_dates

@@ -189,6 +189,10 @@ class DuckDBEngine:
         self.connection = duckdb.connect(":memory:")
         self.connection.execute(f"SET temp_directory = '{work / 'spill'}'")
         self.connection.execute("SET preserve_insertion_order = true")
+        # A left join is built on its right side as the SQL writes it (the smaller table: patients,
+        # codes, copies), not flipped to build on the lines: the optimizer underestimates a filtered
+        # read of the files and would build a hash table of a million wide rows.
+        self.connection.execute("SET disabled_optimizers = 'build_side_probe_side'")
         if memory_limit:
             self.connection.execute(f"SET memory_limit = '{memory_limit}'")
         if threads:
@@ -236,14 +240,9 @@ class DuckDBEngine:
     def write(self, name: str, order_by: str, folder: Path) -> list[Path]:
         """See :meth:`Engine.write`."""
         paths = [folder / f"{name}.csv", folder / f"{name}.parquet"]
-        # Sorted once into a table that keeps its insertion order (preserve_insertion_order), then
-        # copied twice in that order: one sort, not one per format.
-        self.connection.execute(
-            f"CREATE OR REPLACE TEMP TABLE _sorted AS SELECT * FROM {name} ORDER BY {order_by}"
-        )
-        self.connection.execute(f"COPY _sorted TO {_literal(str(paths[0]))} (HEADER, DELIMITER ',')")
-        self.connection.execute(f"COPY _sorted TO {_literal(str(paths[1]))} (FORMAT PARQUET)")
-        self.connection.execute("DROP TABLE _sorted")
+        query = f"SELECT * FROM {name} ORDER BY {order_by}"
+        self.connection.execute(f"COPY ({query}) TO {_literal(str(paths[0]))} (HEADER, DELIMITER ',')")
+        self.connection.execute(f"COPY ({query}) TO {_literal(str(paths[1]))} (FORMAT PARQUET)")
         return paths
 
     def close(self) -> None:
