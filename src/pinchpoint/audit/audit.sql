@@ -18,7 +18,9 @@
 -- NULL when it passes every check; duplicates and references are looked at later). Each line's JSON
 -- is read once for the fields every line is checked on (@json_fields: type, id, patient, dates; the
 -- patient's organisation and sex), and a line of a resource type the audit reads for its codes once
--- more for those (its codings, statuses and author): the lines of other types carry no such columns.
+-- more for those (its codings, statuses and author), which stay empty for the lines of other types.
+-- A view: patient_lines and resource_lines each select their own files from it, so every line is
+-- parsed once, and each keeps only the columns read later.
 -- The concept is the first of code, procedureCode[0] and medicationCodeableConcept that holds the
 -- coding's field. A line is blank when it is empty or only spaces (trimmed only when it starts with a
 -- space, so that no line is copied for it).
@@ -94,7 +96,7 @@ FROM (
 ) dated
 
 -- name: patient_lines
--- The lines of the Patient files with the columns read later (the query reads only those files of coded).
+-- The lines of the Patient files, with the columns read later.
 SELECT file, line_no, id, d AS birth_date, gender, organisation, problem FROM coded WHERE expected_type = 'Patient'
 
 -- name: patient_copies
@@ -118,8 +120,8 @@ FROM patient_lines c LEFT JOIN patient_copies x ON x.file = c.file AND x.line_no
 WHERE c.problem IS NULL AND x.line_no IS NULL
 
 -- name: resource_lines
--- The lines of every other file (the query reads only those files of coded), with the columns read
--- later and the patient each refers to (NULL: the export holds no such patient).
+-- The lines of every other file, with the columns read later and the patient each refers to (NULL:
+-- the export holds no such patient; resolved as the lines are stored, with no second wide table).
 SELECT c.file, c.expected_type, c.line_no, c.id, c.subject, p.patient_id, c.clinical, c.verification, c.status,
        c.performer, c.system0, c.code0, c.system1, c.code1, coalesce(c.d, c.onset) AS d, c.onset, c.end_d, c.problem
 FROM coded c LEFT JOIN patients p ON p.patient_id = substr(c.subject, 9)
