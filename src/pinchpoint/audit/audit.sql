@@ -16,14 +16,13 @@
 -- view: coded
 -- One row per input line: the fields the audit reads and the first check the line fails (problem,
 -- NULL when it passes every check; duplicates and references are looked at later). Each line's JSON
--- is read once for the fields every line is checked on (@json_fields: type, id, patient, dates; the
--- patient's organisation and sex), and a line of a resource type the audit reads for its codes once
--- more for those (its codings, statuses and author), which stay empty for the lines of other types.
--- A view: patient_lines and resource_lines each select their own files from it, so every line is
--- parsed once, and each keeps only the columns read later.
--- The concept is the first of code, procedureCode[0] and medicationCodeableConcept that holds the
+-- is parsed once for its fields (@json_fields): those every line is checked on (type, id, patient,
+-- dates; the patient's organisation and sex) and, for a resource type the audit reads codes of, its
+-- codings, statuses and author too (the other types' shorter list reads NULL for those: @at). The
+-- concept is the first of code, procedureCode[0] and medicationCodeableConcept that holds the
 -- coding's field. A line is blank when it is empty or only spaces (trimmed only when it starts with a
--- space, so that no line is copied for it).
+-- space, so that no line is copied for it). A view: patient_lines and resource_lines each select
+-- their own files from it, so every line is parsed once, and each keeps only the columns read later.
 SELECT file, expected_type, line_no, rtype, id, subject, clinical, verification, status, performer, organisation,
        gender, system0, code0, system1, code1, d, onset, end_d,
        CASE WHEN set_aside_reason IS NOT NULL THEN set_aside_reason
@@ -52,34 +51,37 @@ FROM (
            CASE WHEN ok THEN @at(f, 15) END AS end_text,
            CASE WHEN ok THEN @at(f, 16) END AS organisation,
            CASE WHEN ok THEN @at(f, 17) END AS gender,
-           CASE WHEN ok THEN coalesce(@at(c, 1), @at(c, 5), @at(c, 9)) END AS system0,
-           CASE WHEN ok THEN coalesce(@at(c, 2), @at(c, 6), @at(c, 10)) END AS code0,
-           CASE WHEN ok THEN coalesce(@at(c, 3), @at(c, 7), @at(c, 11)) END AS system1,
-           CASE WHEN ok THEN coalesce(@at(c, 4), @at(c, 8), @at(c, 12)) END AS code1,
-           CASE WHEN ok THEN @at(c, 13) END AS clinical,
-           CASE WHEN ok THEN @at(c, 14) END AS verification,
-           CASE WHEN ok THEN @at(c, 15) END AS status,
-           CASE WHEN ok THEN coalesce(@at(c, 16), @at(c, 17)) END AS performer
+           CASE WHEN ok THEN coalesce(@at(f, 18), @at(f, 22), @at(f, 26)) END AS system0,
+           CASE WHEN ok THEN coalesce(@at(f, 19), @at(f, 23), @at(f, 27)) END AS code0,
+           CASE WHEN ok THEN coalesce(@at(f, 20), @at(f, 24), @at(f, 28)) END AS system1,
+           CASE WHEN ok THEN coalesce(@at(f, 21), @at(f, 25), @at(f, 29)) END AS code1,
+           CASE WHEN ok THEN @at(f, 30) END AS clinical,
+           CASE WHEN ok THEN @at(f, 31) END AS verification,
+           CASE WHEN ok THEN @at(f, 32) END AS status,
+           CASE WHEN ok THEN coalesce(@at(f, 33), @at(f, 34)) END AS performer
     FROM (
       SELECT file, expected_type, line_no, set_aside_reason, blank, f,
-             CASE WHEN NOT valid THEN false WHEN @at(f, 1) IS NOT NULL THEN true ELSE @json_object(line) END AS ok,
-             CASE WHEN valid AND expected_type IN ('Condition', 'ServiceRequest', 'ImagingStudy', 'MedicationStatement',
-                                                   'MedicationRequest')
-                  THEN @json_fields(line,
-                   '$.code.coding[0].system', '$.code.coding[0].code', '$.code.coding[1].system', '$.code.coding[1].code',
-                   '$.procedureCode[0].coding[0].system', '$.procedureCode[0].coding[0].code',
-                   '$.procedureCode[0].coding[1].system', '$.procedureCode[0].coding[1].code',
-                   '$.medicationCodeableConcept.coding[0].system', '$.medicationCodeableConcept.coding[0].code',
-                   '$.medicationCodeableConcept.coding[1].system', '$.medicationCodeableConcept.coding[1].code',
-                   '$.clinicalStatus.coding[0].code', '$.verificationStatus.coding[0].code', '$.status',
-                   '$.asserter.reference', '$.requester.reference') END AS c
+             CASE WHEN NOT valid THEN false WHEN @at(f, 1) IS NOT NULL THEN true ELSE @json_object(line) END AS ok
       FROM (
         SELECT file, expected_type, line_no, line, set_aside_reason, blank, valid,
-               CASE WHEN valid THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference',
-                   '$.patient.reference',
-                   '$.recordedDate', '$.authoredOn', '$.started', '$.effectivePeriod.start', '$.effectiveDateTime',
-                   '$.performedDateTime', '$.period.start', '$.issued', '$.birthDate', '$.onsetDateTime',
-                   '$.effectivePeriod.end', '$.managingOrganization.reference', '$.gender') END AS f
+               CASE WHEN valid AND expected_type IN ('Condition', 'ServiceRequest', 'ImagingStudy', 'MedicationStatement',
+                                                     'MedicationRequest')
+                    THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
+                     '$.recordedDate', '$.authoredOn', '$.started', '$.effectivePeriod.start', '$.effectiveDateTime',
+                     '$.performedDateTime', '$.period.start', '$.issued', '$.birthDate', '$.onsetDateTime',
+                     '$.effectivePeriod.end', '$.managingOrganization.reference', '$.gender',
+                     '$.code.coding[0].system', '$.code.coding[0].code', '$.code.coding[1].system', '$.code.coding[1].code',
+                     '$.procedureCode[0].coding[0].system', '$.procedureCode[0].coding[0].code',
+                     '$.procedureCode[0].coding[1].system', '$.procedureCode[0].coding[1].code',
+                     '$.medicationCodeableConcept.coding[0].system', '$.medicationCodeableConcept.coding[0].code',
+                     '$.medicationCodeableConcept.coding[1].system', '$.medicationCodeableConcept.coding[1].code',
+                     '$.clinicalStatus.coding[0].code', '$.verificationStatus.coding[0].code', '$.status',
+                     '$.asserter.reference', '$.requester.reference')
+                    WHEN valid
+                    THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
+                     '$.recordedDate', '$.authoredOn', '$.started', '$.effectivePeriod.start', '$.effectiveDateTime',
+                     '$.performedDateTime', '$.period.start', '$.issued', '$.birthDate', '$.onsetDateTime',
+                     '$.effectivePeriod.end', '$.managingOrganization.reference', '$.gender') END AS f
         FROM (
           SELECT file, expected_type, line_no, line, set_aside_reason, blank,
                  CASE WHEN set_aside OR blank THEN false ELSE @json_valid(line) END AS valid

@@ -45,7 +45,7 @@ DIALECTS: Mapping[str, Mapping[str, Callable[..., str]]] = {
         ),
         "json_object": lambda x: "true",  # json_valid already holds only an object
         "json_fields": lambda x, *paths: _spark_fields(x, paths),
-        "at": lambda x, index: f"element_at({x}, {index})",
+        "at": lambda x, index: f"try_element_at({x}, {index})",  # NULL past the end, as in DuckDB
         "date": lambda x: f"TRY_CAST(substr({x}, 1, 10) AS DATE)",
         "days": lambda a, b: f"CAST(datediff({b}, {a}) AS BIGINT)",
         "add_days": lambda d, n: f"date_add({d}, {n})",
