@@ -13,12 +13,16 @@
 -- `@band(finding, x)` writes a number as the representative of its band (pinchpoint.audit.verdicts.value_bands).
 
 -- stage: 1
--- name: coded
+-- view: coded
 -- One row per input line: the fields the audit reads and the first check the line fails (problem,
 -- NULL when it passes every check; duplicates and references are looked at later). Each line's JSON
--- is parsed once for all its fields (@json_fields); the concept is the first of code,
--- procedureCode[0] and medicationCodeableConcept that holds the coding's field. A line is blank when it
--- is empty or only spaces (trimmed only when it starts with a space, so that no line is copied for it).
+-- is parsed once for its fields (@json_fields): those every line is checked on (type, id, patient,
+-- dates; the patient's organisation and sex) and, for a resource type the audit reads codes of, its
+-- codings, statuses and author too (the other types' shorter list reads NULL for those: @at). The
+-- concept is the first of code, procedureCode[0] and medicationCodeableConcept that holds the
+-- coding's field. A line is blank when it is empty or only spaces (trimmed only when it starts with a
+-- space, so that no line is copied for it). A view: patient_lines and resource_lines each select
+-- their own files from it, so every line is parsed once, and each keeps only the columns read later.
 SELECT file, expected_type, line_no, rtype, id, subject, clinical, verification, status, performer, organisation,
        gender, system0, code0, system1, code1, d, onset, end_d,
        CASE WHEN set_aside_reason IS NOT NULL THEN set_aside_reason
@@ -41,37 +45,43 @@ FROM (
            CASE WHEN ok THEN @at(f, 1) END AS rtype,
            CASE WHEN ok THEN @at(f, 2) END AS id,
            CASE WHEN ok THEN coalesce(@at(f, 3), @at(f, 4)) END AS subject,
-           CASE WHEN ok THEN coalesce(@at(f, 5), @at(f, 9), @at(f, 13)) END AS system0,
-           CASE WHEN ok THEN coalesce(@at(f, 6), @at(f, 10), @at(f, 14)) END AS code0,
-           CASE WHEN ok THEN coalesce(@at(f, 7), @at(f, 11), @at(f, 15)) END AS system1,
-           CASE WHEN ok THEN coalesce(@at(f, 8), @at(f, 12), @at(f, 16)) END AS code1,
-           CASE WHEN ok THEN coalesce(@at(f, 17), @at(f, 18), @at(f, 19), @at(f, 20), @at(f, 21), @at(f, 22),
-                                      @at(f, 23), @at(f, 24), @at(f, 25)) END AS date_text,
-           CASE WHEN ok THEN @at(f, 26) END AS onset_text,
-           CASE WHEN ok THEN @at(f, 27) END AS end_text,
-           CASE WHEN ok THEN @at(f, 28) END AS clinical,
-           CASE WHEN ok THEN @at(f, 29) END AS verification,
-           CASE WHEN ok THEN @at(f, 30) END AS status,
-           CASE WHEN ok THEN coalesce(@at(f, 31), @at(f, 32)) END AS performer,
-           CASE WHEN ok THEN @at(f, 33) END AS organisation,
-           CASE WHEN ok THEN @at(f, 34) END AS gender
+           CASE WHEN ok THEN coalesce(@at(f, 5), @at(f, 6), @at(f, 7), @at(f, 8), @at(f, 9), @at(f, 10),
+                                      @at(f, 11), @at(f, 12), @at(f, 13)) END AS date_text,
+           CASE WHEN ok THEN @at(f, 14) END AS onset_text,
+           CASE WHEN ok THEN @at(f, 15) END AS end_text,
+           CASE WHEN ok THEN @at(f, 16) END AS organisation,
+           CASE WHEN ok THEN @at(f, 17) END AS gender,
+           CASE WHEN ok THEN coalesce(@at(f, 18), @at(f, 22), @at(f, 26)) END AS system0,
+           CASE WHEN ok THEN coalesce(@at(f, 19), @at(f, 23), @at(f, 27)) END AS code0,
+           CASE WHEN ok THEN coalesce(@at(f, 20), @at(f, 24), @at(f, 28)) END AS system1,
+           CASE WHEN ok THEN coalesce(@at(f, 21), @at(f, 25), @at(f, 29)) END AS code1,
+           CASE WHEN ok THEN @at(f, 30) END AS clinical,
+           CASE WHEN ok THEN @at(f, 31) END AS verification,
+           CASE WHEN ok THEN @at(f, 32) END AS status,
+           CASE WHEN ok THEN coalesce(@at(f, 33), @at(f, 34)) END AS performer
     FROM (
       SELECT file, expected_type, line_no, set_aside_reason, blank, f,
              CASE WHEN NOT valid THEN false WHEN @at(f, 1) IS NOT NULL THEN true ELSE @json_object(line) END AS ok
       FROM (
         SELECT file, expected_type, line_no, line, set_aside_reason, blank, valid,
-               CASE WHEN valid THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference',
-                   '$.patient.reference',
-                   '$.code.coding[0].system', '$.code.coding[0].code', '$.code.coding[1].system', '$.code.coding[1].code',
-                   '$.procedureCode[0].coding[0].system', '$.procedureCode[0].coding[0].code',
-                   '$.procedureCode[0].coding[1].system', '$.procedureCode[0].coding[1].code',
-                   '$.medicationCodeableConcept.coding[0].system', '$.medicationCodeableConcept.coding[0].code',
-                   '$.medicationCodeableConcept.coding[1].system', '$.medicationCodeableConcept.coding[1].code',
-                   '$.recordedDate', '$.authoredOn', '$.started', '$.effectivePeriod.start', '$.effectiveDateTime',
-                   '$.performedDateTime', '$.period.start', '$.issued', '$.birthDate', '$.onsetDateTime',
-                   '$.effectivePeriod.end', '$.clinicalStatus.coding[0].code', '$.verificationStatus.coding[0].code',
-                   '$.status', '$.asserter.reference', '$.requester.reference', '$.managingOrganization.reference',
-                   '$.gender') END AS f
+               CASE WHEN valid AND expected_type IN ('Condition', 'ServiceRequest', 'ImagingStudy', 'MedicationStatement',
+                                                     'MedicationRequest')
+                    THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
+                     '$.recordedDate', '$.authoredOn', '$.started', '$.effectivePeriod.start', '$.effectiveDateTime',
+                     '$.performedDateTime', '$.period.start', '$.issued', '$.birthDate', '$.onsetDateTime',
+                     '$.effectivePeriod.end', '$.managingOrganization.reference', '$.gender',
+                     '$.code.coding[0].system', '$.code.coding[0].code', '$.code.coding[1].system', '$.code.coding[1].code',
+                     '$.procedureCode[0].coding[0].system', '$.procedureCode[0].coding[0].code',
+                     '$.procedureCode[0].coding[1].system', '$.procedureCode[0].coding[1].code',
+                     '$.medicationCodeableConcept.coding[0].system', '$.medicationCodeableConcept.coding[0].code',
+                     '$.medicationCodeableConcept.coding[1].system', '$.medicationCodeableConcept.coding[1].code',
+                     '$.clinicalStatus.coding[0].code', '$.verificationStatus.coding[0].code', '$.status',
+                     '$.asserter.reference', '$.requester.reference')
+                    WHEN valid
+                    THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
+                     '$.recordedDate', '$.authoredOn', '$.started', '$.effectivePeriod.start', '$.effectiveDateTime',
+                     '$.performedDateTime', '$.period.start', '$.issued', '$.birthDate', '$.onsetDateTime',
+                     '$.effectivePeriod.end', '$.managingOrganization.reference', '$.gender') END AS f
         FROM (
           SELECT file, expected_type, line_no, line, set_aside_reason, blank,
                  CASE WHEN set_aside OR blank THEN false ELSE @json_valid(line) END AS valid
@@ -87,35 +97,57 @@ FROM (
   ) fields
 ) dated
 
--- name: duplicates
--- Copies of one resource (same type and id): the first in file and line order is read, the rest are refused.
--- Only resources with more than one copy are ranked (a hash aggregate finds them; no sort of every line).
-SELECT file, line_no, expected_type, first_copy
+-- name: patient_lines
+-- The lines of the Patient files, with the columns read later.
+SELECT file, line_no, id, d AS birth_date, gender, organisation, problem FROM coded WHERE expected_type = 'Patient'
+
+-- name: patient_copies
+-- Copies of one Patient (same id): the first in file and line order is read, the rest are refused.
+-- Only ids with more than one copy are ranked (a hash aggregate finds them; no sort of every line).
+SELECT file, line_no, 'Patient' AS expected_type, first_copy
 FROM (
-  SELECT s.file, s.line_no, s.expected_type,
-         row_number() OVER (PARTITION BY s.rtype, s.id ORDER BY s.file, s.line_no) AS copy_no,
-         first_value(concat(s.file, ':', CAST(s.line_no AS STRING))) OVER (PARTITION BY s.rtype, s.id ORDER BY s.file, s.line_no) AS first_copy
-  FROM coded s
-  JOIN (SELECT rtype, id FROM coded WHERE problem IS NULL GROUP BY rtype, id HAVING count(*) > 1) d
-    ON d.rtype = s.rtype AND d.id = s.id
+  SELECT s.file, s.line_no,
+         row_number() OVER (PARTITION BY s.id ORDER BY s.file, s.line_no) AS copy_no,
+         first_value(concat(s.file, ':', CAST(s.line_no AS STRING))) OVER (PARTITION BY s.id ORDER BY s.file, s.line_no) AS first_copy
+  FROM patient_lines s
+  JOIN (SELECT id FROM patient_lines WHERE problem IS NULL GROUP BY id HAVING count(*) > 1) d ON d.id = s.id
   WHERE s.problem IS NULL
 ) c
 WHERE copy_no > 1
 
--- view: readable
--- The lines that pass every check and are the first copy of their resource.
-SELECT c.* FROM coded c LEFT JOIN duplicates x ON x.file = c.file AND x.line_no = c.line_no
+-- name: patients
+-- The Patients that pass every check and are the first copy of their resource.
+SELECT c.id AS patient_id, c.birth_date, c.gender, c.organisation, c.file
+FROM patient_lines c LEFT JOIN patient_copies x ON x.file = c.file AND x.line_no = c.line_no
 WHERE c.problem IS NULL AND x.line_no IS NULL
 
--- name: patients
-SELECT id AS patient_id, d AS birth_date, gender, organisation, file FROM readable WHERE rtype = 'Patient'
+-- name: resource_lines
+-- The lines of every other file, with the columns read later and the patient each refers to (NULL:
+-- the export holds no such patient; resolved as the lines are stored, with no second wide table).
+SELECT c.file, c.expected_type, c.line_no, c.id, c.subject, p.patient_id, c.clinical, c.verification, c.status,
+       c.performer, c.system0, c.code0, c.system1, c.code1, coalesce(c.d, c.onset) AS d, c.onset, c.end_d, c.problem
+FROM coded c LEFT JOIN patients p ON p.patient_id = substr(c.subject, 9)
+WHERE c.expected_type <> 'Patient'
 
--- name: records
--- Every other resource that passed the checks, with its patient (NULL: the export holds no such patient).
-SELECT r.rtype, r.id, p.patient_id, r.file, r.line_no, r.expected_type, r.subject, coalesce(r.d, r.onset) AS d, r.onset,
-       r.end_d, r.clinical, r.verification, r.status, r.performer, r.system0, r.code0, r.system1, r.code1
-FROM readable r LEFT JOIN patients p ON p.patient_id = substr(r.subject, 9)
-WHERE r.rtype <> 'Patient'
+-- name: resource_copies
+-- Copies of one resource of another type (same type and id), as patient_copies.
+SELECT file, line_no, expected_type, first_copy
+FROM (
+  SELECT s.file, s.line_no, s.expected_type,
+         row_number() OVER (PARTITION BY s.expected_type, s.id ORDER BY s.file, s.line_no) AS copy_no,
+         first_value(concat(s.file, ':', CAST(s.line_no AS STRING))) OVER (PARTITION BY s.expected_type, s.id ORDER BY s.file, s.line_no) AS first_copy
+  FROM resource_lines s
+  JOIN (SELECT expected_type, id FROM resource_lines WHERE problem IS NULL GROUP BY expected_type, id HAVING count(*) > 1) d
+    ON d.expected_type = s.expected_type AND d.id = s.id
+  WHERE s.problem IS NULL
+) c
+WHERE copy_no > 1
+
+-- view: records
+-- Every other resource that passed the checks and is the first copy of itself.
+SELECT r.expected_type AS rtype, r.*
+FROM resource_lines r LEFT JOIN resource_copies x ON x.file = r.file AND x.line_no = r.line_no
+WHERE r.problem IS NULL AND x.line_no IS NULL
 
 -- name: record_codes
 -- The records' codes that the audit defines, with the part of the measure each defines. A Condition
@@ -140,9 +172,13 @@ WHERE (r.rtype = 'Condition' AND k.role IN ('index', 'exclusion', 'warning', 'ne
 
 -- name: refusals
 -- Every refused line with its reason.
-SELECT file, line_no, expected_type AS resource_type, problem AS reason FROM coded WHERE problem IS NOT NULL
+SELECT file, line_no, 'Patient' AS resource_type, problem AS reason FROM patient_lines WHERE problem IS NOT NULL
 UNION ALL
-SELECT file, line_no, expected_type, concat('duplicate of ', first_copy) FROM duplicates
+SELECT file, line_no, expected_type, problem FROM resource_lines WHERE problem IS NOT NULL
+UNION ALL
+SELECT file, line_no, expected_type, concat('duplicate of ', first_copy) FROM patient_copies
+UNION ALL
+SELECT file, line_no, expected_type, concat('duplicate of ', first_copy) FROM resource_copies
 UNION ALL
 SELECT file, line_no, expected_type, concat('reference to a missing patient: ', subject) FROM records WHERE patient_id IS NULL
 
@@ -211,39 +247,38 @@ GROUP BY e.episode_id
 SELECT episode_id, patient_id, organisation, practitioner, month, presentation, index_date, age, age_band,
        exclusions, window_complete, eligible, denominator, numerator, first_imaging_days, modality
 FROM (
-  SELECT e.episode_id, e.patient_id, coalesce(p.organisation, 'unknown') AS organisation,
+  SELECT e.episode_id, e.patient_id, coalesce(e.organisation, 'unknown') AS organisation,
          coalesce(e.practitioner, 'unknown') AS practitioner, substr(CAST(e.index_date AS STRING), 1, 7) AS month,
-         e.presentation, e.index_date, a.age,
-         CASE WHEN a.age BETWEEN {min_age} AND 64 THEN '{min_age}-64'
-              WHEN a.age BETWEEN 65 AND {max_age} THEN '65-{max_age}' ELSE 'outside' END AS age_band,
+         e.presentation, e.index_date, e.age,
+         CASE WHEN e.age BETWEEN {min_age} AND 64 THEN '{min_age}-64'
+              WHEN e.age BETWEEN 65 AND {max_age} THEN '65-{max_age}' ELSE 'outside' END AS age_band,
          coalesce(x.exclusions, '') AS exclusions,
          @days(e.index_date, DATE '{as_of}') >= {imaging_window_days} AS window_complete,
-         coalesce(a.age BETWEEN {min_age} AND {max_age}, false) AS eligible,
-         coalesce(a.age BETWEEN {min_age} AND {max_age}, false) AND @days(e.index_date, DATE '{as_of}') >= {imaging_window_days}
+         coalesce(e.age BETWEEN {min_age} AND {max_age}, false) AS eligible,
+         coalesce(e.age BETWEEN {min_age} AND {max_age}, false) AND @days(e.index_date, DATE '{as_of}') >= {imaging_window_days}
            AND x.exclusions IS NULL AS denominator,
-         coalesce(a.age BETWEEN {min_age} AND {max_age}, false) AND @days(e.index_date, DATE '{as_of}') >= {imaging_window_days}
+         coalesce(e.age BETWEEN {min_age} AND {max_age}, false) AND @days(e.index_date, DATE '{as_of}') >= {imaging_window_days}
            AND x.exclusions IS NULL AND i.episode_id IS NOT NULL AS numerator,
          i.first_imaging_days, i.modality
-  FROM episodes e
-  JOIN patients p ON p.patient_id = e.patient_id
-  LEFT JOIN (
-    SELECT e2.episode_id,
-           year(e2.index_date) - year(p2.birth_date)
-             - CASE WHEN month(e2.index_date) * 100 + day(e2.index_date) < month(p2.birth_date) * 100 + day(p2.birth_date)
+  FROM (
+    SELECT e.episode_id, e.patient_id, e.practitioner, e.index_date, e.presentation, p.organisation,
+           year(e.index_date) - year(p.birth_date)
+             - CASE WHEN month(e.index_date) * 100 + day(e.index_date) < month(p.birth_date) * 100 + day(p.birth_date)
                     THEN 1 ELSE 0 END AS age
-    FROM episodes e2 JOIN patients p2 ON p2.patient_id = e2.patient_id
-  ) a ON a.episode_id = e.episode_id
+    FROM episodes e JOIN patients p ON p.patient_id = e.patient_id
+  ) e
   LEFT JOIN episode_exclusions x ON x.episode_id = e.episode_id
   LEFT JOIN episode_imaging i ON i.episode_id = e.episode_id
 ) m
 
 -- view: card_conditions
--- The Conditions the CDS order card would read (codes of terminology.yaml), with their statuses.
-SELECT r.patient_id, r.d, r.onset, (i.id IS NOT NULL) AS presentation,
+-- The Conditions the CDS order card would read (codes of terminology.yaml), with their statuses. A
+-- presentation is a Condition whose coding is also an index code (record_codes keeps a Condition for
+-- the index and card roles alike, so the codes table alone says it).
+SELECT r.patient_id, r.d, r.onset, (i.code IS NOT NULL) AS presentation,
        concat(r.system, '|', r.code, '|', coalesce(r.clinical, ''), '|', coalesce(r.verification, ''), '|') AS stem
 FROM record_codes r
-LEFT JOIN (SELECT DISTINCT id, system, code FROM record_codes WHERE role = 'index') i
-  ON i.id = r.id AND i.system = r.system AND i.code = r.code
+LEFT JOIN (SELECT DISTINCT system, code FROM codes WHERE role = 'index') i ON i.system = r.system AND i.code = r.code
 WHERE r.role = 'card'
 
 -- name: order_dates
@@ -260,35 +295,36 @@ LEFT JOIN episodes e ON e.patient_id = r.patient_id AND e.index_date <= r.d
 WHERE r.rtype = 'ServiceRequest' AND r.role = 'imaging' AND r.d IS NOT NULL
 GROUP BY r.id, r.patient_id, r.d
 
--- name: order_signatures
--- The signature of what the CDS order card would read on each review date: the age and sex, and
--- every Condition it knows recorded by then, with its statuses and, for a presentation, the days
--- from its onset. Ages and days are written as the representative of their band (value_bands).
-SELECT o.order_id, o.moment,
+-- name: orders
+-- Each order with the signature of what the CDS order card would read on each review date: the age
+-- and sex, and every Condition it knows recorded by then, with its statuses and, for a presentation,
+-- the days from its onset. Ages and days are written as the representative of their band (value_bands).
+-- One join of each order with its patient's card Conditions up to the later date gives both signatures
+-- (a Condition recorded after the order date counts for the later one only).
+SELECT o.order_id, o.patient_id, o.order_date, o.later_date, o.practitioner, o.modality, o.episode_id,
        concat(coalesce(CAST(@band(age, o.age) AS STRING), ''), '#', coalesce(o.gender, ''), '#',
+              coalesce(@sorted_join(CASE WHEN c.stem IS NOT NULL AND c.d <= o.order_date THEN concat(c.stem,
+                  CASE WHEN c.presentation AND c.onset IS NOT NULL
+                       THEN CAST(@band(duration_days, @days(c.onset, o.order_date)) AS STRING)
+                       ELSE '' END) END), '')) AS signature,
+       concat(coalesce(CAST(@band(age, o.later_age) AS STRING), ''), '#', coalesce(o.gender, ''), '#',
               coalesce(@sorted_join(CASE WHEN c.stem IS NOT NULL THEN concat(c.stem,
                   CASE WHEN c.presentation AND c.onset IS NOT NULL
-                       THEN CAST(@band(duration_days, @days(c.onset, o.on_date)) AS STRING)
-                       ELSE '' END) END), '')) AS signature
+                       THEN CAST(@band(duration_days, @days(c.onset, o.later_date)) AS STRING)
+                       ELSE '' END) END), '')) AS later_signature
 FROM (
-  SELECT order_id, patient_id, moment, on_date, gender,
-         year(on_date) - year(birth_date)
-           - CASE WHEN month(on_date) * 100 + day(on_date) < month(birth_date) * 100 + day(birth_date) THEN 1 ELSE 0 END AS age
-  FROM (
-    SELECT order_id, patient_id, 'order' AS moment, order_date AS on_date, gender, birth_date FROM order_dates
-    UNION ALL
-    SELECT order_id, patient_id, 'later', later_date, gender, birth_date FROM order_dates
-  ) both_dates
+  SELECT order_id, patient_id, order_date, later_date, practitioner, modality, episode_id, gender,
+         year(order_date) - year(birth_date)
+           - CASE WHEN month(order_date) * 100 + day(order_date) < month(birth_date) * 100 + day(birth_date)
+                  THEN 1 ELSE 0 END AS age,
+         year(later_date) - year(birth_date)
+           - CASE WHEN month(later_date) * 100 + day(later_date) < month(birth_date) * 100 + day(birth_date)
+                  THEN 1 ELSE 0 END AS later_age
+  FROM order_dates
 ) o
-LEFT JOIN card_conditions c ON c.patient_id = o.patient_id AND c.d <= o.on_date
-GROUP BY o.order_id, o.moment, o.age, o.gender
-
--- name: orders
-SELECT o.order_id, o.patient_id, o.order_date, o.later_date, o.practitioner, o.modality, o.episode_id,
-       s.signature, l.signature AS later_signature
-FROM order_dates o
-JOIN order_signatures s ON s.order_id = o.order_id AND s.moment = 'order'
-JOIN order_signatures l ON l.order_id = o.order_id AND l.moment = 'later'
+LEFT JOIN card_conditions c ON c.patient_id = o.patient_id AND c.d <= o.later_date
+GROUP BY o.order_id, o.patient_id, o.order_date, o.later_date, o.practitioner, o.modality, o.episode_id,
+         o.gender, o.age, o.later_age
 
 -- stage: 2
 -- name: order_verdicts

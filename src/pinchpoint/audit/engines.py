@@ -45,7 +45,7 @@ DIALECTS: Mapping[str, Mapping[str, Callable[..., str]]] = {
         ),
         "json_object": lambda x: "true",  # json_valid already holds only an object
         "json_fields": lambda x, *paths: _spark_fields(x, paths),
-        "at": lambda x, index: f"element_at({x}, {index})",
+        "at": lambda x, index: f"try_element_at({x}, {index})",  # NULL past the end, as in DuckDB
         "date": lambda x: f"TRY_CAST(substr({x}, 1, 10) AS DATE)",
         "days": lambda a, b: f"CAST(datediff({b}, {a}) AS BIGINT)",
         "add_days": lambda d, n: f"date_add({d}, {n})",
@@ -189,6 +189,10 @@ class DuckDBEngine:
         self.connection = duckdb.connect(":memory:")
         self.connection.execute(f"SET temp_directory = '{work / 'spill'}'")
         self.connection.execute("SET preserve_insertion_order = true")
+        # A left join is built on its right side as the SQL writes it (the smaller table: patients,
+        # codes, copies), not flipped to build on the lines: the optimizer underestimates a filtered
+        # read of the files and would build a hash table of a million wide rows.
+        self.connection.execute("SET disabled_optimizers = 'build_side_probe_side'")
         if memory_limit:
             self.connection.execute(f"SET memory_limit = '{memory_limit}'")
         if threads:

@@ -126,7 +126,10 @@ def run_queries(
     for query in (q for q in steps if q.stage == 1):
         (engine.view if query.view else engine.materialise)(query.name, query.sql)
     # The distinct signatures are few (their numbers are banded), whatever the population's size.
-    signatures = [row[0] for row in engine.fetch("SELECT DISTINCT signature FROM order_signatures")]
+    signatures = [
+        row[0]
+        for row in engine.fetch("SELECT signature FROM orders UNION SELECT later_signature FROM orders")
+    ]
     engine.register(
         "verdicts",
         [
