@@ -1050,6 +1050,9 @@ def _worded(ways: set[int], signs: Mapping[int, _Sign]) -> list[SignWay]:
             return [(signs[way][1],)]
     worded = []
     for way in ways:
+        if not way & (way - 1):  # one sign: nothing to order within it
+            worded.append([signs[way]])
+            continue
         way_signs = []
         rest = way
         while rest:  # the bits of the way, inline: this runs for every way of every case

@@ -52,8 +52,8 @@ def explain_many(
     probability[0::2, :sites] = [posterior.site_probability for posterior in posteriors]
     probability[1::2, :causes] = [posterior.cause_probability for posterior in posteriors]
     orders = _ranking(probability)
-    site_orders = [[i for i in order if i < sites] for order in orders[0::2]]
-    cause_orders = [[i for i in order if i < causes] for order in orders[1::2]]
+    site_orders = _unpadded(orders[0::2], sites)
+    cause_orders = _unpadded(orders[1::2], causes)
     model = posteriors[0].model
     site_names = _Names(model.site_ids, knowledge.site_labels)
     cause_names = _Names(model.causes, knowledge.cause_labels)
@@ -61,6 +61,13 @@ def explain_many(
         _explained(posterior, knowledge, (site_names, site_order), (cause_names, cause_order), leading)
         for posterior, site_order, cause_order in zip(posteriors, site_orders, cause_orders, strict=True)
     ]
+
+
+def _unpadded(orders: list[list[int]], width: int) -> list[list[int]]:
+    """The orders without the padding columns (the kind with more hypotheses has none to drop)."""
+    if orders and len(orders[0]) == width:
+        return orders
+    return [[i for i in order if i < width] for order in orders]
 
 
 class _Names:

@@ -59,11 +59,11 @@ class Posterior:
 
     def cause_probabilities(self) -> dict[str, float]:
         """Return each cause id with its marginal probability."""
-        return {cause: float(p) for cause, p in zip(self.model.causes, self.cause_probability, strict=True)}
+        return dict(zip(self.model.causes, self.cause_probability.tolist(), strict=True))
 
     def site_probabilities(self) -> dict[str, float]:
         """Return each concrete site id with its marginal probability."""
-        return {site: float(p) for site, p in zip(self.model.site_ids, self.site_probability, strict=True)}
+        return dict(zip(self.model.site_ids, self.site_probability.tolist(), strict=True))
 
 
 class Reading:
