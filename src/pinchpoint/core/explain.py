@@ -54,9 +54,7 @@ def explain_many(
     orders = _ranking(probability)
     site_orders = _unpadded(orders[0::2], sites)
     cause_orders = _unpadded(orders[1::2], causes)
-    model = posteriors[0].model
-    site_names = _Names(model.site_ids, knowledge.site_labels)
-    cause_names = _Names(model.causes, knowledge.cause_labels)
+    site_names, cause_names = knowledge.part(_names)
     return [
         _explained(posterior, knowledge, (site_names, site_order), (cause_names, cause_order), leading)
         for posterior, site_order, cause_order in zip(posteriors, site_orders, cause_orders, strict=True)
@@ -70,10 +68,16 @@ def _unpadded(orders: list[list[int]], width: int) -> list[list[int]]:
     return [[i for i in order if i < width] for order in orders]
 
 
+def _names(knowledge: Knowledge) -> tuple[_Names, _Names]:
+    """The sites and the causes of the model with their labels (a part of the knowledge, built once)."""
+    model = knowledge.model
+    return _Names(model.site_ids, knowledge.site_labels), _Names(model.causes, knowledge.cause_labels)
+
+
 class _Names:
     """The ids of the sites (or causes) in the model's order, and their labels in the same order.
 
-    Looked up once per batch, so that ranking a case reads each label by position.
+    Built once per knowledge, so that ranking a case reads each label by position.
     """
 
     def __init__(self, ids: tuple[str, ...], labels: Mapping[str, str]) -> None:

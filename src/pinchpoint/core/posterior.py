@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -180,15 +179,16 @@ def _counts(stacked: StackedModel, readings: list[Reading]) -> tuple[Counts, Cou
 
 
 def _count(rows_per_case: Sequence[list[int]], group_of: Sequence[int], groups: int) -> Counts:
-    """Count each case's rows per group, as integer array work over all the cases' rows at once."""
-    lengths = [len(rows) for rows in rows_per_case]
-    rows = np.fromiter(chain.from_iterable(rows_per_case), dtype=np.intp, count=sum(lengths))
-    used, column = np.unique(rows, return_inverse=True)  # the rows used, sorted; each row's column
+    used = sorted({row for rows in rows_per_case for row in rows})
+    column = {row: i for i, row in enumerate(used)}
     width, cases = len(used), len(rows_per_case)
-    case = np.repeat(np.arange(cases, dtype=np.intp), lengths)
-    flat = (case * groups + np.asarray(group_of, dtype=np.intp)[rows]) * width + column
-    counts = np.bincount(flat, minlength=cases * groups * width)
-    return counts.reshape(cases * groups, width).astype(np.float64), used.tolist()
+    flat = [
+        (case * groups + group_of[row]) * width + column[row]
+        for case, rows in enumerate(rows_per_case)
+        for row in rows
+    ]
+    counts = np.bincount(np.array(flat, dtype=np.intp), minlength=cases * groups * width)
+    return counts.reshape(cases * groups, width).astype(np.float64), used
 
 
 def _observe_regions(reading: Reading, finding: str, regions: tuple[str, ...]) -> None:
