@@ -140,6 +140,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help=f"exit 1 when the ratio is above {LIMIT}")
     args = parser.parse_args()
     folder = generate(args.cases, args.files)
+    load_before = os.getloadavg()[0]  # the machine's load weighs on the wall times: shown with them
     with tempfile.TemporaryDirectory(prefix="pinchpoint-batch-") as temporary:
         found = measure(folder, args.runs, None if args.as_is else Path(temporary))
     (bare, bare_cpu), (full, full_cpu) = found["bare"], found["assess"]
@@ -152,7 +153,11 @@ def main() -> int:
             f" Python {sys.version.split()[0]}",
             "",
         ),
-        (f"  {cores} cores; load average {os.getloadavg()[0]:.1f}; caches {caches}", ""),
+        (
+            f"  {cores} cores; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after;"
+            f" caches {caches}",
+            "",
+        ),
         ("  bare yaml.load (CSafeLoader), 1 process, wall", f"{bare:.2f} s"),
         (f"  pinchpoint assess DIR --json, {cores} workers, wall", f"{full:.2f} s"),
         ("  per case, beyond the bare parse, wall", f"{(full - bare) / args.files * 1e3:.3f} ms"),

@@ -28,7 +28,7 @@ import orjson
 from threadpoolctl import threadpool_limits
 
 from pinchpoint.core.engine import assess_many
-from pinchpoint.io.casefile import case_files, read_case, read_cases
+from pinchpoint.io.casefile import case_names, read_case, read_cases
 from pinchpoint.service.contract import to_contract
 
 if TYPE_CHECKING:
@@ -68,9 +68,9 @@ def write_json_lines(path: Path, knowledge: Knowledge, *, detail: bool, jobs: in
     # as much CPU again as the work (measured: 5.0 s against 3.1 s for 5,000 cases in one
     # process), and a worker of its own per core already fills every core.
     with threadpool_limits(limits=1):
-        files = case_files(path) if path.is_dir() else []
-        if jobs > 1 and len(files) >= PARALLEL_FROM:
-            chunks: Iterable[bytes] = _in_workers(files, knowledge, detail=detail, jobs=jobs)
+        names = case_names(path) if path.is_dir() else []
+        if jobs > 1 and len(names) >= PARALLEL_FROM:
+            chunks: Iterable[bytes] = _in_workers(path, names, knowledge, detail=detail, jobs=jobs)
         else:
             chunks = json_lines(read_cases(path, knowledge.vocabulary), knowledge, detail=detail)
         sys.stdout.flush()
@@ -95,25 +95,30 @@ def json_lines(cases: Sequence[Case], knowledge: Knowledge, *, detail: bool) -> 
         )
 
 
-def _in_workers(files: list[Path], knowledge: Knowledge, *, detail: bool, jobs: int) -> list[bytes]:
-    """Read, assess and encode the files in runs on ``jobs`` forked workers; the runs in order."""
+def _in_workers(
+    folder: Path, names: list[str], knowledge: Knowledge, *, detail: bool, jobs: int
+) -> list[bytes]:
+    """Read, assess and encode the files in runs on ``jobs`` forked workers; the runs in order.
+
+    A run is handed over as file names in ``folder``: each worker makes its own paths.
+    """
     global _shared  # noqa: PLW0603 (handed to the forked workers, which inherit the parent's memory)
-    runs = [files[start : start + _RUN] for start in range(0, len(files), _RUN)]
+    runs = [names[start : start + _RUN] for start in range(0, len(names), _RUN)]
     _shared = knowledge
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(
             max_workers=min(jobs, len(runs)), mp_context=context, initializer=gc.disable
         ) as pool:
-            return list(pool.map(partial(_assess_run, detail=detail), runs))
+            return list(pool.map(partial(_assess_run, folder=folder, detail=detail), runs))
     finally:
         _shared = None
 
 
-def _assess_run(files: list[Path], *, detail: bool) -> bytes:
-    """In a worker: read, assess and encode one run of files."""
+def _assess_run(names: list[str], *, folder: Path, detail: bool) -> bytes:
+    """In a worker: read, assess and encode one run of files of ``folder``."""
     knowledge = _shared
     if knowledge is None:  # pragma: no cover (only reached in a worker started some other way)
         raise RuntimeError("a batch worker was started without the parent's knowledge")
-    cases = [read_case(file, knowledge.vocabulary) for file in files]
+    cases = [read_case(folder / name, knowledge.vocabulary) for name in names]
     return b"".join(json_lines(cases, knowledge, detail=detail))

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from pinchpoint.errors import InvalidCaseError
-from pinchpoint.io.freetext import read_text, red_flag_findings
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.io.readers import load_yaml, read_regular_file
 
@@ -226,6 +225,9 @@ def _check_regions(findings: Mapping[str, object], knowledge: Knowledge, where: 
 
 def score_item(item: CorpusItem, knowledge: Knowledge) -> ItemScore:
     """Read one description and compare what it proposes with its annotation."""
+    # Imported on use: the free-text reader costs every other command's start-up nothing.
+    from pinchpoint.io.freetext import read_text, red_flag_findings  # noqa: PLC0415
+
     start = time.perf_counter()
     reading = read_text(item.text, knowledge, mode=item.mode)
     seconds = time.perf_counter() - start

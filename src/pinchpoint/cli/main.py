@@ -17,6 +17,10 @@ A thin translator over :func:`pinchpoint.core.assessment.assess`::
                      [--allowed-host NAME] [--tls-cert F --tls-key F | --behind-tls-proxy]
     pinchpoint users add|list|remove|token|revoke-tokens|log    accounts and the access log
 
+Each command imports what only it needs when it runs (the evaluation, the terminal interview,
+FHIR, the web app): every run pays for its own command's modules, and ``assess DIR --json``,
+whose start-up a batch waits for, pays for no other.
+
 Errors pinchpoint raises on purpose (:class:`~pinchpoint.errors.PinchpointError`) are
 printed as one line without a traceback, with exit code 2. Anything else is a bug and
 propagates with its traceback.
@@ -39,15 +43,11 @@ from typing import TYPE_CHECKING
 from pinchpoint import Assessment, Evidence, Hypothesis, assess, assess_many
 from pinchpoint.cli.audit import add_audit_commands
 from pinchpoint.cli.batch import PARALLEL_FROM, available_cores, write_json_lines
-from pinchpoint.cli.evaluate_text import add_evaluate_text_command, story_first_report
+from pinchpoint.cli.evaluate_text import add_evaluate_text_command
 from pinchpoint.cli.knowledge import add_knowledge_command, plan_lines
 from pinchpoint.cli.read_text import add_read_text_command
-from pinchpoint.cli.terminal import run_interview
 from pinchpoint.cli.users import add_users_command
-from pinchpoint.core.questions import Mode
 from pinchpoint.errors import InputError, PinchpointError
-from pinchpoint.evaluation import EvaluationReport, score
-from pinchpoint.evaluation.simulation import evaluate_interviews
 from pinchpoint.io.casefile import parse_case_yaml, read_cases
 from pinchpoint.io.fhir.detect import is_fhir_file
 from pinchpoint.io.knowledge.loader import load_knowledge
@@ -56,7 +56,9 @@ from pinchpoint.service.contract import to_contract
 if TYPE_CHECKING:
     from pinchpoint.core.case import Case
     from pinchpoint.core.knowledge import Knowledge
+    from pinchpoint.core.questions import Mode
     from pinchpoint.core.vocabulary import Urgency
+    from pinchpoint.evaluation import EvaluationReport
 
 __all__ = ["main"]
 
@@ -294,6 +296,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             location="evaluate",
             expected="evaluate DIR --interview --from-narrative",
         )
+    from pinchpoint.cli.evaluate_text import story_first_report  # noqa: PLC0415 (see the module docstring)
+    from pinchpoint.evaluation import score  # noqa: PLC0415
+
     knowledge = load_knowledge()
     cases = read_cases(args.path, knowledge.vocabulary)
     if args.interview:
@@ -308,6 +313,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate_interviews(cases: list[Case], knowledge: Knowledge, mode: Mode, as_json: bool) -> int:
+    from pinchpoint.evaluation.simulation import evaluate_interviews  # noqa: PLC0415 (see the module docstring)
+
     evaluation = evaluate_interviews(cases, knowledge, mode=mode)
     if as_json:
         sys.stdout.write(json.dumps(evaluation.to_json()) + "\n")
@@ -324,6 +331,8 @@ def _evaluate_interviews(cases: list[Case], knowledge: Knowledge, mode: Mode, as
 
 
 def _interview(args: argparse.Namespace) -> int:
+    from pinchpoint.cli.terminal import run_interview  # noqa: PLC0415 (see the module docstring)
+
     return run_interview(load_knowledge(), clinician=args.clinician, session=args.session)
 
 
@@ -349,7 +358,6 @@ def _example(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    # Imported here so that the other commands never load the web framework.
     from pinchpoint.web.server import serve  # noqa: PLC0415
     from pinchpoint.web.settings import Settings  # noqa: PLC0415
 

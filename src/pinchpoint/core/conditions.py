@@ -879,7 +879,7 @@ class WayFinder:
         """
         reader = self._reader(answerable)
         _, open_, shut = self._stand(findings, reader) if standing is None else standing
-        signs, moves = self._open_signs(findings, answerable, reader, open_)
+        signs, moves = self._open_signs(findings, reader, open_)
         found: list[list[SignWay]] = []
         for position in range(len(self._parts)) if positions is None else positions:
             ways = _part_ways(self._parts[position], open_, shut)
@@ -925,7 +925,7 @@ class WayFinder:
         return Standing(passing, open_, shut)
 
     def _open_signs(
-        self, findings: Findings, answerable: frozenset[str] | None, reader: _Reader, open_: int
+        self, findings: Findings, reader: _Reader, open_: int
     ) -> tuple[Mapping[int, _Sign], list[tuple[int, int]]]:
         """The warning sign of each bit a way can hold on the case, and the moves of leaves onto others.
 
@@ -937,10 +937,10 @@ class WayFinder:
         moves: list[tuple[int, int]] = []
         seen: dict[frozenset[str], int] = {}
         own: list[tuple[tuple[str, ...], int, frozenset[str]]] = []
-        for bit, leaf, _ in reader.multi:
+        for bit, _, ids in reader.multi:
             if not open_ & bit:
                 continue
-            unknown = leaf.unknown(findings, answerable)
+            unknown = ids.difference(findings)  # FindingLeaf.unknown, on the leaf's answerable ids
             if len(unknown) == 1:
                 (finding,) = unknown
                 first = self._first.get(finding)  # a plain leaf of that finding alone: open too
@@ -1050,6 +1050,9 @@ def _worded(ways: set[int], signs: Mapping[int, _Sign]) -> list[SignWay]:
             return [(signs[way][1],)]
     worded = []
     for way in ways:
+        if not way & (way - 1):  # one sign: nothing to order within it
+            worded.append([signs[way]])
+            continue
         way_signs = []
         rest = way
         while rest:  # the bits of the way, inline: this runs for every way of every case

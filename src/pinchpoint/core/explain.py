@@ -52,34 +52,51 @@ def explain_many(
     probability[0::2, :sites] = [posterior.site_probability for posterior in posteriors]
     probability[1::2, :causes] = [posterior.cause_probability for posterior in posteriors]
     orders = _ranking(probability)
-    site_orders = [[i for i in order if i < sites] for order in orders[0::2]]
-    cause_orders = [[i for i in order if i < causes] for order in orders[1::2]]
+    site_orders = _unpadded(orders[0::2], sites)
+    cause_orders = _unpadded(orders[1::2], causes)
+    site_names, cause_names = knowledge.part(_names)
     return [
-        _explained(posterior, knowledge, site_order, cause_order, leading)
+        _explained(posterior, knowledge, (site_names, site_order), (cause_names, cause_order), leading)
         for posterior, site_order, cause_order in zip(posteriors, site_orders, cause_orders, strict=True)
     ]
 
 
+def _unpadded(orders: list[list[int]], width: int) -> list[list[int]]:
+    """The orders without the padding columns (the kind with more hypotheses has none to drop)."""
+    if orders and len(orders[0]) == width:
+        return orders
+    return [[i for i in order if i < width] for order in orders]
+
+
+def _names(knowledge: Knowledge) -> tuple[_Names, _Names]:
+    """The sites and the causes of the model with their labels (a part of the knowledge, built once)."""
+    model = knowledge.model
+    return _Names(model.site_ids, knowledge.site_labels), _Names(model.causes, knowledge.cause_labels)
+
+
+class _Names:
+    """The ids of the sites (or causes) in the model's order, and their labels in the same order.
+
+    Built once per knowledge, so that ranking a case reads each label by position.
+    """
+
+    def __init__(self, ids: tuple[str, ...], labels: Mapping[str, str]) -> None:
+        self.ids = ids
+        self.labels = [labels[one] for one in ids]
+
+
 def _explained(
-    posterior: Posterior, knowledge: Knowledge, site_order: list[int], cause_order: list[int], leading: int
+    posterior: Posterior,
+    knowledge: Knowledge,
+    site_ranking: tuple[_Names, list[int]],
+    cause_ranking: tuple[_Names, list[int]],
+    leading: int,
 ) -> tuple[tuple[Hypothesis, ...], tuple[Hypothesis, ...]]:
-    model = posterior.model
+    (site_names, site_order), (cause_names, cause_order) = site_ranking, cause_ranking
     first_sites, first_causes = site_order[:leading], cause_order[:leading]
     reasons = _Explainer(posterior, knowledge).reasons(first_sites, first_causes) if leading else []
-    sites = _hypotheses(
-        model.site_ids,
-        posterior.site_probability,
-        site_order,
-        knowledge.site_labels,
-        reasons[: len(first_sites)],
-    )
-    causes = _hypotheses(
-        model.causes,
-        posterior.cause_probability,
-        cause_order,
-        knowledge.cause_labels,
-        reasons[len(first_sites) :],
-    )
+    sites = _hypotheses(site_names, posterior.site_probability, site_order, reasons[: len(first_sites)])
+    causes = _hypotheses(cause_names, posterior.cause_probability, cause_order, reasons[len(first_sites) :])
     return sites, causes
 
 
@@ -102,18 +119,20 @@ def _ranking(probability: npt.NDArray[np.float64]) -> list[list[int]]:
 
 
 def _hypotheses(
-    ids: tuple[str, ...],
-    probability: Vector,
-    order: list[int],
-    labels: Mapping[str, str],
-    reasons: list[Reasons],
+    names: _Names, probability: Vector, order: list[int], reasons: list[Reasons]
 ) -> tuple[Hypothesis, ...]:
-    """Return the ranked hypotheses, the first ones with their reasons."""
-    values = probability.tolist()
+    """Return the ranked hypotheses, the first ones with their reasons.
+
+    The rest, every other site and cause of every case, are made with ``tuple.__new__``: the
+    same named tuples, without the Python-level ``__new__`` of :class:`Hypothesis`, which
+    costs twice as much.
+    """
+    ids, labels, values = names.ids, names.labels, probability.tolist()
     explained = [
-        Hypothesis(ids[i], values[i], labels[ids[i]], *why) for i, why in zip(order, reasons, strict=False)
+        Hypothesis(ids[i], values[i], labels[i], *why) for i, why in zip(order, reasons, strict=False)
     ]
-    rest = [Hypothesis(ids[i], values[i], labels[ids[i]]) for i in order[len(reasons) :]]
+    new, none = tuple.__new__, ()
+    rest = [new(Hypothesis, (ids[i], values[i], labels[i], none, none)) for i in order[len(reasons) :]]
     return (*explained, *rest)
 
 

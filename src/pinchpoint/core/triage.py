@@ -438,8 +438,10 @@ class UnansweredSigns:
         if not terms:
             return Decision(level, reasons, ())
         unanswered = _signs_of(terms)
-        alone = [unmet[0] for _, unmet in terms if len(unmet) == 1]
-        combined = [leaf for _, unmet in terms if len(unmet) > 1 for leaf in unmet]
+        # Many ways share a leaf (one sign opens several rules): each distinct leaf is worded
+        # once, in the order first met, which is the order the words would be listed in anyway.
+        alone = list(dict.fromkeys(unmet[0] for _, unmet in terms if len(unmet) == 1))
+        combined = list(dict.fromkeys(leaf for _, unmet in terms if len(unmet) > 1 for leaf in unmet))
         policy = self.policy
         patient_alone = self._words(alone, "patient")
         patient_combined = [w for w in self._words(combined, "patient") if w not in patient_alone]
@@ -448,8 +450,11 @@ class UnansweredSigns:
             warnings.append(policy.emergency_if.patient.format(signs=_listed(patient_alone)))
         if patient_combined:
             warnings.append(policy.also_unanswered.patient.format(signs=_listed(patient_combined)))
-        screened = [leaf for leaf in (*alone, *combined) if leaf & self.screen]
-        if level < self.floor and screened and self.screen_applies.holds(findings):
+        if level >= self.floor:
+            return Decision(level, reasons, tuple(warnings), unanswered)
+        screen = self.screen
+        screened = [leaf for leaf in (*alone, *combined) if leaf & screen]
+        if screened and self.screen_applies.holds(findings):
             every = list(dict.fromkeys(screened))
             reason = TriageReason(
                 rule=UNANSWERED_RULE,
@@ -500,11 +505,12 @@ class UnansweredSigns:
 
 
 def _signs_of(terms: Sequence[tuple[CompiledRule, tuple[frozenset[str], ...]]]) -> tuple[str, ...]:
-    return tuple(
-        dict.fromkeys(
-            f for _, unmet in terms for leaf in unmet for f in (leaf if len(leaf) == 1 else sorted(leaf))
-        )
-    )
+    """The findings of the open ways' leaves, each once, in the order first met.
+
+    Each distinct leaf is spelled out once (a leaf met again adds no finding not already met).
+    """
+    leaves = dict.fromkeys(leaf for _, unmet in terms for leaf in unmet)
+    return tuple(dict.fromkeys(f for leaf in leaves for f in (leaf if len(leaf) == 1 else sorted(leaf))))
 
 
 def _pick(wording: Wording, audience: str) -> str:

@@ -58,20 +58,32 @@ def case_files(folder: Path) -> list[Path]:
     Raises:
         InvalidCaseError: The folder cannot be listed, or holds no case file.
     """
+    return [folder / name for name in case_names(folder)]
+
+
+def case_names(folder: Path) -> list[str]:
+    """The names of the case files of a folder (see :func:`case_files`), in order.
+
+    Names are handed on as text, not as paths: a batch sends thousands of them to its workers,
+    and sending a path costs several times more than its name.
+
+    Raises:
+        InvalidCaseError: The folder cannot be listed, or holds no case file.
+    """
     try:
-        names = [file for file in folder.iterdir() if file.suffix in CASE_SUFFIXES and file.name[:1] != "."]
+        listed = [file.name for file in folder.iterdir()]
+        names = sorted(name for name in listed if name.endswith(CASE_SUFFIXES) and name[:1] != ".")
     except OSError as exc:  # no permission to list the folder, an I/O failure
         raise InvalidCaseError(
             "the directory cannot be read", location=str(folder), expected=_EXPECTED_FILE, got=exc.strerror
         ) from exc
-    files = sorted(names, key=lambda file: file.name)
-    if not files:
+    if not names:
         raise InvalidCaseError(
             "the directory holds no case files",
             location=str(folder),
             expected="one or more *.yaml or *.yml case files",
         )
-    return files
+    return names
 
 
 def read_case(path: str | os.PathLike[str], vocabulary: Vocabulary) -> Case:
