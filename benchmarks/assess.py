@@ -51,7 +51,7 @@ CHUNK = 256
 _ID_LINE = re.compile(r"^id:.*$", re.MULTILINE)
 
 # Each process gets the directory as its last argument; all import from the installed package.
-ASSESS_PROCESS = "import sys; from pinchpoint.cli.main import main; sys.exit(main())"
+ASSESS_PROCESS = "from pinchpoint.cli.main import run; run()"
 PARSE_PROCESS = """
 import sys
 from importlib.resources import files

@@ -57,7 +57,7 @@ RUNS = 5
 LIMIT = 1.5
 _ID_LINE = re.compile(r"^id:.*$", re.MULTILINE)
 
-ASSESS_PROCESS = "import sys; from pinchpoint.cli.main import main; sys.exit(main())"
+ASSESS_PROCESS = "from pinchpoint.cli.main import run; run()"
 BARE_PROCESS = """
 import sys
 from pathlib import Path

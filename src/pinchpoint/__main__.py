@@ -1,5 +1,5 @@
 """Run the command-line interface as ``python -m pinchpoint``."""
 
-from pinchpoint.cli.main import main
+from pinchpoint.cli.main import run
 
-raise SystemExit(main())
+run()
