@@ -240,7 +240,9 @@ def test_assessing_a_case_file_imports_no_adapter_framework() -> None:
         pytest.param(["example", "--list"], 0, id="a-command-that-exits-normally"),
     ],
 )
-def test_the_console_script_writes_everything_and_keeps_the_exit_code(arguments: list[str], code: int) -> None:
+def test_the_console_script_writes_everything_and_keeps_the_exit_code(
+    arguments: list[str], code: int
+) -> None:
     """``python -m pinchpoint`` (the console script's ``run``) ends at once, with nothing lost.
 
     It flushes its output before the process ends, so the JSON lines of a folder are all
@@ -253,8 +255,9 @@ def test_the_console_script_writes_everything_and_keeps_the_exit_code(arguments:
     assert done.returncode == main(arguments)
     if arguments[0] == "assess" and code == 0:
         lines = done.stdout.splitlines()
-        assert [json.loads(line)["case"] for line in lines] == sorted(p.stem for p in USER_EXAMPLES.glob("*.yaml"))
+        assert [json.loads(line)["case"] for line in lines] == sorted(
+            p.stem for p in USER_EXAMPLES.glob("*.yaml")
+        )
     if code == _ERROR:
         assert done.stderr.startswith("pinchpoint: error: ")
         assert "Traceback" not in done.stderr
-
