@@ -273,7 +273,8 @@ def test_a_variant_reads_its_own_kind_of_lesion(knowledge: Knowledge) -> None:
     assert named
     for base, name, kind in named:
         units = [unit for unit in knowledge.model.units if unit.base == base and unit.variant == name]
-        assert units and all(unit.kind == kind for unit in units)
+        assert units
+        assert all(unit.kind == kind for unit in units)
         others = [unit for unit in knowledge.model.units if unit.base == base and unit.variant != name]
         assert all(unit.kind == sites[base].kind for unit in others)
 
