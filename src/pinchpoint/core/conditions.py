@@ -160,14 +160,19 @@ class AtMost:
 
 
 @dataclass(frozen=True, slots=True)
-class IncludesAny:
-    """The value is a list of regions holding one of ``regions`` (either side)."""
+class _RegionTest:
+    """A test of a list of regions against some region bases (``regions``, either side)."""
 
     regions: tuple[str, ...]
     wanted: frozenset[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "wanted", frozenset(self.regions))
+
+
+@dataclass(frozen=True, slots=True)
+class IncludesAny(_RegionTest):
+    """The value is a list of regions holding one of ``regions`` (either side)."""
 
     def __call__(self, value: object) -> bool:
         """Whether one known value passes."""
@@ -199,14 +204,8 @@ class NotEmpty:
 
 
 @dataclass(frozen=True, slots=True)
-class BothSidesAny:
+class BothSidesAny(_RegionTest):
     """The value is a list of regions holding one of ``regions`` on each of two sides."""
-
-    regions: tuple[str, ...]
-    wanted: frozenset[str] = field(init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "wanted", frozenset(self.regions))
 
     def __call__(self, value: object) -> bool:
         """Whether one known value passes."""
@@ -224,14 +223,8 @@ class BothSidesAny:
 
 
 @dataclass(frozen=True, slots=True)
-class OneSideWithin:
+class OneSideWithin(_RegionTest):
     """The value is a list of regions, all among ``regions`` and all on one side (a one-sided pain)."""
-
-    regions: tuple[str, ...]
-    wanted: frozenset[str] = field(init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "wanted", frozenset(self.regions))
 
     def __call__(self, value: object) -> bool:
         """Whether one known value passes."""
