@@ -13,16 +13,26 @@
 -- `@band(finding, x)` writes a number as the representative of its band (pinchpoint.audit.verdicts.value_bands).
 
 -- stage: 1
+-- view: lines
+-- Every input line, with the reason it was set aside before loading (too long; a raw 0x01 byte) and
+-- whether it is blank: empty or only spaces. A line of either kind is not parsed (unread).
+SELECT file, expected_type, line_no, line, set_aside_reason, blank, set_aside_reason IS NOT NULL OR blank AS unread
+FROM (
+  SELECT r.file, r.expected_type, r.line_no, r.line, s.reason AS set_aside_reason,
+         CASE WHEN r.line IS NULL THEN true WHEN substr(r.line, 1, 1) = ' ' THEN trim(r.line) = ''
+              ELSE r.line = '' END AS blank
+  FROM raw_lines r LEFT JOIN set_aside s ON s.file = r.file AND s.line_no = r.line_no
+) l
+
 -- view: coded
 -- One row per input line: the fields the audit reads and the first check the line fails (problem,
 -- NULL when it passes every check; duplicates and references are looked at later). Each line's JSON
--- is parsed once for its fields (@json_fields): those every line is checked on (type, id, patient,
--- dates; the patient's organisation and sex) and, for a resource type the audit reads codes of, its
--- codings, statuses and author too (the other types' shorter list reads NULL for those: @at). The
--- concept is the first of code, procedureCode[0] and medicationCodeableConcept that holds the
--- coding's field. A line is blank when it is empty or only spaces (trimmed only when it starts with a
--- space, so that no line is copied for it). A view: patient_lines and resource_lines each select
--- their own files from it, so every line is parsed once, and each keeps only the columns read later.
+-- is parsed once (@json_fields, NULL when the line is not JSON), for the elements its resource type
+-- has (FHIR R4): a Patient's birth date, sex and organisation; for the other types, a list whose
+-- positions mean the same in every type (below) and that stops after the last element the type has
+-- (a position past its end reads NULL: @at). A line is blank when it is empty or only spaces
+-- (trimmed only when it starts with a space, so that no line is copied for it). A view:
+-- patient_lines and resource_lines each select their own files from it, so every line is parsed once.
 SELECT file, expected_type, line_no, rtype, id, subject, clinical, verification, status, performer, organisation,
        gender, system0, code0, system1, code1, d, onset, end_d,
        CASE WHEN set_aside_reason IS NOT NULL THEN set_aside_reason
@@ -37,63 +47,69 @@ SELECT file, expected_type, line_no, rtype, id, subject, clinical, verification,
             WHEN rtype <> 'Patient' AND (subject IS NULL OR subject NOT LIKE 'Patient/%') THEN 'no patient reference'
        END AS problem
 FROM (
-  SELECT file, expected_type, line_no, ok, blank, set_aside_reason, rtype, id, subject, clinical, verification, status,
+  SELECT file, expected_type, line_no, blank, set_aside_reason, rtype, id, subject, clinical, verification, status,
          performer, organisation, gender, date_text, onset_text, end_text, system0, code0, system1, code1,
+         CASE WHEN f IS NULL THEN false WHEN rtype IS NOT NULL THEN true ELSE @json_object(line) END AS ok,
          @date(date_text) AS d, @date(onset_text) AS onset, @date(end_text) AS end_d
   FROM (
-    SELECT file, expected_type, line_no, ok, blank, set_aside_reason,
-           CASE WHEN ok THEN @at(f, 1) END AS rtype,
-           CASE WHEN ok THEN @at(f, 2) END AS id,
-           CASE WHEN ok THEN coalesce(@at(f, 3), @at(f, 4)) END AS subject,
-           CASE WHEN ok THEN coalesce(@at(f, 5), @at(f, 6), @at(f, 7), @at(f, 8), @at(f, 9), @at(f, 10),
-                                      @at(f, 11), @at(f, 12), @at(f, 13)) END AS date_text,
-           CASE WHEN ok THEN @at(f, 14) END AS onset_text,
-           CASE WHEN ok THEN @at(f, 15) END AS end_text,
-           CASE WHEN ok THEN @at(f, 16) END AS organisation,
-           CASE WHEN ok THEN @at(f, 17) END AS gender,
-           CASE WHEN ok THEN coalesce(@at(f, 18), @at(f, 22), @at(f, 26)) END AS system0,
-           CASE WHEN ok THEN coalesce(@at(f, 19), @at(f, 23), @at(f, 27)) END AS code0,
-           CASE WHEN ok THEN coalesce(@at(f, 20), @at(f, 24), @at(f, 28)) END AS system1,
-           CASE WHEN ok THEN coalesce(@at(f, 21), @at(f, 25), @at(f, 29)) END AS code1,
-           CASE WHEN ok THEN @at(f, 30) END AS clinical,
-           CASE WHEN ok THEN @at(f, 31) END AS verification,
-           CASE WHEN ok THEN @at(f, 32) END AS status,
-           CASE WHEN ok THEN coalesce(@at(f, 33), @at(f, 34)) END AS performer
+    SELECT file, expected_type, line_no, line, blank, set_aside_reason, f, @at(f, 1) AS rtype, @at(f, 2) AS id,
+           CAST(NULL AS STRING) AS subject, @at(f, 3) AS date_text, CAST(NULL AS STRING) AS onset_text,
+           CAST(NULL AS STRING) AS end_text, @at(f, 4) AS gender, @at(f, 5) AS organisation,
+           CAST(NULL AS STRING) AS system0, CAST(NULL AS STRING) AS code0, CAST(NULL AS STRING) AS system1,
+           CAST(NULL AS STRING) AS code1, CAST(NULL AS STRING) AS status, CAST(NULL AS STRING) AS performer,
+           CAST(NULL AS STRING) AS clinical, CAST(NULL AS STRING) AS verification
     FROM (
-      SELECT file, expected_type, line_no, set_aside_reason, blank, f,
-             CASE WHEN NOT valid THEN false WHEN @at(f, 1) IS NOT NULL THEN true ELSE @json_object(line) END AS ok
-      FROM (
-        SELECT file, expected_type, line_no, line, set_aside_reason, blank, valid,
-               CASE WHEN valid AND expected_type IN ('Condition', 'ServiceRequest', 'ImagingStudy', 'MedicationStatement',
-                                                     'MedicationRequest')
-                    THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
-                     '$.recordedDate', '$.authoredOn', '$.started', '$.effectivePeriod.start', '$.effectiveDateTime',
-                     '$.performedDateTime', '$.period.start', '$.issued', '$.birthDate', '$.onsetDateTime',
-                     '$.effectivePeriod.end', '$.managingOrganization.reference', '$.gender',
-                     '$.code.coding[0].system', '$.code.coding[0].code', '$.code.coding[1].system', '$.code.coding[1].code',
-                     '$.procedureCode[0].coding[0].system', '$.procedureCode[0].coding[0].code',
-                     '$.procedureCode[0].coding[1].system', '$.procedureCode[0].coding[1].code',
-                     '$.medicationCodeableConcept.coding[0].system', '$.medicationCodeableConcept.coding[0].code',
-                     '$.medicationCodeableConcept.coding[1].system', '$.medicationCodeableConcept.coding[1].code',
-                     '$.clinicalStatus.coding[0].code', '$.verificationStatus.coding[0].code', '$.status',
-                     '$.asserter.reference', '$.requester.reference')
-                    WHEN valid
-                    THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
-                     '$.recordedDate', '$.authoredOn', '$.started', '$.effectivePeriod.start', '$.effectiveDateTime',
-                     '$.performedDateTime', '$.period.start', '$.issued', '$.birthDate', '$.onsetDateTime',
-                     '$.effectivePeriod.end', '$.managingOrganization.reference', '$.gender') END AS f
-        FROM (
-          SELECT file, expected_type, line_no, line, set_aside_reason, blank,
-                 CASE WHEN set_aside OR blank THEN false ELSE @json_valid(line) END AS valid
-          FROM (
-            SELECT r.file, r.expected_type, r.line_no, r.line, s.reason AS set_aside_reason, s.line_no IS NOT NULL AS set_aside,
-                   CASE WHEN r.line IS NULL THEN true WHEN substr(r.line, 1, 1) = ' ' THEN trim(r.line) = ''
-                        ELSE r.line = '' END AS blank
-            FROM raw_lines r LEFT JOIN set_aside s ON s.file = r.file AND s.line_no = r.line_no
-          ) joined
-        ) checked
-      ) extracted
-    ) objects
+      SELECT file, expected_type, line_no, line, blank, set_aside_reason,
+             CASE WHEN NOT unread
+                  THEN @json_fields(line, '$.resourceType', '$.id', '$.birthDate', '$.gender', '$.managingOrganization.reference')
+             END AS f
+      FROM lines WHERE expected_type = 'Patient'
+    ) patient
+    UNION ALL
+    -- Positions: 1 resourceType, 2 id, 3 and 4 the patient (subject or patient), 5 the date that places the
+    -- resource, 6 to 9 the system and code of its first two codings (code, procedureCode or
+    -- medicationCodeableConcept), 10 status, 11 author, 12 a second date (a Condition's onset, the
+    -- dateTime of a MedicationStatement's effective[x]), 13 the end of a MedicationStatement's period,
+    -- 14 and 15 a Condition's clinical and verification status. A path a type does not have reads NULL.
+    SELECT file, expected_type, line_no, line, blank, set_aside_reason, f, @at(f, 1), @at(f, 2),
+           coalesce(@at(f, 3), @at(f, 4)), coalesce(@at(f, 5), @at(f, 12)), @at(f, 12), @at(f, 13),
+           CAST(NULL AS STRING), CAST(NULL AS STRING), @at(f, 6), @at(f, 7), @at(f, 8), @at(f, 9), @at(f, 10),
+           @at(f, 11), @at(f, 14), @at(f, 15)
+    FROM (
+      SELECT file, expected_type, line_no, line, blank, set_aside_reason,
+             CASE WHEN unread THEN NULL
+                  WHEN expected_type = 'Condition'
+                  THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
+                       '$.recordedDate', '$.code.coding[0].system', '$.code.coding[0].code', '$.code.coding[1].system',
+                       '$.code.coding[1].code', '$.status', '$.asserter.reference', '$.onsetDateTime',
+                       '$.effectivePeriod.end', '$.clinicalStatus.coding[0].code', '$.verificationStatus.coding[0].code')
+                  WHEN expected_type IN ('ServiceRequest', 'MedicationRequest')
+                  THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
+                       '$.authoredOn', '$.code.coding[0].system', '$.code.coding[0].code', '$.code.coding[1].system',
+                       '$.code.coding[1].code', '$.status', '$.requester.reference')
+                  WHEN expected_type = 'ImagingStudy'
+                  THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
+                       '$.started', '$.procedureCode[0].coding[0].system', '$.procedureCode[0].coding[0].code',
+                       '$.procedureCode[0].coding[1].system', '$.procedureCode[0].coding[1].code', '$.status')
+                  WHEN expected_type = 'MedicationStatement'
+                  THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
+                       '$.effectivePeriod.start', '$.medicationCodeableConcept.coding[0].system',
+                       '$.medicationCodeableConcept.coding[0].code', '$.medicationCodeableConcept.coding[1].system',
+                       '$.medicationCodeableConcept.coding[1].code', '$.status', '$.informationSource.reference',
+                       '$.effectiveDateTime', '$.effectivePeriod.end')
+                  WHEN expected_type = 'Encounter'
+                  THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
+                       '$.period.start')
+                  WHEN expected_type IN ('Observation', 'DiagnosticReport')
+                  THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
+                       '$.effectiveDateTime')
+                  WHEN expected_type = 'Procedure'
+                  THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
+                       '$.performedDateTime')
+                  ELSE @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference')
+             END AS f
+      FROM lines WHERE expected_type <> 'Patient'
+    ) resource
   ) fields
 ) dated
 
@@ -125,7 +141,7 @@ WHERE c.problem IS NULL AND x.line_no IS NULL
 -- The lines of every other file, with the columns read later and the patient each refers to (NULL:
 -- the export holds no such patient; resolved as the lines are stored, with no second wide table).
 SELECT c.file, c.expected_type, c.line_no, c.id, c.subject, p.patient_id, c.clinical, c.verification, c.status,
-       c.performer, c.system0, c.code0, c.system1, c.code1, coalesce(c.d, c.onset) AS d, c.onset, c.end_d, c.problem
+       c.performer, c.system0, c.code0, c.system1, c.code1, c.d, c.onset, c.end_d, c.problem
 FROM coded c LEFT JOIN patients p ON p.patient_id = substr(c.subject, 9)
 WHERE c.expected_type <> 'Patient'
 

@@ -28,9 +28,10 @@ Row = tuple[Any, ...]
 
 DIALECTS: Mapping[str, Mapping[str, Callable[..., str]]] = {
     "duckdb": {
-        "json_valid": lambda x: f"json_valid({x})",
         "json_object": lambda x: f"(json_type({x}) = 'OBJECT')",
-        "json_fields": lambda x, *paths: f"json_extract_string({x}, [{', '.join(paths)}])",
+        "json_fields": lambda x, *paths: (
+            f"CASE WHEN json_valid({x}) THEN json_extract_string({x}, [{', '.join(paths)}]) END"
+        ),
         "at": lambda x, index: f"{x}[{index}]",
         "date": lambda x: f"TRY_CAST(substr({x}, 1, 10) AS DATE)",
         "days": lambda a, b: f"CAST(({b}) - ({a}) AS BIGINT)",
@@ -40,10 +41,7 @@ DIALECTS: Mapping[str, Mapping[str, Callable[..., str]]] = {
         ),
     },
     "spark": {
-        "json_valid": lambda x: (
-            f"(from_json({x}, 'map<string,string>') IS NOT NULL AND substr(ltrim({x}), 1, 1) = '{{')"
-        ),
-        "json_object": lambda x: "true",  # json_valid already holds only an object
+        "json_object": lambda x: "true",  # @json_fields is already NULL for anything but an object
         "json_fields": lambda x, *paths: _spark_fields(x, paths),
         "at": lambda x, index: f"try_element_at({x}, {index})",  # NULL past the end, as in DuckDB
         "date": lambda x: f"TRY_CAST(substr({x}, 1, 10) AS DATE)",
@@ -118,6 +116,8 @@ def _expand(sql: str, dialect: str, parameters: Mapping[str, object], bands: Seq
 def _spark_fields(x: str, paths: Sequence[str]) -> str:
     """Spark: every path's value, the line parsed once into a map of its top-level fields.
 
+    NULL when the line is not a JSON object (``from_json`` reads anything else as NULL).
+
     ``from_json(x, 'map<string,string>')`` keeps a nested object or array as its JSON text, so a
     longer path reads the rest of itself from that (short) text with ``get_json_object``; Spark
     computes the repeated ``from_json`` of one row once. The values are those ``get_json_object``
@@ -132,7 +132,8 @@ def _spark_fields(x: str, paths: Sequence[str]) -> str:
             raise ValueError(f"a path of @json_fields must start with a field name: {path}")
         top = f"{parsed}['{match.group(1)}']"
         values.append(f"get_json_object({top}, '${match.group(2)}')" if match.group(2) else top)
-    return "array(" + ", ".join(values) + ")"
+    an_object = f"{parsed} IS NOT NULL AND substr(ltrim({x}), 1, 1) = '{{'"
+    return f"CASE WHEN {an_object} THEN array({', '.join(values)}) END"
 
 
 def _band(bands: Sequence[Band], finding: str, x: str) -> str:
