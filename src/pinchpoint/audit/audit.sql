@@ -229,9 +229,8 @@ GROUP BY patient_id, id, d
 
 -- name: episodes
 -- A diagnosis with none in the {negative_history_days} days before it starts an episode (the index diagnosis);
--- the episode lasts until the next one starts.
-SELECT e.patient_id, e.condition_id AS episode_id, e.d AS index_date, e.presentation, e.practitioner,
-       lead(e.d) OVER (PARTITION BY e.patient_id ORDER BY e.d, e.condition_id) AS next_index_date
+-- the episode lasts until the next one starts (no two start on one day: the second has one 0 days before it).
+SELECT e.patient_id, e.condition_id AS episode_id, e.d AS index_date, e.presentation, e.practitioner
 FROM (
   SELECT d.*, lag(d.d) OVER (PARTITION BY d.patient_id ORDER BY d.d, d.condition_id) AS previous_date
   FROM diagnoses d
@@ -281,7 +280,7 @@ FROM (
            year(e.index_date) - year(p.birth_date)
              - CASE WHEN month(e.index_date) * 100 + day(e.index_date) < month(p.birth_date) * 100 + day(p.birth_date)
                     THEN 1 ELSE 0 END AS age
-    FROM episodes e JOIN patients p ON p.patient_id = e.patient_id
+    FROM patients p JOIN episodes e ON e.patient_id = p.patient_id
   ) e
   LEFT JOIN episode_exclusions x ON x.episode_id = e.episode_id
   LEFT JOIN episode_imaging i ON i.episode_id = e.episode_id
@@ -298,17 +297,18 @@ LEFT JOIN (SELECT DISTINCT system, code FROM codes WHERE role = 'index') i ON i.
 WHERE r.role = 'card'
 
 -- name: order_dates
--- Lumbar imaging orders with the episode they fall in, and the two dates they are reviewed on: the
--- order date, and {later_days} days later (or the audit date, if sooner) for "indicated later".
+-- Lumbar imaging orders with the episode they fall in (the last to start by the order date), and the
+-- two dates they are reviewed on: the order date, and {later_days} days later (or the audit date, if
+-- sooner) for "indicated later".
 SELECT r.id AS order_id, r.patient_id, r.d AS order_date,
        least(@add_days(r.d, {later_days}), DATE '{as_of}') AS later_date,
-       coalesce(min(r.performer), 'unknown') AS practitioner, min(r.key) AS modality, min(e.episode_id) AS episode_id,
+       coalesce(min(r.performer), 'unknown') AS practitioner, min(r.key) AS modality,
+       @arg_max(e.episode_id, e.index_date) AS episode_id,
        min(p.gender) AS gender, min(p.birth_date) AS birth_date
-FROM record_codes r
-JOIN patients p ON p.patient_id = r.patient_id
+FROM patients p
+JOIN (SELECT * FROM record_codes WHERE rtype = 'ServiceRequest' AND role = 'imaging' AND d IS NOT NULL) r
+  ON r.patient_id = p.patient_id
 LEFT JOIN episodes e ON e.patient_id = r.patient_id AND e.index_date <= r.d
-     AND (e.next_index_date IS NULL OR r.d < e.next_index_date)
-WHERE r.rtype = 'ServiceRequest' AND r.role = 'imaging' AND r.d IS NOT NULL
 GROUP BY r.id, r.patient_id, r.d
 
 -- name: orders

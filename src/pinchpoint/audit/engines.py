@@ -39,6 +39,7 @@ DIALECTS: Mapping[str, Mapping[str, Callable[..., str]]] = {
         "sorted_join": lambda x: (
             f"array_to_string(list_sort(list({x}) FILTER (WHERE ({x}) IS NOT NULL)), ';')"
         ),
+        "arg_max": lambda x, by: f"arg_max({x}, {by})",
     },
     "spark": {
         "json_object": lambda x: "true",  # @json_fields is already NULL for anything but an object
@@ -48,6 +49,7 @@ DIALECTS: Mapping[str, Mapping[str, Callable[..., str]]] = {
         "days": lambda a, b: f"CAST(datediff({b}, {a}) AS BIGINT)",
         "add_days": lambda d, n: f"date_add({d}, {n})",
         "sorted_join": lambda x: f"array_join(sort_array(collect_list({x})), ';')",
+        "arg_max": lambda x, by: f"max_by({x}, {by})",
     },
 }
 """The dialect-specific functions of ``audit.sql``, per engine."""
