@@ -180,16 +180,17 @@ def read_resources(
 
 @dataclass(frozen=True, slots=True)
 class CheckedResource:
-    """One resource of a record, validated by :func:`check_resource` and ready to be read.
+    """One resource of a record as :func:`check_resource` validated it, ready to be read (made there only).
 
     ``model`` is the validated ``fhir.resources`` model, or None for a type the reader does not
     read (reading it gives a warning); ``id`` is the resource's JSON ``id`` as it was given.
+    The model is only read, never changed, so one checked resource may be read into many records.
     """
 
     path: str
     kind: str
     model: Resource | None
-    id: object = None
+    id: object
 
 
 def check_resource(path: str, resource: object, *, origin: str) -> CheckedResource:
