@@ -17,15 +17,17 @@ import pydantic
 import pytest
 import yaml
 from fhir.resources.R4B.patient import Patient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pinchpoint import assess
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.vocabulary import Urgency
-from pinchpoint.errors import FhirMappingError
+from pinchpoint.errors import FhirMappingError, PinchpointError
 from pinchpoint.io.casefile import read_case
 from pinchpoint.io.fhir._boundary import fhir_errors
 from pinchpoint.io.fhir.inputs import assess_fhir, read_fhir
-from pinchpoint.io.fhir.record import read_bundle
+from pinchpoint.io.fhir.record import check_resource, read_bundle, read_checked, read_resources
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.knowledge import schema as s
 from tests.corpus import PACKAGED_VOCABULARY, shared_case_params
@@ -344,3 +346,82 @@ def test_terminology_rows_name_existing_systems():
     rows = [*table.conditions, *table.observations, *table.presentations, *table.imaging_orders]
     rows += [code for codes in (*table.sites.values(), *table.causes.values()) for code in codes]
     assert {cast(s.Code, row).system for row in rows} <= set(table.systems)
+
+
+def _pool() -> list[dict[str, Any]]:
+    """Resources that pass the check, each read differently: every condition code and status, clashes."""
+    sct = "http://snomed.info/sct"
+    pregnancy = {"valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "LA15173-0"}]}}
+    celsius = {"valueQuantity": {"value": 38.4, "system": "http://unitsofmeasure.org", "code": "Cel"}}
+    fahrenheit = {"valueQuantity": {"value": 101.2, "system": "http://unitsofmeasure.org", "code": "[degF]"}}
+    pool: list[dict[str, Any]] = [
+        {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1975-03-02"},
+        {"resourceType": "Patient", "gender": "other", "birthDate": "1975"},
+        _condition(sct, "23056005", clinical="active", onset="2025-02-15"),
+        _condition(sct, "23056005", clinical="active", onset="2025-01-01"),
+        _condition(sct, "23056005", onset="2025-04-01"),
+        _condition(sct, "192970008", clinical="active"),
+        _condition(sct, "22298006"),
+        _condition(sct, "267064002", clinical="bogus"),
+        _observation("http://loinc.org", "82810-3", **pregnancy),
+        _observation("http://loinc.org", "8310-5", **celsius),
+        _observation("http://loinc.org", "8310-5", **fahrenheit),
+        {**_observation("http://loinc.org", "8310-5", **celsius), "status": "cancelled"},
+        {"resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"}},
+        {"resourceType": "Spaceship"},
+    ]
+    for row in _TERMS["conditions"]:
+        for clinical, verification in (("active", None), ("resolved", None), (None, "refuted")):
+            pool.append(_condition(_SYSTEMS[row["system"]], row["code"], clinical=clinical,
+                                   verification=verification))  # fmt: skip
+    return pool
+
+
+_POOL = _pool()
+
+
+def _outcome(read):
+    """What a read gives: the facts, or the error's type and message."""
+    try:
+        return read()
+    except PinchpointError as error:
+        return type(error), str(error)
+
+
+@pytest.fixture(scope="module")
+def checked_pool():
+    """Every resource of the pool checked once, at the path ``pool[i]``, to be read into many records."""
+    return [check_resource(f"pool[{index}]", resource, origin="x") for index, resource in enumerate(_POOL)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(chosen=st.lists(st.integers(0, len(_POOL) - 1), max_size=6))
+def test_reading_checked_resources_equals_reading_their_json(knowledge, checked_pool, chosen):
+    """A record read from resources checked once gives what reading its JSON gives: facts, warnings, errors.
+
+    The checked resources are shared by every record drawn, as the population audit shares them
+    between its signatures; a record may hold a resource twice, two Patients (an error) or a
+    status outside its value set (an error raised while reading, not while checking).
+    """
+    resources = [(f"pool[{index}]", _POOL[index]) for index in chosen]
+    direct = _outcome(lambda: read_resources(resources, knowledge, today=TODAY, origin="x"))
+    checked = [checked_pool[index] for index in chosen]
+    assert _outcome(lambda: read_checked(checked, knowledge, today=TODAY, origin="x")) == direct
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        pytest.param({"resourceType": "Condition", "code": {"text": "x"}}, id="missing-required-element"),
+        pytest.param({"resourceType": "Patient", "gender": "robot"}, id="bad-code"),
+        pytest.param(_condition("http://snomed.info/sct", ""), id="empty-code"),
+        pytest.param({"resourceType": "Observation", "status": "final"}, id="observation-without-code"),
+        pytest.param({"resourceType": 5}, id="type-not-a-string"),
+        pytest.param(["Patient"], id="not-an-object"),
+    ],
+)
+def test_check_refuses_what_reading_the_json_refuses(knowledge, resource):
+    """check_resource raises the error that reading the same resource raises, word for word."""
+    direct = _outcome(lambda: read_resources([("r", resource)], knowledge, today=TODAY, origin="x"))
+    assert direct[0] is FhirMappingError
+    assert _outcome(lambda: check_resource("r", resource, origin="x")) == direct

@@ -9,6 +9,13 @@ reader reads them, and :func:`pinchpoint.service.orders.review_lumbar_orders` de
 the reader refuses (a sex that is not a FHIR gender, say) gets the verdict ``unreadable``, as the
 card would answer that request with an error rather than a card. Nothing here restates a rule.
 
+The signatures of a population share few elements (the patient's age and sex, each coded
+Condition at its place in the record), so each element's resource is validated once per call
+(:func:`pinchpoint.io.fhir.record.check_resource`, most of the cost of reading) and every
+signature is read from its elements' checked resources (:func:`~pinchpoint.io.fhir.record.read_checked`).
+A signature with an element that fails the check is read from its JSON by
+:func:`~pinchpoint.io.fhir.record.read_resources`, so that its error is the reader's own.
+
 Ages and days are numbers the knowledge only ever compares with thresholds (a rule's
 ``at_least``/``at_most``, an age or duration band of the model, a row's ``max_days``), so every
 whole number between two neighbouring thresholds gets the same review. :func:`value_bands` reads
@@ -28,7 +35,13 @@ from typing import Any, cast
 
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.errors import PinchpointError
-from pinchpoint.io.fhir.record import RecordFacts, read_resources
+from pinchpoint.io.fhir.record import (
+    CheckedResource,
+    RecordFacts,
+    check_resource,
+    read_checked,
+    read_resources,
+)
 from pinchpoint.knowledge import schema as s
 from pinchpoint.service.orders import review_lumbar_orders
 
@@ -44,6 +57,9 @@ _HIGHEST = 10**9
 _ORDER_DAY = dt.date(2000, 7, 1)
 _CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 _VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+_Element = tuple[str, str, str]
+"""One element of a signature as a resource of its record: JSON path, resource id, element text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +157,10 @@ def verdicts_of(signatures: Iterable[str], knowledge: Knowledge) -> list[Verdict
     ordered = sorted(set(signatures))
     readable: list[tuple[str, RecordFacts]] = []
     found: dict[str, Verdict] = {}
+    checked: dict[_Element, CheckedResource | None] = {}
     for signature in ordered:
         try:
-            readable.append(
-                (
-                    signature,
-                    read_resources(_resources(signature), knowledge, today=_ORDER_DAY, origin="audit"),
-                )
-            )
+            readable.append((signature, _read(signature, knowledge, checked)))
         except PinchpointError as exc:
             found[signature] = Verdict(signature, "unreadable", False, False, str(exc))
     reviews = review_lumbar_orders([(facts, {}, frozenset()) for _, facts in readable], knowledge)
@@ -168,28 +180,70 @@ def verdict_of(signature: str, knowledge: Knowledge) -> Verdict:
     return verdicts_of([signature], knowledge)[0]
 
 
-def _resources(signature: str) -> list[tuple[str, object]]:
+def _read(
+    signature: str, knowledge: Knowledge, checked: dict[_Element, CheckedResource | None]
+) -> RecordFacts:
+    """Read a signature's record from its elements' resources, each checked once per ``checked``.
+
+    ``checked`` maps each element met so far to its checked resource, or to None when the check
+    failed (then the signature is read from its JSON, which raises the reader's own error).
+    """
+    resources: list[CheckedResource] = []
+    for element in _elements(signature):
+        if element not in checked:
+            path = element[0]
+            try:
+                checked[element] = check_resource(path, _resource(*element), origin="audit")
+            except PinchpointError:
+                checked[element] = None
+        resource = checked[element]
+        if resource is None:
+            return read_resources(_resources(signature), knowledge, today=_ORDER_DAY, origin="audit")
+        resources.append(resource)
+    return read_checked(resources, knowledge, today=_ORDER_DAY, origin="audit")
+
+
+def _elements(signature: str) -> list[_Element]:
+    """The elements of a signature: the patient's age and sex, then each condition in order."""
     age, sex, conditions = signature.split("#", 2)
-    patient: dict[str, Any] = {"resourceType": "Patient", "id": "audit"}
+    found = [("Patient", "audit", f"{age}#{sex}")]
+    for index, element in enumerate(filter(None, conditions.split(";"))):
+        found.append((f"Condition[{index}]", f"c{index}", element))
+    return found
+
+
+def _resources(signature: str) -> list[tuple[str, object]]:
+    """The FHIR resources of a signature, as a CDS client would prefetch them."""
+    return [(element[0], _resource(*element)) for element in _elements(signature)]
+
+
+def _resource(path: str, resource_id: str, element: str) -> dict[str, Any]:
+    return _patient(resource_id, element) if path == "Patient" else _condition(resource_id, element)
+
+
+def _patient(resource_id: str, element: str) -> dict[str, Any]:
+    age, sex = element.split("#")
+    patient: dict[str, Any] = {"resourceType": "Patient", "id": resource_id}
     if age:
         patient["birthDate"] = _ORDER_DAY.replace(year=_ORDER_DAY.year - int(age)).isoformat()
     if sex:
         patient["gender"] = sex
-    found: list[tuple[str, object]] = [("Patient", patient)]
-    for index, element in enumerate(filter(None, conditions.split(";"))):
-        system, code, clinical, verification, onset_days = element.split("|")
-        condition: dict[str, Any] = {
-            "resourceType": "Condition",
-            "id": f"c{index}",
-            "subject": {"reference": "Patient/audit"},
-            "code": {"coding": [{"system": system, "code": code}]},
-        }
-        if clinical:
-            condition["clinicalStatus"] = {"coding": [{"system": _CLINICAL, "code": clinical}]}
-        if verification:
-            condition["verificationStatus"] = {"coding": [{"system": _VERIFICATION, "code": verification}]}
-        if onset_days:
-            onset = _ORDER_DAY - dt.timedelta(days=int(onset_days))
-            condition["onsetDateTime"] = onset.isoformat()
-        found.append((f"Condition[{index}]", condition))
-    return found
+    return patient
+
+
+def _condition(resource_id: str, element: str) -> dict[str, Any]:
+    system, code, clinical, verification, onset_days = element.split("|")
+    condition: dict[str, Any] = {
+        "resourceType": "Condition",
+        "id": resource_id,
+        "subject": {"reference": "Patient/audit"},
+        "code": {"coding": [{"system": system, "code": code}]},
+    }
+    if clinical:
+        condition["clinicalStatus"] = {"coding": [{"system": _CLINICAL, "code": clinical}]}
+    if verification:
+        condition["verificationStatus"] = {"coding": [{"system": _VERIFICATION, "code": verification}]}
+    if onset_days:
+        onset = _ORDER_DAY - dt.timedelta(days=int(onset_days))
+        condition["onsetDateTime"] = onset.isoformat()
+    return condition

@@ -15,6 +15,12 @@ What is read, and how (the code tables are ``terminology.yaml``; nothing is gues
 Every code that is not in the tables, every resource type that is not read and every value that
 cannot be used becomes a warning in :attr:`RecordFacts.warnings`. When two resources disagree on a
 yes/no finding, *yes* wins (a red flag is never dropped); for ``duration_days`` the longest wins.
+
+Reading a resource is two steps: :func:`check_resource` validates its JSON against the
+``fhir.resources`` model (most of the cost), and the reader then reads the checked model into the
+record. :func:`read_resources` takes both steps for each resource in turn; :func:`read_checked`
+takes only the second, so that a caller reading many records made of the same few resources (the
+population audit) validates each of them once.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from fhir.resources.R4B.resource import Resource
 
 from pinchpoint.core.case import Case, FindingValue, check_value
 from pinchpoint.core.knowledge import Knowledge
@@ -40,9 +47,12 @@ from pinchpoint.io.fhir.terminology import Terminology
 from pinchpoint.knowledge import schema as s
 
 __all__ = [
+    "CheckedResource",
     "RecordFacts",
     "RecordedDiagnosis",
+    "check_resource",
     "read_bundle",
+    "read_checked",
     "read_resources",
     "record_to_case",
 ]
@@ -57,6 +67,13 @@ _VERIFICATION_CODES = frozenset(
 )
 _USABLE_OBSERVATION = frozenset({"final", "amended", "corrected", "preliminary"})
 _DURATION = "duration_days"
+_READ: Mapping[str, type[Resource]] = {
+    "Patient": Patient,
+    "Condition": Condition,
+    "Observation": Observation,
+    "QuestionnaireResponse": QuestionnaireResponse,
+}
+"""The resource types the reader reads, with the model each is validated against."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,13 +166,79 @@ def read_resources(
 ) -> RecordFacts:
     """Read the facts of resources given with their JSON paths (Bundle entries, CDS prefetch).
 
+    Each resource is checked (:func:`check_resource`) and read before the next is looked at.
+
     Raises:
         FhirMappingError: A resource that is read is invalid, or there is more than one Patient.
         InvalidCaseError: An answer of an intake QuestionnaireResponse is out of range.
     """
     reader = _Reader(knowledge, today, origin)
     for path, resource in resources:
-        reader.read(path, resource)
+        reader.read(check_resource(path, resource, origin=origin))
+    return reader.facts()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedResource:
+    """One resource of a record as :func:`check_resource` validated it, ready to be read (made there only).
+
+    ``model`` is the validated ``fhir.resources`` model, or None for a type the reader does not
+    read (reading it gives a warning); ``id`` is the resource's JSON ``id`` as it was given.
+    The model is only read, never changed, so one checked resource may be read into many records.
+    """
+
+    path: str
+    kind: str
+    model: Resource | None
+    id: object
+
+
+def check_resource(path: str, resource: object, *, origin: str) -> CheckedResource:
+    """Validate one resource of a record, as :func:`read_resources` does before reading it.
+
+    Args:
+        path: The resource's JSON path in its record, named in every message.
+        resource: The parsed JSON of the resource.
+        origin: Where the record came from, named in every message.
+
+    Raises:
+        FhirMappingError: The entry is not a FHIR resource, or a resource of a type that is read
+            does not match its model or carries a code outside its required value set.
+    """
+    if not isinstance(resource, Mapping) or not isinstance(resource.get("resourceType"), str):
+        raise FhirMappingError(
+            "an entry is not a FHIR resource",
+            location=f"{origin}: {path}",
+            expected="a JSON object with a resourceType",
+            got=type(resource).__name__,
+        )
+    kind = str(resource["resourceType"])
+    model = _READ.get(kind)
+    validated = validate_resource(resource, model, origin, path) if model is not None else None
+    return CheckedResource(path, kind, validated, resource.get("id"))
+
+
+def read_checked(
+    resources: Iterable[CheckedResource],
+    knowledge: Knowledge,
+    *,
+    today: dt.date,
+    origin: str,
+) -> RecordFacts:
+    """Read the facts of resources already checked: what :func:`read_resources` reads of their JSON.
+
+    A caller that reads many records made of the same resources checks each resource once
+    (:func:`check_resource`, with the same ``origin``) and reads every record here, with the
+    same facts, warnings and errors as reading the JSON, apart from the checks already passed.
+
+    Raises:
+        FhirMappingError: A code of a Condition status is not in its value set, or there is more
+            than one Patient.
+        InvalidCaseError: An answer of an intake QuestionnaireResponse is out of range.
+    """
+    reader = _Reader(knowledge, today, origin)
+    for resource in resources:
+        reader.read(resource)
     return reader.facts()
 
 
@@ -179,7 +262,7 @@ class _Reader:
     def __init__(self, knowledge: Knowledge, today: dt.date, origin: str) -> None:
         self.knowledge = knowledge
         self.vocabulary = knowledge.vocabulary
-        self.terms = Terminology.of(knowledge)
+        self.terms = knowledge.part(Terminology.of)
         self.today = today
         self.origin = origin
         self.findings: dict[str, FindingValue] = {}
@@ -202,32 +285,24 @@ class _Reader:
     def warn(self, path: str, text: str) -> None:
         self.warnings.append(f"{self.origin}: {path}: {text}")
 
-    def read(self, path: str, resource: object) -> None:
-        if not isinstance(resource, Mapping) or not isinstance(resource.get("resourceType"), str):
-            raise FhirMappingError(
-                "an entry is not a FHIR resource",
-                location=f"{self.origin}: {path}",
-                expected="a JSON object with a resourceType",
-                got=type(resource).__name__,
-            )
-        kind = str(resource["resourceType"])
-        readers = {
-            "Patient": self._patient,
-            "Condition": self._condition,
-            "Observation": self._observation,
-            "QuestionnaireResponse": self._response,
-        }
-        if kind not in readers:
+    def read(self, resource: CheckedResource) -> None:
+        kind, path, model = resource.kind, resource.path, resource.model
+        if isinstance(model, Patient):
+            self._patient(path, model)
+        elif isinstance(model, Condition):
+            self._condition(path, model)
+        elif isinstance(model, Observation):
+            self._observation(path, model)
+        elif isinstance(model, QuestionnaireResponse):
+            self._response(path, model)
+        else:
             known = model_class(kind) is not None
             self.warn(path, f"{kind} resources are not read" if known else f"{kind} is not a FHIR R4 type")
             return
-        readers[kind](path, resource)
-        resource_id = resource.get("id")
-        if isinstance(resource_id, str):
-            self.basis.append(f"{kind}/{resource_id}")
+        if isinstance(resource.id, str):
+            self.basis.append(f"{kind}/{resource.id}")
 
-    def _patient(self, path: str, data: Mapping[str, Any]) -> None:
-        patient = validate_resource(data, Patient, self.origin, path)
+    def _patient(self, path: str, patient: Patient) -> None:
         if self.patient is not None or "age" in self.findings or "sex" in self.findings:
             raise FhirMappingError(
                 "the record holds more than one Patient",
@@ -248,8 +323,7 @@ class _Reader:
         elif patient.gender is not None:
             self.warn(f"{path}.gender", f"gender {patient.gender!r} is not a sex of the vocabulary; not used")
 
-    def _condition(self, path: str, data: Mapping[str, Any]) -> None:
-        condition = validate_resource(data, Condition, self.origin, path)
+    def _condition(self, path: str, condition: Condition) -> None:
         clinical = _status(
             condition.clinicalStatus, _CLINICAL, _CLINICAL_CODES, f"{path}.clinicalStatus", self
         )
@@ -314,8 +388,7 @@ class _Reader:
             return
         self._add(_DURATION, days, f"{path}.onsetDateTime")
 
-    def _observation(self, path: str, data: Mapping[str, Any]) -> None:
-        observation = validate_resource(data, Observation, self.origin, path)
+    def _observation(self, path: str, observation: Observation) -> None:
         if observation.status not in _USABLE_OBSERVATION:
             return
         rows = [
@@ -369,8 +442,7 @@ class _Reader:
             f" ({_shown(observation.valueCodeableConcept)})",
         )
 
-    def _response(self, path: str, data: Mapping[str, Any]) -> None:
-        response = validate_resource(data, QuestionnaireResponse, self.origin, path)
+    def _response(self, path: str, response: QuestionnaireResponse) -> None:
         for finding, value in findings_of_response(
             response,
             self.vocabulary,
