@@ -6,8 +6,8 @@
 -- audit definition; `@fn(...)` is one of the few functions whose spelling differs between the
 -- engines (pinchpoint.audit.engines.DIALECTS). Everything else is SQL both engines run as it is.
 --
--- Inputs from the engine: raw_lines(file, expected_type, line_no, line), set_aside(file, line_no,
--- reason), codes(system, code, role, key), exclusion_windows(key, before_days, after_days, min_days),
+-- Inputs from the engine: raw_lines(file_no, expected_type, line_no, line), files(file_no, file: the
+-- file's name, joined back only where a table is written), set_aside(file_no, line_no, reason), codes(system, code, role, key), exclusion_windows(key, before_days, after_days, min_days),
 -- warning_defs(key, demands, max_days, neurology_within); between stage 1 and stage 2 the verdicts
 -- table (signature, verdict, card_warns, plan_offers, reasons) from the CDS order card's review.
 -- `@band(finding, x)` writes a number as the representative of its band (pinchpoint.audit.verdicts.value_bands).
@@ -16,12 +16,12 @@
 -- view: lines
 -- Every input line, with the reason it was set aside before loading (too long; a raw 0x01 byte) and
 -- whether it is blank: empty or only spaces. A line of either kind is not parsed (unread).
-SELECT file, expected_type, line_no, line, set_aside_reason, blank, set_aside_reason IS NOT NULL OR blank AS unread
+SELECT file_no, expected_type, line_no, line, set_aside_reason, blank, set_aside_reason IS NOT NULL OR blank AS unread
 FROM (
-  SELECT r.file, r.expected_type, r.line_no, r.line, s.reason AS set_aside_reason,
+  SELECT r.file_no, r.expected_type, r.line_no, r.line, s.reason AS set_aside_reason,
          CASE WHEN r.line IS NULL THEN true WHEN substr(r.line, 1, 1) = ' ' THEN trim(r.line) = ''
               ELSE r.line = '' END AS blank
-  FROM raw_lines r LEFT JOIN set_aside s ON s.file = r.file AND s.line_no = r.line_no
+  FROM raw_lines r LEFT JOIN set_aside s ON s.file_no = r.file_no AND s.line_no = r.line_no
 ) l
 
 -- view: coded
@@ -33,7 +33,7 @@ FROM (
 -- (a position past its end reads NULL: @at). A line is blank when it is empty or only spaces
 -- (trimmed only when it starts with a space, so that no line is copied for it). A view:
 -- patient_lines and resource_lines each select their own files from it, so every line is parsed once.
-SELECT file, expected_type, line_no, rtype, id, subject, clinical, verification, status, performer, organisation,
+SELECT file_no, expected_type, line_no, rtype, id, subject, clinical, verification, status, performer, organisation,
        gender, system0, code0, system1, code1, d, onset, end_d,
        CASE WHEN set_aside_reason IS NOT NULL THEN set_aside_reason
             WHEN blank THEN 'empty line'
@@ -47,19 +47,19 @@ SELECT file, expected_type, line_no, rtype, id, subject, clinical, verification,
             WHEN rtype <> 'Patient' AND (subject IS NULL OR subject NOT LIKE 'Patient/%') THEN 'no patient reference'
        END AS problem
 FROM (
-  SELECT file, expected_type, line_no, blank, set_aside_reason, rtype, id, subject, clinical, verification, status,
+  SELECT file_no, expected_type, line_no, blank, set_aside_reason, rtype, id, subject, clinical, verification, status,
          performer, organisation, gender, date_text, onset_text, end_text, system0, code0, system1, code1,
          CASE WHEN f IS NULL THEN false WHEN rtype IS NOT NULL THEN true ELSE @json_object(line) END AS ok,
          @date(date_text) AS d, @date(onset_text) AS onset, @date(end_text) AS end_d
   FROM (
-    SELECT file, expected_type, line_no, line, blank, set_aside_reason, f, @at(f, 1) AS rtype, @at(f, 2) AS id,
+    SELECT file_no, expected_type, line_no, line, blank, set_aside_reason, f, @at(f, 1) AS rtype, @at(f, 2) AS id,
            CAST(NULL AS STRING) AS subject, @at(f, 3) AS date_text, CAST(NULL AS STRING) AS onset_text,
            CAST(NULL AS STRING) AS end_text, @at(f, 4) AS gender, @at(f, 5) AS organisation,
            CAST(NULL AS STRING) AS system0, CAST(NULL AS STRING) AS code0, CAST(NULL AS STRING) AS system1,
            CAST(NULL AS STRING) AS code1, CAST(NULL AS STRING) AS status, CAST(NULL AS STRING) AS performer,
            CAST(NULL AS STRING) AS clinical, CAST(NULL AS STRING) AS verification
     FROM (
-      SELECT file, expected_type, line_no, line, blank, set_aside_reason,
+      SELECT file_no, expected_type, line_no, line, blank, set_aside_reason,
              CASE WHEN NOT unread
                   THEN @json_fields(line, '$.resourceType', '$.id', '$.birthDate', '$.gender', '$.managingOrganization.reference')
              END AS f
@@ -71,12 +71,12 @@ FROM (
     -- medicationCodeableConcept), 10 status, 11 author, 12 a second date (a Condition's onset, the
     -- dateTime of a MedicationStatement's effective[x]), 13 the end of a MedicationStatement's period,
     -- 14 and 15 a Condition's clinical and verification status. A path a type does not have reads NULL.
-    SELECT file, expected_type, line_no, line, blank, set_aside_reason, f, @at(f, 1), @at(f, 2),
+    SELECT file_no, expected_type, line_no, line, blank, set_aside_reason, f, @at(f, 1), @at(f, 2),
            coalesce(@at(f, 3), @at(f, 4)), coalesce(@at(f, 5), @at(f, 12)), @at(f, 12), @at(f, 13),
            CAST(NULL AS STRING), CAST(NULL AS STRING), @at(f, 6), @at(f, 7), @at(f, 8), @at(f, 9), @at(f, 10),
            @at(f, 11), @at(f, 14), @at(f, 15)
     FROM (
-      SELECT file, expected_type, line_no, line, blank, set_aside_reason,
+      SELECT file_no, expected_type, line_no, line, blank, set_aside_reason,
              CASE WHEN unread THEN NULL
                   WHEN expected_type = 'Condition'
                   THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
@@ -115,54 +115,56 @@ FROM (
 
 -- name: patient_lines
 -- The lines of the Patient files, with the columns read later.
-SELECT file, line_no, id, d AS birth_date, gender, organisation, problem FROM coded WHERE expected_type = 'Patient'
+SELECT file_no, line_no, id, d AS birth_date, gender, organisation, problem FROM coded WHERE expected_type = 'Patient'
 
 -- name: patient_copies
 -- Copies of one Patient (same id): the first in file and line order is read, the rest are refused.
 -- Only ids with more than one copy are ranked (a hash aggregate finds them; no sort of every line).
-SELECT file, line_no, 'Patient' AS expected_type, first_copy
+SELECT c.file_no, c.line_no, 'Patient' AS expected_type, concat(f.file, ':', CAST(c.first_line AS STRING)) AS first_copy
 FROM (
-  SELECT s.file, s.line_no,
-         row_number() OVER (PARTITION BY s.id ORDER BY s.file, s.line_no) AS copy_no,
-         first_value(concat(s.file, ':', CAST(s.line_no AS STRING))) OVER (PARTITION BY s.id ORDER BY s.file, s.line_no) AS first_copy
+  SELECT s.file_no, s.line_no,
+         row_number() OVER (PARTITION BY s.id ORDER BY s.file_no, s.line_no) AS copy_no,
+         first_value(s.file_no) OVER (PARTITION BY s.id ORDER BY s.file_no, s.line_no) AS first_file,
+         first_value(s.line_no) OVER (PARTITION BY s.id ORDER BY s.file_no, s.line_no) AS first_line
   FROM patient_lines s
   JOIN (SELECT id FROM patient_lines WHERE problem IS NULL GROUP BY id HAVING count(*) > 1) d ON d.id = s.id
   WHERE s.problem IS NULL
-) c
-WHERE copy_no > 1
+) c JOIN files f ON f.file_no = c.first_file
+WHERE c.copy_no > 1
 
 -- name: patients
 -- The Patients that pass every check and are the first copy of their resource.
-SELECT c.id AS patient_id, c.birth_date, c.gender, c.organisation, c.file
-FROM patient_lines c LEFT JOIN patient_copies x ON x.file = c.file AND x.line_no = c.line_no
+SELECT c.id AS patient_id, c.birth_date, c.gender, c.organisation, c.file_no
+FROM patient_lines c LEFT JOIN patient_copies x ON x.file_no = c.file_no AND x.line_no = c.line_no
 WHERE c.problem IS NULL AND x.line_no IS NULL
 
 -- name: resource_lines
 -- The lines of every other file, with the columns read later and the patient each refers to (NULL:
 -- the export holds no such patient; resolved as the lines are stored, with no second wide table).
-SELECT c.file, c.expected_type, c.line_no, c.id, c.subject, p.patient_id, c.clinical, c.verification, c.status,
+SELECT c.file_no, c.expected_type, c.line_no, c.id, c.subject, p.patient_id, c.clinical, c.verification, c.status,
        c.performer, c.system0, c.code0, c.system1, c.code1, c.d, c.onset, c.end_d, c.problem
 FROM coded c LEFT JOIN patients p ON p.patient_id = substr(c.subject, 9)
 WHERE c.expected_type <> 'Patient'
 
 -- name: resource_copies
 -- Copies of one resource of another type (same type and id), as patient_copies.
-SELECT file, line_no, expected_type, first_copy
+SELECT c.file_no, c.line_no, c.expected_type, concat(f.file, ':', CAST(c.first_line AS STRING)) AS first_copy
 FROM (
-  SELECT s.file, s.line_no, s.expected_type,
-         row_number() OVER (PARTITION BY s.expected_type, s.id ORDER BY s.file, s.line_no) AS copy_no,
-         first_value(concat(s.file, ':', CAST(s.line_no AS STRING))) OVER (PARTITION BY s.expected_type, s.id ORDER BY s.file, s.line_no) AS first_copy
+  SELECT s.file_no, s.line_no, s.expected_type,
+         row_number() OVER (PARTITION BY s.expected_type, s.id ORDER BY s.file_no, s.line_no) AS copy_no,
+         first_value(s.file_no) OVER (PARTITION BY s.expected_type, s.id ORDER BY s.file_no, s.line_no) AS first_file,
+         first_value(s.line_no) OVER (PARTITION BY s.expected_type, s.id ORDER BY s.file_no, s.line_no) AS first_line
   FROM resource_lines s
   JOIN (SELECT expected_type, id FROM resource_lines WHERE problem IS NULL GROUP BY expected_type, id HAVING count(*) > 1) d
     ON d.expected_type = s.expected_type AND d.id = s.id
   WHERE s.problem IS NULL
-) c
-WHERE copy_no > 1
+) c JOIN files f ON f.file_no = c.first_file
+WHERE c.copy_no > 1
 
 -- view: records
 -- Every other resource that passed the checks and is the first copy of itself.
 SELECT r.expected_type AS rtype, r.*
-FROM resource_lines r LEFT JOIN resource_copies x ON x.file = r.file AND x.line_no = r.line_no
+FROM resource_lines r LEFT JOIN resource_copies x ON x.file_no = r.file_no AND x.line_no = r.line_no
 WHERE r.problem IS NULL AND x.line_no IS NULL
 
 -- name: record_codes
@@ -188,36 +190,43 @@ WHERE (r.rtype = 'Condition' AND k.role IN ('index', 'exclusion', 'warning', 'ne
 
 -- name: refusals
 -- Every refused line with its reason.
-SELECT file, line_no, 'Patient' AS resource_type, problem AS reason FROM patient_lines WHERE problem IS NOT NULL
-UNION ALL
-SELECT file, line_no, expected_type, problem FROM resource_lines WHERE problem IS NOT NULL
-UNION ALL
-SELECT file, line_no, expected_type, concat('duplicate of ', first_copy) FROM patient_copies
-UNION ALL
-SELECT file, line_no, expected_type, concat('duplicate of ', first_copy) FROM resource_copies
-UNION ALL
-SELECT file, line_no, expected_type, concat('reference to a missing patient: ', subject) FROM records WHERE patient_id IS NULL
+SELECT f.file, r.line_no, r.resource_type, r.reason
+FROM (
+  SELECT file_no, line_no, 'Patient' AS resource_type, problem AS reason FROM patient_lines WHERE problem IS NOT NULL
+  UNION ALL
+  SELECT file_no, line_no, expected_type, problem FROM resource_lines WHERE problem IS NOT NULL
+  UNION ALL
+  SELECT file_no, line_no, expected_type, concat('duplicate of ', first_copy) FROM patient_copies
+  UNION ALL
+  SELECT file_no, line_no, expected_type, concat('duplicate of ', first_copy) FROM resource_copies
+  UNION ALL
+  SELECT file_no, line_no, expected_type, concat('reference to a missing patient: ', subject) FROM records
+  WHERE patient_id IS NULL
+) r JOIN files f ON f.file_no = r.file_no
 
 -- name: reconciliation
 -- Every input line counted once: used, out of scope or refused, with the reason.
-SELECT file, status, reason, CAST(count(*) AS BIGINT) AS lines
+SELECT file, 'refused' AS status, reason, CAST(count(*) AS BIGINT) AS lines FROM refusals GROUP BY file, reason
+UNION ALL
+SELECT f.file, c.status, c.reason, c.lines
 FROM (
-  SELECT file, 'refused' AS status, reason FROM refusals
-  UNION ALL
-  SELECT file, 'used', 'patient' FROM patients
-  UNION ALL
-  SELECT r.file,
-         CASE WHEN u.id IS NOT NULL THEN 'used' ELSE 'out of scope' END,
-         CASE WHEN u.id IS NOT NULL THEN 'read by the audit'
-              WHEN r.rtype NOT IN ('Condition', 'ServiceRequest', 'ImagingStudy', 'MedicationStatement', 'MedicationRequest')
-                   THEN 'resource type not audited'
-              WHEN r.rtype = 'Condition' AND r.verification = 'entered-in-error' THEN 'entered in error'
-              WHEN r.status IN ('entered-in-error', 'cancelled', 'revoked') THEN concat('status ', r.status)
-              ELSE 'no code of the audit' END
-  FROM records r LEFT JOIN (SELECT DISTINCT rtype, id FROM record_codes) u ON u.rtype = r.rtype AND u.id = r.id
-  WHERE r.patient_id IS NOT NULL
-) l
-GROUP BY file, status, reason
+  SELECT file_no, status, reason, CAST(count(*) AS BIGINT) AS lines
+  FROM (
+    SELECT file_no, 'used' AS status, 'patient' AS reason FROM patients
+    UNION ALL
+    SELECT r.file_no,
+           CASE WHEN u.id IS NOT NULL THEN 'used' ELSE 'out of scope' END,
+           CASE WHEN u.id IS NOT NULL THEN 'read by the audit'
+                WHEN r.rtype NOT IN ('Condition', 'ServiceRequest', 'ImagingStudy', 'MedicationStatement', 'MedicationRequest')
+                     THEN 'resource type not audited'
+                WHEN r.rtype = 'Condition' AND r.verification = 'entered-in-error' THEN 'entered in error'
+                WHEN r.status IN ('entered-in-error', 'cancelled', 'revoked') THEN concat('status ', r.status)
+                ELSE 'no code of the audit' END
+    FROM records r LEFT JOIN (SELECT DISTINCT rtype, id FROM record_codes) u ON u.rtype = r.rtype AND u.id = r.id
+    WHERE r.patient_id IS NOT NULL
+  ) l
+  GROUP BY file_no, status, reason
+) c JOIN files f ON f.file_no = c.file_no
 
 -- view: diagnoses
 -- Diagnoses of low back pain or leg nerve pain that can start an episode (active, not refuted).

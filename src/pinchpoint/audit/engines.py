@@ -154,7 +154,11 @@ class Engine(Protocol):
     dialect: str
 
     def load_lines(self, files: Sequence[SourceFile]) -> None:
-        """Register ``raw_lines`` (file, expected_type, line_no, line) for the files."""
+        """Register ``raw_lines`` (file_no, expected_type, line_no, line) for the files.
+
+        ``file_no`` is the file's position in ``files``: the tables carry it rather than the name,
+        which the audit joins back (table ``files``) only where it writes one.
+        """
 
     def register(self, name: str, columns: Sequence[tuple[str, str]], rows: Sequence[Row]) -> None:
         """Register a small table given in Python (``columns``: name and SQL type)."""
@@ -204,16 +208,17 @@ class DuckDBEngine:
     def load_lines(self, files: Sequence[SourceFile]) -> None:
         """See :meth:`Engine.load_lines`."""
         parts = [
-            f"SELECT {_literal(f.name)} AS file, {_literal(f.resource_type)} AS expected_type, "
+            f"SELECT CAST({number} AS BIGINT) AS file_no, {_literal(f.resource_type)} AS expected_type, "
             f"CAST(ordinality AS BIGINT) AS line_no, line FROM read_csv({_literal(str(f.read_path))}, "
             "columns = {'line': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', header = false, "
             f"auto_detect = false, max_line_size = {max(2 * 1024 * 1024, _longest(f) + 1)}) WITH ORDINALITY"
-            for f in files
+            for number, f in enumerate(files)
             if f.lines
         ]
         if not parts:
             parts = [
-                "SELECT '' AS file, '' AS expected_type, CAST(0 AS BIGINT) AS line_no, '' AS line WHERE false"
+                "SELECT CAST(0 AS BIGINT) AS file_no, '' AS expected_type, CAST(0 AS BIGINT) AS line_no, "
+                "'' AS line WHERE false"
             ]
         self.connection.execute("CREATE OR REPLACE VIEW raw_lines AS " + " UNION ALL ".join(parts))
 
@@ -274,7 +279,7 @@ class SparkEngine:
         from pyspark.sql import functions as f  # noqa: PLC0415
 
         frames = []
-        for source in files:
+        for number, source in enumerate(files):
             if not source.lines:
                 continue
             frame = self.spark.read.option("lineSep", "\n").text(str(source.read_path))
@@ -282,7 +287,7 @@ class SparkEngine:
                 frame = frame.coalesce(1)
             frames.append(
                 frame.select(
-                    f.lit(source.name).alias("file"),
+                    f.lit(number).cast("bigint").alias("file_no"),
                     f.lit(source.resource_type).alias("expected_type"),
                     (f.monotonically_increasing_id() + 1).cast("bigint").alias("line_no"),
                     f.col("value").alias("line"),
@@ -290,7 +295,8 @@ class SparkEngine:
             )
         if not frames:
             self.spark.sql(
-                "SELECT '' AS file, '' AS expected_type, CAST(0 AS BIGINT) AS line_no, '' AS line WHERE false"
+                "SELECT CAST(0 AS BIGINT) AS file_no, '' AS expected_type, CAST(0 AS BIGINT) AS line_no, "
+                "'' AS line WHERE false"
             ).createOrReplaceTempView("raw_lines")
             return
         union = frames[0]

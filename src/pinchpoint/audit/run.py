@@ -100,9 +100,12 @@ def run_queries(
     """Load the files into the engine and materialise every query of ``audit.sql``."""
     engine.load_lines(files)
     engine.register(
+        "files", [("file_no", "BIGINT"), ("file", "VARCHAR")], [(n, f.name) for n, f in enumerate(files)]
+    )
+    engine.register(
         "set_aside",
-        [("file", "VARCHAR"), ("line_no", "BIGINT"), ("reason", "VARCHAR")],
-        [(f.name, r.line_no, r.reason) for f in files for r in f.set_aside],
+        [("file_no", "BIGINT"), ("line_no", "BIGINT"), ("reason", "VARCHAR")],
+        [(n, r.line_no, r.reason) for n, f in enumerate(files) for r in f.set_aside],
     )
     engine.register(
         "codes",
