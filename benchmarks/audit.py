@@ -9,7 +9,9 @@ It writes the export with ``pinchpoint synth`` (once; kept in the work folder, w
 then runs, each in a fresh process: the floor (DuckDB merely reading every line of the same files
 with the same reader: the scan of the source for line counts and over-long lines, then every line
 read as text and its length summed, no JSON parsed), the start-up (the same process and imports,
-reading nothing), the DuckDB audit and the Spark audit (``local[*]``). For each it prints the wall
+reading nothing), the parse (the audit's first step alone: every line read and its JSON parsed into
+the fields the audit checks, kept as a table, with nothing joined), the DuckDB audit and the Spark
+audit (``local[*]``). For each it prints the wall
 time, the peak resident memory of the whole process tree (sampled every 0.2 s from /proc, so the
 Spark JVM counts), the CPU seconds, the ratios of wall and CPU time to the floor's, and whether the
 audit's figures equal the export's ground truth; then each engine's ratios net of the start-up.
@@ -46,7 +48,9 @@ def main() -> int:
     parser.add_argument("--duckdb-memory", default="2GB")
     parser.add_argument("--spark-memory", default="2g")
     parser.add_argument("--timeout", type=float, default=None, help="stop a run after this many seconds")
-    parser.add_argument("--child", choices=["floor", "start-up", "duckdb", "spark"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=["floor", "start-up", "parse", "duckdb", "spark"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     export = args.work / f"export-{args.patients}-{args.seed}"
     if args.child:
@@ -63,13 +67,15 @@ def main() -> int:
     floor: tuple[float, float] | None = None
     measured: dict[str, tuple[float, float]] = {}
     engines = args.engines.split(",")
-    for mode in ["floor", "start-up", *engines]:
+    for mode in ["floor", "start-up", "parse", *engines]:
         command = [sys.executable, __file__, *sys.argv[1:], "--child", mode]
         wall, cpu, peak, code = _measure(command, args.timeout)
         floor = floor or (wall, cpu)
         measured[mode] = (wall, cpu)
         verdict = (
-            "-" if mode in ("floor", "start-up") else _check(args.work / f"out-{mode}", truth_file, code)
+            "-"
+            if mode in ("floor", "start-up", "parse")
+            else _check(args.work / f"out-{mode}", truth_file, code)
         )
         print(
             f"{mode:<8} {wall:8.1f} {wall / floor[0]:8.2f} {cpu:8.1f} {cpu / floor[1]:8.2f}"
@@ -77,7 +83,7 @@ def main() -> int:
             flush=True,
         )
     start = measured["start-up"]
-    for mode in engines if floor[1] - start[1] >= _NET_MIN else ():
+    for mode in ["parse", *engines] if floor[1] - start[1] >= _NET_MIN else ():
         wall = (measured[mode][0] - start[0]) / (floor[0] - start[0])
         cpu = (measured[mode][1] - start[1]) / (floor[1] - start[1])
         print(
@@ -121,6 +127,8 @@ def _child(args: argparse.Namespace, export: Path) -> int:
         engine.close()
         print(f"floor read {lines} lines, {characters} characters", file=sys.stderr)
         return 0
+    if args.child == "parse":
+        return _parse(export, work, args.duckdb_memory)
     options: dict[str, object] = {}
     if args.child == "duckdb":
         options["memory_limit"] = args.duckdb_memory
@@ -141,6 +149,26 @@ def _child(args: argparse.Namespace, export: Path) -> int:
         engine_options=options,
     )
     return 0 if result.reconciled else 1
+
+
+def _parse(export: Path, work: Path, memory: str) -> int:
+    from pinchpoint.audit.definition import load_definition  # noqa: PLC0415
+    from pinchpoint.audit.engines import DuckDBEngine, queries  # noqa: PLC0415
+    from pinchpoint.audit.run import load_source, parameters  # noqa: PLC0415
+    from pinchpoint.audit.source import scan_source  # noqa: PLC0415
+    from pinchpoint.audit.synth import SYNTH_AS_OF  # noqa: PLC0415
+    from pinchpoint.io.knowledge.loader import load_knowledge  # noqa: PLC0415
+
+    steps = {q.name: q for q in queries("duckdb", parameters(load_definition(load_knowledge()), SYNTH_AS_OF))}
+    engine = DuckDBEngine(work, memory_limit=memory)
+    load_source(engine, scan_source(export, work / "source", max_line_bytes=_MAX_LINE))
+    for name in ("lines", "coded"):
+        engine.view(name, steps[name].sql)
+    engine.materialise("parsed", "SELECT * FROM coded")
+    lines, refused = engine.fetch("SELECT count(*), count(problem) FROM parsed")[0]
+    engine.close()
+    print(f"parse read {lines} lines, {refused} of them with a problem", file=sys.stderr)
+    return 0
 
 
 def _check(out: Path, truth_file: Path, code: int) -> str:

@@ -25,7 +25,15 @@ from pinchpoint.audit.source import DEFAULT_MAX_LINE_BYTES, SourceFile, scan_sou
 from pinchpoint.audit.verdicts import value_bands, verdicts_of
 from pinchpoint.core.knowledge import Knowledge
 
-__all__ = ["OUTPUT_TABLES", "REPORT_ROWS", "AuditResult", "parameters", "run_audit", "run_queries"]
+__all__ = [
+    "OUTPUT_TABLES",
+    "REPORT_ROWS",
+    "AuditResult",
+    "load_source",
+    "parameters",
+    "run_audit",
+    "run_queries",
+]
 
 OUTPUT_TABLES: Mapping[str, str] = {
     "episode_measure": "episode_id",
@@ -90,14 +98,8 @@ def parameters(definition: AuditDefinition, as_of: dt.date) -> dict[str, object]
     }
 
 
-def run_queries(
-    engine: Engine,
-    files: list[SourceFile],
-    definition: AuditDefinition,
-    knowledge: Knowledge,
-    as_of: dt.date,
-) -> None:
-    """Load the files into the engine and materialise every query of ``audit.sql``."""
+def load_source(engine: Engine, files: list[SourceFile]) -> None:
+    """Hand the engine the files' lines, their names and the lines the scan set aside."""
     engine.load_lines(files)
     engine.register(
         "files", [("file_no", "BIGINT"), ("file", "VARCHAR")], [(n, f.name) for n, f in enumerate(files)]
@@ -107,6 +109,17 @@ def run_queries(
         [("file_no", "BIGINT"), ("line_no", "BIGINT"), ("reason", "VARCHAR")],
         [(n, r.line_no, r.reason) for n, f in enumerate(files) for r in f.set_aside],
     )
+
+
+def run_queries(
+    engine: Engine,
+    files: list[SourceFile],
+    definition: AuditDefinition,
+    knowledge: Knowledge,
+    as_of: dt.date,
+) -> None:
+    """Load the files into the engine and materialise every query of ``audit.sql``."""
+    load_source(engine, files)
     engine.register(
         "codes",
         [("system", "VARCHAR"), ("code", "VARCHAR"), ("role", "VARCHAR"), ("key", "VARCHAR")],
