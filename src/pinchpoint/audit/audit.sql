@@ -119,7 +119,8 @@ SELECT file_no, line_no, id, d AS birth_date, gender, organisation, problem FROM
 
 -- name: patient_copies
 -- Copies of one Patient (same id): the first in file and line order is read, the rest are refused.
--- Only ids with more than one copy are ranked (a hash aggregate finds them; no sort of every line).
+-- Only ids with more than one copy are ranked: an aggregate of the ids' 64-bit hashes (cheaper than of
+-- the strings) finds the few that may repeat, and the ranking by the ids themselves decides.
 SELECT c.file_no, c.line_no, 'Patient' AS expected_type, concat(f.file, ':', CAST(c.first_line AS STRING)) AS first_copy
 FROM (
   SELECT s.file_no, s.line_no,
@@ -127,7 +128,8 @@ FROM (
          first_value(s.file_no) OVER (PARTITION BY s.id ORDER BY s.file_no, s.line_no) AS first_file,
          first_value(s.line_no) OVER (PARTITION BY s.id ORDER BY s.file_no, s.line_no) AS first_line
   FROM patient_lines s
-  JOIN (SELECT id FROM patient_lines WHERE problem IS NULL GROUP BY id HAVING count(*) > 1) d ON d.id = s.id
+  JOIN (SELECT h FROM (SELECT @hash(id) AS h FROM patient_lines WHERE problem IS NULL) i GROUP BY h HAVING count(*) > 1) d
+    ON d.h = @hash(s.id)
   WHERE s.problem IS NULL
 ) c JOIN files f ON f.file_no = c.first_file
 WHERE c.copy_no > 1
@@ -155,8 +157,9 @@ FROM (
          first_value(s.file_no) OVER (PARTITION BY s.expected_type, s.id ORDER BY s.file_no, s.line_no) AS first_file,
          first_value(s.line_no) OVER (PARTITION BY s.expected_type, s.id ORDER BY s.file_no, s.line_no) AS first_line
   FROM resource_lines s
-  JOIN (SELECT expected_type, id FROM resource_lines WHERE problem IS NULL GROUP BY expected_type, id HAVING count(*) > 1) d
-    ON d.expected_type = s.expected_type AND d.id = s.id
+  JOIN (SELECT h FROM (SELECT @hash(expected_type, id) AS h FROM resource_lines WHERE problem IS NULL) i
+        GROUP BY h HAVING count(*) > 1) d
+    ON d.h = @hash(s.expected_type, s.id)
   WHERE s.problem IS NULL
 ) c JOIN files f ON f.file_no = c.first_file
 WHERE c.copy_no > 1
@@ -172,12 +175,14 @@ WHERE r.problem IS NULL AND x.line_no IS NULL
 -- entered in error, and an order or study entered in error or cancelled, count for nothing.
 -- (A record is one row per resource, and its second coding is read only when it differs from its first,
 -- so no row repeats: no DISTINCT over every row.)
-SELECT r.rtype, r.id, r.patient_id, r.d, r.onset, r.end_d, r.clinical, r.verification, r.performer,
-       k.role, k.key, k.system, k.code
-FROM (SELECT rtype, id, patient_id, d, onset, end_d, clinical, verification, status, performer, system0 AS system, code0 AS code
+SELECT r.rtype, r.id, r.file_no, r.line_no, r.patient_id, r.d, r.onset, r.end_d, r.clinical, r.verification,
+       r.performer, k.role, k.key, k.system, k.code
+FROM (SELECT rtype, id, file_no, line_no, patient_id, d, onset, end_d, clinical, verification, status, performer,
+             system0 AS system, code0 AS code
       FROM records WHERE code0 IS NOT NULL AND patient_id IS NOT NULL
       UNION ALL
-      SELECT rtype, id, patient_id, d, onset, end_d, clinical, verification, status, performer, system1, code1
+      SELECT rtype, id, file_no, line_no, patient_id, d, onset, end_d, clinical, verification, status, performer,
+             system1, code1
       FROM records WHERE code1 IS NOT NULL AND patient_id IS NOT NULL
         AND NOT coalesce(system1 = system0 AND code1 = code0, false)) r
 JOIN codes k ON k.system = r.system AND k.code = r.code
@@ -215,14 +220,15 @@ FROM (
     SELECT file_no, 'used' AS status, 'patient' AS reason FROM patients
     UNION ALL
     SELECT r.file_no,
-           CASE WHEN u.id IS NOT NULL THEN 'used' ELSE 'out of scope' END,
-           CASE WHEN u.id IS NOT NULL THEN 'read by the audit'
+           CASE WHEN u.line_no IS NOT NULL THEN 'used' ELSE 'out of scope' END,
+           CASE WHEN u.line_no IS NOT NULL THEN 'read by the audit'
                 WHEN r.rtype NOT IN ('Condition', 'ServiceRequest', 'ImagingStudy', 'MedicationStatement', 'MedicationRequest')
                      THEN 'resource type not audited'
                 WHEN r.rtype = 'Condition' AND r.verification = 'entered-in-error' THEN 'entered in error'
                 WHEN r.status IN ('entered-in-error', 'cancelled', 'revoked') THEN concat('status ', r.status)
                 ELSE 'no code of the audit' END
-    FROM records r LEFT JOIN (SELECT DISTINCT rtype, id FROM record_codes) u ON u.rtype = r.rtype AND u.id = r.id
+    FROM records r
+    LEFT JOIN (SELECT DISTINCT file_no, line_no FROM record_codes) u ON u.file_no = r.file_no AND u.line_no = r.line_no
     WHERE r.patient_id IS NOT NULL
   ) l
   GROUP BY file_no, status, reason

@@ -40,6 +40,7 @@ DIALECTS: Mapping[str, Mapping[str, Callable[..., str]]] = {
             f"array_to_string(list_sort(list({x}) FILTER (WHERE ({x}) IS NOT NULL)), ';')"
         ),
         "arg_max": lambda x, by: f"arg_max({x}, {by})",
+        "hash": lambda *x: f"hash({', '.join(x)})",
     },
     "spark": {
         "json_object": lambda x: "true",  # @json_fields is already NULL for anything but an object
@@ -50,6 +51,7 @@ DIALECTS: Mapping[str, Mapping[str, Callable[..., str]]] = {
         "add_days": lambda d, n: f"date_add({d}, {n})",
         "sorted_join": lambda x: f"array_join(sort_array(collect_list({x})), ';')",
         "arg_max": lambda x, by: f"max_by({x}, {by})",
+        "hash": lambda *x: f"xxhash64({', '.join(x)})",
     },
 }
 """The dialect-specific functions of ``audit.sql``, per engine."""
