@@ -259,6 +259,24 @@ def test_bad_input_is_counted_with_its_reason(case, knowledge, tmp_path):
     assert refused[0]["file"] == f"{resource_type}.ndjson"
 
 
+def test_a_line_longer_than_the_readers_buffer_is_read_and_an_empty_measure_is_reported(knowledge, tmp_path):
+    """A 3 MB line under the limit is read like any other; a population with no episode gets its report."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Patient.ndjson").write_text('{"resourceType":"Patient","id":"a","birthDate":"1970-01-01"}\n')
+    note = "x" * 3_000_000
+    (folder / "Condition.ndjson").write_text(
+        f'{{"resourceType":"Condition","id":"c1","subject":{{"reference":"Patient/a"}},"note":[{{"text":"{note}"}}]}}\n'
+    )
+    result = run_audit(folder, tmp_path / "out", knowledge, as_of=SYNTH_AS_OF)
+    assert result.reconciled
+    assert [(r["file"], r["status"]) for r in result.tables["reconciliation"]] == [
+        ("Condition.ndjson", "out of scope"),
+        ("Patient.ndjson", "used"),
+    ]
+    assert "<svg" in (tmp_path / "out" / "report.html").read_text("utf-8")
+
+
 def test_a_line_longer_than_a_block_is_found(tmp_path, monkeypatch):
     monkeypatch.setattr(audit_source, "_BLOCK", 16)
     path = tmp_path / "Condition.ndjson"
@@ -292,6 +310,7 @@ def test_the_scan_finds_the_lines_a_plain_split_finds(data, limit, block, tmp_pa
         [scanned] = scan_source(path, folder / "work", max_line_bytes=limit)
     assert scanned.lines == len(lines)
     assert [(r.line_no, r.size) for r in scanned.set_aside] == expected
+    assert scanned.longest == min(max(map(len, lines), default=0), limit)
     if expected:
         dropped = {number for number, _ in expected}
         kept = [b"" if number in dropped else line for number, line in enumerate(data.split(b"\n"), start=1)]
@@ -384,6 +403,16 @@ def test_the_command_line_writes_an_export_and_audits_it(tmp_path, capsys):
 def test_a_missing_source_is_a_clear_error(tmp_path, capsys):
     assert main(["audit", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_an_engine_that_runs_out_of_memory_is_a_clear_error(export, tmp_path, capsys):
+    folder, _ = export
+    code = main(["audit", str(folder), "--out", str(tmp_path / "out"), "--memory-limit", "1KB"])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error.startswith("pinchpoint: error: the duckdb engine stopped before the audit was complete")
+    assert "Out of Memory" in error
+    assert "--memory-limit" in error
 
 
 # --- the review scales: each distinct question once, numbers in bands -------------------------------

@@ -154,6 +154,8 @@ class Engine(Protocol):
     """What the audit asks of a back end."""
 
     dialect: str
+    errors: tuple[type[BaseException], ...]
+    """The exceptions the engine raises when it cannot run a query (out of memory, a full disk)."""
 
     def load_lines(self, files: Sequence[SourceFile]) -> None:
         """Register ``raw_lines`` (file_no, expected_type, line_no, line) for the files.
@@ -194,6 +196,7 @@ class DuckDBEngine:
     def __init__(self, work: Path, *, memory_limit: str | None = None, threads: int | None = None) -> None:
         import duckdb  # noqa: PLC0415 (an optional dependency, imported only when the engine is used)
 
+        self.errors: tuple[type[BaseException], ...] = (duckdb.Error,)
         work.mkdir(parents=True, exist_ok=True)
         self.connection = duckdb.connect(":memory:")
         self.connection.execute(f"SET temp_directory = '{work / 'spill'}'")
@@ -213,7 +216,7 @@ class DuckDBEngine:
             f"SELECT CAST({number} AS BIGINT) AS file_no, {_literal(f.resource_type)} AS expected_type, "
             f"CAST(ordinality AS BIGINT) AS line_no, line FROM read_csv({_literal(str(f.read_path))}, "
             "columns = {'line': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', header = false, "
-            f"auto_detect = false, max_line_size = {max(2 * 1024 * 1024, _longest(f) + 1)}) WITH ORDINALITY"
+            f"auto_detect = false, max_line_size = {max(2 * 1024 * 1024, f.longest + 1)}) WITH ORDINALITY"
             for number, f in enumerate(files)
             if f.lines
         ]
@@ -271,6 +274,10 @@ class SparkEngine:
     dialect = "spark"
 
     def __init__(self, work: Path, *, master: str = "local[*]", session: Any = None) -> None:
+        from py4j.protocol import Py4JError  # noqa: PLC0415
+        from pyspark.errors import PySparkException  # noqa: PLC0415
+
+        self.errors: tuple[type[BaseException], ...] = (PySparkException, Py4JError)
         work.mkdir(parents=True, exist_ok=True)
         self.work = work
         self.spark = session if session is not None else spark_session(master)
@@ -389,10 +396,6 @@ def make_engine(name: str, work: Path, **options: Any) -> Engine:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _longest(source: SourceFile) -> int:
-    return 0
 
 
 def _spark_type(kind: str) -> str:

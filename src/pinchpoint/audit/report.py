@@ -220,7 +220,7 @@ def _html(
     interop = cast(s.InteropTable, knowledge.tables["interop"])
     rates = result.tables["rates"]
     total = next((r for r in rates if r["dimension"] == "total"), None)
-    overall = float(total["rate"]) if total else 0.0
+    overall = float(total["rate"]) if total and total["rate"] is not None else 0.0  # None: no denominator
     organisations = [r for r in rates if r["dimension"] == "organisation"]
     months = [r for r in rates if r["dimension"] == "month"]
     outcomes = result.tables["warning_outcomes"]

@@ -24,6 +24,7 @@ from pinchpoint.audit.engines import Engine, make_engine, queries
 from pinchpoint.audit.source import DEFAULT_MAX_LINE_BYTES, SourceFile, scan_source
 from pinchpoint.audit.verdicts import value_bands, verdicts_of
 from pinchpoint.core.knowledge import Knowledge
+from pinchpoint.errors import AdapterError
 
 __all__ = [
     "OUTPUT_TABLES",
@@ -208,6 +209,13 @@ def run_audit(
             for name, order in OUTPUT_TABLES.items():
                 written += engine.write(name, order, out / "tables")
             tables = {name: _fetch_dicts(engine, view, order) for name, (view, order) in _SMALL.items()}
+        except engine.errors as exc:
+            raise AdapterError(
+                f"the {engine_name} engine stopped before the audit was complete",
+                got=str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                hint="give the engine more memory (--memory-limit) or a work folder with more free disk, "
+                "and run the audit again; the outputs written so far are incomplete",
+            ) from exc
         finally:
             engine.close()
         counted: dict[str, int] = {}

@@ -36,7 +36,12 @@ class SetAside:
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
-    """One NDJSON file: its name, the resource type its name announces, and what to read."""
+    """One NDJSON file: its name, the resource type its name announces, and what to read.
+
+    ``longest`` bounds the length in bytes of every line an engine reads from ``read_path`` (the
+    longest line of the file, or the limit if that is shorter: a line set aside is read as empty),
+    so that a reader can size its line buffer.
+    """
 
     name: str
     resource_type: str
@@ -44,6 +49,7 @@ class SourceFile:
     read_path: Path
     lines: int
     set_aside: tuple[SetAside, ...]
+    longest: int = 0
 
 
 def scan_source(
@@ -73,16 +79,17 @@ def scan_source(
 
 
 def _scan(path: Path, work: Path, limit: int) -> SourceFile:
-    lines, refused = _find(path, limit)
+    lines, refused, longest = _find(path, limit)
     read_path = path
     if refused:
         read_path = work / f"clean-{path.name}"
         _copy_without(path, read_path, {r.line_no for r in refused})
-    return SourceFile(path.name, path.name.split(".", 1)[0], path, read_path, lines, tuple(refused))
+    resource_type = path.name.split(".", 1)[0]
+    return SourceFile(path.name, resource_type, path, read_path, lines, tuple(refused), min(longest, limit))
 
 
-def _find(path: Path, limit: int) -> tuple[int, list[SetAside]]:
-    """Count lines and find the long ones and those with 0x01, one block at a time.
+def _find(path: Path, limit: int) -> tuple[int, list[SetAside], int]:
+    """Count lines, find the long ones and those with 0x01, and measure the longest, one block at a time.
 
     Each block is split at its newlines and the lengths of its lines measured in C (``split`` and
     ``map(len, ...)``); Python looks at a line only when a block holds one longer than the limit or
@@ -90,6 +97,7 @@ def _find(path: Path, limit: int) -> tuple[int, list[SetAside]]:
     """
     refused: list[SetAside] = []
     line_no = 1
+    longest = 0
     open_length = 0
     open_separator = False
     last = b"\n"
@@ -104,6 +112,7 @@ def _find(path: Path, limit: int) -> tuple[int, list[SetAside]]:
                 open_separator = open_separator or separators
                 continue
             first_separator = open_separator or (separators and _SEPARATOR in parts[0])
+            longest = max(longest, open_length + lengths[0], *lengths[1:-1])
             _judge(refused, line_no, open_length + lengths[0], first_separator, limit)
             inner = range(1, len(parts) - 1)
             if separators or (len(parts) > 2 and max(lengths[1:-1]) > limit):
@@ -112,9 +121,10 @@ def _find(path: Path, limit: int) -> tuple[int, list[SetAside]]:
             line_no += len(parts) - 1
             open_length, open_separator = lengths[-1], separators and _SEPARATOR in parts[-1]
     if last != b"\n":
+        longest = max(longest, open_length)
         _judge(refused, line_no, open_length, open_separator, limit)
         line_no += 1
-    return line_no - 1, refused
+    return line_no - 1, refused, longest
 
 
 def _judge(refused: list[SetAside], line_no: int, length: int, separator: bool, limit: int) -> None:
