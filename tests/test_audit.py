@@ -231,6 +231,7 @@ BAD_INPUTS = {
         "line too long",
     ),
     "empty line": ("Condition", "", "empty line"),
+    "not UTF-8": ("Condition", '{"resourceType":"Condition","id":"c6","note":"caf\udce9"}', "not UTF-8 text"),
     "no id": ("Condition", '{"resourceType":"Condition"}', "no id"),
     "invalid date": (
         "Condition",
@@ -246,8 +247,10 @@ def test_bad_input_is_counted_with_its_reason(case, knowledge, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "Patient.ndjson").write_text('{"resourceType":"Patient","id":"a","birthDate":"1970-01-01"}\n')
-    (folder / f"{resource_type}.ndjson").write_text(
-        f'{line}\n{{"resourceType":"{resource_type}","id":"ok","subject":{{"reference":"Patient/a"}}}}'
+    (folder / f"{resource_type}.ndjson").write_bytes(  # a lone surrogate stands for a byte that is not UTF-8
+        f'{line}\n{{"resourceType":"{resource_type}","id":"ok","subject":{{"reference":"Patient/a"}}}}'.encode(
+            "utf-8", "surrogateescape"
+        )
     )
     result = run_audit(
         folder, tmp_path / "out", knowledge, as_of=SYNTH_AS_OF, max_line_bytes=LIMIT, report=False
@@ -257,6 +260,14 @@ def test_bad_input_is_counted_with_its_reason(case, knowledge, tmp_path):
     assert len(refused) == 1
     assert refused[0]["reason"].startswith(reason)
     assert refused[0]["file"] == f"{resource_type}.ndjson"
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def test_a_line_longer_than_the_readers_buffer_is_read_and_an_empty_measure_is_reported(knowledge, tmp_path):
@@ -290,12 +301,17 @@ def test_a_line_longer_than_a_block_is_found(tmp_path, monkeypatch):
 
 @settings(max_examples=300, deadline=None)
 @given(
-    data=st.lists(st.sampled_from([b"a", b"bb", b"\n", b"\x01", b"ccc", b"\n\n"]), max_size=30).map(b"".join),
+    data=st.lists(
+        st.sampled_from(
+            [b"a", b"bb", b"\n", b"\x01", b"ccc", b"\n\n", "é".encode(), "€".encode(), b"\xff", b"\xe2"]
+        ),
+        max_size=30,
+    ).map(b"".join),
     limit=st.integers(0, 8),
     block=st.sampled_from([1, 2, 3, 5, 8, 64]),
 )
 def test_the_scan_finds_the_lines_a_plain_split_finds(data, limit, block, tmp_path_factory):
-    """Whatever the block size, the scan counts and sets aside the lines a split of the whole file finds."""
+    """Whatever the block size (one that cuts a character too), the scan sets aside what a split finds."""
     folder = tmp_path_factory.mktemp("scan")
     path = folder / "Condition.ndjson"
     path.write_bytes(data)
@@ -303,7 +319,7 @@ def test_the_scan_finds_the_lines_a_plain_split_finds(data, limit, block, tmp_pa
     expected = [
         (number, len(line))
         for number, line in enumerate(lines, start=1)
-        if len(line) > limit or b"\x01" in line
+        if len(line) > limit or b"\x01" in line or not _is_utf8(line)
     ]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(audit_source, "_BLOCK", block)

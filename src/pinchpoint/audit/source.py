@@ -3,14 +3,16 @@
 A FHIR Bulk Data export is a folder of NDJSON files named after their resource type
 (``Patient.ndjson``, ``Condition.001.ndjson``). Before an engine reads the files, one streaming
 pass over each file's bytes counts its lines (the reconciliation's total) and finds the lines the
-engines must not load: a line longer than the configured limit (a 2 GB line would exhaust memory)
-and a line holding the byte 0x01 (the engines split lines with it; valid JSON never holds a raw
-control character). A file with such a line is copied with that line left empty, so that line
-numbers stay the same; every other file is read where it is. Memory stays bounded by the block size.
+engines must not load: a line longer than the configured limit (a 2 GB line would exhaust memory),
+a line holding the byte 0x01 (the engines split lines with it; valid JSON never holds a raw control
+character) and a line that is not UTF-8 (a reader of text would stop at it, or change it). A file
+with such a line is copied with that line left empty, so that line numbers stay the same; every
+other file is read where it is. Memory stays bounded by the block size.
 """
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,49 +91,104 @@ def _scan(path: Path, work: Path, limit: int) -> SourceFile:
 
 
 def _find(path: Path, limit: int) -> tuple[int, list[SetAside], int]:
-    """Count lines, find the long ones and those with 0x01, and measure the longest, one block at a time.
+    """Count lines, find those no engine should read, and measure the longest, one block at a time.
 
     Each block is split at its newlines and the lengths of its lines measured in C (``split`` and
-    ``map(len, ...)``); Python looks at a line only when a block holds one longer than the limit or
-    a 0x01 byte. The line left open at the end of a block carries its length into the next.
+    ``map(len, ...)``); Python looks at a line only when a block holds one longer than the limit, a
+    0x01 byte or a byte outside ASCII (then the line must decode as UTF-8). The line left open at
+    the end of a block carries its length, its 0x01 and its partial UTF-8 into the next.
     """
     refused: list[SetAside] = []
     line_no = 1
     longest = 0
-    open_length = 0
-    open_separator = False
+    line = _OpenLine()
     last = b"\n"
     with path.open("rb") as stream:
         while block := stream.read(_BLOCK):
             last = block[-1:]
             parts = block.split(b"\n")
-            lengths = list(map(len, parts))
-            separators = _SEPARATOR in block
             if len(parts) == 1:
-                open_length += lengths[0]
-                open_separator = open_separator or separators
+                line.add(parts[0], final=False)
                 continue
-            first_separator = open_separator or (separators and _SEPARATOR in parts[0])
-            longest = max(longest, open_length + lengths[0], *lengths[1:-1])
-            _judge(refused, line_no, open_length + lengths[0], first_separator, limit)
+            line.add(parts[0], final=True)
+            lengths = list(map(len, parts))
+            longest = max(longest, line.length, *lengths[1:-1])
+            _judge(
+                refused, line_no, line.length, separator=line.separator, not_text=line.not_text, limit=limit
+            )
             inner = range(1, len(parts) - 1)
-            if separators or (len(parts) > 2 and max(lengths[1:-1]) > limit):
+            inner_bytes = memoryview(block)[lengths[0] + 1 : -lengths[-1] - 1]
+            plain = _SEPARATOR not in block and (block.isascii() or _is_text(inner_bytes))
+            if not plain or (len(parts) > 2 and max(lengths[1:-1]) > limit):
                 for index in inner:
-                    _judge(refused, line_no + index, lengths[index], _SEPARATOR in parts[index], limit)
+                    part = parts[index]
+                    separator, not_text = _SEPARATOR in part, not _is_text(part)
+                    _judge(
+                        refused,
+                        line_no + index,
+                        lengths[index],
+                        separator=separator,
+                        not_text=not_text,
+                        limit=limit,
+                    )
             line_no += len(parts) - 1
-            open_length, open_separator = lengths[-1], separators and _SEPARATOR in parts[-1]
+            line = _OpenLine()
+            line.add(parts[-1], final=False)
     if last != b"\n":
-        longest = max(longest, open_length)
-        _judge(refused, line_no, open_length, open_separator, limit)
+        line.add(b"", final=True)
+        longest = max(longest, line.length)
+        _judge(refused, line_no, line.length, separator=line.separator, not_text=line.not_text, limit=limit)
         line_no += 1
     return line_no - 1, refused, longest
 
 
-def _judge(refused: list[SetAside], line_no: int, length: int, separator: bool, limit: int) -> None:
+class _OpenLine:
+    """A line read so far, in pieces: its length, whether it holds 0x01, and whether it is not UTF-8.
+
+    Its bytes are not kept: a piece outside ASCII goes through an incremental UTF-8 decoder, which
+    holds only a character cut at the end of a block.
+    """
+
+    __slots__ = ("decoder", "length", "not_text", "separator")
+
+    def __init__(self) -> None:
+        self.length = 0
+        self.separator = False
+        self.not_text = False
+        self.decoder: codecs.IncrementalDecoder | None = None
+
+    def add(self, piece: bytes, *, final: bool) -> None:
+        self.length += len(piece)
+        self.separator = self.separator or _SEPARATOR in piece
+        if self.not_text or (self.decoder is None and piece.isascii()):
+            return
+        self.decoder = self.decoder or codecs.getincrementaldecoder("utf-8")()
+        try:
+            self.decoder.decode(piece, final)
+        except UnicodeDecodeError:
+            self.not_text = True
+
+
+def _is_text(data: bytes | memoryview) -> bool:
+    """Whether ``data`` is UTF-8 (bytes are most often ASCII, which is checked first and faster)."""
+    if isinstance(data, bytes) and data.isascii():
+        return True
+    try:
+        codecs.utf_8_decode(data, "strict", True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _judge(
+    refused: list[SetAside], line_no: int, length: int, *, separator: bool, not_text: bool, limit: int
+) -> None:
     if length > limit:
         refused.append(SetAside(line_no, length, f"line too long ({length} bytes; the limit is {limit})"))
     elif separator:
         refused.append(SetAside(line_no, length, "a raw control character (0x01) in the line: not JSON"))
+    elif not_text:
+        refused.append(SetAside(line_no, length, "not UTF-8 text (a Bulk Data export is UTF-8 NDJSON)"))
 
 
 def _copy_without(path: Path, target: Path, drop: set[int]) -> None:
