@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,7 @@ from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InvalidAnswerError, InvalidSessionError
 from pinchpoint.evaluation.simulation import simulated_answer
 from pinchpoint.io.knowledge.loader import load_knowledge
-from tests.strategies import findings
+from tests.strategies import development_cases, findings
 
 pytestmark = pytest.mark.core
 
@@ -407,3 +408,32 @@ def test_corrupt_sessions_are_refused_whole(knowledge: Knowledge, corrupt, messa
     with pytest.raises(InvalidSessionError) as raised:
         Interview.from_dict(corrupt(_saved(knowledge)), knowledge)
     assert str(raised.value) == message
+
+
+# --- defining questions -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", development_cases(), ids=lambda case: case.id)
+def test_a_clinician_interview_does_not_end_on_a_cause_it_has_not_asked_to_define(
+    knowledge: Knowledge, case
+) -> None:
+    """When the interview ends below its question limit, the leading cause is not one it could still define.
+
+    A cause whose defining finding was never asked is weighed down by the assessment for the
+    silence (causes.yaml ``undefined``); the interview asks that finding before it stops, so the
+    leading cause, read with every finding still to ask at full weight, is defined, answered, or
+    has no question left that could define it.
+    """
+    interview = _run(knowledge, case.findings, "clinician")
+    settings_ = knowledge.questions.settings
+    if sum(1 for a in interview.answers if a.phase == "diagnostic") >= settings_.max_diagnostic_questions:
+        return
+    candidates, open_ids = interview._candidates(interview.asked)
+    predictor = knowledge.predictor
+    state = predictor.state(interview.findings, open_ids)
+    _, causes = predictor.marginals(predictor.log_joint(state))
+    leader = int(np.argmax(causes))
+    defining = predictor.defining_findings(leader)
+    assert leader not in state.pending or not any(defining & set(q.findings) for q in candidates), (
+        knowledge.model.causes[leader]
+    )
