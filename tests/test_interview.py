@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pinchpoint.core.case import FindingValue
+from pinchpoint.core.case import Case, FindingValue
+from pinchpoint.core.engine import assess
 from pinchpoint.core.interview import Interview
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.questions import Mode
@@ -437,3 +438,20 @@ def test_a_clinician_interview_does_not_end_on_a_cause_it_has_not_asked_to_defin
     assert leader not in state.pending or not any(defining & set(q.findings) for q in candidates), (
         knowledge.model.causes[leader]
     )
+
+
+@pytest.mark.parametrize("mode", ["self_check", "clinician"])
+@pytest.mark.parametrize("case", development_cases(), ids=lambda case: case.id)
+def test_the_interview_ends_at_least_as_urgent_as_everything_it_could_ask(
+    knowledge: Knowledge, case, mode: Mode
+) -> None:
+    """Stopping early never leaves the triage below what every answer the person could give would demand.
+
+    The case's findings that some question of this mode asks are assessed whole (rules, the
+    causes' care and the unanswered floor); the interview, which asks only some of them,
+    ends at that level or above (above where a "don't know" keeps a warning sign open).
+    """
+    askable = _askable(knowledge, mode)
+    visible = {f: v for f, v in case.findings.items() if f in askable}
+    everything = assess(Case(id=case.id, findings=visible), knowledge).triage
+    assert _run(knowledge, visible, mode).assessment(case.id).triage >= everything
