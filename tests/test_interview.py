@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pinchpoint.core.case import FindingValue
+from pinchpoint.core.case import Case, FindingValue
+from pinchpoint.core.engine import assess
 from pinchpoint.core.interview import Interview
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.questions import Mode
@@ -18,7 +20,7 @@ from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InvalidAnswerError, InvalidSessionError
 from pinchpoint.evaluation.simulation import simulated_answer
 from pinchpoint.io.knowledge.loader import load_knowledge
-from tests.strategies import findings
+from tests.strategies import development_cases, findings
 
 pytestmark = pytest.mark.core
 
@@ -407,3 +409,49 @@ def test_corrupt_sessions_are_refused_whole(knowledge: Knowledge, corrupt, messa
     with pytest.raises(InvalidSessionError) as raised:
         Interview.from_dict(corrupt(_saved(knowledge)), knowledge)
     assert str(raised.value) == message
+
+
+# --- defining questions -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", development_cases(), ids=lambda case: case.id)
+def test_a_clinician_interview_does_not_end_on_a_cause_it_has_not_asked_to_define(
+    knowledge: Knowledge, case
+) -> None:
+    """When the interview ends below its question limit, the leading cause is not one it could still define.
+
+    A cause whose defining finding was never asked is weighed down by the assessment for the
+    silence (causes.yaml ``undefined``); the interview asks that finding before it stops, so the
+    leading cause, read with every finding still to ask at full weight, is defined, answered, or
+    has no question left that could define it.
+    """
+    interview = _run(knowledge, case.findings, "clinician")
+    settings_ = knowledge.questions.settings
+    if sum(1 for a in interview.answers if a.phase == "diagnostic") >= settings_.max_diagnostic_questions:
+        return
+    candidates, open_ids = interview._candidates(interview.asked)
+    predictor = knowledge.predictor
+    state = predictor.state(interview.findings, open_ids)
+    _, causes = predictor.marginals(predictor.log_joint(state))
+    leader = int(np.argmax(causes))
+    defining = predictor.defining_findings(leader)
+    assert leader not in state.pending or not any(defining & set(q.findings) for q in candidates), (
+        knowledge.model.causes[leader]
+    )
+
+
+@pytest.mark.parametrize("mode", ["self_check", "clinician"])
+@pytest.mark.parametrize("case", development_cases(), ids=lambda case: case.id)
+def test_the_interview_ends_at_least_as_urgent_as_everything_it_could_ask(
+    knowledge: Knowledge, case, mode: Mode
+) -> None:
+    """Stopping early never leaves the triage below what every answer the person could give would demand.
+
+    The case's findings that some question of this mode asks are assessed whole (rules, the
+    causes' care and the unanswered floor); the interview, which asks only some of them,
+    ends at that level or above (above where a "don't know" keeps a warning sign open).
+    """
+    askable = _askable(knowledge, mode)
+    visible = {f: v for f, v in case.findings.items() if f in askable}
+    everything = assess(Case(id=case.id, findings=visible), knowledge).triage
+    assert _run(knowledge, visible, mode).assessment(case.id).triage >= everything

@@ -154,6 +154,40 @@ def test_each_predicted_answer_gives_the_posterior_after_that_answer(knowledge: 
             assert min(np.abs(row - one).max() for row in predicted) < _TOLERANCE, question.id
 
 
+def test_a_cause_still_to_be_defined_keeps_its_full_weight(knowledge: Knowledge) -> None:
+    """While a defining finding can still be asked, its cause is not weighed down for being undefined.
+
+    With nothing known every cause of causes.yaml ``defining`` is undefined. Naming one cause's
+    defining findings as still to ask lifts the undefined weight from exactly the causes those
+    findings define (a finding may define several), by exactly that weight, and nothing else.
+    """
+    predictor = knowledge.predictor
+    model = knowledge.model
+    known: dict[str, FindingValue] = {}
+    before = predictor.log_joint(predictor.state(known))
+    undefined = set(model.undefined_causes(known))
+    assert undefined == {one.cause for one in model.defining}
+    for one in model.defining:
+        unasked = predictor.defining_findings(one.cause)
+        assert unasked, model.causes[one.cause]
+        lifted = predictor.state(known, unasked)
+        expected = {cause for cause in undefined if predictor.defining_findings(cause) & unasked}
+        assert lifted.pending == expected, model.causes[one.cause]
+        assert not lifted.undefined[sorted(expected)].any()
+        shift = np.where(np.isin(model.pair_cause, sorted(expected)), -model.undefined_log_weight, 0.0)
+        np.testing.assert_allclose(predictor.log_joint(lifted) - before, shift, atol=_TOLERANCE)
+
+
+def test_a_cause_already_defined_is_never_pending(knowledge: Knowledge) -> None:
+    """A cause whose defining finding is known present is weighed as before, whatever is still to ask."""
+    predictor = knowledge.predictor
+    for one in knowledge.model.defining:
+        finding, value = sorted(one.positives, key=repr)[0]
+        known = cast(dict[str, FindingValue], {finding: value})
+        state = predictor.state(known, predictor.defining_findings(one.cause))
+        assert one.cause not in state.pending, knowledge.model.causes[one.cause]
+
+
 @given(known=findings())
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_expected_gain_is_at_least_zero_and_at_most_the_uncertainty(

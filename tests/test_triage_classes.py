@@ -336,6 +336,28 @@ _ROWS: list[Row] = [
         ("neurological-deficit",),
         ("new-motor-deficit-after-procedure",),
     ),
+    # a new gait disturbance is suspected cord neurology: same day, emergency with leg signs (clinical.md 1)
+    (
+        "new-unsteady-gait-leg-signs-unknown",
+        {"age": 66, "duration_days": 30, "unsteady_gait": True, "hand_symptoms": False},
+        Urgency.URGENT,
+        ("new-gait-disturbance",),
+        ("cord-gait-disturbance", "possible-cord-symptoms"),
+    ),
+    (
+        "new-unsteady-gait-with-numb-feet",
+        {"duration_days": 30, "unsteady_gait": True, "numbness_regions": ("sole.left", "sole.right")},
+        Urgency.EMERGENCY,
+        ("cord-gait-disturbance", "new-gait-disturbance"),
+        (),
+    ),
+    (
+        "slow-sensory-ataxia-of-a-polyneuropathy",
+        {"duration_days": 730, "worsening": True, "unsteady_gait": True, "hand_symptoms": False},
+        Urgency.SOON,
+        ("chronic-pain-worsening",),
+        ("new-gait-disturbance", "cord-gait-disturbance"),
+    ),
     # cardinal flags stay emergency however the rest reads
     (
         "retention-in-a-chronic-improving-case",

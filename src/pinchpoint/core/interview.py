@@ -15,7 +15,11 @@ An :class:`Interview` holds the answers so far and nothing else, so it can be sa
 3. **Narrowing down**: ask the question with the largest expected fall in uncertainty over
    lesion site plus cause (:mod:`pinchpoint.core.selection`), until the best gain falls below
    ``selection.min_gain``, the leading site and cause are both settled, or
-   ``max_diagnostic_questions`` were asked.
+   ``max_diagnostic_questions`` were asked. A finding that defines a cause (causes.yaml
+   ``defining``) and that a question may still ask is not yet silent, so its cause keeps its
+   full weight while questions are chosen; and the interview does not stop on a leading cause
+   whose defining finding it could still ask: it asks that first (a blood thinner before a
+   bleed, a painful hip movement before the hip joint).
 
 In a self-check an emergency acts at once: as soon as the known findings make a rule of
 level emergency fire, the interview has nothing more to ask, whatever phase it is in, so
@@ -499,20 +503,29 @@ class Interview:
         screening = self._screening(candidates, findings, open_ids)
         if screening is not None:
             return screening
-        settings = bank.settings
         diagnostic = sum(1 for a in self._answers if a.phase == "diagnostic")
-        if not candidates or diagnostic >= settings.max_diagnostic_questions:
+        if not candidates or diagnostic >= bank.settings.max_diagnostic_questions:
             return _Choice(None, None, 0)
+        question = self._narrowing(candidates, findings, open_ids)
+        return _Choice(None, None, 0) if question is None else _Choice(question, "diagnostic", 0)
+
+    def _narrowing(
+        self, candidates: list[Question], findings: Mapping[str, FindingValue], open_ids: frozenset[str]
+    ) -> Question | None:
+        """The next question narrowing down the site and cause; ``None`` when settled or nothing gains."""
+        settings = self._knowledge.questions.settings
         predictor = self._knowledge.predictor
-        state = predictor.state(findings)
+        state = predictor.state(findings, open_ids)
         sites, causes = predictor.marginals(predictor.log_joint(state))
-        if min(sites.max(), causes.max()) >= settings.settled_probability:
-            return _Choice(None, None, 0)
-        gains = self._gains(candidates)
+        leader = int(np.argmax(causes))
+        if min(sites.max(), causes.max()) >= settings.settled_probability and leader not in state.pending:
+            return None
+        defining = self._defining_question(candidates, leader, state.pending, open_ids)
+        if defining is not None:
+            return defining
+        gains = self._gains(candidates, open_ids)
         best_index = int(np.argmax(gains))
-        if gains[best_index] < settings.min_gain:
-            return _Choice(None, None, 0)
-        return _Choice(candidates[best_index], "diagnostic", 0)
+        return None if gains[best_index] < settings.min_gain else candidates[best_index]
 
     def _screening(
         self, candidates: list[Question], findings: Mapping[str, FindingValue], open_ids: frozenset[str]
@@ -610,12 +623,35 @@ class Interview:
         gains = self._gains(tied)
         return tied[int(np.argmax(gains))]
 
-    def _gains(self, questions: Sequence[Question]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    def _defining_question(
+        self, candidates: Sequence[Question], leader: int, pending: frozenset[int], open_ids: frozenset[str]
+    ) -> Question | None:
+        """The question to ask about a leading cause still to be defined, or ``None``.
+
+        The interview does not end on a cause whose defining finding it has not asked: the
+        assessment weighs such a cause down for the silence (causes.yaml ``undefined``), so
+        stopping would conclude against the cause the answers point to, or for it without
+        the finding that defines it. Of the questions that ask a defining finding, the one
+        with the largest expected gain.
+        """
+        if leader not in pending:
+            return None
+        defining = self._knowledge.predictor.defining_findings(leader)
+        asking = [q for q in candidates if defining.intersection(q.findings)]
+        if not asking:
+            return None
+        gains = self._gains(asking, open_ids)
+        return asking[int(np.argmax(gains))]
+
+    def _gains(
+        self, questions: Sequence[Question], unasked: frozenset[str] = frozenset()
+    ) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Each question's expected gain; a cause that ``unasked`` may still define weighs in full."""
         predictor = self._knowledge.predictor
         settings = self._knowledge.questions.settings
         findings = self.findings
         return predictor.expected_gains(
-            predictor.state(findings),
+            predictor.state(findings, unasked),
             [_rest_of(question, findings) for question in questions],
             max_enumerated=settings.max_enumerated_answers,
             samples=settings.samples,

@@ -18,7 +18,7 @@ Nothing here reads files or prints.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
 from typing import TYPE_CHECKING
@@ -72,6 +72,8 @@ class State:
     """Each sided cause feature known so far, combined over the legs."""
     undefined: Vector
     """Log weight of each cause none of whose defining findings is present (0 elsewhere)."""
+    pending: frozenset[int] = frozenset()
+    """The undefined causes a defining finding of which is still to be asked (kept at full weight)."""
 
     @property
     def inside(self) -> Matrix:
@@ -137,12 +139,42 @@ class Predictor:
 
     # --- state -------------------------------------------------------------------------------------
 
-    def state(self, findings: Findings) -> State:
-        """Return the evidence of ``findings``, read as :func:`pinchpoint.core.posterior.infer` reads it."""
+    def state(self, findings: Findings, unasked: Collection[str] = ()) -> State:
+        """Return the evidence of ``findings``, read as :func:`pinchpoint.core.posterior.infer` reads it.
+
+        ``unasked`` names findings that a question may still ask. A cause is weighed down for
+        being undefined because its defining finding is asked or reported whenever the cause
+        is considered, so its silence speaks against the cause (causes.yaml ``undefined``).
+        While the interview can still ask a defining finding there is no silence yet: such a
+        cause keeps its full weight here, so the question that would define it is valued by
+        what its answer could show, and the interview is not settled on a rival that leads
+        only because that question was not asked. The assessment weighs every answer as before.
+        """
         evidence, (reading,) = weigh([findings], self.model)
         undefined = np.zeros(self.causes)
         undefined[list(reading.undefined)] = self.model.undefined_log_weight
-        return State(evidence, dict(reading.features), undefined)
+        pending = self._pending(reading.undefined, frozenset(unasked))
+        if pending:
+            cause = evidence.cause.copy()
+            cause[0, pending] -= undefined[pending]
+            evidence = evidence._replace(cause=cause)
+            undefined[pending] = 0.0
+        return State(evidence, dict(reading.features), undefined, frozenset(pending))
+
+    def defining_findings(self, cause: int) -> frozenset[str]:
+        """Return the findings that define ``cause`` (causes.yaml ``defining``; empty for most causes)."""
+        return frozenset(
+            finding
+            for one in self.model.defining
+            if one.cause == cause
+            for finding in (*(f for f, _ in one.positives), *(f for f, _ in one.thresholds))
+        )
+
+    def _pending(self, undefined: Collection[int], unasked: frozenset[str]) -> list[int]:
+        """Return the undefined causes one of whose defining findings is still to be asked."""
+        if not unasked:
+            return []
+        return [cause for cause in undefined if self.defining_findings(cause) & unasked]
 
     def log_joint(self, state: State) -> Vector:
         """Return the unnormalised log posterior over hypotheses (cause, site unit)."""
