@@ -428,14 +428,14 @@ ORDER BY first_date, patient_id, warning LIMIT {report_rows}
 
 -- name: rates
 -- Imaging rate (numerator / denominator) with Wilson score intervals, overall and per organisation,
--- practitioner, month and age band.
+-- practitioner, month and age band (NULL, not an error, when no episode is in the denominator).
 SELECT dimension, value, denominator, numerator,
        round(p, 6) AS rate,
        round(greatest((p + zz / (2 * n)) / (1 + zz / n) - {z} * sqrt(p * (1 - p) / n + zz / (4 * n * n)) / (1 + zz / n), 0.0), 6) AS low,
        round(least((p + zz / (2 * n)) / (1 + zz / n) + {z} * sqrt(p * (1 - p) / n + zz / (4 * n * n)) / (1 + zz / n), 1.0), 6) AS high
 FROM (
-  SELECT dimension, value, denominator, numerator, CAST(denominator AS DOUBLE) AS n,
-         CAST(numerator AS DOUBLE) / CAST(denominator AS DOUBLE) AS p, {z} * {z} AS zz
+  SELECT dimension, value, denominator, numerator, CAST(nullif(denominator, 0) AS DOUBLE) AS n,
+         CAST(numerator AS DOUBLE) / CAST(nullif(denominator, 0) AS DOUBLE) AS p, {z} * {z} AS zz
   FROM (
     SELECT 'total' AS dimension, 'all' AS value, CAST(count(*) AS BIGINT) AS denominator,
            CAST(sum(CASE WHEN numerator THEN 1 ELSE 0 END) AS BIGINT) AS numerator
