@@ -887,6 +887,26 @@ class WayFinder:
             found.append(_worded(least_masks(ways) if len(ways) > 1 else ways, signs))
         return found
 
+    def open_key(
+        self, findings: Findings, answerable: frozenset[str] | None, standing: Standing | None = None
+    ) -> tuple[int, int, tuple[frozenset[str], ...]]:
+        """All that :meth:`open_ways` reads of a case: two cases with equal keys have the same open ways.
+
+        The ways are made from the leaves that are open and shut, and the signs of the open leaves
+        of several findings from which of their answerable findings are unknown; nothing else of
+        the case is read. A batch that meets many cases alike decides their ways once per key.
+
+        Args:
+            findings: The known findings.
+            answerable: The findings that may still be answered (all when None); the key holds
+                only among cases read with the same ``answerable``.
+            standing: The case's :meth:`stand` with these ``answerable``, when already known.
+        """
+        reader = self._reader(answerable)
+        _, open_, shut = self._stand(findings, reader) if standing is None else standing
+        unknown = tuple(ids.difference(findings) for bit, _, ids in reader.multi if open_ & bit)
+        return open_, shut, unknown
+
     def _stand(self, findings: Findings, reader: _Reader) -> Standing:
         """The masks of the leaves that pass, that are open and that are shut on the case."""
         readers = reader.readers

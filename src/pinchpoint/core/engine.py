@@ -4,7 +4,8 @@ A case flows posterior -> triage -> explanation -> plan: the joint posterior ove
 and sites (:mod:`pinchpoint.core.posterior`), the triage rules with the leading cause's care
 level (:mod:`pinchpoint.core.triage`), the reasons for each leading conclusion
 (:mod:`pinchpoint.core.explain`), and the investigations and care plan that fit them
-(:mod:`pinchpoint.core.plan`).
+(:mod:`pinchpoint.core.plan`). A batch that reads only the plan's investigations takes
+:func:`investigations_many`, which skips the explanation and the advice.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pinchpoint.core.assessment import Assessment
+from pinchpoint.core.careplan import PlanItem
 from pinchpoint.core.case import Case
 from pinchpoint.core.explain import explain_many
 from pinchpoint.core.knowledge import Knowledge
 from pinchpoint.core.plan import PlanContext
-from pinchpoint.core.posterior import infer_many
-from pinchpoint.core.triage import triage_many
+from pinchpoint.core.posterior import Posterior, infer_many
+from pinchpoint.core.triage import Decision, triage_many
 
-__all__ = ["assess", "assess_many"]
+__all__ = ["assess", "assess_many", "investigations_many"]
 
 _EXPLAINED = 3
 """How many leading sites and causes carry the findings for and against them."""
@@ -55,26 +57,8 @@ def assess_many(
     The array work of the posterior, the triage and the plan is done for all the cases
     together, which a batch run (``pinchpoint assess DIR``, an audit) does in chunks.
     """
-    findings = [case.findings for case in cases]
-    posteriors = infer_many(findings, knowledge)
-    decisions = triage_many(
-        findings,
-        knowledge,
-        [posterior.cause_probabilities() for posterior in posteriors],
-        [case.recorded for case in cases],
-    )
-    made = knowledge.plan.make_many(
-        [
-            PlanContext(
-                level=decision.level,
-                findings=case.findings,
-                rules=frozenset(reason.rule for reason in decision.reasons),
-                site_probability=posterior.site_probability,
-                cause_probability=posterior.cause_probability,
-            )
-            for case, posterior, decision in zip(cases, posteriors, decisions, strict=True)
-        ]
-    )
+    posteriors, decisions, contexts = _triaged(cases, knowledge)
+    made = knowledge.plan.make_many(contexts)
     ranked = explain_many(posteriors, knowledge, leading=_EXPLAINED if explain_findings else 0)
     return [
         Assessment(
@@ -92,3 +76,39 @@ def assess_many(
             cases, decisions, ranked, made, strict=True
         )
     ]
+
+
+def investigations_many(cases: Sequence[Case], knowledge: Knowledge) -> list[tuple[PlanItem, ...]]:
+    """Return the investigations of each case's plan, exactly as :func:`assess_many` would.
+
+    The posterior and the triage are decided as for an assessment, but no ranking is explained
+    and no advice is chosen: a batch that reads only what the plan offers to investigate (the
+    review of an imaging order) does none of that work.
+    """
+    _, _, contexts = _triaged(cases, knowledge)
+    return knowledge.plan.investigations_many(contexts)
+
+
+def _triaged(
+    cases: Sequence[Case], knowledge: Knowledge
+) -> tuple[list[Posterior], list[Decision], list[PlanContext]]:
+    """Each case's posterior, its triage, and what the plan's conditions see of it."""
+    findings = [case.findings for case in cases]
+    posteriors = infer_many(findings, knowledge)
+    decisions = triage_many(
+        findings,
+        knowledge,
+        [posterior.cause_probabilities() for posterior in posteriors],
+        [case.recorded for case in cases],
+    )
+    contexts = [
+        PlanContext(
+            level=decision.level,
+            findings=case.findings,
+            rules=frozenset(reason.rule for reason in decision.reasons),
+            site_probability=posterior.site_probability,
+            cause_probability=posterior.cause_probability,
+        )
+        for case, posterior, decision in zip(cases, posteriors, decisions, strict=True)
+    ]
+    return posteriors, decisions, contexts

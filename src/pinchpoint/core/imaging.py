@@ -109,13 +109,15 @@ def imaging_decision(
         ``not_indicated``; the same with new urinary retention is ``indicated``.
     """
     table = cast(s.ImagingTable, knowledge.tables["imaging"])
-    fired = {rule.id: rule for rule in knowledge.triage.rules if rule.holds(findings)}
-    families = cast(s.TriageTable, knowledge.tables["triage"]).families()
-    reasons = [
-        ImagingReason(rule_id, f"{indication.clinician} ({fired[rule_id].clinician})", indication.source)
-        for indication in table.indicated
-        for rule_id in _indicating(indication, families, fired)
-    ]
+    fired = {rule.id: rule for rule in knowledge.triage.fired(findings)}
+    reasons: list[ImagingReason] = []
+    if fired:  # only a fired rule can indicate imaging (by its family or its id)
+        families = cast(s.TriageTable, knowledge.tables["triage"]).families()
+        reasons = [
+            ImagingReason(rule_id, f"{indication.clinician} ({fired[rule_id].clinician})", indication.source)
+            for indication in table.indicated
+            for rule_id in _indicating(indication, families, fired)
+        ]
     recorded = table.recorded
     diagnoses = sorted(
         {*(site for site in recorded_sites if site in recorded.sites)}

@@ -151,19 +151,8 @@ class PlanRules:
         """Return :meth:`make` for each context, deciding every condition of all of them at once."""
         if not contexts:
             return []
-        holds = np.array(
-            [[when.holds(context.findings, context) for when in self.conditions] for context in contexts],
-            dtype=bool,
-        )
         masks = self.masks
-        rows, pregnant = holds[:, :-1], holds[:, -1:]
-        self_care = np.array([[context.level == Urgency.SELF_CARE] for context in contexts])
-        chosen = (
-            rows
-            & masks["to_do"]
-            & ~(pregnant & masks["unsafe_in_pregnancy"])
-            & ~(self_care & masks["imaging"])
-        )
+        rows, chosen = _decided(contexts, self.conditions, masks)
         return [
             self._made(context, *picked)
             for context, picked in zip(
@@ -178,13 +167,32 @@ class PlanRules:
             )
         ]
 
+    def investigations_many(self, contexts: Sequence[PlanContext]) -> list[tuple[PlanItem, ...]]:
+        """Return the investigations of :meth:`make_many` alone for each context.
+
+        Only the investigations' conditions (and pregnancy) are decided: a batch that reads
+        nothing of the plan but its investigations (the order review) skips the advice.
+        """
+        if not contexts:
+            return []
+        count = len(self.investigations)
+        conditions = (*self.conditions[:count], self.conditions[-1])
+        _, chosen = _decided(contexts, conditions, {name: mask[:count] for name, mask in self.masks.items()})
+        rows = self.investigations
+        return [self._tests(rows[i].item for i in picked) for picked in _indices(chosen)]
+
+    def _tests(self, items: Iterable[PlanItem]) -> tuple[PlanItem, ...]:
+        """The investigations among plan items to do, soonest first."""
+        tests = [item for item in items if item.kind == "investigation"]
+        tests.sort(key=lambda item: self.timing_rank[item.due or ""])
+        return tuple(tests)
+
     def _made(
         self, context: PlanContext, chosen: list[int], avoid: list[int], unproven: list[int]
     ) -> tuple[tuple[PlanItem, ...], Plan]:
         rows = self.rows
         picked = [rows[i].item for i in chosen]
-        tests = [item for item in picked if item.kind == "investigation"]
-        tests.sort(key=lambda item: self.timing_rank[item.due or ""])
+        tests = self._tests(picked)
         by_kind: dict[str, list[PlanItem]] = {}
         for item in picked:
             by_kind.setdefault(item.kind, []).append(item)
@@ -208,7 +216,7 @@ class PlanRules:
             avoid=_unique(rows[i].item for i in avoid),
             unproven=_unique(rows[i].item for i in unproven),
         )
-        return tuple(tests), plan
+        return tests, plan
 
     @cached_property
     def rows(self) -> tuple[CompiledItem, ...]:
@@ -353,6 +361,27 @@ class _Columns:
         if reads == "site_kind":
             return tuple(offset + i for i, base in enumerate(bases) if self.site_kinds.get(base) in wanted)
         return tuple(offset + i for i, base in enumerate(bases) if base in wanted)
+
+
+def _decided(
+    contexts: Sequence[PlanContext], conditions: Sequence[Node], masks: Mapping[str, npt.NDArray[np.bool_]]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Decide rows' conditions for each context: the rows that apply, and those to do.
+
+    ``conditions`` are the rows' conditions and, last, the pregnancy condition; ``masks`` the
+    rows' flags (:func:`_masks`). A row is to do when it applies, its verdict says so, it is
+    not unsafe in a pregnancy, and it is no imaging in a self-care plan.
+    """
+    holds = np.array(
+        [[when.holds(context.findings, context) for when in conditions] for context in contexts],
+        dtype=bool,
+    )
+    rows, pregnant = holds[:, :-1], holds[:, -1:]
+    self_care = np.array([[context.level == Urgency.SELF_CARE] for context in contexts])
+    chosen = (
+        rows & masks["to_do"] & ~(pregnant & masks["unsafe_in_pregnancy"]) & ~(self_care & masks["imaging"])
+    )
+    return rows, chosen
 
 
 def _indices(mask: npt.NDArray[np.bool_]) -> list[list[int]]:

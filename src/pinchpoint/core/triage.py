@@ -25,7 +25,7 @@ properties above still hold.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, cast
@@ -137,15 +137,25 @@ class TriageRules:
             findings: The known findings.
             standing: The case's :meth:`standing`, when already read.
         """
-        finder = self._finder
-        if finder.exact:
-            passing = (finder.stand(findings, None) if standing is None else standing).passing
-            fired = [rule for rule, holds in zip(self.rules, finder.holding(passing), strict=True) if holds]
-        else:
-            fired = [rule for rule in self.rules if rule.when.holds(findings)]
+        fired = self.fired(findings, standing)
         fired.sort(key=lambda rule: -rule.level)
         level = max((rule.level for rule in fired), default=Urgency.SELF_CARE)
         return level, tuple(rule.reason for rule in fired)
+
+    def fired(self, findings: Findings, standing: Standing | None = None) -> list[CompiledRule]:
+        """Return the rules that fire on the known findings, in the order of the table.
+
+        Each is what :meth:`CompiledRule.holds` answers, decided as :meth:`evaluate` says.
+
+        Args:
+            findings: The known findings.
+            standing: The case's :meth:`standing`, when already read.
+        """
+        finder = self._finder
+        if finder.exact:
+            passing = (finder.stand(findings, None) if standing is None else standing).passing
+            return [rule for rule, holds in zip(self.rules, finder.holding(passing), strict=True) if holds]
+        return [rule for rule in self.rules if rule.when.holds(findings)]
 
     def standing(self, findings: Findings, answerable: frozenset[str] | None) -> Standing:
         """Where every leaf of the rules stands on the case, for :meth:`evaluate` and the open ways."""
@@ -286,6 +296,15 @@ class TriageRules:
             (rules[position], way) for position, found in zip(positions, ways, strict=True) for way in found
         ]
 
+    def open_key(
+        self, findings: Findings, answerable: frozenset[str] | None = None, standing: Standing | None = None
+    ) -> Hashable:
+        """All that :meth:`open_emergency_ways` reads of a case (:meth:`WayFinder.open_key`).
+
+        Two cases with equal keys (read with the same ``answerable``) have the same open ways.
+        """
+        return self._finder.open_key(findings, answerable, standing)
+
     @cached_property
     def _emergency_positions(self) -> tuple[int, ...]:
         return tuple(position for position, rule in enumerate(self.rules) if rule.level >= Urgency.EMERGENCY)
@@ -362,8 +381,9 @@ def triage_many(
     fired = [rules.evaluate(findings, standing) for findings, standing in zip(cases, standings, strict=True)]
     if recorded is not None:
         fired = recorded_floors(fired, recorded, knowledge)
+    floor = _Floor(signs)
     return [
-        _decision(rules, findings, level, reasons, causes, signs=signs, standing=standing)
+        _decision(rules, findings, level, reasons, causes, floor=floor, standing=standing)
         for findings, (level, reasons), causes, standing in zip(
             cases, fired, cause_probabilities, standings, strict=True
         )
@@ -377,7 +397,7 @@ def _decision(
     reasons: tuple[TriageReason, ...],
     cause_probabilities: Mapping[str, float],
     *,
-    signs: UnansweredSigns,
+    floor: _Floor,
     standing: Standing,
 ) -> Decision:
     care = rules.care_reason(cause_probabilities)
@@ -385,7 +405,39 @@ def _decision(
         level, reasons = care.level, (*reasons, care)
     if level >= Urgency.EMERGENCY:
         return Decision(level, reasons, ())
-    return signs.decide(findings, level, reasons, standing)
+    return floor.decide(findings, level, reasons, standing)
+
+
+class _Floor:
+    """:meth:`UnansweredSigns.decide` for the cases of one batch, each distinct reading decided once.
+
+    The open emergency ways read only what :meth:`TriageRules.open_key` holds of a case, and the
+    floor only those ways, whether its screen applies, the level and the reasons; cases alike in
+    all of these (records that differ in what no triage rule reads) share one decision. Both are
+    remembered for one batch only, so nothing is kept between callers.
+    """
+
+    def __init__(self, signs: UnansweredSigns) -> None:
+        self.signs = signs
+        self._ways: dict[Hashable, list[OpenWay]] = {}
+        self._decided: dict[Hashable, Decision] = {}
+
+    def decide(
+        self, findings: Findings, level: Urgency, reasons: tuple[TriageReason, ...], standing: Standing
+    ) -> Decision:
+        """The floor's decision on one case (``standing`` with :attr:`UnansweredSigns.answerable`)."""
+        signs = self.signs
+        reading = signs.rules.open_key(findings, signs.answerable, standing)
+        key = (reading, signs.screen_applies.holds(findings), level, reasons)
+        decision = self._decided.get(key)
+        if decision is None:
+            ways = self._ways.get(reading)
+            if ways is None:
+                ways = self._ways[reading] = signs.rules.open_emergency_ways(
+                    findings, signs.answerable, standing
+                )
+            decision = self._decided[key] = signs.decide(findings, level, reasons, standing, ways)
+        return decision
 
 
 def unanswered_signs(findings: Findings, knowledge: Knowledge) -> tuple[str, ...]:
@@ -429,12 +481,14 @@ class UnansweredSigns:
         level: Urgency,
         reasons: tuple[TriageReason, ...],
         standing: Standing | None = None,
+        ways: Sequence[OpenWay] | None = None,
     ) -> Decision:
         """Apply the floor to a level below emergency; word the signs that hold it there.
 
-        ``standing`` is the case's :meth:`TriageRules.standing` with :attr:`answerable`, when already read.
+        ``standing`` is the case's :meth:`TriageRules.standing` with :attr:`answerable`, and
+        ``ways`` its :meth:`TriageRules.open_emergency_ways` with them, when already known.
         """
-        terms = self.rules.open_emergency_ways(findings, self.answerable, standing)
+        terms = self.rules.open_emergency_ways(findings, self.answerable, standing) if ways is None else ways
         if not terms:
             return Decision(level, reasons, ())
         unanswered = _signs_of(terms)
