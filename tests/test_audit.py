@@ -241,6 +241,46 @@ BAD_INPUTS = {
 }
 
 
+CODED_ELEMENTS = {
+    "Condition": ("code", "index", '"recordedDate":"2024-05-01"'),
+    "ServiceRequest": ("code", "imaging", '"status":"active","authoredOn":"2024-05-01"'),
+    "ImagingStudy": ("procedureCode", "imaging", '"status":"available","started":"2024-05-01"'),
+    "MedicationStatement": (
+        "medicationCodeableConcept",
+        "medication",
+        '"status":"active","effectiveDateTime":"2024-05-01"',
+    ),
+    "MedicationRequest": (
+        "medicationCodeableConcept",
+        "medication",
+        '"status":"active","authoredOn":"2024-05-01"',
+    ),
+}
+"""Each audited resource type, the element holding its code (FHIR R4), a role its code may play, a date."""
+
+
+@pytest.mark.parametrize("resource_type", sorted(CODED_ELEMENTS))
+def test_each_audited_type_is_read_for_the_code_of_its_own_element(
+    resource_type, definition, knowledge, tmp_path
+):
+    element, role, extra = CODED_ELEMENTS[resource_type]
+    code = next(c for c in definition.codes if c.role == role)
+    concept = f'{{"coding":[{{"system":"{code.system}","code":"{code.code}"}}]}}'
+    if element == "procedureCode":
+        concept = f"[{concept}]"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Patient.ndjson").write_text('{"resourceType":"Patient","id":"a","birthDate":"1970-01-01"}\n')
+    (folder / f"{resource_type}.ndjson").write_text(
+        f'{{"resourceType":"{resource_type}","id":"r1","subject":{{"reference":"Patient/a"}},'
+        f'"{element}":{concept},{extra}}}\n'
+    )
+    result = run_audit(folder, tmp_path / "out", knowledge, as_of=SYNTH_AS_OF, report=False)
+    assert [
+        (r["status"], r["reason"]) for r in result.tables["reconciliation"] if r["file"] != "Patient.ndjson"
+    ] == [("used", "read by the audit")]
+
+
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_is_counted_with_its_reason(case, knowledge, tmp_path):
     resource_type, line, reason = BAD_INPUTS[case]

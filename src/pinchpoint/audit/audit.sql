@@ -7,15 +7,17 @@
 -- engines (pinchpoint.audit.engines.DIALECTS). Everything else is SQL both engines run as it is.
 --
 -- Inputs from the engine: raw_lines(file_no, expected_type, line_no, line), files(file_no, file: the
--- file's name, joined back only where a table is written), set_aside(file_no, line_no, reason), codes(system, code, role, key), exclusion_windows(key, before_days, after_days, min_days),
+-- file's name, joined back only where a table is written), set_aside(file_no, line_no, reason),
+-- codes(system, code, role, key), exclusion_windows(key, before_days, after_days, min_days),
 -- warning_defs(key, demands, max_days, neurology_within); between stage 1 and stage 2 the verdicts
 -- table (signature, verdict, card_warns, plan_offers, reasons) from the CDS order card's review.
 -- `@band(finding, x)` writes a number as the representative of its band (pinchpoint.audit.verdicts.value_bands).
 
 -- stage: 1
 -- view: lines
--- Every input line, with the reason it was set aside before loading (too long; a raw 0x01 byte) and
--- whether it is blank: empty or only spaces. A line of either kind is not parsed (unread).
+-- Every input line, with the reason it was set aside before loading (too long, a raw 0x01 byte, not
+-- UTF-8) and whether it is blank: empty or only spaces (trimmed only when it starts with a space, so
+-- that no line is copied for it). A line of either kind is not parsed (unread).
 SELECT file_no, expected_type, line_no, line, set_aside_reason, blank, set_aside_reason IS NOT NULL OR blank AS unread
 FROM (
   SELECT r.file_no, r.expected_type, r.line_no, r.line, s.reason AS set_aside_reason,
@@ -30,9 +32,8 @@ FROM (
 -- is parsed once (@json_fields, NULL when the line is not JSON), for the elements its resource type
 -- has (FHIR R4): a Patient's birth date, sex and organisation; for the other types, a list whose
 -- positions mean the same in every type (below) and that stops after the last element the type has
--- (a position past its end reads NULL: @at). A line is blank when it is empty or only spaces
--- (trimmed only when it starts with a space, so that no line is copied for it). A view:
--- patient_lines and resource_lines each select their own files from it, so every line is parsed once.
+-- (a position past its end reads NULL: @at). A view: patient_lines and resource_lines each select
+-- their own files from it, so every line is parsed once.
 SELECT file_no, expected_type, line_no, rtype, id, subject, clinical, verification, status, performer, organisation,
        gender, system0, code0, system1, code1, d, onset, end_d,
        CASE WHEN set_aside_reason IS NOT NULL THEN set_aside_reason
@@ -83,10 +84,15 @@ FROM (
                        '$.recordedDate', '$.code.coding[0].system', '$.code.coding[0].code', '$.code.coding[1].system',
                        '$.code.coding[1].code', '$.status', '$.asserter.reference', '$.onsetDateTime',
                        '$.effectivePeriod.end', '$.clinicalStatus.coding[0].code', '$.verificationStatus.coding[0].code')
-                  WHEN expected_type IN ('ServiceRequest', 'MedicationRequest')
+                  WHEN expected_type = 'ServiceRequest'
                   THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
                        '$.authoredOn', '$.code.coding[0].system', '$.code.coding[0].code', '$.code.coding[1].system',
                        '$.code.coding[1].code', '$.status', '$.requester.reference')
+                  WHEN expected_type = 'MedicationRequest'
+                  THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
+                       '$.authoredOn', '$.medicationCodeableConcept.coding[0].system',
+                       '$.medicationCodeableConcept.coding[0].code', '$.medicationCodeableConcept.coding[1].system',
+                       '$.medicationCodeableConcept.coding[1].code', '$.status', '$.requester.reference')
                   WHEN expected_type = 'ImagingStudy'
                   THEN @json_fields(line, '$.resourceType', '$.id', '$.subject.reference', '$.patient.reference',
                        '$.started', '$.procedureCode[0].coding[0].system', '$.procedureCode[0].coding[0].code',
