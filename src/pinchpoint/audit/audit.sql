@@ -240,21 +240,19 @@ FROM (
   GROUP BY file_no, status, reason
 ) c JOIN files f ON f.file_no = c.file_no
 
--- view: diagnoses
--- Diagnoses of low back pain or leg nerve pain that can start an episode (active, not refuted).
-SELECT patient_id, id AS condition_id, d, min(key) AS presentation, min(performer) AS practitioner
-FROM record_codes
-WHERE role = 'index' AND d IS NOT NULL AND coalesce(clinical, 'active') IN ('active', 'recurrence', 'relapse')
-  AND coalesce(verification, '') <> 'refuted'
-GROUP BY patient_id, id, d
-
 -- name: episodes
--- A diagnosis with none in the {negative_history_days} days before it starts an episode (the index diagnosis);
--- the episode lasts until the next one starts (no two start on one day: the second has one 0 days before it).
+-- A diagnosis of low back pain or leg nerve pain (active, not refuted) with none in the
+-- {negative_history_days} days before it starts an episode (the index diagnosis); the episode lasts until
+-- the next one starts (no two start on one day: the second has one 0 days before it). A Condition with
+-- two index codes is two rows on one day: the first in code order names the presentation, and the
+-- second, 0 days after it, starts nothing.
 SELECT e.patient_id, e.condition_id AS episode_id, e.d AS index_date, e.presentation, e.practitioner
 FROM (
-  SELECT d.*, lag(d.d) OVER (PARTITION BY d.patient_id ORDER BY d.d, d.condition_id) AS previous_date
-  FROM diagnoses d
+  SELECT patient_id, id AS condition_id, d, key AS presentation, performer AS practitioner,
+         lag(d) OVER (PARTITION BY patient_id ORDER BY d, id, key) AS previous_date
+  FROM record_codes
+  WHERE role = 'index' AND d IS NOT NULL AND coalesce(clinical, 'active') IN ('active', 'recurrence', 'relapse')
+    AND coalesce(verification, '') <> 'refuted'
 ) e
 WHERE e.previous_date IS NULL OR @days(e.previous_date, e.d) > {negative_history_days}
 
