@@ -268,13 +268,11 @@ def test_each_audited_type_is_read_for_the_code_of_its_own_element(
     concept = f'{{"coding":[{{"system":"{code.system}","code":"{code.code}"}}]}}'
     if element == "procedureCode":
         concept = f"[{concept}]"
-    folder = tmp_path / "in"
-    folder.mkdir()
-    (folder / "Patient.ndjson").write_text('{"resourceType":"Patient","id":"a","birthDate":"1970-01-01"}\n')
-    (folder / f"{resource_type}.ndjson").write_text(
+    line = (
         f'{{"resourceType":"{resource_type}","id":"r1","subject":{{"reference":"Patient/a"}},'
-        f'"{element}":{concept},{extra}}}\n'
+        f'"{element}":{concept},{extra}}}'
     )
+    folder = _one_patient_export(tmp_path, resource_type, line)
     result = run_audit(folder, tmp_path / "out", knowledge, as_of=SYNTH_AS_OF, report=False)
     assert [
         (r["status"], r["reason"]) for r in result.tables["reconciliation"] if r["file"] != "Patient.ndjson"
@@ -284,14 +282,8 @@ def test_each_audited_type_is_read_for_the_code_of_its_own_element(
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_is_counted_with_its_reason(case, knowledge, tmp_path):
     resource_type, line, reason = BAD_INPUTS[case]
-    folder = tmp_path / "in"
-    folder.mkdir()
-    (folder / "Patient.ndjson").write_text('{"resourceType":"Patient","id":"a","birthDate":"1970-01-01"}\n')
-    (folder / f"{resource_type}.ndjson").write_bytes(  # a lone surrogate stands for a byte that is not UTF-8
-        f'{line}\n{{"resourceType":"{resource_type}","id":"ok","subject":{{"reference":"Patient/a"}}}}'.encode(
-            "utf-8", "surrogateescape"
-        )
-    )
+    ok = f'{{"resourceType":"{resource_type}","id":"ok","subject":{{"reference":"Patient/a"}}}}'
+    folder = _one_patient_export(tmp_path, resource_type, f"{line}\n{ok}")
     result = run_audit(
         folder, tmp_path / "out", knowledge, as_of=SYNTH_AS_OF, max_line_bytes=LIMIT, report=False
     )
@@ -300,6 +292,18 @@ def test_bad_input_is_counted_with_its_reason(case, knowledge, tmp_path):
     assert len(refused) == 1
     assert refused[0]["reason"].startswith(reason)
     assert refused[0]["file"] == f"{resource_type}.ndjson"
+
+
+def _one_patient_export(tmp_path: Path, resource_type: str, text: str) -> Path:
+    """An export of Patient ``a`` and a file of ``resource_type`` holding ``text``.
+
+    A lone surrogate in ``text`` is written as the byte it stands for, which is not UTF-8.
+    """
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Patient.ndjson").write_text('{"resourceType":"Patient","id":"a","birthDate":"1970-01-01"}\n')
+    (folder / f"{resource_type}.ndjson").write_bytes(f"{text}\n".encode("utf-8", "surrogateescape"))
+    return folder
 
 
 def _is_utf8(line: bytes) -> bool:
@@ -312,13 +316,9 @@ def _is_utf8(line: bytes) -> bool:
 
 def test_a_line_longer_than_the_readers_buffer_is_read_and_an_empty_measure_is_reported(knowledge, tmp_path):
     """A 3 MB line under the limit is read like any other; a population with no episode gets its report."""
-    folder = tmp_path / "in"
-    folder.mkdir()
-    (folder / "Patient.ndjson").write_text('{"resourceType":"Patient","id":"a","birthDate":"1970-01-01"}\n')
     note = "x" * 3_000_000
-    (folder / "Condition.ndjson").write_text(
-        f'{{"resourceType":"Condition","id":"c1","subject":{{"reference":"Patient/a"}},"note":[{{"text":"{note}"}}]}}\n'
-    )
+    line = f'{{"resourceType":"Condition","id":"c1","subject":{{"reference":"Patient/a"}},"note":"{note}"}}'
+    folder = _one_patient_export(tmp_path, "Condition", line)
     result = run_audit(folder, tmp_path / "out", knowledge, as_of=SYNTH_AS_OF)
     assert result.reconciled
     assert [(r["file"], r["status"]) for r in result.tables["reconciliation"]] == [
