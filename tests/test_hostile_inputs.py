@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pinchpoint.cli.main import main
 from pinchpoint.errors import InvalidCaseError, SchemaError
 from pinchpoint.io.readers import load_yaml
 
@@ -61,3 +62,24 @@ def test_deep_yaml_names_the_line_and_the_limit(error: type[InvalidCaseError | S
     with pytest.raises(error, match=r"the YAML nests too deeply; expected at most 64 levels") as caught:
         load_yaml(text, origin="deep.yaml", error=error, expected="YAML")
     assert caught.value.location == "deep.yaml: line 3, column 67"  # the 65th level, the mapping counted
+
+
+# --- `pinchpoint users log --limit`: a number the database cannot take is the user's error ---------
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", str(2**53), str(2**63), "9" * 30])
+def test_users_log_limit_out_of_range_names_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], limit: str
+) -> None:
+    """A --limit beyond what SQLite's integer holds was reported as a broken database; now as --limit."""
+    database = f"sqlite:///{tmp_path / 'users.sqlite3'}"
+    assert main(["users", "log", "--limit", limit, "--database", database]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("pinchpoint: error: --limit: the limit is out of range; expected 1 to"), error
+    assert "database" not in error
+
+
+def test_users_log_takes_the_largest_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    database = f"sqlite:///{tmp_path / 'users.sqlite3'}"
+    assert main(["users", "log", "--limit", str(2**53 - 1), "--database", database]) == 0
+    assert capsys.readouterr().err == ""

@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # the database layers are imported by the users commands alon
 __all__ = ["add_users_command"]
 
 _OK = 0
+_MAX_LIMIT = 2**53 - 1
+"""The largest --limit: every database takes it (a larger one overflowed SQLite's integer, reported as
+a broken database); no access log holds more events."""
 
 
 def add_users_command(commands: Any) -> None:
@@ -138,9 +141,9 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _log(args: argparse.Namespace) -> int:
-    if args.limit < 1:
+    if not 1 <= args.limit <= _MAX_LIMIT:
         raise InputError(
-            "the limit must be positive", location="--limit", expected="1 or more", got=args.limit
+            "the limit is out of range", location="--limit", expected=f"1 to {_MAX_LIMIT}", got=args.limit
         )
     store = _store(args)
     try:
