@@ -32,7 +32,7 @@ import re
 import stat
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -299,9 +299,8 @@ def _refuse_deep_nesting(text: str) -> None:
             if isinstance(event, starts):
                 depth += 1
                 if depth > _MAX_DEPTH:
-                    raise _RefusalError(
-                        "the YAML nests too deeply", event.start_mark, f"at most {_MAX_DEPTH} levels"
-                    )
+                    mark = cast("yaml.Mark", event.start_mark)  # libyaml's mark: the same line and column
+                    raise _RefusalError("the YAML nests too deeply", mark, f"at most {_MAX_DEPTH} levels")
             elif isinstance(event, ends):
                 depth -= 1
     except yaml.YAMLError as exc:
