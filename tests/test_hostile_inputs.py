@@ -8,6 +8,7 @@ command in a child process, so that a failure is reported as a failure, not as a
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -195,3 +196,89 @@ def test_concurrent_web_answers_lose_no_answer(client: TestClient) -> None:
     assert statuses == [303] + [409] * (_AT_ONCE - 1), statuses
     answers = client.get(session.replace("/check/interviews/", "/api/v1/interviews/")).json()["answers"]
     assert answers == 1
+
+
+# --- a Bundle is one patient's record: another patient's resource is refused, not read --------------
+
+_SNOMED, _LOINC = "http://snomed.info/sct", "http://loinc.org"
+
+
+def _patient(patient_id: str) -> dict[str, Any]:
+    return {"resourceType": "Patient", "id": patient_id, "gender": "female", "birthDate": "1975-03-02"}
+
+
+def _retention(subject: str) -> dict[str, Any]:
+    """An active Condition of urinary retention (a red flag) of ``subject``."""
+    return {"resourceType": "Condition", "id": "c1", "subject": {"reference": subject},
+            "code": {"coding": [{"system": _SNOMED, "code": "267064002"}]},
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                           "code": "active"}]}}  # fmt: skip
+
+
+def _fever(subject: str) -> dict[str, Any]:
+    quantity = {"value": 38.5, "unit": "Cel", "system": "http://unitsofmeasure.org", "code": "Cel"}
+    code = {"coding": [{"system": _LOINC, "code": "8310-5"}]}
+    return {"resourceType": "Observation", "id": "o1", "status": "final", "subject": {"reference": subject},
+            "code": code, "valueQuantity": quantity}  # fmt: skip
+
+
+def _record(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+
+
+# (name, Bundle, where the second patient is named, that patient); each is refused. Before: read as one.
+_SUBJECT = "$.entry[1].resource.subject.reference"
+_MIXED = [
+    ("observation-of-another", _record(_patient("p1"), _fever("Patient/p2")), _SUBJECT, "Patient/p2"),
+    ("condition-of-another", _record(_retention("Patient/p2"), _patient("p1")), "$.entry[1].resource.id",
+     "Patient/p1"),
+    ("absolute-reference", _record(_patient("p1"), _fever("https://ehr.example/fhir/Patient/p2")), _SUBJECT,
+     "Patient/p2"),
+    ("no-patient-two-subjects", _record(_retention("Patient/a"), _fever("Patient/b")), _SUBJECT, "Patient/b"),
+]  # fmt: skip
+# (name, Bundle): one patient's record, written in the ways a record may name its patient; each is read.
+_ONE_PATIENT = [
+    ("relative", _record(_patient("p1"), _fever("Patient/p1"), _retention("Patient/p1"))),
+    ("absolute-with-history", _record(_patient("p1"), _fever("https://ehr.example/fhir/Patient/p1/_history/2"))),
+    ("urn-uuid", _record(_patient("p1"), _fever("urn:uuid:0f9d7a4e-1c1b-4f0e-9d59-1b7e0d1c2b3a"))),
+    ("no-patient", _record(_fever("Patient/p9"), _retention("Patient/p9"))),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "bundle", "where", "named"), _MIXED, ids=[row[0] for row in _MIXED])
+def test_bundle_of_two_patients_is_refused(  # noqa: PLR0917 (one table row)
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    bundle: dict[str, Any],
+    where: str,
+    named: str,
+) -> None:
+    """`assess` of a Bundle mixing patients exits 2 naming the entry (before: the other's facts were used)."""
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    assert main(["assess", str(path), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        f"pinchpoint: error: {path}: {where}: the record holds the"
+        " resources of more than one patient; expected the resources of one patient"
+    ), captured.err
+    assert f"(got '{named}')" in captured.err
+
+
+@pytest.mark.parametrize(("name", "bundle"), _ONE_PATIENT, ids=[row[0] for row in _ONE_PATIENT])
+def test_bundle_of_one_patient_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, bundle: dict[str, Any]
+) -> None:
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    assert main(["assess", str(path), "--json"]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["case"] == name
+
+
+@pytest.mark.parametrize("route", ["/api/v1/fhir/assess", "/api/v1/fhir/plan"])
+def test_api_refuses_a_bundle_of_two_patients(client: TestClient, route: str) -> None:
+    response = client.post(route, headers=_JSON, json=_MIXED[0][1])
+    assert response.status_code == 422, response.text[:300]
+    assert "the record holds the resources of more than one patient" in response.json()["detail"]

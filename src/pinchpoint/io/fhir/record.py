@@ -26,6 +26,7 @@ population audit) validates each of them once.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 _UCUM = "http://unitsofmeasure.org"
+_PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
+"""A literal reference to a Patient, relative or absolute (``Patient/p1``, ``https://ehr/fhir/Patient/p1``)."""
 _CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 _VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 _CLINICAL_CODES = frozenset({"active", "recurrence", "relapse", "inactive", "remission", "resolved"})
@@ -154,7 +157,48 @@ def read_bundle(
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if resource is not None:
             resources.append((f"$.entry[{index}].resource", resource))
+    _refuse_other_patients(resources, origin)
     return read_resources(resources, knowledge, today=today, origin=origin)
+
+
+def _is_patient(resource: Mapping[str, Any]) -> bool:
+    return resource.get("resourceType") == "Patient"
+
+
+def _refuse_other_patients(resources: Sequence[tuple[str, object]], origin: str) -> None:
+    """Refuse a Bundle whose resources belong to more than one patient.
+
+    A Bundle is read as one patient's record: a Condition or Observation whose ``subject`` names
+    another patient than the Bundle's Patient (or than the other resources' subject) would put
+    that patient's facts, a fever or a red flag, into this one's assessment. Only literal
+    ``Patient/id`` references are compared; a ``urn:uuid:`` or contained reference is not judged.
+
+    Raises:
+        FhirMappingError: Two resources name different patients.
+    """
+    first: tuple[str, str] | None = None
+    for path, resource in resources:
+        if not isinstance(resource, Mapping):
+            continue  # the reader reports it
+        if _is_patient(resource):
+            patient, where = resource.get("id"), f"{path}.id"
+        else:
+            subject = resource.get("subject")
+            reference = subject.get("reference") if isinstance(subject, Mapping) else None
+            named = _PATIENT_REFERENCE.search(reference) if isinstance(reference, str) else None
+            patient, where = (named.group(1) if named else None), f"{path}.subject.reference"
+        if not isinstance(patient, str):
+            continue
+        if first is None:
+            first = (patient, where)
+        elif patient != first[0] and not (_is_patient(resource) and first[1].endswith(".id")):
+            # (two Patient resources are the reader's own refusal: "more than one Patient")
+            raise FhirMappingError(
+                "the record holds the resources of more than one patient",
+                location=f"{origin}: {where}",
+                expected=f"the resources of one patient (Patient/{first[0]}, as {first[1]} says)",
+                got=f"Patient/{patient}",
+            )
 
 
 def read_resources(
