@@ -282,3 +282,40 @@ def test_api_refuses_a_bundle_of_two_patients(client: TestClient, route: str) ->
     response = client.post(route, headers=_JSON, json=_MIXED[0][1])
     assert response.status_code == 422, response.text[:300]
     assert "the record holds the resources of more than one patient" in response.json()["detail"]
+
+
+def _cds_request(**prefetch: Any) -> dict[str, Any]:
+    return {"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+            "context": {"userId": "Practitioner/example", "patientId": "p1"},
+            "prefetch": {"patient": None, "conditions": None, "observations": None, **prefetch}}  # fmt: skip
+
+
+def _searchset(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
+
+
+# (name, prefetch, where the other patient is named); each is refused. Before: cards from its facts.
+_CDS_MIXED = [
+    ("condition-of-another", {"conditions": _searchset(_retention("Patient/p2"))},
+     "$.prefetch.conditions.entry[0].resource.subject.reference"),
+    ("observation-of-another", {"patient": _patient("p1"), "observations": _searchset(_fever("Patient/p2"))},
+     "$.prefetch.observations.entry[0].resource.subject.reference"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "prefetch", "where"), _CDS_MIXED, ids=[row[0] for row in _CDS_MIXED])
+def test_cds_prefetch_of_another_patient_is_refused(
+    client: TestClient, name: str, prefetch: dict[str, Any], where: str
+) -> None:
+    """A prefetched resource of another patient than the context's is a 4xx naming it, never a card."""
+    response = client.post("/cds-services/pinchpoint-triage", headers=_JSON, json=_cds_request(**prefetch))
+    assert 400 <= response.status_code < 500, response.text[:300]
+    assert f"request: {where}: the record holds the resources of more than one patient" in response.text
+    assert "Patient/p1, as $.context.patientId says" in response.text
+
+
+def test_cds_prefetch_of_the_context_patient_is_read(client: TestClient) -> None:
+    prefetch = {"patient": _patient("p1"), "conditions": _searchset(_retention("Patient/p1"))}
+    response = client.post("/cds-services/pinchpoint-triage", headers=_JSON, json=_cds_request(**prefetch))
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["cards"]

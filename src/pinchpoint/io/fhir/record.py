@@ -56,6 +56,7 @@ __all__ = [
     "read_checked",
     "read_resources",
     "record_to_case",
+    "refuse_other_patients",
 ]
 
 _UCUM = "http://unitsofmeasure.org"
@@ -157,7 +158,7 @@ def read_bundle(
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if resource is not None:
             resources.append((f"$.entry[{index}].resource", resource))
-    _refuse_other_patients(resources, origin)
+    refuse_other_patients(resources, origin)
     return read_resources(resources, knowledge, today=today, origin=origin)
 
 
@@ -165,39 +166,47 @@ def _is_patient(resource: Mapping[str, Any]) -> bool:
     return resource.get("resourceType") == "Patient"
 
 
-def _refuse_other_patients(resources: Sequence[tuple[str, object]], origin: str) -> None:
-    """Refuse a Bundle whose resources belong to more than one patient.
+def refuse_other_patients(
+    resources: Sequence[tuple[str, object]], origin: str, *, patient: tuple[str, str] | None = None
+) -> None:
+    """Refuse a record (a Bundle, a CDS request's prefetch) whose resources belong to more than one patient.
 
-    A Bundle is read as one patient's record: a Condition or Observation whose ``subject`` names
-    another patient than the Bundle's Patient (or than the other resources' subject) would put
-    that patient's facts, a fever or a red flag, into this one's assessment. Only literal
+    A record is read as one patient's: a Condition or Observation whose ``subject`` names another
+    patient than the record's Patient (or than the other resources' subject) would put that
+    patient's facts, a fever or a red flag, into this one's assessment. Only literal
     ``Patient/id`` references are compared; a ``urn:uuid:`` or contained reference is not judged.
 
+    Args:
+        resources: The resources with their JSON paths, as :func:`read_resources` takes them.
+        origin: Where the record came from, named in the message.
+        patient: The patient the record is known to be of, and where that is said (a CDS
+            request's ``$.context.patientId``), if known.
+
     Raises:
-        FhirMappingError: Two resources name different patients.
+        FhirMappingError: Two resources, or a resource and ``patient``, name different patients.
     """
-    first: tuple[str, str] | None = None
+    first = patient
     for path, resource in resources:
         if not isinstance(resource, Mapping):
             continue  # the reader reports it
         if _is_patient(resource):
-            patient, where = resource.get("id"), f"{path}.id"
+            other, where = resource.get("id"), f"{path}.id"
         else:
             subject = resource.get("subject")
             reference = subject.get("reference") if isinstance(subject, Mapping) else None
             named = _PATIENT_REFERENCE.search(reference) if isinstance(reference, str) else None
-            patient, where = (named.group(1) if named else None), f"{path}.subject.reference"
-        if not isinstance(patient, str):
+            other, where = (named.group(1) if named else None), f"{path}.subject.reference"
+        if not isinstance(other, str):
             continue
         if first is None:
-            first = (patient, where)
-        elif patient != first[0] and not (_is_patient(resource) and first[1].endswith(".id")):
+            first = (other, where)
+        elif other != first[0] and not (_is_patient(resource) and first[1].endswith(".id")):
             # (two Patient resources are the reader's own refusal: "more than one Patient")
             raise FhirMappingError(
                 "the record holds the resources of more than one patient",
                 location=f"{origin}: {where}",
                 expected=f"the resources of one patient (Patient/{first[0]}, as {first[1]} says)",
-                got=f"Patient/{patient}",
+                got=f"Patient/{other}",
             )
 
 
