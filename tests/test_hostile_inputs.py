@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -319,3 +320,76 @@ def test_cds_prefetch_of_the_context_patient_is_read(client: TestClient) -> None
     response = client.post("/cds-services/pinchpoint-triage", headers=_JSON, json=_cds_request(**prefetch))
     assert response.status_code == 200, response.text[:300]
     assert response.json()["cards"]
+
+
+# --- `pinchpoint serve`: files that cannot serve are refused before serving, not mid-start ----------
+
+_PEM_KEY, _PEM_CERT = "key.pem", "cert.pem"
+
+
+def _pem_pair(folder: Path, stem: str) -> tuple[Path, Path]:
+    """A self-signed certificate and its key, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    cert, key = folder / f"{stem}-{_PEM_CERT}", folder / f"{stem}-{_PEM_KEY}"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=localhost"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+def _serve_argument(tmp_path: Path, kind: str) -> list[str]:
+    """The options of one bad `serve` row."""
+    if kind.startswith("tls-"):
+        cert, key = _pem_pair(tmp_path, "a")
+        if kind == "tls-not-pem":
+            cert.write_bytes(b"caf\xe9: not a certificate\n")
+        elif kind == "tls-other-key":
+            key = _pem_pair(tmp_path, "b")[1]
+        elif kind == "tls-folder":
+            cert = key = tmp_path
+        return ["--tls-cert", str(cert), "--tls-key", str(key)]
+    jwks = tmp_path / "jwks.json"
+    contents = {
+        "jwks-list": b"[]",
+        "jwks-latin1": b'{"keys": "caf\xe9"}',
+        "jwks-twice": b'{"keys": [], "keys": []}',
+    }
+    if kind in contents:
+        jwks.write_bytes(contents[kind])
+    return ["--cds-issuer", f"iss={'/dev/zero' if kind == 'jwks-device' else jwks}"]
+
+
+# (kind, message fragment); each exits 2 before serving. Before: a traceback of ssl or jwt, or a device
+# read until memory ran out.
+_SERVE_ROWS = [
+    ("tls-not-pem", "are not a PEM certificate and its key"),
+    ("tls-other-key", "are not a PEM certificate and its key (KEY_VALUES_MISMATCH)"),
+    ("tls-folder", "is not a readable file"),
+    ("jwks-list", "a CDS issuer's JWK Set is not a JSON object"),
+    ("jwks-latin1", "the text is not UTF-8"),
+    ("jwks-twice", "key 'keys' is written twice"),
+    ("jwks-device", "the path is not a regular file (it is a character device)"),
+]
+
+
+@pytest.mark.parametrize(("kind", "fragment"), _SERVE_ROWS, ids=[row[0] for row in _SERVE_ROWS])
+def test_serve_refuses_what_cannot_serve_before_serving(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+    fragment: str,
+) -> None:
+    def serving(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server started with settings it cannot serve with")
+
+    monkeypatch.setattr("uvicorn.run", serving)
+    database = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
+    options = ["--database", database, "--secret-file", str(tmp_path / "secret"), "--port", "18731"]
+    assert main(["serve", *options, *_serve_argument(tmp_path, kind)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("pinchpoint: error: "), error
+    assert fragment in error, error
