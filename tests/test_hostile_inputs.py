@@ -393,3 +393,58 @@ def test_serve_refuses_what_cannot_serve_before_serving(
     error = capsys.readouterr().err
     assert error.startswith("pinchpoint: error: "), error
     assert fragment in error, error
+
+
+# --- `pinchpoint evaluate-text`: a malformed annotation is named, not a traceback or a silent miss ---
+
+_CORPUS_HEAD = "format: pinchpoint-text-corpus\nversion: 1\npart: test\n"
+
+# (name, the corpus after its head, message fragment); each exits 2. Before: a TypeError or ValueError
+# traceback, or (wrong-typed values) read, so that the annotation could never match and lowered recall.
+_CORPUS_ROWS = [
+    ("red-flags-nested", "red_flags: [[fever]]\nitems: []\n", "red_flags is not a list of finding ids"),
+    ("red-flags-mapping", "red_flags: {fever: true}\nitems: []\n", "red_flags is not a list of finding ids"),
+    ("red-flags-zero", "red_flags: 0\nitems: []\n", "red_flags is not a list of finding ids"),
+    ("findings-list", "items:\n- {id: a, text: leg pain, findings: [fever]}\n",
+     "items[0].findings: a corpus item's findings are not a mapping"),
+    ("findings-number", "items:\n- {id: a, text: leg pain, findings: 5}\n",
+     "items[0].findings: a corpus item's findings are not a mapping"),
+    ("region-nested", "items:\n- {id: a, text: leg pain, findings: {pain_regions: [[low_back]]}}\n",
+     "the region list pain_regions names regions that do not exist"),
+    ("region-mapping", "items:\n- {id: a, text: leg pain, findings: {pain_regions: [{a: 1}]}}\n",
+     "the region list pain_regions names regions that do not exist"),
+    ("denied-number", "items:\n- {id: a, text: leg pain, denied: 5}\n",
+     "items[0].denied: denied is not a list"),
+    ("denied-nested", "items:\n- {id: a, text: leg pain, denied: [[fever]]}\n", "denied is not a list"),
+    ("others-text", "items:\n- {id: a, text: leg pain, others: fever}\n", "others is not a list"),
+    ("age-text", "items:\n- {id: a, text: leg pain, findings: {age: forty}}\n",
+     "items[0].findings.age: finding 'age' has a value it cannot take"),
+    ("fever-number", "items:\n- {id: a, text: leg pain, findings: {fever: 1}}\n",
+     "items[0].findings.fever: finding 'fever' has a value it cannot take"),
+    ("age-out-of-range", "items:\n- {id: a, text: leg pain, findings: {age: 500}}\n",
+     "finding 'age' has a value it cannot take; expected a whole number from 0 to 120"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "body", "fragment"), _CORPUS_ROWS, ids=[row[0] for row in _CORPUS_ROWS])
+def test_malformed_corpus_is_refused_naming_the_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, body: str, fragment: str
+) -> None:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(_CORPUS_HEAD + body, encoding="utf-8")
+    assert main(["evaluate-text", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"pinchpoint: error: {path}"), captured.err
+    assert fragment in captured.err, captured.err
+
+
+def test_well_formed_corpus_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "good.yaml"
+    path.write_text(
+        _CORPUS_HEAD + "red_flags: [fever]\nitems:\n- {id: a, text: 'I am 40 and have a fever', findings:"
+        " {age: 40, fever: true, pain_regions: [low_back]}, denied: [saddle_numbness], others: []}\n",
+        encoding="utf-8",
+    )
+    assert main(["evaluate-text", str(path), "--json"]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["parts"]["good"]["descriptions"] == 1
