@@ -91,6 +91,17 @@ def test_users_log_limit_out_of_range_names_the_option(
     assert "database" not in error
 
 
+@pytest.mark.parametrize("record", ["a\x00b", "\x1b[2J", "line\nbreak"])
+def test_users_log_record_with_a_control_character_names_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], record: str
+) -> None:
+    """PostgreSQL refuses NUL in text: `--record` with one was reported as a database failure."""
+    database = f"sqlite:///{tmp_path / 'users.sqlite3'}"
+    assert main(["users", "log", "--record", record, "--database", database]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("pinchpoint: error: --record: the record id holds a character no record id has")
+
+
 def test_users_log_takes_the_largest_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     database = f"sqlite:///{tmp_path / 'users.sqlite3'}"
     assert main(["users", "log", "--limit", str(2**53 - 1), "--database", database]) == 0

@@ -145,6 +145,13 @@ def _log(args: argparse.Namespace) -> int:
         raise InputError(
             "the limit is out of range", location="--limit", expected=f"1 to {_MAX_LIMIT}", got=args.limit
         )
+    if args.record is not None and not args.record.isprintable():
+        raise InputError(
+            "the record id holds a character no record id has",
+            location="--record",
+            expected="a record id as the access log shows it (letters, digits and punctuation)",
+            got=args.record,
+        )
     store = _store(args)
     try:
         events = store.access_log(limit=args.limit, entity_id=args.record)
