@@ -27,12 +27,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jwt
 
 from pinchpoint.errors import InputError
+from pinchpoint.io.readers import load_json, read_regular_file
 
 __all__ = ["ALGORITHMS", "LEEWAY", "MAX_AGE", "CdsAuthError", "CdsIssuer", "CdsVerifier"]
 
@@ -76,15 +76,7 @@ class _Keys:
                 got=source,
             )
         self._client = None
-        try:
-            self._set = jwt.PyJWKSet.from_json(Path(source).read_text(encoding="utf-8"))
-        except (OSError, ValueError, jwt.PyJWTError) as exc:
-            raise CdsAuthError(
-                "a CDS issuer's JWK Set cannot be read",
-                location=source,
-                expected='a JSON Web Key Set ({"keys": [...]}) of public keys',
-                got=str(exc)[:200],
-            ) from exc
+        self._set = _read_key_set(source)
 
     def key(self, header: Mapping[str, Any]) -> Any:
         """Return the key that signed a token with this header."""
@@ -105,6 +97,43 @@ class _Keys:
             if key.key_id == kid:
                 return key.key
         raise _refused("the token's key (kid) is not among the issuer's keys")
+
+
+_JWKS_EXPECTED = 'a JSON Web Key Set ({"keys": [...]}) of public keys'
+_MAX_JWKS_BYTES = 1024 * 1024
+"""The largest JWK Set file read: a set of a few public keys is some kilobytes."""
+
+
+def _read_key_set(source: str) -> jwt.PyJWKSet:
+    """Read a JWK Set file strictly: a regular file of JSON (not a pipe or a device), an object of keys.
+
+    Raises:
+        CdsAuthError: The file cannot be read, is not JSON, not a JSON object, or holds no usable key.
+    """
+    data = read_regular_file(
+        source,
+        error=CdsAuthError,
+        what="a CDS issuer's JWK Set",
+        expected=_JWKS_EXPECTED,
+        limit=_MAX_JWKS_BYTES,
+    )
+    document = load_json(data, origin=source, error=CdsAuthError, expected=_JWKS_EXPECTED)
+    if not isinstance(document, dict):
+        raise CdsAuthError(
+            "a CDS issuer's JWK Set is not a JSON object",
+            location=source,
+            expected=_JWKS_EXPECTED,
+            got=type(document).__name__,
+        )
+    try:
+        return jwt.PyJWKSet.from_dict(document)
+    except jwt.PyJWTError as exc:
+        raise CdsAuthError(
+            "a CDS issuer's JWK Set cannot be read",
+            location=source,
+            expected=_JWKS_EXPECTED,
+            got=str(exc)[:200],
+        ) from exc
 
 
 class CdsVerifier:

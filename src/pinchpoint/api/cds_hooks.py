@@ -42,7 +42,7 @@ from pinchpoint.core.vocabulary import Urgency
 from pinchpoint.errors import InvalidRequestError, PrefetchMissingError
 from pinchpoint.io.fhir._boundary import validate_resource
 from pinchpoint.io.fhir.inputs import FhirInput, assess_fhir
-from pinchpoint.io.fhir.record import RecordFacts, read_resources, record_to_case
+from pinchpoint.io.fhir.record import RecordFacts, read_resources, record_to_case, refuse_other_patients
 from pinchpoint.io.fhir.terminology import Terminology, pinchpoint_system
 from pinchpoint.knowledge import schema as s
 from pinchpoint.service.orders import review_lumbar_order
@@ -296,6 +296,7 @@ def _prefetched_facts(
             expected,
             patient.get("id"),
         )
+    refuse_other_patients(resources, "request", patient=(request.context["patientId"], "$.context.patientId"))
     return read_resources(resources, knowledge, today=today, origin="request")
 
 

@@ -34,7 +34,10 @@ red-flag screen has been answered could understate the urgency.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
@@ -51,13 +54,41 @@ from pinchpoint.service.sessions import InterviewService, Session
 from pinchpoint.service.store import InterviewStore
 from pinchpoint.service.values import json_answer, json_intake
 
-__all__ = ["StoreFor", "add_interview_routes", "interview_view", "story_view"]
+__all__ = ["StoreFor", "add_interview_routes", "interview_lock", "interview_view", "story_view"]
 
 StoreFor = Callable[[Request], InterviewStore]
 """Returns where a request's sessions are kept: the web app's store as the request's user sees it
 (another user's session is then unknown, 404), or one store for every request (the API alone)."""
 
 _SESSION_ID = r"^[0-9a-f]{32}$"
+
+_LOCKS: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def interview_lock(session_id: str) -> threading.Lock:
+    """The lock of one interview session in this process, held from loading it to saving it.
+
+    A step loads the session, changes it and saves it whole. Two steps at once (a double
+    submit, two tabs, two clients) each loaded the same state: both were answered 200 and the
+    later save silently dropped the earlier answer, a red flag among them. Under this lock the
+    second step loads what the first saved, and an answer to a question no longer asked is a
+    409. The lock lives as long as someone holds or waits for it. It serialises the steps of
+    one server process (``pinchpoint serve`` runs one); several processes sharing a database
+    would need the store to refuse a stale save.
+    """
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(session_id)
+        if lock is None:
+            lock = _LOCKS[session_id] = threading.Lock()
+        return lock
+
+
+@contextmanager
+def _locked(session_id: str) -> Iterator[None]:
+    lock = interview_lock(session_id)  # a strong reference while held, so the entry stays
+    with lock:
+        yield
 
 
 # --- request and response models -------------------------------------------------------------------
@@ -426,12 +457,13 @@ def add_interview_routes(
     def answer_interview(request: Request, interview_id: _InterviewId, body: BaseModel) -> dict[str, Any]:
         question_id, value = getattr(body, "question"), getattr(body, "value")  # noqa: B009
         service = service_for(request)
-        session = service.load(interview_id)
-        question = service.check_asked(session, question_id)
-        try:
-            service.answer(session, question.id, json_answer(question, value, vocabulary))
-        except InvalidAnswerError as exc:
-            raise _in_field(exc, "value", prefix=f"{question_id}.") from None
+        with _locked(interview_id):
+            session = service.load(interview_id)
+            question = service.check_asked(session, question_id)
+            try:
+                service.answer(session, question.id, json_answer(question, value, vocabulary))
+            except InvalidAnswerError as exc:
+                raise _in_field(exc, "value", prefix=f"{question_id}.") from None
         return interview_view(session)
 
     answer_interview.__annotations__["body"] = _answer_model(knowledge)
@@ -454,7 +486,8 @@ def add_interview_routes(
     )
     def back_interview(request: Request, interview_id: _InterviewId) -> dict[str, Any]:
         service = service_for(request)
-        return interview_view(service.back(service.load(interview_id)))
+        with _locked(interview_id):
+            return interview_view(service.back(service.load(interview_id)))
 
     @router.get(
         "/interviews/{interview_id}/result",

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from pinchpoint.core.case import check_value
 from pinchpoint.errors import InvalidCaseError
 from pinchpoint.io.knowledge.loader import load_knowledge
 from pinchpoint.io.readers import load_yaml, read_regular_file
@@ -148,7 +149,7 @@ def load_corpus(path: Path, knowledge: Knowledge) -> tuple[list[CorpusItem], fro
             location=str(path),
             expected=f"a mapping with format: {_FORMAT} and a list of items",
         )
-    red_flags = frozenset(cast(list[str], data.get("red_flags") or []))
+    red_flags = _id_list(data, "red_flags", f"{path}: red_flags")
     _check_ids(red_flags, knowledge, f"{path}: red_flags", base=True)
     return [_item(raw, index, path, knowledge) for index, raw in enumerate(data["items"])], red_flags
 
@@ -172,11 +173,19 @@ def _item(raw: object, index: int, path: Path, knowledge: Knowledge) -> CorpusIt
         raise InvalidCaseError(
             "a corpus item's mode is unknown", location=where, expected="self_check or clinician"
         )
-    findings = dict(raw.get("findings") or {})
+    findings = raw.get("findings") or {}
+    if not isinstance(findings, dict) or not all(isinstance(key, str) for key in findings):
+        raise InvalidCaseError(
+            "a corpus item's findings are not a mapping of finding ids to values",
+            location=f"{where}.findings",
+            expected="a mapping such as {fever: true, pain_regions: [low_back]}",
+            got=findings,
+        )
     _check_ids(findings, knowledge, where, base=False)
     _check_regions(findings, knowledge, where)
-    denied = frozenset(raw.get("denied") or ())
-    others = frozenset(raw.get("others") or ())
+    _check_values(findings, knowledge, where)
+    denied = _id_list(raw, "denied", f"{where}.denied")
+    others = _id_list(raw, "others", f"{where}.others")
     _check_ids(denied | others, knowledge, where, base=True)
     return CorpusItem(
         id=str(raw["id"]),
@@ -187,6 +196,28 @@ def _item(raw: object, index: int, path: Path, knowledge: Knowledge) -> CorpusIt
         denied=denied,
         others=others,
     )
+
+
+def _id_list(table: Mapping[str, object], key: str, where: str) -> frozenset[str]:
+    """The list of finding ids under ``key`` (absent or null: none), refusing anything but a list of text."""
+    value = table.get(key)
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidCaseError(
+            f"{key} is not a list of finding ids",
+            location=where,
+            expected="a list of base finding ids",
+            got=value,
+        )
+    return frozenset(value)
+
+
+def _check_values(findings: Mapping[str, object], knowledge: Knowledge, where: str) -> None:
+    """Every annotated value is one its finding can take: a wrong type would never match, silently."""
+    vocabulary = knowledge.vocabulary
+    for key, value in findings.items():
+        check_value(vocabulary.findings[key], value, vocabulary, location=f"{where}.findings.{key}")
 
 
 def _check_ids(ids: Iterable[str], knowledge: Knowledge, where: str, *, base: bool) -> None:
@@ -213,7 +244,8 @@ def _check_regions(findings: Mapping[str, object], knowledge: Knowledge, where: 
     for key, value in findings.items():
         if vocabulary.findings[key].type != "regions":
             continue
-        bad = sorted(set(value) - named) if isinstance(value, list) else [value]
+        listed = isinstance(value, list) and all(isinstance(region, str) for region in value)
+        bad = sorted(set(cast(list[str], value)) - named) if listed else [value]
         if bad:
             raise InvalidCaseError(
                 f"the region list {key} names regions that do not exist",

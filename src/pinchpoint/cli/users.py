@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # the database layers are imported by the users commands alon
 __all__ = ["add_users_command"]
 
 _OK = 0
+_MAX_LIMIT = 2**53 - 1
+"""The largest --limit: every database takes it (a larger one overflowed SQLite's integer, reported as
+a broken database); no access log holds more events."""
 
 
 def add_users_command(commands: Any) -> None:
@@ -138,9 +141,16 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _log(args: argparse.Namespace) -> int:
-    if args.limit < 1:
+    if not 1 <= args.limit <= _MAX_LIMIT:
         raise InputError(
-            "the limit must be positive", location="--limit", expected="1 or more", got=args.limit
+            "the limit is out of range", location="--limit", expected=f"1 to {_MAX_LIMIT}", got=args.limit
+        )
+    if args.record is not None and not args.record.isprintable():
+        raise InputError(
+            "the record id holds a character no record id has",
+            location="--record",
+            expected="a record id as the access log shows it (letters, digits and punctuation)",
+            got=args.record,
         )
     store = _store(args)
     try:

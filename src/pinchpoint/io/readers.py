@@ -32,7 +32,7 @@ import re
 import stat
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -275,7 +275,39 @@ def load_yaml(data: bytes | str, *, origin: str, error: Error, expected: str, wh
         try:
             return _load_plain_yaml(text)
         except _UnsureError:
+            _refuse_deep_nesting(text)
             return yaml.load(text, Loader=StrictLoader)
+
+
+def _refuse_deep_nesting(text: str) -> None:
+    """Refuse nesting deeper than :data:`_MAX_DEPTH` from the parser's events, before any node is composed.
+
+    libyaml composes a document's nodes by recursion in C, with no limit: a few hundred
+    kilobytes of ``[[[[...`` (100,000 levels) overflow the C stack and kill the process, which
+    no Python handler can catch. Counting the depth over the events costs no recursion. Text
+    malformed before it gets deep is left to the full loader, which reports it with its place.
+
+    Raises:
+        _RefusalError: The text nests deeper than :data:`_MAX_DEPTH` levels.
+    """
+    parser = _SafeLoader(text)
+    starts = (_EVENTS.MappingStartEvent, _EVENTS.SequenceStartEvent)
+    ends = (_EVENTS.MappingEndEvent, _EVENTS.SequenceEndEvent)
+    depth = 0
+    try:
+        while (event := parser.get_event()) is not None:
+            if isinstance(event, starts):
+                depth += 1
+                if depth > _MAX_DEPTH:
+                    mark = cast("yaml.Mark", event.start_mark)  # libyaml's mark: the same line and column
+                    raise _RefusalError("the YAML nests too deeply", mark, f"at most {_MAX_DEPTH} levels")
+            elif isinstance(event, ends):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        if isinstance(exc, _RefusalError):
+            raise
+    finally:
+        parser.dispose()
 
 
 class _UnsureError(Exception):

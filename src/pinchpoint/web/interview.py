@@ -31,8 +31,10 @@ emergency banner with what to do now and a button to see the result at once.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -41,6 +43,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from pinchpoint.api.interviews import interview_lock
 from pinchpoint.core.interview import Interview
 from pinchpoint.core.questions import MODES, Cell, Mode, Question
 from pinchpoint.errors import InvalidAnswerError, InvalidSessionError, NotFoundError
@@ -57,6 +60,8 @@ if TYPE_CHECKING:
 
 __all__ = ["InterviewPages", "parse_cell", "parse_single"]
 
+_LOCK_POLL_SECONDS = 0.005
+"""How often a step waiting for its session's lock looks again (a step holds it for milliseconds)."""
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 _MISSING = "missing"
 """The error code of a question left unanswered; the page words it (templates hold the wording)."""
@@ -300,23 +305,24 @@ class InterviewPages:
     async def answer(self, request: Request, session_id: str) -> Response:
         """Answer the current question; refused answers come back at their field (422)."""
         service = self.sessions(request)
-        session = await self._load(service, session_id)
         items = await self.read_form(request)
-        sent = (form_values(items, "question") or [""])[0]
-        try:
-            question = service.check_asked(session, sent)
-        except InvalidAnswerError:  # no question of the bank: not the one asked now either
-            raise HTTPException(409, _CONFLICTS["wrong_question"].format(got=sent)) from None
-        except SessionConflictError as exc:
-            _conflict(exc)
-        value = None if DONT_KNOW in form_values(items, "action") else _answer_value(question, items)
-        errors = self._check(question, value)
-        if not errors:
+        async with _locked(session_id):
+            session = await self._load(service, session_id)
+            sent = (form_values(items, "question") or [""])[0]
             try:
-                await run_in_threadpool(service.answer, session, question.id, value)
-                return await self._after_step(service, session)
-            except InvalidAnswerError as exc:
-                errors = {_field_of(question, exc): _message(exc)}
+                question = service.check_asked(session, sent)
+            except InvalidAnswerError:  # no question of the bank: not the one asked now either
+                raise HTTPException(409, _CONFLICTS["wrong_question"].format(got=sent)) from None
+            except SessionConflictError as exc:
+                _conflict(exc)
+            value = None if DONT_KNOW in form_values(items, "action") else _answer_value(question, items)
+            errors = self._check(question, value)
+            if not errors:
+                try:
+                    await run_in_threadpool(service.answer, session, question.id, value)
+                    return await self._after_step(service, session)
+                except InvalidAnswerError as exc:
+                    errors = {_field_of(question, exc): _message(exc)}
         return self._question_page(session, values=_sent_values(question, items), errors=errors, status=422)
 
     async def back(self, request: Request, session_id: str) -> Response:
@@ -333,7 +339,8 @@ class InterviewPages:
     async def finish(self, request: Request, session_id: str) -> Response:
         """Save the assessment: when nothing is left to ask, or at once in an emergency."""
         service = self.sessions(request)
-        return await self._complete(service, await self._load(service, session_id))
+        async with _locked(session_id):
+            return await self._complete(service, await self._load(service, session_id))
 
     async def reopen(self, request: Request, session_id: str) -> Response:
         """Change the answers of a finished interview, going back into it at its last question.
@@ -392,11 +399,12 @@ class InterviewPages:
         self, service: InterviewService, step: Callable[[Session], Session], session_id: str
     ) -> Session:
         """Load the session and run one step of the service on it; its conflicts are 409 pages."""
-        session = await self._load(service, session_id)
-        try:
-            return await run_in_threadpool(step, session)
-        except SessionConflictError as exc:
-            _conflict(exc)
+        async with _locked(session_id):
+            session = await self._load(service, session_id)
+            try:
+                return await run_in_threadpool(step, session)
+            except SessionConflictError as exc:
+                _conflict(exc)
 
     async def _after_step(self, service: InterviewService, session: Session) -> Response:
         """Go to the result when nothing is left to ask (saving it), else to the next question."""
@@ -501,3 +509,19 @@ def _grid_rows(question: Question) -> list[dict[str, Any]]:
     for cell in question.cells:
         rows.setdefault(cell.row, []).append(cell)
     return [{"row": row, "cells": cells} for row, cells in rows.items()]
+
+
+@asynccontextmanager
+async def _locked(session_id: str) -> AsyncIterator[None]:
+    """Hold the session's lock (:func:`~pinchpoint.api.interviews.interview_lock`) from load to save.
+
+    The lock is shared with the REST API's steps, which run in threads; it is taken here without
+    blocking the event loop, and never by a thread that a cancelled request could leave holding it.
+    """
+    lock = interview_lock(session_id)
+    while not lock.acquire(blocking=False):
+        await asyncio.sleep(_LOCK_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        lock.release()

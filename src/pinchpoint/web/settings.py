@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 import stat
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -137,11 +138,14 @@ class Settings:
             problems.append("--allowed-host '*' is refused: name the host names clients use")
         if bool(self.tls_cert) != bool(self.tls_key):
             problems.append("--tls-cert and --tls-key go together: give both")
-        problems += [
+        unreadable = [
             f"{option} {path!r} is not a readable file"
             for option, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key))
-            if path and not os.access(path, os.R_OK)
+            if path and not (os.path.isfile(path) and os.access(path, os.R_OK))
         ]
+        problems += unreadable
+        if self.tls_cert and self.tls_key and not unreadable:
+            problems += _certificate_problems(self.tls_cert, self.tls_key)
         if not self.exposed:
             return problems
         if not accounts:
@@ -211,3 +215,17 @@ def load_secret(path: Path) -> bytes:
             expected=f"at least {_SECRET_BYTES} random characters (delete the file to make a new one)",
         )
     return text.encode("ascii")
+
+
+def _certificate_problems(cert: str, key: str) -> list[str]:
+    """Why the TLS certificate and key cannot serve HTTPS (empty: they load), checked before serving.
+
+    uvicorn loads them only as it starts, where a file that is not PEM, or a key that is not the
+    certificate's, stopped the server with a traceback of the ssl module.
+    """
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or "not PEM"
+        return [f"--tls-cert {cert!r} and --tls-key {key!r} are not a PEM certificate and its key ({reason})"]
+    return []

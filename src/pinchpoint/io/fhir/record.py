@@ -26,6 +26,7 @@ population audit) validates each of them once.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -55,9 +56,12 @@ __all__ = [
     "read_checked",
     "read_resources",
     "record_to_case",
+    "refuse_other_patients",
 ]
 
 _UCUM = "http://unitsofmeasure.org"
+_PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
+"""A literal reference to a Patient, relative or absolute (``Patient/p1``, ``https://ehr/fhir/Patient/p1``)."""
 _CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 _VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 _CLINICAL_CODES = frozenset({"active", "recurrence", "relapse", "inactive", "remission", "resolved"})
@@ -154,7 +158,56 @@ def read_bundle(
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if resource is not None:
             resources.append((f"$.entry[{index}].resource", resource))
+    refuse_other_patients(resources, origin)
     return read_resources(resources, knowledge, today=today, origin=origin)
+
+
+def _is_patient(resource: Mapping[str, Any]) -> bool:
+    return resource.get("resourceType") == "Patient"
+
+
+def refuse_other_patients(
+    resources: Sequence[tuple[str, object]], origin: str, *, patient: tuple[str, str] | None = None
+) -> None:
+    """Refuse a record (a Bundle, a CDS request's prefetch) whose resources belong to more than one patient.
+
+    A record is read as one patient's: a Condition or Observation whose ``subject`` names another
+    patient than the record's Patient (or than the other resources' subject) would put that
+    patient's facts, a fever or a red flag, into this one's assessment. Only literal
+    ``Patient/id`` references are compared; a ``urn:uuid:`` or contained reference is not judged.
+
+    Args:
+        resources: The resources with their JSON paths, as :func:`read_resources` takes them.
+        origin: Where the record came from, named in the message.
+        patient: The patient the record is known to be of, and where that is said (a CDS
+            request's ``$.context.patientId``), if known.
+
+    Raises:
+        FhirMappingError: Two resources, or a resource and ``patient``, name different patients.
+    """
+    first = patient
+    for path, resource in resources:
+        if not isinstance(resource, Mapping):
+            continue  # the reader reports it
+        if _is_patient(resource):
+            other, where = resource.get("id"), f"{path}.id"
+        else:
+            subject = resource.get("subject")
+            reference = subject.get("reference") if isinstance(subject, Mapping) else None
+            named = _PATIENT_REFERENCE.search(reference) if isinstance(reference, str) else None
+            other, where = (named.group(1) if named else None), f"{path}.subject.reference"
+        if not isinstance(other, str):
+            continue
+        if first is None:
+            first = (other, where)
+        elif other != first[0] and not (_is_patient(resource) and first[1].endswith(".id")):
+            # (two Patient resources are the reader's own refusal: "more than one Patient")
+            raise FhirMappingError(
+                "the record holds the resources of more than one patient",
+                location=f"{origin}: {where}",
+                expected=f"the resources of one patient (Patient/{first[0]}, as {first[1]} says)",
+                got=f"Patient/{other}",
+            )
 
 
 def read_resources(
