@@ -34,8 +34,6 @@ red-flag screen has been answered could understate the urgency.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
@@ -50,38 +48,17 @@ from pinchpoint.core.questions import Mode, Question
 from pinchpoint.errors import InvalidAnswerError, InvalidTextError
 from pinchpoint.io.freetext import MAX_TEXT_CHARS, TextReading, emergency_in_text, is_warning_sign
 from pinchpoint.service.contract import AssessmentContract, to_contract
-from pinchpoint.service.sessions import InterviewService, Session
+from pinchpoint.service.sessions import InterviewService, Session, interview_lock
 from pinchpoint.service.store import InterviewStore
 from pinchpoint.service.values import json_answer, json_intake
 
-__all__ = ["StoreFor", "add_interview_routes", "interview_lock", "interview_view", "story_view"]
+__all__ = ["StoreFor", "add_interview_routes", "interview_view", "story_view"]
 
 StoreFor = Callable[[Request], InterviewStore]
 """Returns where a request's sessions are kept: the web app's store as the request's user sees it
 (another user's session is then unknown, 404), or one store for every request (the API alone)."""
 
 _SESSION_ID = r"^[0-9a-f]{32}$"
-
-_LOCKS: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def interview_lock(session_id: str) -> threading.Lock:
-    """The lock of one interview session in this process, held from loading it to saving it.
-
-    A step loads the session, changes it and saves it whole. Two steps at once (a double
-    submit, two tabs, two clients) each loaded the same state: both were answered 200 and the
-    later save silently dropped the earlier answer, a red flag among them. Under this lock the
-    second step loads what the first saved, and an answer to a question no longer asked is a
-    409. The lock lives as long as someone holds or waits for it. It serialises the steps of
-    one server process (``pinchpoint serve`` runs one); several processes sharing a database
-    would need the store to refuse a stale save.
-    """
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(session_id)
-        if lock is None:
-            lock = _LOCKS[session_id] = threading.Lock()
-        return lock
 
 
 @contextmanager

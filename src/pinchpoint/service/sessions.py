@@ -30,6 +30,8 @@ each front end words it its own way); a value that does not fit its question is
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -63,8 +65,31 @@ __all__ = [
     "ResultStore",
     "Session",
     "SessionConflictError",
+    "interview_lock",
     "upgrade_state",
 ]
+
+_LOCKS: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def interview_lock(session_id: str) -> threading.Lock:
+    """The lock of one interview session in this process, held from loading it to saving it.
+
+    A step loads the session, changes it and saves it whole. Two steps at once (a double
+    submit, two tabs, two clients) each loaded the same state: both were answered 200 and the
+    later save silently dropped the earlier answer, a red flag among them. Under this lock the
+    second step loads what the first saved, and an answer to a question no longer asked is a
+    409. The lock lives as long as someone holds or waits for it. It serialises the steps of
+    one server process (``pinchpoint serve`` runs one); several processes sharing a database
+    would need the store to refuse a stale save.
+    """
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(session_id)
+        if lock is None:
+            lock = _LOCKS[session_id] = threading.Lock()
+        return lock
+
 
 STATE_FORMAT = "pinchpoint-session"
 """The ``format`` of a saved session's state."""

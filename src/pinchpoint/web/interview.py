@@ -43,12 +43,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from pinchpoint.api.interviews import interview_lock
 from pinchpoint.core.interview import Interview
 from pinchpoint.core.questions import MODES, Cell, Mode, Question
 from pinchpoint.errors import InvalidAnswerError, InvalidSessionError, NotFoundError
 from pinchpoint.io.freetext import MAX_TEXT_CHARS
-from pinchpoint.service.sessions import Conflict, InterviewService, Session, SessionConflictError
+from pinchpoint.service.sessions import (
+    Conflict,
+    InterviewService,
+    Session,
+    SessionConflictError,
+    interview_lock,
+)
 from pinchpoint.service.values import DONT_KNOW, NONE, from_text, to_text
 from pinchpoint.web.bodymap import region_label, render_map
 from pinchpoint.web.views import result_view
@@ -513,7 +518,7 @@ def _grid_rows(question: Question) -> list[dict[str, Any]]:
 
 @asynccontextmanager
 async def _locked(session_id: str) -> AsyncIterator[None]:
-    """Hold the session's lock (:func:`~pinchpoint.api.interviews.interview_lock`) from load to save.
+    """Hold the session's lock (:func:`~pinchpoint.service.sessions.interview_lock`) from load to save.
 
     The lock is shared with the REST API's steps, which run in threads; it is taken here without
     blocking the event loop, and never by a thread that a cancelled request could leave holding it.
