@@ -126,6 +126,10 @@ class Predictor:
             self.pair_log_in[index, override.pairs] = override.log_in
             self.pair_log_out[index, override.pairs] = override.log_out
         self._no_pattern = np.zeros((1, self.causes))
+        self._defining: dict[int, frozenset[str]] = {}
+        for one in model.defining:
+            ids = {*(f for f, _ in one.positives), *(f for f, _ in one.thresholds)}
+            self._defining[one.cause] = self._defining.get(one.cause, frozenset()) | ids
         self._items: dict[str, tuple[_Item, ...]] = {}
         self._feature_vectors: dict[tuple[str, bool], Vector] = {}
         for feature in model.sided_cause_features.values():
@@ -163,12 +167,7 @@ class Predictor:
 
     def defining_findings(self, cause: int) -> frozenset[str]:
         """Return the findings that define ``cause`` (causes.yaml ``defining``; empty for most causes)."""
-        return frozenset(
-            finding
-            for one in self.model.defining
-            if one.cause == cause
-            for finding in (*(f for f, _ in one.positives), *(f for f, _ in one.thresholds))
-        )
+        return self._defining.get(cause, frozenset())
 
     def _pending(self, undefined: Collection[int], unasked: frozenset[str]) -> list[int]:
         """Return the undefined causes one of whose defining findings is still to be asked."""
